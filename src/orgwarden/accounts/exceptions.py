@@ -1,0 +1,43 @@
+"""Named errors of the accounts domain; views map them to form errors or pages in one place."""
+
+
+class AccountsError(Exception):
+    """Base class. ``message`` is safe to show to the person who caused it."""
+
+    message = "Something is wrong with this request."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class InvalidInput(AccountsError):
+    """A value that breaks a rule; the message says which."""
+
+
+class SignupDisabled(AccountsError):
+    message = "Sign-up is turned off on this installation. Ask an administrator for an invitation."
+
+
+class EmailTaken(AccountsError):
+    message = "An account with this email already exists. Sign in instead."
+
+
+class InvalidPassword(AccountsError):
+    """The password fails the rules; ``messages`` lists every rule it fails."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__(" ".join(messages))
+        self.messages = messages
+
+
+class WrongPassword(AccountsError):
+    message = "Your current password is not correct."
+
+
+class InvalidLink(AccountsError):
+    message = "This link is invalid or has expired. Ask for a new one."
+
+
+class SessionNotFound(AccountsError):
+    message = "That session does not exist or has already ended."

@@ -1,0 +1,30 @@
+"""Keeps each session's last-seen time, IP and user agent current, at most once a minute."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from orgwarden.accounts.models import Session
+
+SEEN_KEY = "_seen_at"
+SEEN_EVERY = 60  # seconds; a write per session per minute at most
+
+
+class SessionActivityMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and request.session.session_key:
+            now = time.time()
+            if now - request.session.get(SEEN_KEY, 0) >= SEEN_EVERY:
+                ctx = request.audit_context
+                Session.objects.filter(session_key=request.session.session_key).update(
+                    last_seen_at=timezone.now(), ip=ctx.ip, user_agent=ctx.user_agent
+                )
+                request.session[SEEN_KEY] = now
+        return self.get_response(request)

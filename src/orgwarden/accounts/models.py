@@ -1,0 +1,97 @@
+"""Accounts (a person's identity), their server-side sessions, and one-time sign-in links."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
+from django.db import models
+
+from orgwarden.accounts.ids import new_public_id
+
+
+def normalize_email(email: str) -> str:
+    """Emails are stored and compared in lower case: one person, one account, whatever the case."""
+    return email.strip().lower()
+
+
+class AccountManager(BaseUserManager["Account"]):
+    def get_by_natural_key(self, email: str) -> Account:
+        return self.get(email=normalize_email(email))
+
+
+class Account(AbstractBaseUser):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DEACTIVATED = "deactivated", "Deactivated"
+        CLOSED = "closed", "Closed"
+
+    account_id = models.CharField(max_length=24, unique=True, default=new_public_id, editable=False)
+    email = models.EmailField(max_length=254, unique=True)
+    display_name = models.CharField(max_length=150)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    email_verified = models.BooleanField(default=False)
+    # Operators of this installation (support staff); not org admins.
+    is_staff = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AccountManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["display_name"]
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=models.functions.Lower("email")),
+                name="account_email_lowercase",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_active(self) -> bool:  # what django.contrib.auth checks before signing in
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1]
+
+
+class Session(AbstractBaseSession):
+    """A server-side session that knows whose it is, when it began, and where it is used from.
+
+    The session engine (``accounts.session_store``) fills ``account`` from the signed-in user, and
+    ``SessionActivityMiddleware`` keeps ``last_seen_at``/``ip``/``user_agent`` current. Ending a
+    session deletes its row, so its cookie stops working everywhere at once.
+    """
+
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-last_seen_at"], name="session_account_seen")]
+
+    @classmethod
+    def get_session_store_class(cls):
+        from orgwarden.accounts.session_store import SessionStore
+
+        return SessionStore
+
+
+class SignInLink(models.Model):
+    """A one-time link that signs a person in without a password (first admin, bootstrap)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="signin_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,341 @@
+"""Every write of the accounts domain. Each function is atomic and records its audit event.
+
+Sign-in itself (the state machine, throttling) lives in ``accounts.signin``; the functions here
+are the state changes it ends in: a recorded success or failure, a session ended, a password set.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from orgwarden.accounts import emails
+from orgwarden.accounts.exceptions import (
+    EmailTaken,
+    InvalidInput,
+    InvalidLink,
+    InvalidPassword,
+    SessionNotFound,
+    SignupDisabled,
+    WrongPassword,
+)
+from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.models import Account, Session, SignInLink, normalize_email
+from orgwarden.audit.services import Actor, Target, event_record
+
+EMAIL_VERIFICATION_SALT = "orgwarden.accounts.verify-email"
+EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
+SIGNIN_LINK_LIFETIME = timedelta(hours=24)
+
+
+def password_check(*, password: str, account: Account | None = None) -> None:
+    """Raise ``InvalidPassword`` listing every rule ``password`` fails (Django's validators)."""
+    try:
+        password_validation.validate_password(password, user=account)
+    except ValidationError as exc:
+        raise InvalidPassword(list(exc.messages)) from exc
+
+
+@transaction.atomic
+def account_create(
+    *,
+    email: str,
+    display_name: str,
+    password: str | None,
+    email_verified: bool = False,
+    actor: Actor | None = None,
+    org_id: str = "",
+    via: str = "signup",
+) -> Account:
+    """Create an account; with an unverified email, queue the verification email.
+
+    ``password=None`` creates an account without a usable password (invited people, bootstrap).
+    Raises ``EmailTaken`` or ``InvalidPassword``.
+    """
+    email = normalize_email(email)
+    account = Account(email=email, display_name=display_name.strip() or email.split("@")[0])
+    account.email_verified = email_verified
+    if password is None:
+        account.set_unusable_password()
+    else:
+        password_check(password=password, account=account)
+        account.set_password(password)
+        account.password_changed_at = timezone.now()
+    if Account.objects.filter(email=email).exists():
+        raise EmailTaken()
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
+        raise EmailTaken() from exc
+    event_record(
+        action="account:created",
+        actor=actor or Actor.account(account),
+        org_id=org_id,
+        targets=[Target.account(account)],
+        details={"via": via},
+    )
+    if not email_verified:
+        _queue_verification_email(account)
+    return account
+
+
+@transaction.atomic
+def account_signup(*, email: str, display_name: str, password: str) -> Account:
+    """Self sign-up, when the operator allows it. Raises ``SignupDisabled`` otherwise."""
+    if not settings.SIGNUP_ENABLED:
+        raise SignupDisabled()
+    return account_create(email=email, display_name=display_name, password=password)
+
+
+def _queue_verification_email(account: Account) -> None:
+    token = signing.dumps({"a": account.account_id, "e": account.email}, salt=EMAIL_VERIFICATION_SALT)
+    url = emails.absolute_url(reverse("accounts:verify_email", args=[token]))
+    email, name = account.email, account.display_name
+    transaction.on_commit(
+        lambda: emails.send_templated(
+            to=email,
+            subject="Verify your email address",
+            template="accounts/email/verify_email.txt",
+            context={"name": name, "url": url},
+        )
+    )
+
+
+@transaction.atomic
+def email_verification_send(*, account: Account) -> None:
+    """Send (again) the link that verifies ``account``'s email."""
+    event_record(
+        action="account:email:verification_sent",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+    )
+    _queue_verification_email(account)
+
+
+@transaction.atomic
+def email_verify(*, token: str) -> Account:
+    """Mark the email in ``token`` as verified. Raises ``InvalidLink``."""
+    try:
+        data = signing.loads(token, salt=EMAIL_VERIFICATION_SALT, max_age=EMAIL_VERIFICATION_MAX_AGE)
+        account = Account.objects.select_for_update().get(account_id=data["a"], email=data["e"])
+    except (signing.BadSignature, KeyError, TypeError, Account.DoesNotExist) as exc:
+        raise InvalidLink() from exc
+    if not account.email_verified:
+        account.email_verified = True
+        account.save(update_fields=["email_verified"])
+        event_record(
+            action="account:email:verified",
+            actor=Actor.account(account),
+            targets=[Target.account(account)],
+        )
+    return account
+
+
+@transaction.atomic
+def profile_update(*, account: Account, display_name: str) -> Account:
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > 150:
+        raise InvalidInput("Enter a name of 1 to 150 characters.")
+    previous = account.display_name
+    if previous == display_name:
+        return account
+    account.display_name = display_name
+    account.save(update_fields=["display_name"])
+    event_record(
+        action="account:profile:updated",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"changed": {"display_name": {"from": previous, "to": display_name}}},
+    )
+    return account
+
+
+@transaction.atomic
+def password_change(
+    *, account: Account, current_password: str, new_password: str, keep_session_key: str | None
+) -> None:
+    """Change a password, ending every other session. Raises ``WrongPassword``/``InvalidPassword``."""
+    if account.has_usable_password() and not account.check_password(current_password):
+        raise WrongPassword()
+    password_check(password=new_password, account=account)
+    account.set_password(new_password)
+    account.password_changed_at = timezone.now()
+    account.save(update_fields=["password", "password_changed_at"])
+    ended = _sessions_delete(account=account, keep_session_key=keep_session_key)
+    event_record(
+        action="account:password:changed",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"other_sessions_ended": ended},
+    )
+
+
+@transaction.atomic
+def password_reset_request(*, email: str) -> None:
+    """Email a reset link if an active account has this email. Says nothing either way."""
+    try:
+        account = Account.objects.get(email=normalize_email(email), status=Account.Status.ACTIVE)
+    except Account.DoesNotExist:
+        return
+    token = default_token_generator.make_token(account)
+    url = emails.absolute_url(reverse("accounts:password_reset_confirm", args=[account.account_id, token]))
+    event_record(
+        action="account:password:reset_requested",
+        actor=Actor.anonymous(account.email),
+        targets=[Target.account(account)],
+    )
+    to, name = account.email, account.display_name
+    transaction.on_commit(
+        lambda: emails.send_templated(
+            to=to,
+            subject="Reset your password",
+            template="accounts/email/password_reset.txt",
+            context={"name": name, "url": url},
+        )
+    )
+
+
+def password_reset_account(*, account_id: str, token: str) -> Account:
+    """The account a reset link is for. Raises ``InvalidLink`` (used, expired or forged)."""
+    account = Account.objects.filter(account_id=account_id, status=Account.Status.ACTIVE).first()
+    if account is None or not default_token_generator.check_token(account, token):
+        raise InvalidLink()
+    return account
+
+
+@transaction.atomic
+def password_reset_complete(*, account_id: str, token: str, new_password: str) -> Account:
+    """Set a new password from a reset link and end every session. The link then stops working."""
+    account = password_reset_account(account_id=account_id, token=token)
+    password_check(password=new_password, account=account)
+    account.set_password(new_password)
+    account.password_changed_at = timezone.now()
+    # Resetting by email proves the person reads that mailbox.
+    account.email_verified = True
+    account.save(update_fields=["password", "password_changed_at", "email_verified"])
+    ended = _sessions_delete(account=account, keep_session_key=None)
+    event_record(
+        action="account:password:reset",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"sessions_ended": ended},
+    )
+    return account
+
+
+@transaction.atomic
+def signin_success_record(*, account: Account, method: str) -> None:
+    event_record(
+        action="account:signin:succeeded",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"method": method},
+    )
+
+
+@transaction.atomic
+def signin_failure_record(*, email: str, reason: str, throttled: bool = False) -> None:
+    """Record a failed or refused sign-in. The account is named only when it exists."""
+    account = Account.objects.filter(email=normalize_email(email)).first()
+    event_record(
+        action="account:signin:throttled" if throttled else "account:signin:failed",
+        actor=Actor.account(account) if account else Actor.anonymous(email),
+        targets=[Target.account(account)] if account else [],
+        details={"reason": reason, "email": normalize_email(email)[:254]},
+    )
+
+
+@transaction.atomic
+def signout_record(*, account: Account) -> None:
+    event_record(action="account:signout", actor=Actor.account(account), targets=[Target.account(account)])
+
+
+def _sessions_delete(*, account: Account, keep_session_key: str | None) -> int:
+    sessions = Session.objects.filter(account=account)
+    if keep_session_key:
+        sessions = sessions.exclude(session_key=keep_session_key)
+    deleted, _ = sessions.delete()
+    return deleted
+
+
+@transaction.atomic
+def session_end(*, account: Account, session_key: str) -> None:
+    """End one of ``account``'s own sessions. Raises ``SessionNotFound`` for anyone else's."""
+    session = Session.objects.filter(account=account, session_key=session_key).first()
+    if session is None:
+        raise SessionNotFound()
+    session.delete()
+    event_record(
+        action="account:session:ended",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"session_created_at": session.created_at.isoformat(), "ip": session.ip},
+    )
+
+
+@transaction.atomic
+def sessions_end_all(
+    *, account: Account, actor: Actor, org_id: str = "", keep_session_key: str | None = None
+) -> int:
+    """End every session of ``account`` (but ``keep_session_key``); returns how many ended.
+
+    Admins call it with themselves as ``actor`` and their org's id (Directory issue).
+    """
+    ended = _sessions_delete(account=account, keep_session_key=keep_session_key)
+    event_record(
+        action="account:sessions:ended_all",
+        actor=actor,
+        org_id=org_id,
+        targets=[Target.account(account)],
+        details={"sessions_ended": ended, "kept_current": keep_session_key is not None},
+    )
+    return ended
+
+
+@transaction.atomic
+def signin_link_create(*, account: Account, actor: Actor, org_id: str = "") -> str:
+    """Create a one-time sign-in link for ``account`` and return its URL (shown once)."""
+    token = new_secret()
+    SignInLink.objects.create(
+        account=account,
+        token_hash=secret_hash(token),
+        expires_at=timezone.now() + SIGNIN_LINK_LIFETIME,
+    )
+    event_record(
+        action="account:signin_link:created",
+        actor=actor,
+        org_id=org_id,
+        targets=[Target.account(account)],
+        details={"expires_in_hours": int(SIGNIN_LINK_LIFETIME.total_seconds() // 3600)},
+    )
+    return emails.absolute_url(reverse("accounts:signin_link", args=[token]))
+
+
+@transaction.atomic
+def signin_link_consume(*, token: str) -> Account:
+    """Burn a sign-in link and return its account. Raises ``InvalidLink`` if used, expired or unknown."""
+    link = (
+        SignInLink.objects.select_for_update()
+        .select_related("account")
+        .filter(token_hash=secret_hash(token), used_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if link is None or not link.account.is_active:
+        raise InvalidLink()
+    link.used_at = timezone.now()
+    link.save(update_fields=["used_at"])
+    event_record(
+        action="account:signin_link:used",
+        actor=Actor.account(link.account),
+        targets=[Target.account(link.account)],
+    )
+    return link.account

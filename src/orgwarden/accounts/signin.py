@@ -1,0 +1,123 @@
+"""The email-first sign-in flow, as a small state machine kept in the session.
+
+Step 1 asks only for the email. Every later step is a ``SignInStep``: it says whether it is still
+required for this flow and this account, and the view registered under its ``key`` handles it.
+``next_step`` walks ``STEPS`` in order and returns the first one still required; when none is, the
+flow is complete and the person is signed in. Later capabilities slot their steps into ``STEPS``
+(an SSO redirect before the password, a two-step verification code after it, a forced password
+change at the end) without touching the others.
+
+What a flow has proved so far is kept in ``SignInFlow.proofs`` ("password", "link", later "sso",
+"totp" …), so each step decides from facts, not from where the person came from.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from orgwarden.accounts import services, throttle
+from orgwarden.accounts.models import Account, normalize_email
+
+SESSION_KEY = "signin_flow"
+FLOW_MAX_AGE = 15 * 60  # a half-finished sign-in is forgotten after 15 minutes
+BACKEND = "orgwarden.accounts.backends.AccountBackend"
+
+
+@dataclass
+class SignInFlow:
+    email: str
+    next_url: str = ""
+    proofs: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+    def account(self) -> Account | None:
+        return Account.objects.filter(email=self.email).first()
+
+    def save(self, request: HttpRequest) -> None:
+        request.session[SESSION_KEY] = asdict(self)
+
+    @classmethod
+    def load(cls, request: HttpRequest) -> SignInFlow | None:
+        data = request.session.get(SESSION_KEY)
+        if not isinstance(data, dict):
+            return None
+        try:
+            flow = cls(**data)
+        except TypeError:
+            return None
+        if time.time() - flow.started_at > FLOW_MAX_AGE:
+            return None
+        return flow
+
+    @staticmethod
+    def clear(request: HttpRequest) -> None:
+        request.session.pop(SESSION_KEY, None)
+
+
+class SignInStep(Protocol):
+    key: str
+
+    def required(self, flow: SignInFlow, account: Account | None) -> bool: ...
+
+
+class PasswordStep:
+    """Prove knowledge of the password, unless the flow already has a first factor."""
+
+    key = "password"
+    FIRST_FACTORS = frozenset({"password", "link"})
+
+    def required(self, flow: SignInFlow, account: Account | None) -> bool:
+        return not self.FIRST_FACTORS.intersection(flow.proofs)
+
+
+STEPS: list[SignInStep] = [PasswordStep()]
+
+
+def next_step(flow: SignInFlow, account: Account | None) -> str | None:
+    """The key of the first step still required, or ``None`` when the flow is complete."""
+    for step in STEPS:
+        if step.required(flow, account):
+            return step.key
+    return None
+
+
+def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
+    """``candidate`` if it is a path on this host, else the console's home."""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url("console:home")
+
+
+def flow_start(
+    request: HttpRequest, *, email: str, next_url: str, proofs: list[str] | None = None
+) -> SignInFlow:
+    flow = SignInFlow(email=normalize_email(email), next_url=next_url, proofs=list(proofs or []))
+    flow.save(request)
+    return flow
+
+
+def flow_advance(request: HttpRequest, flow: SignInFlow) -> HttpResponseRedirect:
+    """Go to the next required step, or finish: sign the account in and record the success."""
+    account = flow.account()
+    step = next_step(flow, account)
+    if step is not None:
+        flow.save(request)
+        return HttpResponseRedirect(reverse("accounts:signin_step", args=[step]))
+    if account is None or not account.is_active:  # only reachable if the account changed mid-flow
+        SignInFlow.clear(request)
+        return HttpResponseRedirect(reverse("accounts:login"))
+    SignInFlow.clear(request)
+    login(request, account, backend=BACKEND)
+    services.signin_success_record(account=account, method="+".join(flow.proofs))
+    throttle.clear_account(email=account.email)
+    return HttpResponseRedirect(safe_next_url(request, flow.next_url))

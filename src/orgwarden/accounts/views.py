@@ -1,0 +1,271 @@
+"""Sign-in, sign-up, email verification, password reset and account settings pages. Thin."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from orgwarden.accounts import selectors, services, signin, throttle
+from orgwarden.accounts.exceptions import AccountsError, InvalidLink, InvalidPassword
+from orgwarden.accounts.forms import (
+    EmailForm,
+    PasswordChangeForm,
+    PasswordForm,
+    ProfileForm,
+    SetPasswordForm,
+    SignupForm,
+)
+from orgwarden.accounts.signin import SignInFlow
+from orgwarden.audit.middleware import client_ip
+
+
+def _form_error(form, exc: AccountsError, field: str | None = None) -> None:
+    for message in getattr(exc, "messages", [exc.message]):
+        form.add_error(field, message)
+
+
+@require_http_methods(["GET", "POST"])
+def login_email(request: HttpRequest) -> HttpResponse:
+    """Step 1: the email only. What comes next is the state machine's decision."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(signin.safe_next_url(request, next_url))
+    form = EmailForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    if request.method == "POST" and form.is_valid():
+        flow = signin.flow_start(request, email=form.cleaned_data["email"], next_url=next_url[:2000])
+        return signin.flow_advance(request, flow)
+    return render(
+        request,
+        "accounts/login_email.html",
+        {"form": form, "next": next_url, "signup_enabled": settings.SIGNUP_ENABLED},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def signin_step(request: HttpRequest, step: str) -> HttpResponse:
+    flow = SignInFlow.load(request)
+    if flow is None:
+        messages.info(request, "Enter your email to sign in.")
+        return redirect("accounts:login")
+    handler = STEP_VIEWS.get(step)
+    if handler is None or signin.next_step(flow, flow.account()) != step:
+        return signin.flow_advance(request, flow)
+    return handler(request, flow)
+
+
+def password_step(request: HttpRequest, flow: SignInFlow) -> HttpResponse:
+    form = PasswordForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        ip = client_ip(request)
+        wait = throttle.retry_after(email=flow.email, ip=ip)
+        if wait:
+            services.signin_failure_record(email=flow.email, reason="too_many_attempts", throttled=True)
+            form.add_error(None, f"Too many attempts. Wait {wait} seconds, then try again.")
+            status = 429
+        else:
+            from django.contrib.auth import authenticate
+
+            account = authenticate(request, email=flow.email, password=form.cleaned_data["password"])
+            if account is None:
+                throttle.record_failure(email=flow.email, ip=ip)
+                services.signin_failure_record(email=flow.email, reason="invalid_credentials")
+                form.add_error(None, "Incorrect email or password.")
+                status = 400
+            else:
+                flow.proofs.append("password")
+                return signin.flow_advance(request, flow)
+    elif form.errors:
+        status = 400
+    return render(request, "accounts/login_password.html", {"form": form, "flow": flow}, status=status)
+
+
+STEP_VIEWS = {"password": password_step}
+
+
+def signin_link(request: HttpRequest, token: str) -> HttpResponse:
+    """A one-time sign-in link: GET shows a button (mail scanners follow links), POST uses it."""
+    if request.method != "POST":
+        return render(request, "accounts/signin_link.html", {})
+    try:
+        account = services.signin_link_consume(token=token)
+    except InvalidLink as exc:
+        return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
+    if request.user.is_authenticated:
+        logout(request)
+    flow = signin.flow_start(request, email=account.email, next_url="", proofs=["link"])
+    if not account.has_usable_password():
+        flow.next_url = "/account/security/?set=1"
+    return signin.flow_advance(request, flow)
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        services.signout_record(account=request.user)
+    logout(request)
+    messages.success(request, "You are signed out.")
+    return redirect("accounts:login")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if not settings.SIGNUP_ENABLED:
+        return render(request, "accounts/signup_disabled.html", status=403)
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.account_signup(**form.cleaned_data)
+        except AccountsError as exc:
+            _form_error(form, exc, "password" if isinstance(exc, InvalidPassword) else None)
+        else:
+            flow = signin.flow_start(request, email=account.email, next_url="/account/", proofs=["password"])
+            messages.success(request, f"Welcome! We sent a link to {account.email} to verify your email.")
+            return signin.flow_advance(request, flow)
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def verify_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirm button (mail scanners prefetch links); POST verifies."""
+    if request.method != "POST":
+        return render(request, "accounts/verify_email.html", {})
+    try:
+        account = services.email_verify(token=token)
+    except InvalidLink as exc:
+        return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
+    messages.success(request, f"Your email {account.email} is verified.")
+    return redirect("accounts:account" if request.user.is_authenticated else "accounts:login")
+
+
+@login_required
+@require_POST
+def resend_verification(request: HttpRequest) -> HttpResponse:
+    if not request.user.email_verified:
+        services.email_verification_send(account=request.user)
+        messages.success(request, f"We sent a new verification link to {request.user.email}.")
+    return redirect("accounts:account")
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset(request: HttpRequest) -> HttpResponse:
+    form = EmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.password_reset_request(email=form.cleaned_data["email"])
+        return render(request, "accounts/password_reset_sent.html", {"email": form.cleaned_data["email"]})
+    return render(request, "accounts/password_reset.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset_confirm(request: HttpRequest, account_id: str, token: str) -> HttpResponse:
+    try:
+        services.password_reset_account(account_id=account_id, token=token)
+    except InvalidLink as exc:
+        return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
+    form = SetPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_reset_complete(
+                account_id=account_id, token=token, new_password=form.cleaned_data["new_password"]
+            )
+        except AccountsError as exc:
+            _form_error(form, exc, "new_password")
+        else:
+            logout(request)
+            messages.success(request, "Your password is changed. Sign in with the new one.")
+            return redirect("accounts:login")
+    return render(
+        request,
+        "accounts/password_reset_confirm.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, initial={"display_name": request.user.display_name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(account=request.user, display_name=form.cleaned_data["display_name"])
+        except AccountsError as exc:
+            _form_error(form, exc, "display_name")
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("accounts:account")
+    return render(
+        request,
+        "accounts/account.html",
+        {"form": form, "section": "profile"},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def security(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_change(
+                account=request.user,
+                current_password=form.cleaned_data["current_password"],
+                new_password=form.cleaned_data["new_password"],
+                keep_session_key=request.session.session_key,
+            )
+        except AccountsError as exc:
+            field = "current_password" if exc.__class__.__name__ == "WrongPassword" else "new_password"
+            _form_error(form, exc, field)
+        else:
+            from django.contrib.auth import update_session_auth_hash
+
+            update_session_auth_hash(request, request.user)
+            messages.success(request, "Password changed. Your other sessions were signed out.")
+            return redirect("accounts:security")
+    sessions = selectors.sessions_of(account=request.user)
+    return render(
+        request,
+        "accounts/security.html",
+        {
+            "form": form,
+            "sessions": sessions,
+            "current_key": request.session.session_key,
+            "has_password": request.user.has_usable_password(),
+            "section": "security",
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def session_end(request: HttpRequest, session_key: str) -> HttpResponse:
+    try:
+        services.session_end(account=request.user, session_key=session_key)
+    except AccountsError as exc:
+        raise Http404(exc.message) from exc
+    if session_key == request.session.session_key:
+        return redirect("accounts:login")
+    messages.success(request, "Session ended.")
+    return redirect("accounts:security")
+
+
+@login_required
+@require_POST
+def sessions_end_all(request: HttpRequest) -> HttpResponse:
+    from orgwarden.audit.services import Actor
+
+    keep = request.session.session_key if request.POST.get("keep_current") == "1" else None
+    count = services.sessions_end_all(
+        account=request.user, actor=Actor.account(request.user), keep_session_key=keep
+    )
+    if keep is None:
+        return redirect("accounts:login")
+    messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
+    return redirect("accounts:security")

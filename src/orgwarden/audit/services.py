@@ -1,0 +1,105 @@
+"""Recording audit events. ``event_record`` is the only writer of ``AuditEvent``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.db import transaction
+from django.utils import timezone
+
+from orgwarden.audit import catalogue, context
+from orgwarden.audit.ids import new_ulid
+from orgwarden.audit.models import AuditEvent
+
+
+class AuditError(RuntimeError):
+    """``event_record`` was called wrongly (unknown action, outside a transaction)."""
+
+
+class AccountLike(Protocol):
+    account_id: str
+    email: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did it: an account, the system, an identity-provider directory, or nobody known."""
+
+    type: str
+    id: str = ""
+    name: str = ""
+    email: str = ""
+
+    @classmethod
+    def account(cls, account: AccountLike) -> Actor:
+        return cls(AuditEvent.ActorType.ACCOUNT, account.account_id, account.display_name, account.email)
+
+    @classmethod
+    def system(cls, name: str = "orgwarden") -> Actor:
+        return cls(AuditEvent.ActorType.SYSTEM, "", name)
+
+    @classmethod
+    def anonymous(cls, email: str = "") -> Actor:
+        """An unauthenticated caller, with the email it typed when there is one."""
+        return cls(AuditEvent.ActorType.ANONYMOUS, "", "", email[:254])
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What it was done to: a typed reference with a display snapshot."""
+
+    type: str
+    id: str
+    name: str = ""
+    email: str = ""
+
+    @classmethod
+    def account(cls, account: AccountLike) -> Target:
+        return cls("account", account.account_id, account.display_name, account.email)
+
+    def as_json(self) -> dict[str, str]:
+        data = {"type": self.type, "id": self.id, "name": self.name}
+        if self.email:
+            data["email"] = self.email
+        return data
+
+
+def event_record(
+    *,
+    action: str,
+    actor: Actor,
+    org_id: str = "",
+    targets: Sequence[Target] = (),
+    details: Mapping[str, Any] | None = None,
+    request_context: context.RequestContext | None = None,
+) -> AuditEvent:
+    """Record one audit event inside the caller's transaction and return it.
+
+    Raises ``AuditError`` for an action missing from the catalogue, or when called outside an atomic
+    block: an event must commit or roll back together with the change it describes.
+    """
+    if action not in catalogue.BY_KEY:
+        raise AuditError(f"unknown audit action {action!r}; add it to audit/catalogue.py")
+    if not transaction.get_connection().in_atomic_block:
+        raise AuditError("event_record must run inside the transaction of the change it records")
+    ctx = request_context or context.current()
+    now = timezone.now()
+    words = [actor.name, actor.email] + [w for t in targets for w in (t.name, t.email)]
+    return AuditEvent.objects.create(
+        id=new_ulid(now),
+        org_id=org_id,
+        occurred_at=now,
+        action=action,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_name=actor.name[:200],
+        actor_email=actor.email[:254],
+        targets=[target.as_json() for target in targets],
+        ip=ctx.ip,
+        user_agent=ctx.user_agent[:512],
+        details=dict(details or {}),
+        search_text=" ".join(word.lower() for word in words if word),
+    )

@@ -1,0 +1,91 @@
+"""Configuration read from ``ORGWARDEN_*`` environment variables.
+
+Every variable has a working default so that ``orgwarden serve`` runs on a fresh machine with no
+configuration at all: state goes to an SQLite file and a secret key generated on first start, both
+kept in the data directory. The README's configuration table documents each variable; keep the two
+in step (``test_config.py`` checks that every variable read here is in the README).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigError(ValueError):
+    """An ``ORGWARDEN_*`` variable holds a value orgwarden cannot use."""
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def data_dir() -> Path:
+    """Where the SQLite file and the generated secret key live (created on first use)."""
+    path = Path(env("ORGWARDEN_DATA_DIR") or Path.cwd() / "orgwarden-data").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key() -> str:
+    """``ORGWARDEN_SECRET_KEY``, or a key generated once and kept in the data directory.
+
+    Several processes may start at once on first boot; ``O_EXCL`` makes exactly one of them write
+    the key and the others read it back.
+    """
+    configured = env("ORGWARDEN_SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise ConfigError("ORGWARDEN_SECRET_KEY must be at least 32 characters long")
+        return configured
+    path = data_dir() / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def base_url() -> str:
+    """The public URL people and identity providers reach orgwarden at, without a trailing slash."""
+    url = env("ORGWARDEN_BASE_URL", "http://localhost:8000").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"ORGWARDEN_BASE_URL must be an http(s) URL, not {url!r}")
+    return url
+
+
+def database_url() -> str:
+    return env("ORGWARDEN_DATABASE_URL") or f"sqlite:///{data_dir() / 'orgwarden.sqlite3'}"

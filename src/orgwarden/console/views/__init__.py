@@ -1,0 +1,1 @@
+"""Console pages, one module per area (home, admins, audit …). Views are thin: parse, call, render."""

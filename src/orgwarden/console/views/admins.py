@@ -1,0 +1,88 @@
+"""Settings → Administrators: list, invite, revoke an invitation, remove; accepting an invitation."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from orgwarden.console.forms import InviteAdminForm
+from orgwarden.console.views.base import org_admin_view
+from orgwarden.orgs import selectors, services
+from orgwarden.orgs.exceptions import NotFound, OrgsError
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def admins(request: HttpRequest) -> HttpResponse:
+    org = request.org
+    form = InviteAdminForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.admin_invite(org=org, actor=request.user, email=form.cleaned_data["email"])
+        except OrgsError as exc:
+            form.add_error("email", exc.message)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("console:admins", org_id=org.org_id)
+    return render(
+        request,
+        "console/admins.html",
+        {
+            "form": form,
+            "admins": selectors.admins_of(org=org),
+            "invitations": selectors.invitations_pending(org=org),
+            "nav_active": "admins",
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@org_admin_view
+@require_POST
+def admin_remove(request: HttpRequest, account_id: str) -> HttpResponse:
+    try:
+        services.admin_remove(org=request.org, actor=request.user, account_id=account_id)
+    except NotFound as exc:
+        raise Http404() from exc
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:admins", org_id=request.org.org_id)
+    if account_id == request.user.account_id:
+        messages.success(request, f"You are no longer an admin of {request.org.name}.")
+        return redirect("console:home")
+    messages.success(request, "Admin removed.")
+    return redirect("console:admins", org_id=request.org.org_id)
+
+
+@org_admin_view
+@require_POST
+def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
+    try:
+        services.invitation_revoke(org=request.org, actor=request.user, invitation_id=invitation_id)
+    except NotFound as exc:
+        raise Http404() from exc
+    messages.success(request, "Invitation revoked.")
+    return redirect("console:admins", org_id=request.org.org_id)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in an invitation email: sign in (or up) as the invited email, then accept."""
+    try:
+        pending = selectors.invitation_by_token(token=token)
+    except NotFound:
+        return render(request, "console/invitation_invalid.html", status=404)
+    here = reverse("console:invitation", args=[token])
+    context = {"invitation": pending, "here": here}
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            org = services.invitation_accept(token=token, account=request.user)
+        except OrgsError as exc:
+            context["error"] = exc.message
+            return render(request, "console/invitation.html", context, status=400)
+        messages.success(request, f"You are now an admin of {org.name}.")
+        return redirect("console:org_home", org_id=org.org_id)
+    return render(request, "console/invitation.html", context)

@@ -1,0 +1,39 @@
+"""Named errors of the orgs domain."""
+
+
+class OrgsError(Exception):
+    message = "This change is not allowed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class NotFound(OrgsError):
+    """Unknown, or belonging to another org: both answer 404, never confirming the object exists."""
+
+    message = "Not found."
+
+
+class EmailNotVerified(OrgsError):
+    message = "Verify your email address before you create an organization."
+
+
+class InvalidName(OrgsError):
+    message = "Enter a name of 1 to 100 characters."
+
+
+class AlreadyAdmin(OrgsError):
+    message = "This person is already an admin of this organization."
+
+
+class LastAdmin(OrgsError):
+    message = "An organization must keep at least one admin. Add another admin first."
+
+
+class InvitationInvalid(OrgsError):
+    message = "This invitation is invalid, expired or already used. Ask an admin to invite you again."
+
+
+class InvitationForSomeoneElse(OrgsError):
+    message = "This invitation was sent to another email address. Sign in with that address to accept it."

@@ -1,0 +1,48 @@
+"""Reads of the orgs domain. Everything org-scoped takes ``org=`` or checks the caller's role."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from orgwarden.accounts.ids import secret_hash
+from orgwarden.accounts.models import Account
+from orgwarden.orgs.exceptions import NotFound
+from orgwarden.orgs.models import AdminInvitation, OrgAdmin, Organization
+
+
+def orgs_administered_by(*, account: Account) -> QuerySet[Organization]:
+    return Organization.objects.filter(admins__account=account).order_by("name", "id")
+
+
+def org_for_admin(*, account: Account, org_id: str) -> Organization:
+    """The org ``org_id`` if ``account`` administers it; ``NotFound`` otherwise (never 403)."""
+    org = Organization.objects.filter(org_id=org_id, admins__account=account).first()
+    if org is None:
+        raise NotFound()
+    return org
+
+
+def is_org_admin(*, org: Organization, account: Account) -> bool:
+    return OrgAdmin.objects.filter(org=org, account=account).exists()
+
+
+def admins_of(*, org: Organization) -> QuerySet[OrgAdmin]:
+    return OrgAdmin.objects.filter(org=org).select_related("account").order_by("account__display_name", "id")
+
+
+def invitations_pending(*, org: Organization) -> QuerySet[AdminInvitation]:
+    return AdminInvitation.objects.filter(
+        org=org, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
+
+
+def invitation_by_token(*, token: str) -> AdminInvitation:
+    invitation = (
+        AdminInvitation.objects.select_related("org", "invited_by")
+        .filter(token_hash=secret_hash(token))
+        .first()
+    )
+    if invitation is None or not invitation.is_pending:
+        raise NotFound()
+    return invitation

@@ -1,0 +1,199 @@
+"""Every write of the orgs domain. Each function checks who may do it, writes, and records its event."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from orgwarden.accounts import emails
+from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.models import Account, normalize_email
+from orgwarden.audit.services import Actor, Target, event_record
+from orgwarden.orgs import selectors
+from orgwarden.orgs.exceptions import (
+    AlreadyAdmin,
+    EmailNotVerified,
+    InvalidName,
+    InvitationForSomeoneElse,
+    InvitationInvalid,
+    LastAdmin,
+    NotFound,
+)
+from orgwarden.orgs.models import AdminInvitation, OrgAdmin, Organization
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+def org_target(org: Organization) -> Target:
+    return Target("org", org.org_id, org.name)
+
+
+def _require_admin(*, org: Organization, actor: Account) -> None:
+    if not selectors.is_org_admin(org=org, account=actor):
+        raise NotFound()
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 100:
+        raise InvalidName()
+    return name
+
+
+@transaction.atomic
+def org_create(*, creator: Account, name: str, require_verified_email: bool = True) -> Organization:
+    """Create an organization whose first admin is ``creator``.
+
+    Raises ``EmailNotVerified`` (unless the operator's bootstrap turns the check off) or ``InvalidName``.
+    """
+    if require_verified_email and not creator.email_verified:
+        raise EmailNotVerified()
+    org = Organization.objects.create(name=_clean_name(name))
+    OrgAdmin.objects.create(org=org, account=creator)
+    event_record(
+        action="org:created",
+        actor=Actor.account(creator),
+        org_id=org.org_id,
+        targets=[org_target(org), Target.account(creator)],
+        details={"name": org.name},
+    )
+    return org
+
+
+@transaction.atomic
+def org_rename(*, org: Organization, actor: Account, name: str) -> Organization:
+    _require_admin(org=org, actor=actor)
+    previous, org.name = org.name, _clean_name(name)
+    if previous != org.name:
+        org.save(update_fields=["name"])
+        event_record(
+            action="org:renamed",
+            actor=Actor.account(actor),
+            org_id=org.org_id,
+            targets=[org_target(org)],
+            details={"from": previous, "to": org.name},
+        )
+    return org
+
+
+@transaction.atomic
+def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvitation:
+    """Invite ``email`` to become an admin of ``org``; the link goes by email after commit.
+
+    Inviting an address that already has a pending invitation replaces it (the old link stops
+    working), which is how an admin resends one. Raises ``AlreadyAdmin``.
+    """
+    _require_admin(org=org, actor=actor)
+    email = normalize_email(email)
+    if OrgAdmin.objects.filter(org=org, account__email=email).exists():
+        raise AlreadyAdmin()
+    now = timezone.now()
+    AdminInvitation.objects.filter(
+        org=org, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    token = new_secret()
+    invitation = AdminInvitation.objects.create(
+        org=org,
+        email=email,
+        token_hash=secret_hash(token),
+        invited_by=actor,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    event_record(
+        action="org:admin:invited",
+        actor=Actor.account(actor),
+        org_id=org.org_id,
+        targets=[org_target(org), Target("invitation", invitation.invitation_id, email, email)],
+        details={"email": email, "expires_at": invitation.expires_at.isoformat()},
+    )
+    url = emails.absolute_url(reverse("console:invitation", args=[token]))
+    org_name, inviter = org.name, actor.display_name
+    transaction.on_commit(
+        lambda: emails.send_templated(
+            to=email,
+            subject=f"{inviter} invited you to administer {org_name}",
+            template="orgs/email/admin_invitation.txt",
+            context={
+                "org_name": org_name,
+                "inviter": inviter,
+                "url": url,
+                "days": INVITATION_LIFETIME.days,
+            },
+        )
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, account: Account) -> Organization:
+    """Make ``account`` an admin of the invitation's org and burn the invitation.
+
+    The invitation came by email, so accepting it also proves ``account`` reads that mailbox.
+    Raises ``InvitationInvalid`` or ``InvitationForSomeoneElse``.
+    """
+    try:
+        invitation = selectors.invitation_by_token(token=token)
+    except NotFound as exc:
+        raise InvitationInvalid() from exc
+    invitation = AdminInvitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_pending:
+        raise InvitationInvalid()
+    if invitation.email != account.email:
+        raise InvitationForSomeoneElse()
+    org = invitation.org
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    OrgAdmin.objects.get_or_create(org=org, account=account)
+    if not account.email_verified:
+        account.email_verified = True
+        account.save(update_fields=["email_verified"])
+    event_record(
+        action="org:admin:invitation_accepted",
+        actor=Actor.account(account),
+        org_id=org.org_id,
+        targets=[org_target(org), Target.account(account)],
+        details={"invitation_id": invitation.invitation_id},
+    )
+    return org
+
+
+@transaction.atomic
+def invitation_revoke(*, org: Organization, actor: Account, invitation_id: str) -> None:
+    _require_admin(org=org, actor=actor)
+    invitation = selectors.invitations_pending(org=org).filter(invitation_id=invitation_id).first()
+    if invitation is None:
+        raise NotFound()
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    event_record(
+        action="org:admin:invitation_revoked",
+        actor=Actor.account(actor),
+        org_id=org.org_id,
+        targets=[
+            org_target(org),
+            Target("invitation", invitation.invitation_id, invitation.email, invitation.email),
+        ],
+    )
+
+
+@transaction.atomic
+def admin_remove(*, org: Organization, actor: Account, account_id: str) -> None:
+    """Remove an admin (an admin may remove themselves). Raises ``LastAdmin`` or ``NotFound``."""
+    _require_admin(org=org, actor=actor)
+    # Lock the org's admin rows so two admins removing each other cannot leave it with none.
+    admins = list(OrgAdmin.objects.select_for_update().filter(org=org).select_related("account"))
+    role = next((a for a in admins if a.account.account_id == account_id), None)
+    if role is None:
+        raise NotFound()
+    if len(admins) == 1:
+        raise LastAdmin()
+    role.delete()
+    event_record(
+        action="org:admin:removed",
+        actor=Actor.account(actor),
+        org_id=org.org_id,
+        targets=[org_target(org), Target.account(role.account)],
+    )

@@ -1,0 +1,192 @@
+"""Django settings for orgwarden, built from ``orgwarden.config`` (environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from orgwarden import config
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = config.secret_key()
+DEBUG = config.env_bool("ORGWARDEN_DEBUG", False)
+BASE_URL = config.base_url()
+_base = urlsplit(BASE_URL)
+HTTPS = _base.scheme == "https"
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in config.env("ORGWARDEN_ALLOWED_HOSTS", f"{_base.hostname},localhost,127.0.0.1").split(",")
+    if host.strip()
+]
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+if config.env_bool("ORGWARDEN_BEHIND_PROXY", False):
+    # Only behind a proxy that sets these headers itself; otherwise clients could forge them.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+TRUST_X_FORWARDED_FOR = config.env_bool("ORGWARDEN_BEHIND_PROXY", False)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "orgwarden.audit",
+    "orgwarden.accounts",
+    "orgwarden.orgs",
+    "orgwarden.console",
+    "orgwarden.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "orgwarden.console.middleware.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "orgwarden.audit.middleware.RequestContextMiddleware",
+    "orgwarden.accounts.middleware.SessionActivityMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "orgwarden.urls"
+WSGI_APPLICATION = "orgwarden.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "orgwarden.console.context_processors.installation",
+            ],
+        },
+    }
+]
+
+# --- Database ------------------------------------------------------------------------------------
+DATABASE_URL = config.database_url()
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock when a
+        # transaction starts, so two writers queue on busy_timeout instead of failing with
+        # "database is locked" half-way through.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: shared by every process (database by default, Redis when configured) ---------------
+REDIS_URL = config.env("ORGWARDEN_REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "orgwarden_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+
+# --- Accounts, passwords, sessions -----------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.Account"
+AUTHENTICATION_BACKENDS = ["orgwarden.accounts.backends.AccountBackend"]
+PASSWORD_HASHERS = ["orgwarden.accounts.hashers.Argon2idHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "display_name")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {
+        "NAME": "orgwarden.accounts.validators.MaximumLengthValidator",
+        "OPTIONS": {"max_length": 100},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "console:home"
+
+SESSION_ENGINE = "orgwarden.accounts.session_store"
+SESSION_COOKIE_NAME = "orgwarden_session"
+SESSION_COOKIE_AGE = 30 * 24 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "orgwarden.console.views.errors.csrf_failure"
+
+SIGNUP_ENABLED = config.env_bool("ORGWARDEN_SIGNUP_ENABLED", True)
+SIGNIN_THROTTLE_PER_MINUTE = config.env_int("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE", 10, minimum=1)
+INSTALLATION_NAME = config.env("ORGWARDEN_INSTALLATION_NAME", "orgwarden")
+
+# --- Email ------------------------------------------------------------------------------------------
+_email_backend = config.env("ORGWARDEN_EMAIL_BACKEND", "console").lower()
+EMAIL_BACKEND = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}.get(_email_backend)
+if EMAIL_BACKEND is None:
+    raise config.ConfigError("ORGWARDEN_EMAIL_BACKEND must be console, file or smtp")
+EMAIL_FILE_PATH = config.env("ORGWARDEN_EMAIL_FILE_PATH") or str(config.data_dir() / "emails")
+EMAIL_HOST = config.env("ORGWARDEN_EMAIL_HOST", "localhost")
+EMAIL_PORT = config.env_int("ORGWARDEN_EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = config.env("ORGWARDEN_EMAIL_USER")
+EMAIL_HOST_PASSWORD = config.env("ORGWARDEN_EMAIL_PASSWORD")
+EMAIL_USE_TLS = config.env_bool("ORGWARDEN_EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = config.env("ORGWARDEN_EMAIL_FROM", "orgwarden <no-reply@localhost>")
+
+# --- Security headers ----------------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# --- Static files (served by WhiteNoise straight from the package; no collectstatic step) -----
+STATIC_URL = "/static/"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_MAX_AGE = 3600
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": config.env("ORGWARDEN_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

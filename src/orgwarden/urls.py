@@ -1,0 +1,29 @@
+"""Every surface of orgwarden, served by one app (see DESIGN.md's surface table)."""
+
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import include, path
+
+from orgwarden.api.api import api
+
+
+def root(request):
+    return redirect("console:home" if request.user.is_authenticated else "accounts:login")
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", root, name="root"),
+    path("healthz", healthz, name="healthz"),
+    path("", include("orgwarden.accounts.urls")),
+    path("", include("orgwarden.console.urls")),
+    path("api/", api.urls),
+]
+
+handler400 = "orgwarden.console.views.errors.bad_request"
+handler403 = "orgwarden.console.views.errors.forbidden"
+handler404 = "orgwarden.console.views.errors.not_found"
+handler500 = "orgwarden.console.views.errors.server_error"
