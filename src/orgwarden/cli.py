@@ -2,21 +2,122 @@
 
 ``orgwarden serve`` applies migrations, creates the cache table, prints the URL (and, while the
 installation has no organization yet, a one-time link to set up the first one), then serves the
-app with gunicorn; WhiteNoise serves the static files from inside the package.
+app with gunicorn (sync workers, access log on stdout); WhiteNoise serves the static files from
+inside the package. Every other word is handed to Django: ``orgwarden migrate``,
+``orgwarden bootstrap --email … --org …``, ``orgwarden shell`` …
+
+A bad ``ORGWARDEN_*`` value stops the command with one clear line and exit status 2, not a traceback.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from typing import Any
+
+DEFAULT_BIND = "127.0.0.1:8000"
+DEFAULT_WORKERS = 2
+
+
+def serve_options(args: list[str]) -> dict[str, Any]:
+    """gunicorn's settings from ``--bind``/``--workers``, else ``ORGWARDEN_BIND``/``ORGWARDEN_WORKERS``.
+
+    Raises ``config.ConfigError`` for a value gunicorn could not use.
+    """
+    from orgwarden import config
+
+    parser = argparse.ArgumentParser(prog="orgwarden serve", description="Serve orgwarden with gunicorn.")
+    parser.add_argument("--bind", help=f"host:port to listen on (ORGWARDEN_BIND, default {DEFAULT_BIND})")
+    parser.add_argument("--workers", help=f"worker processes (ORGWARDEN_WORKERS, default {DEFAULT_WORKERS})")
+    parsed = parser.parse_args(args)
+
+    bind = (parsed.bind or config.env("ORGWARDEN_BIND", DEFAULT_BIND)).strip()
+    host, _, port = bind.rpartition(":")
+    if not bind.startswith("unix:") and (not host or not port.isdigit() or not 0 < int(port) < 65536):
+        raise config.ConfigError(f"ORGWARDEN_BIND must look like 127.0.0.1:8000 or unix:/path, not {bind!r}")
+    if parsed.workers is not None:
+        os.environ["ORGWARDEN_WORKERS"] = parsed.workers
+    workers = config.env_int("ORGWARDEN_WORKERS", DEFAULT_WORKERS, minimum=1, maximum=64)
+    return {
+        "bind": [bind],
+        "workers": workers,
+        "worker_class": "sync",
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "orgwarden",
+        # gunicorn >= 24 opens a control socket at one fixed path per user; two installations on
+        # one machine would fight over it, and orgwarden does not use it.
+        "control_socket_disable": True,
+    }
+
+
+def _prepare_database() -> None:
+    """Migrate, create the cache table, then close the connections so no worker inherits them."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("migrate", interactive=False, verbosity=1)
+    call_command("createcachetable", verbosity=0)
+    connections.close_all()
+
+
+def _announce() -> None:
+    """Print where orgwarden answers and, before the first organization exists, the setup link."""
+    from django.conf import settings
+    from django.db import connections
+
+    from orgwarden.console.views.setup import installation_is_set_up, setup_url
+
+    print(f"orgwarden is starting at {settings.BASE_URL}/", flush=True)
+    if not installation_is_set_up():
+        print(
+            "No organization exists yet. Set up the first organization and its admin (link valid 24 hours):\n"
+            f"  {setup_url()}",
+            flush=True,
+        )
+    connections.close_all()
+
+
+def serve(args: list[str]) -> None:
+    options = serve_options(args)  # fail on bad options before touching the database
+
+    import django
+    from gunicorn.app.base import BaseApplication
+
+    django.setup()
+    _prepare_database()
+    _announce()
+
+    class OrgwardenServer(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings:  # settings an older gunicorn lacks are skipped
+                    self.cfg.set(key, value)
+
+        def load(self):
+            from orgwarden.wsgi import application
+
+            return application
+
+    OrgwardenServer().run()
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgwarden.settings")
-    from django.core.management import execute_from_command_line
+    from orgwarden.config import ConfigError
 
-    execute_from_command_line(argv)
+    try:
+        if len(argv) > 1 and argv[1] == "serve":
+            serve(argv[2:])
+            return
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(argv)
+    except ConfigError as exc:
+        print(f"orgwarden: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

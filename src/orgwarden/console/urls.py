@@ -1,12 +1,13 @@
 from django.urls import path
 
-from orgwarden.console.views import admins, audit, home
+from orgwarden.console.views import admins, audit, home, setup
 
 app_name = "console"
 
 org = "admin/o/<str:org_id>/"
 
 urlpatterns = [
+    path("setup/<str:token>", setup.setup, name="setup"),
     path("admin/", home.home, name="home"),
     path("admin/new", home.org_create, name="org_create"),
     path("admin/invitations/<str:token>", admins.invitation, name="invitation"),

@@ -1,0 +1,144 @@
+"""The ``orgwarden`` command: option parsing, clear configuration errors, and a real ``serve``."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orgwarden import cli
+from orgwarden.config import ConfigError
+
+PORTS = range(8770, 8800)  # the range this project's tests and benchmarks may listen on
+
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8770-8799")
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The parent's environment without the suite's settings and ORGWARDEN_* values."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env["DJANGO_SETTINGS_MODULE"] = "orgwarden.settings"
+    env["ORGWARDEN_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+def test_serve_options_defaults(monkeypatch):
+    monkeypatch.delenv("ORGWARDEN_BIND", raising=False)
+    monkeypatch.delenv("ORGWARDEN_WORKERS", raising=False)
+    options = cli.serve_options([])
+    assert options["bind"] == ["127.0.0.1:8000"]
+    assert options["workers"] == 2
+    assert options["worker_class"] == "sync"
+    assert options["accesslog"] == "-"
+
+
+def test_serve_options_from_environment_and_flags(monkeypatch):
+    monkeypatch.setenv("ORGWARDEN_BIND", "0.0.0.0:9000")
+    monkeypatch.setenv("ORGWARDEN_WORKERS", "4")
+    assert cli.serve_options([])["bind"] == ["0.0.0.0:9000"]
+    assert cli.serve_options([])["workers"] == 4
+    flagged = cli.serve_options(["--bind", "[::1]:8001", "--workers", "3"])
+    assert (flagged["bind"], flagged["workers"]) == (["[::1]:8001"], 3)
+    assert cli.serve_options(["--bind", "unix:/run/orgwarden.sock"])["bind"] == ["unix:/run/orgwarden.sock"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ORGWARDEN_WORKERS", "abc", "ORGWARDEN_WORKERS must be a whole number"),
+        ("ORGWARDEN_WORKERS", "0", "ORGWARDEN_WORKERS must be between 1 and 64"),
+        ("ORGWARDEN_BIND", "localhost", "ORGWARDEN_BIND must look like"),
+        ("ORGWARDEN_BIND", "127.0.0.1:99999", "ORGWARDEN_BIND must look like"),
+    ],
+)
+def test_bad_serve_values_exit_with_a_clear_message(monkeypatch, capsys, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        cli.serve_options([])
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["orgwarden", "serve"])
+    assert exited.value.code == 2
+    assert f"orgwarden: configuration error: {message}" in capsys.readouterr().err
+
+
+def test_manage_commands_still_work(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", "check"],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_serve_runs_migrated_app_with_headers_static_files_and_setup_link(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            env=clean_env(tmp_path, ORGWARDEN_BASE_URL=base),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        healthy = False
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                healthy = httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                healthy = False
+            if healthy:
+                break
+            time.sleep(0.2)  # polling a separate process; nothing in-process to wait on
+        assert healthy, log.read_text()
+
+        login = httpx.get(f"{base}/login", timeout=5)
+        assert login.status_code == 200
+        assert "default-src 'self'" in login.headers["Content-Security-Policy"]
+        assert login.headers["X-Frame-Options"] == "DENY"
+        assert login.headers["X-Content-Type-Options"] == "nosniff"
+        assert login.headers["Referrer-Policy"] == "same-origin"
+
+        css = httpx.get(f"{base}/static/orgwarden/app.css", timeout=5)
+        assert css.status_code == 200
+        assert css.headers["Content-Type"].startswith("text/css")
+
+        output = log.read_text()
+        assert f"orgwarden is starting at {base}/" in output
+        link = re.search(rf"{re.escape(base)}/setup/\S+", output)
+        assert link, output
+        assert httpx.get(link.group(0), timeout=5).status_code == 200
+        assert (tmp_path / "data" / "secret_key").exists()
+        assert (tmp_path / "data" / "orgwarden.sqlite3").exists()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
+    assert "GET /login" in log.read_text()  # the access log went to stdout

@@ -1,0 +1,82 @@
+"""Configuration: every ORGWARDEN_* variable is documented, and bad values stop with a clear error."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orgwarden import config
+
+PACKAGE = Path(__file__).resolve().parents[1]
+README = PACKAGE.parents[1] / "README.md"
+VARIABLE = re.compile(r"ORGWARDEN_[A-Z_]+[A-Z]")
+
+
+def variables_in_source() -> set[str]:
+    names: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):  # tests included: their variables are documented as test-only
+        names.update(VARIABLE.findall(path.read_text()))
+    return names
+
+
+def test_every_variable_is_in_the_readme_configuration_table():
+    names = variables_in_source()
+    assert {"ORGWARDEN_DATA_DIR", "ORGWARDEN_BIND", "ORGWARDEN_TEST_DATABASE_URL"} <= names
+    table_rows = [line for line in README.read_text().splitlines() if line.startswith("| `ORGWARDEN_")]
+    documented = {VARIABLE.search(row).group(0) for row in table_rows}
+    assert names - documented == set(), "add these to README.md's configuration table"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ORGWARDEN_DEBUG", "maybe"), ("ORGWARDEN_SIGNUP_ENABLED", "sometimes")],
+)
+def test_bad_booleans(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigError, match=f"{name} must be true or false"):
+        config.env_bool(name, False)
+
+
+def test_bad_numbers(monkeypatch):
+    monkeypatch.setenv("ORGWARDEN_EMAIL_PORT", "smtp")
+    with pytest.raises(config.ConfigError, match="whole number"):
+        config.env_int("ORGWARDEN_EMAIL_PORT", 587)
+    monkeypatch.setenv("ORGWARDEN_EMAIL_PORT", "70000")
+    with pytest.raises(config.ConfigError, match="between 1 and 65535"):
+        config.env_int("ORGWARDEN_EMAIL_PORT", 587, minimum=1, maximum=65535)
+
+
+def test_secret_key_is_generated_once_and_kept(monkeypatch, tmp_path):
+    monkeypatch.delenv("ORGWARDEN_SECRET_KEY")
+    monkeypatch.setenv("ORGWARDEN_DATA_DIR", str(tmp_path))
+    first = config.secret_key()
+    assert len(first) >= 50
+    assert config.secret_key() == first
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ORGWARDEN_DEBUG", "maybe", "ORGWARDEN_DEBUG must be true or false"),
+        ("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE", "lots", "must be a whole number"),
+        ("ORGWARDEN_EMAIL_BACKEND", "pigeon", "ORGWARDEN_EMAIL_BACKEND must be console, file or smtp"),
+        ("ORGWARDEN_BASE_URL", "ftp://example.com", "ORGWARDEN_BASE_URL must be an http(s) URL"),
+        ("ORGWARDEN_SECRET_KEY", "short", "at least 32 characters"),
+    ],
+)
+def test_bad_values_stop_the_command_with_one_clear_line(tmp_path, name, value, message):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env.update(DJANGO_SETTINGS_MODULE="orgwarden.settings", ORGWARDEN_DATA_DIR=str(tmp_path), **{name: value})
+    result = subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "orgwarden: configuration error:" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
