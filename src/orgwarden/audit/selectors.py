@@ -1,11 +1,172 @@
-"""Reads of the audit log. Every read is scoped by ``org_id`` (or by the account, for its own events)."""
+"""Reads of the audit log. Every read is scoped by ``org_id`` (or by the account, for its own events).
+
+What an org sees is its own events (``org_id`` = the org) plus the account-level events
+(``org_id`` = "") of its people. Who "its people" are belongs to the ``orgs`` app, which this app
+must not import: the caller passes them in as a queryset of account ids, and it becomes a SQL
+subquery here, so the list is never loaded into Python however many people an org has.
+
+Paging is by keyset on the primary key: ids are ULIDs, so ``id < cursor`` ordered by ``-id`` walks
+the log from newest to oldest, and page 500 costs what page 1 costs (no OFFSET). Date filters
+become id bounds too (``ids.ulid_floor``), so they use the same indexes.
+"""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from django.db.models import Q, QuerySet
+
+from orgwarden.audit import catalogue
+from orgwarden.audit.ids import ulid_floor
 from orgwarden.audit.models import AuditEvent
+
+PAGE_SIZE = 50
+EXPORT_CHUNK_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    """The audit log's filters, already validated. Dates are UTC days, both ends inclusive."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str = ""
+    action: str = ""
+    actor: str = ""  # an email or an account id, matched exactly
+    q: str = ""  # free text over the names and emails of actor and targets
+
+    def as_dict(self) -> dict[str, str]:
+        """The filters that are set, as strings (what the export event records)."""
+        return {key: str(value) for key, value in asdict(self).items() if value}
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[AuditEvent]
+    newer_cursor: str | None  # pass as ``after`` to get the page before this one
+    older_cursor: str | None  # pass as ``before`` to get the page after this one
 
 
 def events_recent(*, org_id: str, limit: int = 10) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(org_id=org_id).order_by("-id")[:limit]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def events_visible(*, org_id: str, people_ids: QuerySet[str] | None) -> QuerySet[AuditEvent]:
+    """Every event the org ``org_id`` may see: its own, plus account-level events of ``people_ids``.
+
+    ``people_ids`` is a flat ``values_list`` queryset of account ids; it is used as a subquery.
+    ``None`` means the org has no people whose account-level events it sees.
+    """
+    scope = Q(org_id=org_id)
+    if people_ids is not None:
+        scope |= Q(org_id="", actor_id__in=people_ids)
+    return AuditEvent.objects.filter(scope)
+
+
+def events_for_org(
+    *, org_id: str, people_ids: QuerySet[str] | None, filters: EventFilters
+) -> QuerySet[AuditEvent]:
+    """The org's events matching ``filters``, newest first. Unknown category/action match nothing."""
+    events = events_visible(org_id=org_id, people_ids=people_ids)
+    if filters.date_from:
+        events = events.filter(id__gte=ulid_floor(_day_start(filters.date_from)))
+    if filters.date_to:
+        events = events.filter(id__lt=ulid_floor(_day_start(filters.date_to + timedelta(days=1))))
+    if filters.category:
+        events = events.filter(action__in=[a.key for a in catalogue.actions_in(filters.category)])
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.actor:
+        events = events.filter(Q(actor_id=filters.actor) | Q(actor_email__iexact=filters.actor))
+    if filters.q:
+        events = events.filter(search_text__contains=filters.q.lower())
+    return events.order_by("-id")
+
+
+def events_page(
+    *,
+    org_id: str,
+    people_ids: QuerySet[str] | None,
+    filters: EventFilters,
+    before: str | None = None,
+    after: str | None = None,
+    size: int = PAGE_SIZE,
+) -> EventPage:
+    """One page of the org's events, newest first, by keyset.
+
+    ``before``: the page of events older than that id (the "Older" link carries the page's last
+    id). ``after``: the page of events just newer than that id. Neither: the newest page.
+    """
+    matching = events_for_org(org_id=org_id, people_ids=people_ids, filters=filters)
+    if after:
+        rows = list(matching.filter(id__gt=after).order_by("id")[: size + 1])
+        has_newer = len(rows) > size
+        events = list(reversed(rows[:size]))
+        has_older = bool(events) and matching.filter(id__lt=events[-1].id).exists()
+    else:
+        older = matching.filter(id__lt=before) if before else matching
+        rows = list(older[: size + 1])
+        has_older = len(rows) > size
+        events = rows[:size]
+        # Coming from a newer page: check rather than trust it (the cursor may be hand-typed).
+        has_newer = bool(before and events) and matching.filter(id__gt=events[0].id).exists()
+    return EventPage(
+        events=events,
+        newer_cursor=events[0].id if events and has_newer else None,
+        older_cursor=events[-1].id if events and has_older else None,
+    )
+
+
+def event_for_org(*, org_id: str, people_ids: QuerySet[str] | None, event_id: str) -> AuditEvent:
+    """The event ``event_id`` if the org may see it; raises ``AuditEvent.DoesNotExist`` otherwise."""
+    return events_visible(org_id=org_id, people_ids=people_ids).get(id=event_id)
+
+
+def events_for_export(
+    *,
+    org_id: str,
+    people_ids: QuerySet[str] | None,
+    filters: EventFilters,
+    chunk_size: int = EXPORT_CHUNK_SIZE,
+) -> Iterator[AuditEvent]:
+    """Every matching event, newest first, fetched ``chunk_size`` rows at a time by keyset.
+
+    Memory stays flat however long the log is: each query is ``id < last id seen`` with a LIMIT,
+    never an OFFSET and never the whole result.
+    """
+    matching = events_for_org(org_id=org_id, people_ids=people_ids, filters=filters)
+    last_id: str | None = None
+    while True:
+        chunk_query = matching.filter(id__lt=last_id) if last_id else matching
+        chunk = list(chunk_query[:chunk_size])
+        yield from chunk
+        if len(chunk) < chunk_size:
+            return
+        last_id = chunk[-1].id
+
+
+def event_as_dict(event: AuditEvent) -> dict[str, Any]:
+    """The whole event as plain JSON-ready data: what the detail panel shows."""
+    return {
+        "id": event.id,
+        "time": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "action": {"key": event.action, "name": event.display_name},
+        "category": event.category,
+        "actor": {
+            "type": event.actor_type,
+            "id": event.actor_id,
+            "name": event.actor_name,
+            "email": event.actor_email,
+        },
+        "targets": event.targets,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "details": event.details,
+    }

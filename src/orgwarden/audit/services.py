@@ -103,3 +103,18 @@ def event_record(
         details=dict(details or {}),
         search_text=" ".join(word.lower() for word in words if word),
     )
+
+
+@transaction.atomic
+def audit_export_record(*, org_id: str, actor: Actor, filters: Mapping[str, str]) -> AuditEvent:
+    """Record that ``actor`` exported the audit log of ``org_id`` with ``filters``; returns the event.
+
+    Called before the CSV starts streaming, so an export that was served is always on record.
+    """
+    return event_record(
+        action="org:audit:exported",
+        actor=actor,
+        org_id=org_id,
+        targets=[Target("org", org_id)],
+        details={"filters": dict(filters), "format": "csv"},
+    )

@@ -46,3 +46,8 @@ def invitation_by_token(*, token: str) -> AdminInvitation:
     if invitation is None or not invitation.is_pending:
         raise NotFound()
     return invitation
+
+
+def admin_account_ids(*, org: Organization) -> QuerySet[str]:
+    """The account ids of the org's admins, as a flat queryset (usable as a SQL subquery)."""
+    return OrgAdmin.objects.filter(org=org).values_list("account__account_id", flat=True)
