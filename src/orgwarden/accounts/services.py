@@ -58,10 +58,13 @@ def account_create(
     """Create an account; with an unverified email, queue the verification email.
 
     ``password=None`` creates an account without a usable password (invited people, bootstrap).
-    Raises ``EmailTaken`` or ``InvalidPassword``.
+    Raises ``EmailTaken``, ``InvalidPassword`` or ``InvalidInput`` (a name over 150 characters).
     """
     email = normalize_email(email)
-    account = Account(email=email, display_name=display_name.strip() or email.split("@")[0])
+    display_name = display_name.strip() or email.split("@")[0][:150]
+    if len(display_name) > 150:  # the column's limit: PostgreSQL would fail the insert with a 500
+        raise InvalidInput("Enter a name of 1 to 150 characters.")
+    account = Account(email=email, display_name=display_name)
     account.email_verified = email_verified
     if password is None:
         account.set_unusable_password()
@@ -206,6 +209,8 @@ def password_reset_request(*, email: str) -> None:
 
 def password_reset_account(*, account_id: str, token: str) -> Account:
     """The account a reset link is for. Raises ``InvalidLink`` (used, expired or forged)."""
+    if "\x00" in account_id:  # from a URL; PostgreSQL refuses NUL in a query (a 500, not a 400)
+        raise InvalidLink()
     account = Account.objects.filter(account_id=account_id, status=Account.Status.ACTIVE).first()
     if account is None or not default_token_generator.check_token(account, token):
         raise InvalidLink()
@@ -270,6 +275,8 @@ def _sessions_delete(*, account: Account, keep_session_key: str | None) -> int:
 @transaction.atomic
 def session_end(*, account: Account, session_key: str) -> None:
     """End one of ``account``'s own sessions. Raises ``SessionNotFound`` for anyone else's."""
+    if "\x00" in session_key:  # from a URL; PostgreSQL refuses NUL in a query
+        raise SessionNotFound()
     session = Session.objects.filter(account=account, session_key=session_key).first()
     if session is None:
         raise SessionNotFound()

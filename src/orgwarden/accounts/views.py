@@ -118,17 +118,27 @@ def signout(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     if not settings.SIGNUP_ENABLED:
         return render(request, "accounts/signup_disabled.html", status=403)
-    form = SignupForm(request.POST or None)
+    # An invitation links here with ``next`` (back to the invitation) and the invited ``email``;
+    # ``flow_advance`` only follows ``next`` when it is a path on this host.
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
         try:
             account = services.account_signup(**form.cleaned_data)
         except AccountsError as exc:
             _form_error(form, exc, "password" if isinstance(exc, InvalidPassword) else None)
         else:
-            flow = signin.flow_start(request, email=account.email, next_url="/account/", proofs=["password"])
+            flow = signin.flow_start(
+                request, email=account.email, next_url=next_url[:2000] or "/account/", proofs=["password"]
+            )
             messages.success(request, f"Welcome! We sent a link to {account.email} to verify your email.")
             return signin.flow_advance(request, flow)
-    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "accounts/signup.html",
+        {"form": form, "next": next_url},
+        status=400 if form.errors else 200,
+    )
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
@@ -251,6 +261,9 @@ def session_end(request: HttpRequest, session_key: str) -> HttpResponse:
     except AccountsError as exc:
         raise Http404(exc.message) from exc
     if session_key == request.session.session_key:
+        # The row is gone: log out so the response does not try to save the deleted session
+        # (which Django answers with a 400 "session interrupted").
+        logout(request)
         return redirect("accounts:login")
     messages.success(request, "Session ended.")
     return redirect("accounts:security")
@@ -266,6 +279,7 @@ def sessions_end_all(request: HttpRequest) -> HttpResponse:
         account=request.user, actor=Actor.account(request.user), keep_session_key=keep
     )
     if keep is None:
+        logout(request)  # this session's row is gone too; see session_end
         return redirect("accounts:login")
     messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
     return redirect("accounts:security")

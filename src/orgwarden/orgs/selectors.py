@@ -17,6 +17,8 @@ def orgs_administered_by(*, account: Account) -> QuerySet[Organization]:
 
 def org_for_admin(*, account: Account, org_id: str) -> Organization:
     """The org ``org_id`` if ``account`` administers it; ``NotFound`` otherwise (never 403)."""
+    if "\x00" in org_id:  # from a URL; PostgreSQL refuses NUL in a query (a 500, not a 404)
+        raise NotFound()
     org = Organization.objects.filter(org_id=org_id, admins__account=account).first()
     if org is None:
         raise NotFound()

@@ -163,6 +163,8 @@ def invitation_accept(*, token: str, account: Account) -> Organization:
 @transaction.atomic
 def invitation_revoke(*, org: Organization, actor: Account, invitation_id: str) -> None:
     _require_admin(org=org, actor=actor)
+    if "\x00" in invitation_id:  # from a URL; PostgreSQL refuses NUL in a query
+        raise NotFound()
     invitation = selectors.invitations_pending(org=org).filter(invitation_id=invitation_id).first()
     if invitation is None:
         raise NotFound()

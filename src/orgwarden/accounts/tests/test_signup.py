@@ -1,0 +1,177 @@
+"""Sign-up, email verification and password reset through the real views."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from orgwarden.accounts.models import Account
+from orgwarden.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+STRONG = "a long and unusual passphrase 7"
+
+
+def _signup(client: Client, path: str = "/signup", **overrides):
+    data = {"email": "New.Person@Example.com", "display_name": "New Person", "password": STRONG}
+    data.update(overrides)
+    return client.post(path, data)
+
+
+def _signed_in(client: Client) -> bool:
+    return client.get("/account/").status_code == 200
+
+
+def test_signup_creates_the_account_signs_in_and_emails_a_verification_link(
+    browser, one_event, django_capture_on_commit_callbacks, mailoutbox
+):
+    assert browser.get("/signup").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _signup(browser)
+    assert response.status_code == 302 and response["Location"] == "/account/"
+    account = Account.objects.get()
+    assert account.email == "new.person@example.com" and not account.email_verified
+    assert _signed_in(browser)
+    one_event("account:created")
+    assert one_event("account:signin:succeeded").details == {"method": "password"}
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["new.person@example.com"]
+    path = re.search(r"http://testserver(/verify-email/\S+)", mailoutbox[0].body).group(1)
+
+    # Mail scanners follow links with GET: that must not verify anything.
+    assert browser.get(path).status_code == 200
+    account.refresh_from_db()
+    assert not account.email_verified
+
+    response = browser.post(path)
+    assert response.status_code == 302 and response["Location"] == "/account/"
+    account.refresh_from_db()
+    assert account.email_verified
+    one_event("account:email:verified")
+
+
+def test_verification_link_works_signed_out_too(django_capture_on_commit_callbacks, mailoutbox):
+    with django_capture_on_commit_callbacks(execute=True):
+        _signup(Client())
+    path = re.search(r"http://testserver(/verify-email/\S+)", mailoutbox[0].body).group(1)
+    response = Client().post(path)
+    assert response["Location"] == "/login"
+    assert Account.objects.get().email_verified
+
+
+def test_a_tampered_verification_link_is_a_clear_400(browser):
+    response = browser.post("/verify-email/not-a-real-token")
+    assert response.status_code == 400 and b"invalid or has expired" in response.content
+
+
+def test_signup_with_a_taken_email_is_a_form_error(browser, account):
+    response = _signup(browser, email=account.email.upper())
+    assert response.status_code == 400
+    assert b"An account with this email already exists" in response.content
+    assert Account.objects.count() == 1 and not _signed_in(browser)
+
+
+def test_signup_with_a_weak_password_lists_the_rules(browser):
+    response = _signup(browser, password="12345678")
+    assert response.status_code == 400
+    assert b"too common" in response.content and b"entirely numeric" in response.content
+    assert not Account.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_signup_page_is_403_when_disabled(browser, settings):
+    settings.SIGNUP_ENABLED = False
+    assert browser.get("/signup").status_code == 403
+    response = _signup(browser)
+    assert response.status_code == 403 and b"Sign-up is turned off" in response.content
+    assert not Account.objects.exists()
+    assert b"Create an account" not in browser.get("/login").content
+
+
+def test_signup_honours_a_local_next_and_prefills_the_email(browser):
+    page = browser.get("/signup?next=/admin/new&email=invited@example.com")
+    assert b'value="invited@example.com"' in page.content
+    assert b'name="next" value="/admin/new"' in page.content
+    response = _signup(browser, "/signup?next=/admin/new", email="invited@example.com")
+    assert response["Location"] == "/admin/new"
+
+
+def test_signup_keeps_next_through_a_form_error(browser):
+    response = browser.post(
+        "/signup", {"email": "x@example.com", "display_name": "X", "password": "1", "next": "/admin/new"}
+    )
+    assert response.status_code == 400 and b'name="next" value="/admin/new"' in response.content
+    response = _signup(browser, next="/admin/new")
+    assert response["Location"] == "/admin/new"
+
+
+def test_signup_ignores_an_external_next(browser):
+    response = _signup(browser, "/signup?next=https://evil.example/")
+    assert response["Location"] == "/admin/"
+
+
+def test_resend_verification(browser, sign_in, django_capture_on_commit_callbacks, mailoutbox):
+    from orgwarden.accounts.tests.factories import AccountFactory
+
+    account = AccountFactory(email_verified=False)
+    sign_in(browser, account.email)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post("/account/verify-email/resend")
+    assert response["Location"] == "/account/"
+    assert len(mailoutbox) == 1 and "/verify-email/" in mailoutbox[0].body
+    assert AuditEvent.objects.filter(action="account:email:verification_sent").count() == 1
+
+
+def test_password_reset_through_the_pages(
+    browser, account, password, sign_in, one_event, django_capture_on_commit_callbacks, mailoutbox
+):
+    elsewhere = Client()
+    sign_in(elsewhere, account.email)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post("/password-reset", {"email": account.email})
+    assert response.status_code == 200 and b"Check your email" in response.content
+    path = re.search(r"http://testserver(/password-reset/\S+)", mailoutbox[0].body).group(1)
+    assert browser.get(path).status_code == 200
+    response = browser.post(path, {"new_password": STRONG, "confirm_password": STRONG})
+    assert response.status_code == 302 and response["Location"] == "/login"
+    one_event("account:password:reset")
+    assert not _signed_in(elsewhere)
+    # The link works once.
+    again = browser.post(path, {"new_password": STRONG + "2", "confirm_password": STRONG + "2"})
+    assert again.status_code == 400
+    account.refresh_from_db()
+    assert account.check_password(STRONG)
+    sign_in(browser, account.email, STRONG)
+    assert _signed_in(browser)
+
+
+def test_password_reset_for_an_unknown_email_says_the_same(
+    browser, django_capture_on_commit_callbacks, mailoutbox
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post("/password-reset", {"email": "nobody@example.com"})
+    assert response.status_code == 200 and b"Check your email" in response.content
+    assert mailoutbox == [] and not AuditEvent.objects.exists()
+
+
+def test_password_reset_with_a_weak_password_is_a_form_error(browser, account, password):
+    from django.contrib.auth.tokens import default_token_generator
+
+    token = default_token_generator.make_token(account)
+    response = browser.post(
+        f"/password-reset/{account.account_id}/{token}", {"new_password": "123", "confirm_password": "123"}
+    )
+    assert response.status_code == 400 and b"too short" in response.content
+    account.refresh_from_db()
+    assert account.check_password(password)
+
+
+def test_profile_page_renames(browser, account, sign_in, one_event):
+    sign_in(browser, account.email)
+    response = browser.post("/account/", {"display_name": "Renamed"})
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.display_name == "Renamed"
+    one_event("account:profile:updated")
+    assert browser.post("/account/", {"display_name": "n" * 10_000}).status_code == 400

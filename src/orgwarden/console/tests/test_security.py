@@ -1,0 +1,151 @@
+"""Security properties of every response: headers, cookies, CSRF, oversized input, error pages."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from orgwarden.accounts.models import Account
+from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.audit.models import AuditEvent
+from orgwarden.orgs.models import Organization
+
+pytestmark = pytest.mark.django_db
+
+BACKEND = "orgwarden.accounts.backends.AccountBackend"
+
+
+@pytest.mark.parametrize("path", ["/login", "/signup", "/password-reset", "/no-such-page"])
+def test_security_headers_on_public_pages(client, path):
+    response = client.get(path)
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "camera=()" in response["Permissions-Policy"]
+
+
+def test_security_headers_on_console_pages(admin_client, org):
+    for path in [f"/admin/o/{org.org_id}/", f"/admin/o/{org.org_id}/admins/", "/account/security/"]:
+        response = admin_client.get(path)
+        assert response.status_code == 200
+        assert response["X-Frame-Options"] == "DENY"
+        assert "Content-Security-Policy" in response
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_session_cookie_is_http_only_and_same_site_lax(account):
+    client = Client()
+    client.post("/login", {"email": account.email})
+    client.post("/login/step/password", {"password": PASSWORD})
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert client.get("/account/").status_code == 200
+
+
+def test_csrf_cookie_is_http_only(client):
+    client.get("/login")
+    assert client.cookies[settings.CSRF_COOKIE_NAME]["httponly"] is True
+
+
+def test_csrf_is_enforced_on_sign_in(account):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/login", {"email": account.email})
+    assert response.status_code == 403
+    assert b"<!doctype html>" in response.content  # the product's page, not Django's bare one
+    assert "signin_flow" not in client.session
+
+
+def test_csrf_is_enforced_on_console_writes(org_admin, org):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org_admin.account, backend=BACKEND)
+    old = org.name
+    response = client.post(f"/admin/o/{org.org_id}/settings/", {"name": "Forged"})
+    assert response.status_code == 403
+    response = client.post("/admin/new", {"name": "Forged"})
+    assert response.status_code == 403
+    org.refresh_from_db()
+    assert org.name == old and Organization.objects.count() == 1
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_post_with_the_csrf_token_works(org_admin, org):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org_admin.account, backend=BACKEND)
+    client.get(f"/admin/o/{org.org_id}/settings/")
+    token = client.cookies[settings.CSRF_COOKIE_NAME].value
+    response = client.post(f"/admin/o/{org.org_id}/settings/", {"name": "Real", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/login", {"email": "a" * 10_000 + "@example.com"}),
+        ("/password-reset", {"email": "a" * 10_000 + "@example.com"}),
+        ("/signup", {"email": "a" * 10_000 + "@example.com", "display_name": "A", "password": "x" * 20}),
+        ("/signup", {"email": "a@example.com", "display_name": "n" * 10_000, "password": "long enough pass"}),
+        ("/signup", {"email": "a@example.com", "display_name": "N", "password": "p" * 10_000}),
+    ],
+)
+def test_oversized_input_is_a_form_error_not_a_500(client, path, data):
+    response = client.post(path, data)
+    assert response.status_code == 400
+    assert b'class="errorlist' in response.content
+    assert not Account.objects.filter(email="a@example.com").exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_oversized_password_at_sign_in_is_a_form_error(client, account):
+    client.post("/login", {"email": account.email})
+    response = client.post("/login/step/password", {"password": "p" * 10_000})
+    assert response.status_code == 400 and b'class="errorlist' in response.content
+
+
+def test_oversized_org_name_and_invite_email_are_form_errors(admin_client, org):
+    assert admin_client.post("/admin/new", {"name": "n" * 10_000}).status_code == 400
+    response = admin_client.post(f"/admin/o/{org.org_id}/admins/", {"email": "a" * 10_000 + "@example.com"})
+    assert response.status_code == 400 and b'class="errorlist' in response.content
+
+
+@pytest.mark.parametrize("bad", ["x" * 5000, "%00", "a%00b"])
+def test_odd_ids_in_urls_are_404_not_500(admin_client, org, bad):
+    paths = [
+        f"/admin/o/{bad}/",
+        f"/admin/o/{org.org_id}/admins/{bad}/remove",
+        f"/admin/o/{org.org_id}/invitations/{bad}/revoke",
+        f"/admin/invitations/{bad}",
+        f"/account/sessions/{bad}/end",
+    ]
+    for path in paths:
+        response = admin_client.post(path)
+        assert response.status_code in (400, 404), (path, response.status_code)
+
+
+@pytest.mark.parametrize("bad", ["x" * 5000, "a%00b"])
+def test_odd_links_are_a_clear_answer_not_a_500(client, bad):
+    for path in [f"/password-reset/{bad}/token", f"/verify-email/{bad}", f"/login/link/{bad}"]:
+        response = client.post(path)
+        assert response.status_code in (400, 404), (path, response.status_code)
+
+
+def test_null_bytes_in_form_input_are_a_form_error(client):
+    response = client.post("/login", {"email": "a\x00@example.com"})
+    assert response.status_code == 400
+
+
+def test_unknown_urls_render_the_products_404_page(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    content = response.content.decode()
+    assert "<!doctype html>" in content and "app.css" in content
+    assert "Page not found" in content or "not found" in content.lower()
+
+
+def test_unknown_org_renders_the_products_404_page(admin_client):
+    response = admin_client.get("/admin/o/nope/")
+    assert response.status_code == 404 and b"app.css" in response.content

@@ -1,0 +1,193 @@
+"""The console's entry, org pages and navigation: where an admin lands and what every link leads to."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
+from orgwarden.console.navigation import PAGES, SECTIONS
+from orgwarden.console.templatetags.console import page_url
+from orgwarden.orgs.models import OrgAdmin, Organization
+from orgwarden.orgs.tests.factories import OrgAdminFactory
+
+pytestmark = pytest.mark.django_db
+
+BACKEND = "orgwarden.accounts.backends.AccountBackend"
+
+
+def client_for(account) -> Client:
+    client = Client()
+    client.force_login(account, backend=BACKEND)
+    return client
+
+
+# --- /admin/ -----------------------------------------------------------------------------------------
+
+
+def test_console_needs_a_signed_in_person(org):
+    for path in ["/admin/", "/admin/new", f"/admin/o/{org.org_id}/"]:
+        response = Client().get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/login?next=")
+
+
+def test_root_sends_people_where_they_belong(admin_client):
+    assert Client().get("/")["Location"] == "/login"
+    assert admin_client.get("/")["Location"] == "/admin/"
+
+
+def test_home_goes_straight_to_the_only_org(admin_client, org):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 302 and response["Location"] == f"/admin/o/{org.org_id}/"
+
+
+def test_home_shows_a_chooser_with_several_orgs(org_admin):
+    second = OrgAdminFactory(account=org_admin.account, org__name="Beta Org").org
+    client = client_for(org_admin.account)
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    for o in (org_admin.org, second):
+        assert o.name.encode() in response.content
+        assert f"/admin/o/{o.org_id}/".encode() in response.content
+
+
+def test_home_returns_to_the_last_org_unless_asked_to_choose(org_admin):
+    second = OrgAdminFactory(account=org_admin.account).org
+    client = client_for(org_admin.account)
+    assert client.get(f"/admin/o/{second.org_id}/").status_code == 200
+    assert client.get("/admin/")["Location"] == f"/admin/o/{second.org_id}/"
+    chooser = client.get("/admin/?choose=1")
+    assert chooser.status_code == 200 and org_admin.org.name.encode() in chooser.content
+
+
+def test_home_offers_to_create_an_org_when_there_is_none(account):
+    response = client_for(account).get("/admin/")
+    assert response.status_code == 200
+    assert b"administer an organization yet" in response.content
+    assert b'href="/admin/new"' in response.content
+
+
+def test_home_asks_an_unverified_person_to_verify_first():
+    response = client_for(AccountFactory(email_verified=False)).get("/admin/")
+    assert b"First verify your email address" in response.content
+
+
+def test_home_single_org_with_only_one_org_left_after_leaving(org_admin, other_org_admin):
+    # The last-org memory never leads into an org the person no longer administers.
+    client = client_for(org_admin.account)
+    second = OrgAdminFactory(account=org_admin.account)
+    client.get(f"/admin/o/{second.org.org_id}/")
+    second.delete()
+    assert client.get("/admin/")["Location"] == f"/admin/o/{org_admin.org.org_id}/"
+
+
+# --- org create ----------------------------------------------------------------------------------------
+
+
+def test_create_an_org(account):
+    client = client_for(account)
+    assert client.get("/admin/new").status_code == 200
+    response = client.post("/admin/new", {"name": "Acme"})
+    org = Organization.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/admin/o/{org.org_id}/"
+    assert OrgAdmin.objects.filter(org=org, account=account).exists()
+    assert AuditEvent.objects.filter(action="org:created", org_id=org.org_id).count() == 1
+    assert b"Acme is ready" in client.get(response["Location"]).content
+
+
+def test_create_an_org_needs_a_verified_email():
+    client = client_for(AccountFactory(email_verified=False))
+    response = client.post("/admin/new", {"name": "Acme"})
+    assert response.status_code == 400
+    assert b"Verify your email address before you create an organization." in response.content
+    assert not Organization.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "x" * 10_000])
+def test_create_an_org_with_a_bad_name_is_a_form_error(account, name):
+    response = client_for(account).post("/admin/new", {"name": name})
+    assert response.status_code == 400 and b'class="errorlist' in response.content
+    assert not Organization.objects.exists() and not AuditEvent.objects.exists()
+
+
+# --- org pages -----------------------------------------------------------------------------------------
+
+
+def test_org_home_shows_the_org_and_its_recent_activity(admin_client, org, org_admin):
+    admin_client.post(f"/admin/o/{org.org_id}/settings/", {"name": "Renamed Org"})
+    response = admin_client.get(f"/admin/o/{org.org_id}/")
+    assert response.status_code == 200
+    assert b"Renamed Org" in response.content and b"Organization renamed" in response.content
+
+
+def test_org_settings_renames(admin_client, org):
+    page = admin_client.get(f"/admin/o/{org.org_id}/settings/")
+    assert page.status_code == 200 and org.org_id.encode() in page.content
+    response = admin_client.post(f"/admin/o/{org.org_id}/settings/", {"name": "  New   Name "})
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.name == "New Name"
+    event = AuditEvent.objects.get(action="org:renamed")
+    assert event.org_id == org.org_id
+
+
+@pytest.mark.parametrize("name", ["", "x" * 10_000])
+def test_org_settings_refuses_a_bad_name(admin_client, org, name):
+    old = org.name
+    response = admin_client.post(f"/admin/o/{org.org_id}/settings/", {"name": name})
+    assert response.status_code == 400 and b'class="errorlist' in response.content
+    org.refresh_from_db()
+    assert org.name == old and not AuditEvent.objects.exists()
+
+
+def test_every_nav_link_leads_to_a_page(admin_client, org):
+    urls = {page.slug: page_url(page, org.org_id) for section in SECTIONS for page in section.pages}
+    assert len(urls) == len(PAGES) > 0
+    overview = admin_client.get(f"/admin/o/{org.org_id}/")
+    for slug, url in urls.items():
+        assert url.encode() in overview.content, f"{slug} is missing from the sidebar"
+        response = admin_client.get(url)
+        assert response.status_code == 200, f"{slug}: {url} answered {response.status_code}"
+
+
+def test_pages_not_built_yet_say_so(admin_client, org):
+    for page in PAGES.values():
+        if page.url_name is None:
+            response = admin_client.get(reverse("console:not_built", args=[org.org_id, page.slug]))
+            assert response.status_code == 200
+            assert b"Not available yet" in response.content and page.title.encode() in response.content
+
+
+def test_unknown_or_built_slugs_under_soon_are_404(admin_client, org):
+    assert admin_client.get(f"/admin/o/{org.org_id}/soon/no-such-page").status_code == 404
+    built = next(slug for slug, page in PAGES.items() if page.url_name)
+    assert admin_client.get(f"/admin/o/{org.org_id}/soon/{built}").status_code == 404
+
+
+# --- tenant isolation ----------------------------------------------------------------------------------
+
+
+def test_another_orgs_pages_are_404(admin_client, other_org_admin):
+    theirs = other_org_admin.org.org_id
+    paths = [
+        f"/admin/o/{theirs}/",
+        f"/admin/o/{theirs}/settings/",
+        f"/admin/o/{theirs}/admins/",
+        f"/admin/o/{theirs}/soon/users",
+        "/admin/o/no-such-org/",
+    ]
+    for path in paths:
+        assert admin_client.get(path).status_code == 404, path
+    response = admin_client.post(f"/admin/o/{theirs}/settings/", {"name": "Hijacked"})
+    assert response.status_code == 404
+    other_org_admin.org.refresh_from_db()
+    assert other_org_admin.org.name == "Other org"
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_org_switcher_lists_only_ones_own_orgs(admin_client, org, other_org_admin):
+    response = admin_client.get(f"/admin/o/{org.org_id}/")
+    assert other_org_admin.org.org_id.encode() not in response.content
+    assert b"Other org" not in response.content
