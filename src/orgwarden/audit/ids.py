@@ -8,6 +8,7 @@ log relies on (``id < cursor``) — and it needs no second index on the timestam
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -23,10 +24,25 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_lock = threading.Lock()
+_last: list[int] = [0, 0]  # [millis, random] of the last id made by this process
+
+
 def new_ulid(at: datetime | None = None) -> str:
-    """A new id for the moment ``at`` (default: now), random within its millisecond."""
+    """A new id for the moment ``at`` (default: now).
+
+    Monotonic within a process: a second id in the same millisecond takes the previous random
+    part plus one, so events one request records in quick succession keep their order. Ids made
+    by different processes in the same millisecond order randomly, which is the best a clock can do.
+    """
     millis = int((at.timestamp() if at else time.time()) * 1000)
-    return _encode(millis, 10) + _encode(secrets.randbits(80), 16)
+    with _lock:
+        if millis == _last[0] and _last[1] < 2**80 - 1:
+            random_part = _last[1] + 1
+        else:
+            random_part = secrets.randbits(79)  # headroom for increments within the millisecond
+        _last[0], _last[1] = millis, random_part
+    return _encode(millis, 10) + _encode(random_part, 16)
 
 
 def ulid_floor(at: datetime) -> str:
