@@ -89,3 +89,32 @@ def base_url() -> str:
 
 def database_url() -> str:
     return env("ORGWARDEN_DATABASE_URL") or f"sqlite:///{data_dir() / 'orgwarden.sqlite3'}"
+
+
+def nameservers() -> list[tuple[str, int]]:
+    """``ORGWARDEN_DNS_NAMESERVERS``: ``host[:port]`` entries, comma-separated ([v6]:port for IPv6).
+
+    Empty means the system's resolver configuration.
+    """
+    import ipaddress
+
+    servers = []
+    for entry in env("ORGWARDEN_DNS_NAMESERVERS").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        host, port = entry, 53
+        if entry.startswith("["):
+            host, _, rest = entry[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else 53
+        elif entry.count(":") == 1:
+            host, _, raw_port = entry.partition(":")
+            if not raw_port.isdigit():
+                raise ConfigError(f"ORGWARDEN_DNS_NAMESERVERS: bad port in {entry!r}")
+            port = int(raw_port)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise ConfigError(f"ORGWARDEN_DNS_NAMESERVERS: {host!r} is not an IP address") from exc
+        servers.append((host, port))
+    return servers

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "orgwarden.audit",
     "orgwarden.accounts",
     "orgwarden.orgs",
+    "orgwarden.tokens",
     "orgwarden.console",
     "orgwarden.api",
 ]
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "orgwarden.api.middleware.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "orgwarden.urls"
@@ -139,6 +141,16 @@ CSRF_FAILURE_VIEW = "orgwarden.console.views.errors.csrf_failure"
 SIGNUP_ENABLED = config.env_bool("ORGWARDEN_SIGNUP_ENABLED", True)
 SIGNIN_THROTTLE_PER_MINUTE = config.env_int("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE", 10, minimum=1)
 INSTALLATION_NAME = config.env("ORGWARDEN_INSTALLATION_NAME", "orgwarden")
+
+API_RATE_LIMIT_PER_MINUTE = config.env_int("ORGWARDEN_API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
+
+# --- Domain verification -------------------------------------------------------------------------
+DNS_NAMESERVERS = config.nameservers()
+DNS_TIMEOUT = config.env_int("ORGWARDEN_DNS_TIMEOUT", 5, minimum=1, maximum=60)
+DOMAIN_HTTPS_PORT = config.env_int("ORGWARDEN_DOMAIN_HTTPS_PORT", 443, minimum=1, maximum=65535)
+HTTPS_CA_BUNDLE = config.env("ORGWARDEN_HTTPS_CA_BUNDLE")
+DOMAIN_PROOF_ALLOW_PRIVATE = config.env_bool("ORGWARDEN_DOMAIN_PROOF_ALLOW_PRIVATE", False)
+DOMAIN_PROOF_GRACE_DAYS = config.env_int("ORGWARDEN_DOMAIN_PROOF_GRACE_DAYS", 7, minimum=0, maximum=90)
 
 # --- Email ------------------------------------------------------------------------------------------
 _email_backend = config.env("ORGWARDEN_EMAIL_BACKEND", "console").lower()

@@ -28,6 +28,10 @@ class Account(AbstractBaseUser):
     account_id = models.CharField(max_length=24, unique=True, default=new_public_id, editable=False)
     email = models.EmailField(max_length=254, unique=True)
     display_name = models.CharField(max_length=150)
+    job_title = models.CharField(max_length=150, blank=True, default="")
+    department = models.CharField(max_length=150, blank=True, default="")
+    organization = models.CharField(max_length=150, blank=True, default="")
+    location = models.CharField(max_length=150, blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     email_verified = models.BooleanField(default=False)
     # Operators of this installation (support staff); not org admins.

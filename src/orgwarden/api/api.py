@@ -11,6 +11,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from orgwarden import __version__
+from orgwarden.tokens.auth import RateLimited
 
 api = NinjaAPI(
     title="orgwarden API",
@@ -50,6 +51,17 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError):
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError):
     return api.create_response(request, {"code": "error", "message": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(RateLimited)
+def on_rate_limited(request: HttpRequest, exc: RateLimited):
+    response = api.create_response(
+        request,
+        {"code": "rate_limited", "message": f"Too many requests. Try again in {exc.standing.reset} seconds."},
+        status=429,
+    )
+    response["Retry-After"] = str(exc.standing.reset)
+    return response
 
 
 @api.get("/health", response=Health, tags=["meta"], auth=None)

@@ -22,6 +22,10 @@ ACCOUNTS = "Accounts"
 ORGANIZATION = "Organization"
 ADMINS = "Administrators"
 AUDIT = "Audit log"
+DOMAINS = "Domains"
+USERS = "Managed accounts and users"
+ACCESS = "Groups and product access"
+API_KEYS = "API keys"
 
 ACTIONS: tuple[Action, ...] = (
     # Sign-in and sessions
@@ -52,6 +56,41 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:admin:removed", "Admin removed", ADMINS),
     # Audit log
     Action("org:audit:exported", "Audit log exported", AUDIT),
+    # Domains
+    Action("org:domain:added", "Domain added", DOMAINS),
+    Action("org:domain:verified", "Domain verified", DOMAINS),
+    Action("org:domain:verification_failed", "Domain verification failed", DOMAINS),
+    Action("org:domain:proof_missing", "Domain proof missing at re-check", DOMAINS),
+    Action("org:domain:proof_restored", "Domain proof found again", DOMAINS),
+    Action("org:domain:unverified", "Domain unverified", DOMAINS),
+    Action("org:domain:removed", "Domain removed", DOMAINS),
+    Action("org:domain:claim_changed", "Domain claim setting changed", DOMAINS),
+    # Managed accounts and users
+    Action("org:account:claimed", "Account claimed", USERS),
+    Action("org:account:released", "Managed account released", USERS),
+    Action("org:account:profile_updated", "Managed account profile updated", USERS),
+    Action("org:account:email_changed", "Managed account email changed", USERS),
+    Action("org:account:deactivated", "Account deactivated", USERS),
+    Action("org:account:reactivated", "Account reactivated", USERS),
+    Action("org:account:deletion_scheduled", "Account deletion scheduled", USERS),
+    Action("org:account:deletion_cancelled", "Account deletion cancelled", USERS),
+    Action("org:account:deleted", "Account deleted and anonymised", USERS),
+    Action("org:user:invited", "User invited", USERS),
+    Action("org:user:removed", "User removed from the organization", USERS),
+    # Groups and product access
+    Action("org:group:created", "Group created", ACCESS),
+    Action("org:group:updated", "Group updated", ACCESS),
+    Action("org:group:deleted", "Group deleted", ACCESS),
+    Action("org:group:member_added", "Added to group", ACCESS),
+    Action("org:group:member_removed", "Removed from group", ACCESS),
+    Action("org:site:added", "Product site added", ACCESS),
+    Action("org:site:updated", "Product site updated", ACCESS),
+    Action("org:site:removed", "Product site removed", ACCESS),
+    Action("org:access:granted", "Product access granted", ACCESS),
+    Action("org:access:revoked", "Product access revoked", ACCESS),
+    # API keys
+    Action("org:api_key:created", "API key created", API_KEYS),
+    Action("org:api_key:revoked", "API key revoked", API_KEYS),
 )
 
 BY_KEY: dict[str, Action] = {action.key: action for action in ACTIONS}

@@ -1,0 +1,19 @@
+"""Named errors of the tokens domain."""
+
+
+class TokensError(Exception):
+    message = "This change is not allowed."
+    code = "invalid_request"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class InvalidKeyRequest(TokensError):
+    code = "invalid_request"
+
+
+class KeyNotFound(TokensError):
+    message = "No such API key."
+    code = "not_found"
