@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from orgwarden.accounts import emails
+from orgwarden.accounts import emails, hooks
 from orgwarden.accounts.exceptions import (
     EmailTaken,
     InvalidInput,
@@ -86,6 +86,7 @@ def account_create(
         targets=[Target.account(account)],
         details={"via": via},
     )
+    hooks.run_account_created(account)
     if not email_verified:
         _queue_verification_email(account)
     return account

@@ -81,6 +81,19 @@ class PasswordStep:
 STEPS: list[SignInStep] = [PasswordStep()]
 
 
+def register_step(step: SignInStep, *, after: str | None = None, before: str | None = None) -> None:
+    """Slot a step into the flow (from an ``AppConfig.ready()``); at the end when no anchor is given."""
+    if any(existing.key == step.key for existing in STEPS):
+        return
+    keys = [existing.key for existing in STEPS]
+    if after is not None:
+        STEPS.insert(keys.index(after) + 1, step)
+    elif before is not None:
+        STEPS.insert(keys.index(before), step)
+    else:
+        STEPS.append(step)
+
+
 def next_step(flow: SignInFlow, account: Account | None) -> str | None:
     """The key of the first step still required, or ``None`` when the flow is complete."""
     for step in STEPS:

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.accounts import selectors, services, signin, throttle
+from orgwarden.accounts import hooks, selectors, services, signin, throttle
 from orgwarden.accounts.exceptions import AccountsError, InvalidLink, InvalidPassword
 from orgwarden.accounts.forms import (
     EmailForm,
@@ -72,7 +72,19 @@ def password_step(request: HttpRequest, flow: SignInFlow) -> HttpResponse:
         else:
             from django.contrib.auth import authenticate
 
-            account = authenticate(request, email=flow.email, password=form.cleaned_data["password"])
+            password = form.cleaned_data["password"]
+            account = authenticate(request, email=flow.email, password=password)
+            existing = flow.account() if account is None else None
+            if (
+                existing is not None
+                and existing.status == existing.Status.DEACTIVATED
+                and existing.check_password(password)
+            ):
+                # Only someone who knows the password learns that the account is deactivated, and why.
+                services.signin_failure_record(email=flow.email, reason="account_deactivated")
+                SignInFlow.clear(request)
+                notice = hooks.notice_for_deactivated(existing)
+                return render(request, "accounts/deactivated.html", {"notice": notice}, status=403)
             if account is None:
                 throttle.record_failure(email=flow.email, ip=ip)
                 services.signin_failure_record(email=flow.email, reason="invalid_credentials")

@@ -114,14 +114,28 @@ def test_empty_password_is_a_form_error(browser, account):
     assert response.status_code == 400 and not AuditEvent.objects.exists()
 
 
-@pytest.mark.parametrize("status", [Account.Status.DEACTIVATED, Account.Status.CLOSED])
-def test_an_inactive_account_cannot_sign_in(browser, password, status):
-    account = AccountFactory(status=status)
+def test_a_closed_account_cannot_sign_in(browser, password):
+    account = AccountFactory(status=Account.Status.CLOSED)
     _start(browser, account.email)
     response = browser.post("/login/step/password", {"password": password})
     assert response.status_code == 400
     assert b"Incorrect email or password." in response.content
     assert not _signed_in(browser)
+
+
+def test_a_deactivated_account_is_told_why_only_after_the_right_password(browser, password):
+    account = AccountFactory(status=Account.Status.DEACTIVATED)
+    _start(browser, account.email)
+    wrong = browser.post("/login/step/password", {"password": "not-the-password"})
+    assert wrong.status_code == 400 and b"Incorrect email or password." in wrong.content
+    assert b"deactivated" not in wrong.content
+    right = browser.post("/login/step/password", {"password": password})
+    assert right.status_code == 403
+    assert b"Your account is deactivated" in right.content
+    assert not _signed_in(browser)
+    assert AuditEvent.objects.filter(
+        action="account:signin:failed", details__reason="account_deactivated"
+    ).exists()
 
 
 def test_deactivating_an_account_ends_its_signed_in_session(browser, account, sign_in):

@@ -22,7 +22,7 @@ from orgwarden.orgs.exceptions import (
     LastAdmin,
     NotFound,
 )
-from orgwarden.orgs.models import AdminInvitation, OrgAdmin, Organization
+from orgwarden.orgs.models import AdminInvitation, Directory, OrgAdmin, Organization
 
 INVITATION_LIFETIME = timedelta(days=7)
 
@@ -52,6 +52,7 @@ def org_create(*, creator: Account, name: str, require_verified_email: bool = Tr
     if require_verified_email and not creator.email_verified:
         raise EmailNotVerified()
     org = Organization.objects.create(name=_clean_name(name))
+    Directory.objects.create(org=org, kind=Directory.Kind.LOCAL, name="Local directory")
     OrgAdmin.objects.create(org=org, account=creator)
     event_record(
         action="org:created",
