@@ -32,6 +32,7 @@ class AuditEvent(models.Model):
         ACCOUNT = "account", "Account"
         SYSTEM = "system", "System"
         DIRECTORY = "directory", "Identity-provider directory"
+        API_KEY = "api_key", "Org API key"
         ANONYMOUS = "anonymous", "Anonymous"
 
     id = models.CharField(primary_key=True, max_length=26, default=new_ulid, editable=False)

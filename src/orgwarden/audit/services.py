@@ -42,6 +42,10 @@ class Actor:
         return cls(AuditEvent.ActorType.SYSTEM, "", name)
 
     @classmethod
+    def api_key(cls, key_id: str, name: str) -> Actor:
+        return cls(AuditEvent.ActorType.API_KEY, key_id, name)
+
+    @classmethod
     def anonymous(cls, email: str = "") -> Actor:
         """An unauthenticated caller, with the email it typed when there is one."""
         return cls(AuditEvent.ActorType.ANONYMOUS, "", "", email[:254])

@@ -37,3 +37,17 @@ class InvitationInvalid(OrgsError):
 
 class InvitationForSomeoneElse(OrgsError):
     message = "This invitation was sent to another email address. Sign in with that address to accept it."
+
+
+class InvalidInput(OrgsError):
+    """A value breaks a rule; the message says which, in words an admin can act on."""
+
+    message = "This value is not valid."
+
+
+class NotManaged(OrgsError):
+    message = "This account is not managed by your organization."
+
+
+class ClaimedByAnotherOrg(OrgsError):
+    message = "This account is already managed by another organization."
