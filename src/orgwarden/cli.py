@@ -100,6 +100,15 @@ def serve(args: list[str]) -> None:
 
             return application
 
+    from orgwarden import config
+
+    if config.env_bool("ORGWARDEN_DAILY_JOBS", True):
+        from orgwarden.jobs import start_scheduler
+
+        # In gunicorn's arbiter, once the workers are up; the jobs run in a child process so the
+        # arbiter never holds a database connection its forked workers would inherit.
+        options["when_ready"] = lambda server: start_scheduler()
+
     OrgwardenServer().run()
 
 

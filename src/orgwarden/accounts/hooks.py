@@ -17,8 +17,17 @@ if TYPE_CHECKING:
 
 # Called with the new account, inside account_create's transaction.
 account_created: list[Callable[[Account], None]] = []
+# Return why the account must keep two-step verification on (a policy), or None.
+two_step_required: list[Callable[[Account], str | None]] = []
 # Return the message to show a deactivated account at sign-in (first non-empty answer wins).
 deactivation_notice: list[Callable[[Account], str | None]] = []
+# Return why ``account`` may not change its email to the new address, or None (first refusal wins).
+email_change_refusal: list[Callable[[Account, str], str | None]] = []
+# Return why ``account`` may not close itself, or None (first refusal wins).
+close_refusal: list[Callable[[Account], str | None]] = []
+# Called with the account (already saved with its new email) and the old email, inside the change's
+# transaction: apps keep their copies of the email in step.
+account_email_changed: list[Callable[[Account, str], None]] = []
 
 
 def run_account_created(account: Account) -> None:
@@ -32,3 +41,24 @@ def notice_for_deactivated(account: Account) -> str:
         if message:
             return message
     return "Your account is deactivated. Contact your administrator."
+
+
+def refusal_of_email_change(account: Account, new_email: str) -> str | None:
+    for check in email_change_refusal:
+        message = check(account, new_email)
+        if message:
+            return message
+    return None
+
+
+def refusal_of_close(account: Account) -> str | None:
+    for check in close_refusal:
+        message = check(account)
+        if message:
+            return message
+    return None
+
+
+def run_account_email_changed(account: Account, old_email: str) -> None:
+    for hook in account_email_changed:
+        hook(account, old_email)

@@ -38,6 +38,10 @@ class Account(AbstractBaseUser):
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    # Two-step verification (TOTP). "Has 2SV" is derived from totp_enabled_at, never a stored flag.
+    totp_secret = models.TextField(blank=True, default="")  # Fernet-encrypted base32 secret
+    totp_last_step = models.BigIntegerField(null=True, blank=True)  # last accepted step: no replays
+    totp_enabled_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccountManager()
 
@@ -59,6 +63,10 @@ class Account(AbstractBaseUser):
     @property
     def is_active(self) -> bool:  # what django.contrib.auth checks before signing in
         return self.status == self.Status.ACTIVE
+
+    @property
+    def has_two_step(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def email_domain(self) -> str:
@@ -99,3 +107,15 @@ class SignInLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class RecoveryCode(models.Model):
+    """A single-use two-step recovery code: SHA-256 of a 60-bit random value, burned on use."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    burned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "code_hash"], name="recovery_code_lookup")]

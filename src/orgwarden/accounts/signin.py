@@ -78,7 +78,22 @@ class PasswordStep:
         return not self.FIRST_FACTORS.intersection(flow.proofs)
 
 
-STEPS: list[SignInStep] = [PasswordStep()]
+class TwoStepStep:
+    """Enter a code from the authenticator app, or a recovery code, when the account has 2SV on."""
+
+    key = "two_step"
+    PROOFS = frozenset({"totp", "recovery"})
+
+    def required(self, flow: SignInFlow, account: Account | None) -> bool:
+        return (
+            account is not None
+            and account.has_two_step
+            and bool(PasswordStep.FIRST_FACTORS.intersection(flow.proofs))
+            and not self.PROOFS.intersection(flow.proofs)
+        )
+
+
+STEPS: list[SignInStep] = [PasswordStep(), TwoStepStep()]
 
 
 def register_step(step: SignInStep, *, after: str | None = None, before: str | None = None) -> None:

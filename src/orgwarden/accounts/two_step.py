@@ -1,0 +1,157 @@
+"""Two-step verification services: enrol an authenticator app, check codes, recovery codes.
+
+Writes follow the house rule (atomic, one audit event each). Checking a code is a write too: an
+accepted TOTP code moves the account's last accepted time step (so it cannot be replayed) and a
+recovery code is burned; both happen under a row lock so two concurrent uses of the same code
+cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from orgwarden.accounts import crypto, hooks, otp
+from orgwarden.accounts.exceptions import AccountsError, WrongPassword
+from orgwarden.accounts.models import Account, RecoveryCode
+from orgwarden.audit.services import Actor, Target, event_record
+
+
+class InvalidCode(AccountsError):
+    message = "That code is not valid. Enter the current code from your authenticator app."
+
+
+class TwoStepRequired(AccountsError):
+    message = "Your organization requires two-step verification, so you can't turn it off."
+
+
+def provisioning_uri(*, account: Account, secret: str) -> str:
+    return otp.provisioning_uri(secret, account_name=account.email, issuer=settings.INSTALLATION_NAME)
+
+
+def _new_recovery_codes(account: Account) -> list[str]:
+    RecoveryCode.objects.filter(account=account).delete()
+    codes = otp.new_recovery_codes()
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(account=account, code_hash=otp.recovery_code_hash(code)) for code in codes
+    )
+    return codes
+
+
+@transaction.atomic
+def two_step_enable(*, account: Account, secret: str, code: str) -> list[str]:
+    """Turn on 2SV with ``secret`` once ``code`` proves the app has it; returns the recovery codes.
+
+    Raises ``InvalidCode``. Enrolling again replaces the previous secret and recovery codes.
+    """
+    step = otp.matching_step(secret, code, unix_time=time.time(), last_step=None)
+    if step is None:
+        raise InvalidCode()
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    account.totp_secret = crypto.encrypt(secret)
+    account.totp_last_step = step
+    account.totp_enabled_at = timezone.now()
+    account.save(update_fields=["totp_secret", "totp_last_step", "totp_enabled_at"])
+    codes = _new_recovery_codes(account)
+    event_record(
+        action="account:2sv:enabled", actor=Actor.account(account), targets=[Target.account(account)]
+    )
+    return codes
+
+
+def two_step_refusal(account: Account) -> str | None:
+    """Why ``account`` may not turn 2SV off (a policy makes it mandatory), or ``None``."""
+    for provider in hooks.two_step_required:
+        reason = provider(account)
+        if reason:
+            return reason
+    return None
+
+
+@transaction.atomic
+def two_step_disable(*, account: Account, password: str, actor: Actor | None = None) -> None:
+    """Turn 2SV off; needs the password again. Raises ``WrongPassword`` or ``TwoStepRequired``."""
+    if not account.check_password(password):
+        raise WrongPassword()
+    reason = two_step_refusal(account)
+    if reason:
+        raise TwoStepRequired(reason)
+    _clear(account)
+    event_record(
+        action="account:2sv:disabled",
+        actor=actor or Actor.account(account),
+        targets=[Target.account(account)],
+    )
+
+
+def _clear(account: Account) -> None:
+    account.totp_secret, account.totp_last_step, account.totp_enabled_at = "", None, None
+    account.save(update_fields=["totp_secret", "totp_last_step", "totp_enabled_at"])
+    RecoveryCode.objects.filter(account=account).delete()
+
+
+@transaction.atomic
+def recovery_codes_regenerate(*, account: Account, password: str) -> list[str]:
+    """New recovery codes (the old ones stop working). Raises ``WrongPassword``."""
+    if not account.check_password(password):
+        raise WrongPassword()
+    if not account.has_two_step:
+        raise InvalidCode("Turn on two-step verification first.")
+    codes = _new_recovery_codes(account)
+    event_record(
+        action="account:2sv:recovery_codes_regenerated",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+    )
+    return codes
+
+
+@transaction.atomic
+def two_step_verify(*, account: Account, code: str) -> str | None:
+    """Check a sign-in code: ``"totp"`` or ``"recovery"`` when accepted, ``None`` when not.
+
+    An accepted TOTP code moves the last accepted step (no replay); an accepted recovery code is
+    burned and recorded. A refused code changes nothing here: the caller records the failure
+    with ``two_step_failure_record`` and counts it against the throttle.
+    """
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if not account.has_two_step:
+        return None
+    secret = crypto.decrypt(account.totp_secret)
+    if secret is not None and code.strip().replace(" ", "").isdigit():
+        step = otp.matching_step(secret, code, unix_time=time.time(), last_step=account.totp_last_step)
+        if step is None:
+            return None
+        account.totp_last_step = step
+        account.save(update_fields=["totp_last_step"])
+        return "totp"
+    burned = RecoveryCode.objects.filter(
+        account=account, code_hash=otp.recovery_code_hash(code), burned_at__isnull=True
+    ).update(burned_at=timezone.now())
+    if not burned:
+        return None
+    left = RecoveryCode.objects.filter(account=account, burned_at__isnull=True).count()
+    event_record(
+        action="account:2sv:recovery_code_used",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"recovery_codes_left": left},
+    )
+    return "recovery"
+
+
+@transaction.atomic
+def two_step_failure_record(*, account: Account, throttled: bool = False) -> None:
+    event_record(
+        action="account:2sv:failed",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"reason": "too_many_attempts" if throttled else "invalid_code"},
+    )
+
+
+def recovery_codes_left(*, account: Account) -> int:
+    return RecoveryCode.objects.filter(account=account, burned_at__isnull=True).count()
