@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "orgwarden.accounts",
     "orgwarden.orgs",
     "orgwarden.tokens",
+    "orgwarden.policies",
     "orgwarden.console",
     "orgwarden.api",
 ]

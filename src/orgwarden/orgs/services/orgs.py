@@ -12,7 +12,7 @@ from orgwarden.accounts import emails
 from orgwarden.accounts.ids import new_secret, secret_hash
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
-from orgwarden.orgs import selectors
+from orgwarden.orgs import hooks, selectors
 from orgwarden.orgs.exceptions import (
     AlreadyAdmin,
     EmailNotVerified,
@@ -52,7 +52,8 @@ def org_create(*, creator: Account, name: str, require_verified_email: bool = Tr
     if require_verified_email and not creator.email_verified:
         raise EmailNotVerified()
     org = Organization.objects.create(name=_clean_name(name))
-    Directory.objects.create(org=org, kind=Directory.Kind.LOCAL, name="Local directory")
+    directory = Directory.objects.create(org=org, kind=Directory.Kind.LOCAL, name="Local directory")
+    hooks.run_directory_created(directory)
     OrgAdmin.objects.create(org=org, account=creator)
     event_record(
         action="org:created",
