@@ -41,3 +41,9 @@ class InvalidLink(AccountsError):
 
 class SessionNotFound(AccountsError):
     message = "That session does not exist or has already ended."
+
+
+class ChangeRefused(AccountsError):
+    """Something above accounts (an org managing it) refuses the change; the message says who and why."""
+
+    message = "This change is not allowed for your account."

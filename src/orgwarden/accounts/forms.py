@@ -69,3 +69,29 @@ class PasswordChangeForm(SetPasswordForm):
 
 class ProfileForm(forms.Form):
     display_name = forms.CharField(label="Full name", max_length=150)
+
+
+class EmailChangeForm(forms.Form):
+    new_email = forms.EmailField(
+        label="New email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    current_password = forms.CharField(
+        label="Current password",
+        max_length=PASSWORD_MAX * 4,
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class AccountCloseForm(forms.Form):
+    current_password = forms.CharField(
+        label="Current password",
+        max_length=PASSWORD_MAX * 4,
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label="I understand that I can no longer sign in or use any product once my account is closed."
+    )

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from orgwarden.accounts import emails, hooks
 from orgwarden.accounts.exceptions import (
+    ChangeRefused,
     EmailTaken,
     InvalidInput,
     InvalidLink,
@@ -34,6 +35,8 @@ from orgwarden.audit.services import Actor, Target, event_record
 EMAIL_VERIFICATION_SALT = "orgwarden.accounts.verify-email"
 EMAIL_VERIFICATION_MAX_AGE = timedelta(days=3)
 SIGNIN_LINK_LIFETIME = timedelta(hours=24)
+EMAIL_CHANGE_SALT = "orgwarden.accounts.change-email"
+EMAIL_CHANGE_MAX_AGE = timedelta(hours=24)
 
 
 def password_check(*, password: str, account: Account | None = None) -> None:
@@ -347,3 +350,132 @@ def signin_link_consume(*, token: str) -> Account:
         targets=[Target.account(link.account)],
     )
     return link.account
+
+
+# --- changing one's email, closing one's account ------------------------------------------------------
+
+
+def _current_password_check(account: Account, current_password: str) -> None:
+    # Accounts without a usable password (invited, SSO-only) prove themselves by their session alone,
+    # as in ``password_change``.
+    if account.has_usable_password() and not account.check_password(current_password):
+        raise WrongPassword()
+
+
+def _new_email_check(account: Account, new_email: str) -> str:
+    from django.core.validators import validate_email
+
+    new_email = normalize_email(new_email)
+    try:
+        validate_email(new_email)
+    except ValidationError as exc:
+        raise InvalidInput("Enter a valid email address.") from exc
+    if new_email == account.email:
+        raise InvalidInput("This is already your email address.")
+    if Account.objects.filter(email=new_email).exists():
+        raise EmailTaken("Another account already uses this email address.")
+    refusal = hooks.refusal_of_email_change(account, new_email)
+    if refusal:
+        raise ChangeRefused(refusal)
+    return new_email
+
+
+@transaction.atomic
+def email_change_request(*, account: Account, new_email: str, current_password: str) -> str:
+    """Email a confirmation link to ``new_email``; the email changes only when it is followed.
+
+    Returns the normalised new address. Records ``account:email:verification_sent`` (purpose
+    "change"). Raises ``WrongPassword``, ``InvalidInput``, ``EmailTaken`` or ``ChangeRefused``
+    (an org managing the account allows only its verified domains).
+    """
+    _current_password_check(account, current_password)
+    new_email = _new_email_check(account, new_email)
+    token = signing.dumps(
+        {"a": account.account_id, "o": account.email, "n": new_email}, salt=EMAIL_CHANGE_SALT
+    )
+    url = emails.absolute_url(reverse("accounts:email_change_confirm", args=[token]))
+    event_record(
+        action="account:email:verification_sent",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"purpose": "change", "new_email": new_email},
+    )
+    name, hours = account.display_name, int(EMAIL_CHANGE_MAX_AGE.total_seconds() // 3600)
+    transaction.on_commit(
+        lambda: emails.send_templated(
+            to=new_email,
+            subject="Confirm your new email address",
+            template="accounts/email/email_change.txt",
+            context={"name": name, "url": url, "new_email": new_email, "hours": hours},
+        )
+    )
+    return new_email
+
+
+@transaction.atomic
+def email_change_confirm(*, token: str, keep_session_key: str | None = None) -> Account:
+    """Change the account's email to the one in ``token`` (from the link sent to it).
+
+    Ends every session but ``keep_session_key`` (the one that followed the link, if it is the
+    account's own), tells the old address, and records ``account:email:changed``. The rules are
+    checked again: a domain may have been unverified since. The link works once (it names the old
+    email). Raises ``InvalidLink``, ``EmailTaken`` or ``ChangeRefused``.
+    """
+    try:
+        data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
+        account = Account.objects.select_for_update().get(
+            account_id=data["a"], email=data["o"], status=Account.Status.ACTIVE
+        )
+        new_email = str(data["n"])
+    except (signing.BadSignature, KeyError, TypeError, Account.DoesNotExist) as exc:
+        raise InvalidLink() from exc
+    new_email = _new_email_check(account, new_email)
+    old_email = account.email
+    account.email = new_email
+    account.email_verified = True  # the link came to the new address
+    try:
+        with transaction.atomic():
+            account.save(update_fields=["email", "email_verified"])
+    except IntegrityError as exc:  # someone took the address meanwhile
+        raise EmailTaken("Another account already uses this email address.") from exc
+    hooks.run_account_email_changed(account, old_email)
+    ended = _sessions_delete(account=account, keep_session_key=keep_session_key)
+    event_record(
+        action="account:email:changed",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"from": old_email, "to": new_email, "other_sessions_ended": ended},
+    )
+    name = account.display_name
+    transaction.on_commit(
+        lambda: emails.send_templated(
+            to=old_email,
+            subject="Your email address was changed",
+            template="accounts/email/email_changed.txt",
+            context={"name": name, "old_email": old_email, "new_email": new_email},
+        )
+    )
+    return account
+
+
+@transaction.atomic
+def account_close(*, account: Account, current_password: str) -> None:
+    """Close one's own account: it can no longer sign in, and every session ends.
+
+    Records ``account:closed``. Raises ``WrongPassword`` or ``ChangeRefused`` (an org manages
+    the account: its admins delete it).
+    """
+    _current_password_check(account, current_password)
+    refusal = hooks.refusal_of_close(account)
+    if refusal:
+        raise ChangeRefused(refusal)
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    account.status = Account.Status.CLOSED
+    account.save(update_fields=["status"])
+    ended = _sessions_delete(account=account, keep_session_key=None)
+    event_record(
+        action="account:closed",
+        actor=Actor.account(account),
+        targets=[Target.account(account)],
+        details={"sessions_ended": ended},
+    )

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from orgwarden.accounts import hooks, selectors, services, signin, throttle
 from orgwarden.accounts.exceptions import AccountsError, InvalidLink, InvalidPassword
 from orgwarden.accounts.forms import (
+    AccountCloseForm,
+    EmailChangeForm,
     EmailForm,
     PasswordChangeForm,
     PasswordForm,
@@ -295,3 +297,82 @@ def sessions_end_all(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:login")
     messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
     return redirect("accounts:security")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def email_change(request: HttpRequest) -> HttpResponse:
+    """Ask for a new email: a confirmation link goes to it; nothing changes until it is followed."""
+    form = EmailChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_email = services.email_change_request(
+                account=request.user,
+                new_email=form.cleaned_data["new_email"],
+                current_password=form.cleaned_data["current_password"],
+            )
+        except AccountsError as exc:
+            field = "current_password" if exc.__class__.__name__ == "WrongPassword" else "new_email"
+            _form_error(form, exc, field)
+        else:
+            messages.success(request, f"We sent a link to {new_email}. Your email changes when you open it.")
+            return redirect("accounts:account")
+    return render(
+        request,
+        "accounts/email_change.html",
+        {"form": form, "has_password": request.user.has_usable_password(), "section": "profile"},
+        status=400 if form.errors else 200,
+    )
+
+
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link sent to the new address: GET shows a confirm button (mail scanners), POST changes."""
+    if request.method != "POST":
+        return render(request, "accounts/email_change_confirm.html", {})
+    keep = request.session.session_key if request.user.is_authenticated else None
+    try:
+        account = services.email_change_confirm(token=token, keep_session_key=keep)
+    except AccountsError as exc:
+        return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
+    if request.user.is_authenticated and request.user.pk != account.pk:
+        logout(request)
+    messages.success(request, f"Your email is now {account.email}. Your other sessions were signed out.")
+    if request.user.is_authenticated:
+        return redirect("accounts:account")
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    return redirect(reverse("accounts:login") + "?" + urlencode({"email": account.email}))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_close(request: HttpRequest) -> HttpResponse:
+    refusal = hooks.refusal_of_close(request.user)
+    form = AccountCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and not refusal:
+        try:
+            services.account_close(
+                account=request.user, current_password=form.cleaned_data["current_password"]
+            )
+        except AccountsError as exc:
+            field = "current_password" if exc.__class__.__name__ == "WrongPassword" else None
+            _form_error(form, exc, field)
+        else:
+            logout(request)  # its session row is gone; see session_end
+            messages.success(request, "Your account is closed.")
+            return redirect("accounts:login")
+    if request.method == "POST" and refusal:
+        form.add_error(None, refusal)
+    return render(
+        request,
+        "accounts/account_close.html",
+        {
+            "form": form,
+            "refusal": refusal,
+            "has_password": request.user.has_usable_password(),
+            "section": "profile",
+        },
+        status=400 if form.errors else 200,
+    )

@@ -1,9 +1,17 @@
-"""Making accounts users of an org, and managed accounts of it (claiming) — the primitives.
+"""Making accounts users of an org, and managed accounts of it (claiming) — and the managed person's side.
 
 Domains claim through these; groups and invitations add external users through ``org_user_ensure``.
+``accounts_claim_many`` is the bulk path (a domain turned automatic, a review page's selection).
+
+The second half is what ``OrgsConfig.ready()`` registers into ``accounts.hooks``: a new account on
+a domain claimed automatically is managed from birth; a managed account may change its email only
+to another of its org's verified domains and may not close itself; ``OrgUser.email`` follows the
+account's email. And ``managed_notice_acknowledge``, the "your account is managed" sign-in step's write.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +20,9 @@ from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotManaged
 from orgwarden.orgs.models import Directory, Domain, Organization, OrgUser
+from orgwarden.orgs.selectors import domains as domain_selectors
+
+BATCH = 500
 
 
 def local_directory(org: Organization) -> Directory:
@@ -77,3 +88,131 @@ def account_release(*, org: Organization, account: Account, actor: Actor, reason
         targets=[Target.account(account)],
         details={"reason": reason},
     )
+
+
+@transaction.atomic
+def accounts_claim_many(
+    *, org: Organization, accounts: Sequence[Account], domain: Domain | None, actor: Actor
+) -> list[Account]:
+    """Claim ``accounts`` for ``org`` in batches; returns those newly claimed (one event each).
+
+    The caller has left out accounts another org manages; should one be claimed meanwhile, the
+    ``org_user_managed_by_one_org`` constraint fails the whole call (nothing half-applied).
+    Accounts ``org`` already manages are skipped.
+    """
+    directory = local_directory(org)
+    now = timezone.now()
+    claimed: list[Account] = []
+    for start in range(0, len(accounts), BATCH):
+        batch = accounts[start : start + BATCH]
+        existing = {
+            row.account_id: row
+            for row in OrgUser.objects.select_for_update().filter(
+                org=org, account_id__in=[a.pk for a in batch]
+            )
+        }
+        to_create: list[OrgUser] = []
+        to_update: list[OrgUser] = []
+        for account in batch:
+            row = existing.get(account.pk)
+            if row is not None and row.is_managed:
+                continue
+            if row is None:
+                row = OrgUser(org=org, account=account, email=account.email)
+                to_create.append(row)
+            else:
+                to_update.append(row)
+            row.is_managed = True
+            row.directory = row.directory or directory
+            row.domain = domain
+            row.claimed_at = now
+            row.managed_notice_seen_at = None
+            claimed.append(account)
+        OrgUser.objects.bulk_create(to_create)
+        OrgUser.objects.bulk_update(
+            to_update, ["is_managed", "directory", "domain", "claimed_at", "managed_notice_seen_at"]
+        )
+    for account in claimed:
+        event_record(
+            action="org:account:claimed",
+            actor=actor,
+            org_id=org.org_id,
+            targets=[Target.account(account)],
+            details={"domain": domain.name if domain else None},
+        )
+    return claimed
+
+
+@transaction.atomic
+def managed_notice_acknowledge(*, account: Account) -> None:
+    """Record that ``account`` saw "your account is managed by …" (shown once per claim).
+
+    Records ``account:managed_notice:acknowledged`` in the managing org's log; a no-op (and no
+    event) for an account that is not managed or has already acknowledged.
+    """
+    org_user = (
+        OrgUser.objects.select_for_update()
+        .select_related("org")
+        .filter(account=account, is_managed=True, managed_notice_seen_at__isnull=True)
+        .first()
+    )
+    if org_user is None:
+        return
+    org_user.managed_notice_seen_at = timezone.now()
+    org_user.save(update_fields=["managed_notice_seen_at"])
+    event_record(
+        action="account:managed_notice:acknowledged",
+        actor=Actor.account(account),
+        org_id=org_user.org.org_id,
+        targets=[Target.account(account)],
+    )
+
+
+# --- accounts.hooks (registered by OrgsConfig.ready) ------------------------------------------------
+
+
+def account_created_claim(account: Account) -> None:
+    """``accounts.hooks.account_created``: an account born on a domain claimed automatically is managed."""
+    domain = domain_selectors.automatic_domain_for(account.email_domain)
+    if domain is not None:
+        account_claim(org=domain.org, account=account, domain=domain, actor=Actor.system())
+
+
+def email_change_refusal(account: Account, new_email: str) -> str | None:
+    """``accounts.hooks.email_change_refusal``: a managed account stays on its org's verified domains."""
+    org_user = domain_selectors.managing_org_user(account=account)
+    if org_user is None:
+        return None
+    names = domain_selectors.verified_domain_names(org=org_user.org)
+    if new_email.rsplit("@", 1)[-1] in names:
+        return None
+    allowed = ", ".join(names) if names else "none at the moment"
+    return (
+        f"{org_user.org.name} manages your account: your email must stay on one of its verified "
+        f"domains ({allowed})."
+    )
+
+
+def close_refusal(account: Account) -> str | None:
+    """``accounts.hooks.close_refusal``: a managed account is closed by its org's admins, not by itself."""
+    org_user = domain_selectors.managing_org_user(account=account)
+    if org_user is None:
+        return None
+    return f"{org_user.org.name} manages your account; ask its admins to delete it."
+
+
+def account_email_changed(account: Account, old_email: str) -> None:
+    """``accounts.hooks.account_email_changed``: keep ``OrgUser.email`` (and the claiming domain) in step.
+
+    Runs inside the email change's transaction. An account that moves onto a domain some org
+    claims automatically becomes managed by it, as a new account there would be.
+    """
+    OrgUser.objects.filter(account=account).update(email=account.email)
+    name = account.email_domain
+    org_user = domain_selectors.managing_org_user(account=account)
+    if org_user is not None:
+        domain = Domain.objects.filter(org=org_user.org, name=name, status=Domain.Status.VERIFIED).first()
+        if org_user.domain_id != (domain.pk if domain else None):
+            OrgUser.objects.filter(pk=org_user.pk).update(domain=domain)
+        return
+    account_created_claim(account)
