@@ -6,6 +6,7 @@
 
 from orgwarden.orgs.selectors.orgs import (
     admin_account_ids,
+    audit_people_ids,
     admins_of,
     invitation_by_token,
     invitations_pending,
@@ -16,6 +17,7 @@ from orgwarden.orgs.selectors.orgs import (
 
 __all__ = [
     "admin_account_ids",
+    "audit_people_ids",
     "admins_of",
     "invitation_by_token",
     "invitations_pending",

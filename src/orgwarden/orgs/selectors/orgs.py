@@ -53,3 +53,17 @@ def invitation_by_token(*, token: str) -> AdminInvitation:
 def admin_account_ids(*, org: Organization) -> QuerySet[str]:
     """The account ids of the org's admins, as a flat queryset (usable as a SQL subquery)."""
     return OrgAdmin.objects.filter(org=org).values_list("account__account_id", flat=True)
+
+
+def audit_people_ids(*, org: Organization) -> QuerySet[str]:
+    """Whose account-level events (sign-ins, 2SV, password changes …) the org's audit log shows:
+    its admins and its managed accounts. One SQL subquery, however many people."""
+    from django.db.models import Q
+
+    return (
+        Account.objects.filter(
+            Q(org_admin_roles__org=org) | Q(org_users__org=org, org_users__is_managed=True)
+        )
+        .values_list("account_id", flat=True)
+        .distinct()
+    )

@@ -1,0 +1,24 @@
+"""Whose account-level events an org's audit log shows: its admins and its managed accounts."""
+
+import pytest
+from django.db import transaction
+
+from orgwarden.accounts import services as account_services
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.services.claims import account_claim
+
+pytestmark = pytest.mark.django_db
+
+
+def test_managed_accounts_sign_ins_show_in_the_org_log_and_strangers_do_not(org, admin_client):
+    managed = AccountFactory(email="mia@acme.test")
+    stranger = AccountFactory(email="sam@elsewhere.test")
+    with transaction.atomic():
+        account_claim(org=org, account=managed, domain=None, actor=Actor.system())
+    account_services.signin_success_record(account=managed, method="password")
+    account_services.signin_success_record(account=stranger, method="password")
+    page = admin_client.get(f"/admin/o/{org.org_id}/audit-log/", {"action": "account:signin:succeeded"})
+    assert page.status_code == 200
+    assert b"mia@acme.test" in page.content
+    assert b"sam@elsewhere.test" not in page.content
