@@ -30,13 +30,13 @@ SECTIONS: tuple[Section, ...] = (
             Page(
                 "users",
                 "Users",
-                None,
+                "console:users",
                 "Everyone with access to your products, managed or external.",
             ),
             Page(
                 "managed-accounts",
                 "Managed accounts",
-                None,
+                "console:managed_accounts",
                 "Accounts on your verified domains, under your policies.",
             ),
             Page(

@@ -51,3 +51,9 @@ class NotManaged(OrgsError):
 
 class ClaimedByAnotherOrg(OrgsError):
     message = "This account is already managed by another organization."
+
+
+class ProfileManagedByIdp(OrgsError):
+    """The account was provisioned by an identity provider: its profile changes there, by SCIM."""
+
+    message = "This profile is managed by your identity provider. Change it there; it is read-only here."

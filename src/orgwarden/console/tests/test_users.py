@@ -1,0 +1,300 @@
+"""Directory → Users and Managed accounts through the real views: the list, its paging and bulk
+actions, the account page and its actions; bad input is a 400, another org's account a 404."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from django.test import Client
+
+from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.models import Directory, Domain, OrgUser
+from orgwarden.orgs.services.claims import account_claim, org_user_ensure
+
+pytestmark = pytest.mark.django_db
+
+BACKEND = "orgwarden.accounts.backends.AccountBackend"
+
+
+def managed(org, **fields) -> Account:
+    account = AccountFactory(**fields)
+    account_claim(org=org, account=account, domain=None, actor=Actor.system("test"))
+    return account
+
+
+def signed_in(account) -> Client:
+    client = Client()
+    client.force_login(account, backend=BACKEND)
+    return client
+
+
+def base(org) -> str:
+    return f"/admin/o/{org.org_id}/"
+
+
+def user_url(org, account, suffix: str = "") -> str:
+    return f"{base(org)}users/{account.account_id}/{suffix}"
+
+
+def changes() -> set[str]:
+    return set(AuditEvent.objects.exclude(action="org:account:claimed").values_list("action", flat=True))
+
+
+@pytest.fixture
+def person(org) -> Account:
+    return managed(org, email="pat@acme.test", display_name="Pat Doe")
+
+
+# --- the list ------------------------------------------------------------------------------------------
+
+
+def test_users_and_managed_accounts_pages(admin_client, org, person):
+    guest = AccountFactory(email="guest@else.test")
+    org_user_ensure(org=org, account=guest)
+    response = admin_client.get(base(org) + "users/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "pat@acme.test" in body and "guest@else.test" in body and "External" in body
+    assert 'aria-current="page"' in body and "<script" not in body and "style=" not in body
+    managed_only = admin_client.get(base(org) + "managed-accounts/").content.decode()
+    assert "pat@acme.test" in managed_only and "guest@else.test" not in managed_only
+    # The external user has no checkbox: bulk actions are for managed accounts only.
+    assert f'value="{guest.account_id}"' not in body and f'value="{person.account_id}"' in body
+
+
+def test_paging_follows_next_links_keeping_the_filters(admin_client, org):
+    accounts = Account.objects.bulk_create(
+        [Account(email=f"user{i:03d}@acme.test", display_name=f"User {i}", password="!") for i in range(120)]
+    )
+    OrgUser.objects.bulk_create(
+        [OrgUser(org=org, account=a, email=a.email, is_managed=True) for a in accounts]
+    )
+    OrgUser.objects.bulk_create(
+        [
+            OrgUser(org=org, account=a, email=a.email)
+            for a in Account.objects.bulk_create(
+                [Account(email=f"user{i:03d}@guest.test", display_name="G", password="!") for i in range(5)]
+            )
+        ]
+    )
+    url = base(org) + "users/?q=user&kind=managed"
+    seen: list[str] = []
+    for _ in range(5):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        seen += re.findall(r"<td>(user\d+@[a-z.]+)</td>", body)
+        link = re.search(r'href="(\?[^"]+)" rel="next"', body)
+        if not link:
+            break
+        query = unescape(link.group(1))
+        assert "q=user" in query and "kind=managed" in query and "after=" in query
+        url = base(org) + "users/" + query
+    assert len(seen) == 120 and seen == sorted(seen) and len(set(seen)) == 120
+    assert all(email.endswith("@acme.test") for email in seen)
+
+
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("after=%21%21%21", "page link is not valid"),
+        ("after=bm90LWFuLWVtYWls", "page link is not valid"),
+        ("status=gone", "not one of the available choices"),
+        ("kind=robots", "not one of the available choices"),
+        ("last_active=7", "not one of the available choices"),
+        ("site=nope", "not one of the available choices"),
+        ("q=" + "x" * 201, "at most 200 characters"),
+        ("q=a%00b", "Null characters are not allowed"),
+    ],
+)
+def test_bad_list_input_is_a_400_with_a_message(admin_client, org, query, message):
+    response = admin_client.get(base(org) + "users/?" + query)
+    assert response.status_code == 400
+    assert message in unescape(response.content.decode())
+
+
+# --- the account page ----------------------------------------------------------------------------------
+
+
+def test_account_page(admin_client, org, person):
+    signed_in(person)
+    body = admin_client.get(user_url(org, person)).content.decode()
+    assert "Pat Doe" in body and "Managed account" in body and "Local directory" in body
+    assert "Edit profile" in body and "Deactivate" in body and "Sign out of all sessions" in body
+
+
+def test_idp_provisioned_profile_is_read_only(admin_client, org, person):
+    idp = Directory.objects.create(org=org, kind=Directory.Kind.IDP, name="Okta")
+    OrgUser.objects.filter(account=person).update(directory=idp)
+    body = admin_client.get(user_url(org, person)).content.decode()
+    assert "Managed by Okta" in body and "Edit profile" not in body
+    response = admin_client.post(user_url(org, person, "profile"), {"display_name": "New"})
+    assert response.status_code == 400 and "identity provider" in response.content.decode()
+    person.refresh_from_db()
+    assert person.display_name == "Pat Doe"
+
+
+def test_edit_profile(admin_client, org, person):
+    assert admin_client.get(user_url(org, person, "profile")).status_code == 200
+    response = admin_client.post(
+        user_url(org, person, "profile"), {"display_name": "Pat Smith", "job_title": "Engineer"}
+    )
+    assert response.status_code == 302 and response["Location"] == user_url(org, person)
+    person.refresh_from_db()
+    assert person.display_name == "Pat Smith" and person.job_title == "Engineer"
+    bad = admin_client.post(user_url(org, person, "profile"), {"display_name": ""})
+    assert bad.status_code == 400 and b"errorlist" in bad.content
+
+
+def test_change_email(admin_client, org, person):
+    Domain.objects.create(org=org, name="acme.test", token="t", status=Domain.Status.VERIFIED)
+    bad = admin_client.post(user_url(org, person, "email"), {"email": "pat@gmail.com"})
+    assert bad.status_code == 400 and "not a verified domain" in bad.content.decode()
+    ok = admin_client.post(user_url(org, person, "email"), {"email": "p.doe@acme.test"})
+    assert ok.status_code == 302
+    person.refresh_from_db()
+    assert person.email == "p.doe@acme.test"
+
+
+def test_deactivate_through_the_confirm_page_then_reactivate(admin_client, org, person):
+    page = admin_client.get(user_url(org, person, "deactivate"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Deactivate Pat Doe?" in body and 'name="message"' in body and 'for="id_message"' in body
+    assert Account.objects.get(pk=person.pk).status == "active"  # GET changes nothing
+    too_long = admin_client.post(user_url(org, person, "deactivate"), {"message": "x" * 501})
+    assert too_long.status_code == 400 and Account.objects.get(pk=person.pk).status == "active"
+    done = admin_client.post(user_url(org, person, "deactivate"), {"message": "On leave"})
+    assert done.status_code == 302
+    assert Account.objects.get(pk=person.pk).status == "deactivated"
+    assert "Message shown at sign-in: On leave" in admin_client.get(user_url(org, person)).content.decode()
+    assert admin_client.post(user_url(org, person, "reactivate")).status_code == 302
+    assert Account.objects.get(pk=person.pk).status == "active"
+
+
+def test_schedule_and_cancel_deletion(admin_client, org, person):
+    assert "Delete Pat Doe?" in admin_client.get(user_url(org, person, "delete")).content.decode()
+    assert admin_client.post(user_url(org, person, "delete")).status_code == 302
+    body = admin_client.get(user_url(org, person)).content.decode()
+    assert "Deletion scheduled for" in body and "Cancel deletion" in body
+    listing = admin_client.get(base(org) + "users/?status=deletion_scheduled").content.decode()
+    assert "pat@acme.test" in listing and "Deletion scheduled for" in listing
+    assert admin_client.post(user_url(org, person, "delete/cancel")).status_code == 302
+    assert OrgUser.objects.get(account=person).deletion_scheduled_for is None
+
+
+def test_sign_out_of_all_sessions(admin_client, org, person):
+    signed_in(person)
+    assert "Sign Pat Doe out" in admin_client.get(user_url(org, person, "sign-out")).content.decode()
+    assert admin_client.post(user_url(org, person, "sign-out")).status_code == 302
+    assert not Session.objects.filter(account=person).exists()
+
+
+def test_refused_action_on_an_external_user_is_a_400_and_changes_nothing(admin_client, org):
+    guest = AccountFactory()
+    org_user_ensure(org=org, account=guest)
+    response = admin_client.post(user_url(org, guest, "deactivate"), {"message": ""})
+    assert response.status_code == 400 and "not managed" in response.content.decode()
+    assert Account.objects.get(pk=guest.pk).status == "active" and not changes()
+
+
+# --- bulk ----------------------------------------------------------------------------------------------
+
+
+def test_bulk_deactivate_confirms_then_acts(admin_client, org):
+    people = [managed(org) for _ in range(3)]
+    ids = [p.account_id for p in people]
+    back = base(org) + "users/?q=person"
+    confirm = admin_client.post(
+        base(org) + "users/bulk", {"action": "deactivate", "account_id": ids[:2], "back": back}
+    )
+    assert confirm.status_code == 200 and "Deactivate 2 users?" in confirm.content.decode()
+    assert not changes()
+    done = admin_client.post(
+        base(org) + "users/bulk",
+        {"action": "deactivate", "account_id": ids[:2], "confirm": "1", "message": "Bye", "back": back},
+    )
+    assert done.status_code == 302 and done["Location"] == back
+    assert [Account.objects.get(pk=p.pk).status for p in people] == ["deactivated", "deactivated", "active"]
+
+
+def test_bulk_sign_out(admin_client, org):
+    people = [managed(org) for _ in range(2)]
+    for p in people:
+        signed_in(p)
+    done = admin_client.post(
+        base(org) + "users/bulk",
+        {"action": "sessions_end", "account_id": [p.account_id for p in people], "confirm": "1"},
+    )
+    assert done.status_code == 302 and done["Location"] == base(org) + "users/"
+    assert not Session.objects.filter(account__in=people).exists()
+
+
+def test_bulk_refuses_bad_input(admin_client, org, other_org_admin):
+    person = managed(org)
+    guest = AccountFactory()
+    org_user_ensure(org=org, account=guest)
+    url = base(org) + "users/bulk"
+    assert admin_client.post(url, {"action": "deactivate"}).status_code == 400  # nothing selected
+    assert admin_client.post(url, {"action": "explode", "account_id": [person.account_id]}).status_code == 400
+    mixed = {"action": "deactivate", "account_id": [person.account_id, guest.account_id], "confirm": "1"}
+    response = admin_client.post(url, mixed)
+    assert response.status_code == 400 and "not managed" in response.content.decode()
+    theirs = managed(other_org_admin.org)
+    assert (
+        admin_client.post(
+            url, {"action": "deactivate", "account_id": [theirs.account_id], "confirm": "1"}
+        ).status_code
+        == 404
+    )
+    assert (
+        admin_client.post(url, {"action": "deactivate", "account_id": [theirs.account_id]}).status_code == 404
+    )
+    evil = {
+        "action": "sessions_end",
+        "account_id": [person.account_id],
+        "confirm": "1",
+        "back": "//evil.test/",
+    }
+    assert admin_client.post(url, evil)["Location"] == base(org) + "users/"
+    assert Account.objects.get(pk=person.pk).status == "active"
+    assert changes() == {"account:sessions:ended_all"}
+
+
+# --- isolation and CSRF --------------------------------------------------------------------------------
+
+
+def test_every_page_for_another_orgs_account_is_404(admin_client, org, other_org_admin):
+    theirs = managed(other_org_admin.org)
+    for suffix in ["", "profile", "email", "deactivate", "delete", "sign-out"]:
+        assert admin_client.get(user_url(org, theirs, suffix)).status_code == 404, suffix
+    for suffix in ["profile", "email", "deactivate", "delete", "sign-out", "reactivate", "delete/cancel"]:
+        assert admin_client.post(user_url(org, theirs, suffix), {"display_name": "x"}).status_code == 404, (
+            suffix
+        )
+    assert Account.objects.get(pk=theirs.pk).status == "active" and not changes()
+
+
+def test_another_orgs_admin_gets_404_on_our_pages(org, person, other_org_admin):
+    client = signed_in(other_org_admin.account)
+    for path in [base(org) + "users/", base(org) + "managed-accounts/", user_url(org, person)]:
+        assert client.get(path).status_code == 404
+    assert client.post(user_url(org, person, "deactivate")).status_code == 404
+    assert client.post(base(org) + "users/bulk", {"action": "deactivate"}).status_code == 404
+    assert Account.objects.get(pk=person.pk).status == "active"
+
+
+def test_posts_need_a_csrf_token(org_admin, org, person):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org_admin.account, backend=BACKEND)
+    assert client.post(user_url(org, person, "deactivate")).status_code == 403
+    assert Account.objects.get(pk=person.pk).status == "active"
+
+
+def test_null_bytes_in_the_account_id_are_404(admin_client, org):
+    assert admin_client.get(base(org) + "users/a%00b/").status_code == 404

@@ -1,0 +1,420 @@
+"""Directory → Users and Managed accounts: the keyset-paged list with bulk actions, the account
+page, and the admin actions on a managed account (edit profile, change email, deactivate /
+reactivate, schedule / cancel deletion, sign out everywhere).
+
+Thin: a Django form parses, a service or selector does the work, a template renders. Destructive
+actions have a confirm page (GET asks, POST does it). Bulk actions are a plain HTML form: the
+list's checkboxes post to ``users_bulk``, which shows the confirm page and then acts. An account
+that is not a user of the org — or is another org's — is a 404 on every page.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from orgwarden.console.views.base import org_admin_view
+from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
+from orgwarden.orgs.selectors import users as user_selectors
+from orgwarden.orgs.services import users as user_services
+
+FILTER_FIELDS = ("q", "status", "kind", "site", "last_active")
+STATUS_CHOICES = [
+    ("", "Any status"),
+    ("active", "Active"),
+    ("deactivated", "Deactivated"),
+    ("deletion_scheduled", "Deletion scheduled"),
+]
+KIND_CHOICES = [("", "Managed and external"), ("managed", "Managed accounts"), ("external", "External users")]
+LAST_ACTIVE_CHOICES = [
+    ("", "Any time"),
+    ("30", "Active in the last 30 days"),
+    ("90", "Active in the last 90 days"),
+    ("inactive_90", "Not active for 90 days"),
+    ("never", "Never active"),
+]
+
+
+# --- forms --------------------------------------------------------------------------------------------
+
+
+class UserFilterForm(forms.Form):
+    """The list's GET parameters; every field optional. ``after`` is the keyset cursor."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=user_selectors.Q_MAX,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or start of email"}),
+    )
+    status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
+    kind = forms.ChoiceField(label="Type", required=False, choices=KIND_CHOICES)
+    site = forms.ChoiceField(label="Product site", required=False)
+    last_active = forms.ChoiceField(label="Last active", required=False, choices=LAST_ACTIVE_CHOICES)
+    after = forms.CharField(required=False, widget=forms.HiddenInput, max_length=400)
+
+    def __init__(self, *args, sites: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = [("", "Any product site"), *sites]
+
+    def clean_after(self) -> str:
+        value = self.cleaned_data.get("after", "")
+        if value:
+            try:
+                user_selectors.cursor_decode(value)
+            except InvalidInput as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return value
+
+    def filters(self) -> user_selectors.UserFilters:
+        data = self.cleaned_data
+        return user_selectors.UserFilters(
+            q=data.get("q", ""),
+            status=data.get("status", ""),
+            kind=data.get("kind", ""),
+            site_id=data.get("site", ""),
+            last_active=data.get("last_active", ""),
+        )
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(label="Full name", max_length=150)
+    job_title = forms.CharField(label="Job title", max_length=150, required=False)
+    department = forms.CharField(max_length=150, required=False)
+    organization = forms.CharField(max_length=150, required=False)
+    location = forms.CharField(max_length=150, required=False)
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(
+        label="New email address",
+        max_length=254,
+        help_text="On one of your verified domains. The person is signed out everywhere.",
+    )
+
+
+class DeactivateForm(forms.Form):
+    message = forms.CharField(
+        label="Message to the person (optional)",
+        required=False,
+        max_length=user_services.MESSAGE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown when they try to sign in, after “<org> deactivated your account.”",
+    )
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(
+        label="With the selected users",
+        choices=[("deactivate", "Deactivate"), ("sessions_end", "Sign out of all sessions")],
+    )
+    message = DeactivateForm.base_fields["message"]
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.account_ids = self.data.getlist("account_id") if self.data else []
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.account_ids:
+            raise forms.ValidationError("Select at least one user.")
+        if len(self.account_ids) > user_services.BULK_MAX:
+            raise forms.ValidationError(f"Select at most {user_services.BULK_MAX} users at a time.")
+        return data
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _filter_query(request: HttpRequest, **extra: str) -> str:
+    query = QueryDict(mutable=True)
+    for name in FILTER_FIELDS:
+        value = request.GET.get(name, "")
+        if value:
+            query[name] = value
+    query.update({key: value for key, value in extra.items() if value})
+    return query.urlencode()
+
+
+def _detail(request: HttpRequest, account_id: str) -> user_selectors.UserDetail:
+    try:
+        return user_selectors.user_detail(org=request.org, account_id=account_id)
+    except NotFound as exc:
+        raise Http404("No such user") from exc
+
+
+def _to_detail(request: HttpRequest, account_id: str) -> HttpResponse:
+    return redirect("console:user_detail", org_id=request.org.org_id, account_id=account_id)
+
+
+# --- the list -----------------------------------------------------------------------------------------
+
+
+def _users_list(request: HttpRequest, *, nav_active: str, default_kind: str = "") -> HttpResponse:
+    org = request.org
+    params = request.GET.copy()
+    if default_kind and "kind" not in params:
+        params["kind"] = default_kind
+    form = UserFilterForm(params, sites=user_selectors.sites_for_filter(org=org))
+    context: dict[str, object] = {
+        "form": form,
+        "nav_active": nav_active,
+        "title": "Managed accounts" if nav_active == "managed-accounts" else "Users",
+        "bulk_form": BulkForm(),
+    }
+    if form.is_valid():
+        try:
+            page = user_selectors.users_page(
+                org=org, filters=form.filters(), after=form.cleaned_data["after"] or None
+            )
+        except InvalidInput as exc:
+            form.add_error(None, exc.message)
+        else:
+            filters = _filter_query(request)
+            context.update(
+                {
+                    "page": page,
+                    "filtered": bool(filters),
+                    "paged": bool(form.cleaned_data["after"]),
+                    "next_link": "?" + _filter_query(request, after=page.next_cursor)
+                    if page.next_cursor
+                    else "",
+                    "back": request.get_full_path(),
+                    "first_query": filters,
+                }
+            )
+    return render(request, "console/users/list.html", context, status=400 if form.errors else 200)
+
+
+@org_admin_view
+@require_GET
+def users(request: HttpRequest) -> HttpResponse:
+    return _users_list(request, nav_active="users")
+
+
+@org_admin_view
+@require_GET
+def managed_accounts(request: HttpRequest) -> HttpResponse:
+    return _users_list(request, nav_active="managed-accounts", default_kind="managed")
+
+
+@org_admin_view
+@require_POST
+def users_bulk(request: HttpRequest) -> HttpResponse:
+    """The list's bulk form: first the confirm page, then (``confirm``) the action."""
+    org = request.org
+    form = BulkForm(request.POST)
+    back = request.POST.get("back", "")
+    # Back to the list page the selection came from, and nowhere else (no open redirect).
+    if not (
+        back.startswith(f"/admin/o/{org.org_id}/")
+        and url_has_allowed_host_and_scheme(back, allowed_hosts=None)
+    ):
+        back = reverse("console:users", args=[org.org_id])
+    context: dict[str, object] = {"form": form, "nav_active": "users", "back": back}
+    if not form.is_valid():
+        return render(request, "console/users/bulk_confirm.html", context, status=400)
+    action, ids = form.cleaned_data["action"], form.account_ids
+    if not form.cleaned_data["confirm"]:
+        try:
+            rows = user_selectors.users_by_ids(org=org, account_ids=ids)
+        except NotFound as exc:
+            raise Http404("No such user") from exc
+        context.update({"rows": rows, "action": action})
+        return render(request, "console/users/bulk_confirm.html", context)
+    try:
+        if action == "deactivate":
+            count = user_services.users_deactivate(
+                org=org, actor=request.user, account_ids=ids, message=form.cleaned_data["message"]
+            )
+            messages.success(request, f"{count} user(s) deactivated.")
+        else:
+            count = user_services.users_sessions_end(org=org, actor=request.user, account_ids=ids)
+            messages.success(request, f"{count} session(s) ended.")
+    except NotFound as exc:
+        raise Http404("No such user") from exc
+    except OrgsError as exc:
+        form.add_error(None, exc.message)
+        context.update({"rows": [], "action": action})
+        return render(request, "console/users/bulk_confirm.html", context, status=400)
+    return redirect(back)
+
+
+# --- one account --------------------------------------------------------------------------------------
+
+
+@org_admin_view
+@require_GET
+def user_detail(request: HttpRequest, account_id: str) -> HttpResponse:
+    detail = _detail(request, account_id)
+    return render(request, "console/users/detail.html", {"detail": detail, "nav_active": "users"})
+
+
+def _form_page(
+    request: HttpRequest, account_id: str, *, form_class, template: str, initial, act
+) -> HttpResponse:
+    """GET shows the form, POST runs ``act(cleaned_data)`` and goes back to the account page."""
+    detail = _detail(request, account_id)
+    form = form_class(request.POST or None, initial=initial(detail))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                done = act(form.cleaned_data)
+            except NotFound as exc:
+                raise Http404("No such user") from exc
+            except OrgsError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, done)
+                return _to_detail(request, account_id)
+        status = 400
+    context = {"detail": detail, "form": form, "nav_active": "users"}
+    return render(request, template, context, status=status)
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def user_profile(request: HttpRequest, account_id: str) -> HttpResponse:
+    def act(data: dict) -> str:
+        user_services.user_profile_update(
+            org=request.org, actor=request.user, account_id=account_id, changes=data
+        )
+        return "Profile saved."
+
+    return _form_page(
+        request,
+        account_id,
+        form_class=ProfileForm,
+        template="console/users/profile.html",
+        initial=lambda d: {name: getattr(d.account, name) for name in user_services.PROFILE_FIELDS},
+        act=act,
+    )
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def user_email(request: HttpRequest, account_id: str) -> HttpResponse:
+    def act(data: dict) -> str:
+        account = user_services.user_email_change(
+            org=request.org, actor=request.user, account_id=account_id, email=data["email"]
+        )
+        return f"Email changed to {account.email}. The person was signed out everywhere."
+
+    return _form_page(
+        request,
+        account_id,
+        form_class=EmailChangeForm,
+        template="console/users/email.html",
+        initial=lambda d: {},
+        act=act,
+    )
+
+
+CONFIRMS = {
+    "deactivate": ("Deactivate {name}?", "Deactivate", DeactivateForm),
+    "deletion_schedule": ("Delete {name}?", "Schedule deletion", None),
+    "sessions_end": ("Sign {name} out of all sessions?", "Sign out everywhere", None),
+}
+
+
+def _confirm_page(request: HttpRequest, account_id: str, which: str, act) -> HttpResponse:
+    detail = _detail(request, account_id)
+    title, button, form_class = CONFIRMS[which]
+    form = form_class(request.POST or None) if form_class else None
+    status = 200
+    error = ""
+    if request.method == "POST":
+        if form is None or form.is_valid():
+            try:
+                done = act(form.cleaned_data if form else {})
+            except NotFound as exc:
+                raise Http404("No such user") from exc
+            except OrgsError as exc:
+                error = exc.message
+            else:
+                messages.success(request, done)
+                return _to_detail(request, account_id)
+        status = 400
+    context = {
+        "detail": detail,
+        "form": form,
+        "error": error,
+        "which": which,
+        "title": title.format(name=detail.account.display_name),
+        "button": button,
+        "nav_active": "users",
+    }
+    return render(request, "console/users/confirm.html", context, status=status)
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def user_deactivate(request: HttpRequest, account_id: str) -> HttpResponse:
+    def act(data: dict) -> str:
+        account = user_services.user_deactivate(
+            org=request.org, actor=request.user, account_id=account_id, message=data["message"]
+        )
+        return f"{account.display_name} is deactivated and was signed out everywhere."
+
+    return _confirm_page(request, account_id, "deactivate", act)
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def user_deletion_schedule(request: HttpRequest, account_id: str) -> HttpResponse:
+    def act(data: dict) -> str:
+        org_user = user_services.user_deletion_schedule(
+            org=request.org, actor=request.user, account_id=account_id
+        )
+        return (
+            f"Deletion scheduled for {org_user.deletion_scheduled_for:%d %B %Y}. The account is deactivated."
+        )
+
+    return _confirm_page(request, account_id, "deletion_schedule", act)
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def user_sessions_end(request: HttpRequest, account_id: str) -> HttpResponse:
+    def act(data: dict) -> str:
+        ended = user_services.user_sessions_end(org=request.org, actor=request.user, account_id=account_id)
+        return f"{ended} session(s) ended."
+
+    return _confirm_page(request, account_id, "sessions_end", act)
+
+
+def _simple_post(request: HttpRequest, account_id: str, act) -> HttpResponse:
+    try:
+        messages.success(request, act())
+    except NotFound as exc:
+        raise Http404("No such user") from exc
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+    return _to_detail(request, account_id)
+
+
+@org_admin_view
+@require_POST
+def user_reactivate(request: HttpRequest, account_id: str) -> HttpResponse:
+    def act() -> str:
+        account = user_services.user_reactivate(org=request.org, actor=request.user, account_id=account_id)
+        return f"{account.display_name} is active again."
+
+    return _simple_post(request, account_id, act)
+
+
+@org_admin_view
+@require_POST
+def user_deletion_cancel(request: HttpRequest, account_id: str) -> HttpResponse:
+    def act() -> str:
+        user_services.user_deletion_cancel(org=request.org, actor=request.user, account_id=account_id)
+        return "Deletion cancelled. The account is active again."
+
+    return _simple_post(request, account_id, act)

@@ -1,0 +1,331 @@
+"""Reads of an org's users: the keyset-paged list and one account's page.
+
+The list pages by keyset on ``OrgUser.email`` (unique within an org, a copy of the account's
+email): ``email > cursor ORDER BY email LIMIT size + 1`` on the ``org_user_email`` index (or
+``org_user_managed_email`` when filtered to managed or external users), never OFFSET, so page 50
+costs what page 1 costs. The cursor is the last email of a page, base64url-encoded so emails do
+not sit in plain sight in URLs and logs.
+
+The search ``q`` matches an email prefix, as an index range (``email >= q AND email < q⁺``, plus the
+exact ``startswith`` for collations that sort punctuation loosely), or a name containing ``q``.
+A name never contains "@", so a ``q`` with "@" in it takes the email-prefix path alone.
+
+Decisions where the issue is silent: ``last_active=inactive_90`` includes users never active
+(both are candidates for reclaiming a licence); a user's status is ``deletion_scheduled`` from the
+moment its deletion is scheduled (it is also deactivated then), else its account's status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.selectors import sessions_of
+from orgwarden.orgs.exceptions import InvalidInput, NotFound
+from orgwarden.orgs.models import (
+    Activity,
+    Directory,
+    Domain,
+    Group,
+    GroupMember,
+    Organization,
+    OrgUser,
+    ProductSite,
+    SiteAccess,
+)
+
+PAGE_SIZE = 50
+PAGE_SIZE_MAX = 200
+Q_MAX = 200
+STATUSES = ("active", "deactivated", "deletion_scheduled")
+KINDS = ("managed", "external")
+LAST_ACTIVE = ("30", "90", "never", "inactive_90")
+ROW_FIELDS = (
+    "account_id",
+    "account__account_id",
+    "account__display_name",
+    "email",
+    "is_managed",
+    "account__status",
+    "last_active_at",
+    "deletion_scheduled_for",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilters:
+    """The list's filters; empty strings mean "any". Validated by ``users_page``."""
+
+    q: str = ""
+    status: str = ""
+    kind: str = ""
+    site_id: str = ""
+    last_active: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    account_id: str
+    name: str
+    email: str
+    is_managed: bool
+    status: str  # one of STATUSES, or "closed"
+    last_active_at: datetime | None
+    site_count: int
+    deletion_scheduled_for: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsersPage:
+    rows: list[UserRow]
+    next_cursor: str | None  # pass as ``after`` for the next page; None on the last page
+
+
+@dataclass(frozen=True, slots=True)
+class SiteAccessRow:
+    site: ProductSite
+    role: str  # "admin" if any of the groups grants admin, else "user"
+    groups: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteActivityRow:
+    site: ProductSite
+    last_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserDetail:
+    account: Account
+    org_user: OrgUser
+    status: str
+    is_managed: bool
+    directory: Directory | None
+    domain: Domain | None
+    profile_read_only: bool  # provisioned by an identity provider
+    groups: list[Group]
+    access: list[SiteAccessRow]
+    sessions: list[Session]
+    deletion_scheduled_for: datetime | None
+    last_active_at: datetime | None
+    activity: list[SiteActivityRow] = field(default_factory=list)
+
+
+# --- cursors ------------------------------------------------------------------------------------------
+
+
+def cursor_encode(email: str) -> str:
+    return base64.urlsafe_b64encode(email.encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str) -> str:
+    """The email inside ``cursor``; raises ``InvalidInput`` for anything that is not one of ours."""
+    bad = InvalidInput("That page link is not valid. Start again from the first page.")
+    if not isinstance(cursor, str) or not 0 < len(cursor) <= 400:
+        raise bad
+    try:
+        email = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError) as exc:
+        raise bad from exc
+    if "@" not in email or "\x00" in email or len(email) > 254 or email != email.lower():
+        raise bad
+    return email
+
+
+def _prefix_upper(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix`` (code-point order)."""
+    return prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
+
+
+# --- the list -----------------------------------------------------------------------------------------
+
+
+def _status_of(account_status: str, deletion_scheduled_for: datetime | None) -> str:
+    if deletion_scheduled_for is not None:
+        return "deletion_scheduled"
+    return account_status
+
+
+def _check(filters: UserFilters) -> None:
+    if not isinstance(filters.q, str) or len(filters.q) > Q_MAX or "\x00" in filters.q:
+        raise InvalidInput(f"Keep the search to {Q_MAX} characters or fewer.")
+    for name, allowed in (("status", STATUSES), ("kind", KINDS), ("last_active", LAST_ACTIVE)):
+        value = getattr(filters, name)
+        if value and value not in allowed:
+            raise InvalidInput(
+                f"Unknown {name.replace('_', ' ')} “{value}”: use one of {', '.join(allowed)}."
+            )
+
+
+def users_of(*, org: Organization, filters: UserFilters) -> QuerySet[OrgUser]:
+    """``org``'s user rows matching ``filters`` (unordered). Raises ``InvalidInput``."""
+    _check(filters)
+    users = OrgUser.objects.filter(org=org)
+    if filters.kind:
+        users = users.filter(is_managed=filters.kind == "managed")
+    q = " ".join(filters.q.split()).lower()
+    if q:
+        prefix = Q(email__gte=q, email__lt=_prefix_upper(q), email__startswith=q)
+        if "@" in q:
+            users = users.filter(prefix)
+        else:
+            users = users.filter(prefix | Q(account__display_name__icontains=q))
+    if filters.status == "deletion_scheduled":
+        users = users.filter(deletion_scheduled_for__isnull=False)
+    elif filters.status:
+        users = users.filter(deletion_scheduled_for__isnull=True, account__status=filters.status)
+    if filters.site_id:
+        if len(filters.site_id) > 64 or "\x00" in filters.site_id:
+            raise InvalidInput("Unknown product site.")
+        site = ProductSite.objects.filter(org=org, site_id=filters.site_id).first()
+        if site is None:
+            raise InvalidInput("Unknown product site.")
+        users = users.filter(
+            Exists(
+                GroupMember.objects.filter(
+                    account=OuterRef("account"), group__org=org, group__site_access__site=site
+                )
+            )
+        )
+    now = timezone.now()
+    if filters.last_active in ("30", "90"):
+        users = users.filter(last_active_at__gte=now - timedelta(days=int(filters.last_active)))
+    elif filters.last_active == "never":
+        users = users.filter(last_active_at__isnull=True)
+    elif filters.last_active == "inactive_90":
+        users = users.filter(Q(last_active_at__isnull=True) | Q(last_active_at__lt=now - timedelta(days=90)))
+    return users
+
+
+def users_page(
+    *, org: Organization, filters: UserFilters, after: str | None, size: int = PAGE_SIZE
+) -> UsersPage:
+    """One page of ``org``'s users matching ``filters``, by email, after the cursor ``after``.
+
+    Raises ``InvalidInput`` for a bad cursor, an unknown filter value, a search over 200 characters
+    or a product site that is not ``org``'s.
+    """
+    if not isinstance(size, int) or not 1 <= size <= PAGE_SIZE_MAX:
+        raise InvalidInput(f"Ask for 1 to {PAGE_SIZE_MAX} users per page.")
+    users = users_of(org=org, filters=filters)
+    if after:
+        users = users.filter(email__gt=cursor_decode(after))
+    found = list(users.order_by("email").values(*ROW_FIELDS)[: size + 1])
+    more = len(found) > size
+    rows = _rows(org=org, found=found[:size])
+    return UsersPage(rows=rows, next_cursor=cursor_encode(rows[-1].email) if more and rows else None)
+
+
+def users_by_ids(*, org: Organization, account_ids: list[str]) -> list[UserRow]:
+    """The rows of ``account_ids`` (at most 500), in the order given. Raises ``NotFound`` if any
+    is not a user of ``org``."""
+    ids = list(dict.fromkeys(account_ids))
+    if not ids or len(ids) > 500 or any(not i or "\x00" in i or len(i) > 64 for i in ids):
+        raise NotFound()
+    found = {
+        row["account__account_id"]: row
+        for row in OrgUser.objects.filter(org=org, account__account_id__in=ids).values(*ROW_FIELDS)
+    }
+    if len(found) != len(ids):
+        raise NotFound()
+    return _rows(org=org, found=[found[i] for i in ids])
+
+
+def _rows(*, org: Organization, found: list[dict]) -> list[UserRow]:
+    counts = _site_counts(org=org, account_pks=[row["account_id"] for row in found])
+    return [
+        UserRow(
+            account_id=row["account__account_id"],
+            name=row["account__display_name"],
+            email=row["email"],
+            is_managed=row["is_managed"],
+            status=_status_of(row["account__status"], row["deletion_scheduled_for"]),
+            last_active_at=row["last_active_at"],
+            site_count=counts.get(row["account_id"], 0),
+            deletion_scheduled_for=row["deletion_scheduled_for"],
+        )
+        for row in found
+    ]
+
+
+def _site_counts(*, org: Organization, account_pks: list[int]) -> dict[int, int]:
+    """How many of ``org``'s product sites each account can use (through its groups)."""
+    if not account_pks:
+        return {}
+    counts = (
+        GroupMember.objects.filter(
+            account_id__in=account_pks, group__org=org, group__site_access__isnull=False
+        )
+        .values("account_id")
+        .annotate(n=Count("group__site_access__site", distinct=True))
+    )
+    return {row["account_id"]: row["n"] for row in counts}
+
+
+def sites_for_filter(*, org: Organization) -> list[tuple[str, str]]:
+    """``(site_id, name)`` of ``org``'s product sites, for the list's site filter."""
+    return list(ProductSite.objects.filter(org=org).order_by("name", "id").values_list("site_id", "name"))
+
+
+# --- one account --------------------------------------------------------------------------------------
+
+
+def user_detail(*, org: Organization, account_id: str) -> UserDetail:
+    """Everything the account page shows about one of ``org``'s users. Raises ``NotFound``."""
+    if not isinstance(account_id, str) or not account_id or "\x00" in account_id or len(account_id) > 64:
+        raise NotFound()
+    org_user = (
+        OrgUser.objects.select_related("account", "directory", "domain")
+        .filter(org=org, account__account_id=account_id)
+        .first()
+    )
+    if org_user is None:
+        raise NotFound()
+    account = org_user.account
+    groups = list(Group.objects.filter(org=org, memberships__account=account).order_by("name", "id"))
+    access: dict[int, SiteAccessRow] = {}
+    grants = (
+        SiteAccess.objects.filter(site__org=org, group__org=org, group__memberships__account=account)
+        .select_related("site", "group")
+        .order_by("site__name", "site_id", "group__name")
+    )
+    for grant in grants:
+        row = access.setdefault(grant.site_id, SiteAccessRow(site=grant.site, role="user", groups=[]))
+        row.groups.append(grant.group.name)
+        if grant.role == SiteAccess.Role.ADMIN and row.role != "admin":
+            access[grant.site_id] = SiteAccessRow(site=grant.site, role="admin", groups=row.groups)
+    last_by_site = (
+        Activity.objects.filter(org=org, account=account).values("site").annotate(last_at=Max("last_at"))
+    )
+    sites = {s.pk: s for s in ProductSite.objects.filter(org=org, pk__in=[r["site"] for r in last_by_site])}
+    activity = sorted(
+        (
+            SiteActivityRow(site=sites[r["site"]], last_at=r["last_at"])
+            for r in last_by_site
+            if r["site"] in sites
+        ),
+        key=lambda r: r.last_at,
+        reverse=True,
+    )
+    directory = org_user.directory
+    return UserDetail(
+        account=account,
+        org_user=org_user,
+        status=_status_of(account.status, org_user.deletion_scheduled_for),
+        is_managed=org_user.is_managed,
+        directory=directory,
+        domain=org_user.domain,
+        profile_read_only=directory is not None and directory.kind == Directory.Kind.IDP,
+        groups=groups,
+        access=list(access.values()),
+        sessions=list(sessions_of(account=account)) if org_user.is_managed else [],
+        deletion_scheduled_for=org_user.deletion_scheduled_for,
+        last_active_at=org_user.last_active_at,
+        activity=activity,
+    )
