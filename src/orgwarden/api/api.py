@@ -1,25 +1,113 @@
 """The JSON APIs, assembled in one django-ninja ``NinjaAPI`` (OpenAPI at ``/api/openapi.json``).
 
 Errors leave as ``{"code": ..., "message": ...}`` with a correct status, whatever raised them:
-validation errors, unknown routes under ``/api/``, and the domains' named exceptions.
+validation errors (400 ``invalid_request``), a missing or dead key (401 ``unauthorized``), unknown
+routes under ``/api/`` (404 ``not_found``), wrong methods (405 ``method_not_allowed``), too many
+requests (429 ``rate_limited``, with ``Retry-After``), and the domains' named exceptions, which
+are mapped to statuses here and nowhere else (``ERROR_STATUSES``).
+
+The docs page (``/api/docs``) is Swagger UI served from this installation — the copy that ships
+inside django-ninja — so it works offline and under the strict Content-Security-Policy.
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+import logging
+from pathlib import Path
+
+import ninja
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import render
+from django.urls import URLPattern, path, re_path, reverse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import DocsBase
 
 from orgwarden import __version__
+from orgwarden.orgs.api import events as events_api
+from orgwarden.orgs.api import orgs as orgs_api
+from orgwarden.orgs.api import users as users_api
+from orgwarden.orgs.api.pagination import BadCursor
+from orgwarden.orgs.exceptions import OrgsError
 from orgwarden.tokens.auth import RateLimited
+from orgwarden.tokens.exceptions import TokensError
 
-api = NinjaAPI(
+logger = logging.getLogger(__name__)
+
+NINJA_STATIC = Path(ninja.__file__).parent / "static" / "ninja"
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-init.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon.png": "image/png",
+}
+
+# Named exceptions -> (status, code), by class name so that the mapping also covers errors added
+# to a domain later; the first class in the exception's MRO found here wins.
+ERROR_STATUSES: dict[str, tuple[int, str]] = {
+    "NotFound": (404, "not_found"),
+    "KeyNotFound": (404, "not_found"),
+    "NotManaged": (403, "not_managed"),
+    "ProfileManagedByIdp": (409, "managed_by_identity_provider"),
+    "ClaimedByAnotherOrg": (409, "conflict"),
+    "AlreadyAdmin": (409, "conflict"),
+    "LastAdmin": (409, "conflict"),
+    "InvalidInput": (400, "invalid_request"),
+    "InvalidName": (400, "invalid_request"),
+    "InvalidKeyRequest": (400, "invalid_request"),
+    "OrgsError": (400, "invalid_request"),
+    "TokensError": (400, "invalid_request"),
+}
+HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+}
+
+
+class LocalSwagger(DocsBase):
+    """Swagger UI from django-ninja's bundled files, served by ``/api/docs/assets/…``."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs) -> HttpResponse:
+        return render(
+            request, "api/docs.html", {"api": api, "openapi_url": self.get_openapi_url(api, kwargs)}
+        )
+
+
+class OrgwardenAPI(NinjaAPI):
+    """``NinjaAPI`` whose every answer under ``/api/`` is JSON, 404s and 405s included."""
+
+    def _get_urls(self) -> list:
+        urls = []
+        for pattern in super()._get_urls():
+            if isinstance(pattern, URLPattern) and pattern.name == "api-root":
+                continue  # ninja's root raises an HTML 404; the catch-all below answers instead
+            if isinstance(pattern, URLPattern):
+                pattern.callback = _json_not_allowed(pattern.callback)
+            urls.append(pattern)
+        urls.append(path("docs/assets/<str:name>", docs_asset, name="docs-asset"))
+        urls.append(path("", not_found, name="api-root"))
+        urls.append(re_path(r"^.*$", not_found, name="not-found"))
+        return urls
+
+
+api = OrgwardenAPI(
     title="orgwarden API",
     version="1",
-    description="Organizations REST API of orgwarden. Authenticate with an org API key as a Bearer token.",
+    description=(
+        "Organizations REST API of orgwarden. Authenticate with an org API key "
+        "(Settings → API keys) as `Authorization: Bearer owk_…`. Errors are "
+        '`{"code": …, "message": …}`; lists are pages with a `next` link carrying an opaque cursor.'
+    ),
     urls_namespace="api",
     docs_url="/docs",
+    docs=LocalSwagger(),
 )
+api.add_router("/admin/v1", orgs_api.router)
+api.add_router("/admin/v1", events_api.router)
+api.add_router("", users_api.router)
 
 
 class Error(Schema):
@@ -32,36 +120,105 @@ class Health(Schema):
     version: str
 
 
+def error(request: HttpRequest, status: int, code: str, message: str, **extra) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message, **extra}, status=status)
+
+
+def _json_not_allowed(view):
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            response = error(
+                request, 405, "method_not_allowed", f"{request.method} is not allowed here. Use {allowed}."
+            )
+            response["Allow"] = allowed
+        return response
+
+    for attribute in ("csrf_exempt", "__name__", "__doc__"):
+        if hasattr(view, attribute):
+            setattr(wrapper, attribute, getattr(view, attribute))
+    return wrapper
+
+
+def not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    return error(request, 404, "not_found", "No such endpoint. See /api/docs.")
+
+
+not_found.csrf_exempt = True
+
+
+def docs_asset(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in DOCS_ASSETS:
+        raise Http404()
+    response = FileResponse((NINJA_STATIC / name).open("rb"), content_type=DOCS_ASSETS[name])
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def docs_asset_url(name: str) -> str:
+    return reverse("api:docs-asset", args=[name])
+
+
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError):
-    return api.create_response(
-        request,
-        {"code": "invalid_request", "message": "The request is not valid.", "errors": exc.errors},
-        status=400,
-    )
+    return error(request, 400, "invalid_request", "The request is not valid.", errors=_plain(exc.errors))
+
+
+@api.exception_handler(BadCursor)
+def on_bad_cursor(request: HttpRequest, exc: BadCursor):
+    return error(request, 400, "invalid_request", exc.message)
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError):
-    return api.create_response(
-        request, {"code": "unauthorized", "message": "A valid API key is required."}, status=401
-    )
+    response = error(request, 401, "unauthorized", "A valid API key is required.")
+    response["WWW-Authenticate"] = 'Bearer realm="orgwarden"'
+    return response
 
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError):
-    return api.create_response(request, {"code": "error", "message": str(exc)}, status=exc.status_code)
+    return error(request, exc.status_code, HTTP_CODES.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Http404)
+def on_http404(request: HttpRequest, exc: Http404):
+    return error(request, 404, "not_found", "Not found.")
+
+
+@api.exception_handler(OrgsError)
+@api.exception_handler(TokensError)
+def on_domain_error(request: HttpRequest, exc: OrgsError | TokensError):
+    for cls in type(exc).__mro__:
+        if cls.__name__ in ERROR_STATUSES:
+            status, code = ERROR_STATUSES[cls.__name__]
+            return error(request, status, code, exc.message)
+    return error(request, 400, "invalid_request", exc.message)  # pragma: no cover - both bases are mapped
 
 
 @api.exception_handler(RateLimited)
 def on_rate_limited(request: HttpRequest, exc: RateLimited):
-    response = api.create_response(
-        request,
-        {"code": "rate_limited", "message": f"Too many requests. Try again in {exc.standing.reset} seconds."},
-        status=429,
+    response = error(
+        request, 429, "rate_limited", f"Too many requests. Try again in {exc.standing.reset} seconds."
     )
     response["Retry-After"] = str(exc.standing.reset)
     return response
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request: HttpRequest, exc: Exception):
+    # A bug: logged with its traceback for the operator, answered in the API's format.
+    logger.exception("Unhandled error in %s %s", request.method, request.path)
+    return error(request, 500, "server_error", "Something went wrong on our side.")
+
+
+def _plain(errors: list) -> list:
+    """Validation errors as JSON-safe data (pydantic may put exceptions in ``ctx``)."""
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
 
 
 @api.get("/health", response=Health, tags=["meta"], auth=None)

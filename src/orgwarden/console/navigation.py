@@ -42,7 +42,7 @@ SECTIONS: tuple[Section, ...] = (
             Page(
                 "groups",
                 "Groups",
-                None,
+                "console:groups",
                 "Local and synced groups, and the product access they grant.",
             ),
             Page("domains", "Domains", None, "Verify your email domains and claim their accounts."),
@@ -54,8 +54,14 @@ SECTIONS: tuple[Section, ...] = (
             Page(
                 "products",
                 "Product sites",
-                None,
+                "console:products",
                 "The product sites your organization uses and who can use them.",
+            ),
+            Page(
+                "external-users",
+                "External users",
+                "console:external_users",
+                "People outside your verified domains who have access to your product sites.",
             ),
         ),
     ),

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from orgwarden.console.views import admins, audit, home, setup
+from orgwarden.console.views import groups as groups_views
+from orgwarden.console.views import products as products_views
 from orgwarden.console.views import users as users_views
 
 app_name = "console"
@@ -24,6 +26,40 @@ urlpatterns = [
     path(org + "audit-log/", audit.audit_log, name="audit_log"),
     path(org + "audit-log/export.csv", audit.audit_export, name="audit_export"),
     path(org + "soon/<slug:slug>", home.not_built, name="not_built"),
+    # Products → Product sites, External users (the access feature)
+    path(org + "products/", products_views.products, name="products"),
+    path(org + "products/<str:site_id>/", products_views.product_site, name="product_site"),
+    path(org + "products/<str:site_id>/edit", products_views.site_update, name="site_update"),
+    path(org + "products/<str:site_id>/remove", products_views.site_remove, name="site_remove"),
+    path(org + "products/<str:site_id>/access", products_views.site_access_grant, name="site_access_grant"),
+    path(
+        org + "products/<str:site_id>/access/<str:group_id>/revoke",
+        products_views.site_access_revoke,
+        name="site_access_revoke",
+    ),
+    path(
+        org + "products/<str:site_id>/default-groups",
+        products_views.site_default_groups,
+        name="site_default_groups",
+    ),
+    path(org + "products/<str:site_id>/invite", products_views.site_invite, name="site_invite"),
+    path(org + "external-users/", products_views.external_users, name="external_users"),
+    path(
+        org + "external-users/<str:account_id>/remove",
+        products_views.external_user_remove,
+        name="external_user_remove",
+    ),
+    # Directory → Groups
+    path(org + "groups/", groups_views.groups, name="groups"),
+    path(org + "groups/<str:group_id>/", groups_views.group, name="group"),
+    path(org + "groups/<str:group_id>/edit", groups_views.group_update, name="group_update"),
+    path(org + "groups/<str:group_id>/delete", groups_views.group_delete, name="group_delete"),
+    path(org + "groups/<str:group_id>/members", groups_views.group_members_add, name="group_members_add"),
+    path(
+        org + "groups/<str:group_id>/members/<str:account_id>/remove",
+        groups_views.group_member_remove,
+        name="group_member_remove",
+    ),
     # Directory → Users and Managed accounts
     path(org + "users/", users_views.users, name="users"),
     path(org + "managed-accounts/", users_views.managed_accounts, name="managed_accounts"),

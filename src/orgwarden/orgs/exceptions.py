@@ -53,6 +53,12 @@ class ClaimedByAnotherOrg(OrgsError):
     message = "This account is already managed by another organization."
 
 
+class GroupSynced(OrgsError):
+    """The group comes from an identity provider: it changes there, and reaches us by SCIM."""
+
+    message = "This group is synced from an identity provider. Change it there; it is read-only here."
+
+
 class ProfileManagedByIdp(OrgsError):
     """The account was provisioned by an identity provider: its profile changes there, by SCIM."""
 

@@ -1,0 +1,329 @@
+"""Products → Product sites and External users, through the real views."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from orgwarden.accounts.models import Account
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.models import Group, GroupMember, OrgUser, ProductSite, SiteAccess
+from orgwarden.orgs.services import access as s
+from orgwarden.orgs.services.claims import account_claim
+
+pytestmark = pytest.mark.django_db
+
+
+def base(org) -> str:
+    return f"/admin/o/{org.org_id}"
+
+
+def assert_csp_clean(response) -> None:
+    """Strict CSP: no inline scripts or style attributes in what we render."""
+    assert b" style=" not in response.content and b"<script>" not in response.content
+
+
+@pytest.fixture
+def admin(org_admin):
+    return org_admin.account
+
+
+@pytest.fixture
+def site(org, admin):
+    return s.site_add(
+        org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.example"
+    )
+
+
+@pytest.fixture
+def devs(org, admin):
+    return s.group_create(org=org, actor=admin, name="Devs")
+
+
+# --- list and add -------------------------------------------------------------------------------------
+
+
+def test_products_page_groups_sites_by_product_with_capabilities(admin_client, org, admin, site):
+    s.site_add(org=org, actor=admin, product="statuspage", name="Status", url="https://status.acme.example")
+    response = admin_client.get(f"{base(org)}/products/")
+    assert response.status_code == 200
+    assert_csp_clean(response)
+    body = response.content.decode()
+    assert "Jira Software" in body and "Statuspage" in body and "Acme Jira" in body
+    assert "Billed separately" in body and "Billed per user" in body and "No provisioning" in body
+    assert f'href="{base(org)}/products/"' in body and 'aria-current="page"' in body  # the nav entry
+
+
+def test_empty_products_page(admin_client, org):
+    response = admin_client.get(f"{base(org)}/products/")
+    assert response.status_code == 200 and b"No product sites yet" in response.content
+
+
+def test_add_a_site(admin_client, org, admin):
+    response = admin_client.post(
+        f"{base(org)}/products/",
+        {"product": "confluence", "name": "Wiki", "url": "https://wiki.acme.example/"},
+    )
+    site = ProductSite.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"{base(org)}/products/{site.site_id}/"
+    assert site.url == "https://wiki.acme.example" and site.org == org
+    assert AuditEvent.objects.get(action="org:site:added").actor_id == admin.account_id
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"product": "nope", "name": "Wiki", "url": "https://w.example"},
+        {"product": "confluence", "name": "", "url": "https://w.example"},
+        {"product": "confluence", "name": "Wiki", "url": "http://w.example"},
+        {"product": "confluence", "name": "Wiki", "url": "https://w.example/" + "x" * 400},
+        {"product": "confluence", "name": "Wiki", "url": "javascript:alert(1)"},
+        {"product": "confluence", "name": "Wiki", "url": "https://jira.acme.example"},  # taken
+        {},
+    ],
+)
+def test_add_a_site_with_bad_input_is_a_form_error(admin_client, org, site, data):
+    before = AuditEvent.objects.count()
+    response = admin_client.post(f"{base(org)}/products/", data)
+    assert response.status_code == 400 and b'class="errorlist' in response.content
+    assert ProductSite.objects.count() == 1 and AuditEvent.objects.count() == before
+
+
+# --- a site's page ------------------------------------------------------------------------------------
+
+
+def test_site_page(admin_client, org, site, devs, admin):
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="admin")
+    response = admin_client.get(f"{base(org)}/products/{site.site_id}/")
+    assert response.status_code == 200
+    assert_csp_clean(response)
+    body = response.content.decode()
+    assert "Devs" in body and "Admin" in body and "Invite people" in body and site.url in body
+    for label in ['for="id_site-name"', 'for="id_grant-group_id"', 'for="id_invite-emails"']:
+        assert label in body
+
+
+def test_rename_and_move_a_site(admin_client, org, site):
+    url = f"{base(org)}/products/{site.site_id}/edit"
+    response = admin_client.post(url, {"site-name": "Jira", "site-url": "https://new.acme.example"})
+    assert response.status_code == 302
+    site.refresh_from_db()
+    assert (site.name, site.url) == ("Jira", "https://new.acme.example")
+    response = admin_client.post(url, {"site-name": "Jira", "site-url": "ftp://x"})
+    assert response.status_code == 400 and b"https://" in response.content
+    assert AuditEvent.objects.filter(action="org:site:updated").count() == 1
+
+
+def test_remove_a_site_after_confirming(admin_client, org, site):
+    url = f"{base(org)}/products/{site.site_id}/remove"
+    confirm = admin_client.get(url)
+    assert confirm.status_code == 200 and b"Remove Acme Jira?" in confirm.content
+    assert ProductSite.objects.exists()
+    response = admin_client.post(url)
+    assert response.status_code == 302 and response["Location"] == f"{base(org)}/products/"
+    assert not ProductSite.objects.exists()
+    assert AuditEvent.objects.filter(action="org:site:removed").count() == 1
+
+
+def test_grant_change_and_revoke_access(admin_client, org, site, devs):
+    grant = f"{base(org)}/products/{site.site_id}/access"
+    assert (
+        admin_client.post(grant, {"grant-group_id": devs.group_id, "grant-role": "user"}).status_code == 302
+    )
+    assert (
+        admin_client.post(grant, {"grant-group_id": devs.group_id, "grant-role": "admin"}).status_code == 302
+    )
+    assert SiteAccess.objects.get().role == "admin"
+    for bad in [{"grant-group_id": devs.group_id, "grant-role": "owner"}, {"grant-role": "user"}]:
+        response = admin_client.post(grant, bad)
+        assert response.status_code == 400 and b'class="errorlist' in response.content
+    revoke = f"{base(org)}/products/{site.site_id}/access/{devs.group_id}/revoke"
+    assert admin_client.post(revoke).status_code == 302
+    assert not SiteAccess.objects.exists()
+    assert admin_client.post(revoke).status_code == 404
+    assert AuditEvent.objects.filter(action="org:access:granted").count() == 2
+    assert AuditEvent.objects.filter(action="org:access:revoked").count() == 1
+
+
+def test_default_groups(admin_client, org, admin, site, devs):
+    url = f"{base(org)}/products/{site.site_id}/default-groups"
+    response = admin_client.post(url, {"defaults-group_ids": [devs.group_id]})
+    assert response.status_code == 400 and b"Grant Devs access" in response.content
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
+    assert admin_client.post(url, {"defaults-group_ids": [devs.group_id]}).status_code == 302
+    assert list(site.default_groups.all()) == [devs]
+    page = admin_client.get(f"{base(org)}/products/{site.site_id}/")
+    assert b'<span class="badge">Default</span>' in page.content
+    assert admin_client.post(url, {}).status_code == 302
+    assert not site.default_groups.exists()
+
+
+# --- inviting people ----------------------------------------------------------------------------------
+
+
+def test_invite_several_people(admin_client, org, site, django_capture_on_commit_callbacks, mailoutbox):
+    existing = AccountFactory(email="known@partner.example")
+    url = f"{base(org)}/products/{site.site_id}/invite"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            url,
+            {
+                "invite-emails": "New@Acme.example,\nknown@partner.example; third@acme.example",
+                "invite-role": "user",
+            },
+        )
+    assert response.status_code == 302
+    group = Group.objects.get(name="Acme Jira users")
+    members = set(GroupMember.objects.filter(group=group).values_list("account__email", flat=True))
+    assert members == {"new@acme.example", "known@partner.example", "third@acme.example"}
+    assert (
+        OrgUser.objects.filter(org=org).count() == 3
+        and AuditEvent.objects.filter(action="org:user:invited").count() == 3
+    )
+    invitations = [m for m in mailoutbox if "Acme Jira" in m.subject]
+    assert sorted(m.to[0] for m in invitations) == [
+        "known@partner.example",
+        "new@acme.example",
+        "third@acme.example",
+    ]
+    assert existing.has_usable_password()
+    page = admin_client.get(f"{base(org)}/products/{site.site_id}/")
+    assert b"Invited 3 people to Acme Jira." in page.content
+
+
+@pytest.mark.parametrize(
+    "emails",
+    [
+        "",
+        "not-an-email",
+        "good@acme.example, bad@",
+        ",".join(f"p{i}@acme.example" for i in range(51)),
+    ],
+)
+def test_invite_with_bad_input_invites_nobody(admin_client, org, site, emails, mailoutbox):
+    before = AuditEvent.objects.count()
+    response = admin_client.post(
+        f"{base(org)}/products/{site.site_id}/invite", {"invite-emails": emails, "invite-role": "user"}
+    )
+    assert response.status_code == 400 and b'class="errorlist' in response.content
+    assert not OrgUser.objects.exists() and not mailoutbox and AuditEvent.objects.count() == before
+
+
+def test_invite_is_all_or_nothing(admin_client, org, site, mailoutbox):
+    closed = AccountFactory(email="closed@acme.example", status=Account.Status.CLOSED)
+    before = AuditEvent.objects.count()
+    response = admin_client.post(
+        f"{base(org)}/products/{site.site_id}/invite",
+        {"invite-emails": f"fine@acme.example\n{closed.email}", "invite-role": "user"},
+    )
+    assert response.status_code == 400 and b"is closed" in response.content
+    assert not Account.objects.filter(email="fine@acme.example").exists()
+    assert not OrgUser.objects.exists() and not Group.objects.exists() and not mailoutbox
+    assert AuditEvent.objects.count() == before
+
+
+# --- external users -----------------------------------------------------------------------------------
+
+
+def test_external_users_page_and_remove_access(admin_client, org, admin, site, devs):
+    external = s.user_invite(org=org, actor=admin, email="partner@partner.example", site_ids=[site.site_id])
+    managed = AccountFactory(email="me@acme.example")
+    account_claim(org=org, account=managed, domain=None, actor=Actor.system())
+    s.group_members_add(org=org, actor=admin, group_id=devs.group_id, account_ids=[managed.account_id])
+    response = admin_client.get(f"{base(org)}/external-users/")
+    assert response.status_code == 200
+    assert_csp_clean(response)
+    assert b"partner@partner.example" in response.content and b"Acme Jira users" in response.content
+    assert b"me@acme.example" not in response.content
+    remove = f"{base(org)}/external-users/{external.account_id}/remove"
+    assert admin_client.post(remove).status_code == 302
+    assert not OrgUser.objects.filter(org=org, account=external).exists()
+    assert AuditEvent.objects.filter(action="org:user:removed").count() == 1
+    assert admin_client.post(remove).status_code == 404
+    # A managed account is refused with a message, not removed.
+    response = admin_client.post(f"{base(org)}/external-users/{managed.account_id}/remove", follow=True)
+    assert b"deactivate or release" in response.content
+    assert OrgUser.objects.filter(org=org, account=managed).exists()
+
+
+def test_external_users_pages(admin_client, org, admin, site):
+    for batch in (range(0, 30), range(30, 51)):
+        emails = [f"p{i:02}@partner.example" for i in batch]
+        s.users_invite(org=org, actor=admin, emails=emails, site_ids=[site.site_id])
+    first = admin_client.get(f"{base(org)}/external-users/")
+    assert b"p49@partner.example" in first.content and b"p50@partner.example" not in first.content
+    link = re.search(rb'href="(\?after=[^"]+)"', first.content).group(1).decode().replace("&amp;", "&")
+    second = admin_client.get(f"{base(org)}/external-users/{link}")
+    assert b"p50@partner.example" in second.content and b"p49@partner.example" not in second.content
+
+
+# --- tenant isolation ---------------------------------------------------------------------------------
+
+
+def test_another_orgs_admin_gets_404_everywhere(org, admin, site, devs, other_org_admin):
+    external = s.user_invite(org=org, actor=admin, email="partner@partner.example", site_ids=[site.site_id])
+    other = Client()
+    other.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    their = base(other_org_admin.org)
+    their_site = s.site_add(
+        org=other_org_admin.org,
+        actor=other_org_admin.account,
+        product="trello",
+        name="T",
+        url="https://t.example",
+    )
+    before = AuditEvent.objects.count()
+    # Org A's own URLs.
+    for path in [
+        f"{base(org)}/products/",
+        f"{base(org)}/products/{site.site_id}/",
+        f"{base(org)}/external-users/",
+    ]:
+        assert other.get(path).status_code == 404
+    # Org A's ids under org B's URLs, in paths and in POST bodies.
+    gets = [f"{their}/products/{site.site_id}/", f"{their}/products/{site.site_id}/remove"]
+    posts = [
+        (f"{their}/products/{site.site_id}/edit", {"site-name": "X", "site-url": "https://x.example"}),
+        (f"{their}/products/{site.site_id}/remove", {}),
+        (f"{their}/products/{site.site_id}/access", {"grant-group_id": devs.group_id, "grant-role": "user"}),
+        (
+            f"{their}/products/{their_site.site_id}/access",
+            {"grant-group_id": devs.group_id, "grant-role": "user"},
+        ),
+        (f"{their}/products/{their_site.site_id}/default-groups", {"defaults-group_ids": [devs.group_id]}),
+        (f"{their}/products/{site.site_id}/access/{devs.group_id}/revoke", {}),
+        (
+            f"{their}/products/{site.site_id}/invite",
+            {"invite-emails": "x@example.com", "invite-role": "user"},
+        ),
+        (f"{their}/external-users/{external.account_id}/remove", {}),
+    ]
+    for path in gets:
+        assert other.get(path).status_code == 404, path
+    for path, data in posts:
+        assert other.post(path, data).status_code == 404, path
+    assert AuditEvent.objects.count() == before
+    assert not SiteAccess.objects.filter(site=their_site).exists()
+    assert ProductSite.objects.get(pk=site.pk).name == "Acme Jira"
+    assert OrgUser.objects.filter(org=org, account=external).exists()
+
+
+def test_changes_need_post(admin_client, org, site, devs):
+    for path in [
+        f"{base(org)}/products/{site.site_id}/edit",
+        f"{base(org)}/products/{site.site_id}/access",
+        f"{base(org)}/products/{site.site_id}/invite",
+        f"{base(org)}/products/{site.site_id}/access/{devs.group_id}/revoke",
+    ]:
+        assert admin_client.get(path).status_code == 405
+
+
+def test_csrf_is_enforced(org_admin, org, site):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    response = client.post(f"{base(org)}/products/{site.site_id}/remove")
+    assert response.status_code == 403 and ProductSite.objects.exists()

@@ -1,0 +1,181 @@
+"""Directory → Groups: the list (search, create), a group's page (members, product access,
+rename, delete). Groups synced from an identity provider are shown read-only.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from orgwarden.console.views.base import org_admin_view
+from orgwarden.orgs.exceptions import NotFound, OrgsError
+from orgwarden.orgs.models import Directory, Group
+from orgwarden.orgs.selectors import access as selectors
+from orgwarden.orgs.services import access as services
+
+
+class GroupForm(forms.Form):
+    name = forms.CharField(label="Group name", max_length=services.MAX_GROUP_NAME)
+    description = forms.CharField(
+        label="Description", max_length=services.MAX_GROUP_DESCRIPTION, required=False
+    )
+
+
+class GroupSearchForm(forms.Form):
+    q = forms.CharField(label="Search groups", max_length=255, required=False)
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(
+        label="Email of a user of this organization",
+        max_length=254,
+        help_text="People outside your organization join by invitation to a product site.",
+    )
+
+
+def _call(call):
+    try:
+        return call()
+    except NotFound as exc:
+        raise Http404() from exc
+
+
+def _is_synced(group: Group) -> bool:
+    return group.directory is not None and group.directory.kind == Directory.Kind.IDP
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def groups(request: HttpRequest) -> HttpResponse:
+    org = request.org
+    search = GroupSearchForm(request.GET)
+    q = search.cleaned_data["q"] if search.is_valid() else ""
+    form = GroupForm(request.POST if request.method == "POST" else None, prefix="create")
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = services.group_create(org=org, actor=request.user, **form.cleaned_data)
+        except OrgsError as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, f"Group {group.name} created.")
+            return redirect("console:group", org_id=org.org_id, group_id=group.group_id)
+    rows = list(selectors.groups_of(org=org, q=q)[:500])
+    for row in rows:
+        row.synced = _is_synced(row)
+    return render(
+        request,
+        "console/groups/list.html",
+        {"form": form, "search": search, "q": q, "groups": rows, "nav_active": "groups"},
+        status=400 if form.errors or search.errors else 200,
+    )
+
+
+def _group_page(request: HttpRequest, group_id: str, *, status: int = 200, **bound) -> HttpResponse:
+    org = request.org
+    group = _call(lambda: selectors.group(org=org, group_id=group_id))
+    after = request.GET.get("after", "")[:254].replace("\x00", "")
+    context = {
+        "group": group,
+        "synced": _is_synced(group),
+        "members": selectors.group_members(org=org, group=group, after=after or None, size=50),
+        "after": after,
+        "edit_form": bound.get("edit_form")
+        or GroupForm(prefix="group", initial={"name": group.name, "description": group.description}),
+        "member_form": bound.get("member_form") or MemberAddForm(prefix="member"),
+        "nav_active": "groups",
+    }
+    return render(request, "console/groups/group.html", context, status=status)
+
+
+@org_admin_view
+@require_http_methods(["GET"])
+def group(request: HttpRequest, group_id: str) -> HttpResponse:
+    return _group_page(request, group_id)
+
+
+@org_admin_view
+@require_POST
+def group_update(request: HttpRequest, group_id: str) -> HttpResponse:
+    form = GroupForm(request.POST, prefix="group")
+    if form.is_valid():
+        try:
+            _call(
+                lambda: services.group_update(
+                    org=request.org, actor=request.user, group_id=group_id, **form.cleaned_data
+                )
+            )
+        except OrgsError as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, "Group saved.")
+            return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
+    return _group_page(request, group_id, status=400, edit_form=form)
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def group_delete(request: HttpRequest, group_id: str) -> HttpResponse:
+    group = _call(lambda: selectors.group(org=request.org, group_id=group_id))
+    if request.method == "POST":
+        try:
+            _call(lambda: services.group_delete(org=request.org, actor=request.user, group_id=group_id))
+        except OrgsError as exc:
+            messages.error(request, exc.message)
+            return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
+        messages.success(request, f"Group {group.name} deleted.")
+        return redirect("console:groups", org_id=request.org.org_id)
+    return render(
+        request,
+        "console/groups/group_delete.html",
+        {"group": group, "synced": _is_synced(group), "nav_active": "groups"},
+    )
+
+
+@org_admin_view
+@require_POST
+def group_members_add(request: HttpRequest, group_id: str) -> HttpResponse:
+    form = MemberAddForm(request.POST, prefix="member")
+    if form.is_valid():
+        try:
+            user = selectors.user_by_email(org=request.org, email=form.cleaned_data["email"])
+        except NotFound:
+            form.add_error(
+                "email", "No user of this organization has this email. Invite them to a product site first."
+            )
+        else:
+            try:
+                added = _call(
+                    lambda: services.group_members_add(
+                        org=request.org,
+                        actor=request.user,
+                        group_id=group_id,
+                        account_ids=[user.account.account_id],
+                    )
+                )
+            except OrgsError as exc:
+                form.add_error("email", exc.message)
+            else:
+                messages.success(
+                    request, f"{user.email} added." if added else f"{user.email} is already a member."
+                )
+                return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
+    return _group_page(request, group_id, status=400, member_form=form)
+
+
+@org_admin_view
+@require_POST
+def group_member_remove(request: HttpRequest, group_id: str, account_id: str) -> HttpResponse:
+    try:
+        _call(
+            lambda: services.group_member_remove(
+                org=request.org, actor=request.user, group_id=group_id, account_id=account_id
+            )
+        )
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Member removed.")
+    return redirect("console:group", org_id=request.org.org_id, group_id=group_id)

@@ -1,0 +1,342 @@
+"""Products → Product sites (list, add, a site's page: settings, access, default groups, invitations)
+and Products → External users.
+
+Every form posts to its own URL; a form with errors re-renders the page it sits on with status 400.
+Ids in URLs and in POST bodies go to the services, which answer ``NotFound`` (a 404) for another
+org's objects.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from orgwarden.console.views.base import org_admin_view
+from orgwarden.orgs.exceptions import NotFound, OrgsError
+from orgwarden.orgs.models import ProductSite, SiteAccess
+from orgwarden.orgs.products import CHOICES, PRODUCTS
+from orgwarden.orgs.selectors import access as selectors
+from orgwarden.orgs.services import access as services
+
+ROLE_CHOICES = SiteAccess.Role.choices
+
+
+# --- forms --------------------------------------------------------------------------------------------
+
+
+class SiteAddForm(forms.Form):
+    product = forms.ChoiceField(choices=CHOICES)
+    name = forms.CharField(label="Site name", max_length=100)
+    url = forms.CharField(
+        label="Site address",
+        max_length=services.MAX_SITE_URL,
+        help_text="https:// address of the site (http:// only for localhost).",
+        widget=forms.TextInput(attrs={"inputmode": "url", "placeholder": "https://acme.atlassian.net"}),
+    )
+
+
+class SiteEditForm(forms.Form):
+    name = forms.CharField(label="Site name", max_length=100)
+    url = forms.CharField(label="Site address", max_length=services.MAX_SITE_URL)
+
+
+class GrantForm(forms.Form):
+    # A plain field, not a ChoiceField: an id that is not ours goes to the service, which says 404.
+    group_id = forms.CharField(label="Group", max_length=64, widget=forms.Select)
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+    def __init__(self, *args, groups=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["group_id"].widget.choices = [("", "Choose a group…")] + [
+            (g.group_id, g.name) for g in groups
+        ]
+
+
+class IdsField(forms.MultipleChoiceField):
+    """Checkbox ids, checked by the service (which answers ``NotFound`` for ids that are not ours)."""
+
+    def valid_value(self, value: str) -> bool:
+        return len(value) <= 64
+
+
+class DefaultGroupsForm(forms.Form):
+    group_ids = IdsField(label="Default groups", required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, access=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["group_ids"].choices = [(a.group.group_id, a.group.name) for a in access]
+
+
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+class InviteForm(forms.Form):
+    emails = forms.CharField(
+        label="Email addresses",
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=f"One or several, separated by commas or new lines; at most "
+        f"{services.MAX_INVITES_PER_CALL} at once.",
+    )
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial=SiteAccess.Role.USER)
+
+    def clean_emails(self) -> list[str]:
+        emails = list(dict.fromkeys(e.lower() for e in _SEPARATORS.split(self.cleaned_data["emails"]) if e))
+        if not emails:
+            raise ValidationError("Enter at least one email address.")
+        if len(emails) > services.MAX_INVITES_PER_CALL:
+            raise ValidationError(f"Invite at most {services.MAX_INVITES_PER_CALL} people at once.")
+        bad = []
+        for email in emails:
+            try:
+                validate_email(email)
+            except ValidationError:
+                bad.append(email)
+        if bad:
+            raise ValidationError(f"Not valid email addresses: {', '.join(bad[:5])[:300]}")
+        return emails
+
+
+# --- the list -----------------------------------------------------------------------------------------
+
+
+def _capabilities(product) -> list[tuple[str, bool]]:
+    return [
+        ("SSO" if product.sso == "full" else "SAML SSO only", True),
+        ("Two-step enforcement", product.two_step_enforced),
+        ("Provisioning", product.provisioning),
+        ("Insights", product.insights),
+    ]
+
+
+_BILLING = {"all": "Billed per user", "agents": "Agents billed", "separate": "Billed separately"}
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def products(request: HttpRequest) -> HttpResponse:
+    org = request.org
+    form = SiteAddForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            site = services.site_add(org=org, actor=request.user, **form.cleaned_data)
+        except OrgsError as exc:
+            form.add_error("url" if "address" in exc.message else None, exc.message)
+        else:
+            messages.success(request, f"{site.name} added.")
+            return redirect("console:product_site", org_id=org.org_id, site_id=site.site_id)
+    groups = [
+        {
+            "product": g.product,
+            "sites": g.sites,
+            "capabilities": _capabilities(g.product),
+            "billing": _BILLING[g.product.billing],
+        }
+        for g in selectors.sites_by_product(org=org)
+    ]
+    return render(
+        request,
+        "console/products/list.html",
+        {"form": form, "groups": groups, "nav_active": "products"},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- one site -----------------------------------------------------------------------------------------
+
+
+def _site_or_404(request: HttpRequest, site_id: str) -> ProductSite:
+    try:
+        return selectors.site(org=request.org, site_id=site_id)
+    except NotFound as exc:
+        raise Http404() from exc
+
+
+def _site_page(request: HttpRequest, site: ProductSite, *, status: int = 200, **bound) -> HttpResponse:
+    org = request.org
+    access = list(selectors.site_access(org=org, site=site))
+    groups = list(selectors.groups_of(org=org))
+    forms_ = {
+        "edit_form": bound.get("edit_form")
+        or SiteEditForm(prefix="site", initial={"name": site.name, "url": site.url}),
+        "grant_form": bound.get("grant_form") or GrantForm(prefix="grant", groups=groups),
+        "defaults_form": bound.get("defaults_form")
+        or DefaultGroupsForm(
+            prefix="defaults",
+            access=access,
+            initial={"group_ids": [a.group.group_id for a in access if a.is_default]},
+        ),
+        "invite_form": bound.get("invite_form") or InviteForm(prefix="invite"),
+    }
+    context = {
+        "site": site,
+        "product": PRODUCTS.get(site.product),
+        "access": access,
+        "nav_active": "products",
+        **forms_,
+    }
+    return render(request, "console/products/site.html", context, status=status)
+
+
+def _call(call):
+    try:
+        return call()
+    except NotFound as exc:
+        raise Http404() from exc
+
+
+@org_admin_view
+@require_http_methods(["GET"])
+def product_site(request: HttpRequest, site_id: str) -> HttpResponse:
+    return _site_page(request, _site_or_404(request, site_id))
+
+
+@org_admin_view
+@require_POST
+def site_update(request: HttpRequest, site_id: str) -> HttpResponse:
+    site = _site_or_404(request, site_id)
+    form = SiteEditForm(request.POST, prefix="site")
+    if form.is_valid():
+        try:
+            _call(
+                lambda: services.site_update(
+                    org=request.org, actor=request.user, site_id=site_id, **form.cleaned_data
+                )
+            )
+        except OrgsError as exc:
+            form.add_error("url" if "address" in exc.message else "name", exc.message)
+        else:
+            messages.success(request, "Site saved.")
+            return redirect("console:product_site", org_id=request.org.org_id, site_id=site_id)
+    return _site_page(request, site, status=400, edit_form=form)
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def site_remove(request: HttpRequest, site_id: str) -> HttpResponse:
+    site = _site_or_404(request, site_id)
+    if request.method == "POST":
+        _call(lambda: services.site_remove(org=request.org, actor=request.user, site_id=site_id))
+        messages.success(request, f"{site.name} removed.")
+        return redirect("console:products", org_id=request.org.org_id)
+    context = {
+        "site": site,
+        "access": selectors.site_access(org=request.org, site=site),
+        "nav_active": "products",
+    }
+    return render(request, "console/products/site_remove.html", context)
+
+
+@org_admin_view
+@require_POST
+def site_access_grant(request: HttpRequest, site_id: str) -> HttpResponse:
+    site = _site_or_404(request, site_id)
+    form = GrantForm(request.POST, prefix="grant", groups=selectors.groups_of(org=request.org))
+    if form.is_valid():
+        try:
+            access = _call(
+                lambda: services.access_grant(
+                    org=request.org, actor=request.user, site_id=site_id, **form.cleaned_data
+                )
+            )
+        except OrgsError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{access.group.name} has {access.get_role_display().lower()} access.")
+            return redirect("console:product_site", org_id=request.org.org_id, site_id=site_id)
+    return _site_page(request, site, status=400, grant_form=form)
+
+
+@org_admin_view
+@require_POST
+def site_access_revoke(request: HttpRequest, site_id: str, group_id: str) -> HttpResponse:
+    _call(
+        lambda: services.access_revoke(
+            org=request.org, actor=request.user, site_id=site_id, group_id=group_id
+        )
+    )
+    messages.success(request, "Access revoked.")
+    return redirect("console:product_site", org_id=request.org.org_id, site_id=site_id)
+
+
+@org_admin_view
+@require_POST
+def site_default_groups(request: HttpRequest, site_id: str) -> HttpResponse:
+    site = _site_or_404(request, site_id)
+    access = list(selectors.site_access(org=request.org, site=site))
+    form = DefaultGroupsForm(request.POST, prefix="defaults", access=access)
+    if form.is_valid():
+        try:
+            _call(
+                lambda: services.site_default_groups_set(
+                    org=request.org,
+                    actor=request.user,
+                    site_id=site_id,
+                    group_ids=form.cleaned_data["group_ids"],
+                )
+            )
+        except OrgsError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Default groups saved.")
+            return redirect("console:product_site", org_id=request.org.org_id, site_id=site_id)
+    return _site_page(request, site, status=400, defaults_form=form)
+
+
+@org_admin_view
+@require_POST
+def site_invite(request: HttpRequest, site_id: str) -> HttpResponse:
+    site = _site_or_404(request, site_id)
+    form = InviteForm(request.POST, prefix="invite")
+    if form.is_valid():
+        try:
+            invited = _call(
+                lambda: services.users_invite(
+                    org=request.org,
+                    actor=request.user,
+                    emails=form.cleaned_data["emails"],
+                    site_ids=[site_id],
+                    role=form.cleaned_data["role"],
+                )
+            )
+        except OrgsError as exc:
+            form.add_error("emails", exc.message)
+        else:
+            who = invited[0].email if len(invited) == 1 else f"{len(invited)} people"
+            messages.success(request, f"Invited {who} to {site.name}.")
+            return redirect("console:product_site", org_id=request.org.org_id, site_id=site_id)
+    return _site_page(request, site, status=400, invite_form=form)
+
+
+# --- external users -----------------------------------------------------------------------------------
+
+
+@org_admin_view
+@require_http_methods(["GET"])
+def external_users(request: HttpRequest) -> HttpResponse:
+    after = request.GET.get("after", "")[:254].replace("\x00", "")
+    page = selectors.external_users(org=request.org, after=after or None, size=50)
+    return render(
+        request,
+        "console/products/external_users.html",
+        {"page": page, "after": after, "nav_active": "external-users"},
+    )
+
+
+@org_admin_view
+@require_POST
+def external_user_remove(request: HttpRequest, account_id: str) -> HttpResponse:
+    try:
+        _call(lambda: services.user_remove(org=request.org, actor=request.user, account_id=account_id))
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Access removed.")
+    return redirect("console:external_users", org_id=request.org.org_id)

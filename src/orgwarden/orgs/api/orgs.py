@@ -1,0 +1,141 @@
+"""``/api/admin/v1/orgs``: the key's org, and its users, domains and groups.
+
+An API key belongs to one org, so the org list has exactly one entry; any other ``orgId`` is a 404
+(as if it did not exist), never a 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from orgwarden.orgs.api import queries
+from orgwarden.orgs.api.pagination import cursor_decode, cursor_encode, page
+from orgwarden.orgs.api.schemas import (
+    Domain,
+    DomainId,
+    DomainPage,
+    Error,
+    GroupPage,
+    Org,
+    OrgId,
+    OrgPage,
+    UserPage,
+)
+from orgwarden.orgs.models import Domain as DomainModel
+from orgwarden.orgs.models import Organization
+from orgwarden.orgs.selectors import users as users_selectors
+from orgwarden.tokens.auth import OrgApiKeyAuth
+
+router = Router(auth=OrgApiKeyAuth(), tags=["organizations"])
+
+ERRORS: dict[int | frozenset, Any] = {frozenset({400, 401, 404, 429}): Error}
+
+
+class ListQuery(Schema):
+    cursor: str | None = Field(None, max_length=1500, description="The opaque cursor of a `next` link")
+    limit: int = Field(50, ge=1, le=100)
+
+
+class UserQuery(ListQuery):
+    q: str = Field("", max_length=200, description="Email prefix or part of the name")
+    kind: Literal["", "managed", "external"] = ""
+    status: Literal["", "active", "deactivated", "deletion_scheduled"] = ""
+
+
+def _org(org: Organization) -> dict[str, Any]:
+    return {"id": org.org_id, "name": org.name, "created_at": org.created_at}
+
+
+def _domain(domain: DomainModel) -> dict[str, Any]:
+    return {
+        "id": domain.domain_id,
+        "name": domain.name,
+        "status": domain.status,
+        "method": domain.method,
+        "claim": domain.claim,
+        "verified_at": domain.verified_at,
+    }
+
+
+def _user(row: users_selectors.UserRow) -> dict[str, Any]:
+    return {
+        "account_id": row.account_id,
+        "email": row.email,
+        "name": row.name,
+        "managed": row.is_managed,
+        "status": row.status,
+        "last_active": row.last_active_at,
+        "deletion_scheduled_for": row.deletion_scheduled_for,
+    }
+
+
+def _after(cursor: str | None) -> tuple[str, int] | None:
+    if not cursor:
+        return None
+    value, pk = cursor_decode(cursor, types=(str, int))
+    return value, pk
+
+
+def _next(key: tuple[str, int] | None) -> str | None:
+    return cursor_encode(list(key)) if key else None
+
+
+@router.get("/orgs", response={200: OrgPage, **ERRORS})
+def orgs_list(request: HttpRequest):
+    """The organizations this key may read: its own."""
+    return page(request, [_org(request.org)], next_cursor=None, size=1)
+
+
+@router.get("/orgs/{orgId}", response={200: Org, **ERRORS})
+def org_detail(request: HttpRequest, org_id: OrgId):
+    return _org(queries.org_of_key(org=request.org, org_id=org_id))
+
+
+@router.get("/orgs/{orgId}/users", response={200: UserPage, **ERRORS})
+def users_list(request: HttpRequest, org_id: OrgId, params: Query[UserQuery]):
+    """The org's users (managed accounts and external users), sorted by email.
+
+    ``status`` is ``deletion_scheduled`` from the moment a deletion is scheduled (the account is
+    deactivated then too), else the account's status.
+    """
+    org = queries.org_of_key(org=request.org, org_id=org_id)
+    filters = users_selectors.UserFilters(q=params.q, kind=params.kind, status=params.status)
+    result = users_selectors.users_page(org=org, filters=filters, after=params.cursor, size=params.limit)
+    return page(
+        request, [_user(row) for row in result.rows], next_cursor=result.next_cursor, size=params.limit
+    )
+
+
+@router.get("/orgs/{orgId}/domains", response={200: DomainPage, **ERRORS})
+def domains_list(request: HttpRequest, org_id: OrgId, params: Query[ListQuery]):
+    """The org's domains, verified or not, sorted by name."""
+    org = queries.org_of_key(org=request.org, org_id=org_id)
+    rows, key = queries.domains_page(org=org, after=_after(params.cursor), size=params.limit)
+    return page(request, [_domain(row) for row in rows], next_cursor=_next(key), size=params.limit)
+
+
+@router.get("/orgs/{orgId}/domains/{domainId}", response={200: Domain, **ERRORS})
+def domain_detail(request: HttpRequest, org_id: OrgId, domain_id: DomainId):
+    org = queries.org_of_key(org=request.org, org_id=org_id)
+    return _domain(queries.domain_of(org=org, domain_id=domain_id))
+
+
+@router.get("/orgs/{orgId}/groups", response={200: GroupPage, **ERRORS})
+def groups_list(request: HttpRequest, org_id: OrgId, params: Query[ListQuery]):
+    """The org's groups with their member counts, sorted by name."""
+    org = queries.org_of_key(org=request.org, org_id=org_id)
+    rows, key = queries.groups_page(org=org, after=_after(params.cursor), size=params.limit)
+    data = [
+        {
+            "group_id": group.group_id,
+            "name": group.name,
+            "description": group.description,
+            "synced": group.directory_id is not None,
+            "member_count": group.member_count,
+        }
+        for group in rows
+    ]
+    return page(request, data, next_cursor=_next(key), size=params.limit)

@@ -1,0 +1,183 @@
+"""Reads of product sites, groups, product access and external users; each takes ``org=``.
+
+An id of another org reads like an unknown id: ``NotFound``. Long lists page by keyset on the
+email (``after=<last email of the page>``), so page 50 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
+
+from orgwarden.orgs.exceptions import NotFound
+from orgwarden.orgs.models import Group, GroupMember, Organization, OrgUser, ProductSite, SiteAccess
+from orgwarden.orgs.products import PRODUCTS, Product
+
+T = TypeVar("T")
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPage(Generic[T]):
+    """One page of a list sorted by email; ``next_after`` is None on the last page."""
+
+    items: list[T]
+    next_after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSites:
+    """The sites of one product, with the catalogue entry that says what applies to them."""
+
+    product: Product
+    sites: list[ProductSite]
+
+
+def _clean_id(value: str) -> str:
+    if not isinstance(value, str) or "\x00" in value or len(value) > 64:
+        raise NotFound()
+    return value
+
+
+def _size(size: int) -> int:
+    return max(1, min(int(size), MAX_PAGE))
+
+
+# --- product sites ------------------------------------------------------------------------------------
+
+
+def sites_of(*, org: Organization) -> QuerySet[ProductSite]:
+    """The org's sites by product then name, with ``group_count`` (groups with access)."""
+    return (
+        ProductSite.objects.filter(org=org)
+        .annotate(group_count=Count("access", distinct=True))
+        .order_by("product", Lower("name"), "pk")
+    )
+
+
+def sites_by_product(*, org: Organization) -> list[ProductSites]:
+    """The org's sites grouped by product, in catalogue order; products without sites are left out."""
+    by_product: dict[str, list[ProductSite]] = defaultdict(list)
+    for site in sites_of(org=org):
+        by_product[site.product].append(site)
+    return [ProductSites(product, by_product[key]) for key, product in PRODUCTS.items() if key in by_product]
+
+
+def site(*, org: Organization, site_id: str) -> ProductSite:
+    """The site ``site_id`` of ``org``; ``NotFound`` for an unknown id or another org's site."""
+    found = ProductSite.objects.filter(org=org, site_id=_clean_id(site_id)).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def site_access(*, org: Organization, site: ProductSite) -> QuerySet[SiteAccess]:
+    """The groups with access to ``site`` and their role, with ``member_count`` and ``is_default``."""
+    defaults = ProductSite.default_groups.through.objects.filter(productsite=site, group=OuterRef("group"))
+    return (
+        SiteAccess.objects.filter(site=site, site__org=org)
+        .select_related("group", "group__directory")
+        .annotate(member_count=Count("group__memberships", distinct=True), is_default=Exists(defaults))
+        .order_by(Lower("group__name"), "pk")
+    )
+
+
+# --- groups -------------------------------------------------------------------------------------------
+
+
+def groups_of(*, org: Organization, q: str | None = None) -> QuerySet[Group]:
+    """The org's groups by name, with ``member_count`` and ``site_count``; ``q`` searches names."""
+    rows = Group.objects.filter(org=org)
+    q = (q or "").strip()
+    if q:
+        rows = rows.filter(Q(name__icontains=q) | Q(description__icontains=q))
+    return (
+        rows.select_related("directory")
+        .annotate(
+            member_count=Count("memberships", distinct=True), site_count=Count("site_access", distinct=True)
+        )
+        .order_by(Lower("name"), "pk")
+    )
+
+
+def group(*, org: Organization, group_id: str) -> Group:
+    """The group ``group_id`` of ``org`` with ``member_count``, its access (``site_access`` prefetched,
+    with sites) and its directory. ``NotFound`` for an unknown id or another org's group."""
+    found = (
+        Group.objects.filter(org=org, group_id=_clean_id(group_id))
+        .select_related("directory")
+        .annotate(member_count=Count("memberships", distinct=True))
+        .prefetch_related(
+            Prefetch(
+                "site_access",
+                queryset=SiteAccess.objects.select_related("site").order_by(
+                    "site__product", Lower("site__name")
+                ),
+            )
+        )
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def group_members(
+    *, org: Organization, group: Group, after: str | None = None, size: int = 50
+) -> KeysetPage[GroupMember]:
+    """Members of ``group`` (which must be ``org``'s) by email, one keyset page."""
+    if group.org_id != org.pk:
+        raise NotFound()
+    rows = GroupMember.objects.filter(group=group).select_related("account").order_by("account__email")
+    if after:
+        rows = rows.filter(account__email__gt=after)
+    size = _size(size)
+    items = list(rows[: size + 1])
+    return KeysetPage(items[:size], items[size - 1].account.email if len(items) > size else None)
+
+
+def user_by_email(*, org: Organization, email: str) -> OrgUser:
+    """The user of ``org`` (managed or external) with this email; ``NotFound`` otherwise."""
+    found = (
+        OrgUser.objects.filter(org=org, email=(email or "").strip().lower()).select_related("account").first()
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+# --- external users -----------------------------------------------------------------------------------
+
+
+def external_users(*, org: Organization, after: str | None = None, size: int = 50) -> KeysetPage[OrgUser]:
+    """Users of ``org`` it does not manage that belong to at least one of its groups, by email.
+
+    Each ``OrgUser`` carries ``org_groups``: the org's groups it belongs to, by name.
+    """
+    in_a_group = GroupMember.objects.filter(group__org=org, account=OuterRef("account"))
+    rows = (
+        OrgUser.objects.filter(org=org, is_managed=False)
+        .filter(Exists(in_a_group))
+        .select_related("account")
+        .order_by("email", "pk")
+    )
+    if after:
+        rows = rows.filter(email__gt=after)
+    size = _size(size)
+    items = list(rows[: size + 1])
+    page, next_after = items[:size], (items[size - 1].email if len(items) > size else None)
+    groups: dict[int, list[Group]] = defaultdict(list)
+    memberships = (
+        GroupMember.objects.filter(group__org=org, account_id__in=[u.account_id for u in page])
+        .select_related("group")
+        .order_by(Lower("group__name"))
+    )
+    for membership in memberships:
+        groups[membership.account_id].append(membership.group)
+    for user in page:
+        user.org_groups = groups[user.account_id]
+    return KeysetPage(page, next_after)

@@ -1,0 +1,173 @@
+"""REST API: the key's org, its users, domains and groups — scoped to the key's org, paged by keyset."""
+
+from __future__ import annotations
+
+import pytest
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.api.tests.helpers import ApiClient, api_client_for, key_for
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.models import Directory, Domain, Group, GroupMember
+from orgwarden.orgs.services.claims import account_claim, org_user_ensure
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/admin/v1/orgs"
+
+
+@pytest.fixture
+def api(org_admin) -> ApiClient:
+    return api_client_for(org_admin)
+
+
+def walk(api: ApiClient, path: str, **params) -> list[list[dict]]:
+    """Every page of a list, following ``next`` links; returns the pages' data."""
+    pages = []
+    response = api.get(path, params)
+    while True:
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert set(body) == {"data", "links", "meta"}
+        pages.append(body["data"])
+        if body["links"]["next"] is None:
+            return pages
+        assert body["links"]["next"].startswith("http://testserver/api/")
+        response = api.get(body["links"]["next"])
+
+
+def test_orgs_list_is_the_keys_org_only(api, org, other_org_admin):
+    body = api.get(BASE).json()
+    assert [o["id"] for o in body["data"]] == [org.org_id]
+    assert body["data"][0]["name"] == org.name
+    assert body["links"] == {"self": f"http://testserver{BASE}", "next": None}
+    assert body["meta"] == {"page_size": 1}
+
+
+def test_org_detail_and_another_org_is_404(api, org, other_org_admin):
+    assert api.get(f"{BASE}/{org.org_id}").json()["id"] == org.org_id
+    for org_id in [other_org_admin.org.org_id, "nope", "x" * 300, "%00"]:
+        response = api.get(f"{BASE}/{org_id}")
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+def test_users_are_paged_by_email_without_overlap(api, org, org_admin):
+    for n in range(7):
+        org_user_ensure(org=org, account=AccountFactory(email=f"user{n:02d}@example.com"))
+    pages = walk(api, f"{BASE}/{org.org_id}/users", limit=3)
+    assert [len(p) for p in pages] == [3, 3, 1]
+    emails = [u["email"] for p in pages for u in p]
+    assert emails == sorted(emails) and len(set(emails)) == 7
+    first = pages[0][0]
+    assert set(first) == {
+        "account_id",
+        "email",
+        "name",
+        "managed",
+        "status",
+        "last_active",
+        "deletion_scheduled_for",
+    }
+    assert first["managed"] is False and first["status"] == "active" and first["last_active"] is None
+
+
+def test_users_filters(api, org):
+    managed = AccountFactory(email="alice@acme.test", display_name="Alice Managed")
+    account_claim(org=org, account=managed, domain=None, actor=Actor.system())
+    org_user_ensure(org=org, account=AccountFactory(email="bob@elsewhere.test", display_name="Bob"))
+    url = f"{BASE}/{org.org_id}/users"
+    assert [u["email"] for u in api.get(url, {"kind": "managed"}).json()["data"]] == ["alice@acme.test"]
+    assert [u["email"] for u in api.get(url, {"kind": "external"}).json()["data"]] == ["bob@elsewhere.test"]
+    assert [u["email"] for u in api.get(url, {"q": "bob@"}).json()["data"]] == ["bob@elsewhere.test"]
+    assert [u["email"] for u in api.get(url, {"q": "managed"}).json()["data"]] == ["alice@acme.test"]
+    assert api.get(url, {"kind": "robots"}).status_code == 400
+    assert api.get(url, {"limit": 0}).status_code == 400
+    assert api.get(url, {"limit": 101}).status_code == 400
+
+
+def test_users_of_another_org_never_show(api, org, other_org_admin):
+    org_user_ensure(org=other_org_admin.org, account=AccountFactory(email="secret@other.test"))
+    assert api.get(f"{BASE}/{org.org_id}/users").json()["data"] == []
+    assert api.get(f"{BASE}/{other_org_admin.org.org_id}/users").status_code == 404
+
+
+@pytest.mark.parametrize("cursor", ["%%%", "bm90LWFuLWVtYWls", "AA", "x" * 1501, "\x00"])
+def test_a_bad_cursor_is_400(api, org, cursor):
+    for path in ["users", "domains", "groups"]:
+        response = api.get(f"{BASE}/{org.org_id}/{path}", {"cursor": cursor})
+        assert response.status_code == 400, (path, response.content)
+        assert response.json()["code"] == "invalid_request"
+
+
+def test_domains_list_and_detail(api, org, other_org_admin):
+    names = ["b.test", "a.test", "c.test", "d.test"]
+    for name in names:
+        Domain.objects.create(org=org, name=name, token="t")
+    verified = Domain.objects.get(name="a.test")
+    verified.status, verified.method = Domain.Status.VERIFIED, Domain.Method.DNS
+    verified.save()
+    theirs = Domain.objects.create(org=other_org_admin.org, name="theirs.test", token="t")
+    pages = walk(api, f"{BASE}/{org.org_id}/domains", limit=3)
+    assert [d["name"] for p in pages for d in p] == sorted(names)
+    detail = api.get(f"{BASE}/{org.org_id}/domains/{verified.domain_id}").json()
+    assert detail == {
+        "id": verified.domain_id,
+        "name": "a.test",
+        "status": "verified",
+        "method": "dns",
+        "claim": "manual",
+        "verified_at": None,
+    }
+    for domain_id in [theirs.domain_id, "nope", "%00"]:
+        response = api.get(f"{BASE}/{org.org_id}/domains/{domain_id}")
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert api.get(f"{BASE}/{other_org_admin.org.org_id}/domains/{theirs.domain_id}").status_code == 404
+    assert api.get(f"{BASE}/{other_org_admin.org.org_id}/domains").status_code == 404
+
+
+def test_groups_with_member_counts(api, org, other_org_admin):
+    idp = Directory.objects.create(org=org, kind=Directory.Kind.IDP, name="Okta")
+    staff = Group.objects.create(org=org, name="Staff", description="Everyone")
+    synced = Group.objects.create(org=org, name="Engineering", directory=idp)
+    for _ in range(3):
+        GroupMember.objects.create(group=staff, account=AccountFactory())
+    Group.objects.create(org=other_org_admin.org, name="Theirs")
+    pages = walk(api, f"{BASE}/{org.org_id}/groups", limit=1)
+    groups = [g for p in pages for g in p]
+    assert groups == [
+        {
+            "group_id": synced.group_id,
+            "name": "Engineering",
+            "description": "",
+            "synced": True,
+            "member_count": 0,
+        },
+        {
+            "group_id": staff.group_id,
+            "name": "Staff",
+            "description": "Everyone",
+            "synced": False,
+            "member_count": 3,
+        },
+    ]
+    assert api.get(f"{BASE}/{other_org_admin.org.org_id}/groups").status_code == 404
+
+
+def test_every_org_endpoint_is_404_for_another_orgs_key(org, other_org_admin):
+    """A key of org B learns nothing about org A: every path with A's ids answers 404."""
+    domain = Domain.objects.create(org=org, name="a.test", token="t")
+    _, value = key_for(other_org_admin)
+    theirs = ApiClient(value)
+    for path in [
+        f"{BASE}/{org.org_id}",
+        f"{BASE}/{org.org_id}/users",
+        f"{BASE}/{org.org_id}/domains",
+        f"{BASE}/{org.org_id}/domains/{domain.domain_id}",
+        f"{BASE}/{org.org_id}/groups",
+        f"{BASE}/{org.org_id}/events",
+        f"{BASE}/{org.org_id}/event-actions",
+        f"{BASE}/{org.org_id}/events-stream",
+    ]:
+        response = theirs.get(path)
+        assert response.status_code == 404, path
+        assert response.json() == {"code": "not_found", "message": "Not found."}
