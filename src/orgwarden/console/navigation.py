@@ -100,7 +100,7 @@ SECTIONS: tuple[Section, ...] = (
         "Settings",
         (
             Page("admins", "Administrators", "console:admins", "Who administers this organization."),
-            Page("api-keys", "API keys", None, "Keys for the Organizations REST API."),
+            Page("api-keys", "API keys", "console:api_keys", "Keys for the Organizations REST API."),
             Page(
                 "settings",
                 "Organization",

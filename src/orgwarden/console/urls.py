@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgwarden.console.views import admins, audit, home, setup
+from orgwarden.console.views import admins, api_keys, audit, home, setup
 from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import products as products_views
 from orgwarden.console.views import users as users_views
@@ -26,6 +26,9 @@ urlpatterns = [
     path(org + "audit-log/", audit.audit_log, name="audit_log"),
     path(org + "audit-log/export.csv", audit.audit_export, name="audit_export"),
     path(org + "soon/<slug:slug>", home.not_built, name="not_built"),
+    # Settings → API keys
+    path(org + "api-keys/", api_keys.api_keys, name="api_keys"),
+    path(org + "api-keys/<str:key_id>/revoke", api_keys.api_key_revoke, name="api_key_revoke"),
     # Products → Product sites, External users (the access feature)
     path(org + "products/", products_views.products, name="products"),
     path(org + "products/<str:site_id>/", products_views.product_site, name="product_site"),
