@@ -45,7 +45,12 @@ SECTIONS: tuple[Section, ...] = (
                 "console:groups",
                 "Local and synced groups, and the product access they grant.",
             ),
-            Page("domains", "Domains", None, "Verify your email domains and claim their accounts."),
+            Page(
+                "domains",
+                "Domains",
+                "console:domains",
+                "Verify your email domains and claim their accounts.",
+            ),
         ),
     ),
     Section(

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from orgwarden.console.views import admins, api_keys, audit, home, setup
+from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import products as products_views
 from orgwarden.console.views import users as users_views
@@ -26,6 +27,13 @@ urlpatterns = [
     path(org + "audit-log/", audit.audit_log, name="audit_log"),
     path(org + "audit-log/export.csv", audit.audit_export, name="audit_export"),
     path(org + "soon/<slug:slug>", home.not_built, name="not_built"),
+    # Directory → Domains
+    path(org + "domains/", domains_views.domains, name="domains"),
+    path(org + "domains/<str:domain_id>/", domains_views.domain, name="domain"),
+    path(org + "domains/<str:domain_id>/verify", domains_views.domain_verify, name="domain_verify"),
+    path(org + "domains/<str:domain_id>/claim", domains_views.domain_claim, name="domain_claim"),
+    path(org + "domains/<str:domain_id>/remove", domains_views.domain_remove, name="domain_remove"),
+    path(org + "domains/<str:domain_id>/accounts/", domains_views.domain_accounts, name="domain_accounts"),
     # Settings → API keys
     path(org + "api-keys/", api_keys.api_keys, name="api_keys"),
     path(org + "api-keys/<str:key_id>/revoke", api_keys.api_key_revoke, name="api_key_revoke"),

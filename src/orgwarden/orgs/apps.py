@@ -13,3 +13,23 @@ class OrgsConfig(AppConfig):
         # A person whose managed account was deactivated learns, at sign-in, which org did it and why.
         if users.deactivation_notice not in hooks.deactivation_notice:
             hooks.deactivation_notice.append(users.deactivation_notice)
+        self._ready_domains()
+
+    def _ready_domains(self) -> None:
+        """Domains and claiming: new accounts on automatic domains, the managed person's side."""
+        from orgwarden.accounts import hooks, signin, views
+        from orgwarden.orgs import signin_steps
+        from orgwarden.orgs.services import claims
+
+        for hook_list, hook in (
+            (hooks.account_created, claims.account_created_claim),
+            (hooks.email_change_refusal, claims.email_change_refusal),
+            (hooks.close_refusal, claims.close_refusal),
+            (hooks.account_email_changed, claims.account_email_changed),
+        ):
+            if hook not in hook_list:
+                hook_list.append(hook)
+        # After two-step verification when the flow has it: the notice is for the account's owner.
+        anchor = "two_step" if any(step.key == "two_step" for step in signin.STEPS) else "password"
+        signin.register_step(signin_steps.ManagedNoticeStep(), after=anchor)
+        views.STEP_VIEWS[signin_steps.ManagedNoticeStep.key] = signin_steps.managed_notice_view

@@ -59,6 +59,16 @@ class GroupSynced(OrgsError):
     message = "This group is synced from an identity provider. Change it there; it is read-only here."
 
 
+class DomainNotVerified(OrgsError):
+    message = "Verify this domain first: only a verified domain's accounts can be claimed."
+
+
+class AutomaticClaimTaken(OrgsError):
+    """Another org already claims this domain's accounts automatically (one org per name)."""
+
+    message = "Another organization already claims this domain automatically."
+
+
 class ProfileManagedByIdp(OrgsError):
     """The account was provisioned by an identity provider: its profile changes there, by SCIM."""
 

@@ -46,7 +46,7 @@ def _to_detail(request: HttpRequest, domain: Domain) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def domains(request: HttpRequest) -> HttpResponse:
     org = request.org
-    form = DomainAddForm(request.POST or None)
+    form = DomainAddForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             domain = services.domain_add(org=org, actor=request.user, name=form.cleaned_data["name"])
@@ -170,7 +170,7 @@ def domain_accounts(request: HttpRequest, domain_id: str) -> HttpResponse:
     """Review the accounts on a verified domain that this org does not manage; claim a selection."""
     org, domain = request.org, _domain(request, domain_id)
     search = AccountSearchForm(request.GET)
-    claim_form = ClaimSelectedForm(request.POST or None)
+    claim_form = ClaimSelectedForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if claim_form.is_valid():

@@ -61,12 +61,15 @@ def domain_name_clean(raw: str) -> str:
         raise InvalidInput("Enter a domain name, not an IP address.")
     if any(char in name for char in "@/:"):
         raise InvalidInput("Enter the domain name only, like example.com (no email address or URL).")
+    too_long = InvalidInput(f"A domain name has at most {MAX_NAME} characters.")
+    if len(name) > MAX_NAME:
+        raise too_long
     try:
         name = idna.encode(name, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
         raise InvalidInput(f"{raw.strip()[:100]} is not a valid domain name.") from exc
     if len(name) > MAX_NAME:
-        raise InvalidInput(f"A domain name has at most {MAX_NAME} characters.")
+        raise too_long
     labels = name.split(".")
     if len(labels) < 2:
         raise InvalidInput("Enter a full domain name with a dot, like example.com.")
@@ -327,8 +330,7 @@ def domains_recheck(*, now: datetime | None = None) -> RecheckSummary:
         summary.checked += 1
         try:
             domain = Domain.objects.get(pk=pk)
-            check = PROOF_CHECKS.get(domain.method, proofs.check_dns)
-            result = check(domain.name, domain.token)
+            result = PROOF_CHECKS[domain.method](domain.name, domain.token)
             outcome = _recheck_record(domain_pk=pk, result=result, now=now or timezone.now())
         except Exception as exc:  # one domain's failure must not stop the others
             summary.errors.append(f"domain {pk}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,226 @@
+"""Directory → Domains through the console's real views, with real DNS and HTTPS peers on loopback."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
+from orgwarden.orgs.models import Domain, OrgUser
+from orgwarden.orgs.services import claims
+from orgwarden.orgs.tests import conftest as peers
+
+# The real DNS and HTTPS peers (session-scoped servers, per-test reset) from the orgs tests.
+dns_server, https_server, proof_peers = peers.dns_server, peers.https_server, peers.proof_peers
+
+pytestmark = pytest.mark.django_db
+
+
+def url(org, suffix: str = "") -> str:
+    return f"/admin/o/{org.org_id}/domains/{suffix}"
+
+
+def add(client: Client, org, name: str = "acme.test") -> Domain:
+    response = client.post(url(org), {"name": name})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    domain = Domain.objects.get(org=org, name=name.strip().lower())
+    assert response["Location"] == url(org, f"{domain.domain_id}/")
+    return domain
+
+
+def verify(client: Client, org, domain: Domain, method: str = "dns"):
+    return client.post(url(org, f"{domain.domain_id}/verify"), {"method": method}, follow=True)
+
+
+@pytest.fixture
+def other_client(other_org_admin) -> Client:
+    client = Client()
+    client.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    return client
+
+
+def test_domains_page_is_in_the_navigation_and_lists_domains(admin_client, org):
+    page = admin_client.get(url(org))
+    assert page.status_code == 200
+    assert f'href="{url(org)}"'.encode() in page.content and b'aria-current="page"' in page.content
+    add(admin_client, org)
+    page = admin_client.get(url(org))
+    assert b"acme.test" in page.content and b"Unverified" in page.content
+
+
+def test_adding_shows_the_token_and_both_proofs(admin_client, org):
+    domain = add(admin_client, org, "  Acme.TEST ")
+    page = admin_client.get(url(org, f"{domain.domain_id}/"))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert f'value="orgwarden-domain-verification={domain.token}"' in text
+    assert 'value="https://acme.test/orgwarden-domain-verification.html"' in text
+    assert f'value="{domain.token}"' in text
+    assert "style=" not in text and "<script>" not in text
+    assert AuditEvent.objects.filter(action="org:domain:added", org_id=org.org_id).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("", "This field is required"),
+        ("localhost", "with a dot"),
+        ("10.0.0.1", "not an IP address"),
+        ("bad_name.test", "not a valid domain name"),
+        ("x" * 301, "at most 300 characters"),
+        ("ann@acme.test", "domain name only"),
+        ("gmail.com", "public mail domain"),
+    ],
+)
+def test_bad_names_are_form_errors_with_400(admin_client, org, name, words):
+    response = admin_client.post(url(org), {"name": name})
+    assert response.status_code == 400
+    assert words in response.content.decode()
+    assert not Domain.objects.exists() and not AuditEvent.objects.filter(action="org:domain:added").exists()
+
+
+def test_adding_twice_is_a_form_error(admin_client, org):
+    add(admin_client, org)
+    response = admin_client.post(url(org), {"name": "ACME.test"})
+    assert response.status_code == 400 and b"already one of your domains" in response.content
+
+
+def test_verify_by_dns_then_https_failure_message(admin_client, org, proof_peers):
+    domain = add(admin_client, org)
+    response = verify(admin_client, org, domain)
+    assert b"is not verified yet. No TXT record was found at acme.test." in response.content
+    proof_peers.publish_txt("acme.test", domain.token)
+    response = verify(admin_client, org, domain)
+    assert b"acme.test is verified" in response.content
+    domain.refresh_from_db()
+    assert domain.status == "verified"
+    response = verify(admin_client, org, domain, "https")
+    assert b"has no address" in response.content
+
+
+def test_verify_by_https(admin_client, org, proof_peers):
+    domain = add(admin_client, org)
+    proof_peers.publish_file("acme.test", domain.token)
+    response = verify(admin_client, org, domain, "https")
+    assert b"acme.test is verified" in response.content
+
+
+def test_verify_with_a_bad_method_is_a_400(admin_client, org):
+    domain = add(admin_client, org)
+    response = admin_client.post(url(org, f"{domain.domain_id}/verify"), {"method": "carrier-pigeon"})
+    assert response.status_code == 400 and b"Choose how to verify" in response.content
+    assert not AuditEvent.objects.filter(action__startswith="org:domain:verif").exists()
+
+
+def test_claim_automatic_then_review_and_claim_by_hand(admin_client, org, proof_peers):
+    domain = add(admin_client, org)
+    proof_peers.publish_txt("acme.test", domain.token)
+    verify(admin_client, org, domain)
+    ann = AccountFactory(email="ann@acme.test")
+    response = admin_client.post(url(org, f"{domain.domain_id}/claim"), {"claim": "automatic"}, follow=True)
+    assert b"1 claimed now" in response.content
+    assert OrgUser.objects.get(account=ann).is_managed
+    admin_client.post(url(org, f"{domain.domain_id}/claim"), {"claim": "manual"})
+    bob = AccountFactory(email="bob@acme.test", display_name="Bob Builder")
+    cat = AccountFactory(email="cat@acme.test")
+    page = admin_client.get(url(org, f"{domain.domain_id}/accounts/"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "bob@acme.test" in text and "cat@acme.test" in text and "ann@acme.test" not in text
+    found = admin_client.get(url(org, f"{domain.domain_id}/accounts/"), {"q": "builder"})
+    assert b"bob@acme.test" in found.content and b"cat@acme.test" not in found.content
+    empty = admin_client.post(url(org, f"{domain.domain_id}/accounts/"), {})
+    assert empty.status_code == 400 and b"Select at least one account" in empty.content
+    forged = admin_client.post(url(org, f"{domain.domain_id}/accounts/"), {"account": ["x" * 40]})
+    assert forged.status_code == 400
+    response = admin_client.post(
+        url(org, f"{domain.domain_id}/accounts/"), {"account": [bob.account_id]}, follow=True
+    )
+    assert b"1 account claimed" in response.content
+    assert OrgUser.objects.get(account=bob).is_managed and not OrgUser.objects.filter(account=cat).exists()
+
+
+def test_review_pages_by_email(admin_client, org):
+    domain = Domain.objects.create(org=org, name="acme.test", token="t", status="verified", method="dns")
+    for i in range(55):
+        AccountFactory(email=f"p{i:02d}@acme.test")
+    first = admin_client.get(url(org, f"{domain.domain_id}/accounts/"))
+    assert b"p49@acme.test" in first.content and b"p50@acme.test" not in first.content
+    assert b"after=p49%40acme.test" in first.content
+    second = admin_client.get(url(org, f"{domain.domain_id}/accounts/"), {"after": "p49@acme.test"})
+    assert b"p50@acme.test" in second.content and b"p49@acme.test" not in second.content
+    bad = admin_client.get(url(org, f"{domain.domain_id}/accounts/"), {"after": "not an email"})
+    assert bad.status_code == 400
+
+
+def test_claim_errors_are_400s_with_the_reason(admin_client, org, other_org_admin):
+    unverified = add(admin_client, org, "beta.test")
+    response = admin_client.post(url(org, f"{unverified.domain_id}/claim"), {"claim": "automatic"})
+    assert response.status_code == 400 and b"Verify this domain first" in response.content
+    mine = Domain.objects.create(org=org, name="acme.test", token="t", status="verified", method="dns")
+    Domain.objects.create(
+        org=other_org_admin.org,
+        name="acme.test",
+        token="u",
+        status="verified",
+        method="dns",
+        claim="automatic",
+    )
+    response = admin_client.post(url(org, f"{mine.domain_id}/claim"), {"claim": "automatic"})
+    assert response.status_code == 400
+    assert b"Another organization already claims acme.test automatically." in response.content
+    response = admin_client.post(url(org, f"{mine.domain_id}/claim"), {"claim": "sometimes"})
+    assert response.status_code == 400
+    assert not AuditEvent.objects.filter(action="org:domain:claim_changed").exists()
+
+
+def test_remove_releases_and_redirects(admin_client, org):
+    domain = Domain.objects.create(org=org, name="acme.test", token="t", status="verified", method="dns")
+    ann = AccountFactory(email="ann@acme.test")
+    claims.account_claim(org=org, account=ann, domain=domain, actor=claims.Actor.system())
+    response = admin_client.post(url(org, f"{domain.domain_id}/remove"), follow=True)
+    assert b"acme.test removed. 1 account(s) claimed through it are no longer managed." in response.content
+    assert not Domain.objects.exists() and not OrgUser.objects.get(account=ann).is_managed
+
+
+def test_get_on_post_only_urls_is_refused(admin_client, org):
+    domain = add(admin_client, org)
+    for suffix in ("verify", "claim", "remove"):
+        assert admin_client.get(url(org, f"{domain.domain_id}/{suffix}")).status_code == 405
+
+
+# --- tenant isolation -----------------------------------------------------------------------------------
+
+
+def test_another_orgs_admin_gets_404_everywhere(admin_client, org, other_client, other_org_admin):
+    domain = add(admin_client, org)
+    before = AuditEvent.objects.count()
+    own_org_urls = [
+        (f"/admin/o/{other_org_admin.org.org_id}/domains/{domain.domain_id}/{suffix}", method)
+        for suffix, method in [
+            ("", "get"),
+            ("accounts/", "get"),
+            ("accounts/", "post"),
+            ("verify", "post"),
+            ("claim", "post"),
+            ("remove", "post"),
+        ]
+    ]
+    their_org_urls = [(url(org, f"{domain.domain_id}/{suffix}"), method) for suffix, method in [("", "get")]]
+    their_org_urls += [
+        (url(org), "get"),
+        (url(org), "post"),
+        (url(org, f"{domain.domain_id}/remove"), "post"),
+    ]
+    data = {"method": "dns", "claim": "automatic", "account": ["abc"], "name": "zzz.test"}
+    for path, method in own_org_urls + their_org_urls:
+        response = getattr(other_client, method)(path, data if method == "post" else None)
+        assert response.status_code == 404, (path, method, response.status_code)
+    assert other_client.get(url(org, "nope%00/")).status_code == 404
+    assert Domain.objects.count() == 1 and AuditEvent.objects.count() == before
+
+
+def test_unknown_domain_ids_are_404(admin_client, org):
+    assert admin_client.get(url(org, "doesnotexist/")).status_code == 404
+    assert admin_client.post(url(org, "doesnotexist/verify"), {"method": "dns"}).status_code == 404
