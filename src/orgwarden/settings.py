@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "orgwarden.orgs",
     "orgwarden.tokens",
     "orgwarden.policies",
+    "orgwarden.sso",
     "orgwarden.console",
     "orgwarden.api",
 ]

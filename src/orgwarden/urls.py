@@ -20,6 +20,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("orgwarden.accounts.urls")),
     path("", include("orgwarden.console.urls")),
+    path("saml/", include("orgwarden.sso.urls")),
     path("api/", api.urls),
 ]
 

@@ -72,7 +72,7 @@ class PasswordStep:
     """Prove knowledge of the password, unless the flow already has a first factor."""
 
     key = "password"
-    FIRST_FACTORS = frozenset({"password", "link"})
+    FIRST_FACTORS = frozenset({"password", "link", "sso"})
 
     def required(self, flow: SignInFlow, account: Account | None) -> bool:
         return not self.FIRST_FACTORS.intersection(flow.proofs)

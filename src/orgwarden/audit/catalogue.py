@@ -26,6 +26,7 @@ DOMAINS = "Domains"
 USERS = "Managed accounts and users"
 ACCESS = "Groups and product access"
 API_KEYS = "API keys"
+SSO = "Single sign-on"
 
 ACTIONS: tuple[Action, ...] = (
     # Sign-in and sessions
@@ -99,6 +100,17 @@ ACTIONS: tuple[Action, ...] = (
     # API keys
     Action("org:api_key:created", "API key created", API_KEYS),
     Action("org:api_key:revoked", "API key revoked", API_KEYS),
+    # Single sign-on
+    Action("org:idp:added", "Identity provider added", SSO),
+    Action("org:idp:updated", "Identity provider updated", SSO),
+    Action("org:idp:removed", "Identity provider removed", SSO),
+    Action("org:idp:certificate_added", "IdP signing certificate added", SSO),
+    Action("org:idp:certificate_removed", "IdP signing certificate removed", SSO),
+    Action("org:idp:domain_linked", "Domain linked to identity provider", SSO),
+    Action("org:idp:domain_unlinked", "Domain unlinked from identity provider", SSO),
+    Action("org:idp:tested", "Single sign-on tested", SSO),
+    Action("account:signin:sso_failed", "Single sign-on refused", SSO),
+    Action("account:created_jit", "Account created just in time by single sign-on", SSO),
 )
 
 BY_KEY: dict[str, Action] = {action.key: action for action in ACTIONS}

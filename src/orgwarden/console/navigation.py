@@ -76,7 +76,7 @@ SECTIONS: tuple[Section, ...] = (
             Page(
                 "identity-providers",
                 "Identity providers",
-                None,
+                "console:identity_providers",
                 "SAML single sign-on and SCIM provisioning.",
             ),
             Page(

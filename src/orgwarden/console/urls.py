@@ -3,6 +3,7 @@ from django.urls import path
 from orgwarden.console.views import admins, api_keys, audit, home, setup
 from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
+from orgwarden.console.views import identity_providers as idp_views
 from orgwarden.console.views import products as products_views
 from orgwarden.console.views import users as users_views
 
@@ -87,4 +88,42 @@ urlpatterns = [
         name="user_delete_cancel",
     ),
     path(org + "users/<str:account_id>/sign-out", users_views.user_sessions_end, name="user_sessions_end"),
+    # Security → Identity providers (SAML)
+    path(org + "identity-providers/", idp_views.identity_providers, name="identity_providers"),
+    path(org + "identity-providers/<str:connection_id>/", idp_views.identity_provider, name="identity_provider"),
+    path(
+        org + "identity-providers/<str:connection_id>/certificates",
+        idp_views.identity_provider_certificate_add,
+        name="identity_provider_certificate_add",
+    ),
+    path(
+        org + "identity-providers/<str:connection_id>/certificates/<str:certificate_id>/remove",
+        idp_views.identity_provider_certificate_remove,
+        name="identity_provider_certificate_remove",
+    ),
+    path(
+        org + "identity-providers/<str:connection_id>/metadata",
+        idp_views.identity_provider_metadata,
+        name="identity_provider_metadata",
+    ),
+    path(
+        org + "identity-providers/<str:connection_id>/domains",
+        idp_views.identity_provider_domain_link,
+        name="identity_provider_domain_link",
+    ),
+    path(
+        org + "identity-providers/<str:connection_id>/domains/<str:domain_id>/unlink",
+        idp_views.identity_provider_domain_unlink,
+        name="identity_provider_domain_unlink",
+    ),
+    path(
+        org + "identity-providers/<str:connection_id>/test",
+        idp_views.identity_provider_test,
+        name="identity_provider_test",
+    ),
+    path(
+        org + "identity-providers/<str:connection_id>/remove",
+        idp_views.identity_provider_remove,
+        name="identity_provider_remove",
+    ),
 ]

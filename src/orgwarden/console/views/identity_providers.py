@@ -1,0 +1,214 @@
+"""Security → Identity providers: add an IdP (its directory and default policy), configure SAML,
+certificates, metadata import, domain links, and "Test single sign-on". Thin: forms → services.
+
+A connection of another org is a 404 (``connection_get`` only looks inside ``request.org``).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from orgwarden.console.views.base import org_admin_view
+from orgwarden.orgs.exceptions import NotFound, OrgsError
+from orgwarden.sso import selectors, services
+from orgwarden.sso.forms import CertificateForm, DomainLinkForm, IdpAddForm, IdpConfigForm, MetadataForm
+from orgwarden.sso.models import SamlConnection
+from orgwarden.sso.vendors import PRESETS
+
+NAV = "identity-providers"
+
+
+def _connection(request: HttpRequest, connection_id: str) -> SamlConnection:
+    try:
+        return selectors.connection_get(org=request.org, connection_id=connection_id)
+    except NotFound as exc:
+        raise Http404("No such identity provider") from exc
+
+
+def _to_detail(request: HttpRequest, connection: SamlConnection) -> HttpResponse:
+    return redirect(
+        "console:identity_provider", org_id=request.org.org_id, connection_id=connection.connection_id
+    )
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def identity_providers(request: HttpRequest) -> HttpResponse:
+    form = IdpAddForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = services.idp_add(org=request.org, actor=request.user, **form.cleaned_data)
+        except OrgsError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{connection.directory.name} added. Configure SAML below.")
+            return _to_detail(request, connection)
+    return render(
+        request,
+        "console/identity_providers/list.html",
+        {"form": form, "connections": selectors.connections_of(org=request.org), "nav_active": NAV},
+        status=400 if form.errors else 200,
+    )
+
+
+def _detail(request: HttpRequest, connection: SamlConnection, status: int = 200, **forms) -> HttpResponse:
+    initial = {key: getattr(connection, key) for key in services.UPDATABLE}
+    context = {
+        "connection": connection,
+        "config_form": forms.get("config_form") or IdpConfigForm(initial=initial),
+        "certificate_form": forms.get("certificate_form") or CertificateForm(),
+        "metadata_form": forms.get("metadata_form") or MetadataForm(),
+        "certificates": selectors.certificates_of(org=request.org, connection=connection),
+        "links": selectors.domain_links_of(org=request.org, connection=connection),
+        "linkable": selectors.linkable_domains(org=request.org),
+        "sp_entity_id": selectors.sp_entity_id(connection),
+        "acs_url": selectors.acs_url(connection),
+        "preset": PRESETS[connection.vendor],
+        "policy": services.default_policy(connection),
+        "nav_active": NAV,
+    }
+    return render(request, "console/identity_providers/detail.html", context, status=status)
+
+
+@org_admin_view
+@require_http_methods(["GET", "POST"])
+def identity_provider(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    if request.method != "POST":
+        return _detail(request, connection)
+    form = IdpConfigForm(request.POST)
+    if form.is_valid():
+        try:
+            services.idp_update(
+                org=request.org, actor=request.user, connection_id=connection_id, **form.cleaned_data
+            )
+        except OrgsError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "SAML configuration saved.")
+            return _to_detail(request, connection)
+    return _detail(request, connection, status=400, config_form=form)
+
+
+@org_admin_view
+@require_POST
+def identity_provider_certificate_add(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    form = CertificateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.idp_certificate_add(
+                org=request.org, actor=request.user, connection_id=connection_id, pem=form.cleaned_data["pem"]
+            )
+        except OrgsError as exc:
+            form.add_error("pem", exc.message)
+        else:
+            messages.success(request, "Certificate added.")
+            return _to_detail(request, connection)
+    return _detail(request, connection, status=400, certificate_form=form)
+
+
+@org_admin_view
+@require_POST
+def identity_provider_certificate_remove(
+    request: HttpRequest, connection_id: str, certificate_id: str
+) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    try:
+        services.idp_certificate_remove(
+            org=request.org, actor=request.user, connection_id=connection_id, certificate_id=certificate_id
+        )
+    except NotFound as exc:
+        raise Http404() from exc
+    messages.success(request, "Certificate removed.")
+    return _to_detail(request, connection)
+
+
+@org_admin_view
+@require_POST
+def identity_provider_metadata(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    form = MetadataForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.idp_metadata_import(
+                org=request.org,
+                actor=request.user,
+                connection_id=connection_id,
+                document=form.cleaned_data["document"],
+            )
+        except OrgsError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Metadata imported: entity ID, SSO URL and certificates filled in.")
+            return _to_detail(request, connection)
+    return _detail(request, connection, status=400, metadata_form=form)
+
+
+@org_admin_view
+@require_POST
+def identity_provider_domain_link(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    form = DomainLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a verified domain.")
+        return _to_detail(request, connection)
+    try:
+        link = services.idp_domain_link(
+            org=request.org,
+            actor=request.user,
+            connection_id=connection_id,
+            domain_id=form.cleaned_data["domain_id"],
+        )
+    except NotFound as exc:
+        raise Http404() from exc
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+        return _to_detail(request, connection)
+    messages.success(request, f"{link.domain.name} now signs in through {connection.directory.name}.")
+    return _to_detail(request, connection)
+
+
+@org_admin_view
+@require_POST
+def identity_provider_domain_unlink(request: HttpRequest, connection_id: str, domain_id: str) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    try:
+        services.idp_domain_unlink(
+            org=request.org, actor=request.user, connection_id=connection_id, domain_id=domain_id
+        )
+    except NotFound as exc:
+        raise Http404() from exc
+    messages.success(request, "Domain unlinked.")
+    return _to_detail(request, connection)
+
+
+@org_admin_view
+@require_POST
+def identity_provider_test(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """Start an SP-initiated sign-in in test mode: the ACS shows the outcome, signs nobody in."""
+    connection = _connection(request, connection_id)
+    if not connection.is_configured or not connection.certificates.exists():
+        messages.error(request, "Enter the entity ID, the SSO URL and a certificate before testing.")
+        return _to_detail(request, connection)
+    try:
+        _, url = services.saml_request_create(connection=connection, relay_state="", test_by=request.user)
+    except NotFound as exc:
+        raise Http404() from exc
+    return HttpResponseRedirect(url)
+
+
+@org_admin_view
+@require_POST
+def identity_provider_remove(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _connection(request, connection_id)
+    name = connection.directory.name
+    try:
+        services.idp_remove(org=request.org, actor=request.user, connection_id=connection_id)
+    except NotFound as exc:
+        raise Http404() from exc
+    messages.success(request, f"{name} removed.")
+    return redirect("console:identity_providers", org_id=request.org.org_id)

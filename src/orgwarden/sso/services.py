@@ -1,0 +1,444 @@
+"""Every write of the sso domain: identity-provider directories, their SAML configuration, domain
+links, the SP's one-time requests, and what a successful or failed SSO sign-in changes.
+
+Admin-facing services take ``actor`` (an admin ``Account`` or an org API key), check it with
+``org_actor`` and record one audit event in their transaction. Sign-in services are called by the
+SP endpoints after ``processors.response.ResponseProcessor`` accepted an assertion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.db import transaction
+from django.utils import timezone
+
+from orgwarden.accounts import services as account_services
+from orgwarden.accounts.models import Account, normalize_email
+from orgwarden.audit.services import Actor, Target, event_record
+from orgwarden.orgs import hooks as orgs_hooks
+from orgwarden.orgs.exceptions import InvalidInput, NotFound
+from orgwarden.orgs.models import Directory, Domain, Organization, OrgUser
+from orgwarden.orgs.services.actors import OrgActor, org_actor
+from orgwarden.policies.models import AuthenticationPolicy
+from orgwarden.sso import selectors
+from orgwarden.sso.exceptions import SsoSigninRefused
+from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink, SamlIdentity, SamlRequest
+from orgwarden.sso.processors import authn, errors
+from orgwarden.sso.processors.metadata import idp_metadata_parse
+from orgwarden.sso.processors.response import SamlResult
+from orgwarden.sso.vendors import PRESETS
+
+MAX_CERTIFICATES = 2
+
+
+def idp_target(connection: SamlConnection) -> Target:
+    return Target("idp", connection.connection_id, connection.directory.name)
+
+
+def _name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("Enter a name of 1 to 100 characters.")
+    return name
+
+
+@transaction.atomic
+def idp_add(*, org: Organization, actor: OrgActor, vendor: str, name: str) -> SamlConnection:
+    """Create an identity-provider directory (with its default policy, via the hook) and its
+    SAML connection, preset with the vendor's attribute names. Raises ``InvalidInput``, ``NotFound``."""
+    audit_actor = org_actor(org=org, actor=actor)
+    name = _name(name)
+    if vendor not in SamlConnection.Vendor.values:
+        raise InvalidInput("Choose an identity provider from the list.")
+    directory = Directory.objects.create(org=org, kind=Directory.Kind.IDP, name=name)
+    orgs_hooks.run_directory_created(directory)
+    preset = PRESETS[vendor]
+    connection = SamlConnection.objects.create(
+        org=org,
+        directory=directory,
+        vendor=vendor,
+        attr_first_name=preset.first_name,
+        attr_last_name=preset.last_name,
+        attr_user_id=preset.user_id,
+    )
+    event_record(
+        action="org:idp:added",
+        actor=audit_actor,
+        org_id=org.org_id,
+        targets=[idp_target(connection)],
+        details={"vendor": vendor, "directory_id": directory.directory_id},
+    )
+    return connection
+
+
+def _locked(org: Organization, connection_id: str) -> SamlConnection:
+    selectors.connection_get(org=org, connection_id=connection_id)  # NotFound for another org's
+    return (
+        SamlConnection.objects.select_for_update()
+        .select_related("directory")
+        .get(org=org, connection_id=connection_id)
+    )
+
+
+UPDATABLE = (
+    "idp_entity_id",
+    "idp_sso_url",
+    "allow_idp_initiated",
+    "allow_sha1",
+    "attr_first_name",
+    "attr_last_name",
+    "attr_user_id",
+)
+
+
+@transaction.atomic
+def idp_update(
+    *, org: Organization, actor: OrgActor, connection_id: str, **changes: object
+) -> SamlConnection:
+    """Change the SAML configuration (keys in ``UPDATABLE``). Raises ``InvalidInput``, ``NotFound``."""
+    audit_actor = org_actor(org=org, actor=actor)
+    connection = _locked(org, connection_id)
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise InvalidInput(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    sso_url = changes.get("idp_sso_url")
+    if sso_url and not str(sso_url).startswith("https://"):
+        raise InvalidInput("The IdP single sign-on URL must start with https://.")
+    changed: dict[str, object] = {}
+    for key, value in changes.items():
+        if getattr(connection, key) != value:
+            changed[key] = value
+            setattr(connection, key, value)
+    if not changed:
+        return connection
+    connection.save()
+    event_record(
+        action="org:idp:updated",
+        actor=audit_actor,
+        org_id=org.org_id,
+        targets=[idp_target(connection)],
+        details={"changed": sorted(changed), "allow_sha1": connection.allow_sha1},
+    )
+    return connection
+
+
+@transaction.atomic
+def idp_remove(*, org: Organization, actor: OrgActor, connection_id: str) -> None:
+    """Remove the connection and its directory (its members fall back to the local directory)."""
+    audit_actor = org_actor(org=org, actor=actor)
+    connection = _locked(org, connection_id)
+    target = idp_target(connection)
+    OrgUser.objects.filter(org=org, directory=connection.directory).update(directory=None)
+    connection.directory.delete()  # cascades to the connection, its certificates, links, policies
+    event_record(action="org:idp:removed", actor=audit_actor, org_id=org.org_id, targets=[target])
+
+
+def certificate_parse(pem: str) -> tuple[str, str, str, datetime]:
+    """(normalised PEM, SHA-256 fingerprint, subject, not_after); raises ``InvalidInput``."""
+    text = (pem or "").strip()
+    if "BEGIN CERTIFICATE" not in text:
+        text = "-----BEGIN CERTIFICATE-----\n" + text + "\n-----END CERTIFICATE-----"
+    try:
+        cert = x509.load_pem_x509_certificate(text.encode())
+    except ValueError as exc:
+        raise InvalidInput("This is not a PEM certificate (-----BEGIN CERTIFICATE----- …).") from exc
+    normalised = cert.public_bytes(serialization.Encoding.PEM).decode()
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return normalised, fingerprint, cert.subject.rfc4514_string()[:500], cert.not_valid_after_utc
+
+
+def _certificate_add(connection: SamlConnection, pem: str) -> SamlCertificate:
+    normalised, fingerprint, subject, not_after = certificate_parse(pem)
+    if connection.certificates.filter(fingerprint_sha256=fingerprint).exists():
+        raise InvalidInput("This certificate is already configured.")
+    if connection.certificates.count() >= MAX_CERTIFICATES:
+        raise InvalidInput("A connection keeps at most two certificates (for rollover). Remove one first.")
+    if not_after <= timezone.now():
+        raise InvalidInput("This certificate has expired.")
+    return SamlCertificate.objects.create(
+        connection=connection,
+        pem=normalised,
+        fingerprint_sha256=fingerprint,
+        subject=subject,
+        not_after=not_after,
+    )
+
+
+@transaction.atomic
+def idp_certificate_add(
+    *, org: Organization, actor: OrgActor, connection_id: str, pem: str
+) -> SamlCertificate:
+    """Trust one more IdP signing certificate (at most two). Raises ``InvalidInput``, ``NotFound``."""
+    audit_actor = org_actor(org=org, actor=actor)
+    connection = _locked(org, connection_id)
+    certificate = _certificate_add(connection, pem)
+    event_record(
+        action="org:idp:certificate_added",
+        actor=audit_actor,
+        org_id=org.org_id,
+        targets=[idp_target(connection)],
+        details={
+            "fingerprint_sha256": certificate.fingerprint_sha256,
+            "not_after": certificate.not_after.isoformat(),
+        },
+    )
+    return certificate
+
+
+@transaction.atomic
+def idp_certificate_remove(
+    *, org: Organization, actor: OrgActor, connection_id: str, certificate_id: str
+) -> None:
+    audit_actor = org_actor(org=org, actor=actor)
+    connection = _locked(org, connection_id)
+    certificate = connection.certificates.filter(certificate_id=certificate_id).first()
+    if certificate is None:
+        raise NotFound()
+    certificate.delete()
+    event_record(
+        action="org:idp:certificate_removed",
+        actor=audit_actor,
+        org_id=org.org_id,
+        targets=[idp_target(connection)],
+        details={"fingerprint_sha256": certificate.fingerprint_sha256},
+    )
+
+
+@transaction.atomic
+def idp_metadata_import(
+    *, org: Organization, actor: OrgActor, connection_id: str, document: bytes
+) -> SamlConnection:
+    """Fill entity ID, SSO URL and certificates from IdP metadata (hardened parse).
+
+    Only these fields change: no check is relaxed (SHA-1, IdP-initiated stay as they were).
+    Certificates already configured are kept; new ones are added while there is room.
+    Raises ``InvalidInput`` (with the parser's reason) or ``NotFound``.
+    """
+    audit_actor = org_actor(org=org, actor=actor)
+    connection = _locked(org, connection_id)
+    try:
+        metadata = idp_metadata_parse(document)
+    except errors.SamlError as exc:
+        raise InvalidInput(f"This metadata can't be read ({exc.reason}): {exc.detail}") from exc
+    if not metadata.entity_id or not metadata.sso_url.startswith("https://"):
+        raise InvalidInput("The metadata needs an entityID and an https:// single sign-on URL.")
+    connection.idp_entity_id = metadata.entity_id[:1024]
+    connection.idp_sso_url = metadata.sso_url[:1024]
+    connection.save()
+    added: list[str] = []
+    for pem in metadata.certificates:
+        _, fingerprint, _, _ = certificate_parse(pem)
+        if connection.certificates.filter(fingerprint_sha256=fingerprint).exists():
+            continue
+        added.append(_certificate_add(connection, pem).fingerprint_sha256)
+    event_record(
+        action="org:idp:updated",
+        actor=audit_actor,
+        org_id=org.org_id,
+        targets=[idp_target(connection)],
+        details={"source": "metadata", "certificates_added": added},
+    )
+    return connection
+
+
+@transaction.atomic
+def idp_domain_link(
+    *, org: Organization, actor: OrgActor, connection_id: str, domain_id: str
+) -> SamlDomainLink:
+    """Send a verified domain's people to this IdP (a domain links to one IdP)."""
+    audit_actor = org_actor(org=org, actor=actor)
+    connection = _locked(org, connection_id)
+    domain = Domain.objects.select_for_update().filter(org=org, domain_id=domain_id).first()
+    if domain is None:
+        raise NotFound()
+    if domain.status != Domain.Status.VERIFIED:
+        raise InvalidInput("Verify this domain before you link it to an identity provider.")
+    if SamlDomainLink.objects.filter(domain=domain).exists():
+        raise InvalidInput("This domain is already linked to an identity provider. Unlink it there first.")
+    link = SamlDomainLink.objects.create(connection=connection, domain=domain)
+    event_record(
+        action="org:idp:domain_linked",
+        actor=audit_actor,
+        org_id=org.org_id,
+        targets=[idp_target(connection), Target("domain", domain.domain_id, domain.name)],
+    )
+    return link
+
+
+@transaction.atomic
+def idp_domain_unlink(*, org: Organization, actor: OrgActor, connection_id: str, domain_id: str) -> None:
+    audit_actor = org_actor(org=org, actor=actor)
+    connection = _locked(org, connection_id)
+    link = (
+        SamlDomainLink.objects.filter(connection=connection, domain__domain_id=domain_id)
+        .select_related("domain")
+        .first()
+    )
+    if link is None:
+        raise NotFound()
+    link.delete()
+    event_record(
+        action="org:idp:domain_unlinked",
+        actor=audit_actor,
+        org_id=org.org_id,
+        targets=[idp_target(connection), Target("domain", link.domain.domain_id, link.domain.name)],
+    )
+
+
+# --- the service provider ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def saml_request_create(
+    *,
+    connection: SamlConnection,
+    relay_state: str,
+    test_by: Account | None = None,
+    now: datetime | None = None,
+) -> tuple[SamlRequest, str]:
+    """Store a new AuthnRequest (usable once, 10 minutes) and return it with the IdP redirect URL.
+
+    Protocol state, like a session: not an audit event (the sign-in that follows is one).
+    ``test_by``: an admin testing the connection (the ACS then shows the outcome, signs nobody in);
+    raises ``NotFound`` if they are not an admin of the connection's org.
+    """
+    if test_by is not None:
+        org_actor(org=connection.org, actor=test_by)
+    now = now or timezone.now()
+    request = SamlRequest.objects.create(
+        request_id=authn.new_request_id(),
+        connection=connection,
+        created_at=now,
+        relay_state=relay_state[:2000],
+        test_mode=test_by is not None,
+        requested_by=test_by,
+    )
+    xml = authn.authn_request_xml(
+        request_id=request.request_id,
+        issue_instant=now.astimezone(UTC),
+        sp_entity_id=selectors.sp_entity_id(connection),
+        acs_url=selectors.acs_url(connection),
+        destination=connection.idp_sso_url,
+    )
+    url = authn.redirect_url(
+        idp_sso_url=connection.idp_sso_url, authn_request=xml, relay_state=request.request_id
+    )
+    return request, url
+
+
+@transaction.atomic
+def sso_failure_record(*, connection: SamlConnection, reason: str, detail: str, email: str = "") -> None:
+    """``account:signin:sso_failed`` in the connection's org log, with the stable reason code."""
+    account = Account.objects.filter(email=normalize_email(email)).first() if email else None
+    event_record(
+        action="account:signin:sso_failed",
+        actor=Actor.account(account) if account else Actor.anonymous(email),
+        org_id=connection.org.org_id,
+        targets=[idp_target(connection)],
+        details={"reason": reason, "detail": detail[:500]},
+    )
+
+
+@transaction.atomic
+def sso_test_record(*, connection: SamlConnection, actor: Account, reason: str, email: str = "") -> None:
+    """``org:idp:tested``: an admin tried the connection; ``reason`` is ``ok`` or a failure code."""
+    audit_actor = org_actor(org=connection.org, actor=actor)
+    event_record(
+        action="org:idp:tested",
+        actor=audit_actor,
+        org_id=connection.org.org_id,
+        targets=[idp_target(connection)],
+        details={"outcome": "ok" if reason == "ok" else "failed", "reason": reason, "email": email},
+    )
+
+
+def default_policy(connection: SamlConnection) -> AuthenticationPolicy | None:
+    return AuthenticationPolicy.objects.filter(directory=connection.directory, is_default=True).first()
+
+
+def _jit_allowed(connection: SamlConnection, email: str) -> Domain | None:
+    name = email.rsplit("@", 1)[-1]
+    domain = Domain.objects.filter(
+        org=connection.org,
+        name=name,
+        status=Domain.Status.VERIFIED,
+        claim=Domain.Claim.AUTOMATIC,
+        saml_link__connection=connection,
+    ).first()
+    policy = default_policy(connection)
+    if domain is None or policy is None or not policy.enforce_sso:
+        return None
+    return domain
+
+
+@transaction.atomic
+def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Account:
+    """The account an accepted assertion signs in: matched by stable id, then email, else created
+    just in time when the rules allow. Updates the profile and links the identity.
+
+    Raises ``SsoSigninRefused`` (``domain_not_linked``, ``no_account``, ``account_deactivated``,
+    ``managed_by_another_org``).
+    """
+    email = normalize_email(result.email)
+    name = email.rsplit("@", 1)[-1]
+    # An IdP speaks only for the verified domains linked to it: never for anyone else's accounts.
+    if not SamlDomainLink.objects.filter(
+        connection=connection, domain__name=name, domain__status=Domain.Status.VERIFIED
+    ).exists():
+        raise SsoSigninRefused("domain_not_linked", f"{name} is not linked to this identity provider.")
+    stable_id = result.stable_id or email
+    identity = (
+        SamlIdentity.objects.select_related("account")
+        .filter(connection=connection, stable_id=stable_id)
+        .first()
+    )
+    account = identity.account if identity else Account.objects.filter(email=email).first()
+    display_name = " ".join(p for p in (result.first_name, result.last_name) if p).strip()[:150]
+    if account is None:
+        domain = _jit_allowed(connection, email)
+        if domain is None:
+            raise SsoSigninRefused(
+                "no_account",
+                "There is no account for this email, and accounts are not created "
+                "just in time for it (the domain must claim accounts automatically and the "
+                "identity provider's policy must enforce SSO).",
+            )
+        account = account_services.account_create(
+            email=email,
+            display_name=display_name,
+            password=None,
+            email_verified=True,
+            actor=Actor.system(connection.directory.name),
+            org_id=connection.org.org_id,
+            via="saml_jit",
+        )
+        org_user = OrgUser.objects.filter(org=connection.org, account=account, is_managed=True).first()
+        if org_user is None:
+            raise SsoSigninRefused(
+                "managed_by_another_org", "This account is managed by another organization."
+            )
+        org_user.directory = connection.directory
+        org_user.save(update_fields=["directory"])
+        event_record(
+            action="account:created_jit",
+            actor=Actor.system(connection.directory.name),
+            org_id=connection.org.org_id,
+            targets=[Target.account(account), idp_target(connection)],
+            details={"domain": domain.name},
+        )
+    if account.status != Account.Status.ACTIVE:
+        raise SsoSigninRefused("account_deactivated", "This account is deactivated.")
+    if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=connection.org).exists():
+        raise SsoSigninRefused("managed_by_another_org", "This account is managed by another organization.")
+    if display_name and display_name != account.display_name:
+        account_services.profile_update(account=account, display_name=display_name)
+    now = timezone.now()
+    if identity is None:
+        SamlIdentity.objects.filter(connection=connection, account=account).delete()
+        identity = SamlIdentity.objects.create(connection=connection, stable_id=stable_id, account=account)
+    SamlIdentity.objects.filter(pk=identity.pk).update(last_signin_at=now)
+    return account

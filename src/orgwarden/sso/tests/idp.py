@@ -1,0 +1,149 @@
+"""A real SAML identity provider for the tests: pysaml2's IdP side (``saml2.server.Server``).
+
+pysaml2 is an independent implementation that signs with Debian's ``xmlsec1``; it parses our
+AuthnRequests and issues responses in the shapes Okta (signed assertion), Entra ID (signed
+response… and assertion) and Google Workspace send. Keys are generated per test session.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
+from saml2.config import IdPConfig
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
+from saml2.server import Server
+
+IDP_ENTITY_ID = "https://idp.example.test/saml/metadata"
+IDP_SSO_URL = "https://idp.example.test/saml/sso"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    key_pem: str
+    cert_pem: str
+    key: rsa.RSAPrivateKey
+
+
+def make_key_pair(common_name: str = "idp.example.test", days: int = 365) -> KeyPair:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(
+        key_pem=key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        key=key,
+    )
+
+
+class TestIdp:
+    """One pysaml2 IdP that knows one SP (from our own SP metadata)."""
+
+    __test__ = False
+
+    def __init__(self, *, keys: KeyPair, sp_metadata: str, entity_id: str = IDP_ENTITY_ID) -> None:
+        self.keys = keys
+        self.dir = Path(tempfile.mkdtemp(prefix="orgwarden-idp-"))
+        (self.dir / "key.pem").write_text(keys.key_pem)
+        (self.dir / "cert.pem").write_text(keys.cert_pem)
+        (self.dir / "sp.xml").write_text(sp_metadata)
+        config = IdPConfig()
+        config.load(
+            {
+                "entityid": entity_id,
+                "service": {
+                    "idp": {
+                        "endpoints": {
+                            "single_sign_on_service": [
+                                (IDP_SSO_URL, BINDING_HTTP_REDIRECT),
+                                (IDP_SSO_URL, BINDING_HTTP_POST),
+                            ]
+                        },
+                        "policy": {
+                            "default": {
+                                "lifetime": {"minutes": 5},
+                                "attribute_restrictions": None,
+                                "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
+                            }
+                        },
+                        "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
+                        "want_authn_requests_signed": False,
+                    }
+                },
+                "key_file": str(self.dir / "key.pem"),
+                "cert_file": str(self.dir / "cert.pem"),
+                "xmlsec_binary": "/usr/bin/xmlsec1",
+                "metadata": {"local": [str(self.dir / "sp.xml")]},
+                "allow_unknown_attributes": True,
+            }
+        )
+        self.server = Server(config=config)
+
+    def parse_redirect(self, url: str) -> tuple[str, str, str]:
+        """Our AuthnRequest from an HTTP-Redirect URL: (request id, ACS URL, RelayState)."""
+        query = parse_qs(urlsplit(url).query)
+        saml_request = query["SAMLRequest"][0]
+        parsed = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
+        request = parsed.message
+        return request.id, request.assertion_consumer_service_url, query.get("RelayState", [""])[0]
+
+    def response(
+        self,
+        *,
+        sp_entity_id: str,
+        acs_url: str,
+        email: str,
+        in_response_to: str | None = None,
+        attributes: dict[str, str] | None = None,
+        sign_response: bool = False,
+        sign_assertion: bool = True,
+        sha1: bool = False,
+    ) -> str:
+        """A base64 SAMLResponse as the IdP would POST it."""
+        identity = {"givenName": ["Ada"], "sn": ["Lovelace"], "uid": ["00u-ada"]}
+        if attributes is not None:
+            identity = {k: [v] for k, v in attributes.items()}
+        kwargs = {}
+        if sha1:
+            kwargs = {"sign_alg": xmldsig.SIG_RSA_SHA1, "digest_alg": xmldsig.DIGEST_SHA1}
+        else:
+            kwargs = {"sign_alg": xmldsig.SIG_RSA_SHA256, "digest_alg": xmldsig.DIGEST_SHA256}
+        response = self.server.create_authn_response(
+            identity=identity,
+            in_response_to=in_response_to,
+            destination=acs_url,
+            sp_entity_id=sp_entity_id,
+            name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email),
+            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
+            sign_response=sign_response,
+            sign_assertion=sign_assertion,
+            **kwargs,
+        )
+        return base64.b64encode(str(response).encode()).decode()
+
+
+def inflate_request(url: str) -> bytes:
+    value = parse_qs(urlsplit(url).query)["SAMLRequest"][0]
+    return zlib.decompress(base64.b64decode(value), -15)
