@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "orgwarden.audit.middleware.RequestContextMiddleware",
+    # Before SessionActivityMiddleware: it reads the last activity time that one refreshes.
+    "orgwarden.policies.middleware.SessionLimitMiddleware",
     "orgwarden.accounts.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -141,6 +143,8 @@ CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "orgwarden.console.views.errors.csrf_failure"
 
 SIGNUP_ENABLED = config.env_bool("ORGWARDEN_SIGNUP_ENABLED", True)
+# Idle and absolute session limits of authentication policies (policies.middleware); off only to measure.
+SESSION_LIMITS_ENABLED = config.env_bool("ORGWARDEN_SESSION_LIMITS", True)
 SIGNIN_THROTTLE_PER_MINUTE = config.env_int("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE", 10, minimum=1)
 INSTALLATION_NAME = config.env("ORGWARDEN_INSTALLATION_NAME", "orgwarden")
 

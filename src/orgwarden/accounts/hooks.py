@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from orgwarden.accounts.models import Account
 
 # Called with the new account, inside account_create's transaction.
@@ -28,6 +30,12 @@ close_refusal: list[Callable[[Account], str | None]] = []
 # Called with the account (already saved with its new email) and the old email, inside the change's
 # transaction: apps keep their copies of the email in step.
 account_email_changed: list[Callable[[Account, str], None]] = []
+# Return what ``password`` lacks for ``account`` beyond Django's validators (a policy's minimum
+# length and strength); an empty list when nothing. Consulted by ``services.password_check``.
+password_rules: list[Callable[[Account, str], list[str]]] = []
+# Called with the request and the account once a sign-in completes (after ``signin_success_record``,
+# inside a transaction; the session is already the signed-in one): break-glass alerts, session stamps.
+signed_in: list[Callable[[HttpRequest, Account], None]] = []
 
 
 def run_account_created(account: Account) -> None:
@@ -62,3 +70,15 @@ def refusal_of_close(account: Account) -> str | None:
 def run_account_email_changed(account: Account, old_email: str) -> None:
     for hook in account_email_changed:
         hook(account, old_email)
+
+
+def password_rule_failures(account: Account, password: str) -> list[str]:
+    failures: list[str] = []
+    for rule in password_rules:
+        failures.extend(rule(account, password))
+    return failures
+
+
+def run_signed_in(request: HttpRequest, account: Account) -> None:
+    for hook in signed_in:
+        hook(request, account)

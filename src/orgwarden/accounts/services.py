@@ -40,11 +40,20 @@ EMAIL_CHANGE_MAX_AGE = timedelta(hours=24)
 
 
 def password_check(*, password: str, account: Account | None = None) -> None:
-    """Raise ``InvalidPassword`` listing every rule ``password`` fails (Django's validators)."""
+    """Raise ``InvalidPassword`` listing every rule ``password`` fails.
+
+    Django's validators, then ``hooks.password_rules`` (the account's authentication policy: its
+    minimum length and strength), so a reset, a change and a forced change all obey the policy.
+    """
+    failures: list[str] = []
     try:
         password_validation.validate_password(password, user=account)
     except ValidationError as exc:
-        raise InvalidPassword(list(exc.messages)) from exc
+        failures.extend(exc.messages)
+    if account is not None:
+        failures.extend(m for m in hooks.password_rule_failures(account, password) if m not in failures)
+    if failures:
+        raise InvalidPassword(failures)
 
 
 @transaction.atomic

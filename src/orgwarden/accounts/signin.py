@@ -18,17 +18,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from django.contrib.auth import login
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from orgwarden.accounts import services, throttle
+from orgwarden.accounts import hooks, services, throttle
 from orgwarden.accounts.models import Account, normalize_email
 
 SESSION_KEY = "signin_flow"
 FLOW_MAX_AGE = 15 * 60  # a half-finished sign-in is forgotten after 15 minutes
 BACKEND = "orgwarden.accounts.backends.AccountBackend"
+AUTH_AT_KEY = "_auth_at"  # unix time the session's sign-in completed
 
 
 @dataclass
@@ -146,6 +148,10 @@ def flow_advance(request: HttpRequest, flow: SignInFlow) -> HttpResponseRedirect
         return HttpResponseRedirect(reverse("accounts:login"))
     SignInFlow.clear(request)
     login(request, account, backend=BACKEND)
-    services.signin_success_record(account=account, method="+".join(flow.proofs))
+    # When this session's sign-in happened: the absolute session limit counts from here.
+    request.session[AUTH_AT_KEY] = time.time()
+    with transaction.atomic():
+        services.signin_success_record(account=account, method="+".join(flow.proofs))
+        hooks.run_signed_in(request, account)
     throttle.clear_account(email=account.email)
     return HttpResponseRedirect(safe_next_url(request, flow.next_url))

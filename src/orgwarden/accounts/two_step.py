@@ -87,6 +87,12 @@ def two_step_disable(*, account: Account, password: str, actor: Actor | None = N
     )
 
 
+def two_step_clear(*, account: Account) -> None:
+    """Remove ``account``'s 2SV secret and recovery codes, for a caller that records its own event
+    (an admin's reset, ``policies.services.two_step_reset``)."""
+    _clear(account)
+
+
 def _clear(account: Account) -> None:
     account.totp_secret, account.totp_last_step, account.totp_enabled_at = "", None, None
     account.save(update_fields=["totp_secret", "totp_last_step", "totp_enabled_at"])

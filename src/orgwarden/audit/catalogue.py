@@ -27,6 +27,7 @@ USERS = "Managed accounts and users"
 ACCESS = "Groups and product access"
 API_KEYS = "API keys"
 SSO = "Single sign-on"
+POLICIES = "Authentication policies"
 
 ACTIONS: tuple[Action, ...] = (
     # Sign-in and sessions
@@ -111,6 +112,17 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:idp:tested", "Single sign-on tested", SSO),
     Action("account:signin:sso_failed", "Single sign-on refused", SSO),
     Action("account:created_jit", "Account created just in time by single sign-on", SSO),
+    # Authentication policies
+    Action("org:policy:created", "Authentication policy created", POLICIES),
+    Action("org:policy:updated", "Authentication policy settings changed", POLICIES),
+    Action("org:policy:renamed", "Authentication policy renamed", POLICIES),
+    Action("org:policy:deleted", "Authentication policy deleted", POLICIES),
+    Action("org:policy:members_moved", "Accounts moved to an authentication policy", POLICIES),
+    Action("org:account:2sv_reset", "Two-step verification reset by an admin", POLICIES),
+    Action("org:break_glass:added", "Break-glass admin added", POLICIES),
+    Action("org:break_glass:removed", "Break-glass admin removed", POLICIES),
+    Action("account:signin:break_glass", "Break-glass admin signed in", POLICIES),
+    Action("account:session:expired", "Session expired by policy", SIGN_IN),
 )
 
 BY_KEY: dict[str, Action] = {action.key: action for action in ACTIONS}

@@ -82,7 +82,7 @@ SECTIONS: tuple[Section, ...] = (
             Page(
                 "policies",
                 "Authentication policies",
-                None,
+                "console:policies",
                 "Two-step verification, passwords, sessions and SSO rules.",
             ),
             Page(

@@ -4,6 +4,7 @@ from orgwarden.console.views import admins, api_keys, audit, home, setup
 from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import identity_providers as idp_views
+from orgwarden.console.views import policies as policies_views
 from orgwarden.console.views import products as products_views
 from orgwarden.console.views import users as users_views
 
@@ -88,6 +89,28 @@ urlpatterns = [
         name="user_delete_cancel",
     ),
     path(org + "users/<str:account_id>/sign-out", users_views.user_sessions_end, name="user_sessions_end"),
+    # Security → Authentication policies
+    path(org + "policies/", policies_views.policies, name="policies"),
+    path(org + "policies/check", policies_views.policy_check, name="policy_check"),
+    path(org + "policies/break-glass", policies_views.break_glass_add, name="break_glass_add"),
+    path(
+        org + "policies/break-glass/<str:account_id>/remove",
+        policies_views.break_glass_remove,
+        name="break_glass_remove",
+    ),
+    path(
+        org + "policies/accounts/<str:account_id>/reset-two-step",
+        policies_views.two_step_reset,
+        name="two_step_reset",
+    ),
+    path(org + "policies/<str:policy_id>/", policies_views.policy, name="policy"),
+    path(org + "policies/<str:policy_id>/rename", policies_views.policy_rename, name="policy_rename"),
+    path(org + "policies/<str:policy_id>/delete", policies_views.policy_delete, name="policy_delete"),
+    path(
+        org + "policies/<str:policy_id>/members",
+        policies_views.policy_members_move,
+        name="policy_members_move",
+    ),
     # Security → Identity providers (SAML)
     path(org + "identity-providers/", idp_views.identity_providers, name="identity_providers"),
     path(org + "identity-providers/<str:connection_id>/", idp_views.identity_provider, name="identity_provider"),

@@ -1,0 +1,224 @@
+"""Security → Authentication policies in the console: pages, forms, 400s, 404s across orgs."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.models import OrgUser
+from orgwarden.orgs.services.claims import account_claim, local_directory
+from orgwarden.orgs.tests.factories import OrgAdminFactory
+from orgwarden.policies import services
+from orgwarden.policies.models import AuthenticationPolicy, BreakGlassAdmin, PolicyMember
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def default_policy(org):
+    return services.default_policy_create(local_directory(org))
+
+
+@pytest.fixture
+def managed(org, default_policy):
+    account = AccountFactory(email="dana@acme.test")
+    account_claim(org=org, account=account, domain=None, actor=Actor.system())
+    return account
+
+
+def base(org) -> str:
+    return f"/admin/o/{org.org_id}/policies/"
+
+
+def test_the_list_shows_each_directory_with_its_default_first(admin_client, org, default_policy, managed):
+    response = admin_client.get(base(org))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Default policy" in html and "Local directory" in html and "Break-glass admins" in html
+    assert 'style="' not in html and "<script>" not in html
+    row = response.context["directories"][0].policies[0]
+    assert row.policy == default_policy and row.member_count == 1
+    home = admin_client.get(f"/admin/o/{org.org_id}/")
+    assert base(org).encode() in home.content  # the navigation links here now
+
+
+def test_create_a_policy(admin_client, org, default_policy):
+    directory = local_directory(org)
+    response = admin_client.post(base(org), {"directory": directory.directory_id, "name": "Contractors"})
+    policy = AuthenticationPolicy.objects.get(org=org, name="Contractors")
+    assert response.status_code == 302 and response["Location"] == f"{base(org)}{policy.policy_id}/"
+    assert AuditEvent.objects.filter(action="org:policy:created", org_id=org.org_id).count() == 1
+    taken = admin_client.post(base(org), {"directory": directory.directory_id, "name": "contractors"})
+    assert taken.status_code == 400 and b"already has this name" in taken.content
+    empty = admin_client.post(base(org), {"directory": directory.directory_id, "name": ""})
+    assert empty.status_code == 400
+    assert AuthenticationPolicy.objects.filter(org=org).count() == 2
+
+
+def _settings(policy, **changes):
+    data = {
+        "two_step": policy.two_step,
+        "password_min_length": policy.password_min_length,
+        "password_min_strength": policy.password_min_strength,
+        "password_expiry_days": policy.password_expiry_days,
+        "idle_session_minutes": policy.idle_session_minutes,
+        "absolute_session_minutes": policy.absolute_session_minutes,
+        "api_token_max_days": policy.api_token_max_days,
+        "api_tokens_allowed": "on",
+        "billable": "on",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_save_settings_and_bad_settings_are_a_400(admin_client, org, default_policy):
+    url = f"{base(org)}{default_policy.policy_id}/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b"Connect an identity provider first" in page.content
+    ok = admin_client.post(url, _settings(default_policy, two_step="mandatory", idle_session_minutes=60))
+    assert ok.status_code == 302
+    default_policy.refresh_from_db()
+    assert default_policy.two_step == "mandatory" and default_policy.idle_session_minutes == 60
+    for bad in (
+        _settings(default_policy, idle_session_minutes=5),
+        _settings(default_policy, idle_session_minutes=600, absolute_session_minutes=60),
+        _settings(default_policy, password_expiry_days=45),
+        _settings(default_policy, password_min_length="x"),
+    ):
+        response = admin_client.post(url, bad)
+        assert response.status_code == 400, bad
+    assert AuditEvent.objects.filter(action="org:policy:updated").count() == 1
+    # SSO can't be switched on for the local directory: the field is disabled, its value ignored.
+    admin_client.post(url, _settings(default_policy, enforce_sso="on"))
+    default_policy.refresh_from_db()
+    assert default_policy.enforce_sso is False
+
+
+def test_rename_delete_and_the_default_is_protected(admin_client, org, default_policy, managed):
+    policy = services.policy_create(
+        org=org,
+        actor=org.admins.first().account,
+        directory_id=local_directory(org).directory_id,
+        name="Strict",
+    )
+    url = f"{base(org)}{policy.policy_id}/"
+    assert admin_client.post(url + "rename", {"name": "Stricter"}).status_code == 302
+    assert admin_client.post(url + "rename", {"name": ""}).status_code == 400
+    services.policy_members_move(
+        org=org,
+        actor=org.admins.first().account,
+        policy_id=policy.policy_id,
+        account_ids=[managed.account_id],
+    )
+    confirm = admin_client.get(url + "delete")
+    assert confirm.status_code == 200 and b"1 member go back" in confirm.content
+    assert admin_client.post(url + "delete").status_code == 302
+    assert not AuthenticationPolicy.objects.filter(pk=policy.pk).exists()
+    assert not PolicyMember.objects.exists()
+    protected = admin_client.post(f"{base(org)}{default_policy.policy_id}/delete")
+    assert protected.status_code == 400
+    assert AuthenticationPolicy.objects.filter(pk=default_policy.pk).exists()
+
+
+def test_move_members_with_the_bulk_form(admin_client, org, default_policy, managed):
+    policy = services.policy_create(
+        org=org,
+        actor=org.admins.first().account,
+        directory_id=local_directory(org).directory_id,
+        name="Strict",
+    )
+    url = f"{base(org)}{default_policy.policy_id}/"
+    page = admin_client.get(url)
+    assert managed.email.encode() in page.content
+    moved = admin_client.post(
+        url + "members", {"account_ids": [managed.account_id], "policy": policy.policy_id}
+    )
+    assert moved.status_code == 302
+    assert PolicyMember.objects.get(account=managed).policy == policy
+    stranger = AccountFactory()
+    refused = admin_client.post(
+        f"{base(org)}{policy.policy_id}/members",
+        {"account_ids": [stranger.account_id], "policy": default_policy.policy_id},
+    )
+    assert refused.status_code == 400 and b"not managed" in refused.content
+    nothing = admin_client.post(
+        f"{base(org)}{policy.policy_id}/members", {"policy": default_policy.policy_id}
+    )
+    assert nothing.status_code == 400
+    bogus = admin_client.post(url + "members", {"account_ids": ["<script>"], "policy": policy.policy_id})
+    assert bogus.status_code == 400
+    assert PolicyMember.objects.get(account=managed).policy == policy
+
+
+def test_members_list_pages_by_email(admin_client, org, default_policy):
+    for i in range(55):
+        account = AccountFactory(email=f"p{i:02d}@acme.test")
+        account_claim(org=org, account=account, domain=None, actor=Actor.system())
+    url = f"{base(org)}{default_policy.policy_id}/"
+    first = admin_client.get(url)
+    assert len(first.context["members"].rows) == 50
+    cursor = first.context["members"].next_cursor
+    second = admin_client.get(url, {"after": cursor})
+    assert [u.email for u in second.context["members"].rows] == [f"p{i:02d}@acme.test" for i in range(50, 55)]
+    assert admin_client.get(url, {"after": "!!!"}).status_code == 200
+
+
+def test_another_orgs_policy_is_a_404(admin_client, org, default_policy, other_org_admin):
+    theirs = services.default_policy_create(local_directory(other_org_admin.org))
+    for path in ("", "rename", "delete", "members"):
+        url = f"{base(org)}{theirs.policy_id}/{path}"
+        response = admin_client.post(url, {"name": "x"}) if path else admin_client.get(url)
+        assert response.status_code == 404, path
+    their_person = AccountFactory()
+    account_claim(org=other_org_admin.org, account=their_person, domain=None, actor=Actor.system())
+    assert (
+        admin_client.post(f"{base(org)}accounts/{their_person.account_id}/reset-two-step").status_code == 404
+    )
+    other = Client()
+    other.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    assert other.get(base(org)).status_code == 404
+
+
+def test_break_glass_add_and_remove_in_the_console(admin_client, org, org_admin, default_policy):
+    second = OrgAdminFactory(org=org).account
+    response = admin_client.post(base(org) + "break-glass", {"account_id": second.account_id})
+    assert response.status_code == 302
+    assert BreakGlassAdmin.objects.filter(org=org, account=second).exists()
+    not_admin = admin_client.post(base(org) + "break-glass", {"account_id": AccountFactory().account_id})
+    assert not_admin.status_code == 400
+    removed = admin_client.post(f"{base(org)}break-glass/{second.account_id}/remove")
+    assert removed.status_code == 302 and not BreakGlassAdmin.objects.exists()
+    assert admin_client.post(f"{base(org)}break-glass/{second.account_id}/remove").status_code == 404
+    assert AuditEvent.objects.filter(action__startswith="org:break_glass:").count() == 2
+
+
+def test_check_a_user(admin_client, org, default_policy, managed):
+    url = base(org) + "check"
+    assert admin_client.get(url).status_code == 200
+    found = admin_client.get(url, {"email": "DANA@acme.test"})
+    assert found.status_code == 200
+    html = found.content.decode()
+    assert "Default policy" in html and "Two-step verification" in html and "Sessions" in html
+    assert found.context["explanation"].policy == default_policy
+    unknown = admin_client.get(url, {"email": "nobody@acme.test"})
+    assert unknown.status_code == 400 and b"doesn" in unknown.content
+    assert admin_client.get(url, {"email": "not an email"}).status_code == 400
+
+
+def test_reset_two_step_from_check_a_user(admin_client, org, default_policy, managed):
+    from orgwarden.accounts import crypto, otp
+
+    managed.totp_secret, managed.totp_enabled_at = crypto.encrypt(otp.new_secret()), managed.created_at
+    managed.save()
+    page = admin_client.get(base(org) + "check", {"email": managed.email})
+    assert b"Reset two-step verification" in page.content
+    response = admin_client.post(f"{base(org)}accounts/{managed.account_id}/reset-two-step")
+    assert response.status_code == 302 and "check?email=" in response["Location"]
+    managed.refresh_from_db()
+    assert not managed.has_two_step
+    assert AuditEvent.objects.get(action="org:account:2sv_reset").org_id == org.org_id
+    assert admin_client.get(f"{base(org)}accounts/{managed.account_id}/reset-two-step").status_code == 405
+    assert OrgUser.objects.filter(account=managed, is_managed=True).exists()
