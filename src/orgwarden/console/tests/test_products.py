@@ -327,3 +327,73 @@ def test_csrf_is_enforced(org_admin, org, site):
     client.force_login(org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
     response = client.post(f"{base(org)}/products/{site.site_id}/remove")
     assert response.status_code == 403 and ProductSite.objects.exists()
+
+
+# --- in a real browser --------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_products_groups_and_invitation_journey_in_a_browser(new_page):
+    """An admin adds a site, creates a group, grants it access, invites two people (one new, one
+    known), the new person signs in with the emailed one-time link, and the admin removes the
+    other's access from External users. No CSP violation on the way (``new_page`` checks)."""
+    from django.core import mail
+    from playwright.sync_api import expect
+
+    from orgwarden.orgs.tests.factories import OrgAdminFactory
+
+    role = OrgAdminFactory(org__name="Acme", account__email="ann@acme.test")
+    AccountFactory(email="partner@partner.test", display_name="Pat Partner")
+    ann = new_page()
+    ann.goto("/login")
+    ann.get_by_label("Email").fill("ann@acme.test")
+    ann.get_by_role("button", name="Continue").click()
+    ann.get_by_label("Password").fill("correct horse battery staple")
+    ann.get_by_role("button", name="Sign in").click()
+    ann.goto(f"/admin/o/{role.org.org_id}/")
+
+    ann.get_by_role("link", name="Product sites").click()
+    ann.get_by_label("Product").select_option("confluence")
+    ann.get_by_label("Site name").fill("Acme Wiki")
+    ann.get_by_label("Site address").fill("https://wiki.acme.test")
+    ann.get_by_role("button", name="Add site").click()
+    expect(ann.get_by_role("heading", name="Acme Wiki")).to_be_visible()
+
+    ann.get_by_role("link", name="Groups", exact=True).click()
+    ann.get_by_label("Group name").fill("Writers")
+    ann.get_by_role("button", name="Create group").click()
+    expect(ann.get_by_role("heading", name="Writers")).to_be_visible()
+
+    ann.get_by_role("link", name="Product sites").click()
+    ann.get_by_role("link", name="Acme Wiki").click()
+    ann.get_by_label("Group", exact=True).select_option(label="Writers")
+    ann.get_by_label("Role").first.select_option("user")
+    ann.get_by_role("button", name="Grant").click()
+    expect(ann.get_by_text("Writers has user access.")).to_be_visible()
+    ann.get_by_label("Writers").check()
+    ann.get_by_role("button", name="Save default groups").click()
+    expect(ann.get_by_text("Default groups saved.")).to_be_visible()
+
+    ann.get_by_label("Email addresses").fill("new@acme.test, partner@partner.test")
+    ann.get_by_role("button", name="Send invitations").click()
+    expect(ann.get_by_text("Invited 2 people to Acme Wiki.")).to_be_visible()
+    ann.screenshot(path="/tmp/access-site.png", full_page=True)
+
+    message = next(m for m in mail.outbox if m.to == ["new@acme.test"] and "Acme Wiki" in m.subject)
+    link = re.search(r"https?://[^/\s]+(/login/link/\S+)", message.body).group(1)
+    newcomer = new_page()
+    newcomer.goto(link)
+    newcomer.get_by_role("button").first.click()
+    expect(newcomer).not_to_have_url(re.compile("/login/link/"))
+
+    ann.get_by_role("link", name="External users").first.click()
+    expect(ann.get_by_text("partner@partner.test", exact=True)).to_be_visible()
+    ann.screenshot(path="/tmp/access-external.png", full_page=True)
+    ann.get_by_role("button", name="Remove access of partner@partner.test").click()
+    expect(ann.get_by_text("Access removed.")).to_be_visible()
+    assert not OrgUser.objects.filter(org=role.org, account__email="partner@partner.test").exists()
+    ann.goto(f"/admin/o/{role.org.org_id}/groups/")
+    ann.screenshot(path="/tmp/access-groups.png", full_page=True)
+    ann.goto(f"/admin/o/{role.org.org_id}/products/")
+    ann.screenshot(path="/tmp/access-products.png", full_page=True)
