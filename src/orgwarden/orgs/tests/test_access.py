@@ -590,3 +590,27 @@ def test_sites_by_product_and_site_access(org, admin):
     [row] = q.site_access(org=org, site=wiki)
     assert (row.group.name, row.role, row.is_default, row.member_count) == ("Devs", "admin", True, 0)
     assert [a.site.name for a in q.group(org=org, group_id=group.group_id).site_access.all()] == ["Wiki"]
+
+
+def test_users_invite_is_all_or_nothing_and_bounded(
+    org, admin, mailoutbox, django_capture_on_commit_callbacks
+):
+    site = add_site(org, admin)
+    closed = AccountFactory(status=Account.Status.CLOSED)
+    before = AuditEvent.objects.count()
+    for emails in [[], [f"p{i}@example.com" for i in range(51)], ["ok@example.com", closed.email]]:
+        with pytest.raises(InvalidInput):
+            s.users_invite(org=org, actor=admin, emails=emails, site_ids=[site.site_id])
+    assert not Account.objects.filter(email="ok@example.com").exists() and not OrgUser.objects.exists()
+    assert_nothing_recorded(before)
+    with django_capture_on_commit_callbacks(execute=True):
+        invited = s.users_invite(
+            org=org,
+            actor=ApiKey(org_id=org.pk),
+            emails=["a@example.com", "A@example.com", "b@example.com"],
+            site_ids=[site.site_id],
+        )
+    assert [a.email for a in invited] == ["a@example.com", "b@example.com"]
+    invitation = next(m for m in mailoutbox if m.to == ["a@example.com"] and "Acme Jira" in m.subject)
+    assert "Provisioning script gave you access" in invitation.body
+    assert {e.actor_type for e in events("org:user:invited")} == {"api_key"}
