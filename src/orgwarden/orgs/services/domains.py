@@ -32,7 +32,7 @@ from orgwarden.accounts import emails
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs import proofs
-from orgwarden.orgs.exceptions import AutomaticClaimTaken, DomainNotVerified, InvalidInput
+from orgwarden.orgs.exceptions import AutomaticClaimTaken, DomainNotVerified, InvalidInput, NotFound
 from orgwarden.orgs.models import Domain, OrgAdmin, Organization, OrgUser
 from orgwarden.orgs.public_domains import is_public_mail_domain
 from orgwarden.orgs.selectors import domains as selectors
@@ -147,7 +147,9 @@ def domain_verify(*, org: Organization, actor: OrgActor, domain_id: str, method:
 def _verification_record(
     *, org: Organization, who: Actor, domain_pk: int, method: str, result: proofs.ProofResult
 ) -> VerificationResult:
-    domain = Domain.objects.select_for_update().get(pk=domain_pk, org=org)
+    domain = Domain.objects.select_for_update().filter(pk=domain_pk, org=org).first()
+    if domain is None:  # removed while we looked
+        raise NotFound()
     now = timezone.now()
     domain.last_checked_at = now
     if result.found:
@@ -327,9 +329,11 @@ def domains_recheck(*, now: datetime | None = None) -> RecheckSummary:
         Domain.objects.filter(status=Domain.Status.VERIFIED).order_by("pk").values_list("pk", flat=True)
     )
     for pk in pks:
+        domain = Domain.objects.filter(pk=pk).first()
+        if domain is None:  # removed since the list was read
+            continue
         summary.checked += 1
         try:
-            domain = Domain.objects.get(pk=pk)
             result = PROOF_CHECKS[domain.method](domain.name, domain.token)
             outcome = _recheck_record(domain_pk=pk, result=result, now=now or timezone.now())
         except Exception as exc:  # one domain's failure must not stop the others
@@ -342,8 +346,8 @@ def domains_recheck(*, now: datetime | None = None) -> RecheckSummary:
 @transaction.atomic
 def _recheck_record(*, domain_pk: int, result: proofs.ProofResult, now: datetime) -> str:
     """Write one re-check's outcome; returns the summary field it counts in."""
-    domain = Domain.objects.select_for_update().select_related("org").get(pk=domain_pk)
-    if domain.status != Domain.Status.VERIFIED:  # unverified or removed meanwhile
+    domain = Domain.objects.select_for_update().select_related("org").filter(pk=domain_pk).first()
+    if domain is None or domain.status != Domain.Status.VERIFIED:  # removed or unverified meanwhile
         return "ok"
     org, system = domain.org, Actor.system("domain re-check")
     domain.last_checked_at = now

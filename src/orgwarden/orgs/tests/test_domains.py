@@ -560,3 +560,28 @@ def test_recheck_command_prints_a_summary_and_fails_on_errors(org_admin, proof_p
     with pytest.raises(CommandError):
         call_command("domains", "recheck")
     assert "1 error." in capsys.readouterr().out
+
+
+def test_an_org_api_key_may_add_and_verify(org_admin, proof_peers):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Key:  # what orgs.services.actors needs of an org API key
+        org_id: int
+        key_id: str
+        name: str
+
+    key = Key(org_admin.org.pk, "key123", "Provisioning script")
+    domain = services.domain_add(org=org_admin.org, actor=key, name="acme.test")
+    proof_peers.publish_txt("acme.test", domain.token)
+    assert services.domain_verify(
+        org=org_admin.org, actor=key, domain_id=domain.domain_id, method="dns"
+    ).verified
+    event = one_event("org:domain:verified")
+    assert (event.actor_type, event.actor_id, event.actor_name) == (
+        "api_key",
+        "key123",
+        "Provisioning script",
+    )
+    with pytest.raises(NotFound):
+        services.domain_add(org=org_admin.org, actor=Key(org_admin.org.pk + 1000, "k", "n"), name="beta.test")
