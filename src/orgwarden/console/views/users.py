@@ -167,6 +167,8 @@ def _users_list(request: HttpRequest, *, nav_active: str, default_kind: str = ""
         "nav_active": nav_active,
         "title": "Managed accounts" if nav_active == "managed-accounts" else "Users",
         "bulk_form": BulkForm(),
+        "selects": [form[name] for name in ("status", "kind", "site", "last_active")],
+        "users_base": reverse("console:users", args=[org.org_id]),
     }
     if form.is_valid():
         try:

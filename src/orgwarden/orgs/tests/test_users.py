@@ -568,6 +568,9 @@ def test_search_by_email_prefix_or_name(org):
     assert emails("alice@") == ["alice@acme.test"]
     assert emails("lidd") == ["alice@acme.test"]
     assert emails("cob") == []
+    # Digits, "@", ".", "_" and "+" are email characters: such a search is by email prefix alone.
+    managed(org, email="x9@acme.test", display_name="Agent 99")
+    assert emails("x9") == ["x9@acme.test"] and emails("99") == []
     assert emails("%") == [] and emails("_") == []
 
 

@@ -1,0 +1,289 @@
+"""Latency of the managed-accounts list with 100,000 accounts in one org, on SQLite and PostgreSQL.
+
+Prints ONE JSON line per database. What it does, all on loopback, every step bounded:
+
+1. creates the database — a temporary data directory (SQLite), then the PostgreSQL database
+   ``bench_directory`` (dropped and created here with psycopg) — migrates it, creates an org and
+   its admin, and bulk-inserts ``N_ACCOUNTS`` accounts (unusable password "!", no hashing) with
+   their managed ``OrgUser`` rows; then ANALYZE, as autovacuum would after a real import;
+2. starts ``orgwarden serve`` (gunicorn, 2 sync workers) on a free port in 8800-8820;
+3. signs the admin in with a one-time sign-in link (``signin_link_create``) through an httpx
+   client that keeps the cookies and posts the CSRF token;
+4. times ``N_REQUESTS`` sequential GETs each of: page 1 of the managed accounts list; page 50
+   (reached by following the "Next page" link 49 times first, then timed on that URL); and a
+   search by email prefix (``q`` = "user0421": its digits route it to the email index alone), and,
+   for the record but not a target, a search by name ("kowalski", which scans every name).
+
+Target: p99 < 50 ms for each, and page 50 ≈ page 1 (keyset paging, no OFFSET).
+
+Usage: ``python bench/directory.py`` (both databases), ``--only sqlite`` or ``--only postgresql``.
+``BENCH_PG_URL`` overrides the server (default postgresql://postgres@127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from html import unescape
+from pathlib import Path
+
+import httpx
+
+N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100000"))
+N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+WORKERS = 2
+PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+PG_NAME = "bench_directory"
+SEARCH = "user0421"  # an email prefix matching 100 of the accounts
+SEARCH_NAME = "kowalski"  # a surname one account in ten has
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+NEXT_LINK = re.compile(r'href="(\?[^"]+)" rel="next"')
+FIRST = ["Ada", "Ben", "Chloé", "Dmitri", "Emeka", "Fatima", "Grace", "Hiro", "Ines", "Jonas", "Kai", "Lena"]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "García",
+    "Novak",
+    "Smith",
+    "Kowalski",
+    "Haddad",
+    "Ivanova",
+]
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    for port in range(8800, 8821):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8800-8820")
+
+
+def server_env(data_dir: Path, base: str, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="orgwarden.settings",
+        ORGWARDEN_DATA_DIR=str(data_dir),
+        ORGWARDEN_BASE_URL=base,
+        ORGWARDEN_WORKERS=str(WORKERS),
+        ORGWARDEN_LOG_LEVEL="WARNING",
+        ORGWARDEN_DAILY_JOBS="false",
+    )
+    if database_url:
+        env["ORGWARDEN_DATABASE_URL"] = database_url
+    return env
+
+
+# --- populating (runs in a child process with the server's environment) -------------------------------
+
+
+def populate() -> None:
+    """Migrate, create the org, its admin and the accounts; print the admin's sign-in link."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from orgwarden.accounts.models import Account
+    from orgwarden.accounts.services import account_create, signin_link_create
+    from orgwarden.audit.services import Actor
+    from orgwarden.orgs.models import OrgUser
+    from orgwarden.orgs.services import org_create
+    from orgwarden.orgs.services.claims import local_directory
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    with transaction.atomic():
+        admin = account_create(
+            email="admin@bench.test",
+            display_name="Bench Admin",
+            password=None,
+            email_verified=True,
+            via="bench",
+        )
+        org = org_create(creator=admin, name="Bench Corp")
+    directory = local_directory(org)
+    started = time.monotonic()
+    batch = 5000
+    for start in range(0, N_ACCOUNTS, batch):
+        with transaction.atomic():
+            accounts = Account.objects.bulk_create(
+                [
+                    Account(
+                        email=f"user{i:06d}@bench.test",
+                        display_name=f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]}",
+                        password="!",  # unusable: no hashing, nobody signs in as them
+                        email_verified=True,
+                    )
+                    for i in range(start, min(start + batch, N_ACCOUNTS))
+                ]
+            )
+            if connection.vendor == "sqlite":  # SQLite's bulk_create does not return the new keys
+                by_email = dict(
+                    Account.objects.filter(email__in=[a.email for a in accounts]).values_list("email", "pk")
+                )
+                for account in accounts:
+                    account.pk = by_email[account.email]
+            OrgUser.objects.bulk_create(
+                [
+                    OrgUser(org=org, account=a, email=a.email, is_managed=True, directory=directory)
+                    for a in accounts
+                ]
+            )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    log(f"created {N_ACCOUNTS} accounts in {time.monotonic() - started:.1f} s")
+    with transaction.atomic():
+        link = signin_link_create(account=admin, actor=Actor.system("bench"), org_id=org.org_id)
+    print(json.dumps({"link": link, "org_id": org.org_id}), flush=True)
+
+
+# --- measuring ----------------------------------------------------------------------------------------
+
+
+def wait_healthy(base: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("orgwarden serve did not become healthy in 60 s")
+
+
+def sign_in(client: httpx.Client, link: str) -> None:
+    page = client.get(link)
+    token = CSRF_INPUT.search(page.text)
+    if not token:
+        raise RuntimeError(f"no CSRF token on the sign-in link page ({page.status_code})")
+    done = client.post(link, data={"csrfmiddlewaretoken": token.group(1)})
+    if done.status_code != 302 or done.headers.get("location", "").startswith("/login"):
+        raise RuntimeError(f"sign-in with the link failed: {done.status_code} {done.headers.get('location')}")
+
+
+def timed(client: httpx.Client, url: str, expect: str) -> dict[str, float]:
+    for _ in range(5):  # warm up: worker imports, template loading, connection
+        client.get(url)
+    samples = []
+    for _ in range(N_REQUESTS):
+        started = time.perf_counter()
+        response = client.get(url)
+        samples.append(time.perf_counter() - started)
+        if response.status_code != 200 or expect not in response.text:
+            raise RuntimeError(f"{url} answered {response.status_code} without {expect!r}")
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
+    }
+
+
+def measure(base: str, link: str, org_id: str) -> dict[str, dict[str, float]]:
+    with httpx.Client(base_url=base, timeout=30, follow_redirects=False) as client:
+        sign_in(client, link)
+        first = f"/admin/o/{org_id}/managed-accounts/"
+        url = first
+        for _ in range(49):
+            response = client.get(url)
+            match = NEXT_LINK.search(response.text)
+            if response.status_code != 200 or not match:
+                raise RuntimeError(f"no next page from {url} ({response.status_code})")
+            url = first + unescape(match.group(1))
+        page50 = url
+        expect50 = f"user{49 * 50:06d}@bench.test"
+        return {
+            "page1": timed(client, first, "user000000@bench.test"),
+            "page50": timed(client, page50, expect50),
+            "search_prefix": timed(client, f"{first}?q={SEARCH}", f"{SEARCH}00@bench.test"),
+            # Not a target: a name search scans every account's name (no index serves "contains").
+            "search_name": timed(client, f"{first}?q={SEARCH_NAME}", "Kowalski"),
+        }
+
+
+def run(database: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="orgwarden-bench-") as tmp:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        database_url = None
+        if database == "postgresql":
+            import psycopg
+
+            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+                conn.execute(f"CREATE DATABASE {PG_NAME}")
+            database_url = f"{PG_SERVER}/{PG_NAME}"
+        env = server_env(Path(tmp), base, database_url)
+        log(f"{database}: creating {N_ACCOUNTS} accounts")
+        out = subprocess.run(
+            [sys.executable, __file__, "--populate"],
+            env=env,
+            check=True,
+            timeout=1800,
+            capture_output=True,
+            text=True,
+        )
+        sys.stderr.write(out.stderr)
+        setup = json.loads(out.stdout.strip().splitlines()[-1])
+        server = subprocess.Popen(
+            [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            wait_healthy(base, server)
+            log(f"{database}: timing {N_REQUESTS} requests each")
+            figures = measure(base, setup["link"], setup["org_id"])
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=5)
+    return {
+        "operation": "directory_list",
+        "database": database,
+        "accounts": N_ACCOUNTS,
+        "requests": N_REQUESTS,
+        "workers": WORKERS,
+        **figures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--populate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    if args.populate:
+        populate()
+        return
+    for database in [args.only] if args.only else ["sqlite", "postgresql"]:
+        print(json.dumps(run(database)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
