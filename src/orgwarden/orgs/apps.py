@@ -20,11 +20,13 @@ class OrgsConfig(AppConfig):
         from orgwarden.accounts import hooks, signin, views
         from orgwarden.orgs import signin_steps
         from orgwarden.orgs.services import claims
+        from orgwarden.orgs.services import orgs as orgs_services
 
         for hook_list, hook in (
             (hooks.account_created, claims.account_created_claim),
             (hooks.email_change_refusal, claims.email_change_refusal),
             (hooks.close_refusal, claims.close_refusal),
+            (hooks.close_refusal, orgs_services.close_refusal_last_admin),
             (hooks.account_email_changed, claims.account_email_changed),
         ):
             if hook not in hook_list:

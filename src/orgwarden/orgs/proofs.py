@@ -15,6 +15,7 @@ at most a few kilobytes.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass
 
 import dns.exception
@@ -93,7 +94,8 @@ def check_https(domain: str, token: str) -> ProofResult:
         )
     host = f"[{address}]" if ":" in address else address
     url = f"https://{host}:{settings.DOMAIN_HTTPS_PORT}{HTTPS_PATH}"
-    verify = settings.HTTPS_CA_BUNDLE or True
+    # An SSL context rather than a path: httpx deprecates verify=<path>.
+    verify = ssl.create_default_context(cafile=settings.HTTPS_CA_BUNDLE or None)
     try:
         client = httpx.Client(verify=verify, timeout=settings.DNS_TIMEOUT + 3, follow_redirects=False)
         with (

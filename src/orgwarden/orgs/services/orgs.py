@@ -201,3 +201,19 @@ def admin_remove(*, org: Organization, actor: Account, account_id: str) -> None:
         org_id=org.org_id,
         targets=[org_target(org), Target.account(role.account)],
     )
+
+
+def close_refusal_last_admin(account: Account) -> str | None:
+    """An account may not close itself while it is the only admin of an organization."""
+    from django.db.models import Count
+
+    sole = (
+        Organization.objects.filter(admins__account=account)
+        .annotate(admin_count=Count("admins"))
+        .filter(admin_count=1)
+        .values_list("name", flat=True)
+        .first()
+    )
+    if sole:
+        return f"You are the only admin of {sole}. Add another admin or remove the organization first."
+    return None

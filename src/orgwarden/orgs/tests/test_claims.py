@@ -257,6 +257,14 @@ def test_an_unmanaged_account_closes_itself(account):
     assert sign_in(Client(), account.email).status_code == 400
 
 
+def test_the_only_admin_of_an_org_cannot_close_their_account(org_admin):
+    admin = org_admin.account
+    with pytest.raises(ChangeRefused, match="only admin of"):
+        account_services.account_close(account=admin, current_password=PASSWORD)
+    assert Account.objects.get(pk=admin.pk).status == "active"
+    assert not events("account:closed")
+
+
 # --- OrgUser.email follows the account ------------------------------------------------------------------
 
 
