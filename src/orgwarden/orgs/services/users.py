@@ -21,6 +21,7 @@ Decisions where the issue is silent:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -30,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
-from orgwarden.accounts.models import Account, Session, SignInLink, normalize_email
+from orgwarden.accounts.models import Account, RecoveryCode, Session, SignInLink, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, NotManaged, ProfileManagedByIdp
 from orgwarden.orgs.models import Directory, Domain, GroupMember, OrgAdmin, Organization, OrgUser
@@ -42,6 +43,8 @@ MESSAGE_MAX = 500
 BULK_MAX = 500
 DELETION_DELAY = timedelta(days=14)
 DELETED_NAME = "Deleted user"
+
+log = logging.getLogger("orgwarden.orgs.users")
 
 
 # --- finding the account ------------------------------------------------------------------------------
@@ -310,18 +313,35 @@ def user_deletion_cancel(*, org: Organization, actor: OrgActor, account_id: str)
 def deletions_run(*, now: datetime | None = None) -> int:
     """Anonymise every managed account whose deletion is due; returns how many were deleted.
 
-    Each account in its own transaction (one failure does not hold back the others), re-checked
-    under lock so a deletion cancelled meanwhile is skipped. Audit events keep their snapshots.
+    Each account in its own transaction, re-checked under lock so a deletion cancelled meanwhile is
+    skipped. One account failing does not hold back the others: the failures are logged, and
+    ``DeletionsFailed`` is raised at the end (the daily job then reports a failure). Audit events
+    keep their snapshots.
     """
     now = now or timezone.now()
-    due = OrgUser.objects.filter(is_managed=True, deletion_scheduled_for__lte=now).values_list(
-        "pk", flat=True
+    due = list(
+        OrgUser.objects.filter(is_managed=True, deletion_scheduled_for__lte=now)
+        .order_by("deletion_scheduled_for", "pk")
+        .values_list("pk", flat=True)
     )
-    return sum(1 for pk in list(due) if _account_delete(org_user_pk=pk, now=now))
+    deleted, failed = 0, 0
+    for pk in due:
+        try:
+            deleted += _account_delete(org_user_pk=pk, now=now)
+        except Exception:  # one account must not stop the others; the trace goes to the log
+            failed += 1
+            log.exception("scheduled deletion of org user %s failed", pk)
+    if failed:
+        raise DeletionsFailed(f"{failed} scheduled deletion(s) failed and {deleted} succeeded; see the log.")
+    return deleted
+
+
+class DeletionsFailed(RuntimeError):
+    """Some due deletions failed (the others were done)."""
 
 
 @transaction.atomic
-def _account_delete(*, org_user_pk: int, now: datetime) -> bool:
+def _account_delete(*, org_user_pk: int, now: datetime) -> int:
     org_user = (
         OrgUser.objects.select_for_update(of=("self",))
         .select_related("org")
@@ -329,7 +349,7 @@ def _account_delete(*, org_user_pk: int, now: datetime) -> bool:
         .first()
     )
     if org_user is None:
-        return False
+        return 0
     account = Account.objects.select_for_update().get(pk=org_user.account_id)
     org = org_user.org
     account.email = f"deleted-{account.account_id}@deleted.invalid"
@@ -339,7 +359,9 @@ def _account_delete(*, org_user_pk: int, now: datetime) -> bool:
     account.set_unusable_password()
     account.status = Account.Status.CLOSED
     account.email_verified = False
+    account.totp_secret, account.totp_last_step, account.totp_enabled_at = "", None, None
     account.save()
+    RecoveryCode.objects.filter(account=account).delete()
     memberships, _ = GroupMember.objects.filter(account=account).delete()
     sessions, _ = Session.objects.filter(account=account).delete()
     SignInLink.objects.filter(account=account).delete()
@@ -355,7 +377,7 @@ def _account_delete(*, org_user_pk: int, now: datetime) -> bool:
             "sessions_ended": sessions,
         },
     )
-    return True
+    return 1
 
 
 # --- sessions ------------------------------------------------------------------------------------------

@@ -416,6 +416,7 @@ def test_deletions_run_anonymises_due_accounts_and_audit_keeps_its_snapshots(
     assert person.email == f"deleted-{person.account_id}@deleted.invalid"
     assert person.display_name == "Deleted user" and person.job_title == ""
     assert person.status == Account.Status.CLOSED and not person.has_usable_password()
+    assert person.totp_secret == "" and person.totp_enabled_at is None
     assert not GroupMember.objects.filter(account=person).exists()
     assert not OrgUser.objects.filter(account=person).exists()
     assert OrgUser.objects.filter(account=bystander).exists()
@@ -433,6 +434,20 @@ def test_deletions_run_anonymises_due_accounts_and_audit_keeps_its_snapshots(
 
 
 # --- sessions ------------------------------------------------------------------------------------------
+
+
+def test_a_failing_deletion_does_not_hold_back_the_others(admin, org):
+    first, second = managed(org), managed(org)
+    for p in (first, second):
+        services.user_deletion_schedule(org=org, actor=admin, account_id=p.account_id)
+    # The second row's account breaks the email-lowercase constraint: its anonymising fails.
+    Account.objects.filter(pk=second.pk).update(account_id="BROKEN")
+    with pytest.raises(services.DeletionsFailed):
+        services.deletions_run(now=timezone.now() + timedelta(days=15))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Account.Status.CLOSED and second.status == Account.Status.DEACTIVATED
+    assert len(events("org:account:deleted")) == 1
 
 
 def test_user_sessions_end(admin, org, person):
