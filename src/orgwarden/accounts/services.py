@@ -66,10 +66,13 @@ def account_create(
     actor: Actor | None = None,
     org_id: str = "",
     via: str = "signup",
+    send_verification_email: bool = True,
 ) -> Account:
     """Create an account; with an unverified email, queue the verification email.
 
     ``password=None`` creates an account without a usable password (invited people, bootstrap).
+    ``send_verification_email=False`` when the caller sends its own email that proves the address
+    (an invitation's one-time sign-in link verifies the email when it is used).
     Raises ``EmailTaken``, ``InvalidPassword`` or ``InvalidInput`` (a name over 150 characters).
     """
     email = normalize_email(email)
@@ -99,7 +102,7 @@ def account_create(
         details={"via": via},
     )
     hooks.run_account_created(account)
-    if not email_verified:
+    if not email_verified and send_verification_email:
         _queue_verification_email(account)
     return account
 
@@ -353,6 +356,11 @@ def signin_link_consume(*, token: str) -> Account:
         raise InvalidLink()
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
+    account = link.account
+    if not account.email_verified:
+        # The link was delivered to this address (or handed out by the operator who set it up).
+        account.email_verified = True
+        account.save(update_fields=["email_verified"])
     event_record(
         action="account:signin_link:used",
         actor=Actor.account(link.account),

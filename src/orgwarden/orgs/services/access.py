@@ -602,8 +602,9 @@ def user_invite(
 ) -> Account:
     """Invite ``email`` to product sites of ``org``; returns the (new or existing) account.
 
-    Creates the account when none has this email (no password; its email stays unverified until
-    the person verifies it — ``account_create`` sends that email), makes it a user of ``org`` (an
+    Creates the account when none has this email (no password; unverified until the person uses the
+    invitation's one-time sign-in link, which proves the address — so no separate verification
+    email), makes it a user of ``org`` (an
     external user unless ``org`` manages it; an account managed by another org is welcome), adds it
     to each site's default groups — and with role "admin" to each site's admin group — and, after
     commit, emails either a one-time sign-in link (new account: it leads to setting a password) or
@@ -636,6 +637,7 @@ def user_invite(
                 actor=who,
                 org_id=org.org_id,
                 via="invitation",
+                send_verification_email=False,  # the invitation's sign-in link verifies the address
             )
         except AccountsError as exc:
             raise InvalidInput(exc.message) from exc

@@ -403,7 +403,9 @@ def test_invite_a_new_person(org, admin, django_capture_on_commit_callbacks, mai
     assert one_event("org:group:member_added").details == {"via": "invitation"}
     assert one_event("account:created").details == {"via": "invitation"}
 
-    invitation = next(m for m in mailoutbox if "Acme Jira" in m.subject)
+    # One email, the invitation: its sign-in link is what proves the address.
+    [invitation] = mailoutbox
+    assert "Acme Jira" in invitation.subject
     assert invitation.to == ["new.person@example.com"] and "https://acme.example.net" in invitation.body
     link = re.search(r"http://testserver(/login/link/\S+)", invitation.body).group(1)
     # Follow the link through the real views: GET shows a button, POST signs in and asks for a password.
@@ -413,6 +415,8 @@ def test_invite_a_new_person(org, admin, django_capture_on_commit_callbacks, mai
     assert response.status_code == 302
     assert client.get("/account/").status_code == 200
     assert client.session["_auth_user_id"] == str(account.pk)
+    account.refresh_from_db()
+    assert account.email_verified is True
     # The link works once.
     assert Client().post(link).status_code == 400
 
