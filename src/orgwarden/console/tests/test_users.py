@@ -298,3 +298,38 @@ def test_posts_need_a_csrf_token(org_admin, org, person):
 
 def test_null_bytes_in_the_account_id_are_404(admin_client, org):
     assert admin_client.get(base(org) + "users/a%00b/").status_code == 404
+
+
+# --- in a real browser ---------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_users_journey_in_a_browser(new_page, org_admin, org, password):
+    """Search, select two people, deactivate them with a message, open one, reactivate it."""
+    from playwright.sync_api import expect
+
+    people = [managed(org, email=f"dev{i}@acme.test", display_name=f"Dev {i}") for i in range(3)]
+    page = new_page()
+    page.goto("/login")
+    page.get_by_label("Email").fill(org_admin.account.email)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(base(org))
+    page.get_by_role("link", name="Managed accounts").click()
+    page.get_by_role("searchbox", name="Search").fill("dev")
+    page.get_by_role("searchbox", name="Search").press("Enter")
+    expect(page.get_by_role("link", name="Dev 2")).to_be_visible()
+    page.get_by_label("Select Dev 0").check()
+    page.get_by_label("Select Dev 1").check()
+    page.get_by_role("button", name="Continue…").click()
+    expect(page.get_by_role("heading", name="Deactivate 2 users?")).to_be_visible()
+    page.get_by_label("Message to the person (optional)").fill("Project over. Ask IT.")
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.get_by_text("2 user(s) deactivated.")).to_be_visible()
+    assert [Account.objects.get(pk=p.pk).status for p in people] == ["deactivated", "deactivated", "active"]
+    page.get_by_role("link", name="Dev 0").click()
+    expect(page.get_by_text("Message shown at sign-in: Project over. Ask IT.")).to_be_visible()
+    page.get_by_role("button", name="Reactivate").click()
+    expect(page.get_by_text("Dev 0 is active again.")).to_be_visible()
