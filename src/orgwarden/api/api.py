@@ -150,7 +150,7 @@ not_found.csrf_exempt = True
 
 def docs_asset(request: HttpRequest, name: str) -> HttpResponse:
     if name not in DOCS_ASSETS:
-        raise Http404()
+        return not_found(request)
     response = FileResponse((NINJA_STATIC / name).open("rb"), content_type=DOCS_ASSETS[name])
     response["Cache-Control"] = "public, max-age=3600"
     return response

@@ -253,5 +253,5 @@ def test_docs_page_works_offline_under_the_csp(client):
         served = client.get(asset)
         assert served.status_code == 200, asset
         assert b"".join(served.streaming_content)
-    assert client.get("/api/docs/assets/..%2F..%2Fsettings.py").status_code == 404
-    assert client.get("/api/docs/assets/redoc.standalone.js.map").status_code == 404
+    assert_error(client.get("/api/docs/assets/..%2F..%2Fsettings.py"), 404, "not_found")
+    assert_error(client.get("/api/docs/assets/redoc.standalone.js.map"), 404, "not_found")

@@ -1,6 +1,7 @@
 """``/api/admin/v1/orgs/{orgId}/events…``: the org's audit log, as the console's audit page shows it.
 
-The org sees its own events plus the account-level events (sign-ins …) of its admins. Two ways
+The org sees its own events plus the account-level events (sign-ins …) of its admins and managed
+accounts, exactly as the console's audit log shows them. Two ways
 to read it:
 
 - ``/events``: search (``q``, ``from``, ``to``, ``action``, ``actor``), newest first, paged;
@@ -26,7 +27,7 @@ from orgwarden.orgs.api.orgs import ERRORS
 from orgwarden.orgs.api.pagination import BadCursor, cursor_decode, cursor_encode, page
 from orgwarden.orgs.api.schemas import CatalogueActionPage, Event, EventId, EventPage, OrgId
 from orgwarden.orgs.exceptions import NotFound
-from orgwarden.orgs.selectors.orgs import admin_account_ids
+from orgwarden.orgs.selectors.orgs import audit_people_ids
 from orgwarden.tokens.auth import OrgApiKeyAuth
 
 router = Router(auth=OrgApiKeyAuth(), tags=["events"])
@@ -75,7 +76,7 @@ def events_list(request: HttpRequest, org_id: OrgId, params: Query[EventQuery]):
     )
     result = events_page(
         org_id=org.org_id,
-        people_ids=admin_account_ids(org=org),
+        people_ids=audit_people_ids(org=org),
         filters=filters,
         before=_event_id(params.cursor),
         size=params.limit,
@@ -92,7 +93,7 @@ def event_detail(request: HttpRequest, org_id: OrgId, event_id: EventId):
     if not is_ulid(event_id):
         raise NotFound()
     try:
-        event = event_for_org(org_id=org.org_id, people_ids=admin_account_ids(org=org), event_id=event_id)
+        event = event_for_org(org_id=org.org_id, people_ids=audit_people_ids(org=org), event_id=event_id)
     except AuditEvent.DoesNotExist as exc:
         raise NotFound() from exc
     return event_as_dict(event)

@@ -16,7 +16,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.selectors import EventFilters, events_for_org
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory, Domain, Group, OrgAdmin, Organization, OrgUser
-from orgwarden.orgs.selectors.orgs import admin_account_ids
+from orgwarden.orgs.selectors.orgs import audit_people_ids
 
 
 def _clean_id(value: str) -> str:
@@ -68,9 +68,9 @@ def groups_page(
 
 
 def events_visible_to(*, org: Organization, filters: EventFilters | None = None) -> QuerySet[AuditEvent]:
-    """What the org's audit log shows: its events and its admins' account-level events."""
+    """What the org's audit log shows: its events, and the account-level events of its people."""
     return events_for_org(
-        org_id=org.org_id, people_ids=admin_account_ids(org=org), filters=filters or EventFilters()
+        org_id=org.org_id, people_ids=audit_people_ids(org=org), filters=filters or EventFilters()
     )
 
 

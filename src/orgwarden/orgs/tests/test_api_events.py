@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
+from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.api.tests.helpers import ApiClient, api_client_for
 from orgwarden.audit import catalogue
 from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.api.pagination import cursor_encode
+from orgwarden.orgs.services.claims import account_claim, org_user_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +95,18 @@ def test_events_include_admin_sign_ins_but_not_other_orgs(api, org, org_admin, o
     for event_id in [theirs.id, stranger.id, "01ARZ3NDEKTSV4RRFFQ69G5FAV", "nope", "%00"]:
         response = api.get(f"{BASE}/{org.org_id}/events/{event_id}")
         assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_events_include_managed_accounts_own_events(api, org):
+    person = AccountFactory()
+    account_claim(org=org, account=person, domain=None, actor=Actor.system())
+    external = AccountFactory()
+    org_user_ensure(org=org, account=external)
+    with transaction.atomic():
+        theirs = event_record(action="account:signin:succeeded", actor=Actor.account(person))
+        not_ours = event_record(action="account:signin:succeeded", actor=Actor.account(external))
+    listed = ids(api.get(f"{BASE}/{org.org_id}/events", {"action": "account:signin:succeeded"}))
+    assert listed == [theirs.id] and not_ours.id not in listed
 
 
 def test_event_actions_is_the_catalogue(api, org):
