@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
@@ -42,3 +47,68 @@ def admin_client(org_admin) -> Client:
 def other_org_admin(db):
     """An admin of a second, unrelated org (for tenant-isolation tests)."""
     return OrgAdminFactory(org=OrganizationFactory(name="Other org"))
+
+
+# --- Browser tests: Playwright driving Debian's Chromium against the live test server -------------
+
+CHROMIUM = os.environ.get("ORGWARDEN_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(os.environ.get("ORGWARDEN_TEST_ARTIFACTS", "test-artifacts"))
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+    # between browser steps are ordinary blocking calls, which Django would otherwise refuse.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium_browser, live_server, request) -> Iterator:
+    """A factory of fresh browser contexts (one per person); fails the test on CSP violations."""
+    contexts = []
+    violations: list[str] = []
+
+    def make():
+        context = chromium_browser.new_context(base_url=live_server.url, accept_downloads=True)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda msg: (
+                violations.append(msg.text) if re.search("Content.Security.Policy", msg.text, re.I) else None
+            ),
+        )
+        return page
+
+    yield make
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for index, context in enumerate(contexts):
+            for page_index, page in enumerate(context.pages):
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{index}-{page_index}.png"))
+    for context in contexts:
+        context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
