@@ -35,11 +35,13 @@ its Status and Destination are still checked, but they can only refuse, never gr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from cryptography import x509
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
@@ -288,7 +290,7 @@ class ResponseProcessor:
             try:
                 verified = XMLVerifier().verify(
                     self.state.raw,
-                    x509_cert=pem,
+                    x509_cert=_certificate(pem),
                     expect_config=config,
                     id_attribute="ID",
                     parser=_signxml_parser(),
@@ -464,6 +466,12 @@ class ResponseProcessor:
         expires_at = self.state.expires_at or self.now + timedelta(minutes=10)
         if not self.store.assertion_remember(assertion_id, expires_at + SKEW):
             raise errors.Replayed()
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate(pem: str) -> x509.Certificate:
+    """The configured PEM, parsed once per process (it is the same for every response)."""
+    return x509.load_pem_x509_certificate(pem.encode())
 
 
 def _signxml_parser() -> etree.XMLParser:

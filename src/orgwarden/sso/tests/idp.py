@@ -147,3 +147,19 @@ class TestIdp:
 def inflate_request(url: str) -> bytes:
     value = parse_qs(urlsplit(url).query)["SAMLRequest"][0]
     return zlib.decompress(base64.b64decode(value), -15)
+
+
+def idp_metadata_xml(keys: KeyPair, entity_id: str = IDP_ENTITY_ID, sso_url: str = IDP_SSO_URL) -> str:
+    """The IdP metadata an admin would paste or upload (entity ID, redirect SSO URL, signing cert)."""
+    body = "".join(keys.cert_pem.strip().splitlines()[1:-1])
+    redirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+    return (
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+        f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">'
+        '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+        '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data>'
+        f"<ds:X509Certificate>{body}</ds:X509Certificate>"
+        "</ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        f'<md:SingleSignOnService Binding="{redirect}" Location="{sso_url}"/>'
+        "</md:IDPSSODescriptor></md:EntityDescriptor>"
+    )

@@ -16,7 +16,7 @@ from orgwarden.sso import selectors, services
 from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink
 from orgwarden.sso.processors.metadata import sp_metadata_xml
 from orgwarden.sso.tests.conftest import verified_domain
-from orgwarden.sso.tests.idp import IDP_ENTITY_ID, IDP_SSO_URL, make_key_pair
+from orgwarden.sso.tests.idp import IDP_ENTITY_ID, IDP_SSO_URL, idp_metadata_xml, make_key_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -113,15 +113,7 @@ def test_certificates_at_most_two_and_expiry_warning(org, org_admin):
 def test_metadata_import_fills_fields_through_the_hardened_parser(org, org_admin):
     connection = services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta")
     cid = connection.connection_id
-    keys = make_key_pair()
-    body = "".join(keys.cert_pem.strip().splitlines()[1:-1])
-    metadata = f"""<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"
-        xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{IDP_ENTITY_ID}">
-      <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
-        <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate>
-        </ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
-        <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{IDP_SSO_URL}"/>
-      </md:IDPSSODescriptor></md:EntityDescriptor>"""
+    metadata = idp_metadata_xml(make_key_pair())
     services.idp_metadata_import(
         org=org, actor=org_admin.account, connection_id=cid, document=metadata.encode()
     )

@@ -1,0 +1,153 @@
+"""Security → Identity providers in the console: add, configure, certificates, metadata, domains,
+test, remove; bad input is a 400 with a form error, another org's IdP a 404."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from orgwarden.audit.models import AuditEvent
+from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink
+from orgwarden.sso.tests.conftest import verified_domain
+from orgwarden.sso.tests.idp import IDP_ENTITY_ID, IDP_SSO_URL, idp_metadata_xml, make_key_pair
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_csp_clean(response) -> None:
+    html = response.content.decode()
+    assert "<script>" not in html and not re.search(r"\sstyle=", html)
+
+
+def url(name: str, org, *args) -> str:
+    return reverse(f"console:{name}", args=[org.org_id, *args])
+
+
+@pytest.fixture
+def connection(org, org_admin) -> SamlConnection:
+    from orgwarden.sso import services
+
+    return services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta")
+
+
+def test_list_and_add(admin_client, org):
+    response = admin_client.get(url("identity_providers", org))
+    assert response.status_code == 200 and b"Add an identity provider" in response.content
+    assert_csp_clean(response)
+    response = admin_client.post(
+        url("identity_providers", org), {"vendor": "google", "name": "Google Workspace"}
+    )
+    connection = SamlConnection.objects.get()
+    assert response["Location"] == url("identity_provider", org, connection.connection_id)
+    assert AuditEvent.objects.filter(action="org:idp:added").exists()
+
+
+def test_add_with_bad_input_is_400_and_changes_nothing(admin_client, org):
+    response = admin_client.post(url("identity_providers", org), {"vendor": "nope", "name": ""})
+    assert response.status_code == 400 and not SamlConnection.objects.exists()
+
+
+def test_detail_shows_sp_details_and_vendor_hints(admin_client, org, connection):
+    response = admin_client.get(url("identity_provider", org, connection.connection_id))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"http://testserver/saml/{connection.connection_id}/acs" in html and "user.firstName" in html
+    assert_csp_clean(response)
+
+
+def test_configure_certificate_and_expiry_warning(admin_client, org, connection):
+    cid = connection.connection_id
+    response = admin_client.post(
+        url("identity_provider", org, cid),
+        {
+            "idp_entity_id": IDP_ENTITY_ID,
+            "idp_sso_url": IDP_SSO_URL,
+            "attr_first_name": "fn",
+            "allow_idp_initiated": "on",
+        },
+    )
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert (
+        connection.idp_sso_url == IDP_SSO_URL and connection.allow_idp_initiated and not connection.allow_sha1
+    )
+    response = admin_client.post(url("identity_provider", org, cid), {"idp_sso_url": "not a url"})
+    assert response.status_code == 400
+    response = admin_client.post(url("identity_provider_certificate_add", org, cid), {"pem": "nonsense"})
+    assert response.status_code == 400 and b"not a PEM certificate" in response.content
+    soon = make_key_pair(days=10).cert_pem
+    assert (
+        admin_client.post(url("identity_provider_certificate_add", org, cid), {"pem": soon}).status_code
+        == 302
+    )
+    response = admin_client.get(url("identity_provider", org, cid))
+    assert b"Expires in less than 30 days" in response.content
+    certificate = SamlCertificate.objects.get()
+    response = admin_client.post(
+        url("identity_provider_certificate_remove", org, cid, certificate.certificate_id)
+    )
+    assert response.status_code == 302 and not SamlCertificate.objects.exists()
+
+
+def test_metadata_upload_and_refused_doctype(admin_client, org, connection):
+    cid = connection.connection_id
+    xml = idp_metadata_xml(make_key_pair())
+    upload = SimpleUploadedFile("idp.xml", xml.encode(), content_type="text/xml")
+    response = admin_client.post(url("identity_provider_metadata", org, cid), {"file": upload})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.is_configured and connection.certificates.count() == 1
+    evil = '<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'
+    response = admin_client.post(url("identity_provider_metadata", org, cid), {"xml": evil})
+    assert response.status_code == 400 and b"dtd_refused" in response.content
+    assert admin_client.post(url("identity_provider_metadata", org, cid), {}).status_code == 400
+
+
+def test_link_and_unlink_domain(admin_client, org, connection):
+    domain = verified_domain(org, "example.com")
+    cid = connection.connection_id
+    response = admin_client.post(
+        url("identity_provider_domain_link", org, cid), {"domain_id": domain.domain_id}
+    )
+    assert response.status_code == 302 and SamlDomainLink.objects.filter(domain=domain).exists()
+    response = admin_client.post(url("identity_provider_domain_unlink", org, cid, domain.domain_id))
+    assert response.status_code == 302 and not SamlDomainLink.objects.exists()
+    assert (
+        admin_client.post(url("identity_provider_domain_link", org, cid), {"domain_id": "nope"}).status_code
+        == 404
+    )
+
+
+def test_test_button_needs_configuration_then_redirects_to_the_idp(admin_client, org, connection):
+    cid = connection.connection_id
+    response = admin_client.post(url("identity_provider_test", org, cid))
+    assert response["Location"] == url("identity_provider", org, cid)
+    connection.idp_entity_id, connection.idp_sso_url = IDP_ENTITY_ID, IDP_SSO_URL
+    connection.save()
+    admin_client.post(url("identity_provider_certificate_add", org, cid), {"pem": make_key_pair().cert_pem})
+    response = admin_client.post(url("identity_provider_test", org, cid))
+    assert response["Location"].startswith(IDP_SSO_URL + "?SAMLRequest=")
+
+
+def test_remove(admin_client, org, connection):
+    response = admin_client.post(url("identity_provider_remove", org, connection.connection_id))
+    assert response["Location"] == url("identity_providers", org) and not SamlConnection.objects.exists()
+
+
+def test_another_orgs_identity_provider_is_404(org, connection, other_org_admin):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    other = other_org_admin.org
+    assert client.get(url("identity_provider", other, connection.connection_id)).status_code == 404
+    assert client.post(url("identity_provider_remove", other, connection.connection_id)).status_code == 404
+    assert client.get(url("identity_provider", org, connection.connection_id)).status_code == 404
+    assert SamlConnection.objects.exists()
+
+
+def test_get_on_post_only_endpoints_is_405(admin_client, org, connection):
+    assert admin_client.get(url("identity_provider_test", org, connection.connection_id)).status_code == 405
