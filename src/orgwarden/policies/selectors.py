@@ -301,7 +301,7 @@ class Explanation:
     org: Organization | None
     directory: Directory | None
     policy: AuthenticationPolicy | None
-    policy_source: str  # "member", "default" or "unmanaged"
+    policy_source: str  # "member", "default", "unmanaged" or "none" (a directory without its default)
     policy_why: str
     break_glass: bool
     requirements: list[Requirement]
@@ -337,6 +337,19 @@ def explain_sign_in(account: Account, site: ProductSite | None = None) -> Explan
     policy, source = _resolve(org_user)
     directory = policy.directory if policy else org_user.directory
     break_glass = org_user.org in break_glass_orgs(account)
+    if policy is None:  # a directory created without its default policy: nothing to enforce
+        return Explanation(
+            account=account,
+            managed=True,
+            org=org_user.org,
+            directory=directory,
+            policy=None,
+            policy_source="none",
+            policy_why="This account's directory has no default policy, so no rules apply to it yet.",
+            break_glass=break_glass,
+            requirements=[],
+            site=site,
+        )
     if source == "member":
         why = f"An admin moved this account into {policy.name}, a policy of the {directory.name}."
     else:

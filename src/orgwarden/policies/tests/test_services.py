@@ -457,3 +457,30 @@ def test_local_directory_is_the_fallback_when_the_directory_is_gone(org, manage,
     OrgUser.objects.filter(account=person).update(directory=None)
     assert selectors.policy_for(person) == default_policy
     assert Directory.objects.filter(org=org).count() == 1
+
+
+def test_explain_sign_in_for_a_product_without_two_step_enforcement(org, org_admin, manage, default_policy):
+    from orgwarden.orgs.models import ProductSite
+
+    person = manage()
+    _set = services.policy_update
+    _set(
+        org=org,
+        actor=org_admin.account,
+        policy_id=default_policy.policy_id,
+        settings={"two_step": "mandatory"},
+    )
+    trello = ProductSite.objects.create(org=org, product="trello", name="Team board", url="https://t.example")
+    jira = ProductSite.objects.create(org=org, product="jira-software", name="Jira", url="https://j.example")
+    on_trello = {r.topic: r for r in selectors.explain_sign_in(person, site=trello).requirements}
+    assert on_trello["Two-step verification"].summary == "Not enforced by Trello"
+    on_jira = {r.topic: r for r in selectors.explain_sign_in(person, site=jira).requirements}
+    assert on_jira["Two-step verification"].summary.startswith("Required")
+
+
+def test_explain_sign_in_when_the_directory_lacks_its_default(org, manage, default_policy):
+    person = manage()
+    default_policy.delete()
+    explanation = selectors.explain_sign_in(person)
+    assert explanation.managed and explanation.policy is None and explanation.requirements == []
+    assert selectors.policy_for(person) is None
