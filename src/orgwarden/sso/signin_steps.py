@@ -4,15 +4,18 @@ Registered before ``password`` by ``SsoConfig.ready()``. Required when the email
 to a configured connection and the policy that applies enforces SSO: the account's own policy
 (``policies.selectors.policy_for``), or — for a person without an account yet, or whose account is
 not managed — the IdP directory's default policy (they would be created there just in time).
-Break-glass admins are exempt and keep their password. The step view redirects to the connection's
-SP-initiated start, carrying the flow's ``next`` URL.
+Break-glass admins are exempt and keep their password. The step view shows a page that moves on at
+once (meta refresh, plus a link) to the connection's SP-initiated start, carrying the flow's
+``next`` URL: a page, not a redirect, because the redirect chain of the email form's POST would
+end at the IdP's origin, which the console's CSP ``form-action 'self'`` forbids.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 
 from orgwarden.accounts import signin
@@ -57,4 +60,13 @@ def sso_step_view(request: HttpRequest, flow: SignInFlow) -> HttpResponse:
         return signin.flow_advance(request, flow)
     url = reverse("sso:login", args=[connection.connection_id])
     query = {"next": flow.next_url} if flow.next_url else {}
-    return HttpResponseRedirect(url + ("?" + urlencode(query) if query else ""))
+    return render(
+        request,
+        "sso/redirect.html",
+        {
+            "url": url + ("?" + urlencode(query) if query else ""),
+            "title": f"Sign in with {connection.directory.name}",
+            "message": f"{connection.org.name} signs you in through its identity provider. Taking you there…",
+            "idp_name": connection.directory.name,
+        },
+    )

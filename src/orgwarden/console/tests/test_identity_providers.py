@@ -13,6 +13,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink
 from orgwarden.sso.tests.conftest import verified_domain
 from orgwarden.sso.tests.idp import IDP_ENTITY_ID, IDP_SSO_URL, idp_metadata_xml, make_key_pair
+from orgwarden.sso.tests.test_signin import continue_url
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +130,8 @@ def test_test_button_needs_configuration_then_redirects_to_the_idp(admin_client,
     connection.save()
     admin_client.post(url("identity_provider_certificate_add", org, cid), {"pem": make_key_pair().cert_pem})
     response = admin_client.post(url("identity_provider_test", org, cid))
-    assert response["Location"].startswith(IDP_SSO_URL + "?SAMLRequest=")
+    assert continue_url(response).startswith(IDP_SSO_URL + "?SAMLRequest=")
+    assert_csp_clean(response)
 
 
 def test_remove(admin_client, org, connection):

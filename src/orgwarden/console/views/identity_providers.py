@@ -7,7 +7,7 @@ A connection of another org is a 404 (``connection_get`` only looks inside ``req
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -198,7 +198,16 @@ def identity_provider_test(request: HttpRequest, connection_id: str) -> HttpResp
         _, url = services.saml_request_create(connection=connection, relay_state="", test_by=request.user)
     except NotFound as exc:
         raise Http404() from exc
-    return HttpResponseRedirect(url)
+    # A page that moves on to the IdP, not a redirect: CSP ``form-action 'self'`` stops a form POST's
+    # redirect chain at another origin.
+    context = {
+        "url": url,
+        "title": f"Testing {connection.directory.name}",
+        "message": "Sign in at your identity provider; you'll come back to the outcome. "
+        "Nobody is signed in here.",
+        "idp_name": connection.directory.name,
+    }
+    return render(request, "sso/redirect.html", context)
 
 
 @org_admin_view

@@ -63,7 +63,9 @@ class TestIdp:
 
     __test__ = False
 
-    def __init__(self, *, keys: KeyPair, sp_metadata: str, entity_id: str = IDP_ENTITY_ID) -> None:
+    def __init__(
+        self, *, keys: KeyPair, sp_metadata: str, entity_id: str = IDP_ENTITY_ID, sso_url: str = IDP_SSO_URL
+    ) -> None:
         self.keys = keys
         self.dir = Path(tempfile.mkdtemp(prefix="orgwarden-idp-"))
         (self.dir / "key.pem").write_text(keys.key_pem)
@@ -77,8 +79,8 @@ class TestIdp:
                     "idp": {
                         "endpoints": {
                             "single_sign_on_service": [
-                                (IDP_SSO_URL, BINDING_HTTP_REDIRECT),
-                                (IDP_SSO_URL, BINDING_HTTP_POST),
+                                (sso_url, BINDING_HTTP_REDIRECT),
+                                (sso_url, BINDING_HTTP_POST),
                             ]
                         },
                         "policy": {
@@ -163,3 +165,85 @@ def idp_metadata_xml(keys: KeyPair, entity_id: str = IDP_ENTITY_ID, sso_url: str
         f'<md:SingleSignOnService Binding="{redirect}" Location="{sso_url}"/>'
         "</md:IDPSSODescriptor></md:EntityDescriptor>"
     )
+
+
+class IdpHttpsServer:
+    """The IdP's sign-in page on loopback over HTTPS (a throw-away trustme CA), for browser tests.
+
+    ``GET /sso?SAMLRequest=…&RelayState=…`` parses our AuthnRequest with pysaml2 and shows a page
+    with one button, "Continue as <email>", that POSTs the signed response to the ACS the request
+    named — the HTTP-POST binding, as a real IdP does after its own sign-in. ``user`` is the person
+    signed in at the IdP.
+    """
+
+    def __init__(self, keys: KeyPair, entity_id: str = IDP_ENTITY_ID) -> None:
+        import html
+        import ssl
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import trustme
+
+        self.keys, self.entity_id = keys, entity_id
+        self.idp: TestIdp | None = None
+        self.user = ""
+        self.sp_entity_id = ""
+        server = self
+        ca = trustme.CA()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if not self.path.startswith("/sso?") or server.idp is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                request_id, acs_url, relay_state = server.idp.parse_redirect(self.path)
+                saml_response = server.idp.response(
+                    sp_entity_id=server.sp_entity_id,
+                    acs_url=acs_url,
+                    email=server.user,
+                    in_response_to=request_id,
+                )
+                page = (
+                    "<!doctype html><html><head><title>Test IdP</title></head><body><h1>Test IdP</h1>"
+                    f'<form method="post" action="{html.escape(acs_url)}">'
+                    f'<input type="hidden" name="SAMLResponse" value="{saml_response}">'
+                    f'<input type="hidden" name="RelayState" value="{html.escape(relay_state)}">'
+                    f'<button type="submit">Continue as {html.escape(server.user)}</button>'
+                    "</form></body></html>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def sso_url(self) -> str:
+        return f"https://localhost:{self.httpd.server_address[1]}/sso"
+
+    def serve(self, *, sp_entity_id: str, acs_url: str) -> None:
+        """Know our SP (from its metadata), as an IdP admin does when adding the app."""
+        from orgwarden.sso.processors.metadata import sp_metadata_xml
+
+        self.sp_entity_id = sp_entity_id
+        self.idp = TestIdp(
+            keys=self.keys,
+            sp_metadata=sp_metadata_xml(sp_entity_id=sp_entity_id, acs_url=acs_url),
+            entity_id=self.entity_id,
+            sso_url=self.sso_url,
+        )
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

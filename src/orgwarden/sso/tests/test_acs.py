@@ -15,6 +15,7 @@ from orgwarden.orgs.models import OrgUser
 from orgwarden.sso.models import SamlIdentity, SamlRequest
 from orgwarden.sso.tests.conftest import enforce_sso, verified_domain
 from orgwarden.sso.tests.idp import IDP_SSO_URL, inflate_request
+from orgwarden.sso.tests.test_signin import continue_url
 
 pytestmark = pytest.mark.django_db
 
@@ -206,8 +207,7 @@ def test_test_mode_shows_attributes_and_signs_nobody_in(connection, idp, admin_c
     response = admin_client.post(
         reverse("console:identity_provider_test", args=[org.org_id, connection.connection_id])
     )
-    assert response.status_code == 302
-    request_id, _, relay_state = idp.parse_redirect(response["Location"])
+    request_id, _, relay_state = idp.parse_redirect(continue_url(response))
     idp_browser = Client()  # the IdP's cross-site POST carries no session cookie (SameSite=Lax)
     saml_response = idp.response(**sp(connection), email="ada@example.com", in_response_to=request_id)
     response = idp_browser.post(acs(connection), {"SAMLResponse": saml_response, "RelayState": relay_state})
@@ -222,7 +222,7 @@ def test_test_mode_failure_shows_the_exact_reason(connection, idp, admin_client,
     response = admin_client.post(
         reverse("console:identity_provider_test", args=[org.org_id, connection.connection_id])
     )
-    request_id, _, relay_state = idp.parse_redirect(response["Location"])
+    request_id, _, relay_state = idp.parse_redirect(continue_url(response))
     wrong = {**sp(connection), "sp_entity_id": "https://someone-else.test"}
     saml_response = idp.response(**wrong, email="ada@example.com", in_response_to=request_id)
     response = Client().post(acs(connection), {"SAMLResponse": saml_response, "RelayState": relay_state})
