@@ -30,6 +30,7 @@ from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink
 from orgwarden.sso.processors import authn, errors
 from orgwarden.sso.processors.metadata import idp_metadata_parse
 from orgwarden.sso.processors.response import SamlResult
+from orgwarden.sso.store import requests_purge
 from orgwarden.sso.vendors import PRESETS
 
 MAX_CERTIFICATES = 2
@@ -309,6 +310,7 @@ def saml_request_create(
     if test_by is not None:
         org_actor(org=connection.org, actor=test_by)
     now = now or timezone.now()
+    requests_purge(now)  # opportunistic: expired requests can never be answered
     request = SamlRequest.objects.create(
         request_id=authn.new_request_id(),
         connection=connection,

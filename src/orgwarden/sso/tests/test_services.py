@@ -13,7 +13,7 @@ from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Directory
 from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.sso import selectors, services
-from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink
+from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink, SamlRequest
 from orgwarden.sso.processors.metadata import sp_metadata_xml
 from orgwarden.sso.tests.conftest import verified_domain
 from orgwarden.sso.tests.idp import IDP_ENTITY_ID, IDP_SSO_URL, idp_metadata_xml, make_key_pair
@@ -191,6 +191,9 @@ def test_request_store_is_once_and_expires(connection):
     assert store.request_consume(request.request_id, now) is None
     late, _ = services.saml_request_create(connection=connection, relay_state="")
     assert store.request_consume(late.request_id, now + dt.timedelta(minutes=11)) is None
+    # A new request purges the expired ones.
+    services.saml_request_create(connection=connection, relay_state="", now=now + dt.timedelta(minutes=11))
+    assert not SamlRequest.objects.filter(request_id=late.request_id).exists()
 
 
 def test_replay_cache_purges_expired_rows(connection):
