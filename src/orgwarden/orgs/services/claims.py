@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
+from orgwarden.orgs import hooks
 from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotManaged
 from orgwarden.orgs.models import Directory, Domain, Organization, OrgUser
 from orgwarden.orgs.selectors import domains as domain_selectors
@@ -26,9 +27,12 @@ BATCH = 500
 
 
 def local_directory(org: Organization) -> Directory:
-    directory, _ = Directory.objects.get_or_create(
+    """The org's local directory; made (with its default policy, through the hook) if missing."""
+    directory, created = Directory.objects.get_or_create(
         org=org, kind=Directory.Kind.LOCAL, defaults={"name": "Local directory"}
     )
+    if created:
+        hooks.run_directory_created(directory)
     return directory
 
 

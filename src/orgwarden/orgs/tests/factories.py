@@ -7,8 +7,17 @@ from orgwarden.orgs.models import OrgAdmin, Organization
 class OrganizationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Organization
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Org {n}")
+
+    @factory.post_generation
+    def local_directory(obj, create, extracted, **kwargs):
+        """Like ``org_create``: every org has its local directory (and its default policy)."""
+        if create:
+            from orgwarden.orgs.services.claims import local_directory
+
+            local_directory(obj)
 
 
 class OrgAdminFactory(factory.django.DjangoModelFactory):
