@@ -61,12 +61,15 @@ def _day_start(day: date) -> datetime:
 def events_visible(*, org_id: str, people_ids: QuerySet[str] | None) -> QuerySet[AuditEvent]:
     """Every event the org ``org_id`` may see: its own, plus account-level events of ``people_ids``.
 
-    ``people_ids`` is a flat ``values_list`` queryset of account ids; it is used as a subquery.
-    ``None`` means the org has no people whose account-level events it sees.
+    Account-level events of the accounts an org manages carry that org's id already (see
+    ``services.org_resolvers``), so ``people_ids`` need only name the few others whose own events
+    the org sees — its admins — and the query stays small however many accounts the org manages.
+    ``people_ids`` is a flat ``values_list`` queryset of account ids, used as a subquery; ``None``
+    means nobody beyond the org's own events.
     """
     scope = Q(org_id=org_id)
     if people_ids is not None:
-        scope |= Q(org_id="", actor_id__in=people_ids)
+        scope |= Q(actor_id__in=people_ids, action__startswith="account:")
     return AuditEvent.objects.filter(scope)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,6 +71,11 @@ class Target:
         return data
 
 
+# Apps above ``audit`` may say which org an account-level event belongs to (the org that manages
+# the account), so that org's log finds it by its indexed ``org_id``. Registered in AppConfig.ready().
+org_resolvers: list[Callable[[Actor, Sequence[Target]], str | None]] = []
+
+
 def event_record(
     *,
     action: str,
@@ -89,6 +94,11 @@ def event_record(
         raise AuditError(f"unknown audit action {action!r}; add it to audit/catalogue.py")
     if not transaction.get_connection().in_atomic_block:
         raise AuditError("event_record must run inside the transaction of the change it records")
+    if not org_id:
+        for resolve in org_resolvers:
+            org_id = resolve(actor, targets) or ""
+            if org_id:
+                break
     ctx = request_context or context.current()
     now = timezone.now()
     words = [actor.name, actor.email] + [w for t in targets for w in (t.name, t.email)]

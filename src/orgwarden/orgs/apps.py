@@ -14,6 +14,15 @@ class OrgsConfig(AppConfig):
         if users.deactivation_notice not in hooks.deactivation_notice:
             hooks.deactivation_notice.append(users.deactivation_notice)
         self._ready_domains()
+        self._ready_audit()
+
+    def _ready_audit(self) -> None:
+        """Account-level events of a managed account belong to its managing org's log."""
+        from orgwarden.audit import services as audit_services
+        from orgwarden.orgs.services import claims
+
+        if claims.managing_org_of_event not in audit_services.org_resolvers:
+            audit_services.org_resolvers.append(claims.managing_org_of_event)
 
     def _ready_domains(self) -> None:
         """Domains and claiming: new accounts on automatic domains, the managed person's side."""

@@ -6,8 +6,8 @@
 
 from orgwarden.orgs.selectors.orgs import (
     admin_account_ids,
-    audit_people_ids,
     admins_of,
+    audit_people_ids,
     invitation_by_token,
     invitations_pending,
     is_org_admin,
@@ -17,8 +17,8 @@ from orgwarden.orgs.selectors.orgs import (
 
 __all__ = [
     "admin_account_ids",
-    "audit_people_ids",
     "admins_of",
+    "audit_people_ids",
     "invitation_by_token",
     "invitations_pending",
     "is_org_admin",

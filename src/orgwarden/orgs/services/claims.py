@@ -220,3 +220,18 @@ def account_email_changed(account: Account, old_email: str) -> None:
             OrgUser.objects.filter(pk=org_user.pk).update(domain=domain)
         return
     account_created_claim(account)
+
+
+def managing_org_of_event(actor: Actor, targets) -> str | None:
+    """The org that manages the account an account-level event is about (the actor, else the first
+    account target), for ``audit.services.org_resolvers``; ``None`` when no org manages it."""
+    account_id = actor.id if actor.type == "account" else ""
+    if not account_id:
+        account_id = next((t.id for t in targets if t.type == "account"), "")
+    if not account_id:
+        return None
+    return (
+        OrgUser.objects.filter(account__account_id=account_id, is_managed=True)
+        .values_list("org__org_id", flat=True)
+        .first()
+    )
