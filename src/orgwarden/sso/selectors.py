@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from orgwarden.orgs.exceptions import NotFound
@@ -26,7 +26,19 @@ def acs_url(connection: SamlConnection) -> str:
 
 
 def connections_of(*, org: Organization) -> QuerySet[SamlConnection]:
-    return SamlConnection.objects.filter(org=org).select_related("directory").order_by("directory__name")
+    """``org``'s connections, each with ``latest_certificate_expiry`` (``None`` without a certificate)."""
+    return (
+        SamlConnection.objects.filter(org=org)
+        .select_related("directory")
+        .prefetch_related("domain_links__domain")
+        .annotate(latest_certificate_expiry=Max("certificates__not_after"))
+        .order_by("directory__name")
+    )
+
+
+def expiry_warning_before() -> datetime:
+    """Certificates expiring before this moment are flagged to admins (30 days ahead)."""
+    return timezone.now() + EXPIRY_WARNING
 
 
 def connection_get(*, org: Organization, connection_id: str) -> SamlConnection:

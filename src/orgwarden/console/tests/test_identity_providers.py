@@ -86,6 +86,7 @@ def test_configure_certificate_and_expiry_warning(admin_client, org, connection)
     )
     response = admin_client.get(url("identity_provider", org, cid))
     assert b"Expires in less than 30 days" in response.content
+    assert b"Certificate expires" in admin_client.get(url("identity_providers", org)).content
     certificate = SamlCertificate.objects.get()
     response = admin_client.post(
         url("identity_provider_certificate_remove", org, cid, certificate.certificate_id)

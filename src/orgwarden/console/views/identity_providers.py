@@ -49,7 +49,12 @@ def identity_providers(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/identity_providers/list.html",
-        {"form": form, "connections": selectors.connections_of(org=request.org), "nav_active": NAV},
+        {
+            "form": form,
+            "connections": selectors.connections_of(org=request.org),
+            "warn_before": selectors.expiry_warning_before(),
+            "nav_active": NAV,
+        },
         status=400 if form.errors else 200,
     )
 
