@@ -1,0 +1,25 @@
+"""The account page shows a managed account's 2SV and lets the admin reset it."""
+
+import pytest
+from django.db import transaction
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.services.claims import account_claim
+
+pytestmark = pytest.mark.django_db
+
+
+def test_reset_two_step_from_the_account_page(org, admin_client):
+    person = AccountFactory(email="mia@acme.test", totp_secret="x", totp_last_step=1)
+    person.totp_enabled_at = person.created_at
+    person.save()
+    with transaction.atomic():
+        account_claim(org=org, account=person, domain=None, actor=Actor.system())
+    page = admin_client.get(f"/admin/o/{org.org_id}/users/{person.account_id}/")
+    assert page.status_code == 200
+    reset_url = f"/admin/o/{org.org_id}/policies/accounts/{person.account_id}/reset-two-step"
+    assert reset_url.encode() in page.content
+    assert admin_client.post(reset_url).status_code == 302
+    person.refresh_from_db()
+    assert not person.has_two_step
