@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -191,3 +193,24 @@ def test_the_org_switcher_lists_only_ones_own_orgs(admin_client, org, other_org_
     response = admin_client.get(f"/admin/o/{org.org_id}/")
     assert other_org_admin.org.org_id.encode() not in response.content
     assert b"Other org" not in response.content
+
+
+def test_org_home_counts_domains_managed_accounts_and_sites(org, admin_client):
+    from django.db import transaction
+
+    from orgwarden.accounts.tests.factories import AccountFactory
+    from orgwarden.audit.services import Actor
+    from orgwarden.orgs.models import Domain, ProductSite
+    from orgwarden.orgs.services.claims import account_claim
+
+    Domain.objects.create(org=org, name="acme.test", token="t", status=Domain.Status.VERIFIED)
+    Domain.objects.create(org=org, name="pending.test", token="t")
+    ProductSite.objects.create(org=org, product="confluence", name="Wiki", url="https://wiki.acme.test")
+    with transaction.atomic():
+        for _ in range(3):
+            account_claim(org=org, account=AccountFactory(), domain=None, actor=Actor.system())
+    page = admin_client.get(f"/admin/o/{org.org_id}/")
+    assert page.status_code == 200
+    stats = [int(n) for n in re.findall(r'<p class="stat">(\d+)</p>', page.content.decode())]
+    # admins, verified domains, managed accounts, product sites
+    assert stats == [1, 1, 3, 1]

@@ -14,6 +14,7 @@ from orgwarden.console.navigation import PAGES
 from orgwarden.console.views.base import LAST_ORG_KEY, org_admin_view
 from orgwarden.orgs import selectors, services
 from orgwarden.orgs.exceptions import OrgsError
+from orgwarden.orgs.selectors import orgs as org_selectors
 
 
 @login_required
@@ -51,6 +52,7 @@ def org_home(request: HttpRequest) -> HttpResponse:
         "console/org_home.html",
         {
             "admins": selectors.admins_of(org=org),
+            "overview": org_selectors.org_overview(org=org),
             "recent_events": audit_selectors.events_recent(org_id=org.org_id, limit=8),
             "nav_active": "overview",
         },

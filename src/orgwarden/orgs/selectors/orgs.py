@@ -60,3 +60,16 @@ def audit_people_ids(*, org: Organization) -> QuerySet[str]:
     admins'. Its managed accounts' events already carry the org's id (``claims.managing_org_of_event``
     resolves it when they are recorded), so this subquery stays as small as the list of admins."""
     return admin_account_ids(org=org)
+
+
+def org_overview(*, org: Organization) -> dict[str, int]:
+    """The numbers on the org's home page, one query each."""
+    from orgwarden.orgs.models import Domain, OrgUser, ProductSite
+
+    users = OrgUser.objects.filter(org=org)
+    return {
+        "verified_domains": Domain.objects.filter(org=org, status=Domain.Status.VERIFIED).count(),
+        "managed_accounts": users.filter(is_managed=True).count(),
+        "external_users": users.filter(is_managed=False).count(),
+        "product_sites": ProductSite.objects.filter(org=org).count(),
+    }
