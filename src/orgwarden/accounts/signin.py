@@ -75,6 +75,9 @@ class PasswordStep:
 
     key = "password"
     FIRST_FACTORS = frozenset({"password", "link", "sso"})
+    # Proven to orgwarden itself. Two-step verification, its enrolment and password expiry apply
+    # after these only: after SSO they are the identity provider's job.
+    LOCAL_FIRST_FACTORS = frozenset({"password", "link"})
 
     def required(self, flow: SignInFlow, account: Account | None) -> bool:
         return not self.FIRST_FACTORS.intersection(flow.proofs)
@@ -90,7 +93,7 @@ class TwoStepStep:
         return (
             account is not None
             and account.has_two_step
-            and bool(PasswordStep.FIRST_FACTORS.intersection(flow.proofs))
+            and bool(PasswordStep.LOCAL_FIRST_FACTORS.intersection(flow.proofs))
             and not self.PROOFS.intersection(flow.proofs)
         )
 

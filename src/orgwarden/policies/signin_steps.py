@@ -35,7 +35,7 @@ RENEWED = "password_renewed"
 
 
 def _has_first_factor(flow: SignInFlow) -> bool:
-    return bool(PasswordStep.FIRST_FACTORS.intersection(flow.proofs))
+    return bool(PasswordStep.LOCAL_FIRST_FACTORS.intersection(flow.proofs))
 
 
 class TwoStepEnrolStep:

@@ -107,3 +107,33 @@ def test_unmanaged_account_and_unenforced_policy_keep_the_password(connection):
 def test_unlinked_domain_keeps_the_password(connection):
     enforce_sso(connection)
     assert enter_email(Client(), "someone@elsewhere.com") == "/login/step/password"
+
+
+def test_after_sso_two_step_and_password_expiry_are_the_idps_job(connection, idp):
+    """A member with orgwarden 2SV on, under a policy that makes it mandatory and expires passwords,
+    signing in through the IdP is not asked for a code or a new password here."""
+    policy = enforce_sso(connection)
+    policy.two_step = "mandatory"
+    policy.password_expiry_days = 30
+    policy.save()
+    account = managed_in_idp(connection, "ada@example.com")
+    account.totp_secret, account.totp_last_step = "not-used", 0
+    account.totp_enabled_at = account.created_at
+    account.password_changed_at = account.created_at.replace(year=2020)
+    account.save()
+    OrgUser.objects.filter(account=account).update(managed_notice_seen_at="2026-01-01T00:00:00Z")
+    client = Client()
+    enter_email(client, "ada@example.com")
+    idp_url = client.get(continue_url(client.get("/login/step/sso")))["Location"]
+    request_id, acs_url, relay_state = idp.parse_redirect(idp_url)
+    saml_response = idp.response(
+        sp_entity_id=f"http://testserver/saml/{connection.connection_id}",
+        acs_url=acs_url,
+        email="ada@example.com",
+        in_response_to=request_id,
+    )
+    response = client.post(
+        acs_url.replace("http://testserver", ""), {"SAMLResponse": saml_response, "RelayState": relay_state}
+    )
+    assert response.status_code == 302 and "/login/step/" not in response["Location"]
+    assert client.session["_auth_user_id"] == str(account.pk)
