@@ -113,7 +113,9 @@ urlpatterns = [
     ),
     # Security → Identity providers (SAML)
     path(org + "identity-providers/", idp_views.identity_providers, name="identity_providers"),
-    path(org + "identity-providers/<str:connection_id>/", idp_views.identity_provider, name="identity_provider"),
+    path(
+        org + "identity-providers/<str:connection_id>/", idp_views.identity_provider, name="identity_provider"
+    ),
     path(
         org + "identity-providers/<str:connection_id>/certificates",
         idp_views.identity_provider_certificate_add,

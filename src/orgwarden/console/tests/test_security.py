@@ -149,3 +149,20 @@ def test_unknown_urls_render_the_products_404_page(client):
 def test_unknown_org_renders_the_products_404_page(admin_client):
     response = admin_client.get("/admin/o/nope/")
     assert response.status_code == 404 and b"app.css" in response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/o/%00/",
+        "/admin/o/x%00y/domains/",
+        "/saml/%00/metadata",
+        "/helpcenter/%00/",
+        "/api/admin/v1/orgs/%00",
+    ],
+)
+def test_a_nul_anywhere_in_the_path_is_a_400_before_any_view(admin_client, path):
+    response = admin_client.get(path)
+    assert response.status_code == 400 and b"NUL" in response.content
+    if path.startswith("/api/"):
+        assert response.json()["code"] == "invalid_request"
