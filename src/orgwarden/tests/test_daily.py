@@ -1,0 +1,59 @@
+"""``orgwarden daily``: the daily jobs run once per UTC day, and one failing does not stop the others."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.db import transaction
+
+from orgwarden import jobs
+from orgwarden.accounts.models import Account
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.services import users
+from orgwarden.orgs.services.claims import account_claim
+
+pytestmark = pytest.mark.django_db
+DAY = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_daily_runs_due_deletions_once_a_day(org, org_admin):
+    person = AccountFactory(email="leaver@acme.test")
+    with transaction.atomic():
+        account_claim(org=org, account=person, domain=None, actor=Actor.system())
+    with time_machine.travel(DAY - timedelta(days=15), tick=False):
+        users.user_deletion_schedule(org=org, actor=org_admin.account, account_id=person.account_id)
+    with time_machine.travel(DAY, tick=False):
+        call_command("daily")
+    person.refresh_from_db()
+    assert person.status == Account.Status.CLOSED and person.email.endswith("@deleted.invalid")
+
+    # A job that always fails shows whether the jobs ran: not again the same day (the lock is in
+    # the shared cache, so every process and machine sees it), again the next day.
+    jobs.DAILY_COMMANDS, saved = (("no-such-command",),), jobs.DAILY_COMMANDS
+    try:
+        with time_machine.travel(DAY + timedelta(hours=5), tick=False):
+            assert jobs.run_daily() == 0
+        with time_machine.travel(DAY + timedelta(days=1), tick=False):
+            assert jobs.run_daily() == 1
+    finally:
+        jobs.DAILY_COMMANDS = saved
+
+
+def test_a_failing_job_does_not_stop_the_others_and_fails_the_command():
+    saved = jobs.DAILY_COMMANDS
+    jobs.DAILY_COMMANDS = (("no-such-command",), ("check",))
+    try:
+        with time_machine.travel(DAY, tick=False), pytest.raises(CommandError, match="1 daily job"):
+            call_command("daily", force=True)
+    finally:
+        jobs.DAILY_COMMANDS = saved
