@@ -11,9 +11,10 @@ before timing starts, so the replay cache never refuses one.
   (session, audit event) — everything but the network;
 - ``floor``: lxml parse + exclusive c14n of the assertion + SHA-256 + RSA-2048 verify, nothing else.
 
-python3-saml is not run: it is not installed here (its xmlsec wheel must be built against the same
-libxml2 as lxml; installing it would downgrade the shared lxml). The SAML issue's figure for it on
-this machine is about 220/s.
+- ``python3_saml``: python3-saml 1.16's ``is_valid`` (strict) on the same responses at the same
+  moment, in its own virtualenv (``bench/.venv-python3-saml``, made on first run with
+  ``pip install python3-saml==1.16.0``): its xmlsec wheel must match the libxml2 of the lxml beside
+  it, so it never shares orgwarden's environment. ``BENCH_PYTHON3_SAML=0`` skips it.
 
 Usage: ``python bench/saml_acs.py`` (``BENCH_N`` responses per measurement, default 500).
 """
@@ -64,11 +65,14 @@ def signed_responses(n: int, *, sp_entity_id: str, acs_url: str) -> list[str]:
         assertion.set("ID", f"_bench{i:08d}")
         assertion.find(f".//{SAML}SubjectConfirmationData").set("Recipient", acs_url)
         assertion.find(f".//{SAML}Audience").text = sp_entity_id
+        # signxml puts the signature where this placeholder is: right after the Issuer, where SAML's
+        # schema wants it and real IdPs put it (python3-saml validates the schema).
+        placeholder = etree.Element("{http://www.w3.org/2000/09/xmldsig#}Signature", Id="placeholder")
+        assertion.insert(1, placeholder)
         signed = XMLSigner(
             signature_algorithm=SignatureMethod.RSA_SHA256,
             c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
         ).sign(assertion, key=KEY, cert=CERT, reference_uri=assertion.get("ID"))
-        # The Signature stays where signxml put it (last; the processor accepts any child position).
         # Spliced in as text: moving the element into the Response would let lxml rename the ds
         # prefix to the Response's own, which changes the canonical SignedInfo (as it should).
         root.replace(assertion, etree.Element("PLACEHOLDER"))
@@ -133,8 +137,43 @@ def main() -> None:
     result["floor"] = measure(floor, responses)
     result["acs_http"] = acs_http(now)
     result["processor_vs_floor"] = round(result["processor"]["per_second"] / result["floor"]["per_second"], 3)
-    result["python3_saml"] = "not installed (see docstring); issue figure ~220/s"
+    if os.environ.get("BENCH_PYTHON3_SAML", "1") != "0":
+        result["python3_saml"] = python3_saml(responses, now)
+        if isinstance(result["python3_saml"], dict) and result["python3_saml"].get("valid") == len(responses):
+            result["processor_vs_python3_saml"] = round(
+                result["processor"]["per_second"] / result["python3_saml"]["per_second"], 2
+            )
     print(json.dumps(result))
+
+
+def python3_saml(responses: list[str], now) -> dict | str:
+    """python3-saml's ``is_valid`` on the same responses, run in its own virtualenv."""
+    import subprocess
+
+    venv = Path(__file__).resolve().parent / ".venv-python3-saml"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        installed = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "python3-saml==1.16.0"],
+            capture_output=True,
+            text=True,
+        )
+        if installed.returncode:
+            return f"python3-saml did not install: {installed.stderr.strip()[-300:]}"
+    job = {
+        "responses": responses,
+        "sp_entity_id": SETTINGS.sp_entity_id,
+        "acs_url": SETTINGS.acs_url,
+        "idp_entity_id": SETTINGS.idp_entity_id,
+        "cert": CERT,
+        "now": now.timestamp(),
+    }
+    runner = Path(__file__).resolve().parent / "_python3_saml_runner.py"
+    done = subprocess.run([str(python), str(runner)], input=json.dumps(job), capture_output=True, text=True)
+    if done.returncode:
+        return f"python3-saml run failed: {done.stderr.strip()[-300:]}"
+    return json.loads(done.stdout)
 
 
 def acs_http(now) -> dict:
