@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgwarden.console.views import admins, api_keys, audit, home, setup
+from orgwarden.console.views import admins, api_keys, audit, home, launch, setup
 from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import identity_providers as idp_views
@@ -16,6 +16,7 @@ urlpatterns = [
     path("setup/<str:token>", setup.setup, name="setup"),
     path("admin/", home.home, name="home"),
     path("admin/new", home.org_create, name="org_create"),
+    path("launch/<str:site_id>", launch.launch, name="launch"),
     path("admin/invitations/<str:token>", admins.invitation, name="invitation"),
     path(org, home.org_home, name="org_home"),
     path(org + "settings/", home.org_settings, name="org_settings"),

@@ -49,6 +49,20 @@ def local_path(value: str) -> str:
     return value[:2000]
 
 
+def product_site_path(connection: SamlConnection, relay_state: str) -> str:
+    """The launch path of the product site ``relay_state`` names, if it is one of the org's."""
+    from django.urls import reverse
+
+    from orgwarden.orgs.models import ProductSite
+
+    site_id = relay_state.strip()
+    if not site_id or len(site_id) > 64 or not site_id.isalnum():
+        return ""
+    if not ProductSite.objects.filter(org=connection.org, site_id=site_id).exists():
+        return ""
+    return reverse("console:launch", args=[site_id])
+
+
 @require_GET
 def metadata(request: HttpRequest, connection_id: str) -> HttpResponse:
     connection = _connection(connection_id)
@@ -104,7 +118,10 @@ def acs(request: HttpRequest, connection_id: str) -> HttpResponse:
         account = services.sso_signin_complete(connection=connection, result=result)
     except SsoSigninRefused as exc:
         return _failure(request, connection, exc.reason, exc.message, email=result.email)
-    next_url = store.consumed.relay_state if store.consumed is not None else local_path(posted_relay)
+    if store.consumed is not None:
+        next_url = store.consumed.relay_state
+    else:  # IdP-initiated: RelayState may name a local path or one of the org's product sites
+        next_url = local_path(posted_relay) or product_site_path(connection, posted_relay)
     if request.user.is_authenticated and request.user.pk != account.pk:
         logout(request)
     flow = signin.flow_start(request, email=account.email, next_url=next_url, proofs=["sso"])

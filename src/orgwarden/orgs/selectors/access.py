@@ -181,3 +181,23 @@ def external_users(*, org: Organization, after: str | None = None, size: int = 5
     for user in page:
         user.org_groups = groups[user.account_id]
     return KeysetPage(page, next_after)
+
+
+def site_role_of(*, site: ProductSite, account) -> str | None:
+    """``account``'s role on ``site`` through its groups ("admin" wins over "user"), or ``None``."""
+    roles = set(
+        SiteAccess.objects.filter(site=site, group__memberships__account=account).values_list(
+            "role", flat=True
+        )
+    )
+    if SiteAccess.Role.ADMIN in roles:
+        return SiteAccess.Role.ADMIN
+    return SiteAccess.Role.USER if roles else None
+
+
+def site_by_id(*, site_id: str) -> ProductSite:
+    """A product site by its public id, whatever its org (for launching it); ``NotFound`` if none."""
+    found = ProductSite.objects.select_related("org").filter(site_id=_clean_id(site_id)).first()
+    if found is None:
+        raise NotFound()
+    return found

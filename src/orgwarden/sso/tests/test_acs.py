@@ -245,3 +245,54 @@ def test_metadata_endpoint(connection):
     assert response.status_code == 200 and response["Content-Type"] == "application/samlmetadata+xml"
     assert "attachment" in response["Content-Disposition"]
     assert Client().get(reverse("sso:entity", args=[connection.connection_id])).status_code == 200
+
+
+def test_idp_initiated_relay_state_may_name_one_of_the_orgs_product_sites(connection, idp, other_org_admin):
+    from orgwarden.orgs.models import Group, GroupMember, ProductSite, SiteAccess
+
+    ada = AccountFactory(email="ada@example.com")
+    site = ProductSite.objects.create(
+        org=connection.org, product="confluence", name="Wiki", url="https://wiki.example.com"
+    )
+    foreign = ProductSite.objects.create(
+        org=other_org_admin.org, product="confluence", name="Theirs", url="https://theirs.example.com"
+    )
+    group = Group.objects.create(org=connection.org, name="Wiki users")
+    SiteAccess.objects.create(site=site, group=group, role="user")
+    GroupMember.objects.create(group=group, account=ada)
+
+    client = Client()
+    response = client.post(
+        acs(connection),
+        {"SAMLResponse": idp.response(**sp(connection), email="ada@example.com"), "RelayState": site.site_id},
+    )
+    assert response.status_code == 302 and response["Location"] == f"/launch/{site.site_id}"
+    launched = client.get(response["Location"])
+    assert launched.status_code == 302 and launched["Location"] == "https://wiki.example.com"
+
+    # Another org's site is not a destination: the person lands on orgwarden instead.
+    response = Client().post(
+        acs(connection),
+        {
+            "SAMLResponse": idp.response(**sp(connection), email="ada@example.com"),
+            "RelayState": foreign.site_id,
+        },
+    )
+    assert response.status_code == 302 and foreign.site_id not in response["Location"]
+
+
+def test_launching_a_site_without_access_says_so(connection, idp):
+    from orgwarden.orgs.models import ProductSite
+
+    AccountFactory(email="ada@example.com")
+    site = ProductSite.objects.create(
+        org=connection.org, product="confluence", name="Wiki", url="https://wiki.example.com"
+    )
+    client = Client()
+    client.post(
+        acs(connection),
+        {"SAMLResponse": idp.response(**sp(connection), email="ada@example.com"), "RelayState": site.site_id},
+    )
+    denied = client.get(f"/launch/{site.site_id}")
+    assert denied.status_code == 403 and b"have access to Wiki" in denied.content
+    assert client.get("/launch/nosuchsite").status_code == 404
