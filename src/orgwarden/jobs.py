@@ -20,7 +20,11 @@ from django.utils import timezone
 
 log = logging.getLogger("orgwarden.jobs")
 
-DAILY_COMMANDS: tuple[tuple[str, ...], ...] = (("domains", "recheck"), ("accounts", "purge"))
+DAILY_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("domains", "recheck"),
+    ("accounts", "purge"),
+    ("sso", "check-certificates"),
+)
 LOCK_SECONDS = 36 * 3600
 SCHEDULER_INTERVAL = 3600
 

@@ -110,6 +110,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:idp:domain_linked", "Domain linked to identity provider", SSO),
     Action("org:idp:domain_unlinked", "Domain unlinked from identity provider", SSO),
     Action("org:idp:tested", "Single sign-on tested", SSO),
+    Action("org:idp:certificate_expiring", "Identity provider certificate expiring soon", SSO),
     Action("account:signin:sso_failed", "Single sign-on refused", SSO),
     Action("account:created_jit", "Account created just in time by single sign-on", SSO),
     # Authentication policies

@@ -444,3 +444,73 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
         identity = SamlIdentity.objects.create(connection=connection, stable_id=stable_id, account=account)
     SamlIdentity.objects.filter(pk=identity.pk).update(last_signin_at=now)
     return account
+
+
+CERTIFICATE_WARNING_DAYS = 30
+
+
+def certificates_expiry_warn(*, now: datetime | None = None) -> int:
+    """Email each org's admins once when a connection's last valid certificate expires within 30 days.
+
+    A connection is at risk only when no certificate outlives the window (a newer one uploaded for
+    rollover covers it). The warning is recorded as ``org:idp:certificate_expiring`` naming the
+    certificate, which is also how a second run knows it already warned. Returns how many warnings.
+    """
+    from datetime import timedelta
+
+    from django.db.models import Max
+
+    from orgwarden.accounts.emails import send_templated
+    from orgwarden.audit.models import AuditEvent
+    from orgwarden.orgs.models import OrgAdmin
+
+    now = now or timezone.now()
+    horizon = now + timedelta(days=CERTIFICATE_WARNING_DAYS)
+    at_risk = (
+        SamlConnection.objects.annotate(last_expiry=Max("certificates__not_after"))
+        .filter(last_expiry__isnull=False, last_expiry__lte=horizon)
+        .select_related("org")
+    )
+    warned = 0
+    for connection in at_risk:
+        certificate = connection.certificates.order_by("-not_after").first()
+        already = AuditEvent.objects.filter(
+            org_id=connection.org.org_id,
+            action="org:idp:certificate_expiring",
+            details__fingerprint=certificate.fingerprint_sha256,
+        ).exists()
+        if already:
+            continue
+        with transaction.atomic():
+            event_record(
+                action="org:idp:certificate_expiring",
+                actor=Actor.system("certificate check"),
+                org_id=connection.org.org_id,
+                targets=[idp_target(connection)],
+                details={
+                    "fingerprint": certificate.fingerprint_sha256,
+                    "not_after": certificate.not_after.isoformat(),
+                },
+            )
+            admins = list(
+                OrgAdmin.objects.filter(
+                    org=connection.org, account__status=Account.Status.ACTIVE
+                ).values_list("account__email", flat=True)
+            )
+            context = {
+                "org_name": connection.org.name,
+                "connection_name": connection.directory.name,
+                "not_after": certificate.not_after,
+                "expired": certificate.not_after <= now,
+            }
+            for email in admins:
+                transaction.on_commit(
+                    lambda email=email, context=context: send_templated(
+                        to=email,
+                        subject=f"The signing certificate of {context['connection_name']} expires soon",
+                        template="sso/email/certificate_expiring.txt",
+                        context=context,
+                    )
+                )
+        warned += 1
+    return warned
