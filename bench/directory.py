@@ -185,7 +185,7 @@ def sign_in(client: httpx.Client, link: str) -> None:
 
 
 def timed(client: httpx.Client, url: str, expect: str) -> dict[str, float]:
-    for _ in range(5):  # warm up: worker imports, template loading, connection
+    for _ in range(20):  # warm up both workers: imports, template loading, connection, caches
         client.get(url)
     samples = []
     for _ in range(N_REQUESTS):
