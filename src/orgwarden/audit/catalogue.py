@@ -28,6 +28,8 @@ ACCESS = "Groups and product access"
 API_KEYS = "API keys"
 SSO = "Single sign-on"
 POLICIES = "Authentication policies"
+SUPPORT = "Support requests"
+BILLING = "Subscription and billing"
 
 ACTIONS: tuple[Action, ...] = (
     # Sign-in and sessions
@@ -124,6 +126,17 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:break_glass:removed", "Break-glass admin removed", POLICIES),
     Action("account:signin:break_glass", "Break-glass admin signed in", POLICIES),
     Action("account:session:expired", "Session expired by policy", SIGN_IN),
+    # Support requests
+    Action("org:support_request:raised", "Support request raised", SUPPORT),
+    Action("org:support_request:commented", "Support request commented on", SUPPORT),
+    Action("org:support_request:replied", "Support replied to a request", SUPPORT),
+    Action("org:support_request:severity_changed", "Support request severity changed", SUPPORT),
+    Action("org:support_request:resolved", "Support request resolved", SUPPORT),
+    # Subscription and billing
+    Action("org:subscription:trial_started", "Free trial started", BILLING),
+    Action("org:subscription:paid", "Subscription paid", BILLING),
+    Action("org:subscription:lapsed", "Subscription lapsed", BILLING),
+    Action("org:subscription:expiry_warned", "Admins warned that the trial ends soon", BILLING),
 )
 
 BY_KEY: dict[str, Action] = {action.key: action for action in ACTIONS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 
 class ContentSecurityPolicyMiddleware:
@@ -28,10 +28,11 @@ class ContentSecurityPolicyMiddleware:
 
 
 class RejectNulInPathMiddleware:
-    """Answer 400 to any path holding a NUL character, before a view can pass it to the database.
+    """Answer 404 to any path holding a NUL character, before a view can pass it to the database.
 
     PostgreSQL refuses NUL in text, so an id like ``/admin/o/%00/`` would otherwise reach a query
-    and fail there. Forms and the REST API already refuse NUL in values they parse.
+    and fail there. No id holds a NUL, so the honest answer is "not found" — the product's 404 page,
+    or the REST API's JSON 404. Forms and the REST API already refuse NUL in values they parse.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -39,8 +40,11 @@ class RejectNulInPathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path:
-            message = "The address holds a NUL character."
             if request.path.startswith("/api/"):  # the REST API's own error format
-                return JsonResponse({"code": "invalid_request", "message": message}, status=400)
-            return HttpResponseBadRequest(f"Bad request: {message}", content_type="text/plain")
+                return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
+            if request.path.startswith("/scim/"):  # the SCIM error schema (RFC 7644 §3.12)
+                from orgwarden.scim.views import scim_error
+
+                return scim_error("Not found.", 404)
+            raise Http404("No such page")
         return self.get_response(request)

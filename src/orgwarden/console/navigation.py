@@ -120,7 +120,7 @@ SECTIONS: tuple[Section, ...] = (
             Page(
                 "support",
                 "Support requests",
-                None,
+                "console:support",
                 "Raise a request with the operators of this installation.",
             ),
         ),

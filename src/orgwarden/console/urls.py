@@ -6,6 +6,7 @@ from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import identity_providers as idp_views
 from orgwarden.console.views import policies as policies_views
 from orgwarden.console.views import products as products_views
+from orgwarden.console.views import support as support_views
 from orgwarden.console.views import users as users_views
 
 app_name = "console"
@@ -112,6 +113,9 @@ urlpatterns = [
         policies_views.policy_members_move,
         name="policy_members_move",
     ),
+    # Support → Support requests
+    path(org + "support/", support_views.support_requests, name="support"),
+    path(org + "support/<str:request_id>/", support_views.support_request, name="support_request"),
     # Security → Identity providers (SAML)
     path(org + "identity-providers/", idp_views.identity_providers, name="identity_providers"),
     path(

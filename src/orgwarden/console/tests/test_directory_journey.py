@@ -67,7 +67,7 @@ def test_verify_a_domain_claim_its_accounts_and_deactivate_one(new_page, proof_p
     assert managed == {"ann@acme.test", "carl@acme.test", "dora@acme.test"}
 
     # The users list shows them as managed; the outsider is not there.
-    ann.get_by_role("link", name="Managed accounts").click()
+    ann.get_by_role("link", name="Managed accounts", exact=True).click()
     table = ann.locator("table")
     expect(table).to_contain_text("carl@acme.test")
     expect(table).to_contain_text("dora@acme.test")

@@ -161,8 +161,10 @@ def test_unknown_org_renders_the_products_404_page(admin_client):
         "/api/admin/v1/orgs/%00",
     ],
 )
-def test_a_nul_anywhere_in_the_path_is_a_400_before_any_view(admin_client, path):
+def test_a_nul_anywhere_in_the_path_is_a_404_before_any_view(admin_client, path):
     response = admin_client.get(path)
-    assert response.status_code == 400 and b"NUL" in response.content
+    assert response.status_code == 404
     if path.startswith("/api/"):
-        assert response.json()["code"] == "invalid_request"
+        assert response.json()["code"] == "not_found"
+    else:
+        assert b"Page not found" in response.content

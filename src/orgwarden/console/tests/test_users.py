@@ -317,7 +317,7 @@ def test_users_journey_in_a_browser(new_page, org_admin, org, password):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.goto(base(org))
-    page.get_by_role("link", name="Managed accounts").click()
+    page.get_by_role("link", name="Managed accounts", exact=True).click()
     page.get_by_role("searchbox", name="Search").fill("dev")
     page.get_by_role("searchbox", name="Search").press("Enter")
     expect(page.get_by_role("link", name="Dev 2")).to_be_visible()

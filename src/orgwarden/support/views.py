@@ -1,0 +1,119 @@
+"""The operator's support queue, for installation staff (``Account.is_staff``) only: anyone else gets
+a 404, as for an unknown page. Requests of every org, by response deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from orgwarden.support import selectors, services
+from orgwarden.support.exceptions import NotFound, SupportError
+from orgwarden.support.models import SupportRequest
+
+
+def staff_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not selectors.is_staff(request.user):
+            raise Http404()
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label="Reply", max_length=services.MAX_BODY, widget=forms.Textarea(attrs={"rows": 5})
+    )
+
+
+class SeverityForm(forms.Form):
+    severity = forms.ChoiceField(label="Severity", choices=SupportRequest.Severity.choices)
+
+
+@staff_view
+def queue(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    include_resolved = request.GET.get("resolved") == "1"
+    rows = [
+        (item, selectors.deadline_state(item, now=now))
+        for item in selectors.queue(include_resolved=include_resolved)
+    ]
+    return render(
+        request, "support/queue.html", {"rows": rows, "now": now, "include_resolved": include_resolved}
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def detail(request: HttpRequest, request_id: str) -> HttpResponse:
+    try:
+        ticket = selectors.request_for_staff(request_id=request_id)
+    except NotFound as exc:
+        raise Http404() from exc
+    form = ReplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.support_request_reply(
+                actor=request.user, request_id=request_id, body=form.cleaned_data["body"]
+            )
+        except SupportError as exc:
+            form.add_error("body", exc.message)
+        else:
+            messages.success(request, "Reply sent.")
+            return redirect("support:detail", request_id)
+    return render(
+        request,
+        "support/detail.html",
+        {
+            "ticket": ticket,
+            "conversation": ticket.messages.select_related("author"),
+            "state": selectors.deadline_state(ticket, now=timezone.now()),
+            "form": form,
+            "severity_form": SeverityForm(initial={"severity": ticket.severity}),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view
+@require_POST
+def severity(request: HttpRequest, request_id: str) -> HttpResponse:
+    form = SeverityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a severity from L1 to L4.")
+        return redirect("support:detail", request_id)
+    try:
+        services.support_request_severity_change(
+            actor=request.user, request_id=request_id, severity=form.cleaned_data["severity"]
+        )
+    except NotFound as exc:
+        raise Http404() from exc
+    except SupportError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Severity changed; the response deadline was recomputed.")
+    return redirect("support:detail", request_id)
+
+
+@staff_view
+@require_POST
+def resolve(request: HttpRequest, request_id: str) -> HttpResponse:
+    try:
+        services.support_request_resolve(actor=request.user, request_id=request_id)
+    except NotFound as exc:
+        raise Http404() from exc
+    except SupportError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Request resolved.")
+    return redirect("support:queue")
