@@ -44,9 +44,6 @@ INSTALLED_APPS = [
     "orgwarden.support",
     "orgwarden.billing",
     "orgwarden.insights",
-    "orgwarden.support",
-    "orgwarden.billing",
-    "orgwarden.insights",
     "orgwarden.console",
     "orgwarden.api",
 ]
@@ -164,23 +161,6 @@ DOMAIN_HTTPS_PORT = config.env_int("ORGWARDEN_DOMAIN_HTTPS_PORT", 443, minimum=1
 HTTPS_CA_BUNDLE = config.env("ORGWARDEN_HTTPS_CA_BUNDLE")
 DOMAIN_PROOF_ALLOW_PRIVATE = config.env_bool("ORGWARDEN_DOMAIN_PROOF_ALLOW_PRIVATE", False)
 DOMAIN_PROOF_GRACE_DAYS = config.env_int("ORGWARDEN_DOMAIN_PROOF_GRACE_DAYS", 7, minimum=0, maximum=90)
-
-# --- Support requests (support/sla.py) -----------------------------------------------------------
-SUPPORT_TIME_ZONE = config.env("ORGWARDEN_SUPPORT_TIME_ZONE", "UTC")
-try:
-    import zoneinfo as _zoneinfo
-
-    _zoneinfo.ZoneInfo(SUPPORT_TIME_ZONE)
-except (ValueError, _zoneinfo.ZoneInfoNotFoundError) as _exc:
-    raise config.ConfigError(
-        f"ORGWARDEN_SUPPORT_TIME_ZONE must be a time zone like Europe/Paris, not {SUPPORT_TIME_ZONE!r}"
-    ) from _exc
-try:
-    from orgwarden.support.sla import parse_holidays as _parse_holidays
-
-    SUPPORT_HOLIDAYS = _parse_holidays(config.env("ORGWARDEN_SUPPORT_HOLIDAYS"))
-except ValueError as _exc:
-    raise config.ConfigError(f"ORGWARDEN_SUPPORT_HOLIDAYS: {_exc}") from _exc
 
 # --- Support requests (support/sla.py) -----------------------------------------------------------
 SUPPORT_TIME_ZONE = config.env("ORGWARDEN_SUPPORT_TIME_ZONE", "UTC")

@@ -22,7 +22,6 @@ urlpatterns = [
     path("", include("orgwarden.console.urls")),
     path("saml/", include("orgwarden.sso.urls")),
     path("operator/support/", include("orgwarden.support.urls")),
-    path("operator/support/", include("orgwarden.support.urls")),
     path("api/", api.urls),
 ]
 
