@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "orgwarden.tokens",
     "orgwarden.policies",
     "orgwarden.sso",
+    "orgwarden.helpcenter",
     "orgwarden.support",
     "orgwarden.billing",
     "orgwarden.insights",

@@ -28,6 +28,7 @@ ACCESS = "Groups and product access"
 API_KEYS = "API keys"
 SSO = "Single sign-on"
 POLICIES = "Authentication policies"
+HELP_CENTERS = "Help centers"
 SUPPORT = "Support requests"
 BILLING = "Subscription and billing"
 
@@ -126,6 +127,22 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:break_glass:removed", "Break-glass admin removed", POLICIES),
     Action("account:signin:break_glass", "Break-glass admin signed in", POLICIES),
     Action("account:session:expired", "Session expired by policy", SIGN_IN),
+    # Help centers (portal-only customers and their IdP)
+    Action("helpcenter:idp:updated", "Help center identity provider updated", HELP_CENTERS),
+    Action("helpcenter:idp:metadata_imported", "Help center IdP metadata imported", HELP_CENTERS),
+    Action("helpcenter:idp:certificate_added", "Help center IdP certificate added", HELP_CENTERS),
+    Action("helpcenter:idp:certificate_removed", "Help center IdP certificate removed", HELP_CENTERS),
+    Action("helpcenter:idp:tested", "Help center single sign-on tested", HELP_CENTERS),
+    Action("helpcenter:authentication:updated", "Help center authentication changed", HELP_CENTERS),
+    Action("helpcenter:customer:signed_up", "Customer signed up", HELP_CENTERS),
+    Action("helpcenter:customer:signed_in", "Customer signed in", HELP_CENTERS),
+    Action("helpcenter:customer:signin_failed", "Customer sign-in failed", HELP_CENTERS),
+    Action("helpcenter:customer:sso_failed", "Customer single sign-on refused", HELP_CENTERS),
+    Action("helpcenter:customer:password_reset_requested", "Customer password reset requested", HELP_CENTERS),
+    Action("helpcenter:customer:password_reset", "Customer password reset", HELP_CENTERS),
+    Action("helpcenter:customer:deactivated", "Customer deactivated", HELP_CENTERS),
+    Action("helpcenter:customer:reactivated", "Customer reactivated", HELP_CENTERS),
+    Action("helpcenter:customer:removed", "Customer removed", HELP_CENTERS),
     # Support requests
     Action("org:support_request:raised", "Support request raised", SUPPORT),
     Action("org:support_request:commented", "Support request commented on", SUPPORT),

@@ -68,6 +68,12 @@ SECTIONS: tuple[Section, ...] = (
                 "console:external_users",
                 "People outside your verified domains who have access to your product sites.",
             ),
+            Page(
+                "help-centers",
+                "Help centers",
+                "console:help_centers",
+                "Customer portals of your Jira Service Management sites: customers and their sign-in.",
+            ),
         ),
     ),
     Section(

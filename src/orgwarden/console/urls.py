@@ -3,6 +3,7 @@ from django.urls import path
 from orgwarden.console.views import admins, api_keys, audit, home, launch, setup
 from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
+from orgwarden.console.views import help_centers as help_center_views
 from orgwarden.console.views import identity_providers as idp_views
 from orgwarden.console.views import policies as policies_views
 from orgwarden.console.views import products as products_views
@@ -63,6 +64,48 @@ urlpatterns = [
         org + "external-users/<str:account_id>/remove",
         products_views.external_user_remove,
         name="external_user_remove",
+    ),
+    # Products → Help centers (JSM customer portals, their customers and customer IdP)
+    path(org + "help-centers/", help_center_views.help_centers, name="help_centers"),
+    path(org + "help-centers/<str:site_id>/", help_center_views.help_center, name="help_center"),
+    path(
+        org + "help-centers/<str:site_id>/authentication",
+        help_center_views.help_center_authentication,
+        name="help_center_authentication",
+    ),
+    path(org + "help-centers/<str:site_id>/idp", help_center_views.help_center_idp, name="help_center_idp"),
+    path(
+        org + "help-centers/<str:site_id>/certificates",
+        help_center_views.help_center_certificate_add,
+        name="help_center_certificate_add",
+    ),
+    path(
+        org + "help-centers/<str:site_id>/certificates/<str:certificate_id>/remove",
+        help_center_views.help_center_certificate_remove,
+        name="help_center_certificate_remove",
+    ),
+    path(
+        org + "help-centers/<str:site_id>/metadata",
+        help_center_views.help_center_metadata,
+        name="help_center_metadata",
+    ),
+    path(
+        org + "help-centers/<str:site_id>/test", help_center_views.help_center_test, name="help_center_test"
+    ),
+    path(
+        org + "help-centers/<str:site_id>/customers/<str:customer_id>/deactivate",
+        help_center_views.customer_deactivate,
+        name="help_center_customer_deactivate",
+    ),
+    path(
+        org + "help-centers/<str:site_id>/customers/<str:customer_id>/reactivate",
+        help_center_views.customer_reactivate,
+        name="help_center_customer_reactivate",
+    ),
+    path(
+        org + "help-centers/<str:site_id>/customers/<str:customer_id>/remove",
+        help_center_views.customer_remove,
+        name="help_center_customer_remove",
     ),
     # Directory → Groups
     path(org + "groups/", groups_views.groups, name="groups"),

@@ -1,0 +1,91 @@
+"""Products → Help centers in the console: list, a help center's page (customers, search,
+deactivate/reactivate/remove, authentication, IdP, certificates, metadata); another org's is a 404."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from orgwarden.audit.models import AuditEvent
+from orgwarden.helpcenter import services
+from orgwarden.helpcenter.tests.conftest import help_center
+from orgwarden.sso.tests.idp import idp_metadata_xml
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery staple 42"
+
+
+def page(org, name: str, *args) -> str:
+    return reverse(f"console:{name}", args=[org.org_id, *args])
+
+
+def test_list_and_site_page_link(org, admin_client, site):
+    response = admin_client.get(page(org, "help_centers"))
+    assert response.status_code == 200 and site.name in response.content.decode()
+    site_page = admin_client.get(page(org, "product_site", site.site_id)).content.decode()
+    assert page(org, "help_center", site.site_id) in site_page
+
+
+def test_customers_listed_searched_and_managed(org, admin_client, site):
+    hc = help_center(org, site)
+    services.customer_sign_up(help_center=hc, email="ann@a.test", password=PASSWORD)
+    bob = services.customer_sign_up(help_center=help_center(org, site), email="bob@b.test", password=PASSWORD)
+    body = admin_client.get(page(org, "help_center", site.site_id), {"q": "bob"}).content.decode()
+    assert "bob@b.test" in body and "ann@a.test" not in body
+    for action in ("deactivate", "reactivate", "remove"):
+        response = admin_client.post(
+            page(org, f"help_center_customer_{action}", site.site_id, bob.customer_id)
+        )
+        assert response.status_code == 302
+    assert (
+        AuditEvent.objects.filter(action__startswith="helpcenter:customer:")
+        .exclude(action="helpcenter:customer:signed_up")
+        .count()
+        == 3
+    )
+    assert help_center(org, site).customers.count() == 1
+
+
+def test_authentication_rules_are_form_errors(org, admin_client, site):
+    response = admin_client.post(page(org, "help_center_authentication", site.site_id), {})
+    assert response.status_code == 400 and "At least one way to sign in" in response.content.decode()
+    response = admin_client.post(page(org, "help_center_authentication", site.site_id), {"sso_enabled": "on"})
+    assert response.status_code == 400 and "Connect the identity provider" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="helpcenter:authentication:updated").exists()
+
+
+def test_idp_configuration_screens(org, admin_client, site, customer_idp_keys):
+    response = admin_client.post(
+        page(org, "help_center_idp", site.site_id),
+        {"idp_entity_id": "https://idp.test/", "idp_sso_url": "http://x"},
+    )
+    assert response.status_code == 400
+    response = admin_client.post(
+        page(org, "help_center_metadata", site.site_id), {"xml": idp_metadata_xml(customer_idp_keys)}
+    )
+    assert response.status_code == 302
+    hc = help_center(org, site)
+    assert hc.is_configured and hc.certificates.count() == 1
+    body = admin_client.get(page(org, "help_center", site.site_id)).content.decode()
+    assert f"/helpcenter/{site.site_id}/saml/acs" in body
+    certificate = hc.certificates.get()
+    response = admin_client.post(
+        page(org, "help_center_certificate_remove", site.site_id, certificate.certificate_id)
+    )
+    assert response.status_code == 302 and not hc.certificates.exists()
+    response = admin_client.post(page(org, "help_center_certificate_add", site.site_id), {"pem": "nope"})
+    assert response.status_code == 400
+    # Nothing to test without a certificate.
+    response = admin_client.post(page(org, "help_center_test", site.site_id))
+    assert response.status_code == 302
+
+
+def test_another_orgs_help_center_is_a_404(org, other_org_admin, site):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    other = other_org_admin.org
+    assert client.get(page(other, "help_center", site.site_id)).status_code == 404
+    assert client.post(page(other, "help_center_authentication", site.site_id), {}).status_code == 404
+    assert client.get(page(org, "help_center", site.site_id)).status_code == 404

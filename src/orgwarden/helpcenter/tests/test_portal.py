@@ -1,0 +1,116 @@
+"""The customer portal over HTTP: sign-up, sign-in, sign-out, reset; a customer session is never an
+account session, and a customer of help center A is nobody at help center B."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from orgwarden.audit.models import AuditEvent
+from orgwarden.helpcenter import services
+from orgwarden.helpcenter.tests.conftest import help_center, sso_on
+from orgwarden.orgs.services.access import site_add
+from orgwarden.sso.tests.idp import IDP_SSO_URL
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery staple 42"
+
+
+def url(name: str, site, *args) -> str:
+    return reverse(f"helpcenter:{name}", args=[site.site_id, *args])
+
+
+def sign_up(client: Client, site, email: str = "pat@customer.test"):
+    return client.post(url("signup", site), {"email": email, "password": PASSWORD, "display_name": "Pat"})
+
+
+def test_sign_up_lands_signed_in_without_an_account_session(site):
+    client = Client()
+    assert client.get(url("portal", site))["Location"] == url("login", site)
+    response = sign_up(client, site)
+    assert response.status_code == 302 and response["Location"] == url("portal", site)
+    page = client.get(url("portal", site))
+    assert page.status_code == 200
+    assert "Signed in as <strong>Pat</strong> (pat@customer.test)" in page.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get("/account/").status_code == 302  # no account is signed in
+
+
+def test_a_customer_of_a_is_not_signed_in_to_b(org, org_admin, site, other_site):
+    client = Client()
+    sign_up(client, site)
+    assert client.get(url("portal", site)).status_code == 200
+    assert client.get(url("portal", other_site))["Location"] == url("login", other_site)
+    # Same email, other help center: a different customer, with its own password.
+    response = client.post(url("login", other_site), {"email": "pat@customer.test", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_password_sign_in_and_out(site):
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    client = Client()
+    bad = client.post(url("login", site), {"email": "pat@customer.test", "password": "nope"})
+    assert bad.status_code == 400 and "Wrong email or password." in bad.content.decode()
+    failure = AuditEvent.objects.get(action="helpcenter:customer:signin_failed")
+    assert failure.details["reason"] == "bad_credentials" and failure.org_id == site.org.org_id
+    ok = client.post(
+        url("login", site), {"email": "pat@customer.test", "password": PASSWORD, "next": "https://evil.test/"}
+    )
+    assert ok.status_code == 302 and ok["Location"] == url("portal", site)
+    assert client.get(url("portal", site)).status_code == 200
+    assert client.post(url("logout", site)).status_code == 200
+    assert client.get(url("portal", site)).status_code == 302
+
+
+def test_a_deactivated_customer_is_signed_out(org, org_admin, site):
+    client = Client()
+    sign_up(client, site)
+    customer = help_center(org, site).customers.get()
+    services.customer_deactivate(
+        org=org, actor=org_admin.account, site_id=site.site_id, customer_id=customer.customer_id
+    )
+    assert client.get(url("portal", site)).status_code == 302
+
+
+def test_reset_by_email(site, mailoutbox, django_capture_on_commit_callbacks):
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    client = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url("reset", site), {"email": "pat@customer.test"})
+    assert response.status_code == 200 and "reset-sent" in response.content.decode()
+    link = re.search(r"http://testserver(/helpcenter/\S+)", mailoutbox[0].body).group(1)
+    response = client.post(link, {"password": "a new long passphrase 7"})
+    assert response.status_code == 302
+    assert client.get(url("portal", site)).status_code == 200
+    assert client.post(link, {"password": "another passphrase 8"}).status_code == 400
+
+
+def test_sso_only_sends_visitors_to_the_idp_without_sign_up(org, org_admin, site, customer_idp_keys):
+    sso_on(org, org_admin.account, site, customer_idp_keys, password=False)
+    client = Client()
+    response = client.get(url("portal", site), follow=True)
+    assert response.redirect_chain[-1][0].startswith(IDP_SSO_URL)
+    assert client.get(url("signup", site))["Location"] == url("portal", site)
+    assert client.get(url("login", site))["Location"].startswith(url("saml_login", site))
+
+
+def test_both_methods_show_sso_first(org, org_admin, site, customer_idp_keys):
+    sso_on(org, org_admin.account, site, customer_idp_keys)
+    page = Client().get(url("login", site)).content.decode()
+    assert page.index("Continue with single sign-on") < page.index('name="password"')
+
+
+def test_unknown_or_non_jsm_site_is_a_404(org, org_admin):
+    software = site_add(
+        org=org, actor=org_admin.account, product="jira-software", name="Dev", url="https://dev.example.test"
+    )
+    client = Client()
+    assert client.get(f"/helpcenter/{software.site_id}/").status_code == 404
+    assert client.get("/helpcenter/nosuchsite/").status_code == 404
