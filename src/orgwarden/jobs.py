@@ -24,6 +24,7 @@ DAILY_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("domains", "recheck"),
     ("accounts", "purge"),
     ("sso", "check-certificates"),
+    ("billing", "daily"),
 )
 LOCK_SECONDS = 36 * 3600
 SCHEDULER_INTERVAL = 3600

@@ -180,6 +180,18 @@ try:
 except ValueError as _exc:
     raise config.ConfigError(f"ORGWARDEN_SUPPORT_HOLIDAYS: {_exc}") from _exc
 
+# --- Subscription and billing (billing/pricing.py) --------------------------------------------------
+BILLING_PAYMENT_REQUIRED = config.env_bool("ORGWARDEN_BILLING_PAYMENT_REQUIRED", False)
+BILLING_CURRENCY = config.env("ORGWARDEN_BILLING_CURRENCY", "USD")
+try:
+    from orgwarden.billing.pricing import parse_money as _parse_money
+    from orgwarden.billing.pricing import parse_tiers as _parse_tiers
+
+    BILLING_TIERS = _parse_tiers(config.env("ORGWARDEN_BILLING_TIERS", "250:4.00,1000:3.00,*:2.00"))
+    BILLING_MINIMUM = _parse_money(config.env("ORGWARDEN_BILLING_MINIMUM", "40.00"))
+except ValueError as _exc:
+    raise config.ConfigError(f"ORGWARDEN_BILLING_TIERS / ORGWARDEN_BILLING_MINIMUM: {_exc}") from _exc
+
 # --- Email ------------------------------------------------------------------------------------------
 _email_backend = config.env("ORGWARDEN_EMAIL_BACKEND", "console").lower()
 EMAIL_BACKEND = {

@@ -106,7 +106,9 @@ SECTIONS: tuple[Section, ...] = (
             Page("insights", "Insights", None, "Who uses which product, and how your people sign in."),
         ),
     ),
-    Section("Billing", (Page("billing", "Billing", None, "Your subscription and billable users."),)),
+    Section(
+        "Billing", (Page("billing", "Billing", "console:billing", "Your subscription and billable users."),)
+    ),
     Section(
         "Settings",
         (

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from orgwarden.console.views import admins, api_keys, audit, home, launch, setup
+from orgwarden.console.views import billing as billing_views
 from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import help_centers as help_center_views
@@ -156,6 +157,9 @@ urlpatterns = [
         policies_views.policy_members_move,
         name="policy_members_move",
     ),
+    # Billing
+    path(org + "billing/", billing_views.billing, name="billing"),
+    path(org + "billing/trial", billing_views.trial_start, name="billing_trial_start"),
     # Support → Support requests
     path(org + "support/", support_views.support_requests, name="support"),
     path(org + "support/<str:request_id>/", support_views.support_request, name="support_request"),

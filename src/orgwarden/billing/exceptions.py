@@ -1,0 +1,19 @@
+"""Named errors of the subscription."""
+
+
+class BillingError(Exception):
+    message = "This change is not allowed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class NoVerifiedDomain(BillingError):
+    message = (
+        "Verify a domain and claim its accounts first: the security subscription applies to managed accounts."
+    )
+
+
+class TrialAlreadyStarted(BillingError):
+    message = "This organization has already started its free trial."

@@ -1,0 +1,126 @@
+"""Reads of the subscription and of who is billable.
+
+Billable = ``orgs.selectors.billing.billable_users`` (unique active users of the org with a billed
+grant) minus managed accounts whose authentication policy is marked non-billable. A policy applies
+by membership (``PolicyMember``), otherwise as the default policy of the account's directory — the
+same resolution as ``policies.selectors.policy_for``, written as ``EXISTS`` subqueries so the count
+stays one query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from orgwarden.accounts.models import Account
+from orgwarden.billing import pricing
+from orgwarden.billing.models import BillableSnapshot, Subscription
+from orgwarden.orgs.models import Domain, Organization, OrgUser, SiteAccess
+from orgwarden.orgs.products import BILLED_AGENTS, BILLED_ALL, PRODUCTS
+from orgwarden.orgs.selectors.billing import billable_users as directory_billable_users
+from orgwarden.policies.models import PolicyMember
+
+
+def subscription_of(*, org: Organization) -> Subscription | None:
+    return Subscription.objects.filter(org=org).first()
+
+
+def has_verified_domain(*, org: Organization) -> bool:
+    return Domain.objects.filter(org=org, status=Domain.Status.VERIFIED).exists()
+
+
+def _non_billable_policy(org: Organization) -> Q:
+    """Accounts (as ``pk``) whose policy in ``org`` is non-billable."""
+    member_of_any = PolicyMember.objects.filter(account=OuterRef("pk"), policy__org=org)
+    member_non_billable = member_of_any.filter(policy__billable=False)
+    default_non_billable = OrgUser.objects.filter(
+        org=org,
+        account=OuterRef("pk"),
+        is_managed=True,
+        directory__policies__is_default=True,
+        directory__policies__billable=False,
+    )
+    return Q(Exists(member_non_billable)) | (~Q(Exists(member_of_any)) & Q(Exists(default_non_billable)))
+
+
+def billable_users(*, org: Organization) -> QuerySet[Account]:
+    """The accounts the subscription bills for ``org``, each once, by email."""
+    return directory_billable_users(org=org).exclude(_non_billable_policy(org))
+
+
+def billable_count(*, org: Organization) -> int:
+    return billable_users(org=org).count()
+
+
+def billable_by_product(*, org: Organization) -> dict[str, int]:
+    """Billable users per product key the org uses (a person on two products counts in both)."""
+    billable = billable_users(org=org)
+    counts = {}
+    used = set(org.sites.values_list("product", flat=True))
+    for key in [k for k in BILLED_ALL + BILLED_AGENTS if k in used]:
+        grant = SiteAccess.objects.filter(
+            site__org=org, site__product=key, group__org=org, group__memberships__account=OuterRef("pk")
+        )
+        if key in BILLED_AGENTS:
+            grant = grant.filter(role=SiteAccess.Role.ADMIN)
+        counts[key] = billable.filter(Exists(grant)).count()
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class NotBillable:
+    account: Account
+    reason: str
+
+
+def not_billable(*, org: Organization, limit: int = 500) -> list[NotBillable]:
+    """Users of the org who are not billed, and why (first ``limit``, by email)."""
+    billable_ids = set(billable_users(org=org).values_list("pk", flat=True))
+    non_billable_policy = set(
+        Account.objects.filter(org_users__org=org)
+        .filter(_non_billable_policy(org))
+        .values_list("pk", flat=True)
+    )
+    rows = []
+    users = OrgUser.objects.filter(org=org).exclude(account_id__in=billable_ids).select_related("account")
+    for org_user in users.order_by("email")[:limit]:
+        account = org_user.account
+        grants = set(
+            SiteAccess.objects.filter(
+                site__org=org, group__org=org, group__memberships__account=account
+            ).values_list("site__product", "role")
+        )
+        if account.status != Account.Status.ACTIVE:
+            reason = "Deactivated"
+        elif account.pk in non_billable_policy:
+            reason = "In a non-billable authentication policy"
+        elif not grants:
+            reason = "No product access"
+        elif all(PRODUCTS[p].billing == "separate" for p, _ in grants if p in PRODUCTS):
+            reason = "Statuspage only (billed separately)"
+        else:
+            reason = "Jira Service Management customer only (not an agent)"
+        rows.append(NotBillable(account, reason))
+    return rows
+
+
+def snapshots(*, org: Organization, since: date) -> list[BillableSnapshot]:
+    return list(BillableSnapshot.objects.filter(org=org, day__gte=since))
+
+
+def price_estimate(*, users: int) -> pricing.Estimate:
+    return pricing.estimate(users=users, tiers=settings.BILLING_TIERS, minimum=settings.BILLING_MINIMUM)
+
+
+def days_left(subscription: Subscription, *, now: datetime) -> int:
+    """Whole days until the trial ends (0 on its last day)."""
+    return max(0, (subscription.trial_ends_at - now).days)
+
+
+def security_enforced(*, org: Organization) -> bool:
+    """Whether enforced SSO, mandatory 2SV and provisioning apply: during the trial and while paid."""
+    sub = subscription_of(org=org)
+    return sub is not None and sub.status in (Subscription.Status.TRIAL, Subscription.Status.PAID)

@@ -1,0 +1,174 @@
+"""Subscription rules (trial start, warnings, expiry, lapse) and billable counting with policies."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import call_command
+
+from orgwarden.accounts.models import Account
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
+from orgwarden.audit.services import Actor
+from orgwarden.billing import selectors, services
+from orgwarden.billing.exceptions import NoVerifiedDomain, TrialAlreadyStarted
+from orgwarden.billing.models import BillableSnapshot, Subscription
+from orgwarden.orgs.exceptions import NotFound
+from orgwarden.orgs.models import Domain, OrgUser
+from orgwarden.orgs.services import access as s
+from orgwarden.orgs.services.claims import account_claim
+from orgwarden.policies.models import AuthenticationPolicy, PolicyMember
+
+pytestmark = pytest.mark.django_db
+START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def verify_a_domain(org):
+    Domain.objects.create(org=org, name="acme.example", token="t", status=Domain.Status.VERIFIED)
+
+
+def events(action):
+    return list(AuditEvent.objects.filter(action=action))
+
+
+def test_trial_needs_a_verified_domain(org, org_admin):
+    with pytest.raises(NoVerifiedDomain):
+        services.subscription_trial_start(org=org, actor=org_admin.account)
+    assert not Subscription.objects.exists() and not events("org:subscription:trial_started")
+
+
+def test_trial_start_is_audited_once(org, org_admin, other_org_admin):
+    verify_a_domain(org)
+    with pytest.raises(NotFound):
+        services.subscription_trial_start(org=org, actor=other_org_admin.account)
+    with time_machine.travel(START, tick=False):
+        sub = services.subscription_trial_start(org=org, actor=org_admin.account)
+    assert sub.trial_ends_at == START + timedelta(days=30)
+    assert sub.status == Subscription.Status.TRIAL
+    (event,) = events("org:subscription:trial_started")
+    assert event.org_id == org.org_id
+    with pytest.raises(TrialAlreadyStarted):
+        services.subscription_trial_start(org=org, actor=org_admin.account)
+    assert len(events("org:subscription:trial_started")) == 1
+    assert selectors.security_enforced(org=org)
+    assert selectors.days_left(sub, now=START + timedelta(days=29, hours=1)) == 0
+    assert selectors.days_left(sub, now=START + timedelta(days=1)) == 29
+
+
+def run_daily(at):
+    with time_machine.travel(at, tick=False):
+        return services.billing_daily()
+
+
+def test_warnings_7_and_1_days_before_then_paid(org, org_admin, django_capture_on_commit_callbacks):
+    verify_a_domain(org)
+    with time_machine.travel(START, tick=False):
+        services.subscription_trial_start(org=org, actor=org_admin.account)
+    assert run_daily(START + timedelta(days=22)).warned == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_daily(START + timedelta(days=23, hours=1)).warned == 1
+    assert run_daily(START + timedelta(days=24)).warned == 0  # once
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_daily(START + timedelta(days=29, hours=1)).warned == 1
+    assert [e.details["days"] for e in events("org:subscription:expiry_warned")] in ([7, 1], [1, 7])
+    assert len(mail.outbox) == 2 and "ends in 7 days" in mail.outbox[0].subject
+    assert mail.outbox[0].to == [org_admin.account.email]
+    summary = run_daily(START + timedelta(days=30, minutes=1))
+    assert summary.paid == 1
+    sub = Subscription.objects.get()
+    assert sub.status == Subscription.Status.PAID and sub.paid_at
+    assert len(events("org:subscription:paid")) == 1
+    assert run_daily(START + timedelta(days=31)).paid == 0
+    assert selectors.security_enforced(org=org)
+
+
+def test_late_first_run_sends_only_the_nearer_warning(org, org_admin):
+    verify_a_domain(org)
+    with time_machine.travel(START, tick=False):
+        services.subscription_trial_start(org=org, actor=org_admin.account)
+    run_daily(START + timedelta(days=29, hours=12))
+    assert [e.details["days"] for e in events("org:subscription:expiry_warned")] == [1]
+
+
+def test_lapses_when_the_operator_requires_payment(
+    org, org_admin, settings, django_capture_on_commit_callbacks
+):
+    settings.BILLING_PAYMENT_REQUIRED = True
+    verify_a_domain(org)
+    with time_machine.travel(START, tick=False):
+        services.subscription_trial_start(org=org, actor=org_admin.account)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_daily(START + timedelta(days=31)).lapsed == 1
+    assert Subscription.objects.get().status == Subscription.Status.LAPSED
+    assert len(events("org:subscription:lapsed")) == 1
+    assert "lapsed" in mail.outbox[-1].subject
+    assert not selectors.security_enforced(org=org)
+
+
+@pytest.fixture
+def seeded(org_admin):
+    org, admin = org_admin.org, org_admin.account
+    jira = s.site_add(org=org, actor=admin, product="jira-software", name="jira", url="https://jira.example")
+    status = s.site_add(org=org, actor=admin, product="statuspage", name="st", url="https://st.example")
+    users = s.group_create(org=org, actor=admin, name="Jira users")
+    s.access_grant(org=org, actor=admin, site_id=jira.site_id, group_id=users.group_id, role="user")
+    st = s.group_create(org=org, actor=admin, name="Status")
+    s.access_grant(org=org, actor=admin, site_id=status.site_id, group_id=st.group_id, role="admin")
+
+    def person(email, group=users, managed=True, status=Account.Status.ACTIVE):
+        account = AccountFactory(email=email, status=status)
+        if managed:
+            account_claim(org=org, account=account, domain=None, actor=Actor.system())
+        else:
+            OrgUser.objects.create(org=org, account=account, email=email)
+        if group is not None:
+            s.group_members_add(
+                org=org, actor=admin, group_id=group.group_id, account_ids=[account.account_id]
+            )
+        return account
+
+    people = {
+        "a": person("a@acme.example"),
+        "b": person("b@acme.example"),
+        "ext": person("ext@other.example", managed=False),
+        "gone": person("gone@acme.example", status=Account.Status.DEACTIVATED),
+        "status": person("status@acme.example", group=st),
+        "none": person("none@acme.example", group=None),
+        "contractor": person("contractor@acme.example"),
+    }
+    default = AuthenticationPolicy.objects.get(org=org, is_default=True)
+    contractors = AuthenticationPolicy.objects.create(
+        org=org, directory=default.directory, name="Contractors", billable=False
+    )
+    PolicyMember.objects.create(policy=contractors, account=people["contractor"])
+    return org, people, default
+
+
+def test_billable_counts_and_reasons(seeded):
+    org, people, default = seeded
+    assert set(selectors.billable_users(org=org)) == {people["a"], people["b"], people["ext"]}
+    assert selectors.billable_by_product(org=org) == {"jira-software": 3}
+    reasons = {row.account.email: row.reason for row in selectors.not_billable(org=org)}
+    assert reasons == {
+        "contractor@acme.example": "In a non-billable authentication policy",
+        "gone@acme.example": "Deactivated",
+        "status@acme.example": "Statuspage only (billed separately)",
+        "none@acme.example": "No product access",
+    }
+    # A non-billable default policy excludes its directory's managed accounts, not external users.
+    default.billable = False
+    default.save()
+    assert set(selectors.billable_users(org=org)) == {people["ext"]}
+
+
+def test_daily_snapshot_of_the_billable_count(seeded):
+    org, _, _ = seeded
+    run_daily(START)
+    run_daily(START + timedelta(hours=5))  # same day: updated, not doubled
+    call_command("billing", "daily")
+    snapshot = BillableSnapshot.objects.get(org=org, day=START.date())
+    assert snapshot.count == 3
+    assert [x.count for x in selectors.snapshots(org=org, since=START.date())][0] == 3
