@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "orgwarden.tokens",
     "orgwarden.policies",
     "orgwarden.sso",
+    "orgwarden.scim",
     "orgwarden.helpcenter",
     "orgwarden.support",
     "orgwarden.billing",

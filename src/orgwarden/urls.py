@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("orgwarden.accounts.urls")),
     path("", include("orgwarden.console.urls")),
     path("saml/", include("orgwarden.sso.urls")),
+    path("scim/", include("orgwarden.scim.urls")),
     path("helpcenter/", include("orgwarden.helpcenter.urls")),
     path("operator/support/", include("orgwarden.support.urls")),
     path("api/", api.urls),
