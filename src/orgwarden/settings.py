@@ -39,9 +39,10 @@ INSTALLED_APPS = [
     "orgwarden.accounts",
     "orgwarden.orgs",
     "orgwarden.tokens",
+    "oauth2_provider",
+    "orgwarden.oidc",
     "orgwarden.policies",
     "orgwarden.sso",
-    "orgwarden.scim",
     "orgwarden.helpcenter",
     "orgwarden.support",
     "orgwarden.billing",
@@ -136,6 +137,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
+
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+# Product sign-in (OpenID Connect, django-oauth-toolkit). Signing keys come from the database
+# (orgwarden.oidc.keys), not from here. Product sites sign in with the authorization code + PKCE.
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "PKCE_REQUIRED": True,
+    "OAUTH2_VALIDATOR_CLASS": "orgwarden.oidc.processors.validator.OrgwardenValidator",
+    "SCOPES": {"openid": "Sign you in", "profile": "Your name", "email": "Your email address"},
+    "DEFAULT_SCOPES": ["openid"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+}
 LOGIN_REDIRECT_URL = "console:home"
 
 SESSION_ENGINE = "orgwarden.accounts.session_store"

@@ -24,12 +24,12 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase
 
 from orgwarden import __version__
-from orgwarden.insights import api as insights_api
 from orgwarden.orgs.api import events as events_api
 from orgwarden.orgs.api import orgs as orgs_api
 from orgwarden.orgs.api import users as users_api
 from orgwarden.orgs.api.pagination import BadCursor
 from orgwarden.orgs.exceptions import OrgsError
+from orgwarden.tokens import api as tokens_api
 from orgwarden.tokens.auth import RateLimited
 from orgwarden.tokens.exceptions import TokensError
 
@@ -48,6 +48,7 @@ DOCS_ASSETS = {
 ERROR_STATUSES: dict[str, tuple[int, str]] = {
     "NotFound": (404, "not_found"),
     "KeyNotFound": (404, "not_found"),
+    "TokenNotFound": (404, "not_found"),
     "NotManaged": (403, "not_managed"),
     "ProfileManagedByIdp": (409, "managed_by_identity_provider"),
     "ClaimedByAnotherOrg": (409, "conflict"),
@@ -108,8 +109,8 @@ api = OrgwardenAPI(
 )
 api.add_router("/admin/v1", orgs_api.router)
 api.add_router("/admin/v1", events_api.router)
-api.add_router("/admin/v1", insights_api.router)
 api.add_router("", users_api.router)
+api.add_router("", tokens_api.router)
 
 
 class Error(Schema):

@@ -28,7 +28,7 @@ ACCESS = "Groups and product access"
 API_KEYS = "API keys"
 SSO = "Single sign-on"
 POLICIES = "Authentication policies"
-PROVISIONING = "SCIM provisioning"
+USER_TOKENS = "User API tokens and product sign-in"
 HELP_CENTERS = "Help centers"
 SUPPORT = "Support requests"
 BILLING = "Subscription and billing"
@@ -128,6 +128,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:break_glass:removed", "Break-glass admin removed", POLICIES),
     Action("account:signin:break_glass", "Break-glass admin signed in", POLICIES),
     Action("account:session:expired", "Session expired by policy", SIGN_IN),
+    # User API tokens and product sign-in
+    Action("account:api_token:created", "API token created", USER_TOKENS),
+    Action("account:api_token:revoked", "API token revoked", USER_TOKENS),
+    Action("org:api_token:revoked", "API token revoked by an admin", USER_TOKENS),
+    Action("org:site:credential_created", "Product site client secret created", USER_TOKENS),
+    Action("account:product:access_denied", "Product sign-in refused", USER_TOKENS),
+    Action("org:site:redirect_uris_changed", "Product site sign-in addresses changed", USER_TOKENS),
+    Action("system:oidc_key:rotated", "Product sign-in signing key rotated", USER_TOKENS),
     # Help centers (portal-only customers and their IdP)
     Action("helpcenter:idp:updated", "Help center identity provider updated", HELP_CENTERS),
     Action("helpcenter:idp:metadata_imported", "Help center IdP metadata imported", HELP_CENTERS),
@@ -155,16 +163,6 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:subscription:paid", "Subscription paid", BILLING),
     Action("org:subscription:lapsed", "Subscription lapsed", BILLING),
     Action("org:subscription:expiry_warned", "Admins warned that the trial ends soon", BILLING),
-    # SCIM provisioning
-    Action("scim:key:generated", "SCIM provisioning key generated", PROVISIONING),
-    Action("scim:user:created", "User provisioned", PROVISIONING),
-    Action("scim:user:updated", "Provisioned user updated", PROVISIONING),
-    Action("scim:user:deleted", "Provisioned user deleted (deactivated)", PROVISIONING),
-    Action("scim:user:relinked", "Provisioned user relinked to its account", PROVISIONING),
-    Action("scim:group:created", "Group provisioned", PROVISIONING),
-    Action("scim:group:updated", "Provisioned group updated", PROVISIONING),
-    Action("scim:group:deleted", "Provisioned group deleted", PROVISIONING),
-    Action("scim:group:clash_resolved", "Synced group name clash resolved", PROVISIONING),
 )
 
 BY_KEY: dict[str, Action] = {action.key: action for action in ACTIONS}

@@ -100,15 +100,10 @@ SECTIONS: tuple[Section, ...] = (
             Page(
                 "api-tokens",
                 "User API tokens",
-                None,
+                "console:api_tokens",
                 "Every API token of your managed accounts; revoke any of them.",
             ),
-            Page(
-                "insights",
-                "Insights",
-                "console:insights",
-                "Who uses which product, and how your people sign in.",
-            ),
+            Page("insights", "Insights", None, "Who uses which product, and how your people sign in."),
         ),
     ),
     Section(

@@ -1,15 +1,13 @@
 from django.urls import path
 
-from orgwarden.console.views import admins, api_keys, audit, home, launch, setup
+from orgwarden.console.views import admins, api_keys, api_tokens, audit, home, launch, setup
 from orgwarden.console.views import billing as billing_views
 from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import help_centers as help_center_views
 from orgwarden.console.views import identity_providers as idp_views
-from orgwarden.console.views import insights as insights_views
 from orgwarden.console.views import policies as policies_views
 from orgwarden.console.views import products as products_views
-from orgwarden.console.views import provisioning as provisioning_views
 from orgwarden.console.views import support as support_views
 from orgwarden.console.views import users as users_views
 
@@ -45,6 +43,20 @@ urlpatterns = [
     # Settings → API keys
     path(org + "api-keys/", api_keys.api_keys, name="api_keys"),
     path(org + "api-keys/<str:key_id>/revoke", api_keys.api_key_revoke, name="api_key_revoke"),
+    # Security → User API tokens; a product site's client secret
+    path(org + "api-tokens/", api_tokens.api_tokens, name="api_tokens"),
+    path(org + "api-tokens/revoke", api_tokens.api_tokens_revoke, name="api_tokens_revoke"),
+    path(org + "api-tokens/<str:token_id>/revoke", api_tokens.api_token_revoke, name="api_token_revoke"),
+    path(
+        org + "products/<str:site_id>/credential",
+        api_tokens.site_credential_create,
+        name="site_credential_create",
+    ),
+    path(
+        org + "products/<str:site_id>/sign-in-addresses",
+        api_tokens.site_redirect_uris,
+        name="site_redirect_uris",
+    ),
     # Products → Product sites, External users (the access feature)
     path(org + "products/", products_views.products, name="products"),
     path(org + "products/<str:site_id>/", products_views.product_site, name="product_site"),
@@ -162,10 +174,6 @@ urlpatterns = [
     # Billing
     path(org + "billing/", billing_views.billing, name="billing"),
     path(org + "billing/trial", billing_views.trial_start, name="billing_trial_start"),
-    # Security → Insights
-    path(org + "insights/", insights_views.insights, name="insights"),
-    path(org + "insights/<slug:chart>.csv", insights_views.insights_csv, name="insights_csv"),
-    path(org + "insights/remove-access", insights_views.inactive_access_remove, name="insights_access_remove"),
     # Support → Support requests
     path(org + "support/", support_views.support_requests, name="support"),
     path(org + "support/<str:request_id>/", support_views.support_request, name="support_request"),
@@ -208,21 +216,5 @@ urlpatterns = [
         org + "identity-providers/<str:connection_id>/remove",
         idp_views.identity_provider_remove,
         name="identity_provider_remove",
-    ),
-    path(org + "directories/<str:directory_id>/provisioning/", provisioning_views.provisioning, name="provisioning"),
-    path(
-        org + "directories/<str:directory_id>/provisioning/key",
-        provisioning_views.provisioning_key,
-        name="provisioning_key",
-    ),
-    path(
-        org + "directories/<str:directory_id>/provisioning/users/<str:scim_id>/relink",
-        provisioning_views.provisioning_relink,
-        name="provisioning_relink",
-    ),
-    path(
-        org + "directories/<str:directory_id>/provisioning/groups/<str:scim_id>/resolve",
-        provisioning_views.provisioning_clash,
-        name="provisioning_clash",
     ),
 ]

@@ -17,3 +17,13 @@ class InvalidKeyRequest(TokensError):
 class KeyNotFound(TokensError):
     message = "No such API key."
     code = "not_found"
+
+
+class TokensNotAllowed(TokensError):
+    message = "Your organization's authentication policy does not allow API tokens."
+    code = "api_tokens_not_allowed"
+
+
+class TokenNotFound(TokensError):
+    message = "No such API token."
+    code = "not_found"

@@ -1,11 +1,51 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import timedelta
 
-from orgwarden.orgs.models import Organization
-from orgwarden.tokens.models import OrgApiKey
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from orgwarden.orgs.models import Organization, OrgUser
+from orgwarden.tokens.models import OrgApiKey, UserApiToken
 
 
 def api_keys_of(*, org: Organization, include_revoked: bool = False) -> QuerySet[OrgApiKey]:
     keys = OrgApiKey.objects.filter(org=org).select_related("created_by").order_by("-created_at", "-id")
     return keys if include_revoked else keys.filter(revoked_at__isnull=True)
+
+
+def user_tokens_of(*, account) -> QuerySet[UserApiToken]:
+    """``account``'s live (unrevoked) tokens, newest first; expired ones included, marked by the page."""
+    tokens = UserApiToken.objects.filter(account=account, revoked_at__isnull=True)
+    return tokens.order_by("-created_at", "-id")
+
+
+def org_user_tokens(
+    *,
+    org: Organization,
+    account_id: str | None = None,
+    q: str | None = None,
+    expiring: bool = False,
+    unused: bool = False,
+    limit: int = 500,
+) -> list[UserApiToken]:
+    """Live, unexpired tokens of ``org``'s managed accounts, soonest expiry first.
+
+    ``q`` is an email prefix; ``expiring``: expires within 30 days; ``unused``: not used for 90 days
+    (never-used tokens count from their creation).
+    """
+    now = timezone.now()
+    managed = OrgUser.objects.filter(org=org, is_managed=True)
+    if account_id is not None:
+        managed = managed.filter(account__account_id=str(account_id)[:24])
+    if q:
+        managed = managed.filter(email__startswith=q.strip().lower()[:254])
+    tokens = UserApiToken.objects.filter(
+        account_id__in=managed.values("account_id"), revoked_at__isnull=True, expires_at__gt=now
+    ).select_related("account")
+    if expiring:
+        tokens = tokens.filter(expires_at__lte=now + timedelta(days=30))
+    if unused:
+        stale = now - timedelta(days=90)
+        tokens = tokens.filter(Q(last_used_at__lt=stale) | Q(last_used_at__isnull=True, created_at__lt=stale))
+    return list(tokens.order_by("expires_at", "id")[:limit])

@@ -1,0 +1,1 @@
+"""Product sign-in: every product site is an OpenID Connect client of orgwarden (django-oauth-toolkit)."""

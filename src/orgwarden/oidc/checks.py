@@ -1,0 +1,35 @@
+"""Whether ``account`` may be signed in to ``site`` now: the one check of the authorize step and of
+every refresh. Returns the reason it may not (a stable code, ``REASONS`` says it in words).
+
+The session itself was created by the sign-in flow, which enforced the policy as it stood (SSO
+when enforced, two-step verification when mandatory) and the session-limit middleware ends
+sessions past their idle or absolute limit before any view runs — so an authenticated request here
+already satisfies those. What can have changed since, and is checked here: the account was
+deactivated; its policy made two-step verification mandatory and it has none; its access to the
+site was removed.
+"""
+
+from __future__ import annotations
+
+from orgwarden.accounts.models import Account
+from orgwarden.orgs.models import ProductSite
+from orgwarden.orgs.selectors.access import site_role_of
+from orgwarden.policies.selectors import two_step_requirement
+
+REASONS = {
+    "deactivated": "Your account is deactivated.",
+    "two_step_required": (
+        "Your organization requires two-step verification: turn it on in your account settings."
+    ),
+    "no_access": "You don't have access to this product site.",
+}
+
+
+def sign_in_refusal(*, account: Account, site: ProductSite) -> str | None:
+    if account.status != Account.Status.ACTIVE:
+        return "deactivated"
+    if not account.has_two_step and two_step_requirement(account):
+        return "two_step_required"
+    if site_role_of(site=site, account=account) is None:
+        return "no_access"
+    return None

@@ -1,0 +1,28 @@
+"""Product sign-in: a site's OpenID Connect client, and the RS256 keys that sign ID tokens."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class SiteClient(models.Model):
+    """Links a product site to its django-oauth-toolkit ``Application`` (client id = the site's id)."""
+
+    site = models.OneToOneField("orgs.ProductSite", on_delete=models.CASCADE, related_name="oidc_client")
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="site_client"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class SigningKey(models.Model):
+    """An RS256 private key (PEM, encrypted at rest). The newest unretired key signs; retired keys
+    stay in the JWKS until ``retired_at`` + overlap so tokens they signed still verify."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_pem = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

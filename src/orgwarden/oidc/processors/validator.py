@@ -1,0 +1,38 @@
+"""django-oauth-toolkit's request validator, told about orgwarden's accounts and product sites.
+
+- ID token and userinfo claims: ``sub`` is the account id (stable across email changes), with
+  ``email``/``email_verified`` under the ``email`` scope and ``name`` under ``profile``.
+- A refresh token works only while signing in would still be allowed: the account is active, its
+  policy still lets it sign in here (``sign_in_refusal``) and it still has access to the site.
+  So deactivation, losing access or a policy change cut refresh tokens at their next use.
+"""
+
+from __future__ import annotations
+
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from orgwarden.oidc.checks import sign_in_refusal
+
+
+class OrgwardenValidator(OAuth2Validator):
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "sub": "openid"}
+
+    def get_claim_dict(self, request):
+        account = request.user
+        return {
+            "sub": account.account_id,
+            "email": account.email,
+            "email_verified": account.email_verified,
+            "name": account.display_name,
+        }
+
+    def get_discovery_claims(self, request):
+        return ["sub", "email", "email_verified", "name"]
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        site_client = getattr(client, "site_client", None)
+        if site_client is None:
+            return False
+        return sign_in_refusal(account=request.user, site=site_client.site) is None

@@ -1,0 +1,23 @@
+"""``/.well-known/openid-configuration`` at the root (so the issuer is the installation's origin)
+and the OIDC endpoints under ``/oauth2/``. DOT reverses these names in its own namespace."""
+
+from django.urls import path, re_path
+from oauth2_provider import views as dot
+
+from orgwarden.oidc.views import AuthorizeView, with_keys
+
+app_name = "oauth2_provider"
+
+urlpatterns = [
+    re_path(
+        r"^\.well-known/openid-configuration/?$",
+        with_keys(dot.ConnectDiscoveryInfoView.as_view()),
+        name="oidc-connect-discovery-info",
+    ),
+    path("oauth2/authorize/", with_keys(AuthorizeView.as_view()), name="authorize"),
+    path("oauth2/token/", with_keys(dot.TokenView.as_view()), name="token"),
+    path("oauth2/revoke_token/", with_keys(dot.RevokeTokenView.as_view()), name="revoke-token"),
+    path("oauth2/jwks.json", with_keys(dot.JwksInfoView.as_view()), name="jwks-info"),
+    path("oauth2/userinfo/", with_keys(dot.UserInfoView.as_view()), name="user-info"),
+    path("oauth2/logout/", with_keys(dot.RPInitiatedLogoutView.as_view()), name="rp-initiated-logout"),
+]

@@ -1,0 +1,1 @@
+"""Wire formats of the tokens domain, as pure code without Django."""

@@ -1,0 +1,166 @@
+"""POST /oauth2/introspect: the product site's view of a user API token, and the activity it records."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, date, datetime
+
+import pytest
+import time_machine
+from django.test import Client
+
+from orgwarden.accounts.models import Account
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
+from orgwarden.orgs.models import Activity, OrgUser
+from orgwarden.orgs.services.users import user_deactivate
+from orgwarden.policies.services import policy_update
+from orgwarden.tokens.introspection import site_credential_create
+from orgwarden.tokens.models import SiteCredential
+from orgwarden.tokens.user_services import user_token_create, user_token_revoke
+
+pytestmark = pytest.mark.django_db
+
+URL = "/oauth2/introspect"
+T0 = "2026-03-02T10:00:00Z"
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def ask(site, token: str, **extra):
+    headers = {"HTTP_AUTHORIZATION": _basic(site.client_id, site.secret)}
+    headers.update(extra)
+    return Client().post(URL, {"token": token}, **headers)
+
+
+@pytest.fixture
+def person(manage, grant):
+    account = manage(AccountFactory(email="mia@acme.test", display_name="Mia"))
+    grant(account)
+    return account
+
+
+def test_a_working_token_is_active_with_the_account_and_site_access(site, person):
+    with time_machine.travel(T0, tick=False):
+        _, value = user_token_create(account=person, label="cli", expires_in_days=30)
+        response = ask(site, value)
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    body = response.json()
+    assert body["active"] is True and body["account_id"] == person.account_id == body["sub"]
+    assert body["email"] == "mia@acme.test" and body["site_access"] is True and body["site_role"] == "user"
+    assert body["exp"] == int(datetime(2026, 4, 1, 10, tzinfo=UTC).timestamp())
+    assert body["client_id"] == site.site.site_id
+
+
+def test_no_access_to_the_calling_site_is_said(site, manage):
+    outsider = manage()
+    _, value = user_token_create(account=outsider, label="cli")
+    body = ask(site, value).json()
+    assert body["active"] is True and body["site_access"] is False and body["site_role"] is None
+
+
+@pytest.mark.parametrize("form", ["email_token", "base64", "header"])
+def test_the_basic_email_token_form(site, person, form):
+    _, value = user_token_create(account=person, label="cli")
+    raw = {
+        "email_token": f"MIA@acme.test:{value}",
+        "base64": base64.b64encode(f"mia@acme.test:{value}".encode()).decode(),
+        "header": _basic("mia@acme.test", value),
+    }[form]
+    assert ask(site, raw).json()["active"] is True
+
+
+def test_the_basic_form_with_someone_elses_email_is_inactive(site, person):
+    _, value = user_token_create(account=person, label="cli")
+    assert ask(site, f"bob@acme.test:{value}").json() == {"active": False}
+
+
+def test_revoked_expired_blocked_and_deactivated_are_inactive(org, org_admin, site, person, default_policy):
+    with time_machine.travel(T0, tick=False):
+        _, expiring = user_token_create(account=person, label="a", expires_in_days=1)
+        revoked, revoked_value = user_token_create(account=person, label="b")
+        _, value = user_token_create(account=person, label="c")
+        user_token_revoke(account=person, token_id=revoked.token_id)
+        assert ask(site, revoked_value).json() == {"active": False}
+        assert ask(site, "owt_unknown").json() == {"active": False}
+        assert ask(site, "garbage").json() == {"active": False}
+    with time_machine.travel("2026-03-03T10:00:01Z", tick=False):
+        assert ask(site, expiring).json() == {"active": False}
+        policy_update(
+            org=org,
+            actor=org_admin.account,
+            policy_id=default_policy.policy_id,
+            settings={"api_tokens_allowed": False},
+        )
+        assert ask(site, value).json() == {"active": False}
+        policy_update(
+            org=org,
+            actor=org_admin.account,
+            policy_id=default_policy.policy_id,
+            settings={"api_tokens_allowed": True},
+        )
+        assert ask(site, value).json()["active"] is True
+        user_deactivate(org=org, actor=org_admin.account, account_id=person.account_id)
+        assert ask(site, value).json() == {"active": False}
+
+
+def test_activity_is_one_row_per_account_site_and_day(site, person):
+    _, value = user_token_create(account=person, label="cli")
+    with time_machine.travel(T0, tick=False):
+        ask(site, value)
+        ask(site, value)
+    with time_machine.travel("2026-03-03T09:00:00Z", tick=False):
+        ask(site, value)
+    rows = list(Activity.objects.order_by("day").values_list("day", "api_calls", "signins"))
+    assert rows == [(date(2026, 3, 2), 2, 0), (date(2026, 3, 3), 1, 0)]
+    org_user = OrgUser.objects.get(account=person)
+    assert org_user.last_active_at == datetime(2026, 3, 3, 9, tzinfo=UTC)
+    ask(site, "owt_unknown")
+    assert Activity.objects.count() == 2
+
+
+def test_client_authentication(site, person):
+    _, value = user_token_create(account=person, label="cli")
+    client = Client()
+    assert client.post(URL, {"token": value}).status_code == 401
+    wrong = client.post(URL, {"token": value}, HTTP_AUTHORIZATION=_basic(site.client_id, "owcs_wrong"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert "Basic" in wrong["WWW-Authenticate"]
+    assert client.post(URL, {"token": value}, HTTP_AUTHORIZATION="Basic %%%").status_code == 401
+    in_body = client.post(URL, {"token": value, "client_id": site.client_id, "client_secret": site.secret})
+    assert in_body.json()["active"] is True
+    missing = client.post(URL, {}, HTTP_AUTHORIZATION=_basic(site.client_id, site.secret))
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+    assert client.get(URL).status_code == 405
+
+
+def test_a_new_secret_replaces_the_old_one(org, org_admin, site, person):
+    _, value = user_token_create(account=person, label="cli")
+    credential, secret = site_credential_create(org=org, actor=org_admin.account, site_id=site.site.site_id)
+    assert ask(site, value).status_code == 401  # the fixture's secret is gone
+    response = Client().post(URL, {"token": value}, HTTP_AUTHORIZATION=_basic(credential.client_id, secret))
+    assert response.json()["active"] is True
+    event = AuditEvent.objects.filter(action="org:site:credential_created").latest("id")
+    assert event.details["replaced"] is True and secret not in str(event.details)
+    assert SiteCredential.objects.get().secret_hash != secret
+
+
+def test_another_orgs_admin_cannot_create_a_secret(site, other_org_admin):
+    from orgwarden.orgs.exceptions import NotFound
+
+    before = AuditEvent.objects.count()
+    with pytest.raises(NotFound):
+        site_credential_create(org=site.site.org, actor=other_org_admin.account, site_id=site.site.site_id)
+    with pytest.raises(NotFound):
+        site_credential_create(
+            org=other_org_admin.org, actor=other_org_admin.account, site_id=site.site.site_id
+        )
+    assert AuditEvent.objects.count() == before
+
+
+def test_deactivated_via_status_only(site, person):
+    _, value = user_token_create(account=person, label="cli")
+    Account.objects.filter(pk=person.pk).update(status=Account.Status.CLOSED)
+    assert ask(site, value).json() == {"active": False}

@@ -1,0 +1,151 @@
+"""The account's API tokens page, Security → User API tokens, the site's client secret, and REST."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.api.tests.helpers import ApiClient, key_for
+from orgwarden.audit.models import AuditEvent
+from orgwarden.policies.services import policy_update
+from orgwarden.tokens.models import SiteCredential, UserApiToken
+from orgwarden.tokens.user_services import user_token_create
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(account) -> Client:
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    return client
+
+
+def test_account_page_creates_a_token_and_shows_it_once(account):
+    client = signed_in(account)
+    page = client.get("/account/api-tokens/")
+    assert page.status_code == 200 and b"API tokens" in page.content
+    response = client.post("/account/api-tokens/", {"label": "CLI", "expires_in_days": "30"})
+    assert response.status_code == 200
+    token = UserApiToken.objects.get()
+    value = response.context["created"]["value"]
+    assert value.encode() in response.content and token.prefix in value
+    again = client.get("/account/api-tokens/")
+    assert value.encode() not in again.content and token.prefix.encode() in again.content
+
+
+def test_account_page_form_errors_and_policy_block(org, org_admin, manage, default_policy):
+    person = manage()
+    client = signed_in(person)
+    assert client.post("/account/api-tokens/", {"label": "", "expires_in_days": "30"}).status_code == 400
+    policy_update(
+        org=org,
+        actor=org_admin.account,
+        policy_id=default_policy.policy_id,
+        settings={"api_token_max_days": 7},
+    )
+    assert client.post("/account/api-tokens/", {"label": "x", "expires_in_days": "30"}).status_code == 400
+    policy_update(
+        org=org,
+        actor=org_admin.account,
+        policy_id=default_policy.policy_id,
+        settings={"api_tokens_allowed": False},
+    )
+    refused = client.post("/account/api-tokens/", {"label": "x", "expires_in_days": "1"})
+    assert refused.status_code == 400 and b"does not allow API tokens" in refused.content
+    assert not UserApiToken.objects.exists()
+
+
+def test_account_revoke_own_and_404_for_others(account):
+    token, _ = user_token_create(account=account, label="t")
+    assert signed_in(AccountFactory()).post(f"/account/api-tokens/{token.token_id}/revoke").status_code == 404
+    response = signed_in(account).post(f"/account/api-tokens/{token.token_id}/revoke")
+    assert response.status_code == 302 and UserApiToken.objects.get().revoked_at is not None
+
+
+def test_console_lists_filters_and_revokes(org, admin_client, manage, default_policy):
+    a, b = manage(), manage()
+    ta, _ = user_token_create(account=a, label="alpha")
+    tb, _ = user_token_create(account=b, label="beta")
+    base = f"/admin/o/{org.org_id}/api-tokens/"
+    page = admin_client.get(base)
+    assert page.status_code == 200 and b"alpha" in page.content and b"beta" in page.content
+    assert b"alpha" not in admin_client.get(base, {"q": "zzz"}).content
+    assert b"alpha" not in admin_client.get(base, {"expiring": "1"}).content
+    response = admin_client.post(f"{base}{ta.token_id}/revoke")
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="org:api_token:revoked").count() == 1
+    admin_client.post(f"{base}revoke", {"token": [tb.token_id]})
+    assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
+    user_token_create(account=a, label="gamma")
+    admin_client.post(f"{base}revoke", {"policy": default_policy.policy_id})
+    assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
+    assert admin_client.post(f"{base}revoke", {"policy": "nope"}).status_code == 404
+
+
+def test_console_another_orgs_token_is_404(org, admin_client, manage, other_org_admin):
+    theirs = manage(in_org=other_org_admin.org)
+    token, _ = user_token_create(account=theirs, label="t")
+    assert admin_client.post(f"/admin/o/{org.org_id}/api-tokens/{token.token_id}/revoke").status_code == 404
+    assert admin_client.get(f"/admin/o/{other_org_admin.org.org_id}/api-tokens/").status_code == 404
+    assert UserApiToken.objects.get().revoked_at is None
+
+
+def test_site_page_creates_the_client_secret_once(org, admin_client, site):
+    url = f"/admin/o/{org.org_id}/products/{site.site.site_id}/"
+    assert b"Replace client secret" in admin_client.get(url).content
+    response = admin_client.post(url + "credential")
+    assert response.status_code == 200 and response.context["secret"].encode() in response.content
+    assert response.context["secret"].encode() not in admin_client.get(url).content
+    assert SiteCredential.objects.get().client_id == site.site.site_id
+
+
+def test_rest_lists_and_revokes_a_managed_accounts_tokens(org, org_admin, manage, other_org_admin):
+    person = manage()
+    token, _ = user_token_create(account=person, label="cli")
+    api = ApiClient(key_for(org_admin)[1])
+    listed = api.get(f"/api/users/{person.account_id}/manage/api-tokens")
+    assert listed.status_code == 200
+    assert [t["id"] for t in listed.json()["tokens"]] == [token.token_id]
+    theirs = manage(in_org=other_org_admin.org)
+    assert api.get(f"/api/users/{theirs.account_id}/manage/api-tokens").json()["code"] == "not_found"
+    gone = api.client.delete(
+        f"/api/users/{person.account_id}/manage/api-tokens/nope", HTTP_AUTHORIZATION=f"Bearer {api.value}"
+    )
+    assert gone.status_code == 404 and gone.json()["code"] == "not_found"
+    deleted = api.client.delete(
+        f"/api/users/{person.account_id}/manage/api-tokens/{token.token_id}",
+        HTTP_AUTHORIZATION=f"Bearer {api.value}",
+    )
+    assert deleted.status_code == 204 and UserApiToken.objects.get().revoked_at is not None
+    event = AuditEvent.objects.get(action="org:api_token:revoked")
+    assert event.actor_type == "api_key"
+
+
+def test_site_page_sets_sign_in_addresses(org, admin_client, site):
+    from oauth2_provider.models import Application
+
+    url = f"/admin/o/{org.org_id}/products/{site.site.site_id}/"
+    page = admin_client.get(url)
+    assert b"Save sign-in addresses" in page.content and site.site.site_id.encode() in page.content
+    response = admin_client.post(
+        url + "sign-in-addresses",
+        {"redirect_uris": "https://jira.acme.test/cb\nhttp://localhost:8000/cb", "logout_uris": ""},
+    )
+    assert response.status_code == 302
+    application = Application.objects.get(client_id=site.site.site_id)
+    assert application.redirect_uris == "https://jira.acme.test/cb http://localhost:8000/cb"
+    assert AuditEvent.objects.filter(action="org:site:redirect_uris_changed").count() == 1
+    admin_client.post(url + "sign-in-addresses", {"redirect_uris": "http://jira.acme.test/cb"})
+    application.refresh_from_db()
+    assert application.redirect_uris == "https://jira.acme.test/cb http://localhost:8000/cb"
+    assert AuditEvent.objects.filter(action="org:site:redirect_uris_changed").count() == 1
+    assert b"https://jira.acme.test/cb" in admin_client.get(url).content
+
+
+def test_one_secret_serves_sign_in_and_introspection(site):
+    from django.contrib.auth.hashers import check_password
+    from oauth2_provider.models import Application
+
+    application = Application.objects.get(client_id=site.client_id)
+    assert application.client_secret != site.secret and check_password(site.secret, application.client_secret)

@@ -1,0 +1,145 @@
+"""The person's API tokens page (``/account/api-tokens/``) and token introspection for product sites.
+
+The value of a new token is rendered in the answer to the POST that created it and nowhere else
+(not in the session, not in a message): it cannot be shown again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import unquote
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from orgwarden.tokens import introspection, selectors, user_services
+from orgwarden.tokens.exceptions import TokenNotFound, TokensError
+
+LIFETIMES = (1, 7, 30, 90, 180, 365)
+_NOT_ALLOWED = "Your organization's authentication policy does not allow API tokens."
+
+
+class TokenForm(forms.Form):
+    label = forms.CharField(
+        label="Label",
+        max_length=100,
+        help_text="What uses it, e.g. “Jira CLI on my laptop”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "aria-describedby": "id_label_help"}),
+    )
+    expires_in_days = forms.TypedChoiceField(label="Expires after", coerce=int)
+
+    def __init__(self, *args, longest: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        days = [d for d in LIFETIMES if d <= longest] or [longest]
+        if longest not in days:
+            days.append(longest)
+        self.fields["expires_in_days"].choices = [(d, f"{d} day{'s' if d > 1 else ''}") for d in days]
+        self.fields["expires_in_days"].initial = max(days)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def account_tokens(request: HttpRequest) -> HttpResponse:
+    account = request.user
+    longest = user_services.max_lifetime_days(account)
+    form = TokenForm(request.POST or None, longest=max(longest, 1))
+    created = None
+    status = 200
+    if request.method == "POST":
+        if longest == 0:
+            form.is_valid()
+            form.add_error(None, _NOT_ALLOWED)
+        elif form.is_valid():
+            try:
+                token, value = user_services.user_token_create(
+                    account=account,
+                    label=form.cleaned_data["label"],
+                    expires_in_days=form.cleaned_data["expires_in_days"],
+                )
+            except TokensError as exc:
+                form.add_error("label" if "label" in exc.message else None, exc.message)
+            else:
+                created = {"token": token, "value": value}
+                form = TokenForm(longest=longest)
+        if form.errors:
+            status = 400
+    return render(
+        request,
+        "tokens/account_tokens.html",
+        {
+            "form": form,
+            "created": created,
+            "tokens": selectors.user_tokens_of(account=account),
+            "allowed": longest > 0,
+            "longest": longest,
+            "now": timezone.now(),
+            "section": "api_tokens",
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def account_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
+    if "\x00" in token_id:
+        raise Http404()
+    try:
+        token = user_services.user_token_revoke(account=request.user, token_id=token_id)
+    except TokenNotFound as exc:
+        raise Http404() from exc
+    messages.success(request, f"API token “{token.label}” revoked. Anything using it stops working now.")
+    return redirect("tokens:account_tokens")
+
+
+# --- introspection (RFC 7662) ---------------------------------------------------------------------
+
+
+def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="orgwarden introspection"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _client_credentials(request: HttpRequest) -> tuple[str, str]:
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return "", ""
+        client_id, _, secret = decoded.partition(":")
+        # RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+        return unquote(client_id), unquote(secret)
+    return request.POST.get("client_id", ""), request.POST.get("client_secret", "")
+
+
+@csrf_exempt
+@never_cache
+def introspect(request: HttpRequest) -> HttpResponse:
+    """``POST /oauth2/introspect``: client-authenticated as a product site; ``token`` in the form."""
+    if request.method != "POST":
+        response = _oauth_error("invalid_request", "Use POST.", 405)
+        response["Allow"] = "POST"
+        return response
+    client_id, client_secret = _client_credentials(request)
+    site = introspection.site_authenticate(client_id=client_id, client_secret=client_secret)
+    if site is None:
+        return _oauth_error("invalid_client", "Unknown client or wrong secret.", 401)
+    token = request.POST.get("token", "")
+    if not token:
+        return _oauth_error("invalid_request", "The token parameter is missing.", 400)
+    response = JsonResponse(introspection.token_introspect(site=site, token=token))
+    response["Cache-Control"] = "no-store"
+    return response
