@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "orgwarden.oidc",
     "orgwarden.policies",
     "orgwarden.sso",
+    "orgwarden.scim",
     "orgwarden.helpcenter",
     "orgwarden.support",
     "orgwarden.billing",

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("orgwarden.tokens.urls")),
     path("", include("orgwarden.oidc.urls")),
     path("saml/", include("orgwarden.sso.urls")),
+    path("scim/", include("orgwarden.scim.urls")),
     path("helpcenter/", include("orgwarden.helpcenter.urls")),
     path("operator/support/", include("orgwarden.support.urls")),
     path("api/", api.urls),

@@ -28,6 +28,7 @@ ACCESS = "Groups and product access"
 API_KEYS = "API keys"
 SSO = "Single sign-on"
 POLICIES = "Authentication policies"
+PROVISIONING = "SCIM provisioning"
 USER_TOKENS = "User API tokens and product sign-in"
 HELP_CENTERS = "Help centers"
 SUPPORT = "Support requests"
@@ -163,6 +164,16 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:subscription:paid", "Subscription paid", BILLING),
     Action("org:subscription:lapsed", "Subscription lapsed", BILLING),
     Action("org:subscription:expiry_warned", "Admins warned that the trial ends soon", BILLING),
+    # SCIM provisioning
+    Action("scim:key:generated", "SCIM provisioning key generated", PROVISIONING),
+    Action("scim:user:created", "User provisioned", PROVISIONING),
+    Action("scim:user:updated", "Provisioned user updated", PROVISIONING),
+    Action("scim:user:deleted", "Provisioned user deleted (deactivated)", PROVISIONING),
+    Action("scim:user:relinked", "Provisioned user relinked to its account", PROVISIONING),
+    Action("scim:group:created", "Group provisioned", PROVISIONING),
+    Action("scim:group:updated", "Provisioned group updated", PROVISIONING),
+    Action("scim:group:deleted", "Provisioned group deleted", PROVISIONING),
+    Action("scim:group:clash_resolved", "Synced group name clash resolved", PROVISIONING),
 )
 
 BY_KEY: dict[str, Action] = {action.key: action for action in ACTIONS}

@@ -8,6 +8,7 @@ from orgwarden.console.views import help_centers as help_center_views
 from orgwarden.console.views import identity_providers as idp_views
 from orgwarden.console.views import policies as policies_views
 from orgwarden.console.views import products as products_views
+from orgwarden.console.views import provisioning as provisioning_views
 from orgwarden.console.views import support as support_views
 from orgwarden.console.views import users as users_views
 
@@ -216,5 +217,21 @@ urlpatterns = [
         org + "identity-providers/<str:connection_id>/remove",
         idp_views.identity_provider_remove,
         name="identity_provider_remove",
+    ),
+    path(org + "directories/<str:directory_id>/provisioning/", provisioning_views.provisioning, name="provisioning"),
+    path(
+        org + "directories/<str:directory_id>/provisioning/key",
+        provisioning_views.provisioning_key,
+        name="provisioning_key",
+    ),
+    path(
+        org + "directories/<str:directory_id>/provisioning/users/<str:scim_id>/relink",
+        provisioning_views.provisioning_relink,
+        name="provisioning_relink",
+    ),
+    path(
+        org + "directories/<str:directory_id>/provisioning/groups/<str:scim_id>/resolve",
+        provisioning_views.provisioning_clash,
+        name="provisioning_clash",
     ),
 ]

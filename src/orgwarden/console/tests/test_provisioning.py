@@ -1,0 +1,100 @@
+"""Console → an IdP directory's "User provisioning (SCIM)" page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from orgwarden.orgs.models import Group
+from orgwarden.scim import services
+from orgwarden.scim.models import ScimKey
+from orgwarden.scim.tests.conftest import ScimClient, user_body, verified_domain
+from orgwarden.sso import services as sso_services
+
+
+@pytest.fixture
+def directory(org, org_admin):
+    verified_domain(org, "example.com")
+    return sso_services.idp_add(org=org, actor=org_admin.account, vendor="entra", name="Entra").directory
+
+
+def _url(org, directory, suffix=""):
+    return f"/admin/o/{org.org_id}/directories/{directory.directory_id}/provisioning/{suffix}"
+
+
+def test_idp_page_links_to_provisioning(admin_client, org, directory):
+    page = admin_client.get(
+        f"/admin/o/{org.org_id}/identity-providers/{directory.saml_connection.connection_id}/"
+    )
+    assert _url(org, directory).encode() in page.content
+
+
+def test_generate_key_shows_it_once_and_it_works(admin_client, org, directory):
+    page = admin_client.get(_url(org, directory))
+    assert b"Not set up" in page.content and b"/scim/directory/" in page.content
+    response = admin_client.post(_url(org, directory, "key"))
+    key = re.search(rb'id="scim-key"[^>]*value="([^"]+)"', response.content).group(1).decode()
+    assert response["Cache-Control"] == "no-store"
+    assert ScimKey.objects.get(directory=directory).key_hash != key
+    assert key.encode() not in admin_client.get(_url(org, directory)).content
+    scim = ScimClient(directory, key)
+    assert scim.post("/Users", user_body()).status_code == 201
+    page = admin_client.get(_url(org, directory))
+    assert b"1 active" in page.content and b"create" in page.content
+
+
+def test_another_orgs_directory_is_404(org, directory, other_org_admin):
+    client = Client()
+    client.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    other = other_org_admin.org
+    assert (
+        client.get(f"/admin/o/{other.org_id}/directories/{directory.directory_id}/provisioning/").status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/admin/o/{other.org_id}/directories/{directory.directory_id}/provisioning/key"
+        ).status_code
+        == 404
+    )
+    assert not ScimKey.objects.exists()
+
+
+def test_log_filters_by_result(admin_client, org, org_admin, directory):
+    key = services.scim_key_generate(org=org, actor=org_admin.account, directory_id=directory.directory_id)
+    scim = ScimClient(directory, key)
+    scim.post("/Users", user_body())
+    scim.post("/Users", user_body("x@elsewhere.org"))
+    errors = admin_client.get(_url(org, directory) + "?result=error")
+    assert b"elsewhere.org is not a verified domain" in errors.content
+    ok = admin_client.get(_url(org, directory) + "?result=ok")
+    assert b"not a verified domain" not in ok.content and b"badge-success" in ok.content
+
+
+def test_clash_merge_from_the_console(admin_client, org, directory):
+    local = Group.objects.create(org=org, name="Engineering")
+    group = services.scim_group_create(directory=directory, data={"displayName": "engineering"})
+    page = admin_client.get(_url(org, directory))
+    assert b"Groups waiting for your decision" in page.content
+    response = admin_client.post(
+        _url(org, directory, f"groups/{group.scim_id}/resolve"), {"decision": "merge"}
+    )
+    assert response.status_code == 302
+    local.refresh_from_db()
+    assert local.directory == directory
+
+
+def test_relink_from_the_console(admin_client, org, directory):
+    from orgwarden.accounts.tests.factories import AccountFactory
+
+    user = services.scim_user_create(directory=directory, data=user_body())
+    AccountFactory(email="new@example.com")
+    body = user_body()
+    body["emails"] = [{"value": "new@example.com", "primary": True}]
+    services.scim_user_replace(directory=directory, scim_id=user.scim_id, data=body)
+    assert b"new@example.com belongs to another account" in admin_client.get(_url(org, directory)).content
+    response = admin_client.post(_url(org, directory, f"users/{user.scim_id}/relink"))
+    assert response.status_code == 302
+    assert b"Every provisioned user is linked" in admin_client.get(_url(org, directory)).content

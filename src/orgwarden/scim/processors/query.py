@@ -1,0 +1,160 @@
+"""A parsed SCIM filter (``filters.parse_filter``) turned into one Django ``Q`` — SQL, never a scan.
+
+``FilterQuery(attributes).to_q(tree)``; ``attributes`` maps lower-cased SCIM paths to ``Scalar``
+(a column, with how it compares) or ``Multi`` (a multi-valued attribute kept in a child table, whose
+value filters become ``pk IN (SELECT …)``). Raises ``FilterError`` for an attribute that can't be
+filtered or a comparison its type doesn't have (``active gt true``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q
+
+from orgwarden.scim.processors.filters import FilterError
+
+# kind → Django lookup per SCIM operator
+_STRING_LOOKUPS = {
+    "lower": {
+        "eq": "exact",
+        "co": "contains",
+        "sw": "startswith",
+        "ew": "endswith",
+        "gt": "gt",
+        "ge": "gte",
+        "lt": "lt",
+        "le": "lte",
+    },
+    "ci": {
+        "eq": "iexact",
+        "co": "icontains",
+        "sw": "istartswith",
+        "ew": "iendswith",
+        "gt": "gt",
+        "ge": "gte",
+        "lt": "lt",
+        "le": "lte",
+    },
+    "exact": {
+        "eq": "exact",
+        "co": "contains",
+        "sw": "startswith",
+        "ew": "endswith",
+        "gt": "gt",
+        "ge": "gte",
+        "lt": "lt",
+        "le": "lte",
+    },
+}
+_ORDER = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte", "eq": "exact"}
+
+
+@dataclass(frozen=True)
+class Scalar:
+    column: str
+    kind: str  # lower | ci | exact | bool | bool_default_true (NULL counts as true) | datetime
+
+
+@dataclass(frozen=True)
+class Multi:
+    """A multi-valued attribute: ``rows(q)`` gives the owners' primary keys whose values match ``q``."""
+
+    rows: Any  # Callable[[Q], QuerySet of owner pks]
+    subs: dict[str, Scalar] = field(default_factory=dict)
+    default: str = "value"
+
+
+class FilterQuery:
+    def __init__(self, attributes: dict[str, Scalar | Multi]) -> None:
+        self.attributes = attributes
+
+    def to_q(self, tree: tuple) -> Q:
+        kind = tree[0]
+        if kind == "and":
+            return self.to_q(tree[1]) & self.to_q(tree[2])
+        if kind == "or":
+            return self.to_q(tree[1]) | self.to_q(tree[2])
+        if kind == "not":
+            return ~self.to_q(tree[1])
+        if kind == "vp":
+            multi = self.attributes.get(tree[1])
+            if not isinstance(multi, Multi):
+                raise FilterError(f"“{tree[1]}” is not a multi-valued attribute that can be filtered.")
+            return Q(pk__in=multi.rows(self._sub_q(multi, tree[2])))
+        path = tree[1]
+        spec = self.attributes.get(path)
+        if spec is None and "." in path:
+            head, sub = path.split(".", 1)
+            multi = self.attributes.get(head)
+            if isinstance(multi, Multi):
+                return Q(pk__in=multi.rows(self._sub_q(multi, (tree[0], sub, *tree[2:]))))
+        if isinstance(spec, Multi):
+            return Q(pk__in=spec.rows(self._sub_q(spec, (tree[0], spec.default, *tree[2:]))))
+        if spec is None:
+            raise FilterError(f"“{path}” is not an attribute you can filter on.")
+        return self._scalar(spec, tree)
+
+    def _sub_q(self, multi: Multi, tree: tuple) -> Q:
+        kind = tree[0]
+        if kind in ("and", "or"):
+            left, right = self._sub_q(multi, tree[1]), self._sub_q(multi, tree[2])
+            return left & right if kind == "and" else left | right
+        if kind == "not":
+            return ~self._sub_q(multi, tree[1])
+        if kind == "vp":
+            raise FilterError("Complex filters can't nest.")
+        spec = multi.subs.get(tree[1])
+        if spec is None:
+            raise FilterError(f"“{tree[1]}” is not a sub-attribute you can filter on.")
+        return self._scalar(spec, tree)
+
+    @staticmethod
+    def _scalar(spec: Scalar, tree: tuple) -> Q:
+        column = spec.column
+        if tree[0] == "pr":
+            if spec.kind == "bool_default_true":
+                return Q()
+            if spec.kind in ("bool", "datetime"):
+                return Q(**{f"{column}__isnull": False})
+            return ~Q(**{column: ""})
+        _, path, op, value = tree
+        if value is None:
+            if op == "eq":
+                return Q(**{column: ""}) if spec.kind in _STRING_LOOKUPS else Q(**{f"{column}__isnull": True})
+            if op == "ne":
+                return (
+                    ~Q(**{column: ""}) if spec.kind in _STRING_LOOKUPS else Q(**{f"{column}__isnull": False})
+                )
+            raise FilterError(f"“{op} null” is not a comparison.")
+        if spec.kind in ("bool", "bool_default_true"):
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                value = value.lower() == "true"
+            if not isinstance(value, bool) or op not in ("eq", "ne"):
+                raise FilterError(f"{path} is true or false: compare it with eq or ne.")
+            if spec.kind == "bool_default_true":
+                q = Q(**{column: False})
+                return q if (value is False) == (op == "eq") else ~q
+            q = Q(**{column: value})
+            return ~q if op == "ne" else q
+        if spec.kind == "datetime":
+            if not isinstance(value, str):
+                raise FilterError(f"{path} compares with a date-time string.")
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise FilterError(f"“{value}” is not a date-time (use ISO 8601).") from exc
+            if op not in _ORDER and op != "ne":
+                raise FilterError(f"{path} is a date-time: compare it with eq ne gt ge lt le.")
+            q = Q(**{f"{column}__{_ORDER.get(op, 'exact')}": moment})
+            return ~q if op == "ne" else q
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise FilterError(f"{path} compares with a string.")
+        value = str(value)
+        if spec.kind == "lower":
+            value = value.lower()
+        lookups = _STRING_LOOKUPS[spec.kind]
+        q = Q(**{f"{column}__{lookups['eq' if op == 'ne' else op]}": value})
+        return ~q if op == "ne" else q

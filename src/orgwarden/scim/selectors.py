@@ -1,0 +1,345 @@
+"""Reads of SCIM provisioning: the key check, resources as SCIM JSON, filtered lists, and the
+console's counts, log and unlinked records. Every read is scoped to one directory (the key's) or
+one org (the console's)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from orgwarden.orgs.exceptions import NotFound
+from orgwarden.orgs.models import Directory, Organization
+from orgwarden.scim.exceptions import ScimError
+from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
+from orgwarden.scim.processors.filters import FilterError, parse_filter
+from orgwarden.scim.processors.query import FilterQuery, Multi, Scalar
+from orgwarden.scim.processors.resources import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
+
+MAX_RESULTS = 200
+LOG_PAGE = 50
+
+
+def directory_for_key(*, directory_id: str, key: str) -> Directory | None:
+    """The IdP directory ``directory_id`` if ``key`` is its SCIM key, else None (constant-time compare)."""
+    if not key or "\x00" in directory_id or "\x00" in key:
+        return None
+    row = (
+        ScimKey.objects.select_related("directory__org")
+        .filter(directory__directory_id=directory_id[:24])
+        .first()
+    )
+    presented = hashlib.sha256(key.encode()).hexdigest()
+    if row is None or not hmac.compare_digest(row.key_hash, presented):
+        return None
+    return row.directory
+
+
+# --- resources as SCIM JSON --------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def user_flat(user: ScimUser) -> dict[str, Any]:
+    """The flat form (see ``processors.resources``) of a stored user, for PATCH."""
+    flat: dict[str, Any] = {
+        "username": user.user_name,
+        "active": user.active,
+        "externalid": user.external_id,
+        "displayname": user.display_name,
+        "name.givenname": user.given_name,
+        "name.familyname": user.family_name,
+        "name.formatted": user.formatted_name,
+        "title": user.title,
+        "department": user.department,
+        "organization": user.organization,
+        "employeenumber": user.employee_number,
+        "timezone": user.timezone,
+        "preferredlanguage": user.preferred_language,
+        "locale": user.locale,
+        "emails": [{"value": e.value, "type": e.type, "primary": e.primary} for e in user.emails.all()],
+        "phonenumbers": list(user.phone_numbers),
+    }
+    return {k: v for k, v in flat.items() if v not in ("", None)}
+
+
+def group_flat(group: ScimGroup) -> dict[str, Any]:
+    members = ScimGroupMember.objects.filter(group=group).values_list("user__scim_id", flat=True)
+    return {
+        "displayname": group.display_name,
+        "externalid": group.external_id,
+        "members": [{"value": m} for m in members],
+    }
+
+
+def render_user(user: ScimUser, base: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": user.scim_id}
+    if user.external_id:
+        out["externalId"] = user.external_id
+    out["userName"] = user.user_name
+    name = {"givenName": user.given_name, "familyName": user.family_name}
+    name = {k: v for k, v in name.items() if v}
+    if user.formatted_name:
+        name["formatted"] = user.formatted_name
+    if name:
+        out["name"] = name
+    for key, value in (
+        ("displayName", user.display_name),
+        ("title", user.title),
+        ("preferredLanguage", user.preferred_language),
+        ("locale", user.locale),
+        ("timezone", user.timezone),
+    ):
+        if value:
+            out[key] = value
+    if user.active is not None:
+        out["active"] = user.active
+    emails = [{"value": e.value, "type": e.type or None, "primary": e.primary} for e in user.emails.all()]
+    if emails:
+        out["emails"] = [{k: v for k, v in e.items() if v is not None} for e in emails]
+    if user.phone_numbers:
+        out["phoneNumbers"] = user.phone_numbers
+    enterprise = {
+        k: v
+        for k, v in (
+            ("department", user.department),
+            ("organization", user.organization),
+            ("employeeNumber", user.employee_number),
+        )
+        if v
+    }
+    if enterprise:
+        out["schemas"] = [USER_SCHEMA, ENTERPRISE_SCHEMA]
+        out[ENTERPRISE_SCHEMA] = enterprise
+    groups = [
+        {
+            "value": m.group.scim_id,
+            "display": m.group.display_name,
+            "$ref": f"{base}/Groups/{m.group.scim_id}",
+        }
+        for m in user.memberships.select_related("group")
+    ]
+    if groups:
+        out["groups"] = groups
+    out["meta"] = {
+        "resourceType": "User",
+        "created": _iso(user.created_at),
+        "lastModified": _iso(user.updated_at),
+        "location": f"{base}/Users/{user.scim_id}",
+    }
+    return out
+
+
+def render_group(group: ScimGroup, base: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": group.scim_id, "displayName": group.display_name}
+    if group.external_id:
+        out["externalId"] = group.external_id
+    members = ScimGroupMember.objects.filter(group=group).values_list("user__scim_id", "user__display_name")
+    out["members"] = [
+        {"value": sid, "display": name or None, "$ref": f"{base}/Users/{sid}"} for sid, name in members
+    ]
+    out["members"] = [{k: v for k, v in m.items() if v is not None} for m in out["members"]]
+    out["meta"] = {
+        "resourceType": "Group",
+        "created": _iso(group.created_at),
+        "lastModified": _iso(group.updated_at),
+        "location": f"{base}/Groups/{group.scim_id}",
+    }
+    return out
+
+
+# --- lists --------------------------------------------------------------------------------------------
+
+
+def _email_owners(q: Q) -> QuerySet:
+    return ScimEmail.objects.filter(q).values("user_id")
+
+
+def _member_owners(q: Q) -> QuerySet:
+    return ScimGroupMember.objects.filter(q).values("group_id")
+
+
+USER_ATTRIBUTES = FilterQuery(
+    {
+        "id": Scalar("scim_id", "exact"),
+        "username": Scalar("user_name_key", "lower"),
+        "externalid": Scalar("external_id", "exact"),
+        "active": Scalar("active", "bool_default_true"),
+        "displayname": Scalar("display_name", "ci"),
+        "name.givenname": Scalar("given_name", "ci"),
+        "name.familyname": Scalar("family_name", "ci"),
+        "title": Scalar("title", "ci"),
+        "department": Scalar("department", "ci"),
+        "organization": Scalar("organization", "ci"),
+        "employeenumber": Scalar("employee_number", "exact"),
+        "preferredlanguage": Scalar("preferred_language", "ci"),
+        "locale": Scalar("locale", "ci"),
+        "timezone": Scalar("timezone", "ci"),
+        "meta.created": Scalar("created_at", "datetime"),
+        "meta.lastmodified": Scalar("updated_at", "datetime"),
+        "emails": Multi(
+            _email_owners,
+            {
+                "value": Scalar("value", "lower"),
+                "type": Scalar("type", "ci"),
+                "primary": Scalar("primary", "bool"),
+            },
+        ),
+    }
+)
+GROUP_ATTRIBUTES = FilterQuery(
+    {
+        "id": Scalar("scim_id", "exact"),
+        "displayname": Scalar("display_name", "ci"),
+        "externalid": Scalar("external_id", "exact"),
+        "meta.created": Scalar("created_at", "datetime"),
+        "meta.lastmodified": Scalar("updated_at", "datetime"),
+        "members": Multi(
+            _member_owners,
+            {"value": Scalar("user__scim_id", "exact"), "display": Scalar("user__display_name", "ci")},
+        ),
+    }
+)
+
+
+@dataclass
+class Page:
+    total: int
+    start: int
+    items: list
+
+
+def _int(value: str | None, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ScimError(f"{name} must be an integer.", status=400, scim_type="invalidValue") from exc
+
+
+def _page(
+    query: QuerySet, attributes: FilterQuery, *, filter_text: str | None, start: str | None, count: str | None
+) -> Page:
+    if filter_text is not None and filter_text.strip():
+        try:
+            query = query.filter(attributes.to_q(parse_filter(filter_text)))
+        except FilterError as exc:
+            raise ScimError(str(exc), status=400, scim_type="invalidFilter") from exc
+    start_index = max(1, _int(start, "startIndex", 1))
+    size = min(max(0, _int(count, "count", MAX_RESULTS)), MAX_RESULTS)
+    total = query.count()
+    items = list(query.order_by("pk")[start_index - 1 : start_index - 1 + size]) if size else []
+    return Page(total=total, start=start_index, items=items)
+
+
+def users_page(
+    *, directory: Directory, filter_text: str | None, start: str | None, count: str | None
+) -> Page:
+    query = ScimUser.objects.filter(directory=directory).prefetch_related("emails")
+    return _page(query, USER_ATTRIBUTES, filter_text=filter_text, start=start, count=count)
+
+
+def groups_page(
+    *, directory: Directory, filter_text: str | None, start: str | None, count: str | None
+) -> Page:
+    query = ScimGroup.objects.filter(directory=directory)
+    return _page(query, GROUP_ATTRIBUTES, filter_text=filter_text, start=start, count=count)
+
+
+def user_get(*, directory: Directory, scim_id: str) -> ScimUser | None:
+    if "\x00" in scim_id:
+        return None
+    return ScimUser.objects.filter(directory=directory, scim_id=scim_id[:24]).first()
+
+
+def group_get(*, directory: Directory, scim_id: str) -> ScimGroup | None:
+    if "\x00" in scim_id:
+        return None
+    return ScimGroup.objects.filter(directory=directory, scim_id=scim_id[:24]).first()
+
+
+# --- console ------------------------------------------------------------------------------------------
+
+
+def idp_directory(*, org: Organization, directory_id: str) -> Directory:
+    """``org``'s IdP directory; ``NotFound`` for another org's or the local one."""
+    directory = Directory.objects.filter(
+        org=org, directory_id=str(directory_id).replace("\x00", "")[:24], kind=Directory.Kind.IDP
+    ).first()
+    if directory is None:
+        raise NotFound()
+    return directory
+
+
+@dataclass
+class Summary:
+    has_key: bool
+    key_prefix: str
+    users: int
+    active_users: int
+    groups: int
+    clashes: int
+    unlinked: int
+    last_sync_at: datetime | None
+
+
+def summary(*, directory: Directory) -> Summary:
+    key = ScimKey.objects.filter(directory=directory).first()
+    users = ScimUser.objects.filter(directory=directory)
+    last = (
+        ProvisioningLog.objects.filter(directory=directory, status__lt=300)
+        .exclude(operation__in=("read", "list", "config"))
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    return Summary(
+        has_key=key is not None,
+        key_prefix=key.prefix if key else "",
+        users=users.count(),
+        active_users=users.exclude(active=False).count(),
+        groups=ScimGroup.objects.filter(directory=directory).count(),
+        clashes=ScimGroup.objects.filter(directory=directory, clash_group__isnull=False).count(),
+        unlinked=users.filter(Q(account__isnull=True) | ~Q(link_error="")).count(),
+        last_sync_at=last,
+    )
+
+
+def log_page(
+    *, directory: Directory, operation: str = "", result: str = "", page: int = 1
+) -> tuple[list, bool]:
+    """The provisioning log, newest first, filtered by operation and result (``ok``/``error``)."""
+    query = ProvisioningLog.objects.filter(directory=directory)
+    if operation:
+        query = query.filter(operation=operation)
+    if result == "ok":
+        query = query.filter(status__lt=400)
+    elif result == "error":
+        query = query.filter(status__gte=400)
+    offset = (max(page, 1) - 1) * LOG_PAGE
+    rows = list(query.order_by("-at", "-pk")[offset : offset + LOG_PAGE + 1])
+    return rows[:LOG_PAGE], len(rows) > LOG_PAGE
+
+
+def unlinked_users(*, directory: Directory) -> list[ScimUser]:
+    return list(
+        ScimUser.objects.filter(directory=directory)
+        .filter(Q(account__isnull=True) | ~Q(link_error=""))
+        .select_related("account")
+        .order_by("user_name_key")[:200]
+    )
+
+
+def clashing_groups(*, directory: Directory) -> list[ScimGroup]:
+    return list(
+        ScimGroup.objects.filter(directory=directory, clash_group__isnull=False)
+        .select_related("clash_group")
+        .order_by("display_name")
+    )

@@ -1,0 +1,659 @@
+"""Every write of SCIM provisioning: the directory key, users and groups the IdP sends, the admin's
+decisions (group name clashes, relinking), and the provisioning log.
+
+Writes the IdP makes take the authenticated ``directory`` and record their audit events with the
+directory as the actor (``directory_actor``). Admin writes take ``actor`` (an org admin) and check
+it with ``org_actor``. Every function raises ``ScimError`` subclasses (mapped to the SCIM error
+schema in ``views``) and is atomic: a refused request leaves neither change nor event.
+
+Decisions where the issue is silent:
+- The account email is the primary email (``emails[primary eq true]``, else the first email), else
+  ``userName``; it must be on one of the org's verified domains.
+- A provisioned user is made managed by the org (``account_claim``) and its user row moves to the IdP
+  directory, so it joins that directory's default policy.
+- An email change whose new address another account already uses does not fail the IdP: the
+  record keeps its old account and shows under "unlinked records" until an admin relinks it.
+- A synced group whose name clashes with a local group is stored, but not mirrored into an org
+  group until an admin merges (the local group becomes the synced one) or renames (a new synced
+  group named "<name> (<directory>)" or as the admin says). Nested groups are not supported: a
+  member that is not a user of this directory is refused (400).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from orgwarden.accounts import services as account_services
+from orgwarden.accounts.models import Account, Session
+from orgwarden.audit.services import Actor, Target, event_record
+from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotFound
+from orgwarden.orgs.models import Directory, Domain, Group, GroupMember, OrgUser
+from orgwarden.orgs.services.actors import OrgActor, org_actor
+from orgwarden.orgs.services.claims import account_claim
+from orgwarden.orgs.services.users import _deactivate, _reactivate
+from orgwarden.scim.exceptions import InvalidValue, ResourceNotFound, ScimError, Uniqueness
+from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
+from orgwarden.scim.processors.patch import PatchProcessor
+from orgwarden.scim.processors.resources import (
+    GROUP_MULTI,
+    GROUP_SCALARS,
+    USER_COMPLEX,
+    USER_MULTI,
+    USER_SCALARS,
+    ResourceError,
+    flatten_group,
+    flatten_user,
+    text,
+)
+from orgwarden.scim.selectors import group_flat, user_flat
+
+KEY_PREFIX = "scim_"
+MAX_MEMBERS = 10_000
+
+USER_PATCH = PatchProcessor(scalars=USER_SCALARS, multi=USER_MULTI, complex_=USER_COMPLEX)
+GROUP_PATCH = PatchProcessor(scalars=GROUP_SCALARS, multi=GROUP_MULTI)
+
+
+def key_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def directory_actor(directory: Directory) -> Actor:
+    return Actor(type="directory", id=directory.directory_id, name=directory.name)
+
+
+def _resource_error(exc: ResourceError) -> ScimError:
+    return ScimError(
+        exc.message, status=409 if exc.scim_type == "uniqueness" else 400, scim_type=exc.scim_type
+    )
+
+
+# --- the key ------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def scim_key_generate(*, org: Any, actor: OrgActor, directory_id: str) -> str:
+    """Make (or replace) the SCIM key of ``org``'s IdP directory; returns the key, shown once.
+
+    The old key stops working at once. Raises ``NotFound`` for a directory not of ``org`` or local.
+    """
+    who = org_actor(org=org, actor=actor)
+    directory = (
+        Directory.objects.select_for_update()
+        .filter(org=org, directory_id=str(directory_id)[:24], kind=Directory.Kind.IDP)
+        .first()
+    )
+    if directory is None:
+        raise NotFound()
+    value = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+    replaced = ScimKey.objects.filter(directory=directory).delete()[0] > 0
+    ScimKey.objects.create(directory=directory, key_hash=key_hash(value), prefix=value[:10])
+    event_record(
+        action="scim:key:generated",
+        actor=who,
+        org_id=org.org_id,
+        targets=[Target("directory", directory.directory_id, directory.name)],
+        details={"replaced": replaced},
+    )
+    return value
+
+
+# --- users --------------------------------------------------------------------------------------------
+
+
+def _email_of(flat: dict[str, Any], user_name: str) -> str:
+    emails = [e for e in flat.get("emails") or [] if isinstance(e.get("value"), str) and e.get("value")]
+    primary = next((e for e in emails if e.get("primary") is True), emails[0] if emails else None)
+    email = (primary["value"] if primary else user_name).strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise InvalidValue(
+            f"“{email}” is not an email address: send the user's email as the primary email or as userName."
+        ) from exc
+    return email
+
+
+def _verified_domain(directory: Directory, email: str) -> Domain:
+    name = email.rsplit("@", 1)[1]
+    domain = Domain.objects.filter(org=directory.org, name=name, status=Domain.Status.VERIFIED).first()
+    if domain is None:
+        raise InvalidValue(
+            f"{name} is not a verified domain of {directory.org.name}: verify it in the admin console "
+            "before provisioning users on it."
+        )
+    return domain
+
+
+def _user_fields(flat: dict[str, Any]) -> dict[str, Any]:
+    try:
+        user_name = text(flat, "username", 254)
+        if not user_name:
+            raise InvalidValue("userName is required.")
+        given, family = text(flat, "name.givenname", 150), text(flat, "name.familyname", 150)
+        phones = [
+            {k: v for k, v in p.items() if k in ("value", "type", "primary")}
+            for p in flat.get("phonenumbers") or []
+            if isinstance(p.get("value"), str)
+        ]
+        return {
+            "user_name": user_name,
+            "user_name_key": user_name.lower(),
+            "external_id": text(flat, "externalid", 254),
+            "display_name": text(flat, "displayname", 150),
+            "given_name": given,
+            "family_name": family,
+            "formatted_name": text(flat, "name.formatted", 300),
+            "title": text(flat, "title", 150),
+            "department": text(flat, "department", 150),
+            "organization": text(flat, "organization", 150),
+            "employee_number": text(flat, "employeenumber", 100),
+            "timezone": text(flat, "timezone", 64),
+            "preferred_language": text(flat, "preferredlanguage", 64),
+            "locale": text(flat, "locale", 64),
+            "phone_numbers": phones[:20],
+        }
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+
+
+def _emails(flat: dict[str, Any]) -> list[ScimEmail]:
+    out = []
+    for element in (flat.get("emails") or [])[:20]:
+        value = element.get("value")
+        if not isinstance(value, str) or not value.strip() or len(value) > 254 or "\x00" in value:
+            continue
+        kind = element.get("type")
+        out.append(
+            ScimEmail(
+                value=value.strip().lower(),
+                type=kind[:64] if isinstance(kind, str) else "",
+                primary=element.get("primary") is True,
+            )
+        )
+    return out
+
+
+def _account_name(fields: dict[str, Any], email: str) -> str:
+    name = fields["display_name"] or " ".join(p for p in (fields["given_name"], fields["family_name"]) if p)
+    return (name or email.split("@")[0])[:150]
+
+
+def _org_user(directory: Directory, account: Account) -> OrgUser:
+    return (
+        OrgUser.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .get(org=directory.org, account=account)
+    )
+
+
+def _set_active(directory: Directory, account: Account, active: bool) -> None:
+    org_user = _org_user(directory, account)
+    who = directory_actor(directory)
+    if not active:
+        _deactivate(org=directory.org, who=who, org_user=org_user, message="")
+    elif org_user.account.status == Account.Status.DEACTIVATED:
+        _reactivate(org_user)
+        event_record(
+            action="org:account:reactivated",
+            actor=who,
+            org_id=directory.org.org_id,
+            targets=[Target.account(account)],
+        )
+
+
+def _link(directory: Directory, email: str, domain: Domain, name: str) -> Account:
+    """The account for ``email``: an existing one is linked and made managed, else one is created."""
+    org = directory.org
+    account = Account.objects.select_for_update().filter(email=email).first()
+    if account is None:
+        account = account_services.account_create(
+            email=email,
+            display_name=name,
+            password=None,
+            email_verified=True,
+            actor=directory_actor(directory),
+            org_id=org.org_id,
+            via="scim",
+            send_verification_email=False,
+        )
+    elif ScimUser.objects.filter(account=account, directory__org=org).exists():
+        raise Uniqueness(f"{email} is already provisioned by another user record of this organization.")
+    try:
+        account_claim(org=org, account=account, domain=domain, actor=directory_actor(directory))
+    except ClaimedByAnotherOrg as exc:
+        raise Uniqueness(f"{email} is managed by another organization.") from exc
+    OrgUser.objects.filter(org=org, account=account).update(directory=directory, domain=domain)
+    return account
+
+
+def _sync_account(directory: Directory, user: ScimUser, email: str, domain: Domain) -> dict[str, Any]:
+    """Copy the provisioned profile (and email) to the linked account; returns what changed."""
+    account = Account.objects.select_for_update().get(pk=user.account_id)
+    changed: dict[str, Any] = {}
+    profile = {
+        "display_name": _account_name(
+            {
+                "display_name": user.display_name,
+                "given_name": user.given_name,
+                "family_name": user.family_name,
+            },
+            email,
+        ),
+        "job_title": user.title,
+        "department": user.department,
+        "organization": user.organization,
+    }
+    for field, value in profile.items():
+        if getattr(account, field) != value:
+            changed[field] = value
+            setattr(account, field, value)
+    if account.email != email:
+        if Account.objects.filter(email=email).exclude(pk=account.pk).exists():
+            user.link_error = (
+                f"{email} belongs to another account; this record still points at {account.email}."
+            )
+        else:
+            changed["email"] = email
+            account.email = email
+            account.email_verified = True
+            OrgUser.objects.filter(account=account).update(email=email)
+            OrgUser.objects.filter(org=directory.org, account=account).update(domain=domain)
+            Session.objects.filter(account=account).delete()
+            user.link_error = ""
+    elif user.link_error:
+        user.link_error = ""
+    if changed:
+        account.save(update_fields=list(changed))
+    user.account = account
+    return changed
+
+
+def _user_lookup(directory: Directory, scim_id: str) -> ScimUser:
+    if "\x00" in str(scim_id):
+        raise ResourceNotFound("User")
+    user = ScimUser.objects.select_for_update().filter(directory=directory, scim_id=str(scim_id)[:24]).first()
+    if user is None:
+        raise ResourceNotFound("User")
+    return user
+
+
+def _user_store(
+    directory: Directory, user: ScimUser | None, flat: dict[str, Any], *, active_removed: bool = False
+) -> ScimUser:
+    fields = _user_fields(flat)
+    email = _email_of(flat, fields["user_name"])
+    domain = _verified_domain(directory, email)
+    clash = ScimUser.objects.filter(directory=directory, user_name_key=fields["user_name_key"])
+    if user is not None:
+        clash = clash.exclude(pk=user.pk)
+    if clash.exists():
+        raise Uniqueness(f"A user with userName {fields['user_name']} already exists.")
+    created = user is None
+    active = flat.get("active")
+    if created:
+        user = ScimUser(directory=directory)
+    for name, value in fields.items():
+        setattr(user, name, value)
+    if active is not None:
+        user.active = bool(active)
+    elif active_removed:
+        user.active = None
+    if created:
+        user.account = _link(directory, email, domain, _account_name(fields, email))
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent create with the same userName won the race
+        raise Uniqueness(f"A user with userName {fields['user_name']} already exists.") from exc
+    ScimEmail.objects.filter(user=user).delete()
+    emails = _emails(flat)
+    for row in emails:
+        row.user = user
+    ScimEmail.objects.bulk_create(emails)
+    changed: dict[str, Any] = {}
+    if user.account_id is not None:
+        changed = _sync_account(directory, user, email, domain)
+        user.save(update_fields=["link_error"])
+        if user.active is not None:
+            _set_active(directory, user.account, user.active)
+    event_record(
+        action="scim:user:created" if created else "scim:user:updated",
+        actor=directory_actor(directory),
+        org_id=directory.org.org_id,
+        targets=[Target.account(user.account)]
+        if user.account
+        else [Target("scim_user", user.scim_id, user.user_name)],
+        details={
+            "scim_id": user.scim_id,
+            "userName": user.user_name,
+            "active": user.active,
+            "changed": sorted(changed),
+        },
+    )
+    return user
+
+
+@transaction.atomic
+def scim_user_create(*, directory: Directory, data: Any) -> ScimUser:
+    """POST /Users: provision a user (and its managed account). Raises ``ScimError``."""
+    try:
+        flat = flatten_user(data)
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+    return _user_store(directory, None, flat)
+
+
+@transaction.atomic
+def scim_user_replace(*, directory: Directory, scim_id: str, data: Any) -> ScimUser:
+    """PUT /Users/{id}: attributes left out are cleared, but a PUT without ``active`` keeps it."""
+    user = _user_lookup(directory, scim_id)
+    try:
+        flat = flatten_user(data)
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+    return _user_store(directory, user, flat)
+
+
+@transaction.atomic
+def scim_user_patch(*, directory: Directory, scim_id: str, body: Any) -> ScimUser:
+    """PATCH /Users/{id} (see ``processors.patch``). Raises ``ScimError``."""
+    user = _user_lookup(directory, scim_id)
+    try:
+        flat = USER_PATCH.apply(user_flat(user), body)
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+    return _user_store(directory, user, flat, active_removed="active" not in flat)
+
+
+@transaction.atomic
+def scim_user_delete(*, directory: Directory, scim_id: str) -> ScimUser:
+    """DELETE /Users/{id}: the user is deactivated and stays readable with ``active: false``."""
+    user = _user_lookup(directory, scim_id)
+    user.active = False
+    user.save(update_fields=["active", "updated_at"])
+    if user.account_id is not None:
+        _set_active(directory, user.account, False)
+    event_record(
+        action="scim:user:deleted",
+        actor=directory_actor(directory),
+        org_id=directory.org.org_id,
+        targets=[Target.account(user.account)]
+        if user.account
+        else [Target("scim_user", user.scim_id, user.user_name)],
+        details={"scim_id": user.scim_id, "userName": user.user_name},
+    )
+    return user
+
+
+@transaction.atomic
+def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
+    """Point an unlinked SCIM record at the account its current email names (console action).
+
+    Raises ``NotFound`` or ``InvalidValue`` (no such account, or it is another record's).
+    """
+    who = org_actor(org=org, actor=actor)
+    user = ScimUser.objects.select_for_update().filter(directory__org=org, scim_id=str(scim_id)[:24]).first()
+    if user is None:
+        raise NotFound()
+    directory = user.directory
+    email = _email_of(user_flat(user), user.user_name)
+    domain = _verified_domain(directory, email)
+    account = Account.objects.filter(email=email).first()
+    if account is None:
+        raise InvalidValue(f"No account uses {email}.")
+    if ScimUser.objects.filter(account=account).exclude(pk=user.pk).exists():
+        raise InvalidValue(f"{email} is linked to another provisioned record.")
+    user.account = (
+        _link(directory, email, domain, account.display_name) if user.account_id != account.pk else account
+    )
+    user.link_error = ""
+    user.save(update_fields=["account", "link_error", "updated_at"])
+    _sync_account(directory, user, email, domain)
+    event_record(
+        action="scim:user:relinked",
+        actor=who,
+        org_id=org.org_id,
+        targets=[Target.account(account)],
+        details={"scim_id": user.scim_id, "directory": directory.directory_id},
+    )
+    return user
+
+
+# --- groups -------------------------------------------------------------------------------------------
+
+
+def _group_lookup(directory: Directory, scim_id: str) -> ScimGroup:
+    if "\x00" in str(scim_id):
+        raise ResourceNotFound("Group")
+    group = (
+        ScimGroup.objects.select_for_update().filter(directory=directory, scim_id=str(scim_id)[:24]).first()
+    )
+    if group is None:
+        raise ResourceNotFound("Group")
+    return group
+
+
+def _member_users(directory: Directory, flat: dict[str, Any]) -> list[ScimUser]:
+    values = []
+    for element in flat.get("members") or []:
+        value = element.get("value")
+        if not isinstance(value, str) or not value or "\x00" in value:
+            raise InvalidValue("Each member needs the id of a user as its value.")
+        values.append(value)
+    if len(values) > MAX_MEMBERS:
+        raise ScimError(f"Send at most {MAX_MEMBERS} members per request.", status=400, scim_type="tooMany")
+    wanted = set(values)
+    users = list(ScimUser.objects.filter(directory=directory, scim_id__in=wanted))
+    unknown = wanted - {u.scim_id for u in users}
+    if unknown:
+        raise InvalidValue(
+            f"No user of this directory has the id {sorted(unknown)[0]} (nested groups are not supported)."
+        )
+    return users
+
+
+def _mirror_members(group: ScimGroup, users: list[ScimUser]) -> tuple[int, int]:
+    """Make the synced org group's members the linked accounts of ``users``; returns (added, removed)."""
+    if group.group_id is None:
+        return 0, 0
+    wanted = {u.account_id for u in users if u.account_id is not None}
+    have = set(GroupMember.objects.filter(group_id=group.group_id).values_list("account_id", flat=True))
+    GroupMember.objects.bulk_create(
+        [GroupMember(group_id=group.group_id, account_id=a) for a in wanted - have]
+    )
+    removed = GroupMember.objects.filter(group_id=group.group_id, account_id__in=have - wanted).delete()[0]
+    return len(wanted - have), removed
+
+
+def _name_taken(directory: Directory, name: str, group: ScimGroup | None) -> Group | None:
+    query = Group.objects.annotate(lower=Lower("name")).filter(org=directory.org, lower=name.lower())
+    if group is not None and group.group_id is not None:
+        query = query.exclude(pk=group.group_id)
+    return query.first()
+
+
+def _group_store(directory: Directory, group: ScimGroup | None, flat: dict[str, Any]) -> ScimGroup:
+    try:
+        name = text(flat, "displayname", 255)
+        external_id = text(flat, "externalid", 254)
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+    if not name:
+        raise InvalidValue("displayName is required.")
+    same = ScimGroup.objects.filter(directory=directory, display_name__iexact=name)
+    if group is not None:
+        same = same.exclude(pk=group.pk)
+    if same.exists():
+        raise Uniqueness(f"A group named {name} already exists.")
+    users = _member_users(directory, flat)
+    created = group is None
+    if created:
+        group = ScimGroup(directory=directory)
+    renamed = group.display_name != name
+    group.display_name = name
+    group.external_id = external_id
+    if renamed:
+        taken = _name_taken(directory, name, group)
+        if taken is None:
+            if group.group_id is None:
+                group.group = Group.objects.create(org=directory.org, name=name, directory=directory)
+            else:
+                Group.objects.filter(pk=group.group_id).update(name=name)
+            group.clash_group = None
+        else:
+            group.clash_group = taken  # waits for an admin; an existing synced group keeps its old name
+    group.save()
+    ScimGroupMember.objects.filter(group=group).exclude(user__in=users).delete()
+    have = set(ScimGroupMember.objects.filter(group=group).values_list("user_id", flat=True))
+    ScimGroupMember.objects.bulk_create(
+        [ScimGroupMember(group=group, user=u) for u in users if u.pk not in have]
+    )
+    added, removed = _mirror_members(group, users)
+    event_record(
+        action="scim:group:created" if created else "scim:group:updated",
+        actor=directory_actor(directory),
+        org_id=directory.org.org_id,
+        targets=[Target("group", group.group.group_id if group.group else group.scim_id, name)],
+        details={
+            "scim_id": group.scim_id,
+            "members": len(users),
+            "members_added": added,
+            "members_removed": removed,
+            "name_clash": group.clash_group.name if group.clash_group else None,
+        },
+    )
+    return group
+
+
+@transaction.atomic
+def scim_group_create(*, directory: Directory, data: Any) -> ScimGroup:
+    """POST /Groups. Raises ``ScimError`` (an unknown member id is a 400, never a 500)."""
+    try:
+        flat = flatten_group(data)
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+    return _group_store(directory, None, flat)
+
+
+@transaction.atomic
+def scim_group_replace(*, directory: Directory, scim_id: str, data: Any) -> ScimGroup:
+    group = _group_lookup(directory, scim_id)
+    try:
+        flat = flatten_group(data)
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+    return _group_store(directory, group, flat)
+
+
+@transaction.atomic
+def scim_group_patch(*, directory: Directory, scim_id: str, body: Any) -> ScimGroup:
+    group = _group_lookup(directory, scim_id)
+    try:
+        flat = GROUP_PATCH.apply(group_flat(group), body)
+    except ResourceError as exc:
+        raise _resource_error(exc) from exc
+    return _group_store(directory, group, flat)
+
+
+@transaction.atomic
+def scim_group_delete(*, directory: Directory, scim_id: str) -> None:
+    """DELETE /Groups/{id}: the group and its synced org group (with its product access) go."""
+    group = _group_lookup(directory, scim_id)
+    target = Target("group", group.group.group_id if group.group else group.scim_id, group.display_name)
+    if group.group_id is not None:
+        Group.objects.filter(pk=group.group_id, directory=directory).delete()
+    group.delete()
+    event_record(
+        action="scim:group:deleted",
+        actor=directory_actor(directory),
+        org_id=directory.org.org_id,
+        targets=[target],
+        details={"scim_id": scim_id},
+    )
+
+
+@transaction.atomic
+def scim_group_clash_resolve(
+    *, org: Any, actor: OrgActor, scim_id: str, decision: str, new_name: str = ""
+) -> Group:
+    """An admin's decision on a synced group whose name clashes with a local group.
+
+    ``merge``: the local group becomes the synced group (its members are replaced by the IdP's).
+    ``rename``: a new synced group named ``new_name`` (default "<name> (<directory>)"). Returns the
+    synced org group. Raises ``NotFound`` or ``InvalidValue``.
+    """
+    who = org_actor(org=org, actor=actor)
+    group = (
+        ScimGroup.objects.select_for_update()
+        .select_related("directory", "clash_group")
+        .filter(directory__org=org, scim_id=str(scim_id)[:24], clash_group__isnull=False)
+        .first()
+    )
+    if group is None:
+        raise NotFound()
+    directory = group.directory
+    if decision == "merge":
+        if group.clash_group.directory_id not in (None, directory.pk):
+            raise InvalidValue("That group is synced from another directory: rename instead.")
+        if group.group_id is not None:
+            Group.objects.filter(pk=group.group_id).delete()
+        Group.objects.filter(pk=group.clash_group_id).update(directory=directory)
+        group.group = group.clash_group
+    elif decision == "rename":
+        name = " ".join((new_name or f"{group.display_name} ({directory.name})").split())[:255]
+        if not name or _name_taken(directory, name, group) is not None:
+            raise InvalidValue(f"Choose a name no other group uses ({name or 'empty'}).")
+        if group.group_id is None:
+            group.group = Group.objects.create(org=org, name=name, directory=directory)
+        else:
+            Group.objects.filter(pk=group.group_id).update(name=name)
+    else:
+        raise InvalidValue("Choose merge or rename.")
+    clash_name = group.clash_group.name
+    group.clash_group = None
+    group.save(update_fields=["group", "clash_group", "updated_at"])
+    _mirror_members(group, [m.user for m in group.members.select_related("user")])
+    event_record(
+        action="scim:group:clash_resolved",
+        actor=who,
+        org_id=org.org_id,
+        targets=[Target("group", group.group.group_id, group.group.name)],
+        details={"decision": decision, "clashed_with": clash_name, "scim_id": group.scim_id},
+    )
+    return group.group
+
+
+# --- the provisioning log -----------------------------------------------------------------------------
+
+
+def provisioning_log_record(
+    *,
+    directory: Directory,
+    method: str,
+    resource: str,
+    resource_id: str,
+    operation: str,
+    status: int,
+    error: str,
+) -> None:
+    """One line of the directory's provisioning log, written after the request's own transaction
+    (so a refused request is logged too). The log is itself the record: no audit event."""
+    ProvisioningLog.objects.create(
+        directory=directory,
+        at=timezone.now(),
+        method=method[:8],
+        resource=resource[:16],
+        resource_id=resource_id.replace("\x00", "")[:64],
+        operation=operation[:16],
+        status=status,
+        error=error.replace("\x00", "")[:500],
+    )

@@ -1,0 +1,178 @@
+"""The SCIM endpoint over HTTP: key, discovery, lists, filters, attributes, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from orgwarden.scim.models import ProvisioningLog
+from orgwarden.scim.tests.conftest import ScimClient, patch_body, user_body
+
+
+@pytest.fixture
+def people(scim):
+    ids = {}
+    for name, dept, active in (("ada", "Maths", True), ("alan", "Computing", True), ("grace", "Navy", False)):
+        body = user_body(f"{name}@example.com", active=active, title=name.title())
+        body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = {"department": dept}
+        ids[name] = scim.post("/Users", body).json()["id"]
+    return ids
+
+
+def test_without_or_with_a_wrong_key_is_401_in_scim_format(directory, scim):
+    response = Client().get(scim.base + "/Users")
+    assert response.status_code == 401 and response.json()["status"] == "401"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert ScimClient(directory, "scim_wrong").get("/Users").status_code == 401
+
+
+def test_discovery_documents_tell_the_truth(scim):
+    config = scim.get("/ServiceProviderConfig").json()
+    assert config["patch"]["supported"] and config["filter"] == {"supported": True, "maxResults": 200}
+    assert (
+        not config["bulk"]["supported"]
+        and not config["sort"]["supported"]
+        and not config["etag"]["supported"]
+    )
+    assert not config["changePassword"]["supported"]
+    types = scim.get("/ResourceTypes").json()
+    assert {t["id"] for t in types["Resources"]} == {"User", "Group"}
+    schemas = scim.get("/Schemas").json()
+    assert len(schemas["Resources"]) == 3
+    assert scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group").json()["name"] == "Group"
+    assert scim.get("/ResourceTypes/Nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "expected"),
+    [
+        ('userName eq "ADA@example.com"', {"ada"}),
+        ('userName sw "a"', {"ada", "alan"}),
+        ('userName ew "example.com" and not (active eq true)', {"grace"}),
+        ('title co "RAC" or department eq "maths"', {"grace", "ada"}),
+        ('emails[type eq "work" and value co "alan"]', {"alan"}),
+        ('emails.value eq "grace@example.com"', {"grace"}),
+        ("externalId pr", set()),
+        ('userName ne "ada@example.com"', {"alan", "grace"}),
+        ('meta.created gt "2000-01-01T00:00:00Z"', {"ada", "alan", "grace"}),
+        ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "alan@example.com"', {"alan"}),
+        ('active eq "False"', {"grace"}),
+    ],
+)
+def test_filters(scim, people, filter_text, expected):
+    response = scim.get("/Users", "filter=" + filter_text)
+    assert response.status_code == 200, response.content
+    got = {r["userName"].split("@")[0] for r in response.json()["Resources"]}
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "bad", ["userName eq", 'nope eq "x"', 'userName zz "x"', "active gt true", '(userName eq "a"']
+)
+def test_invalid_filter_is_400_invalid_filter(scim, bad):
+    response = scim.get("/Users", "filter=" + bad)
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidFilter"
+
+
+def test_paging_is_stable_and_capped(scim, people):
+    first = scim.get("/Users", "startIndex=1&count=2").json()
+    second = scim.get("/Users", "startIndex=3&count=2").json()
+    assert first["totalResults"] == 3 and first["itemsPerPage"] == 2 and second["itemsPerPage"] == 1
+    assert [r["id"] for r in first["Resources"] + second["Resources"]] == list(people.values())
+    assert scim.get("/Users", "count=100000").json()["itemsPerPage"] == 3
+    assert scim.get("/Users", "count=0").json() | {"Resources": []} == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": 3,
+        "itemsPerPage": 0,
+        "startIndex": 1,
+        "Resources": [],
+    }
+
+
+def test_attributes_and_excluded_attributes(scim, people):
+    only = scim.get(f"/Users/{people['ada']}", "attributes=userName,name.givenName").json()
+    assert set(only) == {"schemas", "id", "userName", "name"} and only["name"] == {"givenName": "Ada"}
+    without = scim.get(f"/Users/{people['ada']}", "excludedAttributes=emails,meta").json()
+    assert "emails" not in without and "meta" not in without and "userName" in without
+
+
+def test_delete_keeps_user_readable_inactive(scim, people):
+    assert scim.delete(f"/Users/{people['ada']}").status_code == 204
+    assert scim.get(f"/Users/{people['ada']}").json()["active"] is False
+
+
+def test_group_crud_and_member_filter(scim, people):
+    created = scim.post("/Groups", {"displayName": "Eng", "members": [{"value": people["ada"]}]})
+    assert created.status_code == 201 and created["Location"].endswith(created.json()["id"])
+    gid = created.json()["id"]
+    found = scim.get("/Groups", f'filter=members[value eq "{people["ada"]}"]').json()
+    assert found["totalResults"] == 1
+    assert scim.get("/Groups", 'filter=displayName eq "eng"').json()["totalResults"] == 1
+    put = scim.put(f"/Groups/{gid}", {"displayName": "Engineering", "members": [{"value": people["alan"]}]})
+    assert [m["value"] for m in put.json()["members"]] == [people["alan"]]
+    assert scim.get(f"/Users/{people['alan']}").json()["groups"][0]["value"] == gid
+    assert scim.delete(f"/Groups/{gid}").status_code == 204
+    assert scim.get(f"/Groups/{gid}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "scim_type"),
+    [
+        ({"op": "remove"}, 400, "noTarget"),
+        ({"op": "replace", "path": "id", "value": "x"}, 400, "mutability"),
+        ({"op": "replace", "path": "nope", "value": "x"}, 400, "invalidPath"),
+        ({"op": "replace", "path": "emails[type eq]", "value": "x"}, 400, "invalidPath"),
+        ({"op": "move", "path": "title", "value": "x"}, 400, "invalidSyntax"),
+        ({"op": "replace", "path": "active", "value": "maybe"}, 400, "invalidValue"),
+        ({"op": "replace", "path": "userName", "value": "alan@example.com"}, 409, "uniqueness"),
+        (
+            {"op": "replace", "path": 'emails[type eq "work"].value', "value": "ada@elsewhere.org"},
+            400,
+            "invalidValue",
+        ),
+    ],
+)
+def test_patch_errors(scim, people, operation, status, scim_type):
+    response = scim.patch(f"/Users/{people['ada']}", patch_body(operation))
+    assert response.status_code == status, response.content
+    assert response.json()["scimType"] == scim_type
+    assert scim.get(f"/Users/{people['ada']}").json()["userName"] == "ada@example.com"
+
+
+def test_bad_bodies_are_scim_errors_never_500(scim, people):
+    assert scim.call("POST", "/Users", raw=b"{nope").json()["scimType"] == "invalidSyntax"
+    assert scim.call("POST", "/Users", raw=b"[1]").status_code == 400
+    assert scim.post("/Users", {"userName": ""}).json()["scimType"] == "invalidValue"
+    assert scim.post("/Users", {"userName": "a@example.com", "title": "x" * 500}).status_code == 400
+    assert scim.post("/Users", {"userName": "a@example.com", "emails": "nope@example.com"}).status_code == 201
+    assert scim.patch(f"/Users/{people['ada']}", {"Operations": "x"}).status_code == 400
+    assert scim.get("/Users/nope").status_code == 404
+    assert scim.call("PUT", "/Users").status_code == 405
+    assert scim.get("/Nope").status_code == 404
+
+
+def test_nul_in_a_scim_path_is_a_scim_error(scim):
+    response = scim.get("/Users/a%00b")
+    assert response.status_code == 404 and response.json()["schemas"] == [
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    ]
+
+
+def test_application_json_is_accepted(scim):
+    response = scim.client.post(
+        scim.base + "/Users",
+        json.dumps(user_body()),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {scim.key}",
+    )
+    assert response.status_code == 201
+
+
+def test_requests_are_logged_refused_ones_too(scim, directory):
+    scim.post("/Users", user_body())
+    scim.post("/Users", user_body("x@elsewhere.org"))
+    rows = list(ProvisioningLog.objects.filter(directory=directory).order_by("at", "pk"))
+    assert [(r.operation, r.status) for r in rows] == [("create", 201), ("create", 400)]
+    assert "verified domain" in rows[1].error

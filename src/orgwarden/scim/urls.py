@@ -1,0 +1,24 @@
+"""``/scim/directory/<directoryId>/…`` — a trailing slash is accepted everywhere (IdPs differ)."""
+
+from django.urls import re_path
+
+from orgwarden.scim import views
+
+app_name = "scim"
+D = r"^directory/(?P<directory_id>[^/]+)/"
+
+urlpatterns = [
+    re_path(D + r"ServiceProviderConfigs?/?$", views.service_provider_config, name="service_provider_config"),
+    re_path(D + r"ResourceTypes/?$", views.resource_types, name="resource_types"),
+    re_path(D + r"ResourceTypes/(?P<name>[^/]+)/?$", views.resource_types, name="resource_type"),
+    re_path(D + r"Schemas/?$", views.schemas, name="schemas"),
+    re_path(D + r"Schemas/(?P<name>[^/]+)/?$", views.schemas, name="schema"),
+    re_path(D + r"\.search/?$", views.root_search, name="search"),
+    re_path(D + r"Users/?$", views.users, name="users"),
+    re_path(D + r"Users/\.search/?$", views.users_search, name="users_search"),
+    re_path(D + r"Users/(?P<scim_id>[^/]+)/?$", views.user, name="user"),
+    re_path(D + r"Groups/?$", views.groups, name="groups"),
+    re_path(D + r"Groups/\.search/?$", views.groups_search, name="groups_search"),
+    re_path(D + r"Groups/(?P<scim_id>[^/]+)/?$", views.group, name="group"),
+    re_path(r"^(?P<rest>.*)$", views.not_found, name="not_found"),
+]

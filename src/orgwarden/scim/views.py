@@ -1,0 +1,348 @@
+"""The SCIM 2.0 endpoint of an IdP directory (``/scim/directory/<directoryId>/…``). Thin: check the
+directory key, parse the query and JSON body, call a service or selector, answer SCIM JSON — and
+turn every ``ScimError`` into the SCIM error schema. Every Users/Groups request is logged in the
+directory's provisioning log, refused ones too.
+
+Real clients' quirks handled here: OneLogin's ``+`` for spaces (form decoding) and its trailing
+``&`` or ``?`` in the query string; ``application/json`` as well as ``application/scim+json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.views.decorators.csrf import csrf_exempt
+
+from orgwarden.orgs.models import Directory
+from orgwarden.scim import selectors, services
+from orgwarden.scim.exceptions import ResourceNotFound, ScimError
+from orgwarden.scim.processors import discovery
+from orgwarden.scim.processors.resources import ERROR_SCHEMA, LIST_SCHEMA, select
+
+CONTENT_TYPE = "application/scim+json"
+MAX_BODY = 5 * 1024 * 1024
+
+
+def scim_json(data: Any, status: int = 200, location: str = "") -> HttpResponse:
+    response = HttpResponse(json.dumps(data), status=status, content_type=CONTENT_TYPE)
+    if location:
+        response["Location"] = location
+    return response
+
+
+def scim_error(detail: str, status: int, scim_type: str = "") -> HttpResponse:
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    response = scim_json(body, status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="scim"'
+    return response
+
+
+def _query(request: HttpRequest) -> QueryDict:
+    raw = request.META.get("QUERY_STRING", "").strip("?&")
+    return QueryDict(raw.replace("?", "&") if raw.count("?") and "filter" not in raw else raw)
+
+
+def _body(request: HttpRequest) -> Any:
+    if len(request.body) > MAX_BODY:
+        raise ScimError("The request body is too large.", status=413, scim_type="tooMany")
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScimError("The request body is not valid JSON.", status=400, scim_type="invalidSyntax") from exc
+
+
+def _base(request: HttpRequest, directory: Directory) -> str:
+    return request.build_absolute_uri(f"/scim/directory/{directory.directory_id}")
+
+
+def _select(resource: dict, query: QueryDict) -> dict:
+    return select(
+        resource,
+        attributes=",".join(query.getlist("attributes")).split(","),
+        excluded=",".join(query.getlist("excludedAttributes")).split(","),
+    )
+
+
+def _authenticated(request: HttpRequest, directory_id: str) -> Directory | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return selectors.directory_for_key(directory_id=directory_id, key=key.strip())
+
+
+def endpoint(resource: str) -> Callable:
+    """Wrap a handler(request, directory, query, **ids) → (status, body, location, operation, id)."""
+
+    def wrap(handler: Callable) -> Callable:
+        @csrf_exempt
+        def view(request: HttpRequest, directory_id: str, **ids: str) -> HttpResponse:
+            directory = _authenticated(request, directory_id)
+            if directory is None:
+                return scim_error("Send this directory's SCIM key as a Bearer token.", 401)
+            query = _query(request)
+            operation = {
+                "GET": "read" if ids else "list",
+                "POST": "create",
+                "PUT": "replace",
+                "PATCH": "patch",
+                "DELETE": "delete",
+            }.get(request.method or "", "other")
+            if handler.__name__.endswith("_search"):
+                operation = "list"
+            resource_id = next(iter(ids.values()), "")
+            try:
+                status, body, location = handler(request, directory, query, **ids)
+                response = (
+                    scim_json(body, status, location) if body is not None else HttpResponse(status=status)
+                )
+                error = ""
+            except ScimError as exc:
+                response = scim_error(exc.detail, exc.status, exc.scim_type)
+                status, error = exc.status, exc.detail
+            if resource in ("Users", "Groups"):
+                services.provisioning_log_record(
+                    directory=directory,
+                    method=request.method or "",
+                    resource=resource,
+                    resource_id=resource_id,
+                    operation=operation,
+                    status=status,
+                    error=error,
+                )
+            return response
+
+        return view
+
+    return wrap
+
+
+def _not_allowed(method: str) -> ScimError:
+    return ScimError(f"{method} is not supported here.", status=405)
+
+
+@endpoint("ServiceProviderConfig")
+def service_provider_config(request: HttpRequest, directory: Directory, query: QueryDict):
+    if request.method != "GET":
+        raise _not_allowed(request.method)
+    return 200, discovery.service_provider_config(_base(request, directory), selectors.MAX_RESULTS), ""
+
+
+def _list(items: list[dict]) -> dict:
+    return {
+        "schemas": [LIST_SCHEMA],
+        "totalResults": len(items),
+        "itemsPerPage": len(items),
+        "startIndex": 1,
+        "Resources": items,
+    }
+
+
+@endpoint("ResourceTypes")
+def resource_types(request: HttpRequest, directory: Directory, query: QueryDict, name: str = ""):
+    if request.method != "GET":
+        raise _not_allowed(request.method)
+    items = discovery.resource_types(_base(request, directory))
+    if name:
+        found = next((i for i in items if i["id"] == name), None)
+        if found is None:
+            raise ResourceNotFound("Resource type")
+        return 200, found, ""
+    return 200, _list(items), ""
+
+
+@endpoint("Schemas")
+def schemas(request: HttpRequest, directory: Directory, query: QueryDict, name: str = ""):
+    if request.method != "GET":
+        raise _not_allowed(request.method)
+    items = discovery.schemas(_base(request, directory))
+    if name:
+        found = next((i for i in items if i["id"] == name), None)
+        if found is None:
+            raise ResourceNotFound("Schema")
+        return 200, found, ""
+    return 200, _list(items), ""
+
+
+def _page_body(page: selectors.Page, rendered: list[dict]) -> dict:
+    return {
+        "schemas": [LIST_SCHEMA],
+        "totalResults": page.total,
+        "itemsPerPage": len(rendered),
+        "startIndex": page.start,
+        "Resources": rendered,
+    }
+
+
+@endpoint("Users")
+def users(request: HttpRequest, directory: Directory, query: QueryDict):
+    base = _base(request, directory)
+    if request.method == "GET":
+        page = selectors.users_page(
+            directory=directory,
+            filter_text=query.get("filter"),
+            start=query.get("startIndex"),
+            count=query.get("count"),
+        )
+        return 200, _page_body(page, [_select(selectors.render_user(u, base), query) for u in page.items]), ""
+    if request.method == "POST":
+        user = services.scim_user_create(directory=directory, data=_body(request))
+        body = selectors.render_user(user, base)
+        return 201, _select(body, query), body["meta"]["location"]
+    raise _not_allowed(request.method)
+
+
+def _search_query(request: HttpRequest) -> QueryDict:
+    """POST /.search (RFC 7644 §3.4.3): the body's parameters as a query."""
+    body = _body(request)
+    if not isinstance(body, dict):
+        raise ScimError("A search body must be a JSON object.", status=400, scim_type="invalidSyntax")
+    query = QueryDict(mutable=True)
+    for key in ("filter", "startIndex", "count"):
+        if body.get(key) is not None:
+            query[key] = str(body[key])
+    for key in ("attributes", "excludedAttributes"):
+        value = body.get(key)
+        if isinstance(value, list):
+            query[key] = ",".join(str(v) for v in value)
+        elif isinstance(value, str):
+            query[key] = value
+    return query
+
+
+@endpoint("Users")
+def users_search(request: HttpRequest, directory: Directory, query: QueryDict):
+    if request.method != "POST":
+        raise _not_allowed(request.method)
+    query = _search_query(request)
+    page = selectors.users_page(
+        directory=directory,
+        filter_text=query.get("filter"),
+        start=query.get("startIndex"),
+        count=query.get("count"),
+    )
+    base = _base(request, directory)
+    return 200, _page_body(page, [_select(selectors.render_user(u, base), query) for u in page.items]), ""
+
+
+@endpoint("Groups")
+def groups_search(request: HttpRequest, directory: Directory, query: QueryDict):
+    if request.method != "POST":
+        raise _not_allowed(request.method)
+    query = _search_query(request)
+    page = selectors.groups_page(
+        directory=directory,
+        filter_text=query.get("filter"),
+        start=query.get("startIndex"),
+        count=query.get("count"),
+    )
+    base = _base(request, directory)
+    return 200, _page_body(page, [_select(selectors.render_group(g, base), query) for g in page.items]), ""
+
+
+@endpoint("Search")
+def root_search(request: HttpRequest, directory: Directory, query: QueryDict):
+    """POST /.search across Users and Groups: users first, then groups, in one stable order."""
+    if request.method != "POST":
+        raise _not_allowed(request.method)
+    query = _search_query(request)
+    base = _base(request, directory)
+    start = max(1, int(query.get("startIndex") or 1)) if (query.get("startIndex") or "1").isdigit() else 1
+    count_text = query.get("count")
+    users = selectors.users_page(directory=directory, filter_text=query.get("filter"), start="1", count="0")
+    groups = selectors.groups_page(directory=directory, filter_text=query.get("filter"), start="1", count="0")
+    size = (
+        min(int(count_text), selectors.MAX_RESULTS)
+        if count_text and count_text.isdigit()
+        else selectors.MAX_RESULTS
+    )
+    rendered: list[dict] = []
+    if start <= users.total:
+        page = selectors.users_page(
+            directory=directory, filter_text=query.get("filter"), start=str(start), count=str(size)
+        )
+        rendered += [_select(selectors.render_user(u, base), query) for u in page.items]
+    if len(rendered) < size:
+        group_start = max(1, start - users.total)
+        page = selectors.groups_page(
+            directory=directory,
+            filter_text=query.get("filter"),
+            start=str(group_start),
+            count=str(size - len(rendered)),
+        )
+        rendered += [_select(selectors.render_group(g, base), query) for g in page.items]
+    total = users.total + groups.total
+    return 200, _page_body(selectors.Page(total=total, start=start, items=[]), rendered), ""
+
+
+@endpoint("Users")
+def user(request: HttpRequest, directory: Directory, query: QueryDict, scim_id: str):
+    base = _base(request, directory)
+    if request.method == "GET":
+        found = selectors.user_get(directory=directory, scim_id=scim_id)
+        if found is None:
+            raise ResourceNotFound("User")
+        return 200, _select(selectors.render_user(found, base), query), ""
+    if request.method == "PUT":
+        found = services.scim_user_replace(directory=directory, scim_id=scim_id, data=_body(request))
+    elif request.method == "PATCH":
+        found = services.scim_user_patch(directory=directory, scim_id=scim_id, body=_body(request))
+    elif request.method == "DELETE":
+        services.scim_user_delete(directory=directory, scim_id=scim_id)
+        return 204, None, ""
+    else:
+        raise _not_allowed(request.method)
+    return 200, _select(selectors.render_user(found, base), query), ""
+
+
+@endpoint("Groups")
+def groups(request: HttpRequest, directory: Directory, query: QueryDict):
+    base = _base(request, directory)
+    if request.method == "GET":
+        page = selectors.groups_page(
+            directory=directory,
+            filter_text=query.get("filter"),
+            start=query.get("startIndex"),
+            count=query.get("count"),
+        )
+        return (
+            200,
+            _page_body(page, [_select(selectors.render_group(g, base), query) for g in page.items]),
+            "",
+        )
+    if request.method == "POST":
+        group = services.scim_group_create(directory=directory, data=_body(request))
+        body = selectors.render_group(group, base)
+        return 201, _select(body, query), body["meta"]["location"]
+    raise _not_allowed(request.method)
+
+
+@endpoint("Groups")
+def group(request: HttpRequest, directory: Directory, query: QueryDict, scim_id: str):
+    base = _base(request, directory)
+    if request.method == "GET":
+        found = selectors.group_get(directory=directory, scim_id=scim_id)
+        if found is None:
+            raise ResourceNotFound("Group")
+        return 200, _select(selectors.render_group(found, base), query), ""
+    if request.method == "PUT":
+        found = services.scim_group_replace(directory=directory, scim_id=scim_id, data=_body(request))
+    elif request.method == "PATCH":
+        found = services.scim_group_patch(directory=directory, scim_id=scim_id, body=_body(request))
+    elif request.method == "DELETE":
+        services.scim_group_delete(directory=directory, scim_id=scim_id)
+        return 204, None, ""
+    else:
+        raise _not_allowed(request.method)
+    return 200, _select(selectors.render_group(found, base), query), ""
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, directory_id: str = "", rest: str = "") -> HttpResponse:
+    return scim_error("There is no such SCIM resource.", 404)
