@@ -28,7 +28,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,9 @@ import time
 from html import unescape
 from pathlib import Path
 
+import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
+from _harness import free_port, log, wait_healthy
 
 N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100000"))
 N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
@@ -63,34 +64,9 @@ LAST = [
 ]
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    for port in range(8800, 8821):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8800-8820")
-
-
 def server_env(data_dir: Path, base: str, database_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="orgwarden.settings",
-        ORGWARDEN_DATA_DIR=str(data_dir),
-        ORGWARDEN_BASE_URL=base,
-        ORGWARDEN_WORKERS=str(WORKERS),
-        ORGWARDEN_LOG_LEVEL="WARNING",
-        ORGWARDEN_DAILY_JOBS="false",
-    )
-    if database_url:
-        env["ORGWARDEN_DATABASE_URL"] = database_url
-    return env
+    extra = {"ORGWARDEN_DATABASE_URL": database_url} if database_url else {}
+    return _harness.server_env(data_dir, base, workers=WORKERS, **extra)
 
 
 # --- populating (runs in a child process with the server's environment) -------------------------------
@@ -162,18 +138,6 @@ def populate() -> None:
 # --- measuring ----------------------------------------------------------------------------------------
 
 
-def wait_healthy(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("orgwarden serve did not become healthy in 60 s")
-
-
 def sign_in(client: httpx.Client, link: str) -> None:
     page = client.get(link)
     token = CSRF_INPUT.search(page.text)
@@ -228,7 +192,7 @@ def measure(base: str, link: str, org_id: str) -> dict[str, dict[str, float]]:
 def run(database: str) -> dict:
     load_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="orgwarden-bench-") as tmp:
-        port = free_port()
+        port = free_port(8800, 8820)
         base = f"http://127.0.0.1:{port}"
         database_url = None
         if database == "postgresql":

@@ -35,7 +35,9 @@ import threading
 import time
 from pathlib import Path
 
+import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
+from _harness import free_port, log, orgwarden, wait_healthy
 
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -46,33 +48,14 @@ MAX_REQUESTS_PER_CLIENT = 10_000_000
 MIDDLEWARE = "orgwarden.policies.middleware.SessionLimitMiddleware"
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    for port in range(8830, 8851):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8830-8850")
-
-
 def server_env(data_dir: Path, base: str, *, limits: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="orgwarden.settings",
-        ORGWARDEN_DATA_DIR=str(data_dir),
-        ORGWARDEN_BASE_URL=base,
-        ORGWARDEN_WORKERS=str(WORKERS),
-        ORGWARDEN_LOG_LEVEL="WARNING",
+    return _harness.server_env(
+        data_dir,
+        base,
+        workers=WORKERS,
         ORGWARDEN_SESSION_LIMITS="true" if limits else "false",
         ORGWARDEN_SECRET_KEY="bench-secret-key-long-enough-for-django-0123456789",
     )
-    return env
 
 
 SETUP = """
@@ -103,32 +86,12 @@ print("BENCH" + json.dumps({"org_id": org.org_id, "sessions": keys}))
 """
 
 
-def orgwarden(*args: str, env: dict[str, str], capture: bool = False) -> str:
-    cmd = [sys.executable, "-m", "orgwarden.cli", *args]
-    done = subprocess.run(
-        cmd, env=env, check=True, timeout=300, stdout=subprocess.PIPE if capture else sys.stderr, text=True
-    )
-    return done.stdout or ""
-
-
 def prepare(env: dict[str, str]) -> dict:
     orgwarden("migrate", "--noinput", "-v", "0", env=env)
     orgwarden("createcachetable", env=env)
     out = orgwarden("shell", "-c", SETUP.replace("CLIENTS", str(CLIENTS)), env=env, capture=True)
     line = next(line for line in out.splitlines() if line.startswith("BENCH"))
     return json.loads(line[len("BENCH") :])
-
-
-def wait_healthy(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("orgwarden serve did not become healthy in 30 s")
 
 
 def client_loop(base, path, session_key, deadline, timings, failures) -> None:
@@ -228,10 +191,10 @@ def summary(timings: list[float], elapsed: float) -> dict[str, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="orgwarden-bench-") as tmp:
         data_dir = Path(tmp)
-        ports = {True: free_port()}
+        ports = {True: free_port(8830, 8850)}
         with socket.socket() as hold:  # keep the first port taken while choosing the second
             hold.bind(("127.0.0.1", ports[True]))
-            ports[False] = free_port()
+            ports[False] = free_port(8830, 8850)
         bases = {limits: f"http://127.0.0.1:{port}" for limits, port in ports.items()}
         log(f"preparing {tmp}")
         setup = prepare(server_env(data_dir, bases[True], limits=True))

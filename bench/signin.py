@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,9 @@ import threading
 import time
 from pathlib import Path
 
+import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
+from _harness import free_port, log, orgwarden, wait_healthy
 
 DURATION = float(os.environ.get("BENCH_DURATION", "15"))
 CLIENTS = 2
@@ -44,37 +45,10 @@ KEYCLOAK_BUDGET_PER_VCPU = 15  # Keycloak's sizing guide: password logins/s per 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    for port in range(8770, 8800):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8770-8799")
-
-
 def server_env(data_dir: Path, base: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="orgwarden.settings",
-        ORGWARDEN_DATA_DIR=str(data_dir),
-        ORGWARDEN_BASE_URL=base,
-        ORGWARDEN_WORKERS=str(WORKERS),
-        ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE="1000000000",
-        ORGWARDEN_LOG_LEVEL="WARNING",
+    return _harness.server_env(
+        data_dir, base, workers=WORKERS, ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE="1000000000"
     )
-    return env
-
-
-def orgwarden(*args: str, env: dict[str, str]) -> None:
-    cmd = [sys.executable, "-m", "orgwarden.cli", *args]
-    subprocess.run(cmd, env=env, check=True, timeout=300, stdout=sys.stderr)  # stdout: the JSON only
 
 
 def create_accounts(env: dict[str, str]) -> None:
@@ -87,18 +61,6 @@ def create_accounts(env: dict[str, str]) -> None:
     orgwarden("migrate", "--noinput", "-v", "0", env=env)
     orgwarden("createcachetable", env=env)
     orgwarden("shell", "-c", script, env=env)
-
-
-def wait_healthy(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("orgwarden serve did not become healthy in 30 s")
 
 
 def csrf_token(response: httpx.Response) -> str:
@@ -206,7 +168,7 @@ def measure_bare(params: dict[str, int]) -> float:
 def main() -> None:
     params = argon2_parameters()
     with tempfile.TemporaryDirectory(prefix="orgwarden-bench-") as tmp:
-        port = free_port()
+        port = free_port(8770, 8799)
         base = f"http://127.0.0.1:{port}"
         env = server_env(Path(tmp), base)
         log(f"creating {N_ACCOUNTS} accounts in {tmp}")

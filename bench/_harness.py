@@ -1,0 +1,65 @@
+"""What every benchmark that drives a real ``orgwarden serve`` needs: a port, an environment,
+the CLI, and waiting for the server to answer. Loopback only; every wait is bounded."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port(first: int, last: int) -> int:
+    """A free loopback port in ``first..last`` (each benchmark keeps to its own range)."""
+    for port in range(first, last + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{last}")
+
+
+def server_env(data_dir: Path, base: str, *, workers: int, **extra: str) -> dict[str, str]:
+    """This process's environment without any ORGWARDEN_* of the caller's, plus the server's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="orgwarden.settings",
+        ORGWARDEN_DATA_DIR=str(data_dir),
+        ORGWARDEN_BASE_URL=base,
+        ORGWARDEN_WORKERS=str(workers),
+        ORGWARDEN_LOG_LEVEL="WARNING",
+        ORGWARDEN_DAILY_JOBS="false",
+    )
+    env.update(extra)
+    return env
+
+
+def orgwarden(*args: str, env: dict[str, str], capture: bool = False) -> str:
+    """Run ``orgwarden <args>``; its output goes to stderr (stdout is the JSON line) unless captured."""
+    cmd = [sys.executable, "-m", "orgwarden.cli", *args]
+    done = subprocess.run(
+        cmd, env=env, check=True, timeout=300, stdout=subprocess.PIPE if capture else sys.stderr, text=True
+    )
+    return done.stdout or ""
+
+
+def wait_healthy(base: str, server: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"orgwarden serve did not become healthy in {timeout:.0f} s")
