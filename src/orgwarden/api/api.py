@@ -24,6 +24,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase
 
 from orgwarden import __version__
+from orgwarden.insights import api as insights_api
 from orgwarden.orgs.api import events as events_api
 from orgwarden.orgs.api import orgs as orgs_api
 from orgwarden.orgs.api import users as users_api
@@ -109,6 +110,7 @@ api = OrgwardenAPI(
 )
 api.add_router("/admin/v1", orgs_api.router)
 api.add_router("/admin/v1", events_api.router)
+api.add_router("/admin/v1", insights_api.router)
 api.add_router("", users_api.router)
 api.add_router("", tokens_api.router)
 

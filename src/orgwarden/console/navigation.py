@@ -103,7 +103,12 @@ SECTIONS: tuple[Section, ...] = (
                 "console:api_tokens",
                 "Every API token of your managed accounts; revoke any of them.",
             ),
-            Page("insights", "Insights", None, "Who uses which product, and how your people sign in."),
+            Page(
+                "insights",
+                "Insights",
+                "console:insights",
+                "Who uses which product, and how your people sign in.",
+            ),
         ),
     ),
     Section(

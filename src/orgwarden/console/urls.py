@@ -6,6 +6,7 @@ from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
 from orgwarden.console.views import help_centers as help_center_views
 from orgwarden.console.views import identity_providers as idp_views
+from orgwarden.console.views import insights as insights_views
 from orgwarden.console.views import policies as policies_views
 from orgwarden.console.views import products as products_views
 from orgwarden.console.views import provisioning as provisioning_views
@@ -175,6 +176,10 @@ urlpatterns = [
     # Billing
     path(org + "billing/", billing_views.billing, name="billing"),
     path(org + "billing/trial", billing_views.trial_start, name="billing_trial_start"),
+    # Security → Insights
+    path(org + "insights/", insights_views.insights, name="insights"),
+    path(org + "insights/<slug:chart>.csv", insights_views.insights_csv, name="insights_csv"),
+    path(org + "insights/remove-access", insights_views.inactive_access_remove, name="insights_access_remove"),
     # Support → Support requests
     path(org + "support/", support_views.support_requests, name="support"),
     path(org + "support/<str:request_id>/", support_views.support_request, name="support_request"),

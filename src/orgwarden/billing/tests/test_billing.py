@@ -171,4 +171,4 @@ def test_daily_snapshot_of_the_billable_count(seeded):
     call_command("billing", "daily")
     snapshot = BillableSnapshot.objects.get(org=org, day=START.date())
     assert snapshot.count == 3
-    assert [x.count for x in selectors.snapshots(org=org, since=START.date())][0] == 3
+    assert {x.day: x.count for x in selectors.snapshots(org=org, since=START.date())}[START.date()] == 3

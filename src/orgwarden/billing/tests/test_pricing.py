@@ -10,7 +10,8 @@ TIERS = parse_tiers("250:4.00,1000:3.00,*:2.00")
 
 
 def test_parse_tiers():
-    assert TIERS == (Tier(250, Decimal("4.00")), Tier(1000, Decimal("3.00")), Tier(None, Decimal("2.00")))
+    expected = (Tier(250, Decimal("4.00")), Tier(1000, Decimal("3.00")), Tier(None, Decimal("2.00")))
+    assert parse_tiers("250:4.00,1000:3.00,*:2.00") == expected
 
 
 @pytest.mark.parametrize(

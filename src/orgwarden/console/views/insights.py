@@ -1,0 +1,114 @@
+"""Security → Insights: who uses which product and how people sign in, each chart with its table
+and a CSV download; the inactive-users report with bulk remove-access (deactivate goes through the
+Users page's bulk action)."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from orgwarden.console.views.base import org_admin_view
+from orgwarden.insights import charts, selectors, services
+from orgwarden.orgs.exceptions import NotFound, OrgsError
+
+
+def _include_deactivated(request: HttpRequest) -> bool:
+    return request.GET.get("deactivated") == "include"
+
+
+def _inactive_days(request: HttpRequest) -> int:
+    try:
+        days = int(request.GET.get("inactive", "30"))
+    except ValueError:
+        return 30
+    return days if days in selectors.INACTIVE_DAYS else 30
+
+
+@org_admin_view
+@require_GET
+def insights(request: HttpRequest) -> HttpResponse:
+    org = request.org
+    include = _include_deactivated(request)
+    days = _inactive_days(request)
+    tables = {
+        key: selectors.chart(org=org, key=key, include_deactivated=include, inactive_days=days)
+        for key in selectors.CHARTS
+    }
+    svg = {
+        "active-users-30": charts.columns(
+            tables["active-users-30"].rows, title=tables["active-users-30"].title
+        ),
+        "active-users-90": charts.columns(
+            tables["active-users-90"].rows, title=tables["active-users-90"].title
+        ),
+    }
+    for key in ("active-users-by-product", "authentication", "managed-vs-external"):
+        svg[key] = charts.bars(tables[key].rows, title=tables[key].title)
+    site_rows = tables["site-activity"].rows
+    svg["site-activity"] = charts.bars(
+        [(f"{r[0]} active", r[3]) for r in site_rows], title="Active users per site"
+    )
+    svg["domains"] = charts.bars(
+        [(r[0], r[1] + r[2]) for r in tables["domains"].rows[:10]], title="Users per domain"
+    )
+    inactive = selectors.inactive_users(org=org, days=days, include_deactivated=include)[:200]
+    return render(
+        request,
+        "console/insights/insights.html",
+        {
+            # The SVG strings escape every label (insights/charts.py).
+            "sections": [
+                {"key": key, "table": tables[key], "chart": mark_safe(svg[key])}  # noqa: S308
+                for key in selectors.CHARTS
+                if key in svg
+            ],
+            "auth": selectors.authentication(org=org, include_deactivated=include),
+            "inactive": inactive,
+            "inactive_days": days,
+            "inactive_choices": selectors.INACTIVE_DAYS,
+            "include_deactivated": include,
+            "query": request.GET.urlencode(),
+            "nav_active": "insights",
+        },
+    )
+
+
+@org_admin_view
+@require_GET
+def insights_csv(request: HttpRequest, chart: str) -> HttpResponse:
+    if chart not in selectors.CHARTS:
+        raise Http404()
+    table = selectors.chart(
+        org=request.org,
+        key=chart,
+        include_deactivated=_include_deactivated(request),
+        inactive_days=_inactive_days(request),
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{chart}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(table.columns)
+    for row in table.rows:
+        # A cell starting with = + - @ would be a formula in a spreadsheet: prefix it.
+        writer.writerow(["'" + c if isinstance(c, str) and c[:1] in "=+-@" else c for c in row])
+    return response
+
+
+@org_admin_view
+@require_POST
+def inactive_access_remove(request: HttpRequest) -> HttpResponse:
+    ids = request.POST.getlist("account_id")
+    try:
+        count = services.inactive_access_remove(org=request.org, actor=request.user, account_ids=ids)
+    except NotFound:
+        messages.error(request, "Select users of your organization.")
+    except (OrgsError, ValueError) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+    else:
+        messages.success(request, f"Product access removed from {count} user(s).")
+    return redirect("console:insights", request.org.org_id)

@@ -1,0 +1,67 @@
+"""Server-rendered SVG charts: plain strings, no script, every bar with its number in a <title>.
+
+Pure (no Django): the caller marks the result safe; every label here is escaped.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+HEIGHT = 140
+LABEL_WIDTH = 170
+
+
+def columns(points: list[tuple[str, int]], *, title: str, width: int = 640) -> str:
+    """Vertical bars (a time series); hovering a bar shows ``label: value``."""
+    peak = max((value for _, value in points), default=0) or 1
+    step = width / max(len(points), 1)
+    bar = max(step - 1, 1)
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {HEIGHT + 20}" '
+        f'width="100%" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="0" y1="{HEIGHT}" x2="{width}" y2="{HEIGHT}" stroke="#c8ccd6"/>',
+    ]
+    for index, (label, value) in enumerate(points):
+        h = round((HEIGHT - 10) * value / peak, 1)
+        parts.append(
+            f'<rect x="{index * step:.1f}" y="{HEIGHT - h}" width="{bar:.1f}" height="{h}" fill="#2f5bea">'
+            f"<title>{escape(label)}: {value}</title></rect>"
+        )
+    if points:
+        parts.append(
+            f'<text x="0" y="{HEIGHT + 15}" font-size="11" fill="#5b6170">{escape(points[0][0])}</text>'
+        )
+        parts.append(
+            f'<text x="{width}" y="{HEIGHT + 15}" font-size="11" text-anchor="end" fill="#5b6170">'
+            f"{escape(points[-1][0])}</text>"
+        )
+    parts.append(
+        f'<text x="{width}" y="10" font-size="11" text-anchor="end" fill="#5b6170">max {peak}</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def bars(points: list[tuple[str, int]], *, title: str, width: int = 480) -> str:
+    """Horizontal bars (categories), each labelled with its value."""
+    row = 24
+    peak = max((value for _, value in points), default=0) or 1
+    room = width - LABEL_WIDTH - 50
+    height = row * max(len(points), 1)
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+        f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for index, (label, value) in enumerate(points):
+        y = index * row
+        w = round(room * value / peak, 1)
+        parts.append(
+            f"<g><title>{escape(label)}: {value}</title>"
+            f'<text x="0" y="{y + 16}" font-size="12" fill="#1d2330">{escape(label[:28])}</text>'
+            f'<rect x="{LABEL_WIDTH}" y="{y + 4}" width="{w}" height="16" fill="#2f5bea"/>'
+            f'<text x="{LABEL_WIDTH + w + 6}" y="{y + 16}" font-size="12" fill="#1d2330">{value}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
