@@ -1,0 +1,193 @@
+"""Time to compute each insights chart and the billable count for a large org, on SQLite and PostgreSQL.
+
+Prints ONE JSON line per chart per database. In one process, no HTTP (the console page and the REST
+endpoints call exactly these selectors):
+
+1. creates the database — a temporary data directory (SQLite), then the PostgreSQL database
+   ``bench_insights`` (dropped and created here with psycopg) — and migrates it;
+2. bulk-inserts an org with ``BENCH_ACCOUNTS`` (50,000) managed accounts, 8 product sites of 4
+   products, one group per site with every fifth account in it (two sites for everyone), and a
+   year of daily activity: ``BENCH_DAILY_ACTIVE`` (2,000) accounts a day, each on one or two
+   sites — about 1.1 million account × site × day rows, the rollup ``orgs.models.Activity`` keeps
+   (one row per account, site and day, whatever the number of sign-ins);
+3. ANALYZE, then times ``BENCH_REPEAT`` (20) calls of ``insights.selectors.chart`` per chart and of
+   ``billing.selectors.billable_count``.
+
+Target: p99 < 200 ms per chart. Usage: ``python bench/insights.py`` (both), ``--only sqlite`` or
+``--only postgresql``; ``BENCH_PG_URL`` overrides the server (default postgresql://postgres@127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "50000"))
+DAILY_ACTIVE = int(os.environ.get("BENCH_DAILY_ACTIVE", "2000"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))
+PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+PG_NAME = "bench_insights"
+
+
+def run(database: str) -> None:
+    import django
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "orgwarden.settings"
+    django.setup()
+    from datetime import UTC, datetime, timedelta
+
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from orgwarden.accounts.models import Account
+    from orgwarden.billing import selectors as billing
+    from orgwarden.insights import selectors
+    from orgwarden.orgs.models import (
+        Activity,
+        Directory,
+        Group,
+        GroupMember,
+        Organization,
+        OrgUser,
+        ProductSite,
+        SiteAccess,
+    )
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    rng = random.Random(8)
+    with transaction.atomic():
+        org = Organization.objects.create(name="Bench Corp")
+        directory = Directory.objects.create(org=org, kind=Directory.Kind.LOCAL, name="Local")
+        Account.objects.bulk_create(
+            [
+                Account(
+                    email=f"user{i:05d}@bench.example",
+                    display_name=f"User {i}",
+                    password="!",
+                    email_verified=True,
+                )
+                for i in range(N_ACCOUNTS)
+            ],
+            batch_size=5000,
+        )
+        ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
+        OrgUser.objects.bulk_create(
+            [
+                OrgUser(
+                    org=org,
+                    account_id=pk,
+                    email=f"user{i:05d}@bench.example",
+                    is_managed=True,
+                    directory=directory,
+                )
+                for i, pk in enumerate(ids)
+            ],
+            batch_size=5000,
+        )
+        products = ["jira-software", "confluence", "jira-service-management", "trello"]
+        sites = [
+            ProductSite.objects.create(
+                org=org, product=products[i % 4], name=f"Site {i}", url=f"https://s{i}.example"
+            )
+            for i in range(8)
+        ]
+        for index, site in enumerate(sites):
+            group = Group.objects.create(org=org, name=f"Site {index} users")
+            SiteAccess.objects.create(site=site, group=group, role=SiteAccess.Role.USER)
+            GroupMember.objects.bulk_create(
+                [GroupMember(group=group, account_id=pk) for n, pk in enumerate(ids) if n % 4 == index % 4],
+                batch_size=5000,
+            )
+        today = timezone.now().date()
+        rows = []
+        for back in range(365):
+            day = today - timedelta(days=back)
+            at = datetime.combine(day, datetime.min.time(), UTC)
+            for n in rng.sample(range(N_ACCOUNTS), DAILY_ACTIVE):
+                first = sites[n % 4]
+                rows.append(Activity(org=org, site=first, account_id=ids[n], day=day, signins=1, last_at=at))
+                if n % 3 == 0:
+                    rows.append(
+                        Activity(
+                            org=org, site=sites[n % 4 + 4], account_id=ids[n], day=day, signins=1, last_at=at
+                        )
+                    )
+            if len(rows) > 50_000:
+                Activity.objects.bulk_create(rows, batch_size=10_000)
+                rows = []
+        Activity.objects.bulk_create(rows, batch_size=10_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    activity_rows = Activity.objects.count()
+    print(
+        f"[bench] {database}: seeded {activity_rows} activity rows in {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+    )
+
+    def timed(name, fn):
+        fn()  # warm
+        times = []
+        for _ in range(REPEAT):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        print(
+            json.dumps(
+                {
+                    "operation": name,
+                    "n": REPEAT,
+                    "accounts": N_ACCOUNTS,
+                    "activity_rows": activity_rows,
+                    "per_second": round(1000 / statistics.mean(times), 1),
+                    "p50_ms": round(statistics.median(times), 1),
+                    "p99_ms": round(p99, 1),
+                    "database": database,
+                }
+            ),
+            flush=True,
+        )
+
+    for key in selectors.CHARTS:
+        timed(f"insights:{key}", lambda key=key: selectors.chart(org=org, key=key))
+    timed("billing:billable_count", lambda: billing.billable_count(org=org))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--child", choices=["sqlite", "postgresql"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run(args.child)
+        return
+    for database in ["sqlite", "postgresql"] if not args.only else [args.only]:
+        env = dict(os.environ)
+        with tempfile.TemporaryDirectory() as data:
+            env["ORGWARDEN_DATA_DIR"] = data
+            env.pop("ORGWARDEN_DATABASE_URL", None)
+            if database == "postgresql":
+                import psycopg
+
+                with psycopg.connect(PG_SERVER + "/postgres", autocommit=True) as conn:
+                    conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME}")
+                    conn.execute(f"CREATE DATABASE {PG_NAME}")
+                env["ORGWARDEN_DATABASE_URL"] = f"{PG_SERVER}/{PG_NAME}"
+            subprocess.run(
+                [sys.executable, str(Path(__file__)), "--child", database], env=env, check=True, timeout=3600
+            )
+
+
+if __name__ == "__main__":
+    main()
