@@ -5,12 +5,17 @@
 - A refresh token works only while signing in would still be allowed: the account is active, its
   policy still lets it sign in here (``sign_in_refusal``) and it still has access to the site.
   So deactivation, losing access or a policy change cut refresh tokens at their next use.
+- A refresh token also needs a live orgwarden session of the account: product sessions live no
+  longer than the orgwarden sign-in they came from, so "sign out everywhere", an admin ending the
+  sessions, and the policy's idle and absolute session limits end them too.
 """
 
 from __future__ import annotations
 
+from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from orgwarden.accounts.models import Session
 from orgwarden.oidc.checks import sign_in_refusal
 
 
@@ -34,5 +39,7 @@ class OrgwardenValidator(OAuth2Validator):
             return False
         site_client = getattr(client, "site_client", None)
         if site_client is None:
+            return False
+        if not Session.objects.filter(account=request.user, expire_date__gt=timezone.now()).exists():
             return False
         return sign_in_refusal(account=request.user, site=site_client.site) is None

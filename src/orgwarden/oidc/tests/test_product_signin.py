@@ -162,3 +162,16 @@ def test_key_rotation_keeps_old_tokens_verifiable(live_server, product, manage, 
     _client, token2, _nonce = sign_in(live_server, product, person)
     verify(live_server, token2["id_token"])
     assert AuditEvent.objects.filter(action="system:oidc_key:rotated").count() == 1
+
+
+def test_signing_out_everywhere_cuts_the_refresh_token(live_server, product, manage, grant):
+    from orgwarden.accounts.services import sessions_end_all
+    from orgwarden.audit.services import Actor
+
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    sessions_end_all(account=person, actor=Actor.account(person))
+    with pytest.raises(OAuthError) as refused:
+        client.refresh_token(f"{live_server.url}/oauth2/token/", refresh_token=token["refresh_token"])
+    assert refused.value.error == "invalid_grant"
