@@ -149,3 +149,15 @@ def test_one_secret_serves_sign_in_and_introspection(site):
 
     application = Application.objects.get(client_id=site.client_id)
     assert application.client_secret != site.secret and check_password(site.secret, application.client_secret)
+
+
+def test_managed_account_page_lists_and_revokes_its_tokens(org, admin_client, manage):
+    person = manage()
+    token, _ = user_token_create(account=person, label="laptop")
+    url = f"/admin/o/{org.org_id}/users/{person.account_id}/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b"laptop" in page.content and token.prefix.encode() in page.content
+    response = admin_client.post(f"/admin/o/{org.org_id}/api-tokens/{token.token_id}/revoke", {"next": url})
+    assert response.status_code == 302 and response["Location"] == url
+    assert UserApiToken.objects.get().revoked_at is not None
+    assert b"No live API tokens." in admin_client.get(url).content
