@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from orgwarden.accounts.throttle import Throttle
+from orgwarden.audit.middleware import client_ip
 from orgwarden.helpcenter import selectors, services
 from orgwarden.helpcenter.exceptions import CustomerSigninRefused
 from orgwarden.helpcenter.forms import ResetForm, ResetRequestForm, SignInForm, SignUpForm
@@ -30,6 +32,10 @@ from orgwarden.sso.processors.errors import SamlError
 from orgwarden.sso.processors.metadata import sp_metadata_xml
 from orgwarden.sso.processors.response import ResponseProcessor, SamlResult
 from orgwarden.sso.views import local_path
+
+# Customers' failed passwords, per help center × email and per client address (same limit as
+# accounts: ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE).
+CUSTOMER_SIGNIN = Throttle("helpcenter-signin", 60, limit_setting="SIGNIN_THROTTLE_PER_MINUTE")
 
 
 def _help_center(site_id: str) -> HelpCenter:
@@ -73,19 +79,35 @@ def login(request: HttpRequest, site_id: str) -> HttpResponse:
     if not help_center.password_enabled:
         return redirect(reverse("helpcenter:saml_login", args=[site_id]) + "?next=" + next_url)
     form = SignInForm(request.POST if request.method == "POST" else None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        try:
-            customer = services.customer_password_signin(help_center=help_center, **form.cleaned_data)
-        except CustomerSigninRefused as exc:
+        email, ip = form.cleaned_data["email"].lower(), client_ip(request)
+        key = f"{site_id}:{email}"
+        wait = CUSTOMER_SIGNIN.retry_after(email=key, ip=ip)
+        if wait:
             services.customer_signin_failure_record(
-                help_center=help_center, reason=exc.reason, email=form.cleaned_data["email"]
+                help_center=help_center, reason="too_many_attempts", email=email
             )
-            form.add_error(None, exc.message)
+            form.add_error(None, f"Too many attempts. Wait {wait} seconds, then try again.")
+            status = 429
         else:
-            customer_login(request, help_center, customer)
-            return HttpResponseRedirect(next_url)
+            try:
+                customer = services.customer_password_signin(help_center=help_center, **form.cleaned_data)
+            except CustomerSigninRefused as exc:
+                CUSTOMER_SIGNIN.record_failure(email=key, ip=ip)
+                services.customer_signin_failure_record(
+                    help_center=help_center, reason=exc.reason, email=email
+                )
+                form.add_error(None, exc.message)
+                status = 400
+            else:
+                CUSTOMER_SIGNIN.clear_account(email=key)
+                customer_login(request, help_center, customer)
+                return HttpResponseRedirect(next_url)
+    if form.errors and status == 200:
+        status = 400
     context = _context(help_center, form=form, next=next_url)
-    return render(request, "helpcenter/login.html", context, status=400 if form.errors else 200)
+    return render(request, "helpcenter/login.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -114,3 +114,22 @@ def test_unknown_or_non_jsm_site_is_a_404(org, org_admin):
     client = Client()
     assert client.get(f"/helpcenter/{software.site_id}/").status_code == 404
     assert client.get("/helpcenter/nosuchsite/").status_code == 404
+
+
+def test_failed_passwords_are_throttled_per_help_center_and_email(site, settings):
+    settings.SIGNIN_THROTTLE_PER_MINUTE = 2
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    client = Client()
+    for _ in range(2):
+        assert (
+            client.post(url("login", site), {"email": "pat@customer.test", "password": "no"}).status_code
+            == 400
+        )
+    response = client.post(url("login", site), {"email": "pat@customer.test", "password": PASSWORD})
+    assert response.status_code == 429 and "Too many attempts" in response.content.decode()
+    assert AuditEvent.objects.filter(
+        action="helpcenter:customer:signin_failed", details__reason="too_many_attempts"
+    ).exists()
+    assert "helpcenter_customers" not in client.session
