@@ -140,9 +140,9 @@ def _user_fields(flat: dict[str, Any]) -> dict[str, Any]:
             raise InvalidValue("userName is required.")
         given, family = text(flat, "name.givenname", 150), text(flat, "name.familyname", 150)
         phones = [
-            {k: v for k, v in p.items() if k in ("value", "type", "primary")}
+            {k: v for k, v in p.items() if k in ("value", "type", "primary") and _clean_json(v)}
             for p in flat.get("phonenumbers") or []
-            if isinstance(p.get("value"), str)
+            if isinstance(p.get("value"), str) and _clean_json(p.get("value"))
         ]
         return {
             "user_name": user_name,
@@ -165,6 +165,13 @@ def _user_fields(flat: dict[str, Any]) -> dict[str, Any]:
         raise _resource_error(exc) from exc
 
 
+def _clean_json(value: Any) -> bool:
+    """A value PostgreSQL can store in JSON and text: no NUL, a bounded size."""
+    if isinstance(value, str):
+        return "\x00" not in value and len(value) <= 254
+    return isinstance(value, bool | int | float) or value is None
+
+
 def _emails(flat: dict[str, Any]) -> list[ScimEmail]:
     out = []
     for element in (flat.get("emails") or [])[:20]:
@@ -172,6 +179,7 @@ def _emails(flat: dict[str, Any]) -> list[ScimEmail]:
         if not isinstance(value, str) or not value.strip() or len(value) > 254 or "\x00" in value:
             continue
         kind = element.get("type")
+        kind = kind if isinstance(kind, str) and "\x00" not in kind else ""
         out.append(
             ScimEmail(
                 value=value.strip().lower(),

@@ -98,3 +98,48 @@ def test_relink_from_the_console(admin_client, org, directory):
     response = admin_client.post(_url(org, directory, f"users/{user.scim_id}/relink"))
     assert response.status_code == 302
     assert b"Every provisioned user is linked" in admin_client.get(_url(org, directory)).content
+
+
+# --- in a real browser --------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_provisioning_journey_in_a_browser(new_page, live_server):
+    """An admin opens the IdP's page, sets up user provisioning, copies the key shown once; the IdP
+    (an HTTP client against the live server) provisions a user; the page counts it and logs it."""
+    import httpx
+    from playwright.sync_api import expect
+
+    from orgwarden.orgs.tests.factories import OrgAdminFactory
+
+    role = OrgAdminFactory(org__name="Acme", account__email="ann@acme.test")
+    verified_domain(role.org, "acme.test")
+    connection = sso_services.idp_add(org=role.org, actor=role.account, vendor="okta", name="Okta")
+    ann = new_page()
+    ann.goto("/login")
+    ann.get_by_label("Email").fill("ann@acme.test")
+    ann.get_by_role("button", name="Continue").click()
+    ann.get_by_label("Password").fill("correct horse battery staple")
+    ann.get_by_role("button", name="Sign in").click()
+    ann.goto(f"/admin/o/{role.org.org_id}/identity-providers/{connection.connection_id}/")
+    ann.get_by_role("link", name="Set up user provisioning").click()
+    expect(ann.get_by_role("heading", name="User provisioning (SCIM)")).to_be_visible()
+    ann.get_by_role("button", name="Generate API key").click()
+    key = ann.get_by_label("Directory API key (Bearer token)").input_value()
+    base = ann.get_by_label("SCIM base URL").input_value()
+    assert key.startswith("scim_") and base.endswith(f"/scim/directory/{connection.directory.directory_id}")
+
+    response = httpx.post(
+        base + "/Users",
+        json=user_body("bob@acme.test"),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/scim+json"},
+    )
+    assert response.status_code == 201, response.text
+    ann.get_by_role("link", name="← Okta").click()
+    ann.get_by_role("link", name="Set up user provisioning").click()
+    expect(ann.get_by_text("1 (1 active)")).to_be_visible()
+    expect(ann.get_by_role("cell", name="create")).to_be_visible()
+    ann.get_by_label("Result").select_option("error")
+    ann.get_by_role("button", name="Apply").click()
+    expect(ann.get_by_text("No provisioning requests match these filters.")).to_be_visible()

@@ -128,6 +128,8 @@ class PatchProcessor:
                 if op != "add":
                     flat.pop(existing)
             if op != "remove" and value is not None:
+                if isinstance(value, str | int) and not isinstance(value, bool):
+                    value = {"value": value}  # Entra sends manager as its bare id
                 if not isinstance(value, dict):
                     raise ResourceError(f"{key} takes an object.", "invalidValue")
                 for sub_key, sub_value in value.items():

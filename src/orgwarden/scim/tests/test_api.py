@@ -176,3 +176,28 @@ def test_requests_are_logged_refused_ones_too(scim, directory):
     rows = list(ProvisioningLog.objects.filter(directory=directory).order_by("at", "pk"))
     assert [(r.operation, r.status) for r in rows] == [("create", 201), ("create", 400)]
     assert "verified domain" in rows[1].error
+
+
+def test_nul_in_values_is_a_scim_error_or_dropped_never_500(scim):
+    body = user_body(title="a\x00b")
+    assert scim.post("/Users", body).json()["scimType"] == "invalidValue"
+    body = user_body(
+        phoneNumbers=[{"value": "1\x002"}], emails=[{"value": "ada@example.com", "type": "w\x00"}]
+    )
+    created = scim.post("/Users", body)
+    assert created.status_code == 201 and "phoneNumbers" not in created.json()
+
+
+def test_entra_manager_as_a_bare_id(scim):
+    uid = scim.post("/Users", user_body()).json()["id"]
+    response = scim.patch(
+        f"/Users/{uid}",
+        patch_body(
+            {
+                "op": "Add",
+                "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                "value": "m1",
+            }
+        ),
+    )
+    assert response.status_code == 200
