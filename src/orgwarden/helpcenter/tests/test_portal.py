@@ -3,9 +3,11 @@ account session, and a customer of help center A is nobody at help center B."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 
@@ -116,7 +118,9 @@ def test_unknown_or_non_jsm_site_is_a_404(org, org_admin):
     assert client.get("/helpcenter/nosuchsite/").status_code == 404
 
 
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
 def test_failed_passwords_are_throttled_per_help_center_and_email(site, settings):
+    # The clock stands still: the throttle's one-minute buckets must not roll over mid-test.
     settings.SIGNIN_THROTTLE_PER_MINUTE = 2
     services.customer_sign_up(
         help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
