@@ -179,7 +179,9 @@ urlpatterns = [
     # Security → Insights
     path(org + "insights/", insights_views.insights, name="insights"),
     path(org + "insights/<slug:chart>.csv", insights_views.insights_csv, name="insights_csv"),
-    path(org + "insights/remove-access", insights_views.inactive_access_remove, name="insights_access_remove"),
+    path(
+        org + "insights/remove-access", insights_views.inactive_access_remove, name="insights_access_remove"
+    ),
     # Support → Support requests
     path(org + "support/", support_views.support_requests, name="support"),
     path(org + "support/<str:request_id>/", support_views.support_request, name="support_request"),
@@ -223,7 +225,11 @@ urlpatterns = [
         idp_views.identity_provider_remove,
         name="identity_provider_remove",
     ),
-    path(org + "directories/<str:directory_id>/provisioning/", provisioning_views.provisioning, name="provisioning"),
+    path(
+        org + "directories/<str:directory_id>/provisioning/",
+        provisioning_views.provisioning,
+        name="provisioning",
+    ),
     path(
         org + "directories/<str:directory_id>/provisioning/key",
         provisioning_views.provisioning_key,
