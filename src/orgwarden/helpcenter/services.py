@@ -38,7 +38,7 @@ from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.sso.processors import authn, errors
 from orgwarden.sso.processors.metadata import idp_metadata_parse
 from orgwarden.sso.processors.response import SamlResult
-from orgwarden.sso.services import certificate_parse
+from orgwarden.sso.services import certificate_parse, certificate_store
 
 MAX_CERTIFICATES = 2
 RESET_LIFETIME = timedelta(hours=1)
@@ -118,21 +118,10 @@ def help_center_idp_update(
 
 
 def _certificate_add(help_center: HelpCenter, pem: str) -> HelpCenterCertificate:
-    normalised, fingerprint, subject, not_after = certificate_parse(pem)
-    if help_center.certificates.filter(fingerprint_sha256=fingerprint).exists():
-        raise InvalidInput("This certificate is already configured.")
-    if help_center.certificates.count() >= MAX_CERTIFICATES:
-        raise InvalidInput(
-            "A help center keeps at most two IdP certificates (for rollover). Remove one first."
-        )
-    if not_after <= timezone.now():
-        raise InvalidInput("This certificate has expired.")
-    return HelpCenterCertificate.objects.create(
-        help_center=help_center,
-        pem=normalised,
-        fingerprint_sha256=fingerprint,
-        subject=subject,
-        not_after=not_after,
+    return certificate_store(
+        help_center.certificates,
+        pem=pem,
+        too_many="A help center keeps at most two IdP certificates (for rollover). Remove one first.",
     )
 
 
@@ -270,15 +259,12 @@ def help_center_saml_request_create(
         test_mode=test_by is not None,
         requested_by=test_by,
     )
-    xml = authn.authn_request_xml(
+    url = authn.sign_in_redirect(
         request_id=request.request_id,
         issue_instant=now.astimezone(UTC),
         sp_entity_id=selectors.sp_entity_id(help_center),
         acs_url=selectors.acs_url(help_center),
-        destination=help_center.idp_sso_url,
-    )
-    url = authn.redirect_url(
-        idp_sso_url=help_center.idp_sso_url, authn_request=xml, relay_state=request.request_id
+        idp_sso_url=help_center.idp_sso_url,
     )
     return request, url
 

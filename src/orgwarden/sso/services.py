@@ -152,20 +152,27 @@ def certificate_parse(pem: str) -> tuple[str, str, str, datetime]:
     return normalised, fingerprint, cert.subject.rfc4514_string()[:500], cert.not_valid_after_utc
 
 
-def _certificate_add(connection: SamlConnection, pem: str) -> SamlCertificate:
+def certificate_store(certificates, *, pem: str, too_many: str):
+    """Add an IdP signing certificate through ``certificates``, the related manager of whatever
+    holds them (a connection, a help center): parsed, not a duplicate, not expired, at most two
+    (for rollover; ``too_many`` is the message). Raises ``InvalidInput``."""
     normalised, fingerprint, subject, not_after = certificate_parse(pem)
-    if connection.certificates.filter(fingerprint_sha256=fingerprint).exists():
+    if certificates.filter(fingerprint_sha256=fingerprint).exists():
         raise InvalidInput("This certificate is already configured.")
-    if connection.certificates.count() >= MAX_CERTIFICATES:
-        raise InvalidInput("A connection keeps at most two certificates (for rollover). Remove one first.")
+    if certificates.count() >= MAX_CERTIFICATES:
+        raise InvalidInput(too_many)
     if not_after <= timezone.now():
         raise InvalidInput("This certificate has expired.")
-    return SamlCertificate.objects.create(
-        connection=connection,
-        pem=normalised,
-        fingerprint_sha256=fingerprint,
-        subject=subject,
-        not_after=not_after,
+    return certificates.create(
+        pem=normalised, fingerprint_sha256=fingerprint, subject=subject, not_after=not_after
+    )
+
+
+def _certificate_add(connection: SamlConnection, pem: str) -> SamlCertificate:
+    return certificate_store(
+        connection.certificates,
+        pem=pem,
+        too_many="A connection keeps at most two certificates (for rollover). Remove one first.",
     )
 
 
@@ -319,15 +326,12 @@ def saml_request_create(
         test_mode=test_by is not None,
         requested_by=test_by,
     )
-    xml = authn.authn_request_xml(
+    url = authn.sign_in_redirect(
         request_id=request.request_id,
         issue_instant=now.astimezone(UTC),
         sp_entity_id=selectors.sp_entity_id(connection),
         acs_url=selectors.acs_url(connection),
-        destination=connection.idp_sso_url,
-    )
-    url = authn.redirect_url(
-        idp_sso_url=connection.idp_sso_url, authn_request=xml, relay_state=request.request_id
+        idp_sso_url=connection.idp_sso_url,
     )
     return request, url
 

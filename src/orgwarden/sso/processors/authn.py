@@ -49,3 +49,17 @@ def redirect_url(*, idp_sso_url: str, authn_request: str, relay_state: str) -> s
         params["RelayState"] = relay_state
     separator = "&" if urlsplit(idp_sso_url).query else "?"
     return idp_sso_url + separator + urlencode(params)
+
+
+def sign_in_redirect(
+    *, request_id: str, issue_instant: datetime, sp_entity_id: str, acs_url: str, idp_sso_url: str
+) -> str:
+    """The IdP URL of an SP-initiated sign-in: the AuthnRequest, with its ID as RelayState."""
+    xml = authn_request_xml(
+        request_id=request_id,
+        issue_instant=issue_instant,
+        sp_entity_id=sp_entity_id,
+        acs_url=acs_url,
+        destination=idp_sso_url,
+    )
+    return redirect_url(idp_sso_url=idp_sso_url, authn_request=xml, relay_state=request_id)
