@@ -180,17 +180,23 @@ def _page_body(page: selectors.Page, rendered: list[dict]) -> dict:
     }
 
 
+def _listing(request: HttpRequest, directory: Directory, query: QueryDict, page_of, render) -> dict:
+    """One page of ``page_of`` (users_page or groups_page) for the query, rendered and selected."""
+    page = page_of(
+        directory=directory,
+        filter_text=query.get("filter"),
+        start=query.get("startIndex"),
+        count=query.get("count"),
+    )
+    base = _base(request, directory)
+    return _page_body(page, [_select(render(item, base), query) for item in page.items])
+
+
 @endpoint("Users")
 def users(request: HttpRequest, directory: Directory, query: QueryDict):
     base = _base(request, directory)
     if request.method == "GET":
-        page = selectors.users_page(
-            directory=directory,
-            filter_text=query.get("filter"),
-            start=query.get("startIndex"),
-            count=query.get("count"),
-        )
-        return 200, _page_body(page, [_select(selectors.render_user(u, base), query) for u in page.items]), ""
+        return 200, _listing(request, directory, query, selectors.users_page, selectors.render_user), ""
     if request.method == "POST":
         user = services.scim_user_create(directory=directory, data=_body(request))
         body = selectors.render_user(user, base)
@@ -221,14 +227,7 @@ def users_search(request: HttpRequest, directory: Directory, query: QueryDict):
     if request.method != "POST":
         raise _not_allowed(request.method)
     query = _search_query(request)
-    page = selectors.users_page(
-        directory=directory,
-        filter_text=query.get("filter"),
-        start=query.get("startIndex"),
-        count=query.get("count"),
-    )
-    base = _base(request, directory)
-    return 200, _page_body(page, [_select(selectors.render_user(u, base), query) for u in page.items]), ""
+    return 200, _listing(request, directory, query, selectors.users_page, selectors.render_user), ""
 
 
 @endpoint("Groups")
@@ -236,14 +235,7 @@ def groups_search(request: HttpRequest, directory: Directory, query: QueryDict):
     if request.method != "POST":
         raise _not_allowed(request.method)
     query = _search_query(request)
-    page = selectors.groups_page(
-        directory=directory,
-        filter_text=query.get("filter"),
-        start=query.get("startIndex"),
-        count=query.get("count"),
-    )
-    base = _base(request, directory)
-    return 200, _page_body(page, [_select(selectors.render_group(g, base), query) for g in page.items]), ""
+    return 200, _listing(request, directory, query, selectors.groups_page, selectors.render_group), ""
 
 
 @endpoint("Search")
@@ -305,17 +297,7 @@ def user(request: HttpRequest, directory: Directory, query: QueryDict, scim_id: 
 def groups(request: HttpRequest, directory: Directory, query: QueryDict):
     base = _base(request, directory)
     if request.method == "GET":
-        page = selectors.groups_page(
-            directory=directory,
-            filter_text=query.get("filter"),
-            start=query.get("startIndex"),
-            count=query.get("count"),
-        )
-        return (
-            200,
-            _page_body(page, [_select(selectors.render_group(g, base), query) for g in page.items]),
-            "",
-        )
+        return 200, _listing(request, directory, query, selectors.groups_page, selectors.render_group), ""
     if request.method == "POST":
         group = services.scim_group_create(directory=directory, data=_body(request))
         body = selectors.render_group(group, base)
