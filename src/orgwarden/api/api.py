@@ -18,7 +18,7 @@ from pathlib import Path
 import ninja
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
-from django.urls import URLPattern, path, re_path, reverse
+from django.urls import URLPattern, path, re_path
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase
@@ -159,10 +159,6 @@ def docs_asset(request: HttpRequest, name: str) -> HttpResponse:
     response = FileResponse((NINJA_STATIC / name).open("rb"), content_type=DOCS_ASSETS[name])
     response["Cache-Control"] = "public, max-age=3600"
     return response
-
-
-def docs_asset_url(name: str) -> str:
-    return reverse("api:docs-asset", args=[name])
 
 
 @api.exception_handler(ValidationError)

@@ -14,7 +14,6 @@ entity ID or SSO URL last changed; SSO can only be turned off while password sig
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from orgwarden.accounts.ids import new_secret, secret_hash
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.helpcenter import emails, selectors
@@ -498,8 +498,8 @@ def customer_password_reset_request(*, help_center: HelpCenter, email: str) -> N
     )
     if customer is None:
         return
-    token = secrets.token_urlsafe(32)
-    customer.reset_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    token = new_secret()
+    customer.reset_token_hash = secret_hash(token)
     customer.reset_expires_at = timezone.now() + RESET_LIFETIME
     customer.save(update_fields=["reset_token_hash", "reset_expires_at"])
     _record(
@@ -517,7 +517,7 @@ def customer_password_reset_request(*, help_center: HelpCenter, email: str) -> N
 @transaction.atomic
 def customer_password_reset(*, help_center: HelpCenter, token: str, password: str) -> Customer:
     """Set a new password with a reset link's token (used once). Raises ``InvalidInput``."""
-    digest = hashlib.sha256((token or "").encode()).hexdigest()
+    digest = secret_hash(token or "")
     customer = (
         Customer.objects.select_for_update()
         .filter(help_center=help_center, reset_token_hash=digest, is_active=True)

@@ -4,14 +4,13 @@ one org (the console's)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from orgwarden.accounts.ids import secret_matches
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory, Organization
 from orgwarden.scim.exceptions import ScimError
@@ -33,8 +32,7 @@ def directory_for_key(*, directory_id: str, key: str) -> Directory | None:
         .filter(directory__directory_id=directory_id[:24])
         .first()
     )
-    presented = hashlib.sha256(key.encode()).hexdigest()
-    if row is None or not hmac.compare_digest(row.key_hash, presented):
+    if row is None or not secret_matches(key, row.key_hash):
         return None
     return row.directory
 

@@ -21,8 +21,6 @@ Decisions where the issue is silent:
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -32,6 +30,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
+from orgwarden.accounts.ids import new_secret, secret_hash
 from orgwarden.accounts.models import Account, Session
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotFound
@@ -62,10 +61,6 @@ USER_PATCH = PatchProcessor(scalars=USER_SCALARS, multi=USER_MULTI, complex_=USE
 GROUP_PATCH = PatchProcessor(scalars=GROUP_SCALARS, multi=GROUP_MULTI)
 
 
-def key_hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 def directory_actor(directory: Directory) -> Actor:
     return Actor(type="directory", id=directory.directory_id, name=directory.name)
 
@@ -93,9 +88,9 @@ def scim_key_generate(*, org: Any, actor: OrgActor, directory_id: str) -> str:
     )
     if directory is None:
         raise NotFound()
-    value = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 bits
+    value = new_secret(KEY_PREFIX)  # 256 bits
     replaced = ScimKey.objects.filter(directory=directory).delete()[0] > 0
-    ScimKey.objects.create(directory=directory, key_hash=key_hash(value), prefix=value[:10])
+    ScimKey.objects.create(directory=directory, key_hash=secret_hash(value), prefix=value[:10])
     event_record(
         action="scim:key:generated",
         actor=who,

@@ -13,7 +13,6 @@ upserted, and the account's ``OrgUser.last_active_at`` in the site's org.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -21,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.ids import new_secret, secret_hash, secret_matches
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Target, event_record
 from orgwarden.orgs.exceptions import NotFound
@@ -70,10 +69,6 @@ def site_credential_create(*, org: Organization, actor: OrgActor, site_id: str) 
     return credential, secret
 
 
-def site_credential_of(*, site: ProductSite) -> SiteCredential | None:
-    return SiteCredential.objects.filter(site=site).first()
-
-
 def site_authenticate(*, client_id: str, client_secret: str) -> ProductSite | None:
     """The product site with these client credentials, or ``None`` (compared in constant time)."""
     if not client_id or not client_secret or len(client_id) > 40 or len(client_secret) > 200:
@@ -82,7 +77,7 @@ def site_authenticate(*, client_id: str, client_secret: str) -> ProductSite | No
     if credential is None:
         secret_hash(client_secret)  # same work either way: no timing hint that the id exists
         return None
-    if not hmac.compare_digest(secret_hash(client_secret), credential.secret_hash):
+    if not secret_matches(client_secret, credential.secret_hash):
         return None
     return credential.site
 
