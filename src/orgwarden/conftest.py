@@ -12,6 +12,15 @@ from django.test import Client
 
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
+from orgwarden.tokens import usage
+
+
+@pytest.fixture(autouse=True)
+def _usage_written_at_once(settings) -> Iterator[None]:
+    """Introspection's bookkeeping is written on every call in tests (tokens/tests test batching)."""
+    settings.USAGE_FLUSH_SECONDS = 0
+    yield
+    usage.reset()
 
 
 @pytest.fixture

@@ -174,6 +174,9 @@ SIGNIN_THROTTLE_PER_MINUTE = config.env_int("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUT
 INSTALLATION_NAME = config.env("ORGWARDEN_INSTALLATION_NAME", "orgwarden")
 
 API_RATE_LIMIT_PER_MINUTE = config.env_int("ORGWARDEN_API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
+# Tokens' last use and product activity seen by introspection are written behind, in batches, at
+# most this many seconds later (tokens.usage); 0 writes them on every call.
+USAGE_FLUSH_SECONDS = config.env_int("ORGWARDEN_USAGE_FLUSH_SECONDS", 10, minimum=0, maximum=3600)
 
 # --- Domain verification -------------------------------------------------------------------------
 DNS_NAMESERVERS = config.nameservers()

@@ -5,31 +5,35 @@ secret shown once and stored as SHA-256) and asks about a user API token. The an
 ``{"active": false}`` for anything that does not work now — unknown, revoked, expired, blocked
 by the account's policy, deactivated account, or an ``email:token`` pair whose email is not the
 token's account's — and, for a working token, its account, email, expiry and whether the account
-may use the calling site. The hot path is one SHA-256 and indexed lookups.
+may use the calling site. The hot path is one SHA-256 and three indexed lookups in plain SQL
+(see "the hot path's reads" below), and no write.
 
 Every successful introspection is activity: one ``Activity`` row per account × site × UTC day,
-upserted, and the account's ``OrgUser.last_active_at`` in the site's org.
+upserted, and the account's ``OrgUser.last_active_at`` in the site's org; and a use of the token.
+Those writes go behind, in batches (``tokens.usage``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orgwarden.accounts.ids import new_secret, secret_hash, secret_matches
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Target, event_record
 from orgwarden.orgs.exceptions import NotFound
-from orgwarden.orgs.models import Activity, Organization, OrgUser, ProductSite
-from orgwarden.orgs.selectors.access import site_role_of
+from orgwarden.orgs.models import Directory, GroupMember, Organization, OrgUser, ProductSite, SiteAccess
 from orgwarden.orgs.services.actors import OrgActor, org_actor
-from orgwarden.tokens.models import SiteCredential
+from orgwarden.policies.models import AuthenticationPolicy, PolicyMember
+from orgwarden.tokens import usage
+from orgwarden.tokens.models import SiteCredential, UserApiToken
 from orgwarden.tokens.processors.presented import parse_presented
-from orgwarden.tokens.user_services import TOKEN_PREFIX, user_token_authenticate
+from orgwarden.tokens.user_services import LAST_USED_GRANULARITY, TOKEN_PREFIX
 
 SECRET_PREFIX = "owcs_"  # noqa: S105 — a public prefix, not a secret
 INACTIVE: dict[str, Any] = {"active": False}
@@ -70,64 +74,192 @@ def site_credential_create(*, org: Organization, actor: OrgActor, site_id: str) 
 
 
 def site_authenticate(*, client_id: str, client_secret: str) -> ProductSite | None:
-    """The product site with these client credentials, or ``None`` (compared in constant time)."""
+    """The product site with these client credentials, or ``None`` (compared in constant time).
+
+    The site comes back with only ``id``, ``site_id``, ``org_id`` and ``name`` loaded (one raw
+    query on the hot path); any other field loads on first access.
+    """
     if not client_id or not client_secret or len(client_id) > 40 or len(client_secret) > 200:
         return None
-    credential = SiteCredential.objects.select_related("site__org").filter(client_id=client_id).first()
-    if credential is None:
+    found = list(ProductSite.objects.raw(_SITE_SQL, [client_id]))
+    if not found:
         secret_hash(client_secret)  # same work either way: no timing hint that the id exists
         return None
-    if not secret_matches(client_secret, credential.secret_hash):
+    site = found[0]
+    if not secret_matches(client_secret, site.credential_secret_hash):
         return None
-    return credential.site
+    return site
 
 
 def activity_record(*, site: ProductSite, account: Account, kind: Literal["signin", "api_call"]) -> None:
-    """Count one sign-in or API call of ``account`` on ``site`` today (UTC), and its last activity.
+    """Count one sign-in or API call of ``account`` on ``site`` (see ``tokens.usage``).
 
-    Bookkeeping, not a change anyone made: no audit event. Safe against concurrent first calls of
-    the day (the unique row is created once; the loser of the race updates it).
+    A sign-in is written at once; API calls are written behind, in batches.
     """
-    now = timezone.now()
-    day = now.date()
-    counter = "signins" if kind == "signin" else "api_calls"
-    rows = Activity.objects.filter(account=account, site=site, day=day)
-    with transaction.atomic():
-        if not rows.update(**{counter: F(counter) + 1}, last_at=now):
-            try:
-                with transaction.atomic():
-                    Activity.objects.create(
-                        org_id=site.org_id, site=site, account=account, day=day, last_at=now, **{counter: 1}
-                    )
-            except IntegrityError:
-                rows.update(**{counter: F(counter) + 1}, last_at=now)
-        OrgUser.objects.filter(org_id=site.org_id, account=account).update(last_active_at=now)
+    usage.activity_noted(
+        org_pk=site.org_id,
+        site_pk=site.pk,
+        account_pk=account.pk,
+        kind=kind,
+        at=timezone.now(),
+        at_once=kind == "signin",
+    )
 
 
 def token_introspect(*, site: ProductSite, token: str) -> dict[str, Any]:
     """RFC 7662 answer about ``token`` for ``site`` (see the module docstring)."""
     presented = parse_presented(token, prefix=TOKEN_PREFIX)
-    if presented is None:
+    if presented is None or len(presented.token) > 100:
         return dict(INACTIVE)
-    found = user_token_authenticate(value=presented.token)
-    if found is None:
+    now = timezone.now()
+    found = _token_lookup(value=presented.token, now=now, site_pk=site.pk)
+    if found is None or not found.works:
         return dict(INACTIVE)
-    account = found.account
-    if presented.email is not None and normalize_email(presented.email) != account.email:
+    if presented.email is not None and normalize_email(presented.email) != found.email:
         return dict(INACTIVE)
-    role = site_role_of(site=site, account=account)
-    activity_record(site=site, account=account, kind="api_call")
+    if found.last_used_at is None or now - found.last_used_at >= LAST_USED_GRANULARITY:
+        usage.token_used(token_pk=found.token_pk, at=now)
+    usage.activity_noted(
+        org_pk=site.org_id, site_pk=site.pk, account_pk=found.account_pk, kind="api_call", at=now
+    )
     return {
         "active": True,
         "token_type": "api_token",
         "client_id": site.site_id,
-        "sub": account.account_id,
-        "account_id": account.account_id,
-        "email": account.email,
-        "username": account.email,
-        "name": account.display_name,
+        "sub": found.account_id,
+        "account_id": found.account_id,
+        "email": found.email,
+        "username": found.email,
+        "name": found.display_name,
         "exp": int(found.expires_at.timestamp()),
         "iat": int(found.created_at.timestamp()),
-        "site_access": role is not None,
-        "site_role": role,
+        "site_access": found.role is not None,
+        "site_role": found.role,
     }
+
+
+# --- the hot path's reads ---------------------------------------------------------------------------
+#
+# Introspection runs on every API call a product receives, so its reads are three statements of
+# plain SQL instead of the ORM's five to seven compiled queries (the compiling, not the database,
+# was most of the time). They answer what the ORM's definitions answer — the account is active,
+# ``policies.selectors.policy_for`` allows API tokens, ``orgs.selectors.access.site_role_of`` gives
+# the role — and tests/test_introspection.py checks that they agree case by case, so a change to
+# one of those rules that is not made here fails there.
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    token_pk: int
+    expires_at: datetime
+    created_at: datetime
+    last_used_at: datetime | None
+    account_pk: int
+    account_id: str
+    email: str
+    display_name: str
+    works: bool  # the account is active and its policy allows API tokens
+    role: str | None  # on the calling site: "admin", "user" or None
+
+
+def _table(model) -> str:
+    return model._meta.db_table
+
+
+_SITE_SQL = (
+    f"SELECT s.id, s.site_id, s.org_id, s.name, c.secret_hash AS credential_secret_hash "  # noqa: S608
+    f"FROM {_table(SiteCredential)} c JOIN {_table(ProductSite)} s ON s.id = c.site_id "
+    "WHERE c.client_id = %s"
+)
+
+# The token with its account and, when the account is managed, the org and directory that manage it
+# (``policies.selectors._managing_org_user``: the first managed OrgUser; no directory → the org's
+# local directory).
+_TOKEN_SQL = (
+    "SELECT t.id, t.expires_at, t.created_at, t.last_used_at, "  # noqa: S608
+    "a.id, a.account_id, a.email, a.display_name, a.status, ou.org_id, "
+    f"COALESCE(ou.directory_id, (SELECT d.id FROM {_table(Directory)} d "
+    "WHERE d.org_id = ou.org_id AND d.kind = %s ORDER BY d.id LIMIT 1)) "
+    f"FROM {_table(UserApiToken)} t "
+    f"JOIN {_table(Account)} a ON a.id = t.account_id "
+    f"LEFT JOIN {_table(OrgUser)} ou ON ou.id = (SELECT MIN(m.id) FROM {_table(OrgUser)} m "
+    "WHERE m.account_id = a.id AND m.is_managed = %s) "
+    "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s"
+)
+
+# The account's policy's ``api_tokens_allowed`` (its PolicyMember's policy in that org and directory,
+# else the directory's default policy; NULL when neither exists) and its role on the site through
+# its groups (0 = admin, 1 = user, NULL = no access).
+_POLICY_AND_ROLE_SQL = (
+    f"SELECT COALESCE((SELECT p.api_tokens_allowed FROM {_table(PolicyMember)} m "  # noqa: S608
+    f"JOIN {_table(AuthenticationPolicy)} p ON p.id = m.policy_id "
+    "WHERE m.account_id = %s AND p.org_id = %s AND p.directory_id = %s), "
+    f"(SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "
+    "WHERE p.directory_id = %s AND p.is_default = %s ORDER BY p.id LIMIT 1)), "
+    "(SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "
+    f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
+    "WHERE sa.site_id = %s AND gm.account_id = %s)"
+)
+_ROLE_SQL = (
+    "SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "  # noqa: S608
+    f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
+    "WHERE sa.site_id = %s AND gm.account_id = %s"
+)
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A datetime column read with plain SQL (SQLite gives naive UTC or text) as an aware datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _token_lookup(*, value: str, now: datetime, site_pk: int) -> _Found | None:
+    """The live token with this value, what decides whether it works, and the role on the site."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TOKEN_SQL,
+            [
+                Directory.Kind.LOCAL,
+                True,
+                secret_hash(value),
+                connection.ops.adapt_datetimefield_value(now),
+            ],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        token_pk, expires_at, created_at, last_used_at, account_pk, account_id, email, name, status = row[:9]
+        org_pk, directory_pk = row[9], row[10]
+        if org_pk is None:  # not managed: no policy
+            cursor.execute(_ROLE_SQL, [SiteAccess.Role.ADMIN, site_pk, account_pk])
+            allowed, (role,) = None, cursor.fetchone()
+        else:
+            cursor.execute(
+                _POLICY_AND_ROLE_SQL,
+                [
+                    account_pk,
+                    org_pk,
+                    directory_pk,
+                    directory_pk,
+                    True,
+                    SiteAccess.Role.ADMIN,
+                    site_pk,
+                    account_pk,
+                ],
+            )
+            allowed, role = cursor.fetchone()
+    return _Found(
+        token_pk=token_pk,
+        expires_at=_aware(expires_at),
+        created_at=_aware(created_at),
+        last_used_at=_aware(last_used_at),
+        account_pk=account_pk,
+        account_id=account_id,
+        email=email,
+        display_name=name,
+        works=status == Account.Status.ACTIVE and (allowed is None or bool(allowed)),
+        role=None if role is None else (SiteAccess.Role.ADMIN if role == 0 else SiteAccess.Role.USER),
+    )

@@ -1,8 +1,9 @@
-"""User API tokens: create (value shown once), revoke (by the person or an admin), authenticate.
+"""User API tokens: create (value shown once) and revoke (by the person or an admin).
 
 A token's value is ``owt_`` + 43 URL-safe characters (256 bits): the prefix lets secret scanners
 recognise a leaked one. Only its SHA-256 is stored, in a unique column, so checking a presented
-token is one SHA-256 and one indexed equality lookup — never a slow hash on the hot path.
+token (``introspection.token_introspect``) is one SHA-256 and one indexed equality lookup — never a
+slow hash on the hot path.
 
 The account's authentication policy governs tokens (``policy_for``): with ``api_tokens_allowed``
 off no token can be created and existing ones stop working (they are not deleted, so switching
@@ -168,31 +169,3 @@ def org_policy_tokens_revoke(*, org: Organization, actor: OrgActor, policy_id: s
     return _admin_revoke(
         org=org, who=who, tokens=list(_managed_live_tokens(org).filter(account_id__in=members))
     )
-
-
-# --- checking a presented token -----------------------------------------------------------------------
-
-
-def user_token_authenticate(*, value: str) -> UserApiToken | None:
-    """The token with this value if it works now, else ``None``.
-
-    A token works when it is not revoked, not expired, its account is active and its account's
-    policy allows API tokens. Records last use at most once a minute (bookkeeping, no audit event).
-    """
-    if not value.startswith(TOKEN_PREFIX) or len(value) > 100:
-        return None
-    now = timezone.now()
-    token = (
-        UserApiToken.objects.select_related("account")
-        .filter(token_hash=secret_hash(value), revoked_at__isnull=True, expires_at__gt=now)
-        .first()
-    )
-    if token is None or token.account.status != Account.Status.ACTIVE:
-        return None
-    policy = policy_for(token.account)
-    if policy is not None and not policy.api_tokens_allowed:
-        return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_GRANULARITY:
-        UserApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
-    return token

@@ -12,9 +12,14 @@ from django.test import Client
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
-from orgwarden.orgs.models import Activity, OrgUser
+from orgwarden.orgs.models import Activity, Directory, OrgUser
+from orgwarden.orgs.selectors.access import site_role_of
+from orgwarden.orgs.services import access
+from orgwarden.orgs.services.claims import local_directory
 from orgwarden.orgs.services.users import user_deactivate
-from orgwarden.policies.services import policy_update
+from orgwarden.policies.models import PolicyMember
+from orgwarden.policies.selectors import policy_for
+from orgwarden.policies.services import policy_create, policy_members_move, policy_update
 from orgwarden.tokens.introspection import site_credential_create
 from orgwarden.tokens.models import SiteCredential
 from orgwarden.tokens.user_services import user_token_create, user_token_revoke
@@ -164,3 +169,77 @@ def test_deactivated_via_status_only(site, person):
     _, value = user_token_create(account=person, label="cli")
     Account.objects.filter(pk=person.pk).update(status=Account.Status.CLOSED)
     assert ask(site, value).json() == {"active": False}
+
+
+# --- the hot path's plain SQL agrees with the ORM's definitions ------------------------------------
+
+
+def _expected(site, account: Account) -> dict:
+    """What the ORM's rules say: the account is active and its policy allows tokens; its site role."""
+    account.refresh_from_db()
+    policy = policy_for(account)
+    works = account.status == Account.Status.ACTIVE and (policy is None or policy.api_tokens_allowed)
+    role = site_role_of(site=site.site, account=account) if works else None
+    return {"active": bool(works), "site_role": role}
+
+
+def _answered(site, value: str) -> dict:
+    body = ask(site, value).json()
+    return {"active": body["active"], "site_role": body.get("site_role")}
+
+
+def test_introspection_agrees_with_policy_for_and_site_role_of_in_every_case(
+    org, org_admin, site, manage, grant, default_policy
+):
+    actor = org_admin.account
+    admins = access.group_create(org=org, actor=actor, name="jira-admins")
+    access.access_grant(
+        org=org, actor=actor, site_id=site.site.site_id, group_id=admins.group_id, role="admin"
+    )
+    strict = policy_create(
+        org=org, actor=actor, directory_id=local_directory(org).directory_id, name="Strict"
+    )
+    policy_update(org=org, actor=actor, policy_id=strict.policy_id, settings={"api_tokens_allowed": False})
+
+    unmanaged, unmanaged_user = AccountFactory(), AccountFactory()
+    OrgUser.objects.create(org=org, account=unmanaged_user, email=unmanaged_user.email)  # external user
+    managed, both_groups, in_strict, no_directory, deactivated = (manage() for _ in range(5))
+    people = [unmanaged, unmanaged_user, managed, both_groups, in_strict, no_directory, deactivated]
+    values = [user_token_create(account=p, label="t")[1] for p in people]
+    for person in (unmanaged_user, both_groups, in_strict, no_directory, deactivated):
+        grant(person)
+    access.group_members_add(
+        org=org, actor=actor, group_id=admins.group_id, account_ids=[both_groups.account_id]
+    )
+    policy_members_move(org=org, actor=actor, policy_id=strict.policy_id, account_ids=[in_strict.account_id])
+    OrgUser.objects.filter(org=org, account=no_directory).update(directory=None)
+    user_deactivate(org=org, actor=actor, account_id=deactivated.account_id)
+
+    def check_all() -> list[tuple]:
+        seen = []
+        for person, value in zip(people, values, strict=True):
+            expected, answered = _expected(site, person), _answered(site, value)
+            assert answered == expected, person.email
+            seen.append((answered["active"], answered["site_role"]))
+        return seen
+
+    assert check_all() == [
+        (True, None),  # unmanaged, no access
+        (True, "user"),  # external user with access
+        (True, None),  # managed, no access
+        (True, "admin"),  # in both groups: admin wins
+        (False, None),  # member of a policy that blocks tokens
+        (True, "user"),  # managed without a directory: the local directory's default policy
+        (False, None),  # deactivated
+    ]
+    # the default policy blocks and the strict one allows: the answers follow
+    policy_update(
+        org=org, actor=actor, policy_id=default_policy.policy_id, settings={"api_tokens_allowed": False}
+    )
+    policy_update(org=org, actor=actor, policy_id=strict.policy_id, settings={"api_tokens_allowed": True})
+    assert [active for active, _ in check_all()] == [True, True, False, False, True, False, False]
+    # a member row of a policy in another directory does not apply: the directory's default does
+    idp = Directory.objects.create(org=org, kind=Directory.Kind.IDP, name="Okta")
+    other = policy_create(org=org, actor=actor, directory_id=idp.directory_id, name="Okta users")
+    PolicyMember.objects.filter(account=in_strict).update(policy=other)
+    assert [active for active, _ in check_all()] == [True, True, False, False, False, False, False]
