@@ -18,9 +18,10 @@ def healthz(request):
 urlpatterns = [
     path("", root, name="root"),
     path("healthz", healthz, name="healthz"),
+    # Before the console's many patterns: introspection is the hot path of every product API call.
+    path("", include("orgwarden.tokens.urls")),
     path("", include("orgwarden.accounts.urls")),
     path("", include("orgwarden.console.urls")),
-    path("", include("orgwarden.tokens.urls")),
     path("", include("orgwarden.oidc.urls")),
     path("saml/", include("orgwarden.sso.urls")),
     path("scim/", include("orgwarden.scim.urls")),

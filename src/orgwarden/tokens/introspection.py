@@ -81,14 +81,15 @@ def site_authenticate(*, client_id: str, client_secret: str) -> ProductSite | No
     """
     if not client_id or not client_secret or len(client_id) > 40 or len(client_secret) > 200:
         return None
-    found = list(ProductSite.objects.raw(_SITE_SQL, [client_id]))
-    if not found:
+    with connection.cursor() as cursor:
+        cursor.execute(_SITE_SQL, [client_id])
+        row = cursor.fetchone()
+    if row is None:
         secret_hash(client_secret)  # same work either way: no timing hint that the id exists
         return None
-    site = found[0]
-    if not secret_matches(client_secret, site.credential_secret_hash):
+    if not secret_matches(client_secret, row[-1]):
         return None
-    return site
+    return ProductSite.from_db(connection.alias, _SITE_FIELDS, row[:-1])  # the other fields are deferred
 
 
 def activity_record(*, site: ProductSite, account: Account, kind: Literal["signin", "api_call"]) -> None:
@@ -166,8 +167,12 @@ def _table(model) -> str:
     return model._meta.db_table
 
 
+# In the model's field order, as ``Model.from_db`` wants them.
+_SITE_FIELDS = [
+    f.attname for f in ProductSite._meta.concrete_fields if f.attname in {"id", "site_id", "org_id", "name"}
+]
 _SITE_SQL = (
-    f"SELECT s.id, s.site_id, s.org_id, s.name, c.secret_hash AS credential_secret_hash "  # noqa: S608
+    f"SELECT {', '.join('s.' + name for name in _SITE_FIELDS)}, c.secret_hash "  # noqa: S608
     f"FROM {_table(SiteCredential)} c JOIN {_table(ProductSite)} s ON s.id = c.site_id "
     "WHERE c.client_id = %s"
 )
