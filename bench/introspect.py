@@ -7,9 +7,12 @@ Prints ONE JSON line per database. What it does, all on loopback:
    with its client secret, ``N_ACCOUNTS`` managed accounts who all have access to the site through
    a group, and ``N_TOKENS`` live user API tokens spread over them (bulk-inserted: value → SHA-256);
 2. starts ``orgwarden serve`` (gunicorn, 2 sync workers) on a free port in 8860-8880;
-3. ``CLIENTS`` threads, each with one keep-alive httpx client, introspect randomly chosen tokens
-   (HTTP Basic client authentication) for ``DURATION`` seconds after a warm-up, checking every
-   answer is ``active`` with ``site_access``.
+3. checks 200 randomly chosen tokens with httpx (every answer must be ``active`` with
+   ``site_access``), then drives the load: with ``wrk`` (Debian package ``wrk``; a C load generator,
+   so the two cores are left to the server) ``CLIENTS`` connections introspect randomly chosen tokens
+   (HTTP Basic client authentication) for ``DURATION`` seconds after a warm-up; without wrk, or with
+   ``BENCH_CLIENT=httpx``, ``CLIENTS`` Python threads with httpx do the same (and take much of the
+   CPU themselves). After the run, 200 more answers are checked.
 
 Target: >= 1,500 introspections/s with p99 < 10 ms on a 2-core machine (the load generator shares
 the cores). Usage: ``python bench/introspect.py`` (both), ``--only sqlite`` or ``--only postgresql``.
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -43,6 +47,25 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 WORKERS = 2
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 PG_NAME = "bench_introspect"
+LOAD_CLIENT = os.environ.get("BENCH_CLIENT", "wrk" if shutil.which("wrk") else "httpx")
+WRK_SCRIPT = """
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS_FILE")) do tokens[#tokens + 1] = line end
+local path = os.getenv("BENCH_PATH")
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = os.getenv("BENCH_AUTH")
+request = function()
+  if path then return wrk.format("GET", path, {}, nil) end
+  return wrk.format(nil, "/oauth2/introspect", nil, "token=" .. tokens[math.random(#tokens)])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"n": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
 
 
 def populate(out_file: str) -> None:
@@ -166,6 +189,52 @@ def measure(base: str, setup: dict) -> dict:
     }
 
 
+def check_answers(base: str, setup: dict, n: int = 200) -> None:
+    """``n`` random tokens must all be active with access to the site (so the load measures real work)."""
+    rng = random.Random(7)
+    with httpx.Client(base_url=base, auth=(setup["client_id"], setup["secret"]), timeout=10) as http:
+        for _ in range(n):
+            answer = http.post("/oauth2/introspect", data={"token": rng.choice(setup["tokens"])})
+            body = answer.json()
+            if answer.status_code != 200 or not body.get("active") or not body.get("site_access"):
+                raise SystemExit(f"bad answer: {answer.status_code} {body}")
+
+
+def measure_wrk(base: str, setup: dict, tmp: Path) -> dict:
+    import base64
+
+    tokens_file, script = tmp / "tokens.txt", tmp / "introspect.lua"
+    tokens_file.write_text("\n".join(setup["tokens"]) + "\n")
+    script.write_text(WRK_SCRIPT)
+    credentials = base64.b64encode(f"{setup['client_id']}:{setup['secret']}".encode()).decode()
+    env = dict(os.environ, BENCH_TOKENS_FILE=str(tokens_file), BENCH_AUTH=f"Basic {credentials}")
+
+    def wrk(seconds: float) -> dict:
+        cmd = ["wrk", "-t1", f"-c{CLIENTS}", f"-d{seconds:.0f}s", "--latency", "-s", str(script), base]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def summary(figures: dict) -> dict:
+        if figures["errors"]:
+            raise SystemExit(f"wrk saw {figures['errors']} errors (connect/read/write/status/timeout)")
+        return {
+            "n": figures["n"],
+            "per_second": round(figures["n"] / (figures["duration_us"] / 1e6)),
+            "p50_ms": round(figures["p50_us"] / 1000, 2),
+            "p99_ms": round(figures["p99_us"] / 1000, 2),
+        }
+
+    wrk(WARMUP)
+    figures = summary(wrk(DURATION))
+    # The same server, connections and seconds on /healthz (a view that returns "ok": the floor of
+    # the stack — gunicorn, Django, every middleware). On a shared machine the ratio is what holds.
+    env["BENCH_PATH"] = "/healthz"
+    floor = summary(wrk(DURATION))
+    figures["healthz"] = {k: floor[k] for k in ("per_second", "p50_ms", "p99_ms")}
+    figures["ratio_to_healthz"] = round(figures["per_second"] / max(floor["per_second"], 1), 2)
+    return figures
+
+
 def run(database: str) -> dict:
     load_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="bench-introspect-") as tmp:
@@ -193,8 +262,10 @@ def run(database: str) -> dict:
         )
         try:
             wait_healthy(base, server)
-            log(f"{database}: {CLIENTS} clients for {DURATION:.0f} s")
-            figures = measure(base, setup)
+            check_answers(base, setup)
+            log(f"{database}: {CLIENTS} {LOAD_CLIENT} clients for {DURATION:.0f} s")
+            figures = measure_wrk(base, setup, Path(tmp)) if LOAD_CLIENT == "wrk" else measure(base, setup)
+            check_answers(base, setup)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -208,6 +279,7 @@ def run(database: str) -> dict:
         "tokens": N_TOKENS,
         "workers": WORKERS,
         "clients": CLIENTS,
+        "load_client": LOAD_CLIENT,
         **figures,
         "load_avg_1m": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
     }

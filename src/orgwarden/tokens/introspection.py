@@ -178,13 +178,10 @@ _SITE_SQL = (
 )
 
 # The token with its account and, when the account is managed, the org and directory that manage it
-# (``policies.selectors._managing_org_user``: the first managed OrgUser; no directory → the org's
-# local directory).
+# (``policies.selectors._managing_org_user``: the first managed OrgUser).
 _TOKEN_SQL = (
     "SELECT t.id, t.expires_at, t.created_at, t.last_used_at, "  # noqa: S608
-    "a.id, a.account_id, a.email, a.display_name, a.status, ou.org_id, "
-    f"COALESCE(ou.directory_id, (SELECT d.id FROM {_table(Directory)} d "
-    "WHERE d.org_id = ou.org_id AND d.kind = %s ORDER BY d.id LIMIT 1)) "
+    "a.id, a.account_id, a.email, a.display_name, a.status, ou.org_id, ou.directory_id "
     f"FROM {_table(UserApiToken)} t "
     f"JOIN {_table(Account)} a ON a.id = t.account_id "
     f"LEFT JOIN {_table(OrgUser)} ou ON ou.id = (SELECT MIN(m.id) FROM {_table(OrgUser)} m "
@@ -192,13 +189,18 @@ _TOKEN_SQL = (
     "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s"
 )
 
+# A managed account without a directory is in its org's local directory.
+_LOCAL_DIRECTORY_SQL = (
+    f"SELECT id FROM {_table(Directory)} WHERE org_id = %s AND kind = %s ORDER BY id LIMIT 1"  # noqa: S608
+)
+
 # The account's policy's ``api_tokens_allowed`` (its PolicyMember's policy in that org and directory,
 # else the directory's default policy; NULL when neither exists) and its role on the site through
-# its groups (0 = admin, 1 = user, NULL = no access).
+# its groups (0 = admin, 1 = user, NULL = no access). Each subquery starts from a unique or indexed key.
 _POLICY_AND_ROLE_SQL = (
-    f"SELECT COALESCE((SELECT p.api_tokens_allowed FROM {_table(PolicyMember)} m "  # noqa: S608
-    f"JOIN {_table(AuthenticationPolicy)} p ON p.id = m.policy_id "
-    "WHERE m.account_id = %s AND p.org_id = %s AND p.directory_id = %s), "
+    f"SELECT COALESCE((SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "  # noqa: S608
+    f"WHERE p.id = (SELECT m.policy_id FROM {_table(PolicyMember)} m WHERE m.account_id = %s) "
+    "AND p.org_id = %s AND p.directory_id = %s), "
     f"(SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "
     "WHERE p.directory_id = %s AND p.is_default = %s ORDER BY p.id LIMIT 1)), "
     "(SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "
@@ -227,7 +229,6 @@ def _token_lookup(*, value: str, now: datetime, site_pk: int) -> _Found | None:
         cursor.execute(
             _TOKEN_SQL,
             [
-                Directory.Kind.LOCAL,
                 True,
                 secret_hash(value),
                 connection.ops.adapt_datetimefield_value(now),
@@ -238,6 +239,9 @@ def _token_lookup(*, value: str, now: datetime, site_pk: int) -> _Found | None:
             return None
         token_pk, expires_at, created_at, last_used_at, account_pk, account_id, email, name, status = row[:9]
         org_pk, directory_pk = row[9], row[10]
+        if org_pk is not None and directory_pk is None:
+            cursor.execute(_LOCAL_DIRECTORY_SQL, [org_pk, Directory.Kind.LOCAL])
+            directory_pk = (cursor.fetchone() or (None,))[0]
         if org_pk is None:  # not managed: no policy
             cursor.execute(_ROLE_SQL, [SiteAccess.Role.ADMIN, site_pk, account_pk])
             allowed, (role,) = None, cursor.fetchone()
