@@ -202,6 +202,18 @@ try:
     SUPPORT_HOLIDAYS = _parse_holidays(config.env("ORGWARDEN_SUPPORT_HOLIDAYS"))
 except ValueError as _exc:
     raise config.ConfigError(f"ORGWARDEN_SUPPORT_HOLIDAYS: {_exc}") from _exc
+# Who is emailed when an org admin raises or adds to a request; empty: every active staff account.
+SUPPORT_EMAILS = [e.strip() for e in config.env("ORGWARDEN_SUPPORT_EMAIL").split(",") if e.strip()]
+for _email in SUPPORT_EMAILS:
+    from django.core.exceptions import ValidationError as _ValidationError
+    from django.core.validators import validate_email as _validate_email
+
+    try:
+        _validate_email(_email)
+    except _ValidationError as _exc:
+        raise config.ConfigError(
+            f"ORGWARDEN_SUPPORT_EMAIL must be comma-separated email addresses, not {_email!r}"
+        ) from _exc
 
 # --- Subscription and billing (billing/pricing.py) --------------------------------------------------
 BILLING_PAYMENT_REQUIRED = config.env_bool("ORGWARDEN_BILLING_PAYMENT_REQUIRED", False)

@@ -17,3 +17,16 @@ class NoVerifiedDomain(BillingError):
 
 class TrialAlreadyStarted(BillingError):
     message = "This organization has already started its free trial."
+
+
+class NoSubscription(BillingError):
+    message = "This organization has not started its free trial: an org admin starts it under Billing."
+
+
+class NotOperator(BillingError):
+    message = "Only the operators of this installation can change a subscription's status."
+
+
+class AlreadyInStatus(BillingError):
+    def __init__(self, status_label: str) -> None:
+        super().__init__(f"The subscription is already {status_label.lower()}.")

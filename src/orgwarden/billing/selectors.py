@@ -120,7 +120,25 @@ def days_left(subscription: Subscription, *, now: datetime) -> int:
     return max(0, (subscription.trial_ends_at - now).days)
 
 
+ENFORCED = (Subscription.Status.TRIAL, Subscription.Status.PAID)
+
+
 def security_enforced(*, org: Organization) -> bool:
     """Whether enforced SSO, mandatory 2SV and provisioning apply: during the trial and while paid."""
     sub = subscription_of(org=org)
-    return sub is not None and sub.status in (Subscription.Status.TRIAL, Subscription.Status.PAID)
+    return sub is not None and sub.status in ENFORCED
+
+
+def enforcement_pause(org: Organization) -> str | None:
+    """Why ``org``'s security features are paused (a clause), or ``None`` while they are enforced.
+
+    Registered into ``policies.hooks.enforcement_pause`` by ``BillingConfig.ready()``: the policies
+    domain decides enforcement in one place (``policies.selectors.enforcement_paused``) and asks this.
+    """
+    sub = subscription_of(org=org)
+    if sub is None:
+        return f"{org.name} has not started the security subscription"
+    if sub.status in ENFORCED:
+        return None
+    when = sub.lapsed_at or sub.trial_ends_at
+    return f"the security subscription of {org.name} lapsed on {when.day} {when:%b %Y}"

@@ -5,6 +5,12 @@ SSO, mandatory two-step verification and provisioning — (``selectors.security_
 admins are warned 7 days and 1 day before. Whether the trial turns paid or lapses at its end is the
 operator's choice: ``ORGWARDEN_BILLING_PAYMENT_REQUIRED`` (default ``false``: no payment step, the
 trial turns paid).
+
+The operator's step: ``subscription_mark_paid`` records a payment (a trial or lapsed subscription
+turns paid and enforcement resumes at once) and ``subscription_lapse`` ends a trial or paid
+subscription (enforcement pauses). Both are for the installation's operators — the
+``orgwarden billing mark-paid|lapse --org <orgId>`` command, or a staff account in the support
+console — never for org admins; each records its event and emails the org's admins after commit.
 """
 
 from __future__ import annotations
@@ -21,12 +27,23 @@ from orgwarden.accounts.emails import absolute_url, send_templated
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.billing import selectors
-from orgwarden.billing.exceptions import NoVerifiedDomain, TrialAlreadyStarted
+from orgwarden.billing.exceptions import (
+    AlreadyInStatus,
+    NoSubscription,
+    NotOperator,
+    NoVerifiedDomain,
+    TrialAlreadyStarted,
+)
 from orgwarden.billing.models import BillableSnapshot, Subscription
 from orgwarden.orgs.models import Organization
 from orgwarden.orgs.services.actors import org_actor
 
 TRIAL_DAYS = 30
+LAPSED_TEXT = (
+    "Enforced single sign-on, mandatory two-step verification and provisioning are no longer enforced "
+    "for your managed accounts. Your settings are kept: enforcement resumes as soon as the subscription "
+    "is paid. Raise a support request to pay."
+)
 
 
 def _org_target(org: Organization) -> Target:
@@ -95,12 +112,7 @@ def _subscription_tick(sub_id: int) -> str | None:
             targets=[_org_target(org)],
         )
         if lapse:
-            _email_admins(
-                org,
-                "Your security subscription has lapsed",
-                "Enforced single sign-on, mandatory two-step verification and provisioning are no longer "
-                "enforced.",
-            )
+            _email_admins(org, "Your security subscription has lapsed", LAPSED_TEXT)
         return sub.status
     left = sub.trial_ends_at - now
     if left <= timedelta(days=1) and sub.warned_1_day_at is None:
@@ -127,6 +139,80 @@ def _subscription_tick(sub_id: int) -> str | None:
         "single sign-on, mandatory two-step verification and provisioning.",
     )
     return f"warned-{days}"
+
+
+def _operator(operator: Account | None) -> Actor:
+    """The audit actor of an operator's step: a staff account, or the command line (``None``)."""
+    if operator is None:
+        return Actor.system("operator (orgwarden billing)")
+    if not (operator.is_staff and operator.status == Account.Status.ACTIVE):
+        raise NotOperator()
+    return Actor.account(operator)
+
+
+def _locked_subscription(org: Organization) -> Subscription:
+    sub = Subscription.objects.select_for_update().filter(org=org).first()
+    if sub is None:
+        raise NoSubscription()
+    return sub
+
+
+@transaction.atomic
+def subscription_mark_paid(*, org: Organization, operator: Account | None, note: str = "") -> Subscription:
+    """The operator records ``org``'s payment: its trial or lapsed subscription turns paid, and
+    enforced SSO, mandatory 2SV and provisioning apply again at once. ``note`` (an invoice number …)
+    goes into the audit event. ``operator`` is a staff account, or ``None`` for the command line.
+
+    Raises ``NotOperator`` unless ``operator`` is an active staff account (or ``None``),
+    ``NoSubscription`` when the org never started its trial, ``AlreadyInStatus`` when it is paid already.
+    """
+    who = _operator(operator)
+    sub = _locked_subscription(org)
+    if sub.status == Subscription.Status.PAID:
+        raise AlreadyInStatus(Subscription.Status.PAID.label)
+    before, now = sub.status, timezone.now()
+    sub.status, sub.paid_at, sub.lapsed_at = Subscription.Status.PAID, now, None
+    sub.save(update_fields=["status", "paid_at", "lapsed_at"])
+    event_record(
+        action="org:subscription:paid",
+        actor=who,
+        org_id=org.org_id,
+        targets=[_org_target(org)],
+        details={"from": before, "by": "operator", "note": note.strip()[:200]},
+    )
+    _email_admins(
+        org,
+        "Your security subscription is paid",
+        "Thank you: your payment is recorded. Enforced single sign-on, mandatory two-step verification "
+        "and provisioning apply to your managed accounts.",
+    )
+    return sub
+
+
+@transaction.atomic
+def subscription_lapse(*, org: Organization, operator: Account | None, note: str = "") -> Subscription:
+    """The operator ends ``org``'s trial or paid subscription (unpaid, cancelled): it lapses, and
+    enforced SSO, mandatory 2SV and provisioning pause until it is marked paid again.
+
+    Raises ``NotOperator`` unless ``operator`` is an active staff account (or ``None``),
+    ``NoSubscription`` when the org never started its trial, ``AlreadyInStatus`` when it has lapsed already.
+    """
+    who = _operator(operator)
+    sub = _locked_subscription(org)
+    if sub.status == Subscription.Status.LAPSED:
+        raise AlreadyInStatus(Subscription.Status.LAPSED.label)
+    before = sub.status
+    sub.status, sub.lapsed_at = Subscription.Status.LAPSED, timezone.now()
+    sub.save(update_fields=["status", "lapsed_at"])
+    event_record(
+        action="org:subscription:lapsed",
+        actor=who,
+        org_id=org.org_id,
+        targets=[_org_target(org)],
+        details={"from": before, "by": "operator", "note": note.strip()[:200]},
+    )
+    _email_admins(org, "Your security subscription has lapsed", LAPSED_TEXT)
+    return sub
 
 
 @dataclass

@@ -6,6 +6,15 @@ has its ``PolicyMember`` row's policy when that policy belongs to the org and di
 it, else its directory's default policy. A managed account whose directory was deleted falls back to
 the org's local directory.
 
+Whether what a policy asks for is *enforced* is decided here too, once: ``sso_enforced(policy)``
+and ``two_step_mandatory(policy)`` are its ``enforce_sso`` and mandatory two-step setting, unless
+``enforcement_paused(org)`` says the org's security features are paused (the billing app: no
+security subscription, or a lapsed one — see ``hooks``). The configuration is kept; only its
+enforcement pauses, and resumes as soon as the subscription is in trial or paid again. Session
+limits, password rules and API-token rules are not security-subscription features and always apply.
+Every caller (the SSO sign-in step, just-in-time creation, the two-step requirement, the OIDC
+authorize check, "Check a user", SCIM) asks these functions, never the raw fields.
+
 ``generation()`` is the one cache read the session-limit middleware makes per request: every policy
 change bumps it (``services._generation_bump``) so sessions re-resolve their limits only then.
 """
@@ -23,6 +32,7 @@ from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Directory, OrgAdmin, Organization, OrgUser, ProductSite
 from orgwarden.orgs.products import PRODUCTS
 from orgwarden.orgs.selectors.users import cursor_decode, cursor_encode
+from orgwarden.policies import hooks
 from orgwarden.policies.models import AuthenticationPolicy, BreakGlassAdmin, PolicyMember
 
 GENERATION_KEY = "policies:generation"
@@ -73,6 +83,24 @@ def policy_for(account: Account) -> AuthenticationPolicy | None:
     return _resolve(org_user)[0]
 
 
+def enforcement_paused(org: Organization) -> str | None:
+    """Why ``org``'s enforced SSO, mandatory two-step verification and provisioning are paused (a
+    clause: "the security subscription of Acme lapsed on 3 Dec 2026"), or ``None`` while enforced."""
+    return hooks.pause_reason(org)
+
+
+def sso_enforced(policy: AuthenticationPolicy) -> bool:
+    """Whether ``policy``'s members must sign in with SSO now: configured, and not paused."""
+    return policy.enforce_sso and enforcement_paused(policy.org) is None
+
+
+def two_step_mandatory(policy: AuthenticationPolicy) -> bool:
+    """Whether ``policy`` makes two-step verification mandatory now: configured, and not paused."""
+    return (
+        policy.two_step == AuthenticationPolicy.TwoStep.MANDATORY and enforcement_paused(policy.org) is None
+    )
+
+
 def break_glass_orgs(account: Account) -> list[Organization]:
     """The orgs where ``account`` is a break-glass admin (and still an admin)."""
     if account.pk is None:
@@ -93,9 +121,11 @@ def is_break_glass(account: Account) -> bool:
 def two_step_requirement(account: Account) -> str | None:
     """Why ``account`` must use two-step verification (its policy, or break-glass), or ``None``."""
     policy = policy_for(account)
-    if policy is not None and policy.two_step == AuthenticationPolicy.TwoStep.MANDATORY:
+    if policy is not None and two_step_mandatory(policy):
         return f"{policy.name} of {policy.org.name} requires two-step verification."
-    orgs = break_glass_orgs(account)
+    # Break-glass admins keep their password when SSO is enforced, so they are held to 2SV; while
+    # the org's enforcement is paused nobody is held to SSO, and the rule pauses with it.
+    orgs = [org for org in break_glass_orgs(account) if enforcement_paused(org) is None]
     if orgs:
         return f"{orgs[0].name} requires two-step verification of its break-glass admins."
     return None
@@ -366,17 +396,24 @@ def explain_sign_in(account: Account, site: ProductSite | None = None) -> Explan
         policy_source=source,
         policy_why=why,
         break_glass=break_glass,
-        requirements=_requirements(account, policy, break_glass, site),
+        requirements=_requirements(account, policy, break_glass, site, enforcement_paused(org_user.org)),
         site=site,
     )
 
 
 def _requirements(
-    account: Account, policy: AuthenticationPolicy, break_glass: bool, site: ProductSite | None
+    account: Account,
+    policy: AuthenticationPolicy,
+    break_glass: bool,
+    site: ProductSite | None,
+    paused: str | None,
 ) -> list[Requirement]:
     product = PRODUCTS.get(site.product) if site is not None else None
-    result = [_sso(policy, break_glass), _password(account, policy)]
-    result.append(_two_step(account, policy, break_glass, product))
+    result = [
+        _sso(policy, break_glass, paused),
+        _password(account, policy, sso=policy.enforce_sso and not paused),
+    ]
+    result.append(_two_step(account, policy, break_glass, product, paused))
     idle, absolute = _duration(policy.idle_session_minutes), _duration(policy.absolute_session_minutes)
     result.append(
         Requirement(
@@ -411,12 +448,19 @@ def _requirements(
     return result
 
 
-def _sso(policy: AuthenticationPolicy, break_glass: bool) -> Requirement:
+def _sso(policy: AuthenticationPolicy, break_glass: bool, paused: str | None) -> Requirement:
     if not policy.enforce_sso:
         return Requirement(
             "Single sign-on",
             "Not enforced: signs in with a password",
             f"{policy.name} doesn't enforce single sign-on.",
+            applies=False,
+        )
+    if paused:
+        return Requirement(
+            "Single sign-on",
+            "Paused: signs in with a password",
+            f"{policy.name} enforces single sign-on, but enforcement is paused because {paused}.",
             applies=False,
         )
     if break_glass:
@@ -435,8 +479,8 @@ def _sso(policy: AuthenticationPolicy, break_glass: bool) -> Requirement:
     )
 
 
-def _password(account: Account, policy: AuthenticationPolicy) -> Requirement:
-    if policy.enforce_sso:
+def _password(account: Account, policy: AuthenticationPolicy, *, sso: bool) -> Requirement:
+    if sso:
         return Requirement(
             "Password", "Not used", "Single sign-on replaces the password for this account.", applies=False
         )
@@ -471,8 +515,11 @@ def _password(account: Account, policy: AuthenticationPolicy) -> Requirement:
     )
 
 
-def _two_step(account: Account, policy: AuthenticationPolicy, break_glass: bool, product) -> Requirement:
-    mandatory = policy.two_step == AuthenticationPolicy.TwoStep.MANDATORY
+def _two_step(
+    account: Account, policy: AuthenticationPolicy, break_glass: bool, product, paused: str | None
+) -> Requirement:
+    configured = policy.two_step == AuthenticationPolicy.TwoStep.MANDATORY
+    mandatory, break_glass = configured and not paused, break_glass and not paused
     enrolled = account.has_two_step
     if product is not None and not product.two_step_enforced:
         return Requirement(
@@ -499,16 +546,21 @@ def _two_step(account: Account, policy: AuthenticationPolicy, break_glass: bool,
             f"asks it to set up an authenticator app.",
             applies=True,
         )
+    optional = (
+        f"{policy.name} makes it mandatory, but enforcement is paused because {paused}"
+        if configured and paused
+        else f"{policy.name} makes it optional"
+    )
     if enrolled:
         return Requirement(
             "Two-step verification",
             "On: a code at every sign-in",
-            f"{policy.name} makes it optional; the person turned it on.",
+            f"{optional}; the person turned it on.",
             applies=True,
         )
     return Requirement(
         "Two-step verification",
-        "Off",
-        f"{policy.name} makes it optional and the person hasn't turned it on.",
+        "Paused: not required" if configured and paused else "Off",
+        f"{optional}{',' if configured and paused else ''} and the person hasn't turned it on.",
         applies=False,
     )

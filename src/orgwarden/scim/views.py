@@ -3,6 +3,13 @@ directory key, parse the query and JSON body, call a service or selector, answer
 turn every ``ScimError`` into the SCIM error schema. Every Users/Groups request is logged in the
 directory's provisioning log, refused ones too.
 
+Provisioning is a feature of the security subscription: while the org's enforcement is paused
+(``policies.selectors.enforcement_paused`` — no subscription, or a lapsed one), every Users and
+Groups request is refused with 403 and a ``detail`` saying why and where to resume it, logged like
+any other refusal; nothing is changed, so the IdP's retries apply once it resumes. Discovery
+(ServiceProviderConfig, ResourceTypes, Schemas) keeps answering so an IdP's connection test can
+tell a paused subscription from a wrong key.
+
 Real clients' quirks handled here: OneLogin's ``+`` for spaces (form decoding) and its trailing
 ``&`` or ``?`` in the query string; ``application/json`` as well as ``application/scim+json``.
 """
@@ -17,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from orgwarden.orgs.models import Directory
+from orgwarden.policies import selectors as policy_selectors
 from orgwarden.scim import selectors, services
 from orgwarden.scim.exceptions import ResourceNotFound, ScimError
 from orgwarden.scim.processors import discovery
@@ -98,6 +106,8 @@ def endpoint(resource: str) -> Callable:
                 operation = "list"
             resource_id = next(iter(ids.values()), "")
             try:
+                if resource in ("Users", "Groups"):
+                    _check_not_paused(directory)
                 status, body, location = handler(request, directory, query, **ids)
                 response = (
                     scim_json(body, status, location) if body is not None else HttpResponse(status=status)
@@ -121,6 +131,16 @@ def endpoint(resource: str) -> Callable:
         return view
 
     return wrap
+
+
+def _check_not_paused(directory: Directory) -> None:
+    paused = policy_selectors.enforcement_paused(directory.org)
+    if paused:
+        raise ScimError(
+            f"Provisioning is paused because {paused}. An admin of the organization can resume it "
+            "under Billing; until then this directory accepts no changes.",
+            status=403,
+        )
 
 
 def _not_allowed(method: str) -> ScimError:

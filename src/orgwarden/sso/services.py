@@ -23,6 +23,7 @@ from orgwarden.orgs import hooks as orgs_hooks
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Directory, Domain, Organization, OrgUser
 from orgwarden.orgs.services.actors import OrgActor, org_actor
+from orgwarden.policies import selectors as policy_selectors
 from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.sso import selectors
 from orgwarden.sso.exceptions import SsoSigninRefused
@@ -376,7 +377,7 @@ def _jit_allowed(connection: SamlConnection, email: str) -> Domain | None:
         saml_link__connection=connection,
     ).first()
     policy = default_policy(connection)
-    if domain is None or policy is None or not policy.enforce_sso:
+    if domain is None or policy is None or not policy_selectors.sso_enforced(policy):
         return None
     return domain
 
@@ -411,7 +412,8 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
                 "no_account",
                 "There is no account for this email, and accounts are not created "
                 "just in time for it (the domain must claim accounts automatically and the "
-                "identity provider's policy must enforce SSO).",
+                "identity provider's policy must enforce SSO, with the organization's security "
+                "subscription in its trial or paid).",
             )
         account = account_services.account_create(
             email=email,

@@ -4,10 +4,12 @@ Registered before ``password`` by ``SsoConfig.ready()``. Required when the email
 to a configured connection and the policy that applies enforces SSO: the account's own policy
 (``policies.selectors.policy_for``), or — for a person without an account yet, or whose account is
 not managed — the IdP directory's default policy (they would be created there just in time).
-Break-glass admins are exempt and keep their password. The step view shows a page that moves on at
-once (meta refresh, plus a link) to the connection's SP-initiated start, carrying the flow's
-``next`` URL: a page, not a redirect, because the redirect chain of the email form's POST would
-end at the IdP's origin, which the console's CSP ``form-action 'self'`` forbids.
+Break-glass admins are exempt and keep their password. "Enforces" means
+``policy_selectors.sso_enforced``: while the org's security subscription has not started or has
+lapsed, nobody is sent to the IdP. The step view shows a page that moves on at once (meta refresh,
+plus a link) to the connection's SP-initiated start, carrying the flow's ``next`` URL: a page, not a
+redirect, because the redirect chain of the email form's POST would end at the IdP's origin, which
+the console's CSP ``form-action 'self'`` forbids.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def connection_enforcing_sso(email: str, account: Account | None) -> SamlConnect
         if policy_selectors.is_break_glass(account):
             return None
         policy = policy_selectors.policy_for(account)  # None for an account no org manages
-        if policy is None or not policy.enforce_sso:
+        if policy is None or not policy_selectors.sso_enforced(policy):
             return None
         own = SamlConnection.objects.filter(directory_id=policy.directory_id).first()
         if own is not None and own.is_configured:
@@ -42,7 +44,7 @@ def connection_enforcing_sso(email: str, account: Account | None) -> SamlConnect
     if connection is None:
         return None
     policy = default_policy(connection)
-    return connection if policy is not None and policy.enforce_sso else None
+    return connection if policy is not None and policy_selectors.sso_enforced(policy) else None
 
 
 class SsoStep:

@@ -1,6 +1,8 @@
 """Every change to support requests: raised and commented on by org admins; replied to,
 re-prioritised and resolved by the installation's staff (``Account.is_staff``). Each records one
-audit event, in the org's log, in the same transaction.
+audit event, in the org's log, in the same transaction, and queues its emails for after the commit
+(``emails``): raising and commenting tell the support team; replying, changing the severity and
+resolving tell the org admins in the conversation.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import NotFound as OrgNotFound
 from orgwarden.orgs.models import Organization
 from orgwarden.orgs.services.actors import org_actor
-from orgwarden.support import sla
+from orgwarden.support import emails, sla
 from orgwarden.support.exceptions import AlreadyResolved, InvalidRequest, NotFound
 from orgwarden.support.models import SupportMessage, SupportRequest
 
@@ -95,6 +97,7 @@ def support_request_raise(
         targets=[_target(request)],
         details={"severity": severity, "response_due_at": request.response_due_at.isoformat()},
     )
+    emails.to_support_team(request=request, what="raised", body=body, author=actor)
     return request
 
 
@@ -124,6 +127,7 @@ def support_request_comment(
     event_record(
         action="org:support_request:commented", actor=who, org_id=org.org_id, targets=[_target(request)]
     )
+    emails.to_support_team(request=request, what="commented", body=body, author=actor)
     return message
 
 
@@ -157,6 +161,7 @@ def support_request_reply(*, actor: Account, request_id: str, body: str) -> Supp
         targets=[_target(request)],
         details={"first_response": first, "within_target": now <= request.response_due_at} if first else {},
     )
+    emails.to_requesters(request=request, what="Support replied to your request.", body=body)
     return message
 
 
@@ -186,6 +191,7 @@ def support_request_severity_change(*, actor: Account, request_id: str, severity
         targets=[_target(request)],
         details={"from": before, "to": severity, "response_due_at": request.response_due_at.isoformat()},
     )
+    emails.to_requesters(request=request, what=f"Support changed the severity from {before} to {severity}.")
     return request
 
 
@@ -204,5 +210,9 @@ def support_request_resolve(*, actor: Account, request_id: str) -> SupportReques
         actor=who,
         org_id=request.org.org_id,
         targets=[_target(request)],
+    )
+    emails.to_requesters(
+        request=request,
+        what="Support resolved your request. If it is not solved, add to the conversation to reopen it.",
     )
     return request

@@ -1,5 +1,9 @@
 """The operator's support queue, for installation staff (``Account.is_staff``) only: anyone else gets
-a 404, as for an unknown page. Requests of every org, by response deadline."""
+a 404, as for an unknown page. Requests of every org, by response deadline.
+
+A request's page also shows its org's security subscription, with the operator's payment step:
+"Mark paid" (an org asking to pay, or paying after a lapse) and "Lapse" (``billing.services``), the
+same services as ``orgwarden billing mark-paid|lapse``."""
 
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from orgwarden.billing import selectors as billing_selectors
+from orgwarden.billing import services as billing_services
+from orgwarden.billing.exceptions import BillingError
 from orgwarden.support import selectors, services
 from orgwarden.support.exceptions import NotFound, SupportError
 from orgwarden.support.models import SupportRequest
@@ -80,6 +87,7 @@ def detail(request: HttpRequest, request_id: str) -> HttpResponse:
             "state": selectors.deadline_state(ticket, now=timezone.now()),
             "form": form,
             "severity_form": SeverityForm(initial={"severity": ticket.severity}),
+            "subscription": billing_selectors.subscription_of(org=ticket.org),
         },
         status=400 if form.errors else 200,
     )
@@ -117,3 +125,33 @@ def resolve(request: HttpRequest, request_id: str) -> HttpResponse:
     else:
         messages.success(request, "Request resolved.")
     return redirect("support:queue")
+
+
+def _subscription_change(request: HttpRequest, request_id: str, change: Callable, done: str) -> HttpResponse:
+    try:
+        ticket = selectors.request_for_staff(request_id=request_id)
+    except NotFound as exc:
+        raise Http404() from exc
+    try:
+        change(org=ticket.org, operator=request.user, note=request.POST.get("note", ""))
+    except BillingError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done.format(org=ticket.org.name))
+    return redirect("support:detail", request_id)
+
+
+@staff_view
+@require_POST
+def subscription_paid(request: HttpRequest, request_id: str) -> HttpResponse:
+    return _subscription_change(
+        request, request_id, billing_services.subscription_mark_paid, "{org}'s subscription is paid."
+    )
+
+
+@staff_view
+@require_POST
+def subscription_lapse(request: HttpRequest, request_id: str) -> HttpResponse:
+    return _subscription_change(
+        request, request_id, billing_services.subscription_lapse, "{org}'s subscription has lapsed."
+    )

@@ -1,7 +1,13 @@
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 
+from orgwarden.billing import selectors as billing_selectors
 from orgwarden.console.navigation import SECTIONS
+
+SECURITY_PAGES = frozenset(
+    page.slug for section in SECTIONS if section.title == "Security" for page in section.pages
+)
 
 register = template.Library()
 
@@ -16,3 +22,34 @@ def page_url(page, org_id: str) -> str:
     if page.url_name:
         return reverse(page.url_name, args=[org_id])
     return reverse("console:not_built", args=[org_id, page.slug])
+
+
+@register.inclusion_tag("console/billing/_security_banner.html", takes_context=True)
+def security_subscription_banner(context) -> dict:
+    """On the Security section's pages: the security subscription's state when it needs attention.
+
+    No subscription: "Start your 30-day free trial" (or, before a domain is verified, why not and a
+    link to Domains). Lapsed: enforcement is paused, with a link to Billing. In its trial: the days
+    left. Paid: nothing. Two small queries, on these pages only.
+    """
+    request = context.get("request")
+    org = getattr(request, "org", None)
+    if org is None or context.get("nav_active") not in SECURITY_PAGES:
+        return {"state": None}
+    subscription = billing_selectors.subscription_of(org=org)
+    if subscription is None:
+        return {
+            "state": "none",
+            "org": org,
+            "has_verified_domain": billing_selectors.has_verified_domain(org=org),
+            "next": request.get_full_path(),
+            "csrf_token": context.get("csrf_token"),
+        }
+    if subscription.status == subscription.Status.PAID:
+        return {"state": None}
+    return {
+        "state": subscription.status,
+        "org": org,
+        "subscription": subscription,
+        "days_left": billing_selectors.days_left(subscription, now=timezone.now()),
+    }

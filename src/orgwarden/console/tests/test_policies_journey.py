@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor
+from orgwarden.billing.tests.factories import SubscriptionFactory
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 
@@ -56,6 +57,7 @@ def enrol(page) -> tuple[str, list[str]]:
 
 def test_mandatory_two_step_recovery_reset_and_idle_limit(new_page):
     org = OrganizationFactory(name="Acme Corp")
+    SubscriptionFactory(org=org)  # mandatory 2SV is enforced under the security subscription
     OrgAdminFactory(org=org, account=AccountFactory(email="ann@acme.test", display_name="Ann Admin"))
     mia = AccountFactory(email="mia@acme.test", display_name="Mia Member")
     with transaction.atomic():

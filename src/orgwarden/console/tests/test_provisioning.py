@@ -7,6 +7,7 @@ import re
 import pytest
 from django.test import Client
 
+from orgwarden.billing.tests.factories import SubscriptionFactory
 from orgwarden.orgs.models import Group
 from orgwarden.scim import services
 from orgwarden.scim.models import ScimKey
@@ -17,6 +18,7 @@ from orgwarden.sso import services as sso_services
 @pytest.fixture
 def directory(org, org_admin):
     verified_domain(org, "example.com")
+    SubscriptionFactory(org=org)  # provisioning needs the security subscription
     return sso_services.idp_add(org=org, actor=org_admin.account, vendor="entra", name="Entra").directory
 
 
@@ -115,6 +117,7 @@ def test_provisioning_journey_in_a_browser(new_page, live_server):
 
     role = OrgAdminFactory(org__name="Acme", account__email="ann@acme.test")
     verified_domain(role.org, "acme.test")
+    SubscriptionFactory(org=role.org)
     connection = sso_services.idp_add(org=role.org, actor=role.account, vendor="okta", name="Okta")
     ann = new_page()
     ann.goto("/login")

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from orgwarden.billing import selectors, services
@@ -70,10 +72,19 @@ def billing(request: HttpRequest) -> HttpResponse:
 @org_admin_view
 @require_POST
 def trial_start(request: HttpRequest) -> HttpResponse:
+    """Start the trial from Billing or from a Security page's banner (``next``: back to that page)."""
     try:
         services.subscription_trial_start(org=request.org, actor=request.user)
     except BillingError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Your 30-day free trial has started.")
+        messages.success(
+            request,
+            "Your 30-day free trial has started. Enforced single sign-on, mandatory two-step "
+            "verification and provisioning now apply.",
+        )
+    back = request.POST.get("next", "")
+    own_console = reverse("console:org_home", args=[request.org.org_id])
+    if back.startswith(own_console) and url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        return redirect(back)
     return redirect("console:billing", request.org.org_id)

@@ -29,9 +29,13 @@ def org(org_admin):
 
 
 def _complete(org) -> None:
+    """… and a paid security subscription, without which nothing is enforced (tests of the pause
+    take it away: ``test_enforcement_pause``)."""
+    from orgwarden.billing.tests.factories import SubscriptionFactory
     from orgwarden.policies.services import default_policy_create
 
     default_policy_create(local_directory(org))
+    SubscriptionFactory(org=org)
 
 
 @pytest.fixture

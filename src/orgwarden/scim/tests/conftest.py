@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from orgwarden.billing.tests.factories import SubscriptionFactory
 from orgwarden.orgs.models import Domain
 from orgwarden.scim import services
 from orgwarden.sso import services as sso_services
@@ -33,6 +34,8 @@ def domain(org) -> Domain:
 
 @pytest.fixture
 def directory(org, org_admin, domain):
+    """An IdP directory of an org with a paid security subscription (provisioning needs one)."""
+    SubscriptionFactory(org=org)
     return sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta").directory
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from orgwarden.billing.tests.factories import SubscriptionFactory
 from orgwarden.orgs.models import Domain
 from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.sso import selectors, services
@@ -39,6 +40,9 @@ def domain(org) -> Domain:
 
 @pytest.fixture
 def connection(org, org_admin, idp_keys, domain):
+    """A configured connection of an org with a paid security subscription (SSO is enforced only
+    under one; ``policies/tests/test_enforcement_pause.py`` covers the pause)."""
+    SubscriptionFactory(org=org)
     connection = services.idp_add(org=org, actor=org_admin.account, vendor="other", name="Test IdP")
     services.idp_update(
         org=org,

@@ -2,9 +2,10 @@
 
 An admin adds an Okta identity provider, configures it (entity ID, SSO URL, certificate), links the
 verified domain, tests the connection (the received attributes are shown, nobody is signed in),
-then enforces SSO in its default policy. A new person on the domain is sent to the IdP from the
-email-first sign-in and comes back with an account created just in time; signing in again, the
-now-member is sent to the IdP and back.
+then enforces SSO in its default policy and starts the 30-day free trial from the Security page's
+banner (SSO is enforced only under the security subscription). A new person on the domain is sent
+to the IdP from the email-first sign-in and comes back with an account created just in time;
+signing in again, the now-member is sent to the IdP and back.
 """
 
 from __future__ import annotations
@@ -110,6 +111,15 @@ def test_connect_test_enforce_jit_and_member_sign_in(
     ann.get_by_role("button", name="Save settings").click()
     policy.refresh_from_db()
     assert policy.enforce_sso
+    # Saved, but not enforced before the security subscription starts: the Security page says so
+    # and starts the free trial right there (the domain is verified), coming back to this page.
+    banner = ann.locator("#security-subscription")
+    expect(banner).to_contain_text("Not enforced")
+    banner.get_by_role("button", name="Start your 30-day free trial").click()
+    expect(ann.get_by_text("Your 30-day free trial has started")).to_be_visible()
+    expect(ann.locator("#security-subscription")).to_contain_text("free trial, 29 days left")
+    assert ann.url.endswith(f"/policies/{policy.policy_id}/")
+    assert AuditEvent.objects.filter(action="org:subscription:trial_started").count() == 1
 
     # A new person: email-first sign-in sends her to the IdP; she comes back with a new account.
     nina_context = idp_browser(chromium_browser, live_server)
