@@ -17,37 +17,15 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
 from django.test import Client
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.oidc import keys
-from orgwarden.oidc.services import site_redirect_uris_set
+from orgwarden.oidc.tests.relying_party import CALLBACK, rp, verify
 from orgwarden.orgs.models import Activity
 from orgwarden.orgs.services.users import user_deactivate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CALLBACK = "http://127.0.0.1:8765/callback"
-
-
-@pytest.fixture
-def product(org, org_admin, site):
-    site_redirect_uris_set(
-        org=org, actor=org_admin.account, site_id=site.site.site_id, redirect_uris=CALLBACK
-    )
-    return site
-
-
-def rp(site) -> OAuth2Session:
-    return OAuth2Session(
-        site.client_id,
-        site.secret,
-        scope="openid email profile",
-        redirect_uri=CALLBACK,
-        code_challenge_method="S256",
-    )
 
 
 def browser_of(account) -> requests.Session:
@@ -78,14 +56,6 @@ def sign_in(live_server, site, account):
         f"{live_server.url}/oauth2/token/", authorization_response=location, code_verifier=verifier
     )
     return client, token, nonce
-
-
-def verify(live_server, id_token: str):
-    config = requests.get(f"{live_server.url}/.well-known/openid-configuration", timeout=5).json()
-    jwks = requests.get(config["jwks_uri"], timeout=5).json()
-    decoded = jwt.decode(id_token, KeySet.import_key_set(jwks))
-    assert decoded.header["alg"] == "RS256"
-    return config, decoded.claims
 
 
 def test_access_through_a_group_signs_in_with_the_right_claims(live_server, product, manage, grant):
