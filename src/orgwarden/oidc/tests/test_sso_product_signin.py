@@ -19,7 +19,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.oidc.tests.relying_party import CALLBACK, rp, verify
 from orgwarden.orgs.models import Activity, OrgUser
@@ -55,6 +55,23 @@ def follow(browser: requests.Session, base: str, response: requests.Response) ->
     """One redirect, as a browser follows it (a relative Location is against the server)."""
     assert response.status_code == 302, (response.status_code, response.text[:500])
     return browser.get(urljoin(base, response.headers["Location"]), allow_redirects=False)
+
+
+def through_the_idp(browser, base: str, idp, connection, idp_url: str) -> requests.Response:
+    """What a person's IdP does: read our AuthnRequest, sign Ada's response, POST it to the ACS."""
+    request_id, acs_url, relay_state = idp.parse_redirect(idp_url)
+    assert acs_url == sso_selectors.acs_url(connection)
+    saml_response = idp.response(
+        sp_entity_id=sso_selectors.sp_entity_id(connection),
+        acs_url=acs_url,
+        email="ada@example.com",
+        in_response_to=request_id,
+    )
+    return browser.post(
+        base + urlsplit(acs_url).path,
+        data={"SAMLResponse": saml_response, "RelayState": relay_state},
+        allow_redirects=False,
+    )
 
 
 def test_member_under_enforced_sso_goes_through_the_idp_and_lands_in_the_product(
@@ -96,19 +113,7 @@ def test_member_under_enforced_sso_goes_through_the_idp_and_lands_in_the_product
     assert start.status_code == 302 and start.headers["Location"].startswith(IDP_SSO_URL)
 
     # 3. At the IdP (pysaml2): parse our AuthnRequest, sign the response for Ada, POST it to the ACS.
-    request_id, acs_url, relay_state = idp.parse_redirect(start.headers["Location"])
-    assert acs_url == sso_selectors.acs_url(connection)
-    saml_response = idp.response(
-        sp_entity_id=sso_selectors.sp_entity_id(connection),
-        acs_url=acs_url,
-        email="ada@example.com",
-        in_response_to=request_id,
-    )
-    back = browser.post(
-        base + urlsplit(acs_url).path,
-        data={"SAMLResponse": saml_response, "RelayState": relay_state},
-        allow_redirects=False,
-    )
+    back = through_the_idp(browser, base, idp, connection, start.headers["Location"])
 
     # 4. Signed in: back to the very authorize request the product started, which now issues a code.
     assert back.status_code == 302, back.text[:500]
@@ -157,3 +162,54 @@ def test_without_the_idp_there_is_no_code(live_server, product, member):
     assert refused.status_code == 302 and refused.headers["Location"] == "/login/step/sso"
     again = browser.get(authorize_url, allow_redirects=False)
     assert again.status_code == 302 and urlsplit(again.headers["Location"]).path == "/login"
+
+
+def test_a_password_session_from_before_sso_was_enforced_goes_through_the_idp_first(
+    live_server, product, member, connection, idp
+):
+    """Enforcing SSO does not end the sessions signed in with a password; the authorize step sends
+    such a session through the IdP, then carries on with the same authorize request."""
+    base = live_server.url
+    connection.directory.policies.update(enforce_sso=False)
+    browser = requests.Session()
+    csrf = CSRF_INPUT.search(browser.get(f"{base}/login").text).group(1)
+    entered = browser.post(
+        f"{base}/login", data={"csrfmiddlewaretoken": csrf, "email": member.email}, allow_redirects=False
+    )
+    assert entered.headers["Location"] == "/login/step/password"
+    signed_in = browser.post(
+        f"{base}/login/step/password",
+        data={"csrfmiddlewaretoken": csrf, "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert signed_in.status_code == 302 and "/login" not in signed_in.headers["Location"]
+    enforce_sso(connection)
+
+    client = rp(product)
+    verifier = secrets.token_urlsafe(48)
+    authorize_url, _state = client.create_authorization_url(
+        f"{base}/oauth2/authorize/", code_verifier=verifier
+    )
+    detour = browser.get(authorize_url, allow_redirects=False)
+    assert (
+        detour.status_code == 200 and "requires you to sign in through its identity provider" in detour.text
+    )
+    assert not Activity.objects.exists()
+    start = browser.get(
+        urljoin(base, unescape(SSO_CONTINUE.search(detour.text).group(1))), allow_redirects=False
+    )
+    assert start.status_code == 302 and start.headers["Location"].startswith(IDP_SSO_URL)
+    back = through_the_idp(browser, base, idp, connection, start.headers["Location"])
+    assert back.status_code == 302 and back.headers["Location"] == authorize_url.removeprefix(base)
+    callback = follow(browser, base, back).headers["Location"]
+    assert callback.startswith(CALLBACK + "?") and "code=" in callback
+    token = client.fetch_token(
+        f"{base}/oauth2/token/", authorization_response=callback, code_verifier=verifier
+    )
+    assert verify(live_server, token["id_token"])[1]["sub"] == member.account_id
+    methods = list(
+        AuditEvent.objects.filter(action="account:signin:succeeded")
+        .order_by("id")
+        .values_list("details__method", flat=True)
+    )
+    assert methods == ["password", "sso"]
