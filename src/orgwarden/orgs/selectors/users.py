@@ -15,11 +15,13 @@ The last-active filter (``LAST_ACTIVE``) adds a condition on ``last_active_at`` 
 the email index. When many users match, the walk soon finds a page of them; when few do (everyone
 active but a handful "never", or an org that just started), it would read most of the org. So
 ``users_page`` first reads the matching keys from the ``(org, last_active_at)`` index, stopping
-after ``FEW`` + 1: at most ``FEW`` match → the page is sorted from those rows alone; more → the
-email walk finds a page after about ``size × org size / FEW`` rows on average (2,500 of 100,000;
-``FEW`` is near the square root of ``size × 100,000``, where the two costs meet). PostgreSQL's
-planner makes that choice itself from its statistics, SQLite's does not: with 100,000 users of whom
-50 were active in the last 30 days, that filter took 50-75 ms before (``bench/directory.py``).
+after ``FEW`` + 1. At most ``FEW`` match → the page is sorted from those rows alone (a random row
+read each); more → the email walk finds a page after about ``size × org size / FEW`` rows on
+average (10,000 of 100,000). On SQLite with 100,000 users the two cost about the same at 500
+matches. PostgreSQL's planner makes this choice itself from its statistics, SQLite's does not: with
+50 of 100,000 users active in the last 30 days, that filter's page took 58-76 ms before and
+5-11 ms after (``users_page`` called directly, on a loaded machine; ``bench/directory.py`` times a
+rare filter through HTTP).
 
 Decisions where the issue is silent: ``last_active=inactive_N`` includes users never active
 (both are candidates for reclaiming a licence); a user's status is ``deletion_scheduled`` from the
