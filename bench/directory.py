@@ -3,17 +3,24 @@
 Prints ONE JSON line per database. What it does, all on loopback, every step bounded:
 
 1. creates the database — a temporary data directory (SQLite), then the PostgreSQL database
-   ``bench_directory`` (dropped and created here with psycopg) — migrates it, creates an org and
-   its admin, and bulk-inserts ``N_ACCOUNTS`` accounts (unusable password "!", no hashing) with
-   their managed ``OrgUser`` rows; then VACUUM ANALYZE (PostgreSQL) or ANALYZE (SQLite), as
-   autovacuum would after a real import;
+   ``bench_directory`` (or ``BENCH_PG_NAME``; dropped and created here with psycopg) — migrates
+   it, creates an org and its admin, and bulk-inserts ``N_ACCOUNTS`` accounts (unusable password
+   "!", no hashing) with their managed ``OrgUser`` rows; then VACUUM ANALYZE (PostgreSQL) or
+   ANALYZE (SQLite), as autovacuum would after a real import;
 2. starts ``orgwarden serve`` (gunicorn, 2 sync workers) on a free port in 8800-8820;
 3. signs the admin in with a one-time sign-in link (``signin_link_create``) through an httpx
    client that keeps the cookies and posts the CSRF token;
 4. times ``N_REQUESTS`` sequential GETs each of: page 1 of the managed accounts list; page 50
-   (reached by following the "Next page" link 49 times first, then timed on that URL); and a
-   search by email prefix (``q`` = "user0421": its digits route it to the email index alone), and,
+   (reached by following the "Next page" link 49 times first, then timed on that URL); a
+   search by email prefix (``q`` = "user0421": its digits route it to the email index alone);
+   the "Last active" filter where most users match (``active_30``: active in the last 30 days,
+   ~90 %) and where few do (``inactive_90``: not active for 90 days or never, 100 of 100,000 —
+   a healthy org, where the walk along the email index alone would read the whole org); and,
    for the record but not a target, a search by name ("kowalski", which scans every name).
+
+Last activity of the accounts (``OrgUser.last_active_at``, as product sign-ins and introspection
+keep it): one in 2,000 never active, one in 2,000 active 120 days ago, one in ten 31-60 days ago,
+the others within the last 30 days.
 
 Target: p99 < 50 ms for each, and page 50 ≈ page 1 (keyset paging, no OFFSET).
 
@@ -33,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
 
@@ -44,7 +52,7 @@ N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100000"))
 N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 WORKERS = 2
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-PG_NAME = "bench_directory"
+PG_NAME = os.environ.get("BENCH_PG_NAME", "bench_directory")
 SEARCH = "user0421"  # an email prefix matching 100 of the accounts
 SEARCH_NAME = "kowalski"  # a surname one account in ten has
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -72,6 +80,17 @@ def server_env(data_dir: Path, base: str, database_url: str | None) -> dict[str,
 # --- populating (runs in a child process with the server's environment) -------------------------------
 
 
+def last_active(i: int, now: datetime) -> datetime | None:
+    """Account ``i``'s last activity (see the module's docstring)."""
+    if i % 2000 == 0:
+        return None
+    if i % 2000 == 1000:
+        return now - timedelta(days=120)
+    if i % 10 == 1:
+        return now - timedelta(days=31 + i % 30)
+    return now - timedelta(days=i % 30, hours=1)
+
+
 def populate() -> None:
     """Migrate, create the org, its admin and the accounts; print the admin's sign-in link."""
     import django
@@ -79,6 +98,7 @@ def populate() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from orgwarden.accounts.models import Account
     from orgwarden.accounts.services import account_create, signin_link_create
@@ -99,6 +119,7 @@ def populate() -> None:
         )
         org = org_create(creator=admin, name="Bench Corp")
     directory = local_directory(org)
+    now = timezone.now()
     started = time.monotonic()
     batch = 5000
     for start in range(0, N_ACCOUNTS, batch):
@@ -122,8 +143,15 @@ def populate() -> None:
                     account.pk = by_email[account.email]
             OrgUser.objects.bulk_create(
                 [
-                    OrgUser(org=org, account=a, email=a.email, is_managed=True, directory=directory)
-                    for a in accounts
+                    OrgUser(
+                        org=org,
+                        account=a,
+                        email=a.email,
+                        is_managed=True,
+                        directory=directory,
+                        last_active_at=last_active(i, now),
+                    )
+                    for i, a in zip(range(start, start + batch), accounts, strict=False)
                 ]
             )
     with connection.cursor() as cursor:
@@ -184,6 +212,9 @@ def measure(base: str, link: str, org_id: str) -> dict[str, dict[str, float]]:
             "page1": timed(client, first, "user000000@bench.test"),
             "page50": timed(client, page50, expect50),
             "search_prefix": timed(client, f"{first}?q={SEARCH}", f"{SEARCH}00@bench.test"),
+            # Accounts 0 and 1 are never / 31 days ago: account 2 heads the active list.
+            "last_active_30": timed(client, f"{first}?last_active=active_30", "user000002@bench.test"),
+            "inactive_90_few": timed(client, f"{first}?last_active=inactive_90", "user001000@bench.test"),
             # Not a target: a name search scans every account's name (no index serves "contains").
             "search_name": timed(client, f"{first}?q={SEARCH_NAME}", "Kowalski"),
         }

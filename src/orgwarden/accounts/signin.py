@@ -31,6 +31,9 @@ SESSION_KEY = "signin_flow"
 FLOW_MAX_AGE = 15 * 60  # a half-finished sign-in is forgotten after 15 minutes
 BACKEND = "orgwarden.accounts.backends.AccountBackend"
 AUTH_AT_KEY = "_auth_at"  # unix time the session's sign-in completed
+# What the session's sign-in proved ("password", "sso", "totp" …): the authorize step of product
+# sign-in asks whether it went through SSO when the account's policy enforces it.
+AUTH_PROOFS_KEY = "_auth_proofs"
 
 
 @dataclass
@@ -131,6 +134,15 @@ def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
     return resolve_url("console:home")
 
 
+def session_proofs(request: HttpRequest) -> frozenset[str]:
+    """What the current session's sign-in proved; empty for a session signed in another way
+    (or before proofs were recorded), which therefore satisfies no requirement."""
+    proofs = request.session.get(AUTH_PROOFS_KEY)
+    if not isinstance(proofs, list):
+        return frozenset()
+    return frozenset(p for p in proofs if isinstance(p, str))
+
+
 def flow_start(
     request: HttpRequest, *, email: str, next_url: str, proofs: list[str] | None = None
 ) -> SignInFlow:
@@ -153,6 +165,7 @@ def flow_advance(request: HttpRequest, flow: SignInFlow) -> HttpResponseRedirect
     login(request, account, backend=BACKEND)
     # When this session's sign-in happened: the absolute session limit counts from here.
     request.session[AUTH_AT_KEY] = time.time()
+    request.session[AUTH_PROOFS_KEY] = list(flow.proofs)
     with transaction.atomic():
         services.signin_success_record(account=account, method="+".join(flow.proofs))
         hooks.run_signed_in(request, account)

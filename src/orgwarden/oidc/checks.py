@@ -7,6 +7,11 @@ sessions past their idle or absolute limit before any view runs — so an authen
 already satisfies those. What can have changed since, and is checked here: the account was
 deactivated; its policy made two-step verification mandatory and it has none; its access to the
 site was removed.
+
+SSO is the exception that is not a refusal: a policy that starts enforcing SSO does not end the
+sessions signed in with a password. ``sso_connection_to_prove`` tells the authorize step to send
+such a session through the identity provider first (the session records what its sign-in proved,
+``accounts.signin.session_proofs``), after which the same authorize request goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from orgwarden.accounts.models import Account
 from orgwarden.orgs.models import ProductSite
 from orgwarden.orgs.selectors.access import site_role_of
 from orgwarden.policies.selectors import two_step_requirement
+from orgwarden.sso.models import SamlConnection
+from orgwarden.sso.signin_steps import connection_enforcing_sso
 
 REASONS = {
     "deactivated": "Your account is deactivated.",
@@ -33,3 +40,12 @@ def sign_in_refusal(*, account: Account, site: ProductSite) -> str | None:
     if site_role_of(site=site, account=account) is None:
         return "no_access"
     return None
+
+
+def sso_connection_to_prove(*, account: Account, proofs: frozenset[str]) -> SamlConnection | None:
+    """The connection to sign in through before a product sign-in, when ``account``'s policy
+    enforces SSO (break-glass admins are exempt) and the session's sign-in (``proofs``) did not go
+    through it; else ``None``."""
+    if "sso" in proofs:
+        return None
+    return connection_enforcing_sso(account.email, account)

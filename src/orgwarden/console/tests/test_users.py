@@ -4,10 +4,12 @@ actions, the account page and its actions; bad input is a 400, another org's acc
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from orgwarden.accounts.models import Account, Session
 from orgwarden.accounts.tests.factories import AccountFactory
@@ -99,6 +101,35 @@ def test_paging_follows_next_links_keeping_the_filters(admin_client, org):
     assert all(email.endswith("@acme.test") for email in seen)
 
 
+def test_last_active_column_and_filter(admin_client, org):
+    now = timezone.now()
+    ages = {"ann@acme.test": 3, "bob@acme.test": 45, "cat@acme.test": 75, "dan@acme.test": None}
+    for email, age in ages.items():
+        account = managed(org, email=email)
+        when = None if age is None else now - timedelta(days=age)
+        OrgUser.objects.filter(account=account).update(last_active_at=when)
+
+    def listed(query: str = "") -> tuple[list[str], str]:
+        response = admin_client.get(base(org) + "managed-accounts/?" + query)
+        assert response.status_code == 200
+        body = response.content.decode()
+        return re.findall(r"<td>([a-z]+@acme\.test)</td>", body), body
+
+    everyone, body = listed()
+    assert '<th scope="col">Last active</th>' in body
+    row = re.search(r"<td>ann@acme\.test</td>.*?</tr>", body, re.S).group(0)
+    assert (now - timedelta(days=3)).strftime("%-d %b %Y") in row
+    dan = re.search(r"<td>dan@acme\.test</td>.*?</tr>", body, re.S).group(0)
+    assert "Never" in dan
+    assert set(ages) <= set(everyone)
+    assert listed("last_active=active_30")[0] == ["ann@acme.test"]
+    assert listed("last_active=inactive_30")[0] == ["bob@acme.test", "cat@acme.test", "dan@acme.test"]
+    emails, body = listed("last_active=inactive_60")
+    assert emails == ["cat@acme.test", "dan@acme.test"]
+    assert '<option value="inactive_60" selected>Not active for 60 days</option>' in body
+    assert listed("last_active=never")[0] == ["dan@acme.test"]
+
+
 @pytest.mark.parametrize(
     "query,message",
     [
@@ -107,6 +138,7 @@ def test_paging_follows_next_links_keeping_the_filters(admin_client, org):
         ("status=gone", "not one of the available choices"),
         ("kind=robots", "not one of the available choices"),
         ("last_active=7", "not one of the available choices"),
+        ("last_active=30", "not one of the available choices"),
         ("site=nope", "not one of the available choices"),
         ("q=" + "x" * 201, "at most 200 characters"),
         ("q=a%00b", "Null characters are not allowed"),

@@ -31,10 +31,14 @@ STATUS_CHOICES = [
     ("deletion_scheduled", "Deletion scheduled"),
 ]
 KIND_CHOICES = [("", "Managed and external"), ("managed", "Managed accounts"), ("external", "External users")]
+# The values are ``user_selectors.LAST_ACTIVE`` (the REST API takes the same); "not active for N
+# days" includes people never active.
 LAST_ACTIVE_CHOICES = [
     ("", "Any time"),
-    ("30", "Active in the last 30 days"),
-    ("90", "Active in the last 90 days"),
+    ("active_30", "Active in the last 30 days"),
+    ("active_90", "Active in the last 90 days"),
+    ("inactive_30", "Not active for 30 days"),
+    ("inactive_60", "Not active for 60 days"),
     ("inactive_90", "Not active for 90 days"),
     ("never", "Never active"),
 ]

@@ -8,84 +8,17 @@ cookie of the signed-in person.
 
 from __future__ import annotations
 
-import secrets
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
-import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from django.conf import settings
-from django.test import Client
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
-from orgwarden.oidc import keys
-from orgwarden.oidc.services import site_redirect_uris_set
+from orgwarden.oidc.tests.relying_party import CALLBACK, authorize, browser_of, sign_in, verify
 from orgwarden.orgs.models import Activity
 from orgwarden.orgs.services.users import user_deactivate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CALLBACK = "http://127.0.0.1:8765/callback"
-
-
-@pytest.fixture
-def product(org, org_admin, site):
-    site_redirect_uris_set(
-        org=org, actor=org_admin.account, site_id=site.site.site_id, redirect_uris=CALLBACK
-    )
-    return site
-
-
-def rp(site) -> OAuth2Session:
-    return OAuth2Session(
-        site.client_id,
-        site.secret,
-        scope="openid email profile",
-        redirect_uri=CALLBACK,
-        code_challenge_method="S256",
-    )
-
-
-def browser_of(account) -> requests.Session:
-    client = Client()
-    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
-    browser = requests.Session()
-    browser.cookies.set(settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value)
-    return browser
-
-
-def authorize(live_server, site, account):
-    client = rp(site)
-    verifier = secrets.token_urlsafe(48)
-    nonce = secrets.token_urlsafe(16)
-    url, _state = client.create_authorization_url(
-        f"{live_server.url}/oauth2/authorize/", code_verifier=verifier, nonce=nonce
-    )
-    answer = browser_of(account).get(url, allow_redirects=False)
-    return client, verifier, nonce, answer
-
-
-def sign_in(live_server, site, account):
-    client, verifier, nonce, answer = authorize(live_server, site, account)
-    assert answer.status_code == 302, answer.text[:500]
-    location = answer.headers["Location"]
-    assert location.startswith(CALLBACK) and "code" in parse_qs(urlsplit(location).query)
-    token = client.fetch_token(
-        f"{live_server.url}/oauth2/token/", authorization_response=location, code_verifier=verifier
-    )
-    return client, token, nonce
-
-
-def verify(live_server, id_token: str):
-    config = requests.get(f"{live_server.url}/.well-known/openid-configuration", timeout=5).json()
-    jwks = requests.get(config["jwks_uri"], timeout=5).json()
-    decoded = jwt.decode(id_token, KeySet.import_key_set(jwks))
-    assert decoded.header["alg"] == "RS256"
-    return config, decoded.claims
 
 
 def test_access_through_a_group_signs_in_with_the_right_claims(live_server, product, manage, grant):
@@ -148,20 +81,6 @@ def test_losing_access_cuts_the_refresh_token(live_server, org, org_admin, produ
     )
     with pytest.raises(OAuthError):
         client.refresh_token(f"{live_server.url}/oauth2/token/", refresh_token=token["refresh_token"])
-
-
-def test_key_rotation_keeps_old_tokens_verifiable(live_server, product, manage, grant):
-    person = manage()
-    grant(person)
-    _client, token, _nonce = sign_in(live_server, product, person)
-    keys.signing_key_rotate()
-    keys.install(force=True)
-    jwks = requests.get(f"{live_server.url}/oauth2/jwks.json", timeout=5).json()
-    assert len(jwks["keys"]) == 2
-    verify(live_server, token["id_token"])  # signed by the retired key, still in the JWKS
-    _client, token2, _nonce = sign_in(live_server, product, person)
-    verify(live_server, token2["id_token"])
-    assert AuditEvent.objects.filter(action="system:oidc_key:rotated").count() == 1
 
 
 def test_signing_out_everywhere_cuts_the_refresh_token(live_server, product, manage, grant):

@@ -43,6 +43,13 @@ class UserQuery(ListQuery):
     q: str = Field("", max_length=200, description="Email prefix or part of the name")
     kind: Literal["", "managed", "external"] = ""
     status: Literal["", "active", "deactivated", "deletion_scheduled"] = ""
+    last_active: Literal[
+        "", "active_30", "active_90", "inactive_30", "inactive_60", "inactive_90", "never"
+    ] = Field(
+        "",
+        description="active_N: active in the last N days; inactive_N: not active for N days, or never; "
+        "never: never active (a product sign-in or an API token check is activity)",
+    )
 
 
 def _org(org: Organization) -> dict[str, Any]:
@@ -98,11 +105,15 @@ def org_detail(request: HttpRequest, org_id: OrgId):
 def users_list(request: HttpRequest, org_id: OrgId, params: Query[UserQuery]):
     """The org's users (managed accounts and external users), sorted by email.
 
+    ``last_active`` is when the user last signed in to one of the org's product sites or used an API
+    token with one (ISO 8601, UTC), or null if never; the ``last_active`` parameter filters on it.
     ``status`` is ``deletion_scheduled`` from the moment a deletion is scheduled (the account is
     deactivated then too), else the account's status.
     """
     org = queries.org_of_key(org=request.org, org_id=org_id)
-    filters = users_selectors.UserFilters(q=params.q, kind=params.kind, status=params.status)
+    filters = users_selectors.UserFilters(
+        q=params.q, kind=params.kind, status=params.status, last_active=params.last_active
+    )
     result = users_selectors.users_page(org=org, filters=filters, after=params.cursor, size=params.limit)
     return page(
         request, [_user(row) for row in result.rows], next_cursor=result.next_cursor, size=params.limit

@@ -35,7 +35,10 @@ class User(Schema):
     name: str
     managed: bool
     status: Literal["active", "deactivated", "deletion_scheduled", "closed"]
-    last_active: datetime | None
+    last_active: datetime | None = Field(
+        description="The last product sign-in or API token check, in any of the org's product sites "
+        "(UTC; null: never)"
+    )
     deletion_scheduled_for: datetime | None
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
+from django.utils.dateparse import parse_datetime
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.api.tests.helpers import ApiClient, api_client_for, key_for
@@ -83,6 +87,61 @@ def test_users_filters(api, org):
     assert api.get(url, {"kind": "robots"}).status_code == 400
     assert api.get(url, {"limit": 0}).status_code == 400
     assert api.get(url, {"limit": 101}).status_code == 400
+
+
+def test_users_last_active_and_its_filter(api, org):
+    """``last_active`` is kept by activity recording (a product sign-in here), answered in ISO 8601
+    UTC or null, and ``last_active=…`` filters on it with the console's values."""
+    from orgwarden.orgs.models import OrgUser, ProductSite
+    from orgwarden.tokens.introspection import activity_record
+
+    site = ProductSite.objects.create(org=org, product="jira-software", name="Jira", url="https://j.test")
+    recent = AccountFactory(email="recent@acme.test")
+    stale = AccountFactory(email="stale@acme.test")
+    never = AccountFactory(email="never@acme.test")
+    for account in (recent, stale, never):
+        account_claim(org=org, account=account, domain=None, actor=Actor.system())
+    with time_machine.travel(datetime(2026, 3, 1, 9, 30, tzinfo=UTC), tick=False):
+        activity_record(site=site, account=stale, kind="signin")
+    with time_machine.travel(datetime(2026, 6, 10, 8, 0, 5, tzinfo=UTC), tick=False):
+        activity_record(site=site, account=recent, kind="api_call")
+    assert OrgUser.objects.get(account=recent).last_active_at == datetime(2026, 6, 10, 8, 0, 5, tzinfo=UTC)
+    url = f"{BASE}/{org.org_id}/users"
+    with time_machine.travel(datetime(2026, 6, 20, tzinfo=UTC), tick=False):
+        users = {u["email"]: u for u in api.get(url).json()["data"]}
+        assert parse_datetime(users["recent@acme.test"]["last_active"]) == datetime(
+            2026, 6, 10, 8, 0, 5, tzinfo=UTC
+        )
+        assert users["recent@acme.test"]["last_active"].startswith("2026-06-10T08:00:05")
+        assert users["never@acme.test"]["last_active"] is None
+
+        def emails(value: str) -> list[str]:
+            response = api.get(url, {"last_active": value})
+            assert response.status_code == 200, response.content
+            return [u["email"] for u in response.json()["data"]]
+
+        assert emails("active_30") == ["recent@acme.test"]
+        assert emails("active_90") == ["recent@acme.test"]
+        assert emails("inactive_30") == ["never@acme.test", "stale@acme.test"]
+        assert emails("inactive_90") == ["never@acme.test", "stale@acme.test"]
+        assert emails("never") == ["never@acme.test"]
+        assert emails("") == ["never@acme.test", "recent@acme.test", "stale@acme.test"]
+    for bad in ["30", "inactive_45", "NEVER", "x" * 300]:
+        response = api.get(url, {"last_active": bad})
+        assert response.status_code == 400, bad
+        assert response.json()["code"] == "invalid_request"
+
+
+def test_users_last_active_values_are_the_consoles(api):
+    """One list of values for the selector, the console's filter and the API's parameter."""
+    from orgwarden.console.views.users import LAST_ACTIVE_CHOICES
+    from orgwarden.orgs.selectors.users import LAST_ACTIVE
+
+    schema = api.get("/api/openapi.json").json()
+    params = schema["paths"]["/api/admin/v1/orgs/{orgId}/users"]["get"]["parameters"]
+    (param,) = [p for p in params if p["name"] == "last_active"]
+    assert [value for value, _label in LAST_ACTIVE_CHOICES] == ["", *LAST_ACTIVE]
+    assert sorted(param["schema"]["enum"]) == sorted(["", *LAST_ACTIVE])
 
 
 def test_users_of_another_org_never_show(api, org, other_org_admin):

@@ -619,14 +619,70 @@ def test_status_site_and_last_active_filters(admin, org):
     assert emails(status="deactivated") == ["b@acme.test"]
     assert emails(status="deletion_scheduled") == ["c@acme.test"]
     assert emails(site_id=site.site_id) == ["a@acme.test", "d@guest.test"]
-    assert emails(last_active="30") == ["a@acme.test"]
-    assert emails(last_active="90") == ["a@acme.test", "b@acme.test"]
+    assert emails(last_active="active_30") == ["a@acme.test"]
+    assert emails(last_active="active_90") == ["a@acme.test", "b@acme.test"]
     assert emails(last_active="never") == ["d@guest.test"]
+    assert emails(last_active="inactive_30") == ["b@acme.test", "c@acme.test", "d@guest.test"]
+    assert emails(last_active="inactive_60") == ["b@acme.test", "c@acme.test", "d@guest.test"]
     assert emails(last_active="inactive_90") == ["c@acme.test", "d@guest.test"]
     assert emails(kind="managed", status="active") == ["a@acme.test"]
     rows = {r.email: r for r in selectors.users_page(org=org, filters=UserFilters(), after=None).rows}
     assert rows["a@acme.test"].site_count == 2 and rows["b@acme.test"].site_count == 0
     assert rows["c@acme.test"].status == "deletion_scheduled" and rows["d@guest.test"].is_managed is False
+
+
+@pytest.mark.parametrize("few", [0, 3, 10_000])
+def test_last_active_pages_are_the_same_whichever_index_serves_them(org, monkeypatch, few):
+    """With at most ``FEW`` matches the page is sorted from the ``(org, last_active_at)`` index's
+    rows, with more it is the walk along the email index: the same pages either way, paged by the
+    same cursors, combined with the other filters and the search."""
+    monkeypatch.setattr(selectors, "FEW", few)
+    now = timezone.now()
+    ages = [None, 1, 29, 31, 59, 61, 89, 91, 400, None, 5]  # days since last active
+    for n, age in enumerate(ages):
+        account = managed(org, email=f"u{n:02d}@acme.test")
+        when = None if age is None else now - timedelta(days=age)
+        OrgUser.objects.filter(account=account).update(last_active_at=when)
+    external(org, email="zz@guest.test")  # never active
+
+    def walk(**f) -> list[str]:
+        seen, after = [], None
+        while True:
+            page = selectors.users_page(org=org, filters=UserFilters(**f), after=after, size=2)
+            seen += [r.email for r in page.rows]
+            if page.next_cursor is None:
+                return seen
+            after = page.next_cursor
+
+    def expected(keep) -> list[str]:
+        found = [f"u{n:02d}@acme.test" for n, age in enumerate(ages) if keep(age)]
+        return found + (["zz@guest.test"] if keep(None) else [])
+
+    assert walk(last_active="active_30") == expected(lambda a: a is not None and a < 30)
+    assert walk(last_active="active_90") == expected(lambda a: a is not None and a < 90)
+    assert walk(last_active="inactive_30") == expected(lambda a: a is None or a > 30)
+    assert walk(last_active="inactive_60") == expected(lambda a: a is None or a > 60)
+    assert walk(last_active="inactive_90") == expected(lambda a: a is None or a > 90)
+    assert walk(last_active="never") == expected(lambda a: a is None)
+    assert walk(last_active="never", kind="managed") == ["u00@acme.test", "u09@acme.test"]
+    assert walk(last_active="inactive_90", q="u0") == [f"u0{n}@acme.test" for n in (0, 7, 8, 9)]
+
+
+def test_the_last_active_probe_gives_up_past_few_matches(org, monkeypatch, django_assert_max_num_queries):
+    """The probe stops after ``FEW`` + 1 keys per range: no matter how many users are active, the
+    inactive filter asks for at most that many (so its cost does not grow with the org)."""
+    now = timezone.now()
+    for n in range(6):
+        account = managed(org, email=f"a{n}@acme.test")
+        OrgUser.objects.filter(account=account).update(last_active_at=now - timedelta(days=n))
+    assert selectors._last_active_few(org=org, value="active_30", now=now) is not None
+    with monkeypatch.context() as patch:
+        patch.setattr(selectors, "FEW", 4)
+        assert selectors._last_active_few(org=org, value="active_30", now=now) is None
+        assert selectors._last_active_few(org=org, value="never", now=now) == []
+    with django_assert_max_num_queries(4):  # probe (two ranges), page, site counts
+        page = selectors.users_page(org=org, filters=UserFilters(last_active="inactive_90"), after=None)
+    assert page.rows == [] and page.next_cursor is None
 
 
 @pytest.mark.parametrize(
@@ -635,6 +691,8 @@ def test_status_site_and_last_active_filters(admin, org):
         (UserFilters(status="gone"), None),
         (UserFilters(kind="robots"), None),
         (UserFilters(last_active="7"), None),
+        (UserFilters(last_active="30"), None),
+        (UserFilters(last_active="inactive_45"), None),
         (UserFilters(q="x" * 201), None),
         (UserFilters(site_id="nope"), None),
         (UserFilters(), "!!!"),
