@@ -14,8 +14,9 @@ What a flow has proved so far is kept in ``SignInFlow.proofs`` ("password", "lin
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.contrib.auth import login
 from django.db import transaction
@@ -137,7 +138,12 @@ def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
 def session_proofs(request: HttpRequest) -> frozenset[str]:
     """What the current session's sign-in proved; empty for a session signed in another way
     (or before proofs were recorded), which therefore satisfies no requirement."""
-    proofs = request.session.get(AUTH_PROOFS_KEY)
+    return proofs_in(request.session)
+
+
+def proofs_in(session_data: Mapping[str, Any]) -> frozenset[str]:
+    """What the sign-in of a session with this data proved (``Session.get_decoded()`` or a live one)."""
+    proofs = session_data.get(AUTH_PROOFS_KEY)
     if not isinstance(proofs, list):
         return frozenset()
     return frozenset(p for p in proofs if isinstance(p, str))

@@ -8,6 +8,9 @@
 - A refresh token also needs a live orgwarden session of the account: product sessions live no
   longer than the orgwarden sign-in they came from, so "sign out everywhere", an admin ending the
   sessions, and the policy's idle and absolute session limits end them too.
+- When the account's policy enforces SSO, that live session must be one whose sign-in went through
+  the identity provider: enforcing SSO cuts the refresh tokens that password sessions gave, as the
+  authorize step sends those sessions through the IdP (``checks.sso_connection_to_prove``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from orgwarden.accounts.models import Session
-from orgwarden.oidc.checks import sign_in_refusal
+from orgwarden.accounts.signin import proofs_in
+from orgwarden.oidc.checks import sign_in_refusal, sso_connection_to_prove
 
 
 class OrgwardenValidator(OAuth2Validator):
@@ -40,6 +44,11 @@ class OrgwardenValidator(OAuth2Validator):
         site_client = getattr(client, "site_client", None)
         if site_client is None:
             return False
-        if not Session.objects.filter(account=request.user, expire_date__gt=timezone.now()).exists():
+        sessions = Session.objects.filter(account=request.user, expire_date__gt=timezone.now())
+        if not sessions.exists():
             return False
-        return sign_in_refusal(account=request.user, site=site_client.site) is None
+        if sign_in_refusal(account=request.user, site=site_client.site) is not None:
+            return False
+        if sso_connection_to_prove(account=request.user, proofs=frozenset()) is not None:
+            return any("sso" in proofs_in(session.get_decoded()) for session in sessions[:50])
+        return True

@@ -17,11 +17,12 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 from django.utils import timezone
 
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
-from orgwarden.oidc.tests.relying_party import CALLBACK, rp, verify
+from orgwarden.oidc.tests.relying_party import CALLBACK, rp, sign_in, verify
 from orgwarden.orgs.models import Activity, OrgUser
 from orgwarden.sso import selectors as sso_selectors
 from orgwarden.sso.tests.conftest import enforce_sso
@@ -139,6 +140,10 @@ def test_member_under_enforced_sso_goes_through_the_idp_and_lands_in_the_product
     assert Activity.objects.get(account=member, site=product.site).signins == 1
     assert not AuditEvent.objects.filter(action="account:product:access_denied").exists()
 
+    # 6. The session went through the IdP, so its product session refreshes under enforced SSO.
+    refreshed = client.refresh_token(f"{base}/oauth2/token/", refresh_token=token["refresh_token"])
+    assert verify(live_server, refreshed["id_token"])[1]["sub"] == member.account_id
+
 
 def test_without_the_idp_there_is_no_code(live_server, product, member):
     """The password step is closed to her: a password POSTed directly never reaches the product."""
@@ -213,3 +218,14 @@ def test_a_password_session_from_before_sso_was_enforced_goes_through_the_idp_fi
         .values_list("details__method", flat=True)
     )
     assert methods == ["password", "sso"]
+
+
+def test_enforcing_sso_cuts_the_refresh_tokens_of_password_sessions(live_server, product, member, connection):
+    """A product session that came from a sign-in without the IdP cannot outlive SSO enforcement."""
+    connection.directory.policies.update(enforce_sso=False)
+    client, token, _nonce = sign_in(live_server, product, member)  # a session without the IdP
+    token = client.refresh_token(f"{live_server.url}/oauth2/token/", refresh_token=token["refresh_token"])
+    enforce_sso(connection)
+    with pytest.raises(OAuthError) as refused:
+        client.refresh_token(f"{live_server.url}/oauth2/token/", refresh_token=token["refresh_token"])
+    assert refused.value.error == "invalid_grant"
