@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
@@ -16,10 +16,13 @@ from orgwarden.tokens import usage
 
 
 @pytest.fixture(autouse=True)
-def _usage_written_at_once(settings) -> Iterator[None]:
-    """Introspection's bookkeeping is written on every call in tests (tokens/tests test batching)."""
-    settings.USAGE_FLUSH_SECONDS = 0
-    yield
+def _usage_written_at_once() -> Iterator[None]:
+    """Introspection's bookkeeping is written on every call in tests (tokens/tests test batching).
+
+    ``override_settings`` rather than pytest-django's ``settings`` fixture: some tests parametrize
+    an argument of that name."""
+    with override_settings(USAGE_FLUSH_SECONDS=0):
+        yield
     usage.reset()
 
 
