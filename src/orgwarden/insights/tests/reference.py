@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from orgwarden.accounts.models import Account
 from orgwarden.insights.rollups import INSIGHT_PRODUCTS
-from orgwarden.orgs.models import Activity, Organization, OrgUser, ProductSite, SiteAccess
+from orgwarden.orgs.models import Activity, Directory, Organization, OrgUser, ProductSite, SiteAccess
 
 
 def _today() -> date:
@@ -81,6 +81,24 @@ def inactive_users(*, org, days, include_deactivated=False) -> QuerySet[Account]
         .filter(Q(last_active_day__lte=cutoff) | Q(last_active_day__isnull=True))
         .order_by(F("last_active_day").asc(nulls_first=True), "email")
     )
+
+
+def authentication(*, org, include_deactivated=False) -> dict[str, object]:
+    managed = OrgUser.objects.filter(org=org, is_managed=True).select_related("account", "directory")
+    if not include_deactivated:
+        managed = managed.filter(account__status=Account.Status.ACTIVE)
+    sso = managed.filter(directory__kind=Directory.Kind.IDP)
+    two_step = managed.filter(account__totp_enabled_at__isnull=False)
+    neither = managed.exclude(directory__kind=Directory.Kind.IDP).filter(
+        account__totp_enabled_at__isnull=True
+    )
+    return {
+        "total": managed.count(),
+        "sso": sso.count(),
+        "two_step": two_step.count(),
+        "neither": neither.count(),
+        "neither_list": list(neither.order_by("email")[:200]),
+    }
 
 
 def domains_with_access(*, org, include_deactivated=False) -> list[tuple[str, int, int]]:

@@ -22,7 +22,7 @@ from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.insights import rollups, selectors
 from orgwarden.insights.models import AccountLastActive, DailyActive, RollupState, SiteLastActive
 from orgwarden.insights.tests import reference
-from orgwarden.orgs.models import Activity, Group, GroupMember, OrgUser, ProductSite, SiteAccess
+from orgwarden.orgs.models import Activity, Directory, Group, GroupMember, OrgUser, ProductSite, SiteAccess
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -60,6 +60,8 @@ def world(clock, org_admin, other_org_admin):
     groups = {name: Group.objects.create(org=org, name=name) for name in ("everyone", "devs", "board")}
     for site, group in [("jira", "everyone"), ("wiki", "everyone"), ("jira", "devs"), ("board", "board")]:
         SiteAccess.objects.create(site=sites[site], group=groups[group])
+    local = Directory.objects.get(org=org, kind=Directory.Kind.LOCAL)
+    idp = Directory.objects.create(org=org, kind=Directory.Kind.IDP, name="Okta")
     people = []
     for i in range(40):
         domain = ["acme.example", "acme.example", "partner.example", "mail.example"][i % 4]
@@ -70,8 +72,14 @@ def world(clock, org_admin, other_org_admin):
             status = Account.Status.CLOSED
         account = AccountFactory(email=f"p{i:02d}@{domain}", status=status)
         OrgUser.objects.create(
-            org=org, account=account, email=account.email, is_managed=domain == "acme.example"
+            org=org,
+            account=account,
+            email=account.email,
+            is_managed=domain == "acme.example",
+            directory=[None, local, idp][i % 3],
         )
+        if i % 5 == 1:
+            Account.objects.filter(pk=account.pk).update(totp_enabled_at=NOW)
         for name, group in groups.items():
             if rng.random() < {"everyone": 0.7, "devs": 0.4, "board": 0.3}[name]:
                 GroupMember.objects.create(group=group, account=account)
@@ -123,6 +131,7 @@ def assert_agrees(org) -> None:
                 for u in reference.inactive_users(days=days, **kw)
             ]
             assert mine == live, (days, include)
+        assert selectors.authentication(**kw) == reference.authentication(**kw)
         assert selectors.domains_with_access(**kw) == reference.domains_with_access(**kw)
         assert selectors.managed_vs_external(**kw) == reference.managed_vs_external(**kw)
     for org_user in OrgUser.objects.filter(org=org).select_related("account"):
