@@ -110,6 +110,8 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
         late_days: list[date] = []
         if state.refreshed_at is None:
             _fold_all(cursor, org, [pk for pk, _product in sites])
+            if connection.vendor == "postgresql":  # its planner should know them before autovacuum does
+                cursor.execute(f"ANALYZE {_SLA}, {_ALA}")
         else:
             if recount_all:
                 _ala_rebuild(cursor, org)

@@ -253,7 +253,7 @@ def inactive_users(
         f"SELECT a.account_id, a.email, a.status FROM {_ORG_USERS} ou CROSS JOIN {_ACCOUNTS} a "  # noqa: S608
         "WHERE ou.org_id = %s AND a.id = ou.account_id "
         f"AND NOT EXISTS (SELECT 1 FROM {_ALA} l WHERE l.org_id = %s AND l.account_id = ou.account_id) "
-        f"AND {access} {status} ORDER BY a.email LIMIT %s"
+        f"AND {access} {status} ORDER BY a.email"
     )
     stale_sql = (
         f"SELECT a.account_id, a.email, a.status, l.last_day FROM {_ALA} l CROSS JOIN {_ACCOUNTS} a "  # noqa: S608
@@ -262,8 +262,12 @@ def inactive_users(
         f"AND {access} {status} ORDER BY l.last_day, a.email LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(never_sql, [org.pk, org.pk, *groups, *status_params, limit])
-        found = [InactiveUser(account_id, email, st, None) for account_id, email, st in cursor.fetchall()]
+        # No LIMIT here: with one, PostgreSQL walks every account in email order hoping to stop
+        # early, and the never active are usually few.
+        cursor.execute(never_sql, [org.pk, org.pk, *groups, *status_params])
+        found = [
+            InactiveUser(account_id, email, st, None) for account_id, email, st in cursor.fetchmany(limit)
+        ]
         if len(found) < limit:
             cursor.execute(
                 stale_sql,
