@@ -28,11 +28,6 @@ class RollupState(models.Model):
 
     org = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
     refreshed_at = models.DateTimeField(null=True, blank=True)
-    # Every Activity row with id <= activity_mark is folded in; the mark lags (next_mark becomes it
-    # once next_mark_at is older than the margin) so rows committed out of id order are not missed.
-    activity_mark = models.BigIntegerField(default=0)
-    next_mark = models.BigIntegerField(default=0)
-    next_mark_at = models.DateTimeField(null=True, blank=True)
     # The highest Activity id at the last refresh: a newer row for a frozen day re-counts that day.
     seen_top = models.BigIntegerField(default=0)
     # The org's (site, product) pairs the day counts were made with, and how many SiteLastActive

@@ -24,6 +24,11 @@ deactivating or reactivating someone shows at once. Site access is never rolled 
 join it live). An org's activity is the activity on its sites: ``tokens.usage`` writes each row
 with its site's org.
 
+What it does not see: activity rows deleted other than with their site or account (the app
+deletes none), and, on PostgreSQL, a row for a day that is no longer live whose transaction
+commits after a refresh that saw a higher id (a write both more than ``MARGIN`` late and out of
+order); rows of live days are read again at every refresh, whatever their ids.
+
 Bookkeeping, not a change anyone made: no audit event (like ``tokens.usage``). The statements are
 plain SQL that SQLite (3.24+) and PostgreSQL both accept. The daily job (``orgwarden insights
 daily``) refreshes every org, so an org's first view costs no more than any other.
@@ -106,7 +111,10 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
     sites = list(ProductSite.objects.filter(org=org).order_by("pk").values_list("pk", "product"))
     sites_key = hashlib.sha256(repr(sites).encode()).hexdigest()
     with connection.cursor() as cursor:
-        recount_all = sites_key != state.sites_key or _sla_rows(cursor, org) < state.last_active_rows
+        rows_before = _sla_rows(cursor, org)
+        recount_all = sites_key != state.sites_key or rows_before < state.last_active_rows
+        cursor.execute(f"SELECT MAX(id) FROM {_SLA}")  # noqa: S608
+        sla_top = cursor.fetchone()[0] or 0
         late_days: list[date] = []
         if state.refreshed_at is None:
             _fold_all(cursor, org, [pk for pk, _product in sites])
@@ -127,7 +135,10 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
         for day in late_days:
             _count_days(cursor, org, day, day)
         _fill(cursor, org, kept_from, now)
-        state.last_active_rows = _sla_rows(cursor, org)
+        # Rows are only added here (deleted only with their site or account): the new ones are
+        # those past the highest id before the fold.
+        cursor.execute(f"SELECT COUNT(*) FROM {_SLA} WHERE id > %s AND org_id = %s", [sla_top, org.pk])  # noqa: S608
+        state.last_active_rows = rows_before + cursor.fetchone()[0]
     state.refreshed_at = now
     state.seen_top = max(top, state.seen_top)
     state.sites_key = sites_key
