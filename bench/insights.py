@@ -1,16 +1,23 @@
 """Time to compute each insights chart and the billable count for a large org, on SQLite and PostgreSQL.
 
-Prints ONE JSON line per chart per database. In one process, no HTTP (the console page and the REST
-endpoints call exactly these selectors):
+Prints ONE JSON line per measured operation per database. In one process, no HTTP (the console page
+and the REST endpoints call exactly these selectors):
 
 1. creates the database — a temporary data directory (SQLite), then the PostgreSQL database
    ``bench_insights`` (dropped and created here with psycopg) — and migrates it;
 2. bulk-inserts an org with ``BENCH_ACCOUNTS`` (50,000) managed accounts, 8 product sites of 4
-   products, one group per site with every fifth account in it (two sites for everyone), and a
+   products, one group per site with every fourth account in it (two sites for everyone), and a
    year of daily activity: ``BENCH_DAILY_ACTIVE`` (2,000) accounts a day, each on one or two
-   sites — about 1.1 million account × site × day rows, the rollup ``orgs.models.Activity`` keeps
-   (one row per account, site and day, whatever the number of sign-ins);
-3. ANALYZE, then times ``BENCH_REPEAT`` (20) calls of ``insights.selectors.chart`` per chart and of
+   sites — about a million account × site × day rows of ``orgs.models.Activity`` (one row per
+   account, site and day, whatever the number of calls);
+3. ANALYZE (PostgreSQL: VACUUM ANALYZE, what autovacuum does to a table after a million inserts);
+4. ``insights:rollups_first_build``: builds the org's insights rollups from nothing, once — what
+   ``orgwarden insights daily`` (or, before it has run, the org's first view) does once per org;
+5. ``insights:rollups_refresh``: ``BENCH_REPEAT`` (20) refreshes, each after ``BENCH_NEW_ROWS``
+   (200) new activity rows of today — what the first insights read after a quiet minute pays, on
+   top of its chart;
+6. ``insights:<chart>``: ``BENCH_REPEAT`` calls of ``insights.selectors.chart`` per chart, rollups
+   fresh (every read within a minute of a refresh), after one warm-up call; and
    ``billing.selectors.billable_count``.
 
 Target: p99 < 200 ms per chart. Usage: ``python bench/insights.py`` (both), ``--only sqlite`` or
@@ -33,6 +40,7 @@ from pathlib import Path
 N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "50000"))
 DAILY_ACTIVE = int(os.environ.get("BENCH_DAILY_ACTIVE", "2000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))
+NEW_ROWS = int(os.environ.get("BENCH_NEW_ROWS", "200"))
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 PG_NAME = "bench_insights"
 
@@ -50,7 +58,7 @@ def run(database: str) -> None:
 
     from orgwarden.accounts.models import Account
     from orgwarden.billing import selectors as billing
-    from orgwarden.insights import selectors
+    from orgwarden.insights import rollups, selectors
     from orgwarden.orgs.models import (
         Activity,
         Directory,
@@ -127,40 +135,60 @@ def run(database: str) -> None:
                 rows = []
         Activity.objects.bulk_create(rows, batch_size=10_000)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     activity_rows = Activity.objects.count()
     print(
         f"[bench] {database}: seeded {activity_rows} activity rows in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
 
-    def timed(name, fn):
+    def report(name, times, **extra):
+        times = sorted(times)
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+        line = {
+            "operation": name,
+            "n": len(times),
+            "accounts": N_ACCOUNTS,
+            "activity_rows": activity_rows,
+            "per_second": round(1000 / statistics.mean(times), 1),
+            "p50_ms": round(statistics.median(times), 1),
+            "p99_ms": round(p99, 1),
+            "database": database,
+            **extra,
+        }
+        print(json.dumps(line), flush=True)
+
+    def timed(name, fn, **extra):
         fn()  # warm
         times = []
         for _ in range(REPEAT):
             t0 = time.perf_counter()
             fn()
             times.append((time.perf_counter() - t0) * 1000)
-        times.sort()
-        p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-        print(
-            json.dumps(
-                {
-                    "operation": name,
-                    "n": REPEAT,
-                    "accounts": N_ACCOUNTS,
-                    "activity_rows": activity_rows,
-                    "per_second": round(1000 / statistics.mean(times), 1),
-                    "p50_ms": round(statistics.median(times), 1),
-                    "p99_ms": round(p99, 1),
-                    "database": database,
-                }
-            ),
-            flush=True,
-        )
+        report(name, times, **extra)
+
+    t0 = time.perf_counter()
+    rollups.refreshed(org=org, force=True)
+    report("insights:rollups_first_build", [(time.perf_counter() - t0) * 1000])
+
+    # New activity between refreshes: accounts not yet active today, on their first site.
+    active_today = set(Activity.objects.filter(org=org, day=today).values_list("account_id", flat=True))
+    fresh = ((n, pk) for n, pk in enumerate(ids) if pk not in active_today)
+    times = []
+    for _ in range(REPEAT):
+        now = timezone.now()
+        batch = []
+        for _n in range(NEW_ROWS):
+            n, pk = next(fresh)
+            batch.append(Activity(org=org, site=sites[n % 4], account_id=pk, day=today, last_at=now))
+        Activity.objects.bulk_create(batch)
+        t0 = time.perf_counter()
+        rollups.refreshed(org=org, force=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    report("insights:rollups_refresh", times, new_rows=NEW_ROWS)
 
     for key in selectors.CHARTS:
-        timed(f"insights:{key}", lambda key=key: selectors.chart(org=org, key=key))
+        timed(f"insights:{key}", lambda key=key: selectors.chart(org=org, key=key), rollups="fresh")
     timed("billing:billable_count", lambda: billing.billable_count(org=org))
 
 

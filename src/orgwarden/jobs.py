@@ -1,4 +1,4 @@
-"""The daily jobs: re-check verified domains, run due account deletions.
+"""The daily jobs: re-check verified domains, run due account deletions, refresh insights rollups.
 
 ``orgwarden daily`` runs them once per UTC day for the whole installation: it takes a lock in the
 shared cache (the database, or Redis), so however many processes or machines start it, each day's
@@ -25,6 +25,7 @@ DAILY_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("accounts", "purge"),
     ("sso", "check-certificates"),
     ("billing", "daily"),
+    ("insights", "daily"),
 )
 LOCK_SECONDS = 36 * 3600
 SCHEDULER_INTERVAL = 3600

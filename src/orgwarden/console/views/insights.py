@@ -56,7 +56,7 @@ def insights(request: HttpRequest) -> HttpResponse:
     svg["domains"] = charts.bars(
         [(r[0], r[1] + r[2]) for r in tables["domains"].rows[:10]], title="Users per domain"
     )
-    inactive = selectors.inactive_users(org=org, days=days, include_deactivated=include)[:200]
+    inactive = selectors.inactive_users(org=org, days=days, include_deactivated=include, limit=200)
     return render(
         request,
         "console/insights/insights.html",
