@@ -1,7 +1,7 @@
 """The SCIM 2.0 endpoint of an IdP directory (``/scim/directory/<directoryId>/…``). Thin: check the
 directory key, parse the query and JSON body, call a service or selector, answer SCIM JSON — and
-turn every ``ScimError`` into the SCIM error schema. Every Users/Groups request is logged in the
-directory's provisioning log, refused ones too.
+turn every ``ScimError`` into the SCIM error schema. Every Users/Groups request (and root search) is
+logged in the directory's provisioning log, refused ones too.
 
 Real clients' quirks handled here: OneLogin's ``+`` for spaces (form decoding) and its trailing
 ``&`` or ``?`` in the query string; ``application/json`` as well as ``application/scim+json``.
@@ -19,11 +19,14 @@ from django.views.decorators.csrf import csrf_exempt
 from orgwarden.orgs.models import Directory
 from orgwarden.scim import selectors, services
 from orgwarden.scim.exceptions import ResourceNotFound, ScimError
+from orgwarden.scim.models import ScimUser
 from orgwarden.scim.processors import discovery
 from orgwarden.scim.processors.resources import ERROR_SCHEMA, LIST_SCHEMA, select
 
 CONTENT_TYPE = "application/scim+json"
 MAX_BODY = 5 * 1024 * 1024
+ROOT_RESOURCE = "Users, Groups"  # how a root /.search shows in the provisioning log
+LOGGED = ("Users", "Groups", ROOT_RESOURCE)
 
 
 def scim_json(data: Any, status: int = 200, location: str = "") -> HttpResponse:
@@ -106,7 +109,7 @@ def endpoint(resource: str) -> Callable:
             except ScimError as exc:
                 response = scim_error(exc.detail, exc.status, exc.scim_type)
                 status, error = exc.status, exc.detail
-            if resource in ("Users", "Groups"):
+            if resource in LOGGED:
                 services.provisioning_log_record(
                     directory=directory,
                     method=request.method or "",
@@ -238,39 +241,29 @@ def groups_search(request: HttpRequest, directory: Directory, query: QueryDict):
     return 200, _listing(request, directory, query, selectors.groups_page, selectors.render_group), ""
 
 
-@endpoint("Search")
+@endpoint(ROOT_RESOURCE)
 def root_search(request: HttpRequest, directory: Directory, query: QueryDict):
-    """POST /.search across Users and Groups: users first, then groups, in one stable order."""
+    """POST /.search: one filter over Users and Groups (see ``selectors.root_page``)."""
     if request.method != "POST":
         raise _not_allowed(request.method)
     query = _search_query(request)
-    base = _base(request, directory)
-    start = max(1, int(query.get("startIndex") or 1)) if (query.get("startIndex") or "1").isdigit() else 1
-    count_text = query.get("count")
-    users = selectors.users_page(directory=directory, filter_text=query.get("filter"), start="1", count="0")
-    groups = selectors.groups_page(directory=directory, filter_text=query.get("filter"), start="1", count="0")
-    size = (
-        min(int(count_text), selectors.MAX_RESULTS)
-        if count_text and count_text.isdigit()
-        else selectors.MAX_RESULTS
+    page = selectors.root_page(
+        directory=directory,
+        filter_text=query.get("filter"),
+        start=query.get("startIndex"),
+        count=query.get("count"),
     )
-    rendered: list[dict] = []
-    if start <= users.total:
-        page = selectors.users_page(
-            directory=directory, filter_text=query.get("filter"), start=str(start), count=str(size)
+    base = _base(request, directory)
+    rendered = [
+        _select(
+            selectors.render_user(item, base)
+            if isinstance(item, ScimUser)
+            else selectors.render_group(item, base),
+            query,
         )
-        rendered += [_select(selectors.render_user(u, base), query) for u in page.items]
-    if len(rendered) < size:
-        group_start = max(1, start - users.total)
-        page = selectors.groups_page(
-            directory=directory,
-            filter_text=query.get("filter"),
-            start=str(group_start),
-            count=str(size - len(rendered)),
-        )
-        rendered += [_select(selectors.render_group(g, base), query) for g in page.items]
-    total = users.total + groups.total
-    return 200, _page_body(selectors.Page(total=total, start=start, items=[]), rendered), ""
+        for item in page.items
+    ]
+    return 200, _page_body(page, rendered), ""
 
 
 @endpoint("Users")
