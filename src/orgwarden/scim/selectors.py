@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from orgwarden.accounts.ids import secret_matches
 from orgwarden.orgs.exceptions import NotFound
@@ -76,7 +76,19 @@ def group_flat(group: ScimGroup) -> dict[str, Any]:
     }
 
 
+# What rendering a user reads besides its row: one query each, for one user or a page of them.
+USER_RELATIONS = ("emails", Prefetch("memberships", queryset=ScimGroupMember.objects.select_related("group")))
+
+
+def with_relations(user: ScimUser) -> ScimUser:
+    """``user`` with its emails and groups loaded (two queries), ready for ``render_user``."""
+    prefetch_related_objects([user], *USER_RELATIONS)
+    return user
+
+
 def render_user(user: ScimUser, base: str) -> dict[str, Any]:
+    """A user as SCIM JSON. Load its relations first (``with_relations``, or ``USER_RELATIONS`` in
+    a list's query): otherwise each group costs a query."""
     out: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": user.scim_id}
     if user.external_id:
         out["externalId"] = user.external_id
@@ -121,7 +133,7 @@ def render_user(user: ScimUser, base: str) -> dict[str, Any]:
             "display": m.group.display_name,
             "$ref": f"{base}/Groups/{m.group.scim_id}",
         }
-        for m in user.memberships.select_related("group")
+        for m in user.memberships.all()
     ]
     if groups:
         out["groups"] = groups
@@ -257,13 +269,16 @@ def _page(
 ) -> Page:
     query = _filtered(query, attributes, _tree(filter_text))
     start_index, size = _window(start, count)
-    total = query.count()
     items = list(query.order_by("pk")[start_index - 1 : start_index - 1 + size]) if size else []
+    if 0 < len(items) < size or (not items and size and start_index == 1):
+        total = start_index - 1 + len(items)  # the page is the last one: no COUNT needed
+    else:
+        total = query.count()
     return Page(total=total, start=start_index, items=items)
 
 
 def _users(directory: Directory) -> QuerySet:
-    return ScimUser.objects.filter(directory=directory).prefetch_related("emails")
+    return ScimUser.objects.filter(directory=directory).prefetch_related(*USER_RELATIONS)
 
 
 def _groups(directory: Directory) -> QuerySet:
@@ -307,7 +322,7 @@ def root_page(*, directory: Directory, filter_text: str | None, start: str | Non
 def user_get(*, directory: Directory, scim_id: str) -> ScimUser | None:
     if "\x00" in scim_id:
         return None
-    return ScimUser.objects.filter(directory=directory, scim_id=scim_id[:24]).first()
+    return _users(directory).filter(scim_id=scim_id[:24]).first()
 
 
 def group_get(*, directory: Directory, scim_id: str) -> ScimGroup | None:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
@@ -100,16 +101,8 @@ def endpoint(resource: str) -> Callable:
             if handler.__name__.endswith("_search"):
                 operation = "list"
             resource_id = next(iter(ids.values()), "")
-            try:
-                status, body, location = handler(request, directory, query, **ids)
-                response = (
-                    scim_json(body, status, location) if body is not None else HttpResponse(status=status)
-                )
-                error = ""
-            except ScimError as exc:
-                response = scim_error(exc.detail, exc.status, exc.scim_type)
-                status, error = exc.status, exc.detail
-            if resource in LOGGED:
+
+            def log(status: int, error: str = "") -> None:
                 services.provisioning_log_record(
                     directory=directory,
                     method=request.method or "",
@@ -119,6 +112,26 @@ def endpoint(resource: str) -> Callable:
                     status=status,
                     error=error,
                 )
+
+            logged = resource in LOGGED
+            try:
+                if logged and request.method != "GET":
+                    # A write and its log line commit together: one commit per request. A refused
+                    # write rolls back, and its log line is written after.
+                    with transaction.atomic():
+                        status, body, location = handler(request, directory, query, **ids)
+                        log(status)
+                else:
+                    status, body, location = handler(request, directory, query, **ids)
+                    if logged:
+                        log(status)
+                response = (
+                    scim_json(body, status, location) if body is not None else HttpResponse(status=status)
+                )
+            except ScimError as exc:
+                response = scim_error(exc.detail, exc.status, exc.scim_type)
+                if logged:
+                    log(exc.status, exc.detail)
             return response
 
         return view
@@ -202,7 +215,7 @@ def users(request: HttpRequest, directory: Directory, query: QueryDict):
         return 200, _listing(request, directory, query, selectors.users_page, selectors.render_user), ""
     if request.method == "POST":
         user = services.scim_user_create(directory=directory, data=_body(request))
-        body = selectors.render_user(user, base)
+        body = selectors.render_user(selectors.with_relations(user), base)
         return 201, _select(body, query), body["meta"]["location"]
     raise _not_allowed(request.method)
 
@@ -283,7 +296,7 @@ def user(request: HttpRequest, directory: Directory, query: QueryDict, scim_id: 
         return 204, None, ""
     else:
         raise _not_allowed(request.method)
-    return 200, _select(selectors.render_user(found, base), query), ""
+    return 200, _select(selectors.render_user(selectors.with_relations(found), base), query), ""
 
 
 @endpoint("Groups")
