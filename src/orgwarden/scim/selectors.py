@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 
 from orgwarden.accounts.ids import secret_matches
 from orgwarden.orgs.exceptions import NotFound
@@ -16,7 +16,7 @@ from orgwarden.orgs.models import Directory, Organization
 from orgwarden.scim.exceptions import ScimError
 from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
 from orgwarden.scim.processors.filters import FilterError, parse_filter
-from orgwarden.scim.processors.query import FilterQuery, Multi, Scalar
+from orgwarden.scim.processors.query import Constant, FilterQuery, Multi, Scalar
 from orgwarden.scim.processors.resources import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 
 MAX_RESULTS = 200
@@ -76,7 +76,19 @@ def group_flat(group: ScimGroup) -> dict[str, Any]:
     }
 
 
+# What rendering a user reads besides its row: one query each, for one user or a page of them.
+USER_RELATIONS = ("emails", Prefetch("memberships", queryset=ScimGroupMember.objects.select_related("group")))
+
+
+def with_relations(user: ScimUser) -> ScimUser:
+    """``user`` with its emails and groups loaded (two queries), ready for ``render_user``."""
+    prefetch_related_objects([user], *USER_RELATIONS)
+    return user
+
+
 def render_user(user: ScimUser, base: str) -> dict[str, Any]:
+    """A user as SCIM JSON. Load its relations first (``with_relations``, or ``USER_RELATIONS`` in
+    a list's query): otherwise each group costs a query."""
     out: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": user.scim_id}
     if user.external_id:
         out["externalId"] = user.external_id
@@ -121,7 +133,7 @@ def render_user(user: ScimUser, base: str) -> dict[str, Any]:
             "display": m.group.display_name,
             "$ref": f"{base}/Groups/{m.group.scim_id}",
         }
-        for m in user.memberships.select_related("group")
+        for m in user.memberships.all()
     ]
     if groups:
         out["groups"] = groups
@@ -181,6 +193,7 @@ USER_ATTRIBUTES = FilterQuery(
         "timezone": Scalar("timezone", "ci"),
         "meta.created": Scalar("created_at", "datetime"),
         "meta.lastmodified": Scalar("updated_at", "datetime"),
+        "meta.resourcetype": Constant("User"),
         "emails": Multi(
             _email_owners,
             {
@@ -198,12 +211,18 @@ GROUP_ATTRIBUTES = FilterQuery(
         "externalid": Scalar("external_id", "exact"),
         "meta.created": Scalar("created_at", "datetime"),
         "meta.lastmodified": Scalar("updated_at", "datetime"),
+        "meta.resourcetype": Constant("Group"),
         "members": Multi(
             _member_owners,
             {"value": Scalar("user__scim_id", "exact"), "display": Scalar("user__display_name", "ci")},
         ),
     }
 )
+
+
+# The root /.search runs one filter over both types: what only one type has is absent on the other.
+ROOT_USER_ATTRIBUTES = USER_ATTRIBUTES.alongside(GROUP_ATTRIBUTES)
+ROOT_GROUP_ATTRIBUTES = GROUP_ATTRIBUTES.alongside(USER_ATTRIBUTES)
 
 
 @dataclass
@@ -222,39 +241,88 @@ def _int(value: str | None, name: str, default: int) -> int:
         raise ScimError(f"{name} must be an integer.", status=400, scim_type="invalidValue") from exc
 
 
+def _window(start: str | None, count: str | None) -> tuple[int, int]:
+    """(startIndex, page size): startIndex below 1 is 1, count is capped at ``MAX_RESULTS``."""
+    start_index = max(1, _int(start, "startIndex", 1))
+    size = min(max(0, _int(count, "count", MAX_RESULTS)), MAX_RESULTS)
+    return start_index, size
+
+
+def _filtered(query: QuerySet, attributes: FilterQuery, tree: tuple | None) -> QuerySet:
+    try:
+        return query if tree is None else query.filter(attributes.to_q(tree))
+    except FilterError as exc:
+        raise ScimError(str(exc), status=400, scim_type="invalidFilter") from exc
+
+
+def _tree(filter_text: str | None) -> tuple | None:
+    if filter_text is None or not filter_text.strip():
+        return None
+    try:
+        return parse_filter(filter_text)
+    except FilterError as exc:
+        raise ScimError(str(exc), status=400, scim_type="invalidFilter") from exc
+
+
 def _page(
     query: QuerySet, attributes: FilterQuery, *, filter_text: str | None, start: str | None, count: str | None
 ) -> Page:
-    if filter_text is not None and filter_text.strip():
-        try:
-            query = query.filter(attributes.to_q(parse_filter(filter_text)))
-        except FilterError as exc:
-            raise ScimError(str(exc), status=400, scim_type="invalidFilter") from exc
-    start_index = max(1, _int(start, "startIndex", 1))
-    size = min(max(0, _int(count, "count", MAX_RESULTS)), MAX_RESULTS)
-    total = query.count()
+    query = _filtered(query, attributes, _tree(filter_text))
+    start_index, size = _window(start, count)
     items = list(query.order_by("pk")[start_index - 1 : start_index - 1 + size]) if size else []
+    if 0 < len(items) < size or (not items and size and start_index == 1):
+        total = start_index - 1 + len(items)  # the page is the last one: no COUNT needed
+    else:
+        total = query.count()
     return Page(total=total, start=start_index, items=items)
+
+
+def _users(directory: Directory) -> QuerySet:
+    return ScimUser.objects.filter(directory=directory).prefetch_related(*USER_RELATIONS)
+
+
+def _groups(directory: Directory) -> QuerySet:
+    return ScimGroup.objects.filter(directory=directory)
 
 
 def users_page(
     *, directory: Directory, filter_text: str | None, start: str | None, count: str | None
 ) -> Page:
-    query = ScimUser.objects.filter(directory=directory).prefetch_related("emails")
-    return _page(query, USER_ATTRIBUTES, filter_text=filter_text, start=start, count=count)
+    return _page(_users(directory), USER_ATTRIBUTES, filter_text=filter_text, start=start, count=count)
 
 
 def groups_page(
     *, directory: Directory, filter_text: str | None, start: str | None, count: str | None
 ) -> Page:
-    query = ScimGroup.objects.filter(directory=directory)
-    return _page(query, GROUP_ATTRIBUTES, filter_text=filter_text, start=start, count=count)
+    return _page(_groups(directory), GROUP_ATTRIBUTES, filter_text=filter_text, start=start, count=count)
+
+
+def root_page(*, directory: Directory, filter_text: str | None, start: str | None, count: str | None) -> Page:
+    """The root ``/.search`` (RFC 7644 §3.4.3): one filter over Users and Groups, one list.
+
+    The order is stable — every matching user (by creation), then every matching group — so
+    ``startIndex`` pages through the union as through one table. ``items`` holds ``ScimUser`` and
+    ``ScimGroup`` rows. An attribute only one type has is absent on the other (see
+    ``processors.query``); one that no type has, or a comparison a type can't make, raises
+    ``ScimError`` (400 ``invalidFilter``).
+    """
+    tree = _tree(filter_text)
+    users = _filtered(_users(directory), ROOT_USER_ATTRIBUTES, tree)
+    groups = _filtered(_groups(directory), ROOT_GROUP_ATTRIBUTES, tree)
+    start_index, size = _window(start, count)
+    user_total, group_total = users.count(), groups.count()
+    offset = start_index - 1
+    items: list = list(users.order_by("pk")[offset : offset + size]) if size and offset < user_total else []
+    if len(items) < size:
+        group_offset = max(0, offset - user_total)
+        items += list(groups.order_by("pk")[group_offset : group_offset + size - len(items)])
+    return Page(total=user_total + group_total, start=start_index, items=items)
 
 
 def user_get(*, directory: Directory, scim_id: str) -> ScimUser | None:
     if "\x00" in scim_id:
         return None
-    return ScimUser.objects.filter(directory=directory, scim_id=scim_id[:24]).first()
+    return _users(directory).filter(scim_id=scim_id[:24]).first()
 
 
 def group_get(*, directory: Directory, scim_id: str) -> ScimGroup | None:

@@ -199,6 +199,9 @@ def _org_user(directory: Directory, account: Account) -> OrgUser:
 
 
 def _set_active(directory: Directory, account: Account, active: bool) -> None:
+    """Deactivate or reactivate ``account`` (locked in this transaction) when its status differs."""
+    if active != (account.status == Account.Status.DEACTIVATED):
+        return  # already as the IdP says: no row to lock, nothing to record
     org_user = _org_user(directory, account)
     who = directory_actor(directory)
     if not active:
@@ -231,16 +234,25 @@ def _link(directory: Directory, email: str, domain: Domain, name: str) -> Accoun
     elif ScimUser.objects.filter(account=account, directory__org=org).exists():
         raise Uniqueness(f"{email} is already provisioned by another user record of this organization.")
     try:
-        account_claim(org=org, account=account, domain=domain, actor=directory_actor(directory))
+        org_user = account_claim(
+            org=org, account=account, domain=domain, actor=directory_actor(directory), directory=directory
+        )
     except ClaimedByAnotherOrg as exc:
         raise Uniqueness(f"{email} is managed by another organization.") from exc
-    OrgUser.objects.filter(org=org, account=account).update(directory=directory, domain=domain)
+    if (org_user.directory_id, org_user.domain_id) != (directory.pk, domain.pk):  # managed before
+        OrgUser.objects.filter(pk=org_user.pk).update(directory=directory, domain=domain)
     return account
 
 
-def _sync_account(directory: Directory, user: ScimUser, email: str, domain: Domain) -> dict[str, Any]:
-    """Copy the provisioned profile (and email) to the linked account; returns what changed."""
-    account = Account.objects.select_for_update().get(pk=user.account_id)
+def _sync_account(
+    directory: Directory, user: ScimUser, email: str, domain: Domain, account: Account | None = None
+) -> dict[str, Any]:
+    """Copy the provisioned profile (and email) to the linked account; returns what changed.
+
+    ``account`` is the linked account when the caller already holds it locked (a create).
+    """
+    if account is None:
+        account = Account.objects.select_for_update().get(pk=user.account_id)
     changed: dict[str, Any] = {}
     profile = {
         "display_name": _account_name(
@@ -310,22 +322,26 @@ def _user_store(
         user.active = bool(active)
     elif active_removed:
         user.active = None
-    if created:
-        user.account = _link(directory, email, domain, _account_name(fields, email))
+    account = _link(directory, email, domain, _account_name(fields, email)) if created else None
+    if account is not None:
+        user.account = account
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:  # a concurrent create with the same userName won the race
         raise Uniqueness(f"A user with userName {fields['user_name']} already exists.") from exc
-    ScimEmail.objects.filter(user=user).delete()
+    if not created:
+        ScimEmail.objects.filter(user=user).delete()
     emails = _emails(flat)
     for row in emails:
         row.user = user
     ScimEmail.objects.bulk_create(emails)
     changed: dict[str, Any] = {}
     if user.account_id is not None:
-        changed = _sync_account(directory, user, email, domain)
-        user.save(update_fields=["link_error"])
+        link_error = user.link_error
+        changed = _sync_account(directory, user, email, domain, account)
+        if user.link_error != link_error:
+            user.save(update_fields=["link_error"])
         if user.active is not None:
             _set_active(directory, user.account, user.active)
     event_record(
@@ -648,8 +664,9 @@ def provisioning_log_record(
     status: int,
     error: str,
 ) -> None:
-    """One line of the directory's provisioning log, written after the request's own transaction
-    (so a refused request is logged too). The log is itself the record: no audit event."""
+    """One line of the directory's provisioning log: in a write's own transaction when it succeeds
+    (one commit), after its rollback when it is refused (so a refused request is logged too). The
+    log is itself the record: no audit event."""
     ProvisioningLog.objects.create(
         directory=directory,
         at=timezone.now(),

@@ -1,12 +1,12 @@
 """The SCIM 2.0 endpoint of an IdP directory (``/scim/directory/<directoryId>/…``). Thin: check the
 directory key, parse the query and JSON body, call a service or selector, answer SCIM JSON — and
-turn every ``ScimError`` into the SCIM error schema. Every Users/Groups request is logged in the
-directory's provisioning log, refused ones too.
+turn every ``ScimError`` into the SCIM error schema. Every Users/Groups request (and root search) is
+logged in the directory's provisioning log, refused ones too.
 
 Provisioning is a feature of the security subscription: while the org's enforcement is paused
 (``policies.selectors.enforcement_paused`` — no subscription, or a lapsed one), every Users and
-Groups request is refused with 403 and a ``detail`` saying why and where to resume it, logged like
-any other refusal; nothing is changed, so the IdP's retries apply once it resumes. Discovery
+Groups request (and root search) is refused with 403 and a ``detail`` saying why and where to
+resume it, logged like any other refusal; nothing is changed, so the IdP's retries apply once it resumes. Discovery
 (ServiceProviderConfig, ResourceTypes, Schemas) keeps answering so an IdP's connection test can
 tell a paused subscription from a wrong key.
 
@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
@@ -27,11 +28,14 @@ from orgwarden.orgs.models import Directory
 from orgwarden.policies import selectors as policy_selectors
 from orgwarden.scim import selectors, services
 from orgwarden.scim.exceptions import ResourceNotFound, ScimError
+from orgwarden.scim.models import ScimUser
 from orgwarden.scim.processors import discovery
 from orgwarden.scim.processors.resources import ERROR_SCHEMA, LIST_SCHEMA, select
 
 CONTENT_TYPE = "application/scim+json"
 MAX_BODY = 5 * 1024 * 1024
+ROOT_RESOURCE = "Users, Groups"  # how a root /.search shows in the provisioning log
+LOGGED = ("Users", "Groups", ROOT_RESOURCE)
 
 
 def scim_json(data: Any, status: int = 200, location: str = "") -> HttpResponse:
@@ -105,18 +109,8 @@ def endpoint(resource: str) -> Callable:
             if handler.__name__.endswith("_search"):
                 operation = "list"
             resource_id = next(iter(ids.values()), "")
-            try:
-                if resource in ("Users", "Groups"):
-                    _check_not_paused(directory)
-                status, body, location = handler(request, directory, query, **ids)
-                response = (
-                    scim_json(body, status, location) if body is not None else HttpResponse(status=status)
-                )
-                error = ""
-            except ScimError as exc:
-                response = scim_error(exc.detail, exc.status, exc.scim_type)
-                status, error = exc.status, exc.detail
-            if resource in ("Users", "Groups"):
+
+            def log(status: int, error: str = "") -> None:
                 services.provisioning_log_record(
                     directory=directory,
                     method=request.method or "",
@@ -126,6 +120,28 @@ def endpoint(resource: str) -> Callable:
                     status=status,
                     error=error,
                 )
+
+            logged = resource in LOGGED
+            try:
+                if logged:
+                    _check_not_paused(directory)
+                if logged and request.method != "GET":
+                    # A write and its log line commit together: one commit per request. A refused
+                    # write rolls back, and its log line is written after.
+                    with transaction.atomic():
+                        status, body, location = handler(request, directory, query, **ids)
+                        log(status)
+                else:
+                    status, body, location = handler(request, directory, query, **ids)
+                    if logged:
+                        log(status)
+                response = (
+                    scim_json(body, status, location) if body is not None else HttpResponse(status=status)
+                )
+            except ScimError as exc:
+                response = scim_error(exc.detail, exc.status, exc.scim_type)
+                if logged:
+                    log(exc.status, exc.detail)
             return response
 
         return view
@@ -219,7 +235,7 @@ def users(request: HttpRequest, directory: Directory, query: QueryDict):
         return 200, _listing(request, directory, query, selectors.users_page, selectors.render_user), ""
     if request.method == "POST":
         user = services.scim_user_create(directory=directory, data=_body(request))
-        body = selectors.render_user(user, base)
+        body = selectors.render_user(selectors.with_relations(user), base)
         return 201, _select(body, query), body["meta"]["location"]
     raise _not_allowed(request.method)
 
@@ -258,39 +274,29 @@ def groups_search(request: HttpRequest, directory: Directory, query: QueryDict):
     return 200, _listing(request, directory, query, selectors.groups_page, selectors.render_group), ""
 
 
-@endpoint("Search")
+@endpoint(ROOT_RESOURCE)
 def root_search(request: HttpRequest, directory: Directory, query: QueryDict):
-    """POST /.search across Users and Groups: users first, then groups, in one stable order."""
+    """POST /.search: one filter over Users and Groups (see ``selectors.root_page``)."""
     if request.method != "POST":
         raise _not_allowed(request.method)
     query = _search_query(request)
-    base = _base(request, directory)
-    start = max(1, int(query.get("startIndex") or 1)) if (query.get("startIndex") or "1").isdigit() else 1
-    count_text = query.get("count")
-    users = selectors.users_page(directory=directory, filter_text=query.get("filter"), start="1", count="0")
-    groups = selectors.groups_page(directory=directory, filter_text=query.get("filter"), start="1", count="0")
-    size = (
-        min(int(count_text), selectors.MAX_RESULTS)
-        if count_text and count_text.isdigit()
-        else selectors.MAX_RESULTS
+    page = selectors.root_page(
+        directory=directory,
+        filter_text=query.get("filter"),
+        start=query.get("startIndex"),
+        count=query.get("count"),
     )
-    rendered: list[dict] = []
-    if start <= users.total:
-        page = selectors.users_page(
-            directory=directory, filter_text=query.get("filter"), start=str(start), count=str(size)
+    base = _base(request, directory)
+    rendered = [
+        _select(
+            selectors.render_user(item, base)
+            if isinstance(item, ScimUser)
+            else selectors.render_group(item, base),
+            query,
         )
-        rendered += [_select(selectors.render_user(u, base), query) for u in page.items]
-    if len(rendered) < size:
-        group_start = max(1, start - users.total)
-        page = selectors.groups_page(
-            directory=directory,
-            filter_text=query.get("filter"),
-            start=str(group_start),
-            count=str(size - len(rendered)),
-        )
-        rendered += [_select(selectors.render_group(g, base), query) for g in page.items]
-    total = users.total + groups.total
-    return 200, _page_body(selectors.Page(total=total, start=start, items=[]), rendered), ""
+        for item in page.items
+    ]
+    return 200, _page_body(page, rendered), ""
 
 
 @endpoint("Users")
@@ -310,7 +316,7 @@ def user(request: HttpRequest, directory: Directory, query: QueryDict, scim_id: 
         return 204, None, ""
     else:
         raise _not_allowed(request.method)
-    return 200, _select(selectors.render_user(found, base), query), ""
+    return 200, _select(selectors.render_user(selectors.with_relations(found), base), query), ""
 
 
 @endpoint("Groups")

@@ -47,10 +47,19 @@ def org_user_ensure(*, org: Organization, account: Account) -> OrgUser:
 
 
 @transaction.atomic
-def account_claim(*, org: Organization, account: Account, domain: Domain | None, actor: Actor) -> OrgUser:
-    """Make ``account`` a managed account of ``org``, in its local directory.
+def account_claim(
+    *,
+    org: Organization,
+    account: Account,
+    domain: Domain | None,
+    actor: Actor,
+    directory: Directory | None = None,
+) -> OrgUser:
+    """Make ``account`` a managed account of ``org``, in ``directory`` (an IdP directory that
+    provisions it), else in the directory its user row has, else in the local directory.
 
-    Idempotent for an account ``org`` already manages. Raises ``ClaimedByAnotherOrg``.
+    Idempotent for an account ``org`` already manages (its row is returned unchanged). Raises
+    ``ClaimedByAnotherOrg``.
     """
     if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=org).exists():
         raise ClaimedByAnotherOrg()
@@ -60,7 +69,7 @@ def account_claim(*, org: Organization, account: Account, domain: Domain | None,
     if org_user is None:
         org_user = OrgUser(org=org, account=account, email=account.email)
     org_user.is_managed = True
-    org_user.directory = org_user.directory or local_directory(org)
+    org_user.directory = directory or org_user.directory or local_directory(org)
     org_user.domain = domain
     org_user.claimed_at = timezone.now()
     org_user.managed_notice_seen_at = None

@@ -1,9 +1,18 @@
 """A parsed SCIM filter (``filters.parse_filter``) turned into one Django ``Q`` — SQL, never a scan.
 
 ``FilterQuery(attributes).to_q(tree)``; ``attributes`` maps lower-cased SCIM paths to ``Scalar``
-(a column, with how it compares) or ``Multi`` (a multi-valued attribute kept in a child table, whose
-value filters become ``pk IN (SELECT …)``). Raises ``FilterError`` for an attribute that can't be
-filtered or a comparison its type doesn't have (``active gt true``).
+(a column, with how it compares), ``Multi`` (a multi-valued attribute kept in a child table, whose
+value filters become ``pk IN (SELECT …)``), ``Constant`` (the same value on every resource of the
+type, such as ``meta.resourceType``) or ``Absent``. Raises ``FilterError`` for an attribute that
+can't be filtered or a comparison its type doesn't have (``active gt true``).
+
+``Absent`` serves the root ``/.search``, which runs one filter over every resource type
+(RFC 7644 §3.4.3): ``FilterQuery.alongside(other)`` adds, as ``Absent``, each attribute that only
+the other type has. An absent attribute is unassigned on every resource of the type, and an
+unassigned attribute compares as it does on any resource here (RFC 7643 §2.5: unassigned and null
+are the same state): ``eq``/``co``/``sw``/``ew``/``gt``/``ge``/``lt``/``le`` and ``pr`` match
+nothing, ``ne "x"`` and ``eq null`` match everything. So ``userName eq "ada"`` at the root finds
+the user and no group, and an attribute that no type has is still an ``invalidFilter``.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from orgwarden.scim.processors.filters import FilterError
+from orgwarden.scim.processors.filters import FilterError, matches
 
 # kind → Django lookup per SCIM operator
 _STRING_LOOKUPS = {
@@ -51,6 +60,10 @@ _STRING_LOOKUPS = {
 }
 _ORDER = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte", "eq": "exact"}
 
+# Constant conditions as plain SQL that negates cleanly (``~Q()`` would still match every row).
+ALWAYS = Q(pk__isnull=False)
+NEVER = Q(pk__isnull=True)
+
 
 @dataclass(frozen=True)
 class Scalar:
@@ -67,9 +80,32 @@ class Multi:
     default: str = "value"
 
 
+@dataclass(frozen=True)
+class Constant:
+    """An attribute with one value on every resource of the type (``meta.resourceType``)."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class Absent:
+    """An attribute this resource type does not have (only in root searches, see the module doc)."""
+
+
+Spec = Scalar | Multi | Constant | Absent
+
+
 class FilterQuery:
-    def __init__(self, attributes: dict[str, Scalar | Multi]) -> None:
+    def __init__(self, attributes: dict[str, Spec]) -> None:
         self.attributes = attributes
+
+    def alongside(self, *others: FilterQuery) -> FilterQuery:
+        """This type's attributes, plus every attribute only ``others`` have as ``Absent``."""
+        attributes = dict(self.attributes)
+        for other in others:
+            for path in other.attributes:
+                attributes.setdefault(path, Absent())
+        return FilterQuery(attributes)
 
     def to_q(self, tree: tuple) -> Q:
         kind = tree[0]
@@ -81,6 +117,8 @@ class FilterQuery:
             return ~self.to_q(tree[1])
         if kind == "vp":
             multi = self.attributes.get(tree[1])
+            if isinstance(multi, Absent):
+                return NEVER  # no value of an attribute the type lacks can match
             if not isinstance(multi, Multi):
                 raise FilterError(f"“{tree[1]}” is not a multi-valued attribute that can be filtered.")
             return Q(pk__in=multi.rows(self._sub_q(multi, tree[2])))
@@ -91,11 +129,29 @@ class FilterQuery:
             multi = self.attributes.get(head)
             if isinstance(multi, Multi):
                 return Q(pk__in=multi.rows(self._sub_q(multi, (tree[0], sub, *tree[2:]))))
+            if isinstance(multi, Absent):
+                spec = multi
         if isinstance(spec, Multi):
             return Q(pk__in=spec.rows(self._sub_q(spec, (tree[0], spec.default, *tree[2:]))))
+        if isinstance(spec, Absent):
+            return self._absent(tree)
+        if isinstance(spec, Constant):
+            return ALWAYS if matches((tree[0], "value", *tree[2:]), {"value": spec.value}) else NEVER
         if spec is None:
             raise FilterError(f"“{path}” is not an attribute you can filter on.")
         return self._scalar(spec, tree)
+
+    @staticmethod
+    def _absent(tree: tuple) -> Q:
+        """An unassigned attribute: only ``ne <value>`` and ``eq null`` hold (see the module doc)."""
+        if tree[0] == "pr":
+            return NEVER
+        _, _, op, value = tree
+        if value is None:
+            if op not in ("eq", "ne"):
+                raise FilterError(f"“{op} null” is not a comparison.")
+            return ALWAYS if op == "eq" else NEVER
+        return ALWAYS if op == "ne" else NEVER
 
     def _sub_q(self, multi: Multi, tree: tuple) -> Q:
         kind = tree[0]
@@ -116,7 +172,7 @@ class FilterQuery:
         column = spec.column
         if tree[0] == "pr":
             if spec.kind == "bool_default_true":
-                return Q()
+                return ALWAYS
             if spec.kind in ("bool", "datetime"):
                 return Q(**{f"{column}__isnull": False})
             return ~Q(**{column: ""})

@@ -82,6 +82,9 @@ def test_paging_is_stable_and_capped(scim, people):
     assert first["totalResults"] == 3 and first["itemsPerPage"] == 2 and second["itemsPerPage"] == 1
     assert [r["id"] for r in first["Resources"] + second["Resources"]] == list(people.values())
     assert scim.get("/Users", "count=100000").json()["itemsPerPage"] == 3
+    beyond = scim.get("/Users", "startIndex=10").json()
+    assert beyond["totalResults"] == 3 and beyond["Resources"] == []
+    assert scim.get("/Users", 'filter=userName eq "nobody@example.com"').json()["totalResults"] == 0
     assert scim.get("/Users", "count=0").json() | {"Resources": []} == {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
         "totalResults": 3,
@@ -113,6 +116,15 @@ def test_group_crud_and_member_filter(scim, people):
     put = scim.put(f"/Groups/{gid}", {"displayName": "Engineering", "members": [{"value": people["alan"]}]})
     assert [m["value"] for m in put.json()["members"]] == [people["alan"]]
     assert scim.get(f"/Users/{people['alan']}").json()["groups"][0]["value"] == gid
+    listed = {u["id"]: u.get("groups", []) for u in scim.get("/Users").json()["Resources"]}
+    assert listed[people["alan"]] == [
+        {"value": gid, "display": "Engineering", "$ref": f"http://testserver{scim.base}/Groups/{gid}"}
+    ]
+    assert listed[people["ada"]] == [] and listed[people["grace"]] == []
+    patched = scim.patch(
+        f"/Users/{people['alan']}", patch_body({"op": "replace", "path": "title", "value": "X"})
+    )
+    assert [g["value"] for g in patched.json()["groups"]] == [gid]
     assert scim.delete(f"/Groups/{gid}").status_code == 204
     assert scim.get(f"/Groups/{gid}").status_code == 404
 

@@ -6,6 +6,7 @@ import pytest
 
 from orgwarden.scim.processors.filters import FilterError, matches, parse_filter
 from orgwarden.scim.processors.patch import PatchProcessor
+from orgwarden.scim.processors.query import ALWAYS, NEVER, Absent, Constant, FilterQuery, Multi, Scalar
 from orgwarden.scim.processors.resources import (
     USER_COMPLEX,
     USER_MULTI,
@@ -132,3 +133,33 @@ def test_select_attributes():
         "userName": "u",
         "name": {"givenName": "g", "familyName": "f"},
     }
+
+
+def _q(attributes, text):
+    return attributes.to_q(parse_filter(text))
+
+
+def test_an_absent_attribute_compares_as_unassigned():
+    users = FilterQuery({"username": Scalar("user_name_key", "lower")})
+    groups = FilterQuery({"members": Multi(lambda q: q)})
+    root = groups.alongside(users)
+    assert isinstance(root.attributes["username"], Absent) and "members" in root.attributes
+    assert _q(root, 'userName eq "x"') == NEVER
+    assert _q(root, "userName pr") == NEVER
+    assert _q(root, 'userName ne "x"') == ALWAYS
+    assert _q(root, "userName eq null") == ALWAYS
+    assert _q(root, "userName ne null") == NEVER
+    assert _q(users.alongside(groups), 'members[value eq "x"]') == NEVER
+    assert _q(users.alongside(groups), 'members.value eq "x"') == NEVER
+    with pytest.raises(FilterError):
+        _q(root, "userName lt null")
+    with pytest.raises(FilterError):
+        _q(groups, 'userName eq "x"')  # outside a root search the attribute is still unknown
+
+
+def test_a_constant_attribute_compares_in_place():
+    users = FilterQuery({"meta.resourcetype": Constant("User")})
+    assert _q(users, 'meta.resourceType eq "user"') == ALWAYS
+    assert _q(users, 'meta.resourceType ne "User"') == NEVER
+    assert _q(users, "meta.resourceType pr") == ALWAYS
+    assert _q(users, 'not (meta.resourceType eq "Group")') == ~NEVER
