@@ -7,8 +7,8 @@ Provisioning is a feature of the security subscription: while the org's enforcem
 (``policies.selectors.enforcement_paused`` — no subscription, or a lapsed one), every Users and
 Groups request (and root search) is refused with 403 and a ``detail`` saying why and where to
 resume it, logged like any other refusal; nothing is changed, so the IdP's retries apply once it
-resumes. Discovery (ServiceProviderConfig, ResourceTypes, Schemas) keeps answering so an IdP's connection test can
-tell a paused subscription from a wrong key.
+resumes. Discovery (ServiceProviderConfig, ResourceTypes, Schemas) keeps answering so an IdP's
+connection test can tell a paused subscription from a wrong key.
 
 Real clients' quirks handled here: OneLogin's ``+`` for spaces (form decoding) and its trailing
 ``&`` or ``?`` in the query string; ``application/json`` as well as ``application/scim+json``.
