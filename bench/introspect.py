@@ -16,7 +16,9 @@ Prints ONE JSON line per database. What it does, all on loopback:
 
 Target: >= 1,500 introspections/s with p99 < 10 ms on a 2-core machine (the load generator shares
 the cores). Usage: ``python bench/introspect.py`` (both), ``--only sqlite`` or ``--only postgresql``.
-``BENCH_PG_URL`` overrides the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432).
+``BENCH_PG_URL`` overrides the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432);
+``BENCH_USAGE_FLUSH_SECONDS`` sets the server's ``ORGWARDEN_USAGE_FLUSH_SECONDS`` (to see what the
+write-behind batches cost).
 """
 
 from __future__ import annotations
@@ -248,6 +250,8 @@ def run(database: str) -> dict:
                 conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
                 conn.execute(f"CREATE DATABASE {PG_NAME}")
             extra["ORGWARDEN_DATABASE_URL"] = f"{PG_SERVER}/{PG_NAME}"
+        if os.environ.get("BENCH_USAGE_FLUSH_SECONDS"):  # to see what the write-behind batches cost
+            extra["ORGWARDEN_USAGE_FLUSH_SECONDS"] = os.environ["BENCH_USAGE_FLUSH_SECONDS"]
         env = _harness.server_env(Path(tmp), base, workers=WORKERS, **extra)
         out_file = str(Path(tmp) / "setup.json")
         log(f"{database}: creating {N_TOKENS} tokens of {N_ACCOUNTS} accounts")
