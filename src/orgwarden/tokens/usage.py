@@ -30,7 +30,8 @@ from datetime import UTC, date, datetime
 from django.conf import settings
 from django.db import connection, connections, transaction
 
-from orgwarden.orgs.models import Activity, OrgUser
+from orgwarden.accounts.models import Account
+from orgwarden.orgs.models import Activity, OrgUser, ProductSite
 from orgwarden.tokens.models import UserApiToken
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,15 @@ def _write(batch: _Pending) -> None:
         if seen is None or last_at > seen:
             last_active[(org_pk, account_pk)] = last_at
     with transaction.atomic(), connection.cursor() as cursor:
+        if batch.activity:
+            # An account or site deleted since its call was noted: its rows go, not the whole batch.
+            accounts = set(
+                Account.objects.filter(pk__in={k[2] for k in batch.activity}).values_list("pk", flat=True)
+            )
+            sites = set(
+                ProductSite.objects.filter(pk__in={k[1] for k in batch.activity}).values_list("pk", flat=True)
+            )
+            batch.activity = {k: v for k, v in batch.activity.items() if k[2] in accounts and k[1] in sites}
         if batch.tokens:
             cursor.executemany(
                 f"UPDATE {tokens} SET last_used_at = %s "  # noqa: S608 — table names from the models

@@ -40,7 +40,7 @@ def test_calls_are_counted_in_memory_and_written_in_one_batch(
     assert UserApiToken.objects.get().last_used_at is None
     assert OrgUser.objects.get(account=person).last_active_at is None
 
-    with django_assert_num_queries(5):  # savepoint, 3 statements, release
+    with django_assert_num_queries(7):  # savepoint, accounts and sites still there, 3 writes, release
         assert usage.flush() == 2  # one token, one account × site × day
     assert list(Activity.objects.values_list("day", "api_calls", "signins", "last_at")) == [
         (date(2026, 3, 2), 4, 0, datetime(2026, 3, 2, 10, 5, tzinfo=UTC))
@@ -100,4 +100,21 @@ def test_the_timer_writes_without_another_request(settings, site, person):
     while not Activity.objects.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert Activity.objects.get().api_calls == 1
+    assert UserApiToken.objects.get().last_used_at is not None
+
+
+@pytest.mark.django_db
+def test_an_account_deleted_before_the_batch_loses_its_rows_not_the_batch(
+    settings, site, person, manage, grant
+):
+    settings.USAGE_FLUSH_SECONDS = 3600
+    other = manage(AccountFactory())
+    grant(other)
+    _, value = user_token_create(account=person, label="cli")
+    _, gone = user_token_create(account=other, label="cli")
+    assert ask(site, value).json()["active"] is True
+    assert ask(site, gone).json()["active"] is True
+    other.delete()
+    usage.flush()
+    assert list(Activity.objects.values_list("account_id", "api_calls")) == [(person.pk, 1)]
     assert UserApiToken.objects.get().last_used_at is not None
