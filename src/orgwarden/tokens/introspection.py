@@ -194,23 +194,23 @@ _LOCAL_DIRECTORY_SQL = (
     f"SELECT id FROM {_table(Directory)} WHERE org_id = %s AND kind = %s ORDER BY id LIMIT 1"  # noqa: S608
 )
 
+# The account's role on the site through its groups: 0 = admin, 1 = user, NULL = no access.
+_ROLE_SUBQUERY = (
+    "(SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "  # noqa: S608
+    f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
+    "WHERE sa.site_id = %s AND gm.account_id = %s)"
+)
+_ROLE_SQL = f"SELECT {_ROLE_SUBQUERY}"
+
 # The account's policy's ``api_tokens_allowed`` (its PolicyMember's policy in that org and directory,
-# else the directory's default policy; NULL when neither exists) and its role on the site through
-# its groups (0 = admin, 1 = user, NULL = no access). Each subquery starts from a unique or indexed key.
+# else the directory's default policy; NULL when neither exists) and its role on the site. Each
+# subquery starts from a unique or indexed key.
 _POLICY_AND_ROLE_SQL = (
     f"SELECT COALESCE((SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "  # noqa: S608
     f"WHERE p.id = (SELECT m.policy_id FROM {_table(PolicyMember)} m WHERE m.account_id = %s) "
     "AND p.org_id = %s AND p.directory_id = %s), "
     f"(SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "
-    "WHERE p.directory_id = %s AND p.is_default = %s ORDER BY p.id LIMIT 1)), "
-    "(SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "
-    f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
-    "WHERE sa.site_id = %s AND gm.account_id = %s)"
-)
-_ROLE_SQL = (
-    "SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "  # noqa: S608
-    f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
-    "WHERE sa.site_id = %s AND gm.account_id = %s"
+    f"WHERE p.directory_id = %s AND p.is_default = %s ORDER BY p.id LIMIT 1)), {_ROLE_SUBQUERY}"
 )
 
 

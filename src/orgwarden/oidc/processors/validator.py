@@ -20,7 +20,8 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from orgwarden.accounts.models import Session
 from orgwarden.accounts.signin import proofs_in
-from orgwarden.oidc.checks import sign_in_refusal, sso_connection_to_prove
+from orgwarden.oidc.checks import sign_in_refusal
+from orgwarden.sso.signin_steps import connection_enforcing_sso
 
 
 class OrgwardenValidator(OAuth2Validator):
@@ -49,6 +50,6 @@ class OrgwardenValidator(OAuth2Validator):
             return False
         if sign_in_refusal(account=request.user, site=site_client.site) is not None:
             return False
-        if sso_connection_to_prove(account=request.user, proofs=frozenset()) is not None:
+        if connection_enforcing_sso(request.user.email, request.user) is not None:
             return any("sso" in proofs_in(session.get_decoded()) for session in sessions[:50])
         return True
