@@ -105,6 +105,7 @@ def populate(out_file: str) -> None:
     from django.utils import timezone
 
     from orgwarden.accounts.services import account_create
+    from orgwarden.billing.services import subscription_trial_start
     from orgwarden.orgs.models import Domain
     from orgwarden.orgs.services import org_create
     from orgwarden.scim.services import scim_key_generate
@@ -125,6 +126,7 @@ def populate(out_file: str) -> None:
             method=Domain.Method.DNS,
             verified_at=timezone.now(),
         )
+        subscription_trial_start(org=org, actor=admin)  # provisioning runs for subscribers only
         directory = idp_add(org=org, actor=admin, vendor="okta", name="Okta").directory
         key = scim_key_generate(org=org, actor=admin, directory_id=directory.directory_id)
     Path(out_file).write_text(json.dumps({"directory_id": directory.directory_id, "key": key}))
