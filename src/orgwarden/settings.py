@@ -70,6 +70,14 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "orgwarden.api.middleware.RateLimitHeadersMiddleware",
 ]
+# The short chain of the paths in ``wsgi.MACHINE_ENDPOINTS`` (server-to-server, no cookies): the
+# middleware above that secures every answer (headers, HTTPS redirect, the Host check), in order.
+MACHINE_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "orgwarden.console.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 ROOT_URLCONF = "orgwarden.urls"
 WSGI_APPLICATION = "orgwarden.wsgi.application"

@@ -123,6 +123,14 @@ def test_serve_runs_migrated_app_with_headers_static_files_and_setup_link(tmp_pa
         assert login.headers["X-Content-Type-Options"] == "nosniff"
         assert login.headers["Referrer-Policy"] == "same-origin"
 
+        # introspection takes the short middleware chain (orgwarden.wsgi): same headers, no session
+        introspect = httpx.post(
+            f"{base}/oauth2/introspect", data={"token": "owt_x"}, auth=("nosuchsite", "owcs_x"), timeout=5
+        )
+        assert introspect.status_code == 401 and introspect.json()["error"] == "invalid_client"
+        assert introspect.headers["X-Content-Type-Options"] == "nosniff"
+        assert introspect.headers["Cache-Control"] == "no-store" and "Vary" not in introspect.headers
+
         css = httpx.get(f"{base}/static/orgwarden/app.css", timeout=5)
         assert css.status_code == 200
         assert css.headers["Content-Type"].startswith("text/css")

@@ -5,8 +5,9 @@ secret shown once and stored as SHA-256) and asks about a user API token. The an
 ``{"active": false}`` for anything that does not work now — unknown, revoked, expired, blocked
 by the account's policy, deactivated account, or an ``email:token`` pair whose email is not the
 token's account's — and, for a working token, its account, email, expiry and whether the account
-may use the calling site. The hot path is one SHA-256 and three indexed lookups in plain SQL
-(see "the hot path's reads" below), and no write.
+may use the calling site. The hot path is two SHA-256 and one statement of indexed lookups in
+plain SQL (see "the hot path's read" below), and no write; ``orgwarden.wsgi`` serves it without
+the middleware that exists for other surfaces.
 
 Every successful introspection is activity: one ``Activity`` row per account × site × UTC day,
 upserted, and the account's ``OrgUser.last_active_at`` in the site's org; and a use of the token.
@@ -73,25 +74,6 @@ def site_credential_create(*, org: Organization, actor: OrgActor, site_id: str) 
     return credential, secret
 
 
-def site_authenticate(*, client_id: str, client_secret: str) -> ProductSite | None:
-    """The product site with these client credentials, or ``None`` (compared in constant time).
-
-    The site comes back with only ``id``, ``site_id``, ``org_id`` and ``name`` loaded (one raw
-    query on the hot path); any other field loads on first access.
-    """
-    if not client_id or not client_secret or len(client_id) > 40 or len(client_secret) > 200:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(_SITE_SQL, [client_id])
-        row = cursor.fetchone()
-    if row is None:
-        secret_hash(client_secret)  # same work either way: no timing hint that the id exists
-        return None
-    if not secret_matches(client_secret, row[-1]):
-        return None
-    return ProductSite.from_db(connection.alias, _SITE_FIELDS, row[:-1])  # the other fields are deferred
-
-
 def activity_record(*, site: ProductSite, account: Account, kind: Literal["signin", "api_call"]) -> None:
     """Count one sign-in or API call of ``account`` on ``site`` (see ``tokens.usage``).
 
@@ -107,26 +89,42 @@ def activity_record(*, site: ProductSite, account: Account, kind: Literal["signi
     )
 
 
-def token_introspect(*, site: ProductSite, token: str) -> dict[str, Any]:
-    """RFC 7662 answer about ``token`` for ``site`` (see the module docstring)."""
+def introspect(*, client_id: str, client_secret: str, token: str) -> dict[str, Any] | None:
+    """The RFC 7662 answer about ``token`` for the product site with these client credentials.
+
+    ``None`` when the client credentials are wrong (the secret compared in constant time); else the
+    answer (see the module docstring). One statement reads the site's credential, the token and
+    everything that decides the answer.
+    """
+    if not client_id or not client_secret or len(client_id) > 40 or len(client_secret) > 200:
+        return None
+    if "\x00" in client_id:  # no id holds one, and PostgreSQL refuses it in text
+        return None
     presented = parse_presented(token, prefix=TOKEN_PREFIX)
-    if presented is None or len(presented.token) > 100:
-        return dict(INACTIVE)
+    if presented is not None and len(presented.token) > 100:
+        presented = None
     now = timezone.now()
-    found = _token_lookup(value=presented.token, now=now, site_pk=site.pk)
-    if found is None or not found.works:
+    # No token hash is empty: with nothing to look up, the statement still authenticates the site.
+    token_hash = secret_hash(presented.token) if presented else ""
+    found = _lookup(client_id=client_id, token_hash=token_hash, now=now)
+    if found is None:
+        secret_hash(client_secret)  # same work either way: no timing hint that the id exists
+        return None
+    if not secret_matches(client_secret, found.secret_hash):
+        return None
+    if presented is None or found.token_pk is None or not found.works:
         return dict(INACTIVE)
     if presented.email is not None and normalize_email(presented.email) != found.email:
         return dict(INACTIVE)
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_GRANULARITY:
         usage.token_used(token_pk=found.token_pk, at=now)
     usage.activity_noted(
-        org_pk=site.org_id, site_pk=site.pk, account_pk=found.account_pk, kind="api_call", at=now
+        org_pk=found.site_org_pk, site_pk=found.site_pk, account_pk=found.account_pk, kind="api_call", at=now
     )
     return {
         "active": True,
         "token_type": "api_token",
-        "client_id": site.site_id,
+        "client_id": found.site_id,
         "sub": found.account_id,
         "account_id": found.account_id,
         "email": found.email,
@@ -139,26 +137,34 @@ def token_introspect(*, site: ProductSite, token: str) -> dict[str, Any]:
     }
 
 
-# --- the hot path's reads ---------------------------------------------------------------------------
+# --- the hot path's read ----------------------------------------------------------------------------
 #
-# Introspection runs on every API call a product receives, so its reads are three statements of
-# plain SQL instead of the ORM's five to seven compiled queries (the compiling, not the database,
-# was most of the time). They answer what the ORM's definitions answer — the account is active,
-# ``policies.selectors.policy_for`` allows API tokens, ``orgs.selectors.access.site_role_of`` gives
-# the role — and tests/test_introspection.py checks that they agree case by case, so a change to
-# one of those rules that is not made here fails there.
+# Introspection runs on every API call a product receives, so its read is ONE statement of plain
+# SQL instead of the ORM's five to seven compiled queries (the compiling, not the database, was most
+# of the time; on PostgreSQL each statement is also a round trip). It answers what the ORM's
+# definitions answer — the account is active, ``policies.selectors.policy_for`` allows API tokens,
+# ``orgs.selectors.access.site_role_of`` gives the role — and tests/test_introspection.py checks
+# that they agree case by case, so a change to one of those rules that is not made here fails there.
+#
+# The token part is read even when the secret then turns out wrong (the answer is then 401 and
+# nothing of it is used): token values are 256-bit random, so the time of an index lookup tells
+# nothing worth knowing.
 
 
 @dataclass(frozen=True, slots=True)
 class _Found:
-    token_pk: int
-    expires_at: datetime
-    created_at: datetime
+    site_pk: int
+    site_id: str
+    site_org_pk: int
+    secret_hash: str
+    token_pk: int | None  # None: no live token with that value
+    expires_at: datetime | None
+    created_at: datetime | None
     last_used_at: datetime | None
-    account_pk: int
-    account_id: str
-    email: str
-    display_name: str
+    account_pk: int | None
+    account_id: str | None
+    email: str | None
+    display_name: str | None
     works: bool  # the account is active and its policy allows API tokens
     role: str | None  # on the calling site: "admin", "user" or None
 
@@ -167,51 +173,47 @@ def _table(model) -> str:
     return model._meta.db_table
 
 
-# In the model's field order, as ``Model.from_db`` wants them.
-_SITE_FIELDS = [
-    f.attname for f in ProductSite._meta.concrete_fields if f.attname in {"id", "site_id", "org_id", "name"}
-]
-_SITE_SQL = (
-    f"SELECT {', '.join('s.' + name for name in _SITE_FIELDS)}, c.secret_hash "  # noqa: S608
-    f"FROM {_table(SiteCredential)} c JOIN {_table(ProductSite)} s ON s.id = c.site_id "
-    "WHERE c.client_id = %s"
+# The policy's ``api_tokens_allowed`` for an account managed in an org and directory: its
+# PolicyMember's policy there, else the directory's default policy; NULL when neither exists.
+_POLICY = (
+    "COALESCE("  # noqa: S608 — table names from the models
+    f"(SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "
+    f"WHERE p.id = (SELECT pm.policy_id FROM {_table(PolicyMember)} pm WHERE pm.account_id = {{account}}) "
+    "AND p.org_id = {org} AND p.directory_id = {directory}), "
+    f"(SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "
+    "WHERE p.directory_id = {directory} AND p.is_default = %s ORDER BY p.id LIMIT 1))"
 )
 
-# The token with its account and, when the account is managed, the org and directory that manage it
-# (``policies.selectors._managing_org_user``: the first managed OrgUser).
-_TOKEN_SQL = (
-    "SELECT t.id, t.expires_at, t.created_at, t.last_used_at, "  # noqa: S608
-    "a.id, a.account_id, a.email, a.display_name, a.status, ou.org_id, ou.directory_id "
-    f"FROM {_table(UserApiToken)} t "
-    f"JOIN {_table(Account)} a ON a.id = t.account_id "
+# Inner query: the site's credential and, when a live token has that value, the token, its account
+# and, when the account is managed, the org and directory that manage it
+# (``policies.selectors._managing_org_user``: the first managed OrgUser). Outer query: that
+# account's policy (NULL when it is not managed, or its OrgUser has no directory — see
+# ``_lookup``) and its role on the site through its groups (0 = admin, 1 = user, NULL = no
+# access). Each lookup starts from a unique or indexed key.
+_INTROSPECT_SQL = (
+    f"SELECT x.*, {_POLICY.format(account='x.account_pk', org='x.org_pk', directory='x.directory_pk')}, "  # noqa: S608
+    "(SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "
+    f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
+    "WHERE sa.site_id = x.site_pk AND gm.account_id = x.account_pk) "
+    "FROM (SELECT s.id AS site_pk, s.site_id, s.org_id AS site_org_pk, c.secret_hash, "
+    "t.id AS token_pk, t.expires_at, t.created_at, t.last_used_at, "
+    "a.id AS account_pk, a.account_id, a.email, a.display_name, a.status, "
+    "ou.org_id AS org_pk, ou.directory_id AS directory_pk "
+    f"FROM {_table(SiteCredential)} c JOIN {_table(ProductSite)} s ON s.id = c.site_id "
+    f"LEFT JOIN {_table(UserApiToken)} t "
+    "ON t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s "
+    f"LEFT JOIN {_table(Account)} a ON a.id = t.account_id "
     f"LEFT JOIN {_table(OrgUser)} ou ON ou.id = (SELECT MIN(m.id) FROM {_table(OrgUser)} m "
     "WHERE m.account_id = a.id AND m.is_managed = %s) "
-    "WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.expires_at > %s"
+    "WHERE c.client_id = %s) x"
 )
 
-# A managed account without a directory is in its org's local directory.
+# A managed account whose OrgUser has no directory is in its org's local directory; rare, so it
+# costs two more statements rather than a subquery on every call.
 _LOCAL_DIRECTORY_SQL = (
     f"SELECT id FROM {_table(Directory)} WHERE org_id = %s AND kind = %s ORDER BY id LIMIT 1"  # noqa: S608
 )
-
-# The account's role on the site through its groups: 0 = admin, 1 = user, NULL = no access.
-_ROLE_SUBQUERY = (
-    "(SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "  # noqa: S608
-    f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
-    "WHERE sa.site_id = %s AND gm.account_id = %s)"
-)
-_ROLE_SQL = f"SELECT {_ROLE_SUBQUERY}"
-
-# The account's policy's ``api_tokens_allowed`` (its PolicyMember's policy in that org and directory,
-# else the directory's default policy; NULL when neither exists) and its role on the site. Each
-# subquery starts from a unique or indexed key.
-_POLICY_AND_ROLE_SQL = (
-    f"SELECT COALESCE((SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "  # noqa: S608
-    f"WHERE p.id = (SELECT m.policy_id FROM {_table(PolicyMember)} m WHERE m.account_id = %s) "
-    "AND p.org_id = %s AND p.directory_id = %s), "
-    f"(SELECT p.api_tokens_allowed FROM {_table(AuthenticationPolicy)} p "
-    f"WHERE p.directory_id = %s AND p.is_default = %s ORDER BY p.id LIMIT 1)), {_ROLE_SUBQUERY}"
-)
+_POLICY_SQL = "SELECT " + _POLICY.format(account="%s", org="%s", directory="%s")
 
 
 def _aware(value: datetime | str | None) -> datetime | None:
@@ -223,44 +225,33 @@ def _aware(value: datetime | str | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _token_lookup(*, value: str, now: datetime, site_pk: int) -> _Found | None:
-    """The live token with this value, what decides whether it works, and the role on the site."""
+def _lookup(*, client_id: str, token_hash: str, now: datetime) -> _Found | None:
+    """The site with this client id and what decides the answer about the token with this hash."""
+    params = [
+        True,
+        SiteAccess.Role.ADMIN,
+        token_hash,
+        connection.ops.adapt_datetimefield_value(now),
+        True,
+        client_id,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _TOKEN_SQL,
-            [
-                True,
-                secret_hash(value),
-                connection.ops.adapt_datetimefield_value(now),
-            ],
-        )
+        cursor.execute(_INTROSPECT_SQL, params)
         row = cursor.fetchone()
         if row is None:
             return None
-        token_pk, expires_at, created_at, last_used_at, account_pk, account_id, email, name, status = row[:9]
-        org_pk, directory_pk = row[9], row[10]
+        (site_pk, site_id, site_org_pk, stored_hash, token_pk, expires_at, created_at, last_used_at) = row[:8]
+        (account_pk, account_id, email, name, status, org_pk, directory_pk, allowed, role) = row[8:]
         if org_pk is not None and directory_pk is None:
             cursor.execute(_LOCAL_DIRECTORY_SQL, [org_pk, Directory.Kind.LOCAL])
             directory_pk = (cursor.fetchone() or (None,))[0]
-        if org_pk is None:  # not managed: no policy
-            cursor.execute(_ROLE_SQL, [SiteAccess.Role.ADMIN, site_pk, account_pk])
-            allowed, (role,) = None, cursor.fetchone()
-        else:
-            cursor.execute(
-                _POLICY_AND_ROLE_SQL,
-                [
-                    account_pk,
-                    org_pk,
-                    directory_pk,
-                    directory_pk,
-                    True,
-                    SiteAccess.Role.ADMIN,
-                    site_pk,
-                    account_pk,
-                ],
-            )
-            allowed, role = cursor.fetchone()
+            cursor.execute(_POLICY_SQL, [account_pk, org_pk, directory_pk, directory_pk, True])
+            (allowed,) = cursor.fetchone()
     return _Found(
+        site_pk=site_pk,
+        site_id=site_id,
+        site_org_pk=site_org_pk,
+        secret_hash=stored_hash,
         token_pk=token_pk,
         expires_at=_aware(expires_at),
         created_at=_aware(created_at),

@@ -2,7 +2,7 @@
 
 A token's value is ``owt_`` + 43 URL-safe characters (256 bits): the prefix lets secret scanners
 recognise a leaked one. Only its SHA-256 is stored, in a unique column, so checking a presented
-token (``introspection.token_introspect``) is one SHA-256 and one indexed equality lookup — never a
+token (``introspection.introspect``) is one SHA-256 and one indexed equality lookup — never a
 slow hash on the hot path.
 
 The account's authentication policy governs tokens (``policy_for``): with ``api_tokens_allowed``

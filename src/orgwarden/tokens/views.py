@@ -104,16 +104,22 @@ def account_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
 # --- introspection (RFC 7662) ---------------------------------------------------------------------
 
 
+def _json(body: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"  # RFC 6749 §5.1, which RFC 7662 follows
+    response["Pragma"] = "no-cache"
+    return response
+
+
 def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response = _json({"error": error, "error_description": description}, status=status)
     if status == 401:
         response["WWW-Authenticate"] = 'Basic realm="orgwarden introspection"'
-    response["Cache-Control"] = "no-store"
     return response
 
 
 def _client_credentials(request: HttpRequest) -> tuple[str, str]:
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if header[:6].lower() == "basic ":
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
@@ -126,20 +132,20 @@ def _client_credentials(request: HttpRequest) -> tuple[str, str]:
 
 
 @csrf_exempt
-@never_cache
 def introspect(request: HttpRequest) -> HttpResponse:
-    """``POST /oauth2/introspect``: client-authenticated as a product site; ``token`` in the form."""
+    """``POST /oauth2/introspect``: client-authenticated as a product site; ``token`` in the form.
+
+    Served by ``orgwarden.wsgi``'s short middleware chain (it needs no session, cookie or CSRF).
+    """
     if request.method != "POST":
         response = _oauth_error("invalid_request", "Use POST.", 405)
         response["Allow"] = "POST"
         return response
     client_id, client_secret = _client_credentials(request)
-    site = introspection.site_authenticate(client_id=client_id, client_secret=client_secret)
-    if site is None:
-        return _oauth_error("invalid_client", "Unknown client or wrong secret.", 401)
     token = request.POST.get("token", "")
+    answer = introspection.introspect(client_id=client_id, client_secret=client_secret, token=token)
+    if answer is None:
+        return _oauth_error("invalid_client", "Unknown client or wrong secret.", 401)
     if not token:
         return _oauth_error("invalid_request", "The token parameter is missing.", 400)
-    response = JsonResponse(introspection.token_introspect(site=site, token=token))
-    response["Cache-Control"] = "no-store"
-    return response
+    return _json(answer)

@@ -16,7 +16,7 @@ from orgwarden.orgs.tests.factories import OrgAdminFactory
 from orgwarden.policies.services import policy_update
 from orgwarden.tokens import selectors
 from orgwarden.tokens.exceptions import InvalidKeyRequest, TokenNotFound, TokensNotAllowed
-from orgwarden.tokens.introspection import token_introspect
+from orgwarden.tokens.introspection import introspect
 from orgwarden.tokens.models import UserApiToken
 from orgwarden.tokens.processors.presented import parse_presented
 from orgwarden.tokens.user_services import (
@@ -35,7 +35,7 @@ T0 = "2026-03-02T10:00:00Z"
 
 def works(site, value: str) -> bool:
     """Whether a product site hears that the token works (introspection: the only check there is)."""
-    return token_introspect(site=site.site, token=value)["active"]
+    return introspect(client_id=site.client_id, client_secret=site.secret, token=value)["active"]
 
 
 def _policy(org, org_admin, policy, **settings):

@@ -1,0 +1,140 @@
+"""``orgwarden.wsgi``: introspection through the short middleware chain answers as the full stack does.
+
+Each request is made twice through real WSGI calls — once to ``OrgwardenWSGIHandler`` (what
+``orgwarden serve`` runs), once to Django's plain ``WSGIHandler`` with every middleware — and the
+two answers must have the same status, body and headers. The one header only the full stack adds
+is ``Vary: Cookie`` (the session middleware saw the session read by the session-limit
+middleware); an introspection answer does not depend on cookies, and its absence is how these
+tests see that the short chain was taken.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import sys
+from urllib.parse import urlencode
+
+import pytest
+from django.core import signals
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
+from django.test import override_settings
+
+from orgwarden.tokens.user_services import user_token_create
+from orgwarden.wsgi import OrgwardenWSGIHandler
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """As Django's test client does: the handlers must not close the test's database connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+URL = "/oauth2/introspect"
+ONLY_FULL_STACK = {("Vary", "Cookie")}
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def call(app, path: str = URL, *, method: str = "POST", form: dict | None = None, **meta) -> tuple:
+    body = urlencode(form or {}).encode()
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        **meta,
+    }
+    started = []
+    content = b"".join(app(environ, lambda status, headers, exc_info=None: started.append((status, headers))))
+    status, headers = started[0]
+    return status, {(name, value) for name, value in headers if name not in {"Date", "Expires"}}, content
+
+
+def both(site, **kwargs) -> tuple:
+    lane, full = OrgwardenWSGIHandler(), WSGIHandler()
+    return call(lane, **kwargs), call(full, **kwargs)
+
+
+def test_the_lane_answers_every_case_as_the_full_stack(site, manage, grant):
+    person = manage()
+    grant(person)
+    _, value = user_token_create(account=person, label="cli")
+    auth = {"HTTP_AUTHORIZATION": _basic(site.client_id, site.secret)}
+    cases = [
+        dict(form={"token": value}, **auth),  # active, with site access
+        dict(form={"token": "owt_unknown"}, **auth),  # inactive
+        dict(form={"token": value, "client_id": site.client_id, "client_secret": site.secret}),  # in the body
+        dict(form={"token": value}, HTTP_AUTHORIZATION=_basic(site.client_id, "owcs_wrong")),  # 401
+        dict(form={"token": value}, HTTP_AUTHORIZATION="Basic %%%"),  # 401, unreadable header
+        dict(form={"token": value}, HTTP_AUTHORIZATION=_basic("\x00", site.secret)),  # 401, NUL in the id
+        dict(form={}, **auth),  # 400, no token
+        dict(method="GET", **auth),  # 405
+    ]
+    statuses = []
+    for case in cases:
+        lane, full = both(site, **case)
+        assert lane[0] == full[0] and lane[2] == full[2], case
+        assert lane[1] == full[1] - ONLY_FULL_STACK, case
+        assert full[1] >= ONLY_FULL_STACK and not ONLY_FULL_STACK & lane[1], "the lane was not taken"
+        statuses.append(lane[0][:3])
+    assert statuses == ["200", "200", "200", "401", "401", "401", "400", "405"]
+    active = call(OrgwardenWSGIHandler(), form={"token": value}, **auth)
+    assert b'"active": true' in active[2] and b'"site_role": "user"' in active[2]
+    # what every answer carries: security headers of the short chain, no caching
+    headers = dict(active[1])
+    assert headers["Cache-Control"] == "no-store" and headers["Pragma"] == "no-cache"
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+def test_a_disallowed_host_is_refused_by_the_lane_too(site):
+    lane, full = both(site, form={"token": "owt_x"}, HTTP_HOST="evil.test")
+    assert lane[0] == full[0] == "400 Bad Request"
+
+
+@override_settings(SECURE_SSL_REDIRECT=True)
+def test_the_lane_redirects_to_https_when_the_installation_asks_for_it(site):
+    lane, full = both(site, form={"token": "owt_x"})
+    assert lane[0] == full[0] and lane[0].startswith("301")
+    assert ("Location", "https://127.0.0.1:8000/oauth2/introspect") in lane[1]
+
+
+def test_other_paths_take_the_full_stack(site):
+    lane = call(OrgwardenWSGIHandler(), path=URL + "/", form={"token": "owt_x"})
+    full = call(WSGIHandler(), path=URL + "/", form={"token": "owt_x"})
+    assert lane == full and lane[0].startswith("404")
+
+
+@override_settings(
+    MACHINE_MIDDLEWARE=[
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+    ]
+)
+def test_the_short_chain_must_follow_the_full_stacks_order():
+    with pytest.raises(ImproperlyConfigured):
+        OrgwardenWSGIHandler()
