@@ -45,20 +45,15 @@ PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432
 PG_NAME = "bench_insights"
 
 
-def run(database: str) -> None:
-    import django
-
-    os.environ["DJANGO_SETTINGS_MODULE"] = "orgwarden.settings"
-    django.setup()
+def seed():
+    """Bulk-insert the org described in the module docstring (Django set up, database migrated);
+    returns ``(org, account pks, sites, today)``. ``bench/insights_profile.py`` reuses it."""
     from datetime import UTC, datetime, timedelta
 
-    from django.core.management import call_command
-    from django.db import connection, transaction
+    from django.db import transaction
     from django.utils import timezone
 
     from orgwarden.accounts.models import Account
-    from orgwarden.billing import selectors as billing
-    from orgwarden.insights import rollups, selectors
     from orgwarden.orgs.models import (
         Activity,
         Directory,
@@ -70,8 +65,6 @@ def run(database: str) -> None:
         SiteAccess,
     )
 
-    call_command("migrate", verbosity=0)
-    started = time.perf_counter()
     rng = random.Random(8)
     with transaction.atomic():
         org = Organization.objects.create(name="Bench Corp")
@@ -134,6 +127,26 @@ def run(database: str) -> None:
                 Activity.objects.bulk_create(rows, batch_size=10_000)
                 rows = []
         Activity.objects.bulk_create(rows, batch_size=10_000)
+    return org, ids, sites, today
+
+
+def run(database: str) -> None:
+    import django
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "orgwarden.settings"
+    django.setup()
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from orgwarden.billing import selectors as billing
+    from orgwarden.insights import rollups, selectors
+    from orgwarden.orgs.models import Activity
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    org, ids, sites, today = seed()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     activity_rows = Activity.objects.count()
