@@ -210,7 +210,7 @@ def _site_users(
     )
     params: list = [org.pk, rollups._db_day(since), *sites, *groups]
     if not include_deactivated:
-        sql += f" AND gm.account_id NOT IN (SELECT id FROM {_ACCOUNTS} WHERE status <> %s)"  # noqa: S608
+        sql += f" AND gm.account_id NOT IN (SELECT id FROM {_ACCOUNTS} WHERE NOT (status = %s))"  # noqa: S608
         params.append(Account.Status.ACTIVE)
     with connection.cursor() as cursor:
         cursor.execute(sql + " GROUP BY sa.site_id", params)
