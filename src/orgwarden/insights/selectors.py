@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
@@ -217,8 +218,9 @@ def _site_users(
         return {site_pk: (total, active) for site_pk, total, active in cursor.fetchall()}
 
 
-@dataclass(frozen=True, slots=True)
-class InactiveUser:
+class InactiveUser(NamedTuple):
+    """One row of the inactive list (a tuple: the chart builds up to 5,000 of them per call)."""
+
     account_id: str
     email: str
     status: str
@@ -238,6 +240,10 @@ def inactive_users(
     Two reads: the never active (no ``AccountLastActive`` row), by email; then the others from the
     ``(org, last_day)`` index, oldest first. ``CROSS JOIN`` fixes SQLite's join order (the org's
     rows first, then the account of each); PostgreSQL reads it as a plain join.
+
+    On SQLite the never active are found as the org's users ``EXCEPT`` its last-active rows, one
+    merge of the two (org, account) indexes, sorted (a third of the time of a lookup per user);
+    PostgreSQL's hash anti-join beats its set operation, so it keeps the join.
     """
     rollups.refreshed(org=org)
     groups = _access_groups(org)
@@ -251,12 +257,20 @@ def inactive_users(
     )
     status = "" if include_deactivated else "AND a.status = %s"
     status_params = [] if include_deactivated else [Account.Status.ACTIVE]
-    never_sql = (
-        f"SELECT a.account_id, a.email, a.status FROM {_ORG_USERS} ou CROSS JOIN {_ACCOUNTS} a "  # noqa: S608
-        "WHERE ou.org_id = %s AND a.id = ou.account_id "
-        f"AND NOT EXISTS (SELECT 1 FROM {_ALA} l WHERE l.org_id = %s AND l.account_id = ou.account_id) "
-        f"AND {access} {status} ORDER BY a.email"
-    )
+    if connection.vendor == "sqlite":
+        never_sql = (
+            f"SELECT a.account_id, a.email, a.status FROM {_ACCOUNTS} a "  # noqa: S608
+            f"WHERE a.id IN (SELECT account_id FROM {_ORG_USERS} WHERE org_id = %s "
+            f"EXCEPT SELECT account_id FROM {_ALA} WHERE org_id = %s ORDER BY 1) "
+            f"AND {access} {status} ORDER BY a.email"
+        )
+    else:
+        never_sql = (
+            f"SELECT a.account_id, a.email, a.status FROM {_ORG_USERS} ou CROSS JOIN {_ACCOUNTS} a "  # noqa: S608
+            "WHERE ou.org_id = %s AND a.id = ou.account_id "
+            f"AND NOT EXISTS (SELECT 1 FROM {_ALA} l WHERE l.org_id = %s AND l.account_id = ou.account_id) "
+            f"AND {access} {status} ORDER BY a.email"
+        )
     stale_sql = (
         f"SELECT a.account_id, a.email, a.status, l.last_day FROM {_ALA} l CROSS JOIN {_ACCOUNTS} a "  # noqa: S608
         "WHERE l.org_id = %s AND l.last_day <= %s AND a.id = l.account_id "
