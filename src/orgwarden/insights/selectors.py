@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, Q, QuerySet, Value
 from django.db.models.functions import StrIndex, Substr
 from django.utils import timezone
 
@@ -36,6 +36,7 @@ from orgwarden.orgs.models import (
     SiteAccess,
 )
 from orgwarden.orgs.products import PRODUCTS
+from orgwarden.orgs.selectors.access import in_any_group
 
 INACTIVE_DAYS = (30, 60, 90)
 
@@ -83,20 +84,13 @@ def _access_groups(org: Organization) -> list[int]:
 
 
 def _seek_by_account() -> bool:
-    """On SQLite, ``group_id + 0`` in a membership test keeps it from probing the (account, group)
-    index once per group of the list: it seeks the account's few memberships once. PostgreSQL
-    reads the list in one index scan by itself, and the expression would only blur its estimates.
-    """
+    """Whether the raw SQL below writes ``gm.group_id + 0`` (see ``orgs.selectors.access.in_any_group``)."""
     return connection.vendor == "sqlite"
 
 
 def _has_access(org: Organization, account_ref: str = "account") -> Exists:
     """The account in ``account_ref`` is in one of the org's groups with access to one of its sites."""
-    members = GroupMember.objects.filter(account=OuterRef(account_ref))
-    groups = _access_groups(org)
-    if _seek_by_account():
-        return Exists(members.alias(group_pk=F("group_id") + 0).filter(group_pk__in=groups))
-    return Exists(members.filter(group__in=groups))
+    return in_any_group(_access_groups(org), account_ref=account_ref)
 
 
 def _users_with_access(org: Organization, include_deactivated: bool) -> QuerySet[OrgUser]:
