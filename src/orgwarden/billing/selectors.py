@@ -3,8 +3,9 @@
 Billable = ``orgs.selectors.billing.billable_users`` (unique active users of the org with a billed
 grant) minus managed accounts whose authentication policy is marked non-billable. A policy applies
 by membership (``PolicyMember``), otherwise as the default policy of the account's directory — the
-same resolution as ``policies.selectors.policy_for``, written as ``EXISTS`` subqueries so the count
-stays one query.
+same resolution as ``policies.selectors.policy_for``, written as ``EXISTS`` subqueries so the list
+stays one query. ``billable_count`` counts the same set from the org's users, the way that stays
+cheap for 50,000 of them (see its docstring).
 """
 
 from __future__ import annotations

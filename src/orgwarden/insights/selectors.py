@@ -62,8 +62,8 @@ def _today() -> date:
 
 def _not_active() -> QuerySet[Account]:
     """Accounts that are not active now (deactivated or closed), as ``pk``, read live: the readers
-    leave them out with ``NOT IN`` (one pass over the accounts, then a lookup per row) rather than
-    joining every row to its account."""
+    leave them out with ``NOT IN`` (the list is read once from the ``account_not_active`` partial
+    index, usually short, then a lookup per row) rather than joining every row to its account."""
     return Account.objects.exclude(status=Account.Status.ACTIVE).values("pk")
 
 

@@ -47,8 +47,9 @@ def billable_org_users(*, org: Organization) -> QuerySet[OrgUser]:
     (``OrgUser`` is unique per org and account), for counting.
 
     Read from the org's own users rather than from every account: the groups with a billed grant
-    are listed once, and each user is tested against that list with one seek of its memberships; the
-    accounts not active now come from their own short index, not from every account row.
+    are listed once and each user is tested against that list (``in_any_group``: one seek of its
+    memberships on SQLite, a hash of those groups' members on PostgreSQL); the accounts not active
+    now come from their own short index, not from every account row.
     """
     billed_groups = SiteAccess.objects.filter(_BILLED_GRANT, site__org=org, group__org=org).values("group")
     not_active = Account.objects.exclude(status=Account.Status.ACTIVE).values("pk")
