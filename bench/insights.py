@@ -49,7 +49,7 @@ PG_NAME = "bench_insights"
 
 def seed():
     """Bulk-insert the org described in the module docstring (Django set up, database migrated);
-    returns ``(org, account pks, sites, today)``. ``bench/insights_profile.py`` reuses it."""
+    returns ``(org, account pks, sites, today)``; an in-process profile can import and reuse it."""
     from datetime import UTC, datetime, timedelta
 
     from django.db import transaction
