@@ -153,7 +153,8 @@ class OrgUser(models.Model):
         ]
         indexes = [
             models.Index(fields=["org", "email"], name="org_user_email"),
-            models.Index(fields=["org", "is_managed", "email"], name="org_user_managed_email"),
+            # The account last: counts over an org's users (insights, billing) read this index alone.
+            models.Index(fields=["org", "is_managed", "email", "account"], name="org_user_managed_email"),
             models.Index(fields=["org", "last_active_at"], name="org_user_last_active"),
         ]
 

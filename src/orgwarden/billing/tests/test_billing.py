@@ -164,6 +164,43 @@ def test_billable_counts_and_reasons(seeded):
     assert set(selectors.billable_users(org=org)) == {people["ext"]}
 
 
+def test_billable_count_is_the_number_of_billable_users(seeded, other_org_admin):
+    """``billable_count`` (written for big orgs: lists read once, exclusions only when a
+    non-billable policy can apply) counts exactly ``billable_users``, through every policy rule."""
+    org, people, default = seeded
+
+    def count() -> int:
+        n = selectors.billable_count(org=org)
+        assert n == len(set(selectors.billable_users(org=org)))
+        return n
+
+    assert count() == 3  # a, b, ext: the contractor's policy is non-billable
+    default.billable = False
+    default.save()
+    assert count() == 1  # ext: the managed accounts in no policy fall under the default
+    contractors = AuthenticationPolicy.objects.get(org=org, name="Contractors")
+    contractors.billable = True
+    contractors.save()
+    assert count() == 2  # ext, and the contractor: its own (billable) policy applies, not the default
+    # A non-billable policy of another org, or the non-billable default of its directory, changes
+    # nothing here: b stays under this org's default.
+    theirs = AuthenticationPolicy.objects.get(org=other_org_admin.org, is_default=True)
+    theirs.billable = False
+    theirs.save()
+    PolicyMember.objects.create(
+        policy=AuthenticationPolicy.objects.create(
+            org=other_org_admin.org, directory=theirs.directory, name="Theirs", billable=False
+        ),
+        account=people["b"],
+    )
+    assert count() == 2
+    default.billable = True
+    default.save()
+    assert count() == 4  # a, b, ext, contractor
+    Account.objects.filter(pk=people["a"].pk).update(status=Account.Status.DEACTIVATED)
+    assert count() == 3
+
+
 def test_daily_snapshot_of_the_billable_count(seeded):
     org, _, _ = seeded
     run_daily(START)

@@ -10,7 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 
 from orgwarden.orgs.exceptions import NotFound
@@ -35,6 +36,20 @@ class ProductSites:
 
     product: Product
     sites: list[ProductSite]
+
+
+def in_any_group(groups, *, account_ref: str = "account") -> Exists:
+    """The account in ``account_ref`` (an outer reference) is a member of one of ``groups`` (pks,
+    or a query of them): for counts over a whole org, evaluated once per account.
+
+    On SQLite, ``group_id + 0`` keeps the test from probing the (account, group) index once per
+    group of the list: it seeks the account's few memberships once. PostgreSQL reads the list in
+    one index scan (or a hash join) by itself, and the expression would only blur its estimates.
+    """
+    members = GroupMember.objects.filter(account=OuterRef(account_ref))
+    if connection.vendor == "sqlite":
+        return Exists(members.alias(group_pk=F("group_id") + 0).filter(group_pk__in=groups))
+    return Exists(members.filter(group__in=groups))
 
 
 def _clean_id(value: str) -> str:
