@@ -63,9 +63,10 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('{"n": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d}\\n',
+  io.write(string.format('{"n": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d, '
+    .. '"error_kinds": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
+    e.connect + e.read + e.write + e.status + e.timeout, e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
 
@@ -212,13 +213,25 @@ def measure_wrk(base: str, setup: dict, tmp: Path) -> dict:
     env = dict(os.environ, BENCH_TOKENS_FILE=str(tokens_file), BENCH_AUTH=f"Basic {credentials}")
 
     def wrk(seconds: float) -> dict:
-        cmd = ["wrk", "-t1", f"-c{CLIENTS}", f"-d{seconds:.0f}s", "--latency", "-s", str(script), base]
+        # A slow answer is a latency to count, not an error: wrk gives up on a request after 2 s unless told.
+        cmd = [
+            "wrk",
+            "-t1",
+            f"-c{CLIENTS}",
+            f"-d{seconds:.0f}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+        ]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def summary(figures: dict) -> dict:
         if figures["errors"]:
-            raise SystemExit(f"wrk saw {figures['errors']} errors (connect/read/write/status/timeout)")
+            raise SystemExit(f"wrk saw {figures['errors']} errors: {figures['error_kinds']}")
         return {
             "n": figures["n"],
             "per_second": round(figures["n"] / (figures["duration_us"] / 1e6)),
@@ -257,11 +270,12 @@ def run(database: str) -> dict:
         log(f"{database}: creating {N_TOKENS} tokens of {N_ACCOUNTS} accounts")
         subprocess.run([sys.executable, __file__, "--populate", out_file], env=env, check=True, timeout=1800)
         setup = json.loads(Path(out_file).read_text())
+        server_log = Path(tmp) / "server.log"
         server = subprocess.Popen(
             [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=server_log.open("w"),  # its error log: read when something went wrong
             start_new_session=True,
         )
         try:
@@ -270,6 +284,9 @@ def run(database: str) -> dict:
             log(f"{database}: {CLIENTS} {LOAD_CLIENT} clients for {DURATION:.0f} s")
             figures = measure_wrk(base, setup, Path(tmp)) if LOAD_CLIENT == "wrk" else measure(base, setup)
             check_answers(base, setup)
+        except BaseException:
+            log(f"the server's log ended with:\n{server_log.read_text()[-3000:]}")
+            raise
         finally:
             server.send_signal(signal.SIGTERM)
             try:
