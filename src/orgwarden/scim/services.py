@@ -38,8 +38,9 @@ from orgwarden.orgs.models import Directory, Domain, Group, GroupMember, OrgUser
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.orgs.services.users import _deactivate, _reactivate
+from orgwarden.scim import rows
 from orgwarden.scim.exceptions import InvalidValue, ResourceNotFound, ScimError, Uniqueness
-from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
+from orgwarden.scim.models import ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
 from orgwarden.scim.processors.patch import PatchProcessor
 from orgwarden.scim.processors.resources import (
     GROUP_MULTI,
@@ -336,6 +337,8 @@ def _user_store(
     for row in emails:
         row.user = user
     ScimEmail.objects.bulk_create(emails)
+    if created:  # a new user is in no group yet: the answer needs no query for its relations
+        rows.relations_attach(user, emails=emails, memberships=[])
     changed: dict[str, Any] = {}
     if user.account_id is not None:
         link_error = user.link_error
@@ -666,9 +669,10 @@ def provisioning_log_record(
 ) -> None:
     """One line of the directory's provisioning log: in a write's own transaction when it succeeds
     (one commit), after its rollback when it is refused (so a refused request is logged too). The
-    log is itself the record: no audit event."""
-    ProvisioningLog.objects.create(
-        directory=directory,
+    log is itself the record: no audit event. One plain INSERT (``rows.log_insert``): every SCIM
+    request writes one."""
+    rows.log_insert(
+        directory_id=directory.pk,
         at=timezone.now(),
         method=method[:8],
         resource=resource[:16],
