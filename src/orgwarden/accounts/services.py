@@ -87,12 +87,12 @@ def account_create(
         password_check(password=password, account=account)
         account.set_password(password)
         account.password_changed_at = timezone.now()
-    if Account.objects.filter(email=email).exists():
-        raise EmailTaken()
     try:
+        # The unique email is the check: a taken email (or a concurrent sign-up's) fails the insert,
+        # which rolls back to this savepoint; a separate look-up first would only cost a query.
         with transaction.atomic():
-            account.save()
-    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
+            account.save(force_insert=True)
+    except IntegrityError as exc:
         raise EmailTaken() from exc
     event_record(
         action="account:created",
