@@ -22,7 +22,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
-from orgwarden.orgs.models import Directory, Organization
+from orgwarden.accounts.models import Account
+from orgwarden.orgs.models import Directory, Domain, Organization
 from orgwarden.policies import hooks
 from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
 
@@ -219,6 +220,70 @@ def relations_load(users: Sequence[ScimUser]) -> None:
             memberships[owner].append(member)
     for user in users:
         relations_attach(user, emails=emails[user.pk], memberships=memberships[user.pk])
+
+
+# --- what a create checks before it writes: one statement ----------------------------------------------
+
+_DOMAIN = Rows(Domain)
+_CREATE_CHECKS = (
+    f"SELECT {_DOMAIN.columns('dm')}, "  # noqa: S608 — names from _meta
+    f"CASE WHEN EXISTS (SELECT 1 FROM {_table(ScimUser)} u WHERE u.{_column(ScimUser, 'directory')} = %s "
+    f"AND u.{_column(ScimUser, 'user_name_key')} = %s) THEN 1 ELSE 0 END, "
+    f"(SELECT a.{_column(Account, 'id')} FROM {_table(Account)} a WHERE a.{_column(Account, 'email')} = %s) "
+    f"FROM (SELECT 1 AS one) x LEFT JOIN {_table(Domain)} dm ON dm.{_column(Domain, 'id')} = "
+    f"(SELECT MIN(d2.{_column(Domain, 'id')}) FROM {_table(Domain)} d2 "
+    f"WHERE d2.{_column(Domain, 'org')} = %s AND d2.{_column(Domain, 'name')} = %s "
+    f"AND d2.{_column(Domain, 'status')} = %s)"
+)
+
+
+def create_checks(
+    directory: Directory, *, domain_name: str, user_name_key: str, email: str
+) -> tuple[Domain | None, bool, int | None]:
+    """For a create: the org's verified domain ``domain_name`` (or None), whether the directory has
+    a user with ``user_name_key``, and the pk of the account with ``email`` (or None)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.cursor() as cursor:
+        cursor.execute(
+            _CREATE_CHECKS,
+            [directory.pk, user_name_key, email, directory.org_id, domain_name, Domain.Status.VERIFIED],
+        )
+        row = cursor.fetchone()
+    width = len(_DOMAIN)
+    domain = None if row[0] is None else _DOMAIN.build(db, row[:width])
+    return domain, bool(row[width]), row[width + 1]
+
+
+# --- inserts of a create ------------------------------------------------------------------------------
+
+
+@cache
+def _insert_statement(model: type[Model], vendor: str) -> tuple[str, list, bool]:
+    """``model``'s INSERT of every column but its auto primary key, whether it returns the key."""
+    db = connections[DEFAULT_DB_ALIAS]
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
+    returning = db.features.can_return_columns_from_insert
+    sql = (
+        f"INSERT INTO {_table(model)} ({', '.join(_q(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+        + (f" RETURNING {_q(model._meta.pk.column)}" if returning else "")
+    )
+    return sql, fields, returning
+
+
+def insert(instance: Model) -> None:
+    """INSERT a new ``instance`` as ``instance.save()`` would (fields' ``pre_save`` — ``auto_now``
+    and the like — then their database preparation) and set its primary key. The SCIM models have
+    no signals. Raises ``IntegrityError`` as ``save()`` would."""
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, fields, returning = _insert_statement(type(instance), db.vendor)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = db.alias
 
 
 # --- the provisioning log -----------------------------------------------------------------------------

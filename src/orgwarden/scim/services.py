@@ -122,11 +122,15 @@ def _verified_domain(directory: Directory, email: str) -> Domain:
     name = email.rsplit("@", 1)[1]
     domain = Domain.objects.filter(org=directory.org, name=name, status=Domain.Status.VERIFIED).first()
     if domain is None:
-        raise InvalidValue(
-            f"{name} is not a verified domain of {directory.org.name}: verify it in the admin console "
-            "before provisioning users on it."
-        )
+        raise _unverified(directory, name)
     return domain
+
+
+def _unverified(directory: Directory, name: str) -> InvalidValue:
+    return InvalidValue(
+        f"{name} is not a verified domain of {directory.org.name}: verify it in the admin console "
+        "before provisioning users on it."
+    )
 
 
 def _user_fields(flat: dict[str, Any]) -> dict[str, Any]:
@@ -217,10 +221,13 @@ def _set_active(directory: Directory, account: Account, active: bool) -> None:
         )
 
 
-def _link(directory: Directory, email: str, domain: Domain, name: str) -> Account:
-    """The account for ``email``: an existing one is linked and made managed, else one is created."""
+def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent: bool = False) -> Account:
+    """The account for ``email``: an existing one is linked and made managed, else one is created.
+
+    ``absent``: the caller has just read that no account has ``email`` (in this transaction), so
+    there is no row to lock and none is looked up again."""
     org = directory.org
-    account = Account.objects.select_for_update().filter(email=email).first()
+    account = None if absent else Account.objects.select_for_update().filter(email=email).first()
     if account is None:
         account = account_services.account_create(
             email=email,
@@ -307,11 +314,22 @@ def _user_store(
 ) -> ScimUser:
     fields = _user_fields(flat)
     email = _email_of(flat, fields["user_name"])
-    domain = _verified_domain(directory, email)
-    clash = ScimUser.objects.filter(directory=directory, user_name_key=fields["user_name_key"])
-    if user is not None:
-        clash = clash.exclude(pk=user.pk)
-    if clash.exists():
+    account_absent = False
+    if user is None:  # a create: the domain, the userName and the email checked in one statement
+        domain, taken, account_pk = rows.create_checks(
+            directory, domain_name=email.rsplit("@", 1)[1], user_name_key=fields["user_name_key"], email=email
+        )
+        if domain is None:
+            raise _unverified(directory, email.rsplit("@", 1)[1])
+        account_absent = account_pk is None
+    else:
+        domain = _verified_domain(directory, email)
+        taken = (
+            ScimUser.objects.filter(directory=directory, user_name_key=fields["user_name_key"])
+            .exclude(pk=user.pk)
+            .exists()
+        )
+    if taken:
         raise Uniqueness(f"A user with userName {fields['user_name']} already exists.")
     created = user is None
     active = flat.get("active")
@@ -323,22 +341,32 @@ def _user_store(
         user.active = bool(active)
     elif active_removed:
         user.active = None
-    account = _link(directory, email, domain, _account_name(fields, email)) if created else None
+    account = (
+        _link(directory, email, domain, _account_name(fields, email), absent=account_absent)
+        if created
+        else None
+    )
     if account is not None:
         user.account = account
     try:
         with transaction.atomic():
-            user.save()
+            if created:
+                rows.insert(user)  # what save() sends, without building it through the ORM
+            else:
+                user.save()
     except IntegrityError as exc:  # a concurrent create with the same userName won the race
         raise Uniqueness(f"A user with userName {fields['user_name']} already exists.") from exc
-    if not created:
-        ScimEmail.objects.filter(user=user).delete()
     emails = _emails(flat)
     for row in emails:
         row.user = user
-    ScimEmail.objects.bulk_create(emails)
-    if created:  # a new user is in no group yet: the answer needs no query for its relations
+    if created:
+        for row in emails:
+            rows.insert(row)
+        # A new user is in no group yet: the answer needs no query for its relations.
         rows.relations_attach(user, emails=emails, memberships=[])
+    else:
+        ScimEmail.objects.filter(user=user).delete()
+        ScimEmail.objects.bulk_create(emails)
     changed: dict[str, Any] = {}
     if user.account_id is not None:
         link_error = user.link_error
