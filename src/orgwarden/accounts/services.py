@@ -88,10 +88,10 @@ def account_create(
         account.set_password(password)
         account.password_changed_at = timezone.now()
     try:
-        # The unique email is the check: a taken email (or a concurrent sign-up's) fails the insert,
-        # which rolls back to this savepoint; a separate look-up first would only cost a query.
-        with transaction.atomic():
-            account.save(force_insert=True)
+        # The unique email is the check: a taken email (or a concurrent sign-up's) fails the insert.
+        # Nothing runs after the failure: EmailTaken leaves this function's atomic block, which
+        # rolls back (to its savepoint when nested), so no savepoint of its own is needed here.
+        account.save(force_insert=True)
     except IntegrityError as exc:
         raise EmailTaken() from exc
     event_record(

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
@@ -295,9 +295,21 @@ _LOG_INSERT = (
 )
 
 
-def log_insert(**values: Any) -> None:
-    """Insert one ``ProvisioningLog`` row; ``values`` by attname (``directory_id``, ``at`` …)."""
+def log_insert(*, flush: bool = True, **values: Any) -> None:
+    """Insert one ``ProvisioningLog`` row; ``values`` by attname (``directory_id``, ``at`` …).
+
+    ``flush=False`` (a read's line, outside any transaction): on PostgreSQL its commit does not wait
+    for the WAL to reach the disk (``synchronous_commit`` off for that one transaction) — the
+    guarantee SQLite gives every commit here (WAL with ``synchronous=NORMAL``): the row is visible
+    at once and the database stays consistent, and a crash of the machine in the next fraction of a
+    second may lose it. Waiting costs a disk flush, several milliseconds, on every lookup an IdP
+    makes. Inside a transaction (a write's line) the transaction decides."""
     db = connections[DEFAULT_DB_ALIAS]
     params = [f.get_db_prep_save(values[f.attname], db) for f in _LOG_FIELDS]
+    if not flush and db.vendor == "postgresql" and not db.in_atomic_block:
+        with transaction.atomic(using=db.alias), db.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute(_LOG_INSERT, params)
+        return
     with db.cursor() as cursor:
         cursor.execute(_LOG_INSERT, params)

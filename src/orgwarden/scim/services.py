@@ -349,12 +349,13 @@ def _user_store(
     if account is not None:
         user.account = account
     try:
-        with transaction.atomic():
-            if created:
-                rows.insert(user)  # what save() sends, without building it through the ORM
-            else:
-                user.save()
+        if created:
+            rows.insert(user)  # what save() sends, without building it through the ORM
+        else:
+            user.save()
     except IntegrityError as exc:  # a concurrent create with the same userName won the race
+        # Nothing runs after the failure: Uniqueness leaves the service's atomic block, which rolls
+        # back (to its savepoint when nested), so the insert needs no savepoint of its own.
         raise Uniqueness(f"A user with userName {fields['user_name']} already exists.") from exc
     emails = _emails(flat)
     for row in emails:
@@ -694,12 +695,14 @@ def provisioning_log_record(
     operation: str,
     status: int,
     error: str,
+    flush: bool = True,
 ) -> None:
     """One line of the directory's provisioning log: in a write's own transaction when it succeeds
     (one commit), after its rollback when it is refused (so a refused request is logged too). The
     log is itself the record: no audit event. One plain INSERT (``rows.log_insert``): every SCIM
-    request writes one."""
+    request writes one. ``flush=False`` for a read's line: see ``rows.log_insert``."""
     rows.log_insert(
+        flush=flush,
         directory_id=directory.pk,
         at=timezone.now(),
         method=method[:8],

@@ -172,9 +172,10 @@ def test_a_create_stores_what_the_orm_would_and_answers_from_it(scim, directory)
 def test_a_create_costs_at_most_these_statements(scim, people, django_assert_max_num_queries):
     # The key check; the create checks; the account and its event; the automatic-claim look-up;
     # the claim's two reads, its row and its event; the SCIM user, its email and its event; the
-    # log line: 13. The rest are the savepoints of the nested atomic blocks (here the request's own
-    # transaction is one too, inside the test's). Before the plain-SQL paths this was 31.
-    with django_assert_max_num_queries(25):
+    # log line: 13. The rest are the savepoints of the nested atomic blocks (the request's own
+    # transaction, then the SCIM, account and claim services; here the request's transaction is a
+    # savepoint inside the test's). Before the plain-SQL paths this was 31.
+    with django_assert_max_num_queries(21):
         response = scim.post("/Users", user_body("zoe@example.com"))
     assert response.status_code == 201 and response.json()["emails"][0]["value"] == "zoe@example.com"
 
@@ -187,3 +188,21 @@ def test_a_create_with_a_taken_user_name_changes_nothing(scim, people):
     response = scim.post("/Users", user_body("ADA@example.com"))
     assert response.status_code == 409 and response.json()["scimType"] == "uniqueness"
     assert (Account.objects.count(), AuditEvent.objects.count(), ScimUser.objects.count()) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reads_log_line_is_committed_without_changing_the_sessions_durability(scim, people):
+    """Outside a test transaction, as in production: a lookup's log line commits on its own (on
+    PostgreSQL without waiting for the disk flush, ``SET LOCAL`` scoped to that one transaction)."""
+    from django.db import connection
+
+    from orgwarden.scim.models import ProvisioningLog
+
+    before = ProvisioningLog.objects.filter(operation="list", status=200).count()
+    assert scim.get("/Users", 'filter=userName eq "ada@example.com"').status_code == 200
+    assert ProvisioningLog.objects.filter(operation="list", status=200).count() == before + 1
+    assert not connection.in_atomic_block
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
