@@ -1,5 +1,5 @@
 """Plain SQL for the SCIM hot paths: the key check, the ``userName eq`` lookup, a page's emails and
-groups, and the provisioning-log line.
+groups, what a create checks and the SCIM rows it inserts, and the provisioning-log line.
 
 An IdP calls these on every request, and here Django spends about a millisecond building each ORM
 query (filters, joins, compiling) against well under 0.1 ms to run it. These statements have a fixed
