@@ -198,7 +198,8 @@ def relations_attach(user: ScimUser, *, emails: list[ScimEmail], memberships: li
 
 def relations_load(users: Sequence[ScimUser]) -> None:
     """Load the emails and group memberships (with each group's id and name) of ``users`` in one
-    statement, and attach them (``relations_attach``)."""
+    statement, each kind in id order (the order they were added), and attach them
+    (``relations_attach``)."""
     if not users:
         return
     ids = [user.pk for user in users]
