@@ -18,13 +18,14 @@ def healthz(request):
 urlpatterns = [
     path("", root, name="root"),
     path("healthz", healthz, name="healthz"),
-    # Before the console's many patterns: introspection is the hot path of every product API call.
+    # Before the console's many patterns: introspection is the hot path of every product API call,
+    # and an IdP calls SCIM for every user it syncs. Nothing else lives under scim/.
     path("", include("orgwarden.tokens.urls")),
+    path("scim/", include("orgwarden.scim.urls")),
     path("", include("orgwarden.accounts.urls")),
     path("", include("orgwarden.console.urls")),
     path("", include("orgwarden.oidc.urls")),
     path("saml/", include("orgwarden.sso.urls")),
-    path("scim/", include("orgwarden.scim.urls")),
     path("helpcenter/", include("orgwarden.helpcenter.urls")),
     path("operator/support/", include("orgwarden.support.urls")),
     path("api/", api.urls),

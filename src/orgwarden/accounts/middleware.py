@@ -19,7 +19,9 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated and request.session.session_key:
+        # The session key first: a request without a session cookie (an IdP's SCIM call, a REST
+        # client) then skips loading the session and the user.
+        if request.session.session_key and request.user.is_authenticated:
             now = time.time()
             if now - request.session.get(SEEN_KEY, 0) >= SEEN_EVERY:
                 ctx = request.audit_context

@@ -87,12 +87,12 @@ def account_create(
         password_check(password=password, account=account)
         account.set_password(password)
         account.password_changed_at = timezone.now()
-    if Account.objects.filter(email=email).exists():
-        raise EmailTaken()
     try:
-        with transaction.atomic():
-            account.save()
-    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
+        # The unique email is the check: a taken email (or a concurrent sign-up's) fails the insert.
+        # Nothing runs after the failure: EmailTaken leaves this function's atomic block, which
+        # rolls back (to its savepoint when nested), so no savepoint of its own is needed here.
+        account.save(force_insert=True)
+    except IntegrityError as exc:
         raise EmailTaken() from exc
     event_record(
         action="account:created",

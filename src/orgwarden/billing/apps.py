@@ -12,3 +12,5 @@ class BillingConfig(AppConfig):
 
         if selectors.enforcement_pause not in hooks.enforcement_pause:
             hooks.enforcement_pause.append(selectors.enforcement_pause)
+        if "subscription" not in hooks.enforcement_pause_relations:
+            hooks.enforcement_pause_relations.append("subscription")

@@ -23,6 +23,7 @@ from orgwarden.orgs.models import Domain, Organization, OrgUser, SiteAccess
 from orgwarden.orgs.products import BILLED_AGENTS, BILLED_ALL, PRODUCTS
 from orgwarden.orgs.selectors.billing import billable_org_users as directory_billable_org_users
 from orgwarden.orgs.selectors.billing import billable_users as directory_billable_users
+from orgwarden.policies import hooks
 from orgwarden.policies.models import AuthenticationPolicy, PolicyMember
 
 
@@ -154,13 +155,22 @@ def security_enforced(*, org: Organization) -> bool:
     return sub is not None and sub.status in ENFORCED
 
 
+def _loaded_subscription(org: Organization) -> Subscription | None:
+    """``org``'s subscription: the one read with it (``policies.hooks.pause_relations_attach``),
+    else one query."""
+    loaded, subscription = hooks.pause_relation_loaded(org, "subscription")
+    return subscription if loaded else subscription_of(org=org)
+
+
 def enforcement_pause(org: Organization) -> str | None:
     """Why ``org``'s security features are paused (a clause), or ``None`` while they are enforced.
 
     Registered into ``policies.hooks.enforcement_pause`` by ``BillingConfig.ready()``: the policies
     domain decides enforcement in one place (``policies.selectors.enforcement_paused``) and asks this.
+    The subscription is the one read with the org when a hot path attached it (it is listed in
+    ``policies.hooks.enforcement_pause_relations``), else queried.
     """
-    sub = subscription_of(org=org)
+    sub = _loaded_subscription(org)
     if sub is None:
         return f"{org.name} has not started the security subscription"
     if sub.status in ENFORCED:

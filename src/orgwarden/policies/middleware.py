@@ -48,7 +48,9 @@ class SessionLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated and request.session.session_key:
+        # The session key first: a request without a session cookie (an IdP's SCIM call, a REST
+        # client) then skips loading the session and the user.
+        if request.session.session_key and request.user.is_authenticated:
             expired = self._check(request)
             if expired is not None:
                 return expired

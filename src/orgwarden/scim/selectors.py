@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Q, QuerySet
 
 from orgwarden.accounts.ids import secret_matches
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory, Organization
+from orgwarden.scim import rows
 from orgwarden.scim.exceptions import ScimError
 from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
 from orgwarden.scim.processors.filters import FilterError, parse_filter
@@ -24,17 +25,18 @@ LOG_PAGE = 50
 
 
 def directory_for_key(*, directory_id: str, key: str) -> Directory | None:
-    """The IdP directory ``directory_id`` if ``key`` is its SCIM key, else None (constant-time compare)."""
+    """The IdP directory ``directory_id`` if ``key`` is its SCIM key, else None (constant-time compare).
+
+    One statement reads the key's hash, the directory, its org and what the org's pause check reads
+    (``rows.directory_with_key_hash``), so ``policies.selectors.enforcement_paused(directory.org)``
+    asks no further query.
+    """
     if not key or "\x00" in directory_id or "\x00" in key:
         return None
-    row = (
-        ScimKey.objects.select_related("directory__org")
-        .filter(directory__directory_id=directory_id[:24])
-        .first()
-    )
-    if row is None or not secret_matches(key, row.key_hash):
+    found = rows.directory_with_key_hash(directory_id[:24])
+    if found is None or not secret_matches(key, found[1]):
         return None
-    return row.directory
+    return found[0]
 
 
 # --- resources as SCIM JSON --------------------------------------------------------------------------
@@ -76,19 +78,18 @@ def group_flat(group: ScimGroup) -> dict[str, Any]:
     }
 
 
-# What rendering a user reads besides its row: one query each, for one user or a page of them.
-USER_RELATIONS = ("emails", Prefetch("memberships", queryset=ScimGroupMember.objects.select_related("group")))
-
-
 def with_relations(user: ScimUser) -> ScimUser:
-    """``user`` with its emails and groups loaded (two queries), ready for ``render_user``."""
-    prefetch_related_objects([user], *USER_RELATIONS)
+    """``user`` with its emails and groups loaded (one statement, none when a service already
+    attached them), ready for ``render_user``."""
+    cached = getattr(user, "_prefetched_objects_cache", {})
+    if rows.EMAILS not in cached or rows.MEMBERSHIPS not in cached:
+        rows.relations_load([user])
     return user
 
 
 def render_user(user: ScimUser, base: str) -> dict[str, Any]:
-    """A user as SCIM JSON. Load its relations first (``with_relations``, or ``USER_RELATIONS`` in
-    a list's query): otherwise each group costs a query."""
+    """A user as SCIM JSON. Load its relations first (``with_relations``, or ``rows.relations_load``
+    for a page): otherwise they cost two queries, and each group one more."""
     out: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": user.scim_id}
     if user.external_id:
         out["externalId"] = user.external_id
@@ -265,9 +266,15 @@ def _tree(filter_text: str | None) -> tuple | None:
 
 
 def _page(
-    query: QuerySet, attributes: FilterQuery, *, filter_text: str | None, start: str | None, count: str | None
+    query: QuerySet,
+    attributes: FilterQuery,
+    *,
+    filter_text: str | None,
+    start: str | None,
+    count: str | None,
+    tree: tuple | None = None,
 ) -> Page:
-    query = _filtered(query, attributes, _tree(filter_text))
+    query = _filtered(query, attributes, tree if tree is not None else _tree(filter_text))
     start_index, size = _window(start, count)
     items = list(query.order_by("pk")[start_index - 1 : start_index - 1 + size]) if size else []
     if 0 < len(items) < size or (not items and size and start_index == 1):
@@ -278,17 +285,53 @@ def _page(
 
 
 def _users(directory: Directory) -> QuerySet:
-    return ScimUser.objects.filter(directory=directory).prefetch_related(*USER_RELATIONS)
+    """The directory's users; a caller that renders them loads their relations (``rows.relations_load``)."""
+    return ScimUser.objects.filter(directory=directory)
 
 
 def _groups(directory: Directory) -> QuerySet:
     return ScimGroup.objects.filter(directory=directory)
 
 
+def _user_name_eq(tree: tuple | None) -> str | None:
+    """The value of a filter that is exactly ``userName eq "<string>"`` (what every IdP asks before it
+    creates a user), lower-cased as ``USER_ATTRIBUTES`` compares it; else None."""
+    if tree is None or tree[:3] != ("cmp", "username", "eq"):
+        return None
+    value = tree[3]
+    if not isinstance(value, str) or "\x00" in value:
+        return None
+    return value.lower()
+
+
+def _user_name_page(directory: Directory, key: str, start: str | None, count: str | None) -> Page:
+    """``userName eq`` as one indexed statement: the same page ``_page`` gives for that filter (the
+    name is unique in the directory, so every match is on the page and the total is their number)."""
+    start_index, size = _window(start, count)
+    matches = rows.users_by_name_key(directory, key)
+    return Page(
+        total=len(matches), start=start_index, items=matches[start_index - 1 : start_index - 1 + size]
+    )
+
+
 def users_page(
     *, directory: Directory, filter_text: str | None, start: str | None, count: str | None
 ) -> Page:
-    return _page(_users(directory), USER_ATTRIBUTES, filter_text=filter_text, start=start, count=count)
+    """A page of the directory's users matching ``filter_text``, their relations loaded.
+
+    ``userName eq "…"`` (an IdP's lookup before each create) takes a plain-SQL path
+    (``_user_name_page``); every other filter becomes SQL through ``processors.query``.
+    """
+    tree = _tree(filter_text)
+    key = _user_name_eq(tree)
+    if key is not None:
+        page = _user_name_page(directory, key, start, count)
+    else:
+        page = _page(
+            _users(directory), USER_ATTRIBUTES, filter_text=filter_text, start=start, count=count, tree=tree
+        )
+    rows.relations_load(page.items)
+    return page
 
 
 def groups_page(
@@ -316,13 +359,17 @@ def root_page(*, directory: Directory, filter_text: str | None, start: str | Non
     if len(items) < size:
         group_offset = max(0, offset - user_total)
         items += list(groups.order_by("pk")[group_offset : group_offset + size - len(items)])
+    rows.relations_load([item for item in items if isinstance(item, ScimUser)])
     return Page(total=user_total + group_total, start=start_index, items=items)
 
 
 def user_get(*, directory: Directory, scim_id: str) -> ScimUser | None:
     if "\x00" in scim_id:
         return None
-    return _users(directory).filter(scim_id=scim_id[:24]).first()
+    user = _users(directory).filter(scim_id=scim_id[:24]).first()
+    if user is not None:
+        rows.relations_load([user])
+    return user
 
 
 def group_get(*, directory: Directory, scim_id: str) -> ScimGroup | None:

@@ -38,8 +38,9 @@ from orgwarden.orgs.models import Directory, Domain, Group, GroupMember, OrgUser
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.orgs.services.users import _deactivate, _reactivate
+from orgwarden.scim import rows
 from orgwarden.scim.exceptions import InvalidValue, ResourceNotFound, ScimError, Uniqueness
-from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
+from orgwarden.scim.models import ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
 from orgwarden.scim.processors.patch import PatchProcessor
 from orgwarden.scim.processors.resources import (
     GROUP_MULTI,
@@ -121,11 +122,15 @@ def _verified_domain(directory: Directory, email: str) -> Domain:
     name = email.rsplit("@", 1)[1]
     domain = Domain.objects.filter(org=directory.org, name=name, status=Domain.Status.VERIFIED).first()
     if domain is None:
-        raise InvalidValue(
-            f"{name} is not a verified domain of {directory.org.name}: verify it in the admin console "
-            "before provisioning users on it."
-        )
+        raise _unverified(directory, name)
     return domain
+
+
+def _unverified(directory: Directory, name: str) -> InvalidValue:
+    return InvalidValue(
+        f"{name} is not a verified domain of {directory.org.name}: verify it in the admin console "
+        "before provisioning users on it."
+    )
 
 
 def _user_fields(flat: dict[str, Any]) -> dict[str, Any]:
@@ -216,10 +221,13 @@ def _set_active(directory: Directory, account: Account, active: bool) -> None:
         )
 
 
-def _link(directory: Directory, email: str, domain: Domain, name: str) -> Account:
-    """The account for ``email``: an existing one is linked and made managed, else one is created."""
+def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent: bool = False) -> Account:
+    """The account for ``email``: an existing one is linked and made managed, else one is created.
+
+    ``absent``: the caller has just read that no account has ``email`` (in this transaction), so
+    there is no row to lock and none is looked up again."""
     org = directory.org
-    account = Account.objects.select_for_update().filter(email=email).first()
+    account = None if absent else Account.objects.select_for_update().filter(email=email).first()
     if account is None:
         account = account_services.account_create(
             email=email,
@@ -306,11 +314,22 @@ def _user_store(
 ) -> ScimUser:
     fields = _user_fields(flat)
     email = _email_of(flat, fields["user_name"])
-    domain = _verified_domain(directory, email)
-    clash = ScimUser.objects.filter(directory=directory, user_name_key=fields["user_name_key"])
-    if user is not None:
-        clash = clash.exclude(pk=user.pk)
-    if clash.exists():
+    account_absent = False
+    if user is None:  # a create: the domain, the userName and the email checked in one statement
+        domain, taken, account_pk = rows.create_checks(
+            directory, domain_name=email.rsplit("@", 1)[1], user_name_key=fields["user_name_key"], email=email
+        )
+        if domain is None:
+            raise _unverified(directory, email.rsplit("@", 1)[1])
+        account_absent = account_pk is None
+    else:
+        domain = _verified_domain(directory, email)
+        taken = (
+            ScimUser.objects.filter(directory=directory, user_name_key=fields["user_name_key"])
+            .exclude(pk=user.pk)
+            .exists()
+        )
+    if taken:
         raise Uniqueness(f"A user with userName {fields['user_name']} already exists.")
     created = user is None
     active = flat.get("active")
@@ -322,20 +341,33 @@ def _user_store(
         user.active = bool(active)
     elif active_removed:
         user.active = None
-    account = _link(directory, email, domain, _account_name(fields, email)) if created else None
+    account = (
+        _link(directory, email, domain, _account_name(fields, email), absent=account_absent)
+        if created
+        else None
+    )
     if account is not None:
         user.account = account
     try:
-        with transaction.atomic():
+        if created:
+            rows.insert(user)  # what save() sends, without building it through the ORM
+        else:
             user.save()
     except IntegrityError as exc:  # a concurrent create with the same userName won the race
+        # Nothing runs after the failure: Uniqueness leaves the service's atomic block, which rolls
+        # back (to its savepoint when nested), so the insert needs no savepoint of its own.
         raise Uniqueness(f"A user with userName {fields['user_name']} already exists.") from exc
-    if not created:
-        ScimEmail.objects.filter(user=user).delete()
     emails = _emails(flat)
     for row in emails:
         row.user = user
-    ScimEmail.objects.bulk_create(emails)
+    if created:
+        for row in emails:
+            rows.insert(row)
+        # A new user is in no group yet: the answer needs no query for its relations.
+        rows.relations_attach(user, emails=emails, memberships=[])
+    else:
+        ScimEmail.objects.filter(user=user).delete()
+        ScimEmail.objects.bulk_create(emails)
     changed: dict[str, Any] = {}
     if user.account_id is not None:
         link_error = user.link_error
@@ -663,12 +695,15 @@ def provisioning_log_record(
     operation: str,
     status: int,
     error: str,
+    flush: bool = True,
 ) -> None:
     """One line of the directory's provisioning log: in a write's own transaction when it succeeds
     (one commit), after its rollback when it is refused (so a refused request is logged too). The
-    log is itself the record: no audit event."""
-    ProvisioningLog.objects.create(
-        directory=directory,
+    log is itself the record: no audit event. One plain INSERT (``rows.log_insert``): every SCIM
+    request writes one. ``flush=False`` for a read's line: see ``rows.log_insert``."""
+    rows.log_insert(
+        flush=flush,
+        directory_id=directory.pk,
         at=timezone.now(),
         method=method[:8],
         resource=resource[:16],

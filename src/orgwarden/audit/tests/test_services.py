@@ -23,6 +23,29 @@ def test_event_record_writes_one_event_with_context():
 
 
 @pytest.mark.django_db
+def test_the_stored_event_is_the_returned_one_field_for_field():
+    """``event_record`` writes its row with one prepared INSERT: what it stores reads back as the
+    instance it returned (JSON, the IP as the field normalises it, the request context)."""
+    from orgwarden.audit import context
+
+    ctx = context.RequestContext(ip="2001:db8::1", user_agent="Okta SCIM Client")
+    with transaction.atomic(), context.using(ctx):
+        event = event_record(
+            action="org:created",
+            actor=Actor("directory", "d1", "Okta"),
+            org_id="o1",
+            targets=[Target("account", "a1", "Ann", "ann@example.com")],
+            details={"nested": {"list": [1, "two", None]}, "flag": True},
+        )
+    stored = AuditEvent.objects.get()
+    assert not event._state.adding
+    for field in AuditEvent._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(event, field.attname), field.attname
+    assert stored.ip == "2001:db8::1" and stored.user_agent == "Okta SCIM Client"
+    assert stored.details == {"nested": {"list": [1, "two", None]}, "flag": True}
+
+
+@pytest.mark.django_db
 def test_event_record_refuses_unknown_action():
     with pytest.raises(AuditError, match="unknown audit action"), transaction.atomic():
         event_record(action="org:nonsense", actor=Actor.system())

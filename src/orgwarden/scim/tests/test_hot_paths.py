@@ -1,0 +1,208 @@
+"""The plain-SQL hot paths (``scim.rows``) answer exactly what the ORM answers, and the statements a
+lookup and a create cost are pinned, so a regression fails here rather than in a benchmark."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Prefetch, prefetch_related_objects
+
+from orgwarden.billing import services as billing
+from orgwarden.billing.models import Subscription
+from orgwarden.orgs.models import Directory
+from orgwarden.policies.selectors import enforcement_paused
+from orgwarden.scim import rows, selectors
+from orgwarden.scim.models import ScimGroupMember, ScimUser
+from orgwarden.scim.tests.conftest import user_body
+
+pytestmark = pytest.mark.django_db
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@pytest.fixture
+def people(scim):
+    """Users with what a render reads: several emails, phones, enterprise fields, groups, and one
+    whose ``active`` the IdP removed."""
+    ids = {}
+    for name in ("Ada", "alan", "grace", "linus"):
+        body = user_body(f"{name}@example.com", title=name.title(), displayName=name.upper())
+        body["emails"].append({"value": f"{name}.home@example.com", "type": "home"})
+        body["phoneNumbers"] = [{"value": "+44 20 7946 0000", "type": "work"}]
+        body[ENTERPRISE] = {"department": "Maths", "employeeNumber": "7"}
+        ids[name] = scim.post("/Users", body).json()["id"]
+    for group, members in (("Eng", ("Ada", "alan")), ("Ops", ("Ada",))):
+        response = scim.post(
+            "/Groups", {"displayName": group, "members": [{"value": ids[m]} for m in members]}
+        )
+        assert response.status_code == 201
+    op = {"op": "remove", "path": "active"}
+    removed = scim.patch(f"/Users/{ids['linus']}", {"schemas": [], "Operations": [op]})
+    assert removed.status_code == 200 and "active" not in removed.json()
+    return ids
+
+
+def _general(directory, filter_text, start, count):
+    """The page as the ORM gives it: the general filter path, and Django's own prefetch."""
+    page = selectors._page(
+        selectors._users(directory),
+        selectors.USER_ATTRIBUTES,
+        filter_text=filter_text,
+        start=start,
+        count=count,
+    )
+    prefetch_related_objects(
+        page.items,
+        "emails",
+        Prefetch("memberships", queryset=ScimGroupMember.objects.select_related("group")),
+    )
+    return page
+
+
+def _rendered(page):
+    return page.total, page.start, [selectors.render_user(u, "http://x") for u in page.items]
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "start", "count"),
+    [
+        ('userName eq "ada@example.com"', None, None),
+        ('userName eq "ADA@EXAMPLE.COM"', None, None),
+        ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Alan@example.com"', None, None),
+        ('userName eq "nobody@example.com"', None, None),
+        ('userName eq "linus@example.com"', None, None),
+        ('userName eq "grace@example.com"', "2", None),
+        ('userName eq "grace@example.com"', "0", "1"),
+        ('userName eq "grace@example.com"', None, "0"),
+        ('userName eq "grace@example.com"', "1", "500"),
+    ],
+)
+def test_the_user_name_lookup_answers_what_the_general_path_answers(
+    directory, people, filter_text, start, count
+):
+    assert selectors._user_name_eq(selectors._tree(filter_text)) is not None  # it takes the fast path
+    fast = selectors.users_page(directory=directory, filter_text=filter_text, start=start, count=count)
+    assert _rendered(fast) == _rendered(_general(directory, filter_text, start, count))
+
+
+@pytest.mark.parametrize(
+    "filter_text",
+    [None, 'userName sw "a"', 'emails[type eq "home"]', 'userName eq "ada@example.com" or title eq "Grace"'],
+)
+def test_pages_of_other_filters_load_the_same_relations_as_the_orm(directory, people, filter_text):
+    assert selectors._user_name_eq(selectors._tree(filter_text)) is None
+    page = selectors.users_page(directory=directory, filter_text=filter_text, start=None, count=None)
+    assert page.items and _rendered(page) == _rendered(_general(directory, filter_text, None, None))
+    ada = next(u for u in page.items if u.user_name == "Ada@example.com") if filter_text is None else None
+    if ada is not None:
+        assert [g["display"] for g in selectors.render_user(ada, "http://x")["groups"]] == ["Eng", "Ops"]
+
+
+@pytest.mark.parametrize("value", ["userName eq 12", "userName pr", 'userName ne "a"', "userName eq null"])
+def test_other_user_name_comparisons_stay_on_the_general_path(value):
+    assert selectors._user_name_eq(selectors._tree(value)) is None
+
+
+def test_plain_sql_rows_equal_the_orm_instances(directory, people):
+    for orm in ScimUser.objects.filter(directory=directory):
+        [fast] = rows.users_by_name_key(directory, orm.user_name_key)
+        for field in ScimUser._meta.concrete_fields:
+            assert getattr(fast, field.attname) == getattr(orm, field.attname), field.attname
+    assert ScimUser.objects.get(scim_id=people["linus"]).active is None
+
+
+@pytest.mark.parametrize("state", ["paid", "lapsed", "none"])
+def test_the_key_check_reads_the_pause_state_in_the_same_statement(
+    org, directory, scim_key, django_assert_num_queries, state
+):
+    if state == "lapsed":
+        billing.subscription_lapse(org=org, operator=None)
+    elif state == "none":
+        Subscription.objects.filter(org=org).delete()
+    with django_assert_num_queries(1):
+        found = selectors.directory_for_key(directory_id=directory.directory_id, key=scim_key)
+        paused = enforcement_paused(found.org)
+    assert found == directory and found.org == org and found.org.name == org.name
+    assert paused == enforcement_paused(Directory.objects.get(pk=directory.pk).org)
+    assert (paused is None) == (state == "paid")
+
+
+def test_without_the_key_check_the_pause_check_still_queries(org, directory, django_assert_num_queries):
+    fresh = Directory.objects.select_related("org").get(pk=directory.pk)
+    with django_assert_num_queries(1):
+        assert enforcement_paused(fresh.org) is None
+    billing.subscription_lapse(org=org, operator=None)
+    assert "lapsed" in enforcement_paused(fresh.org)  # nothing remembered between calls
+
+
+def test_a_lookup_costs_four_statements(scim, people, django_assert_max_num_queries):
+    # key + directory + org + subscription; the user; its emails and groups; the log line
+    with django_assert_max_num_queries(4):
+        response = scim.get("/Users", 'filter=userName eq "ada@example.com"')
+    assert response.status_code == 200 and response.json()["totalResults"] == 1
+    assert [g["display"] for g in response.json()["Resources"][0]["groups"]] == ["Eng", "Ops"]
+
+
+def test_a_scim_request_without_a_session_cookie_loads_no_session(scim, people):
+    """The session-limit and session-activity middlewares look for a session key before the user:
+    an IdP sends no cookie, so neither touches the session (which would add ``Vary: Cookie``)."""
+    response = scim.get("/Users", 'filter=userName eq "ada@example.com"')
+    assert response.status_code == 200 and "Cookie" not in response.get("Vary", "")
+
+
+def test_a_create_stores_what_the_orm_would_and_answers_from_it(scim, directory):
+    body = user_body(
+        "nina@example.com", displayName="Nina", phoneNumbers=[{"value": "+1 555", "type": "work"}]
+    )
+    body["emails"].append({"value": "Nina.Home@Example.com", "type": "home"})
+    created = scim.post("/Users", body)
+    assert created.status_code == 201
+    stored = ScimUser.objects.get(scim_id=created.json()["id"])
+    assert (
+        abs(stored.updated_at - stored.created_at).total_seconds() < 1 and stored.directory_id == directory.pk
+    )
+    assert stored.phone_numbers == [{"value": "+1 555", "type": "work"}] and stored.active is True
+    assert [(e.value, e.type, e.primary) for e in stored.emails.order_by("pk")] == [
+        ("nina@example.com", "work", True),
+        ("nina.home@example.com", "home", False),
+    ]
+    # The 201 answers what a later GET reads from the database.
+    assert created.json() == scim.get(f"/Users/{stored.scim_id}").json()
+
+
+def test_a_create_costs_at_most_these_statements(scim, people, django_assert_max_num_queries):
+    # The key check; the create checks; the account and its event; the automatic-claim look-up;
+    # the claim's two reads, its row and its event; the SCIM user, its email and its event; the
+    # log line: 13. The rest are the savepoints of the nested atomic blocks (the request's own
+    # transaction, then the SCIM, account and claim services; here the request's transaction is a
+    # savepoint inside the test's). Before the plain-SQL paths this was 31.
+    with django_assert_max_num_queries(21):
+        response = scim.post("/Users", user_body("zoe@example.com"))
+    assert response.status_code == 201 and response.json()["emails"][0]["value"] == "zoe@example.com"
+
+
+def test_a_create_with_a_taken_user_name_changes_nothing(scim, people):
+    from orgwarden.accounts.models import Account
+    from orgwarden.audit.models import AuditEvent
+
+    before = (Account.objects.count(), AuditEvent.objects.count(), ScimUser.objects.count())
+    response = scim.post("/Users", user_body("ADA@example.com"))
+    assert response.status_code == 409 and response.json()["scimType"] == "uniqueness"
+    assert (Account.objects.count(), AuditEvent.objects.count(), ScimUser.objects.count()) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reads_log_line_is_committed_without_changing_the_sessions_durability(scim, people):
+    """Outside a test transaction, as in production: a lookup's log line commits on its own (on
+    PostgreSQL without waiting for the disk flush, ``SET LOCAL`` scoped to that one transaction)."""
+    from django.db import connection
+
+    from orgwarden.scim.models import ProvisioningLog
+
+    before = ProvisioningLog.objects.filter(operation="list", status=200).count()
+    assert scim.get("/Users", 'filter=userName eq "ada@example.com"').status_code == 200
+    assert ProvisioningLog.objects.filter(operation="list", status=200).count() == before + 1
+    assert not connection.in_atomic_block
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
