@@ -27,6 +27,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgwarden.settings")
 
 import django
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
@@ -36,6 +37,7 @@ from django.utils.module_loading import import_string
 
 # path → dotted path of its view; the view must be exactly what the URLconf routes that path to.
 MACHINE_ENDPOINTS = {"/oauth2/introspect": "orgwarden.tokens.views.introspect"}
+_VIEW_HOOKS = ("process_view", "process_exception", "process_template_response")
 
 
 class OrgwardenWSGIHandler(WSGIHandler):
@@ -52,12 +54,15 @@ class OrgwardenWSGIHandler(WSGIHandler):
         names = list(settings.MACHINE_MIDDLEWARE)
         in_full = [name for name in settings.MIDDLEWARE if name in names]
         if in_full != names:  # a subset of the full stack, in its order, or the two would differ
-            raise django.core.exceptions.ImproperlyConfigured(
+            raise ImproperlyConfigured(
                 "MACHINE_MIDDLEWARE must list middleware of MIDDLEWARE, in the same order."
             )
         handler = convert_exception_to_response(view)
         for name in reversed(names):  # as BaseHandler.load_middleware wraps them
-            handler = convert_exception_to_response(import_string(name)(handler))
+            middleware = import_string(name)(handler)
+            if any(hasattr(middleware, hook) for hook in _VIEW_HOOKS):  # this chain has no view hooks
+                raise ImproperlyConfigured(f"MACHINE_MIDDLEWARE cannot hold {name}: it hooks into views.")
+            handler = convert_exception_to_response(middleware)
         return handler
 
     def get_response(self, request: HttpRequest) -> HttpResponse:

@@ -19,9 +19,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.test import override_settings
+from django.urls import resolve
+from django.utils.module_loading import import_string
 
 from orgwarden.tokens.user_services import user_token_create
-from orgwarden.wsgi import OrgwardenWSGIHandler
+from orgwarden.wsgi import MACHINE_ENDPOINTS, OrgwardenWSGIHandler
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +137,22 @@ def test_other_paths_take_the_full_stack(site):
     lane = call(OrgwardenWSGIHandler(), path=URL + "/", form={"token": "owt_x"})
     full = call(WSGIHandler(), path=URL + "/", form={"token": "owt_x"})
     assert lane == full and lane[0].startswith("404")
+
+
+def test_every_machine_endpoint_is_the_view_its_url_routes_to():
+    for path, view in MACHINE_ENDPOINTS.items():
+        assert resolve(path).func is import_string(view), path
+
+
+@override_settings(
+    MACHINE_MIDDLEWARE=[
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+    ],
+)
+def test_middleware_with_view_hooks_cannot_join_the_short_chain():
+    with pytest.raises(ImproperlyConfigured, match="hooks into views"):
+        OrgwardenWSGIHandler()
 
 
 @override_settings(
