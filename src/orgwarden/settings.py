@@ -110,6 +110,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+# orgwarden.db.prepared_cursor() prepares the hot paths' fixed statements on PostgreSQL; the
+# threshold only enables that (Django's own cursors bind on the client and never prepare).
+DATABASE_PREPARED_STATEMENTS = config.env_bool("ORGWARDEN_DATABASE_PREPARED_STATEMENTS", True)
+
+
+def prepared_statements(database: dict) -> dict:
+    """``database`` with psycopg's ``prepare_threshold`` set when it is PostgreSQL and they are on."""
+    if database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = 5
+    return database
+
+
+prepared_statements(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every process (database by default, Redis when configured) ---------------

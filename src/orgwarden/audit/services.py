@@ -12,6 +12,7 @@ from django.utils import timezone
 from orgwarden.audit import catalogue, context
 from orgwarden.audit.ids import new_ulid
 from orgwarden.audit.models import AuditEvent
+from orgwarden.db import prepared_cursor
 
 
 class AuditError(RuntimeError):
@@ -137,7 +138,7 @@ def _insert(event: AuditEvent) -> None:
         values=", ".join(["%s"] * len(_FIELDS)),
     )
     params = [f.get_db_prep_save(getattr(event, f.attname), db) for f in _FIELDS]
-    with db.cursor() as cursor:
+    with prepared_cursor(db.alias) as cursor:
         cursor.execute(sql, params)
     event._state.adding = False
     event._state.db = db.alias

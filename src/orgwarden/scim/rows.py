@@ -23,6 +23,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
 from orgwarden.accounts.models import Account
+from orgwarden.db import prepared_cursor
 from orgwarden.orgs.models import Directory, Domain, Organization
 from orgwarden.policies import hooks
 from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
@@ -123,7 +124,7 @@ def directory_with_key_hash(directory_id: str) -> tuple[Directory, str] | None:
     see ``policies.hooks``), and its SCIM key's hash; None without a key."""
     sql, joined = _key_statement(tuple(hooks.enforcement_pause_relations))
     db = connections[DEFAULT_DB_ALIAS]
-    with db.cursor() as cursor:
+    with prepared_cursor(db.alias) as cursor:
         cursor.execute(sql, [directory_id])
         row = cursor.fetchone()
     if row is None:
@@ -156,7 +157,7 @@ _BY_NAME = (
 def users_by_name_key(directory: Directory, user_name_key: str) -> list[ScimUser]:
     """The directory's users whose ``user_name_key`` is exactly ``user_name_key`` (one index hit)."""
     db = connections[DEFAULT_DB_ALIAS]
-    with db.cursor() as cursor:
+    with prepared_cursor(db.alias) as cursor:
         cursor.execute(_BY_NAME, [directory.pk, user_name_key])
         return [USER.build(db, row) for row in cursor.fetchall()]
 
@@ -244,7 +245,7 @@ def create_checks(
     """For a create: the org's verified domain ``domain_name`` (or None), whether the directory has
     a user with ``user_name_key``, and the pk of the account with ``email`` (or None)."""
     db = connections[DEFAULT_DB_ALIAS]
-    with db.cursor() as cursor:
+    with prepared_cursor(db.alias) as cursor:
         cursor.execute(
             _CREATE_CHECKS,
             [directory.pk, user_name_key, email, directory.org_id, domain_name, Domain.Status.VERIFIED],
@@ -279,7 +280,7 @@ def insert(instance: Model) -> None:
     db = connections[DEFAULT_DB_ALIAS]
     sql, fields, returning = _insert_statement(type(instance), db.vendor)
     params = [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
-    with db.cursor() as cursor:
+    with prepared_cursor(db.alias) as cursor:
         cursor.execute(sql, params)
         pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     instance.pk = pk
@@ -308,9 +309,11 @@ def log_insert(*, flush: bool = True, **values: Any) -> None:
     db = connections[DEFAULT_DB_ALIAS]
     params = [f.get_db_prep_save(values[f.attname], db) for f in _LOG_FIELDS]
     if not flush and db.vendor == "postgresql" and not db.in_atomic_block:
-        with transaction.atomic(using=db.alias), db.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            cursor.execute(_LOG_INSERT, params)
+        with transaction.atomic(using=db.alias):
+            with db.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")  # not a statement to prepare
+            with prepared_cursor(db.alias) as cursor:
+                cursor.execute(_LOG_INSERT, params)
         return
-    with db.cursor() as cursor:
+    with prepared_cursor(db.alias) as cursor:
         cursor.execute(_LOG_INSERT, params)

@@ -27,6 +27,7 @@ from django.utils import timezone
 from orgwarden.accounts.ids import new_secret, secret_hash, secret_matches
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Target, event_record
+from orgwarden.db import prepared_cursor
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory, GroupMember, Organization, OrgUser, ProductSite, SiteAccess
 from orgwarden.orgs.services.actors import OrgActor, org_actor
@@ -235,7 +236,7 @@ def _lookup(*, client_id: str, token_hash: str, now: datetime) -> _Found | None:
         True,
         client_id,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_INTROSPECT_SQL, params)
         row = cursor.fetchone()
         if row is None:
