@@ -115,14 +115,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_PREPARED_STATEMENTS = config.env_bool("ORGWARDEN_DATABASE_PREPARED_STATEMENTS", True)
 
 
-def prepared_statements(database: dict) -> dict:
-    """``database`` with psycopg's ``prepare_threshold`` set when it is PostgreSQL and they are on."""
-    if database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
-        database.setdefault("OPTIONS", {})["prepare_threshold"] = 5
+def database_settings(database: dict) -> dict:
+    """``database`` on PostgreSQL: orgwarden's backend (Django's, health-checking a connection only
+    after it idled: ``orgwarden.db.postgresql``) and psycopg's ``prepare_threshold`` when prepared
+    statements are on."""
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = "orgwarden.db.postgresql"
+        if DATABASE_PREPARED_STATEMENTS:
+            database.setdefault("OPTIONS", {})["prepare_threshold"] = 5
     return database
 
 
-prepared_statements(DATABASES["default"])
+database_settings(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every process (database by default, Redis when configured) ---------------

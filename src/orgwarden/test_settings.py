@@ -9,11 +9,11 @@ os.environ.setdefault("ORGWARDEN_SECRET_KEY", "test-secret-key-that-is-long-enou
 import dj_database_url
 
 from orgwarden.settings import *  # noqa: F403
-from orgwarden.settings import DATABASES, prepared_statements
+from orgwarden.settings import DATABASES, database_settings
 
 _test_url = os.environ.get("ORGWARDEN_TEST_DATABASE_URL", "").strip()
 if _test_url:
-    DATABASES["default"] = prepared_statements(dj_database_url.parse(_test_url, conn_max_age=0))
+    DATABASES["default"] = database_settings(dj_database_url.parse(_test_url, conn_max_age=0))
 else:
     DATABASES["default"] = {
         "ENGINE": "django.db.backends.sqlite3",
