@@ -155,11 +155,26 @@ _BY_NAME = (
 
 
 def users_by_name_key(directory: Directory, user_name_key: str) -> list[ScimUser]:
-    """The directory's users whose ``user_name_key`` is exactly ``user_name_key`` (one index hit)."""
+    """The directory's users whose ``user_name_key`` is exactly ``user_name_key`` (one index hit),
+    their emails and groups attached (``relations_attach``).
+
+    On PostgreSQL that is one round trip: Django's cursor binds on the client and sends the two
+    SELECTs as one simple query, whose two results come back together (the relations select the
+    users' ids with the same condition). SQLite runs one statement per call, in-process: two."""
     db = connections[DEFAULT_DB_ALIAS]
+    params = [directory.pk, user_name_key]
+    if db.vendor == "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(f"{_BY_NAME}; {_RELATIONS.format(ids=_BY_NAME_IDS)}", params * 3)
+            users = [USER.build(db, row) for row in cursor.fetchall()]
+            cursor.nextset()
+            _relations_attach_rows(db, users, cursor.fetchall())
+        return users
     with prepared_cursor(db.alias) as cursor:
-        cursor.execute(_BY_NAME, [directory.pk, user_name_key])
-        return [USER.build(db, row) for row in cursor.fetchall()]
+        cursor.execute(_BY_NAME, params)
+        users = [USER.build(db, row) for row in cursor.fetchall()]
+    relations_load(users)
+    return users
 
 
 # --- a page's emails and groups: one statement --------------------------------------------------------
@@ -182,6 +197,11 @@ _RELATIONS = (
     f"WHERE {_M['user']} IN ({{ids}}) "
     "ORDER BY 1, 2"
 )
+# The ids of ``_BY_NAME``'s users, for ``_RELATIONS`` (same two parameters).
+_BY_NAME_IDS = (
+    f"SELECT u.{_column(ScimUser, 'id')} FROM {_table(ScimUser)} u "  # noqa: S608 — names from _meta
+    f"WHERE u.{_column(ScimUser, 'directory')} = %s AND u.{_column(ScimUser, 'user_name_key')} = %s"
+)
 EMAILS = ScimUser._meta.get_field("emails").get_accessor_name()
 MEMBERSHIPS = ScimUser._meta.get_field("memberships").get_accessor_name()
 
@@ -198,19 +218,30 @@ def relations_attach(user: ScimUser, *, emails: list[ScimEmail], memberships: li
 
 
 def relations_load(users: Sequence[ScimUser]) -> None:
-    """Load the emails and group memberships (with each group's id and name) of ``users`` in one
-    statement, each kind in id order (the order they were added), and attach them
-    (``relations_attach``)."""
+    """Load the emails and group memberships (with each group's id and name) of those of ``users``
+    that have none attached yet, in one statement, each kind in id order (the order they were
+    added), and attach them (``relations_attach``)."""
+    users = [user for user in users if not relations_attached(user)]
     if not users:
         return
     ids = [user.pk for user in users]
     placeholders = ", ".join(["%s"] * len(ids))
-    emails: dict[int, list] = {pk: [] for pk in ids}
-    memberships: dict[int, list] = {pk: [] for pk in ids}
     db = connections[DEFAULT_DB_ALIAS]
     with db.cursor() as cursor:
         cursor.execute(_RELATIONS.format(ids=placeholders), ids + ids)
         rows = cursor.fetchall()
+    _relations_attach_rows(db, users, rows)
+
+
+def relations_attached(user: ScimUser) -> bool:
+    cached = getattr(user, "_prefetched_objects_cache", {})
+    return EMAILS in cached and MEMBERSHIPS in cached
+
+
+def _relations_attach_rows(db: BaseDatabaseWrapper, users: Sequence[ScimUser], rows: Iterable) -> None:
+    """Attach to each of ``users`` its emails and memberships among ``rows`` (``_RELATIONS``'s)."""
+    emails: dict[int, list] = {user.pk: [] for user in users}
+    memberships: dict[int, list] = {user.pk: [] for user in users}
     for kind, pk, owner, text, other, primary, group_pk in rows:
         if kind == 0:
             email = {"id": pk, "user_id": owner, "value": text, "type": other, "primary": primary}

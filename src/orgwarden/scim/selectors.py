@@ -81,9 +81,7 @@ def group_flat(group: ScimGroup) -> dict[str, Any]:
 def with_relations(user: ScimUser) -> ScimUser:
     """``user`` with its emails and groups loaded (one statement, none when a service already
     attached them), ready for ``render_user``."""
-    cached = getattr(user, "_prefetched_objects_cache", {})
-    if rows.EMAILS not in cached or rows.MEMBERSHIPS not in cached:
-        rows.relations_load([user])
+    rows.relations_load([user])  # only if they are not attached yet
     return user
 
 
