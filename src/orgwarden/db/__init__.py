@@ -4,8 +4,11 @@ Django binds parameters on the client and never prepares a statement, so Postgre
 again at every call. For the long fixed statement of token introspection that planning is most of
 the server's work (0.6–1.1 ms against 0.1–0.2 ms to run it, on this project's bench machine).
 ``prepared_cursor()`` gives, on PostgreSQL, a cursor that binds on the server and prepares every
-statement it runs: the first call on a connection plans it, later ones only execute. Everywhere
-else — SQLite, or PostgreSQL with prepared statements switched off — it is Django's own cursor.
+statement it runs: the first call on a connection plans it, later ones only execute. On SQLite,
+Python's sqlite3 already keeps compiled statements (keyed by their text); what it gives there is
+Django's cursor with the ``%s`` → ``?`` rewrite done once per statement text instead of by a regular
+expression at every call (about 40 µs for introspection's statement). With PostgreSQL's prepared
+statements switched off it is Django's own cursor.
 
 It is still a Django cursor (errors become ``django.db`` errors, tests see its queries): the
 difference is only in how psycopg sends the statement. Statements run through it must be
@@ -31,14 +34,22 @@ from django.db.backends.utils import CursorWrapper
 def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[CursorWrapper]:
     """A cursor whose statements PostgreSQL prepares once per connection (see the module docstring)."""
     db = connections[using]
-    if db.vendor != "postgresql" or db.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+    if db.vendor == "sqlite":
+        cursor_class = _sqlite_class()
+    elif db.vendor == "postgresql" and db.settings_dict["OPTIONS"].get("prepare_threshold") is not None:
+        cursor_class = _preparing_class()
+    else:
         with db.cursor() as cursor:
             yield cursor
         return
     db.close_if_health_check_failed()
     db.ensure_connection()
     with db.wrap_database_errors:
-        raw = _preparing_class()(db.connection)
+        raw = (
+            db.connection.cursor(factory=cursor_class)
+            if db.vendor == "sqlite"
+            else cursor_class(db.connection)
+        )
     db.validate_thread_sharing()
     cursor = db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
     with cursor:
@@ -55,3 +66,24 @@ def _preparing_class() -> type:
             return super().execute(query, params, prepare=prepare, binary=binary)
 
     return Preparing
+
+
+@cache
+def _sqlite_class() -> type:
+    """Django's SQLite cursor, rewriting each statement's placeholders once per statement text."""
+    from django.db.backends.sqlite3.base import SQLiteCursorWrapper
+
+    class Rewritten(SQLiteCursorWrapper):
+        rewritten: dict[str, str] = {}  # shared by the class; only the hot paths' fixed statements
+
+        def convert_query(self, query, *, param_names=None):
+            if param_names is not None:
+                return super().convert_query(query, param_names=param_names)
+            done = self.rewritten.get(query)
+            if done is None:
+                done = super().convert_query(query)
+                if len(self.rewritten) < 256:
+                    self.rewritten[query] = done
+            return done
+
+    return Rewritten

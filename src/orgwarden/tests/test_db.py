@@ -1,5 +1,5 @@
-"""orgwarden.db.prepared_cursor: prepared on PostgreSQL, Django's own cursor elsewhere, Django's
-errors and query count either way."""
+"""orgwarden.db.prepared_cursor: prepared on PostgreSQL, placeholders rewritten once on SQLite,
+Django's errors and query count either way."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_the_statement_runs_and_answers_with_its_parameters():
         assert cursor.fetchone() == (0,)
 
 
-def test_postgresql_prepares_it_once_per_connection_and_sqlite_uses_djangos_cursor():
+def test_postgresql_prepares_it_once_per_connection_and_sqlite_rewrites_it_once():
     for _ in range(3):
         with prepared_cursor() as cursor:
             cursor.execute(SQL, ["nobody@example.test", ""])
@@ -43,9 +43,10 @@ def test_postgresql_prepares_it_once_per_connection_and_sqlite_uses_djangos_curs
         statements = _prepared_statements()
         assert len(statements) == 1, statements
         assert "email = $1" in statements[0]  # bound on the server, not with the values inlined
-    else:
+    else:  # Django's SQLite cursor, the statement's placeholders rewritten once and kept
         with prepared_cursor() as cursor, connection.cursor() as plain:
-            assert type(cursor.cursor) is type(plain.cursor)
+            assert isinstance(cursor.cursor, type(plain.cursor))
+            assert type(cursor.cursor).rewritten[SQL] == SQL.replace("%s", "?")
 
 
 def test_with_prepared_statements_off_nothing_is_prepared(monkeypatch):
