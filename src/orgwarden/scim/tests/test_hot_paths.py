@@ -148,14 +148,9 @@ def test_without_the_key_check_the_pause_check_still_queries(org, directory, dja
     assert "lapsed" in enforcement_paused(fresh.org)  # nothing remembered between calls
 
 
-def test_a_lookup_costs_four_statements_and_three_round_trips_on_postgresql(
-    scim, people, django_assert_max_num_queries
-):
-    # key + directory + org + subscription; the user; its emails and groups; the log line. On
-    # PostgreSQL the user and its relations are one round trip (two SELECTs in one simple query).
-    from django.db import connection
-
-    with django_assert_max_num_queries(3 if connection.vendor == "postgresql" else 4):
+def test_a_lookup_costs_four_statements(scim, people, django_assert_max_num_queries):
+    # key + directory + org + subscription; the user; its emails and groups; the log line
+    with django_assert_max_num_queries(4):
         response = scim.get("/Users", 'filter=userName eq "ada@example.com"')
     assert response.status_code == 200 and response.json()["totalResults"] == 1
     assert [g["display"] for g in response.json()["Resources"][0]["groups"]] == ["Eng", "Ops"]
@@ -186,6 +181,28 @@ def test_a_create_stores_what_the_orm_would_and_answers_from_it(scim, directory)
     ]
     # The 201 answers what a later GET reads from the database.
     assert created.json() == scim.get(f"/Users/{stored.scim_id}").json()
+
+
+def test_a_lookups_fixed_statements_are_prepared(scim, people):
+    """The key check, the user by name and a single user's relations go through
+    ``orgwarden.db.prepared_cursor``: prepared on PostgreSQL, placeholders rewritten once on SQLite."""
+    from django.db import connection
+
+    from orgwarden.db import _sqlite_class
+    from orgwarden.scim import rows
+
+    assert scim.get("/Users", 'filter=userName eq "ada@example.com"').json()["totalResults"] == 1
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row[0] for row in cursor.fetchall()]
+        expected = [rows._BY_NAME, rows._RELATIONS.format(ids="%s")]
+        for sql in expected:  # as the server saw it: $1, $2 … for the placeholders
+            parts = sql.split("%s")
+            numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+            assert numbered in prepared
+    else:
+        assert {rows._BY_NAME, rows._RELATIONS.format(ids="%s")} <= set(_sqlite_class().rewritten)
 
 
 def test_a_create_costs_at_most_these_statements(scim, people, django_assert_max_num_queries):
