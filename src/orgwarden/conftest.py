@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 from django.test import Client, override_settings
 
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
@@ -124,3 +126,14 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, "rep_" + report.when, report)
+
+
+@pytest.fixture
+def keep_the_test_connection() -> Iterator[None]:
+    """For tests that call a WSGI handler directly (``testing.wsgi``), as Django's test client
+    does: the handler's request signals must not close the test's database connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -70,12 +70,15 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "orgwarden.api.middleware.RateLimitHeadersMiddleware",
 ]
-# The short chain of the paths in ``wsgi.MACHINE_ENDPOINTS`` (server-to-server, no cookies): the
-# middleware above that secures every answer (headers, HTTPS redirect, the Host check), in order.
+# The short chain of ``wsgi.MACHINE_ENDPOINTS`` and ``wsgi.MACHINE_PREFIXES`` (server-to-server, no
+# cookies): the middleware above that secures every answer (headers, HTTPS redirect, the Host check,
+# NUL in the path) and gives audit events the caller's address, in order.
 MACHINE_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "orgwarden.console.middleware.ContentSecurityPolicyMiddleware",
+    "orgwarden.console.middleware.RejectNulInPathMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "orgwarden.audit.middleware.RequestContextMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -13,9 +13,15 @@ Everything else about the request is Django's own: the request object, the datab
 life cycle (``request_started``/``request_finished``), exception handling (the same 500 page), and
 logging of 4xx/5xx answers. The view is the same view the URLconf routes to.
 
+SCIM (every path under ``MACHINE_PREFIXES``: ``/scim/``) is the same kind of traffic — an identity
+provider with a bearer key, no cookies — and takes the same short chain; its URLs are resolved by
+the URLconf as usual (``_routed``). Its writes record audit events with the caller's address and
+user agent, so ``RequestContextMiddleware`` is in the short chain (it costs introspection a few
+microseconds).
+
 A path is only eligible when the full stack would do nothing else for it; the test suite checks
 that the short lane and the full stack give the same status, body and headers for the same
-requests (tests/test_wsgi.py).
+requests (tokens/tests/test_wsgi_lane.py, scim/tests/test_wsgi_lane.py).
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
-from django.urls import set_urlconf
+from django.urls import get_resolver, set_urlconf
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 # path → dotted path of its view; the view must be exactly what the URLconf routes that path to.
 MACHINE_ENDPOINTS = {"/oauth2/introspect": "orgwarden.tokens.views.introspect"}
+# Path prefixes all of whose URLs are machine traffic; the URLconf routes them (``_routed``).
+MACHINE_PREFIXES = ("/scim/",)
 _VIEW_HOOKS = ("process_view", "process_exception", "process_template_response")
 
 
@@ -48,6 +56,7 @@ class OrgwardenWSGIHandler(WSGIHandler):
         self.machine_chains: dict[str, Callable[[HttpRequest], HttpResponse]] = {
             path: self._short_chain(import_string(view)) for path, view in MACHINE_ENDPOINTS.items()
         }
+        self.routed_chain = self._short_chain(_routed)
 
     @staticmethod
     def _short_chain(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
@@ -67,6 +76,8 @@ class OrgwardenWSGIHandler(WSGIHandler):
 
     def get_response(self, request: HttpRequest) -> HttpResponse:
         chain = self.machine_chains.get(request.path_info)
+        if chain is None and request.path_info.startswith(MACHINE_PREFIXES):
+            chain = self.routed_chain
         if chain is None:
             return super().get_response(request)
         set_urlconf(settings.ROOT_URLCONF)  # what BaseHandler.get_response does, with the short chain
@@ -75,6 +86,19 @@ class OrgwardenWSGIHandler(WSGIHandler):
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         return response
+
+
+def _routed(request: HttpRequest) -> HttpResponse:
+    """The view the URLconf routes the request to, called as ``BaseHandler._get_response`` calls
+    one when no middleware hooks into views (the short chain has none): resolve, then call."""
+    match = get_resolver().resolve(request.path_info)
+    request.resolver_match = match
+    response = match.func(request, *match.args, **match.kwargs)
+    if response is None:
+        raise ValueError(f"The view {match._func_path} didn't return an HttpResponse object.")
+    if hasattr(response, "render") and callable(response.render):
+        response = response.render()
+    return response
 
 
 def get_application() -> OrgwardenWSGIHandler:

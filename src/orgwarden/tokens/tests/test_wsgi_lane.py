@@ -9,34 +9,20 @@ request itself: the session middleware, which is not in the short chain, never r
 from __future__ import annotations
 
 import base64
-import io
-import sys
 from urllib.parse import urlencode
 
 import pytest
-from django.core import signals
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
 from django.test import override_settings
 from django.urls import resolve
 from django.utils.module_loading import import_string
 
+from orgwarden.testing.wsgi import wsgi_call
 from orgwarden.tokens.user_services import user_token_create
 from orgwarden.wsgi import MACHINE_ENDPOINTS, OrgwardenWSGIHandler
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection():
-    """As Django's test client does: the handlers must not close the test's database connection."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
-
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keep_the_test_connection")]
 
 URL = "/oauth2/introspect"
 
@@ -46,31 +32,7 @@ def _basic(user: str, password: str) -> str:
 
 
 def call(app, path: str = URL, *, method: str = "POST", form: dict | None = None, **meta) -> tuple:
-    body = urlencode(form or {}).encode()
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        **meta,
-    }
-    started = []
-    content = b"".join(app(environ, lambda status, headers, exc_info=None: started.append((status, headers))))
-    status, headers = started[0]
-    return status, {(name, value) for name, value in headers if name not in {"Date", "Expires"}}, content
+    return wsgi_call(app, path, method=method, body=urlencode(form or {}).encode(), **meta)
 
 
 def both(site, **kwargs) -> tuple:
