@@ -14,18 +14,21 @@ from django.test import Client, override_settings
 
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
+from orgwarden.scim.rows import LOG_BEHIND
 from orgwarden.tokens import usage
 
 
 @pytest.fixture(autouse=True)
 def _usage_written_at_once() -> Iterator[None]:
-    """Introspection's bookkeeping is written on every call in tests (tokens/tests test batching).
+    """Write-behind bookkeeping (introspection's, SCIM reads' log lines) is written on every call in
+    tests (tokens/tests and scim/tests test batching).
 
     ``override_settings`` rather than pytest-django's ``settings`` fixture: some tests parametrize
     an argument of that name."""
     with override_settings(USAGE_FLUSH_SECONDS=0):
         yield
     usage.reset()
+    LOG_BEHIND.reset()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
@@ -27,6 +27,7 @@ from orgwarden.db import prepared_cursor
 from orgwarden.orgs.models import Directory, Domain, Organization
 from orgwarden.policies import hooks
 from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
+from orgwarden.writebehind import WriteBehind
 
 
 def _q(name: str) -> str:
@@ -313,26 +314,35 @@ _LOG_INSERT = (
 )
 
 
-_LOG_INSERT_NO_FLUSH = "SET LOCAL synchronous_commit TO OFF; " + _LOG_INSERT
-
-
-def log_insert(*, flush: bool = True, **values: Any) -> None:
+def log_insert(*, behind: bool = False, **values: Any) -> None:
     """Insert one ``ProvisioningLog`` row; ``values`` by attname (``directory_id``, ``at`` …).
 
-    ``flush=False`` (a read's line, outside any transaction): on PostgreSQL its commit does not wait
-    for the WAL to reach the disk (``synchronous_commit`` off for that one transaction) — the
-    guarantee SQLite gives every commit here (WAL with ``synchronous=NORMAL``): the row is visible
-    at once and the database stays consistent, and a crash of the machine in the next fraction of a
-    second may lose it. Waiting costs a disk flush, several milliseconds, on every lookup an IdP
-    makes. Inside a transaction (a write's line) the transaction decides."""
+    ``behind`` (a read's line, outside any transaction): noted in memory and written with the
+    process's other pending lines in one transaction within ``ORGWARDEN_USAGE_FLUSH_SECONDS``
+    (``orgwarden.writebehind``), so an identity provider's lookup writes nothing itself: on SQLite
+    it no longer queues on the single writer behind the creates of a sync, on PostgreSQL it no
+    longer waits for a commit. The line carries the time of the request, and a crash may lose the
+    last interval's read lines. Inside a transaction (a write's line) it is written at once, with
+    the write."""
     db = connections[DEFAULT_DB_ALIAS]
     params = [f.get_db_prep_save(values[f.attname], db) for f in _LOG_FIELDS]
-    if not flush and db.vendor == "postgresql" and not db.in_atomic_block:
-        # One round trip: Django's cursor binds on the client and sends both statements in one
-        # simple query, which PostgreSQL runs as one implicit transaction (SET LOCAL lasts until
-        # its end; an error rolls both back). An atomic block took four (BEGIN, SET, INSERT, COMMIT).
-        with db.cursor() as cursor:
-            cursor.execute(_LOG_INSERT_NO_FLUSH, params)
+    if behind and not db.in_atomic_block:
+        LOG_BEHIND.note(lambda pending: pending.append(params))
         return
     with prepared_cursor(db.alias) as cursor:
         cursor.execute(_LOG_INSERT, params)
+
+
+_DIRECTORY_PK = _LOG_FIELDS.index(ProvisioningLog._meta.get_field("directory"))
+
+
+def _log_write(batch: list[list]) -> None:
+    """Write pending read lines; those of a directory deleted meanwhile go, not the whole batch."""
+    db = connections[DEFAULT_DB_ALIAS]
+    directories = {line[_DIRECTORY_PK] for line in batch}
+    existing = set(Directory.objects.filter(pk__in=directories).values_list("pk", flat=True))
+    with transaction.atomic(using=db.alias), db.cursor() as cursor:
+        cursor.executemany(_LOG_INSERT, [line for line in batch if line[_DIRECTORY_PK] in existing])
+
+
+LOG_BEHIND: WriteBehind[list] = WriteBehind("provisioning-log", list, _log_write)

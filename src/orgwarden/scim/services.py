@@ -695,14 +695,14 @@ def provisioning_log_record(
     operation: str,
     status: int,
     error: str,
-    flush: bool = True,
+    behind: bool = False,
 ) -> None:
     """One line of the directory's provisioning log: in a write's own transaction when it succeeds
     (one commit), after its rollback when it is refused (so a refused request is logged too). The
     log is itself the record: no audit event. One plain INSERT (``rows.log_insert``): every SCIM
-    request writes one. ``flush=False`` for a read's line: see ``rows.log_insert``."""
+    request writes one. ``behind`` for a read's line: see ``rows.log_insert``."""
     rows.log_insert(
-        flush=flush,
+        behind=behind,
         directory_id=directory.pk,
         at=timezone.now(),
         method=method[:8],

@@ -119,8 +119,8 @@ def endpoint(resource: str) -> Callable:
                     operation=operation,
                     status=status,
                     error=error,
-                    # A read changed nothing: its line need not wait for a disk flush.
-                    flush=operation not in ("read", "list"),
+                    # A read changed nothing: its line is written behind, in a batch.
+                    behind=operation in ("read", "list"),
                 )
 
             logged = resource in LOGGED

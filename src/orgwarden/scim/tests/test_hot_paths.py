@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 from django.db.models import Prefetch, prefetch_related_objects
+from django.utils import timezone
 
 from orgwarden.billing import services as billing
 from orgwarden.billing.models import Subscription
 from orgwarden.orgs.models import Directory
 from orgwarden.policies.selectors import enforcement_paused
-from orgwarden.scim import rows, selectors
-from orgwarden.scim.models import ScimGroupMember, ScimUser
-from orgwarden.scim.tests.conftest import user_body
+from orgwarden.scim import rows, selectors, services
+from orgwarden.scim.models import ProvisioningLog, ScimGroupMember, ScimUser
+from orgwarden.scim.tests.conftest import ScimClient, user_body
 
 pytestmark = pytest.mark.django_db
 
@@ -226,19 +227,39 @@ def test_a_create_with_a_taken_user_name_changes_nothing(scim, people):
     assert (Account.objects.count(), AuditEvent.objects.count(), ScimUser.objects.count()) == before
 
 
+def _logged(operation: str) -> int:
+    return ProvisioningLog.objects.filter(operation=operation).count()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_reads_log_line_is_committed_without_changing_the_sessions_durability(scim, people):
-    """Outside a test transaction, as in production: a lookup's log line commits on its own (on
-    PostgreSQL without waiting for the disk flush, ``SET LOCAL`` scoped to that one transaction)."""
-    from django.db import connection
+def test_a_reads_log_line_is_written_behind_and_a_writes_at_once(scim, people, settings):
+    """Outside a transaction, as in production, with a flush interval: a lookup writes nothing
+    itself; its line (with the time of the request) is written with the batch."""
+    from orgwarden.scim.rows import LOG_BEHIND
 
-    from orgwarden.scim.models import ProvisioningLog
-
-    before = ProvisioningLog.objects.filter(operation="list", status=200).count()
+    settings.USAGE_FLUSH_SECONDS = 3600
+    before, lists, creates = timezone.now(), _logged("list"), _logged("create")
     assert scim.get("/Users", 'filter=userName eq "ada@example.com"').status_code == 200
-    assert ProvisioningLog.objects.filter(operation="list", status=200).count() == before + 1
-    assert not connection.in_atomic_block
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            assert cursor.fetchone()[0] == "on"
+    assert _logged("list") == lists
+    assert scim.post("/Users", user_body("zoe@example.com")).status_code == 201
+    assert _logged("create") == creates + 1  # a write's line commits with the write
+    assert LOG_BEHIND.flush() == 1
+    line = ProvisioningLog.objects.filter(operation="list").latest("at")
+    assert line.status == 200 and before <= line.at <= timezone.now()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_lines_of_a_directory_deleted_before_the_batch_go_not_the_batch(
+    scim, directory, settings, org, org_admin
+):
+    from orgwarden.scim.rows import LOG_BEHIND
+    from orgwarden.sso import services as sso_services
+
+    settings.USAGE_FLUSH_SECONDS = 3600
+    other = sso_services.idp_add(org=org, actor=org_admin.account, vendor="entra", name="Entra").directory
+    key = services.scim_key_generate(org=org, actor=org_admin.account, directory_id=other.directory_id)
+    assert scim.get("/Users").status_code == 200
+    assert ScimClient(other, key).get("/Users").status_code == 200
+    other.delete()
+    assert LOG_BEHIND.flush() == 2  # two lines pending, one written
+    assert list(ProvisioningLog.objects.values_list("directory_id", "operation")) == [(directory.pk, "list")]

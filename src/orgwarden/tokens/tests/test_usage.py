@@ -77,7 +77,7 @@ def test_too_many_pending_keys_are_written_by_the_call_that_crosses_the_limit(
     settings, site, person, monkeypatch
 ):
     settings.USAGE_FLUSH_SECONDS = 3600
-    monkeypatch.setattr(usage, "MAX_PENDING", 2)
+    monkeypatch.setattr(usage.BEHIND, "max_pending", 2)
     _, value = user_token_create(account=person, label="cli")
     ask(site, value)  # token + activity: two keys, the limit
     assert Activity.objects.get().api_calls == 1
