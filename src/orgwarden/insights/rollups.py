@@ -20,9 +20,10 @@ interval of ``tokens.usage``, seconds). A refresh, in one transaction:
 Only rows that add an (account, site, day) change what the rollups hold: a repeated call on the same
 day updates its row's counters, never the set of days. Past days are counted once, deactivated
 accounts included: the readers subtract, live, the accounts that are not active now, so
-deactivating or reactivating someone shows at once. Site access is never rolled up (the readers
-join it live). An org's activity is the activity on its sites: ``tokens.usage`` writes each row
-with its site's org.
+deactivating or reactivating someone shows at once. Who has access to which site is rolled up by
+``insights.access_rollup``, brought up to date at the first read after a change of access; a
+refresh copies the last days it moved into those rollups. An org's activity is the activity on
+its sites: ``tokens.usage`` writes each row with its site's org.
 
 What it does not see: activity rows deleted other than with their site or account (the app
 deletes none), and, on PostgreSQL, a row for a day that is no longer live whose transaction
@@ -43,7 +44,14 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orgwarden.insights.models import AccountLastActive, DailyActive, RollupState, SiteLastActive
+from orgwarden.insights import access_rollup
+from orgwarden.insights.models import (
+    AccessChange,
+    AccountLastActive,
+    DailyActive,
+    RollupState,
+    SiteLastActive,
+)
 from orgwarden.orgs.models import Activity, Organization, ProductSite
 from orgwarden.orgs.products import PRODUCTS
 
@@ -84,13 +92,16 @@ def refreshed(*, org: Organization, force: bool = False, now: datetime | None = 
 
 
 def refresh_all(*, now: datetime | None = None) -> int:
-    """Refresh every org's rollups that are not fresh (the daily job); returns how many ran."""
+    """Refresh every org's rollups that are not fresh, and bring its access rollups up to date (the
+    daily job); returns how many ran."""
     now = now or timezone.now()
     ran = 0
+    # Changes recorded for orgs deleted since (the triggers fire while an org is being deleted).
+    AccessChange.objects.exclude(org_id__in=Organization.objects.values("pk")).delete()
     for org in Organization.objects.order_by("pk"):
         state = RollupState.objects.filter(org=org).first()
         if not _fresh(state, now):
-            refreshed(org=org, now=now)
+            access_rollup.current(org=org, state=refreshed(org=org, now=now))
             ran += 1
     return ran
 
@@ -135,6 +146,11 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
         for day in late_days:
             _count_days(cursor, org, day, day)
         _fill(cursor, org, kept_from, now)
+        if recount_all:  # last days may have moved back: the access rollups are built again
+            access_rollup.discard(cursor, org)
+            state.access_built = False
+        elif state.access_built:
+            access_rollup.days_synced(cursor, org, min([redo_from, *late_days]))
         # Rows are only added here (deleted only with their site or account): the new ones are
         # those past the highest id before the fold.
         cursor.execute(f"SELECT COUNT(*) FROM {_SLA} WHERE id > %s AND org_id = %s", [sla_top, org.pk])  # noqa: S608
