@@ -49,6 +49,8 @@ _SLA = SiteLastActive._meta.db_table
 _ALA = AccountLastActive._meta.db_table
 _GROUP_MEMBERS = GroupMember._meta.db_table
 _ORG_USERS = OrgUser._meta.db_table
+# Up to this many recorded changes, only the accounts and sites they name are looked at again.
+TARGETED = 2000
 
 
 def grants(*, org: Organization) -> list[tuple[int, int]]:
@@ -71,20 +73,42 @@ def current(*, org: Organization, state: RollupState) -> RollupState:
         return state
     with transaction.atomic():
         state = RollupState.objects.select_for_update().get(pk=state.pk)
-        if not _up_to_date(org, state):  # another reader may have done it meanwhile
-            AccessChange.objects.filter(org_id=org.pk).delete()
-            _rebuild(org, grants(org=org))
+        if _up_to_date(org, state):  # another reader did it meanwhile
+            return state
+        changes = list(
+            AccessChange.objects.filter(org_id=org.pk).values_list("pk", "account_id", "site_id")[
+                : TARGETED + 1
+            ]
+        )
+        if not state.access_built or len(changes) > TARGETED:
+            AccessChange.objects.filter(org_id=org.pk).delete()  # first: see the module docstring
+            _rebuild(org, grants(org=org), sites=None, accounts=None)
             state.access_built = True
             RollupState.objects.filter(pk=state.pk).update(access_built=True)
+        else:
+            # Only the rows read: one committed since keeps its row for the next read.
+            AccessChange.objects.filter(pk__in=[pk for pk, _a, _s in changes]).delete()
+            _rebuild(
+                org,
+                grants(org=org),
+                sites={site for _pk, _a, site in changes if site is not None},
+                accounts={account for _pk, account, _s in changes if account is not None},
+            )
     return state
 
 
-def _rebuild(org: Organization, grant_rows: list[tuple[int, int]]) -> None:
-    """Bring the org's rows to what its access rows give now, writing only the difference: a
-    change of access is usually a few people, and rewriting 100,000 rows costs seconds on SQLite.
+def _in(values) -> str:
+    return f"IN ({', '.join(['%s'] * len(values))})"
 
-    Site by site, with the site's granting groups listed: every row is checked with lookups of
-    its own (account, group) memberships and its org user, never against the whole org.
+
+def _rebuild(
+    org: Organization, grant_rows: list[tuple[int, int]], *, sites: set[int] | None, accounts: set[int] | None
+) -> None:
+    """Bring the org's rows to what its access rows give now — all of them (``sites`` and
+    ``accounts`` None), or those of the given sites and accounts — writing only the difference.
+
+    Site by site, with the site's granting groups listed, and account by account: every row is
+    checked with lookups of its own memberships and org user, never against the whole org.
     """
     by_site: dict[int, list[int]] = {}
     for site, group in grant_rows:
@@ -93,37 +117,33 @@ def _rebuild(org: Organization, grant_rows: list[tuple[int, int]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MAX(id) FROM {_SU}")  # noqa: S608 — model tables
         top = cursor.fetchone()[0] or 0
-        sites = list(by_site) or [0]
-        cursor.execute(
-            f"DELETE FROM {_SU} WHERE org_id = %s AND site_id NOT IN ({', '.join(['%s'] * len(sites))})",  # noqa: S608
-            [org.pk, *sites],
-        )
+        if sites is None:  # every site: also those that lost their last grant
+            granted = list(by_site) or [0]
+            sql = f"DELETE FROM {_SU} WHERE org_id = %s AND site_id NOT {_in(granted)}"  # noqa: S608
+            cursor.execute(sql, [org.pk, *granted])
+        else:
+            gone = [site for site in sites if site not in by_site]
+            if gone:
+                sql = f"DELETE FROM {_SU} WHERE org_id = %s AND site_id {_in(gone)}"  # noqa: S608
+                cursor.execute(sql, [org.pk, *gone])
         for site, groups in by_site.items():
-            in_groups = f"IN ({', '.join(['%s'] * len(groups))})"
-            # Rows without a membership of a granting group, or an org user, behind them any more.
-            cursor.execute(
-                f"DELETE FROM {_SU} WHERE org_id = %s AND site_id = %s AND NOT ("  # noqa: S608
-                f"EXISTS (SELECT 1 FROM {_GROUP_MEMBERS} gm WHERE gm.account_id = {_SU}.account_id "
-                f"AND gm.group_id {in_groups}) AND {org_user.format(f'{_SU}.account_id')})",
-                [org.pk, site, *groups, org.pk],
-            )
-            # Rows that are missing. DISTINCT: a member of two groups granted the site has access once.
-            cursor.execute(
-                f"INSERT INTO {_SU} (org_id, site_id, account_id, last_day) "  # noqa: S608
-                f"SELECT %s, %s, x.account_id, l.last_day FROM ("
-                f"SELECT {'DISTINCT ' if len(groups) > 1 else ''}gm.account_id FROM {_GROUP_MEMBERS} gm "
-                f"WHERE gm.group_id {in_groups} AND {org_user.format('gm.account_id')}"
-                f") x LEFT JOIN {_SLA} l ON l.site_id = %s AND l.account_id = x.account_id "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {_SU} su "
-                "WHERE su.account_id = x.account_id AND su.site_id = %s)",
-                [org.pk, site, *groups, org.pk, site, site],
-            )
+            if sites is None or site in sites:
+                _site_diff(cursor, org, site, groups, org_user)
+        if accounts:
+            ordered = sorted(accounts)
+            for i in range(0, len(ordered), 500):
+                _accounts_diff(cursor, org, ordered[i : i + 500], grant_rows, org_user)
         # AccessUser: the accounts with a SiteUser row. "+su.org_id" keeps SQLite on the
         # (account, site) index rather than walking the org's rows for every row.
+        lost = f"DELETE FROM {_AU} WHERE org_id = %s "  # noqa: S608
+        lost_params: list = [org.pk]
+        if sites is not None and not sites and accounts:  # only these accounts' rows can have gone
+            lost += f"AND account_id {_in(accounts)} "
+            lost_params += sorted(accounts)
         cursor.execute(
-            f"DELETE FROM {_AU} WHERE org_id = %s AND NOT EXISTS "  # noqa: S608
-            f"(SELECT 1 FROM {_SU} su WHERE su.account_id = {_AU}.account_id AND +su.org_id = %s)",
-            [org.pk, org.pk],
+            lost + f"AND NOT EXISTS (SELECT 1 FROM {_SU} su WHERE su.account_id = {_AU}.account_id "  # noqa: S608
+            "AND +su.org_id = %s)",
+            [*lost_params, org.pk],
         )
         # Only rows inserted above can bring an account in (this org's rows change under its lock).
         cursor.execute(
@@ -134,6 +154,56 @@ def _rebuild(org: Organization, grant_rows: list[tuple[int, int]]) -> None:
             f"WHERE NOT EXISTS (SELECT 1 FROM {_AU} u WHERE u.org_id = %s AND u.account_id = x.account_id)",
             [org.pk, top, org.pk, org.pk, org.pk],
         )
+
+
+def _site_diff(cursor, org: Organization, site: int, groups: list[int], org_user: str) -> None:
+    # Rows without a membership of a granting group, or an org user, behind them any more.
+    cursor.execute(
+        f"DELETE FROM {_SU} WHERE org_id = %s AND site_id = %s AND NOT ("  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {_GROUP_MEMBERS} gm WHERE gm.account_id = {_SU}.account_id "
+        f"AND gm.group_id {_in(groups)}) AND {org_user.format(f'{_SU}.account_id')})",
+        [org.pk, site, *groups, org.pk],
+    )
+    # Rows that are missing. DISTINCT: a member of two groups granted the site has access once.
+    cursor.execute(
+        f"INSERT INTO {_SU} (org_id, site_id, account_id, last_day) "  # noqa: S608
+        f"SELECT %s, %s, x.account_id, l.last_day FROM ("
+        f"SELECT {'DISTINCT ' if len(groups) > 1 else ''}gm.account_id FROM {_GROUP_MEMBERS} gm "
+        f"WHERE gm.group_id {_in(groups)} AND {org_user.format('gm.account_id')}"
+        f") x LEFT JOIN {_SLA} l ON l.site_id = %s AND l.account_id = x.account_id "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {_SU} su "
+        "WHERE su.account_id = x.account_id AND su.site_id = %s)",
+        [org.pk, site, *groups, org.pk, site, site],
+    )
+
+
+def _accounts_diff(
+    cursor, org: Organization, accounts: list[int], grant_rows: list[tuple[int, int]], org_user: str
+) -> None:
+    """The rows of ``accounts``, each from its own memberships of the org's granting groups."""
+    sites = sorted({site for site, _group in grant_rows}) or [0]
+    groups = sorted({group for _site, group in grant_rows}) or [0]
+    granted = (
+        f"SELECT 1 FROM {SiteAccess._meta.db_table} sa JOIN {_GROUP_MEMBERS} gm ON gm.group_id = sa.group_id "  # noqa: S608
+        f"WHERE sa.site_id {_in(sites)} AND sa.group_id {_in(groups)}"
+    )
+    cursor.execute(
+        f"DELETE FROM {_SU} WHERE org_id = %s AND account_id {_in(accounts)} AND NOT ("  # noqa: S608
+        f"EXISTS ({granted} AND sa.site_id = {_SU}.site_id AND gm.account_id = {_SU}.account_id) "
+        f"AND {org_user.format(f'{_SU}.account_id')})",
+        [org.pk, *accounts, *sites, *groups, org.pk],
+    )
+    cursor.execute(
+        f"INSERT INTO {_SU} (org_id, site_id, account_id, last_day) "  # noqa: S608
+        f"SELECT %s, x.site_id, x.account_id, l.last_day FROM (SELECT DISTINCT sa.site_id, gm.account_id "
+        f"FROM {_GROUP_MEMBERS} gm JOIN {SiteAccess._meta.db_table} sa ON sa.group_id = gm.group_id "
+        f"WHERE gm.account_id {_in(accounts)} AND sa.site_id {_in(sites)} AND sa.group_id {_in(groups)} "
+        f"AND {org_user.format('gm.account_id')}) x "
+        f"LEFT JOIN {_SLA} l ON l.site_id = x.site_id AND l.account_id = x.account_id "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {_SU} su "
+        "WHERE su.account_id = x.account_id AND su.site_id = x.site_id)",
+        [org.pk, *accounts, *sites, *groups, org.pk],
+    )
 
 
 def discard(cursor, org: Organization) -> None:

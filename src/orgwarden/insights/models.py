@@ -143,3 +143,6 @@ class AccessChange(models.Model):
     """
 
     org_id = models.BigIntegerField(db_index=True)
+    # What changed: an account's memberships or org user (account_id), or a site's grants (site_id).
+    account_id = models.BigIntegerField(null=True)
+    site_id = models.BigIntegerField(null=True)

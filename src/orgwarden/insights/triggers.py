@@ -6,7 +6,8 @@ hand, by SCIM and by SSO; grants and revocations; groups, sites, org users and a
 with Django's cascades; bulk writes) and a signal each of them had to remember would be one more
 thing to forget. A trigger sees every insert, delete and relevant update, in the writer's own
 transaction, whatever wrote it. Each writes one ``AccessChange`` row (an insert: concurrent writers
-never wait for one another); ``insights.access_rollup`` consumes them.
+never wait for one another) naming the org and the account (a membership, an org user) or the
+site (a grant) whose access may have changed; ``insights.access_rollup`` consumes them.
 
 They are (re)installed after every ``migrate`` (``post_migrate``), not by a migration: on SQLite
 Django changes a table by building a new one and dropping the old one, which drops its triggers, so
@@ -23,17 +24,18 @@ from orgwarden.orgs.models import Group, GroupMember, OrgUser, ProductSite, Site
 
 _CHANGES = "insights_accesschange"
 
-# table -> (the columns whose update matters, the org of a row as a SELECT; {row} is OLD or NEW)
+# table -> (the columns whose update matters, the (org, account, site) a row change touches as a
+# SELECT; {row} is OLD or NEW): a membership or an org user touches one account, a grant one site.
 WATCHED: dict[str, tuple[tuple[str, ...], str]] = {
     GroupMember._meta.db_table: (
         ("group_id", "account_id"),
-        f"SELECT org_id FROM {Group._meta.db_table} WHERE id = {{row}}.group_id",  # noqa: S608
+        f"SELECT org_id, {{row}}.account_id, NULL FROM {Group._meta.db_table} WHERE id = {{row}}.group_id",  # noqa: S608
     ),
     SiteAccess._meta.db_table: (
         ("site_id", "group_id"),
-        f"SELECT org_id FROM {ProductSite._meta.db_table} WHERE id = {{row}}.site_id",  # noqa: S608
+        f"SELECT org_id, NULL, {{row}}.site_id FROM {ProductSite._meta.db_table} WHERE id = {{row}}.site_id",  # noqa: S608
     ),
-    OrgUser._meta.db_table: (("org_id", "account_id"), "SELECT {row}.org_id"),
+    OrgUser._meta.db_table: (("org_id", "account_id"), "SELECT {row}.org_id, {row}.account_id, NULL"),
 }
 
 
@@ -45,7 +47,7 @@ def trigger_names(table: str, vendor: str) -> list[str]:
 
 
 def _sqlite(table: str, columns: tuple[str, ...], org_of: str) -> list[str]:
-    insert = f"INSERT INTO {_CHANGES} (org_id) "
+    insert = f"INSERT INTO {_CHANGES} (org_id, account_id, site_id) "
     return [
         f"CREATE TRIGGER IF NOT EXISTS insights_access_{table}_insert AFTER INSERT ON {table} "
         f"BEGIN {insert}{org_of.format(row='NEW')}; END",
@@ -58,7 +60,7 @@ def _sqlite(table: str, columns: tuple[str, ...], org_of: str) -> list[str]:
 
 def _postgresql(table: str, columns: tuple[str, ...], org_of: str) -> list[str]:
     name = f"insights_access_{table}"
-    insert = f"INSERT INTO {_CHANGES} (org_id) "
+    insert = f"INSERT INTO {_CHANGES} (org_id, account_id, site_id) "
     return [
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"IF TG_OP <> 'INSERT' THEN {insert}{org_of.format(row='OLD')}; END IF; "

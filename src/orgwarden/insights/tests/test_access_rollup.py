@@ -317,3 +317,15 @@ def test_daily_job_drops_the_changes_of_deleted_orgs(world, other_org_admin):
     assert not AccessChange.objects.filter(org_id=other_pk).exists()
     assert not AccessChange.objects.filter(org_id=org.pk).exists()
     assert RollupState.objects.get(org=org).access_built
+
+
+def test_more_changes_than_are_looked_at_one_by_one_rebuild_everything(world, monkeypatch):
+    org, admin, sites, groups, people = world
+    assert_exact(org)
+    monkeypatch.setattr(access_rollup, "TARGETED", 1)
+    before = charts(org)
+    for change in ("member removed", "access granted", "raw: org user deleted, memberships kept"):
+        CHANGES[change](org, admin, sites, groups, people)
+    assert AccessChange.objects.filter(org_id=org.pk).count() > 1
+    assert charts(org) != before
+    assert_exact(org)
