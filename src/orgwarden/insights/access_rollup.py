@@ -83,6 +83,9 @@ def current(*, org: Organization, state: RollupState) -> RollupState:
         if not state.access_built or len(changes) > TARGETED:
             AccessChange.objects.filter(org_id=org.pk).delete()  # first: see the module docstring
             _rebuild(org, grants(org=org), sites=None, accounts=None)
+            if connection.vendor == "postgresql":  # its planner should know them before autovacuum does
+                with connection.cursor() as cursor:
+                    cursor.execute(f"ANALYZE {_SU}, {_AU}")
             state.access_built = True
             RollupState.objects.filter(pk=state.pk).update(access_built=True)
         else:
