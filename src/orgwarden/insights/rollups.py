@@ -150,7 +150,7 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
             access_rollup.discard(cursor, org)
             state.access_built = False
         elif state.access_built:
-            access_rollup.days_synced(cursor, org, min([redo_from, *late_days]))
+            access_rollup.days_synced(cursor, org, min([redo_from, *late_days]), today)
         # Rows are only added here (deleted only with their site or account): the new ones are
         # those past the highest id before the fold.
         cursor.execute(f"SELECT COUNT(*) FROM {_SLA} WHERE id > %s AND org_id = %s", [sla_top, org.pk])  # noqa: S608
