@@ -57,12 +57,16 @@ class SiteLastActive(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     last_day = models.DateField()
+    # The refresh that last moved last_day (its Activity top): insights.access_rollup copies the
+    # rows of the latest one.
+    moved = models.BigIntegerField(db_default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["account", "site"], name="insights_site_last_active_unique")
         ]
         indexes = [
+            models.Index(fields=["org", "moved"], name="insights_sla_org_moved"),
             models.Index(fields=["org", "last_day", "site", "account"], name="insights_sla_org_day"),
             # Covers the "was this member active on this site since …" probe of the site chart.
             models.Index(fields=["site", "account", "last_day"], name="insights_sla_site_account"),
@@ -75,12 +79,16 @@ class AccountLastActive(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     last_day = models.DateField()
+    moved = models.BigIntegerField(db_default=0)  # as SiteLastActive.moved
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["org", "account"], name="insights_account_last_active_unique")
         ]
-        indexes = [models.Index(fields=["org", "last_day", "account"], name="insights_ala_org_day")]
+        indexes = [
+            models.Index(fields=["org", "last_day", "account"], name="insights_ala_org_day"),
+            models.Index(fields=["org", "moved"], name="insights_ala_org_moved"),
+        ]
 
 
 class DailyActive(models.Model):

@@ -135,9 +135,9 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
             if recount_all:
                 _ala_rebuild(cursor, org)
             late_days = _late_days(cursor, org, after_id=state.seen_top, before=redo_from)
-            _fold(cursor, org, "day >= %s", [_db_day(redo_from)])
+            _fold(cursor, org, "day >= %s", [_db_day(redo_from)], top)
             for day in late_days:
-                _fold(cursor, org, "day = %s", [_db_day(day)])
+                _fold(cursor, org, "day = %s", [_db_day(day)], top)
         if recount_all:
             DailyActive.objects.filter(org=org).delete()
         if redo_from < kept_from:  # not refreshed for months: older days are counted when asked for
@@ -150,7 +150,7 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
             access_rollup.discard(cursor, org)
             state.access_built = False
         elif state.access_built:
-            access_rollup.days_synced(cursor, org, min([redo_from, *late_days]), today)
+            access_rollup.days_synced(cursor, org, top)
         # Rows are only added here (deleted only with their site or account): the new ones are
         # those past the highest id before the fold.
         cursor.execute(f"SELECT COUNT(*) FROM {_SLA} WHERE id > %s AND org_id = %s", [sla_top, org.pk])  # noqa: S608
@@ -227,23 +227,26 @@ def _late_days(cursor, org: Organization, *, after_id: int, before: date) -> lis
 # the few rows of the (org, day) range instead.
 
 
-def _fold(cursor, org: Organization, where: str, params: list) -> None:
-    """Upsert the last-active days of ``org``'s activity rows that match ``where``."""
+def _fold(cursor, org: Organization, where: str, params: list, mark: int) -> None:
+    """Upsert the last-active days of ``org``'s activity rows that match ``where``; the rows added
+    or moved get ``moved = mark``."""
     cursor.execute(
-        f"INSERT INTO {_SLA} (org_id, site_id, account_id, last_day) "  # noqa: S608
-        f"SELECT org_id, site_id + 0, account_id + 0, MAX(day) FROM {_ACTIVITY} "
+        f"INSERT INTO {_SLA} (org_id, site_id, account_id, last_day, moved) "  # noqa: S608
+        f"SELECT org_id, site_id + 0, account_id + 0, MAX(day), %s FROM {_ACTIVITY} "
         f"WHERE org_id = %s AND {where} GROUP BY org_id, site_id + 0, account_id + 0 "
-        "ON CONFLICT (account_id, site_id) DO UPDATE SET last_day = excluded.last_day "
+        "ON CONFLICT (account_id, site_id) DO UPDATE "
+        "SET last_day = excluded.last_day, moved = excluded.moved "
         f"WHERE excluded.last_day > {_SLA}.last_day",
-        [org.pk, *params],
+        [mark, org.pk, *params],
     )
     cursor.execute(
-        f"INSERT INTO {_ALA} (org_id, account_id, last_day) "  # noqa: S608
-        f"SELECT org_id, account_id + 0, MAX(day) FROM {_ACTIVITY} "
+        f"INSERT INTO {_ALA} (org_id, account_id, last_day, moved) "  # noqa: S608
+        f"SELECT org_id, account_id + 0, MAX(day), %s FROM {_ACTIVITY} "
         f"WHERE org_id = %s AND {where} GROUP BY org_id, account_id + 0 "
-        "ON CONFLICT (org_id, account_id) DO UPDATE SET last_day = excluded.last_day "
+        "ON CONFLICT (org_id, account_id) DO UPDATE "
+        "SET last_day = excluded.last_day, moved = excluded.moved "
         f"WHERE excluded.last_day > {_ALA}.last_day",
-        [org.pk, *params],
+        [mark, org.pk, *params],
     )
 
 

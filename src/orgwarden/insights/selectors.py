@@ -2,8 +2,11 @@
 managed accounts sign in, which domains have access. Every function is scoped by ``org=``.
 
 Activity charts read the rollups of ``orgs.models.Activity`` that ``insights.rollups`` keeps (per
-account and site, per account, per day), refreshed at most a minute before; access, status, email
-and management are joined live. ``include_deactivated=False`` (the console's default) leaves the
+account and site, per account, per day), refreshed at most a minute before. The per-site chart and
+the inactive list read who has access to which site from ``insights.access_rollup``, brought up to
+date at the read itself after any change of access (so never stale); the domain and managed vs
+external charts join access live. Status, email and management are read live.
+``include_deactivated=False`` (the console's default) leaves the
 accounts that are not active now out of every count — Atlassian's own insights count them
 (AX-575). Only products whose catalogue entry has ``insights`` appear in the activity charts.
 

@@ -265,9 +265,12 @@ def test_incremental_upkeep_ends_where_a_build_from_nothing_starts(world, clock)
         CHANGES[change](org, admin, sites, groups, people)
     clock.shift(rollups.FRESH + timedelta(seconds=1))  # the site's activity went with it
     assert_exact(org)
+    before = charts(org)
     Activity.objects.create(org=org, site=sites["jira"], account=people["eve"], day=TODAY, last_at=NOW)
+    Activity.objects.create(org=org, site=sites["jira"], account=people["cid"], day=TODAY, last_at=NOW)
     clock.shift(rollups.FRESH + timedelta(seconds=1))
-    assert_exact(org)  # the refresh copied eve's new last day
+    assert charts(org) != before
+    assert_exact(org)  # the refresh copied eve's first and cid's moved last day
 
     def rows():
         return (
