@@ -3,23 +3,26 @@ exact: brought up to date at the first read after the org's access rows change, 
 
 Who has access is a function of three sets of rows, written by many service paths: the org's
 grants (site, group), the memberships of the granting groups and the org's users. Database
-triggers (``insights.triggers``) write an ``AccessChange`` row for the org in the same transaction
-as any insert, delete or relevant update of one of them. ``current(org=)`` — called by every reader
-of these rollups — looks for such a row (one index probe) and, when there is one or the rollups
-were never built, under the org's ``RollupState`` lock:
+triggers (``insights.triggers``) write an ``AccessChange`` row for the org — naming the account
+(a membership, an org user) or the site (a grant) — in the same transaction as any insert, delete
+or relevant update of one of them. ``current(org=)`` — called by every reader of these rollups —
+looks for such a row (one index probe) and, when there is one or the rollups were never built,
+under the org's ``RollupState`` lock:
 
-1. deletes the org's ``AccessChange`` rows, first: a change that commits later keeps its row (on
-   PostgreSQL the delete only sees rows committed before it), and any change committed before it
-   is seen by the statements below, which start after it;
-2. brings the org's rows of both tables to what the access rows give now, writing only the
-   difference (a few people, usually): the rows without a grant, membership or org user behind
-   them are deleted, the missing ones inserted with their last active days from
-   ``SiteLastActive`` and ``AccountLastActive``.
+1. deletes the ``AccessChange`` rows it acts on, first: all of the org's before a full pass (never
+   built, or more than ``TARGETED`` changes), only those it has just read before a targeted one. A
+   change that commits later keeps its row for the next read (on PostgreSQL a statement only sees
+   rows committed before it starts), and a change committed earlier is seen by the statements
+   below, which start after;
+2. brings the org's rows of both tables — all of them, or those of the named accounts and sites —
+   to what the access rows give now, writing only the difference: the rows without a grant,
+   membership or org user behind them are deleted, the missing ones inserted with their last
+   active days from ``SiteLastActive`` and ``AccountLastActive``.
 
 Between rebuilds ``insights.rollups`` brings ``last_day`` up to date at each refresh
-(``days_synced``) for the last-active rows it may have changed; a refresh that rebuilt the
-last-active rows (a site removed, an account deleted) deletes the org's rows, to be built again
-from nothing at the next read.
+(``days_synced``) for the last-active rows it added or moved (marked with the refresh's
+``moved``); a refresh that rebuilt the last-active rows (a site removed, an account deleted)
+deletes the org's rows, to be built again from nothing at the next read.
 
 Account status is not rolled up: readers leave out the accounts not active now, live, so
 deactivating or reactivating someone shows at once. Not tracked (the app never does it): a group or
