@@ -13,6 +13,10 @@ and the REST endpoints call exactly these selectors):
 3. ANALYZE (PostgreSQL: VACUUM ANALYZE, what autovacuum does to a table after a million inserts);
 4. ``insights:rollups_first_build``: builds the org's insights rollups from nothing, once — what
    ``orgwarden insights daily`` (or, before it has run, the org's first view) does once per org;
+   ``insights:access_first_build``: builds who has access to which site (``insights.access_rollup``)
+   from nothing, once, likewise;
+   ``insights:access_update``: ``BENCH_REPEAT`` reads each right after one change of access (a
+   group membership removed or put back), each bringing the access rollups up to date first;
 5. ``insights:rollups_refresh``: ``BENCH_REPEAT`` (20) refreshes, each after ``BENCH_NEW_ROWS``
    (200) new activity rows of today — what the first insights read after a quiet minute pays, on
    top of its chart;
@@ -143,8 +147,9 @@ def run(database: str) -> None:
     from django.utils import timezone
 
     from orgwarden.billing import selectors as billing
-    from orgwarden.insights import rollups, selectors
-    from orgwarden.orgs.models import Activity
+    from orgwarden.insights import access_rollup, rollups, selectors
+    from orgwarden.insights.models import RollupState
+    from orgwarden.orgs.models import Activity, GroupMember
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
@@ -184,8 +189,28 @@ def run(database: str) -> None:
         report(name, times, **extra)
 
     t0 = time.perf_counter()
-    rollups.refreshed(org=org, force=True)
+    state = rollups.refreshed(org=org, force=True)
     report("insights:rollups_first_build", [(time.perf_counter() - t0) * 1000])
+    t0 = time.perf_counter()
+    access_rollup.current(org=org, state=state)
+    report("insights:access_first_build", [(time.perf_counter() - t0) * 1000])
+
+    # A change of access, then the read that brings the access rollups up to date: one membership
+    # of a granting group removed, or put back (what the orgs and SCIM services write).
+    membership = GroupMember.objects.filter(group__org=org).order_by("pk").first()
+    times = []
+    for i in range(REPEAT):
+        if i % 2 == 0:
+            GroupMember.objects.filter(pk=membership.pk).delete()
+        else:
+            membership = GroupMember.objects.create(
+                group_id=membership.group_id, account_id=membership.account_id
+            )
+        state = RollupState.objects.get(org=org)
+        t0 = time.perf_counter()
+        access_rollup.current(org=org, state=state)
+        times.append((time.perf_counter() - t0) * 1000)
+    report("insights:access_update", times, changed_rows=1)
 
     # New activity between refreshes: accounts not yet active today, on their first site.
     active_today = set(Activity.objects.filter(org=org, day=today).values_list("account_id", flat=True))

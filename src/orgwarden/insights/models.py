@@ -7,7 +7,18 @@ Nothing here is a source of truth: every row can be rebuilt from ``Activity`` (o
 - ``AccountLastActive``: the last day an account was active on any site of the org;
 - ``DailyActive``: distinct active accounts of one past (or current) day, per insights product and
   overall (``product=""``), deactivated accounts included — the live status is applied at read time;
-- ``RollupState``: per org, where the fold of ``Activity`` stands and when it last ran.
+- ``SiteUser``: the org's users with access to a site (through any of its groups), with the last day
+  they were active on it (``None``: never) — deactivated accounts included;
+- ``AccessUser``: the org's users with access to any of its sites, with the last day they were active
+  in the org (``None``: never) — deactivated accounts included;
+- ``RollupState``: per org, where the fold of ``Activity`` stands and when it last ran, and whether
+  ``SiteUser`` and ``AccessUser`` are built;
+- ``AccessChange``: one row per change of an access row of the org (a group membership, a grant, an
+  org user) since its access rollups were last brought up to date, written by database triggers
+  (``insights.triggers``).
+
+``SiteUser`` and ``AccessUser`` are kept by ``insights.access_rollup``: brought up to date at the
+first read after the org's access rows change, their ``last_day`` at every refresh.
 
 The foreign keys of the rollup rows have no database constraint: the first build of a big org
 writes some 100,000 of them at once, and checking three keys per row doubled its time on
@@ -34,6 +45,9 @@ class RollupState(models.Model):
     # rows the last refresh left: a removed site (or a deleted account) shows in one or the other.
     sites_key = models.CharField(max_length=64, blank=True, default="")
     last_active_rows = models.BigIntegerField(default=0)
+    # SiteUser and AccessUser are built (for the access rows as they were then; AccessChange rows
+    # say what changed since); False: to be built again. See insights.access_rollup.
+    access_built = models.BooleanField(default=False)
 
 
 class SiteLastActive(models.Model):
@@ -43,12 +57,16 @@ class SiteLastActive(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     last_day = models.DateField()
+    # The refresh that last moved last_day (its Activity top): insights.access_rollup copies the
+    # rows of the latest one.
+    moved = models.BigIntegerField(db_default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["account", "site"], name="insights_site_last_active_unique")
         ]
         indexes = [
+            models.Index(fields=["org", "moved"], name="insights_sla_org_moved"),
             models.Index(fields=["org", "last_day", "site", "account"], name="insights_sla_org_day"),
             # Covers the "was this member active on this site since …" probe of the site chart.
             models.Index(fields=["site", "account", "last_day"], name="insights_sla_site_account"),
@@ -61,12 +79,16 @@ class AccountLastActive(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     last_day = models.DateField()
+    moved = models.BigIntegerField(db_default=0)  # as SiteLastActive.moved
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["org", "account"], name="insights_account_last_active_unique")
         ]
-        indexes = [models.Index(fields=["org", "last_day", "account"], name="insights_ala_org_day")]
+        indexes = [
+            models.Index(fields=["org", "last_day", "account"], name="insights_ala_org_day"),
+            models.Index(fields=["org", "moved"], name="insights_ala_org_moved"),
+        ]
 
 
 class DailyActive(models.Model):
@@ -84,3 +106,51 @@ class DailyActive(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["org", "day", "product"], name="insights_daily_active_unique")
         ]
+
+
+class SiteUser(models.Model):
+    """A user of the org with access to ``site`` through one of its groups, and the last day they
+    were active on it (``None``: never). Deactivated accounts included: readers subtract them live."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    site = models.ForeignKey(ProductSite, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    last_day = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "site"], name="insights_site_user_unique")]
+        # The per-site counts of the site chart read this index alone.
+        indexes = [
+            models.Index(fields=["org", "site", "last_day", "account"], name="insights_site_user_org_site")
+        ]
+
+
+class AccessUser(models.Model):
+    """A user of the org with access to one of its sites, and the last day they were active on any
+    site of the org (``None``: never). Deactivated accounts included."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    last_day = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "account"], name="insights_access_user_unique")]
+        # The inactive list: the never active, then the others oldest first.
+        indexes = [models.Index(fields=["org", "last_day", "account"], name="insights_access_user_day")]
+
+
+class AccessChange(models.Model):
+    """An access row of org ``org_id`` changed (written by the triggers of ``insights.triggers``).
+
+    A plain column, not a foreign key: the triggers also fire while an org is being deleted, and a
+    constraint would then fail the deletion; ``rollups.refresh_all`` drops the rows of deleted orgs.
+    """
+
+    org_id = models.BigIntegerField(db_index=True)
+    # What changed: an account's memberships or org user (account_id), or a site's grants (site_id).
+    account_id = models.BigIntegerField(null=True)
+    site_id = models.BigIntegerField(null=True)

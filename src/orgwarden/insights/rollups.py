@@ -20,9 +20,10 @@ interval of ``tokens.usage``, seconds). A refresh, in one transaction:
 Only rows that add an (account, site, day) change what the rollups hold: a repeated call on the same
 day updates its row's counters, never the set of days. Past days are counted once, deactivated
 accounts included: the readers subtract, live, the accounts that are not active now, so
-deactivating or reactivating someone shows at once. Site access is never rolled up (the readers
-join it live). An org's activity is the activity on its sites: ``tokens.usage`` writes each row
-with its site's org.
+deactivating or reactivating someone shows at once. Who has access to which site is rolled up by
+``insights.access_rollup``, brought up to date at the first read after a change of access; a
+refresh copies the last days it moved into those rollups. An org's activity is the activity on
+its sites: ``tokens.usage`` writes each row with its site's org.
 
 What it does not see: activity rows deleted other than with their site or account (the app
 deletes none), and, on PostgreSQL, a row for a day that is no longer live whose transaction
@@ -43,7 +44,14 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from orgwarden.insights.models import AccountLastActive, DailyActive, RollupState, SiteLastActive
+from orgwarden.insights import access_rollup
+from orgwarden.insights.models import (
+    AccessChange,
+    AccountLastActive,
+    DailyActive,
+    RollupState,
+    SiteLastActive,
+)
 from orgwarden.orgs.models import Activity, Organization, ProductSite
 from orgwarden.orgs.products import PRODUCTS
 
@@ -84,13 +92,16 @@ def refreshed(*, org: Organization, force: bool = False, now: datetime | None = 
 
 
 def refresh_all(*, now: datetime | None = None) -> int:
-    """Refresh every org's rollups that are not fresh (the daily job); returns how many ran."""
+    """Refresh every org's rollups that are not fresh, and bring its access rollups up to date (the
+    daily job); returns how many ran."""
     now = now or timezone.now()
     ran = 0
+    # Changes recorded for orgs deleted since (the triggers fire while an org is being deleted).
+    AccessChange.objects.exclude(org_id__in=Organization.objects.values("pk")).delete()
     for org in Organization.objects.order_by("pk"):
         state = RollupState.objects.filter(org=org).first()
         if not _fresh(state, now):
-            refreshed(org=org, now=now)
+            access_rollup.current(org=org, state=refreshed(org=org, now=now))
             ran += 1
     return ran
 
@@ -124,9 +135,9 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
             if recount_all:
                 _ala_rebuild(cursor, org)
             late_days = _late_days(cursor, org, after_id=state.seen_top, before=redo_from)
-            _fold(cursor, org, "day >= %s", [_db_day(redo_from)])
+            _fold(cursor, org, "day >= %s", [_db_day(redo_from)], top)
             for day in late_days:
-                _fold(cursor, org, "day = %s", [_db_day(day)])
+                _fold(cursor, org, "day = %s", [_db_day(day)], top)
         if recount_all:
             DailyActive.objects.filter(org=org).delete()
         if redo_from < kept_from:  # not refreshed for months: older days are counted when asked for
@@ -135,6 +146,11 @@ def _refresh(org: Organization, state: RollupState, now: datetime) -> None:
         for day in late_days:
             _count_days(cursor, org, day, day)
         _fill(cursor, org, kept_from, now)
+        if recount_all:  # last days may have moved back: the access rollups are built again
+            access_rollup.discard(cursor, org)
+            state.access_built = False
+        elif state.access_built:
+            access_rollup.days_synced(cursor, org, top)
         # Rows are only added here (deleted only with their site or account): the new ones are
         # those past the highest id before the fold.
         cursor.execute(f"SELECT COUNT(*) FROM {_SLA} WHERE id > %s AND org_id = %s", [sla_top, org.pk])  # noqa: S608
@@ -211,23 +227,26 @@ def _late_days(cursor, org: Organization, *, after_id: int, before: date) -> lis
 # the few rows of the (org, day) range instead.
 
 
-def _fold(cursor, org: Organization, where: str, params: list) -> None:
-    """Upsert the last-active days of ``org``'s activity rows that match ``where``."""
+def _fold(cursor, org: Organization, where: str, params: list, mark: int) -> None:
+    """Upsert the last-active days of ``org``'s activity rows that match ``where``; the rows added
+    or moved get ``moved = mark``."""
     cursor.execute(
-        f"INSERT INTO {_SLA} (org_id, site_id, account_id, last_day) "  # noqa: S608
-        f"SELECT org_id, site_id + 0, account_id + 0, MAX(day) FROM {_ACTIVITY} "
+        f"INSERT INTO {_SLA} (org_id, site_id, account_id, last_day, moved) "  # noqa: S608
+        f"SELECT org_id, site_id + 0, account_id + 0, MAX(day), %s FROM {_ACTIVITY} "
         f"WHERE org_id = %s AND {where} GROUP BY org_id, site_id + 0, account_id + 0 "
-        "ON CONFLICT (account_id, site_id) DO UPDATE SET last_day = excluded.last_day "
+        "ON CONFLICT (account_id, site_id) DO UPDATE "
+        "SET last_day = excluded.last_day, moved = excluded.moved "
         f"WHERE excluded.last_day > {_SLA}.last_day",
-        [org.pk, *params],
+        [mark, org.pk, *params],
     )
     cursor.execute(
-        f"INSERT INTO {_ALA} (org_id, account_id, last_day) "  # noqa: S608
-        f"SELECT org_id, account_id + 0, MAX(day) FROM {_ACTIVITY} "
+        f"INSERT INTO {_ALA} (org_id, account_id, last_day, moved) "  # noqa: S608
+        f"SELECT org_id, account_id + 0, MAX(day), %s FROM {_ACTIVITY} "
         f"WHERE org_id = %s AND {where} GROUP BY org_id, account_id + 0 "
-        "ON CONFLICT (org_id, account_id) DO UPDATE SET last_day = excluded.last_day "
+        "ON CONFLICT (org_id, account_id) DO UPDATE "
+        "SET last_day = excluded.last_day, moved = excluded.moved "
         f"WHERE excluded.last_day > {_ALA}.last_day",
-        [org.pk, *params],
+        [mark, org.pk, *params],
     )
 
 
