@@ -24,7 +24,9 @@ and the REST endpoints call exactly these selectors):
    fresh (refreshed just before each chart's calls, so every read is within a minute of a
    refresh), after one warm-up call; and ``billing.selectors.billable_count``.
 
-Each line carries the 1-minute load average when it was printed (the machine is shared).
+Before timing, the process freezes what it holds (``orgwarden.wsgi.settle_heap``), as a server
+worker does once it has loaded the app. Each line carries the 1-minute load average when it was
+printed (the machine is shared).
 
 Target: p99 < 200 ms per chart. Usage: ``python bench/insights.py`` (both), ``--only sqlite`` or
 ``--only postgresql``; ``BENCH_PG_URL`` overrides the server (default postgresql://postgres@127.0.0.1:5432).
@@ -161,6 +163,11 @@ def run(database: str) -> None:
         f"[bench] {database}: seeded {activity_rows} activity rows in {time.perf_counter() - started:.0f} s",
         file=sys.stderr,
     )
+    # What a server worker does once it has loaded the app (orgwarden.wsgi.get_application): what is
+    # alive now is frozen out of the garbage collector's walks.
+    from orgwarden.wsgi import settle_heap
+
+    settle_heap()
 
     def report(name, times, **extra):
         times = sorted(times)

@@ -26,6 +26,7 @@ requests (tokens/tests/test_wsgi_lane.py, scim/tests/test_wsgi_lane.py).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 
@@ -101,9 +102,24 @@ def _routed(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def settle_heap() -> None:
+    """Collect, then move every object alive now out of the garbage collector's reach.
+
+    What a worker loads at start (Django, the apps, their modules and caches: hundreds of thousands
+    of objects) lives as long as the worker, yet every full collection walked all of it: a request
+    that builds many objects (the insights inactive list: 5,000 rows) set one off and paid tens of
+    milliseconds for it, in-process 138 ms at worst against 61 ms with the collector off. Frozen
+    (``gc.freeze``), those objects are skipped; whatever requests allocate is still collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def get_application() -> OrgwardenWSGIHandler:
     django.setup(set_prefix=False)
-    return OrgwardenWSGIHandler()
+    handler = OrgwardenWSGIHandler()
+    settle_heap()
+    return handler
 
 
 application = get_application()
