@@ -205,29 +205,19 @@ def relations_load(users: Sequence[ScimUser]) -> None:
     """Load the emails and group memberships (with each group's id and name) of those of ``users``
     that have none attached yet, in one statement, each kind in id order (the order they were
     added), and attach them (``relations_attach``)."""
-    users = [user for user in users if not relations_attached(user)]
+    users = [user for user in users if not _relations_attached(user)]
     if not users:
         return
     ids = [user.pk for user in users]
     placeholders = ", ".join(["%s"] * len(ids))
+    emails: dict[int, list] = {pk: [] for pk in ids}
+    memberships: dict[int, list] = {pk: [] for pk in ids}
     db = connections[DEFAULT_DB_ALIAS]
     # One user (a lookup, a read, a write's answer) is the shape every IdP call repeats: prepared
     # (on PostgreSQL its planning costs several times running it). A page's varies with its size.
     with prepared_cursor(db.alias) if len(ids) == 1 else db.cursor() as cursor:
         cursor.execute(_RELATIONS.format(ids=placeholders), ids + ids)
         rows = cursor.fetchall()
-    _relations_attach_rows(db, users, rows)
-
-
-def relations_attached(user: ScimUser) -> bool:
-    cached = getattr(user, "_prefetched_objects_cache", {})
-    return EMAILS in cached and MEMBERSHIPS in cached
-
-
-def _relations_attach_rows(db: BaseDatabaseWrapper, users: Sequence[ScimUser], rows: Iterable) -> None:
-    """Attach to each of ``users`` its emails and memberships among ``rows`` (``_RELATIONS``'s)."""
-    emails: dict[int, list] = {user.pk: [] for user in users}
-    memberships: dict[int, list] = {user.pk: [] for user in users}
     for kind, pk, owner, text, other, primary, group_pk in rows:
         if kind == 0:
             email = {"id": pk, "user_id": owner, "value": text, "type": other, "primary": primary}
@@ -239,6 +229,11 @@ def _relations_attach_rows(db: BaseDatabaseWrapper, users: Sequence[ScimUser], r
             memberships[owner].append(member)
     for user in users:
         relations_attach(user, emails=emails[user.pk], memberships=memberships[user.pk])
+
+
+def _relations_attached(user: ScimUser) -> bool:
+    cached = getattr(user, "_prefetched_objects_cache", {})
+    return EMAILS in cached and MEMBERSHIPS in cached
 
 
 # --- what a create checks before it writes: one statement ----------------------------------------------
