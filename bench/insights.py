@@ -18,11 +18,13 @@ and the REST endpoints call exactly these selectors):
    ``insights:access_update``: ``BENCH_REPEAT`` reads each right after one change of access (a
    group membership removed or put back), each bringing the access rollups up to date first;
 5. ``insights:rollups_refresh``: ``BENCH_REPEAT`` (20) refreshes, each after ``BENCH_NEW_ROWS``
-   (200) new activity rows of today — what the first insights read after a quiet minute pays, on
-   top of its chart;
+   (200) new activity rows of today — what the background refresh (``orgwarden insights refresh``,
+   every minute) spends on the org per pass, outside any request. A chart pays it only when the
+   rollups are more than ``rollups.STALE`` (five minutes) old, that is with the background refresh
+   turned off;
 6. ``insights:<chart>``: ``BENCH_REPEAT`` calls of ``insights.selectors.chart`` per chart, rollups
-   fresh (refreshed just before each chart's calls, so every read is within a minute of a
-   refresh), after one warm-up call; and ``billing.selectors.billable_count``.
+   refreshed just before each chart's calls (as the background refresh keeps them), after one
+   warm-up call; and ``billing.selectors.billable_count``.
 
 Before timing, the process freezes what it holds (``orgwarden.wsgi.settle_heap``), as a server
 worker does once it has loaded the app. Each line carries the 1-minute load average when it was
@@ -236,8 +238,8 @@ def run(database: str) -> None:
     report("insights:rollups_refresh", times, new_rows=NEW_ROWS)
 
     for key in selectors.CHARTS:
-        # Fresh for the whole loop (its refresh is timed above): a loop that crossed the minute on a
-        # loaded machine would time one refresh inside one chart's figures.
+        # Refreshed as the background refresh keeps them; a read refreshes only rollups older than
+        # rollups.STALE, which no loop here reaches.
         rollups.refreshed(org=org, force=True)
         timed(f"insights:{key}", lambda key=key: selectors.chart(org=org, key=key), rollups="fresh")
     timed("billing:billable_count", lambda: billing.billable_count(org=org))

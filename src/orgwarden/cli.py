@@ -100,14 +100,23 @@ def serve(args: list[str]) -> None:
 
             return application
 
-    from orgwarden import config
+    from django.conf import settings
 
-    if config.env_bool("ORGWARDEN_DAILY_JOBS", True):
-        from orgwarden.jobs import start_scheduler
+    from orgwarden import config, jobs
 
-        # In gunicorn's arbiter, once the workers are up; the jobs run in a child process so the
+    daily = config.env_bool("ORGWARDEN_DAILY_JOBS", True)
+    every = settings.INSIGHTS_REFRESH_SECONDS
+
+    def when_ready(server) -> None:
+        # In gunicorn's arbiter, once the workers are up; the jobs run in child processes so the
         # arbiter never holds a database connection its forked workers would inherit.
-        options["when_ready"] = lambda server: start_scheduler()
+        if daily:
+            jobs.start_scheduler()
+        if every:
+            jobs.start_refresher(every)
+
+    options["when_ready"] = when_ready
+    options["on_exit"] = lambda server: jobs.stop_refresher()
 
     OrgwardenServer().run()
 

@@ -1,21 +1,35 @@
-"""The daily jobs: re-check verified domains, run due account deletions, refresh insights rollups.
+"""The background jobs ``orgwarden serve`` runs beside its workers.
 
-``orgwarden daily`` runs them once per UTC day for the whole installation: it takes a lock in the
-shared cache (the database, or Redis), so however many processes or machines start it, each day's
-jobs run once. ``orgwarden serve`` starts it every hour in a child process (turn that off with
-``ORGWARDEN_DAILY_JOBS=false`` and run ``orgwarden daily`` from cron instead). One job failing does
-not stop the others; the command exits non-zero if any failed.
+- The daily jobs (re-check verified domains, run due account deletions, certificate and billing
+  checks, refresh insights rollups): ``orgwarden daily`` runs them once per UTC day for the whole
+  installation: it takes a lock in the shared cache (the database, or Redis), so however many
+  processes or machines start it, each day's jobs run once. ``orgwarden serve`` starts it every hour
+  in a child process (turn that off with ``ORGWARDEN_DAILY_JOBS=false`` and run ``orgwarden daily``
+  from cron instead). One job failing does not stop the others; the command exits non-zero if any
+  failed.
+- The insights refresh: ``orgwarden insights refresh --every N`` refreshes, every N seconds
+  (``ORGWARDEN_INSIGHTS_REFRESH_SECONDS``, 60), the insights rollups of the orgs whose rollups are
+  more than a minute old, so a chart reads counts already made. ``orgwarden serve`` keeps one such
+  child process running (started again if it dies); it exits by itself when the server does. On
+  several machines each runs one: an org is refreshed by whichever comes first, the others find it
+  fresh (``insights.rollups.refreshed`` locks the org's state row).
+
+Both run in child processes so that gunicorn's arbiter never holds a database connection its
+forked workers would inherit.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
+import time
 
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 
 log = logging.getLogger("orgwarden.jobs")
@@ -62,3 +76,60 @@ def start_scheduler(interval: int = SCHEDULER_INTERVAL) -> threading.Thread:
     thread = threading.Thread(target=loop, name="orgwarden-daily", daemon=True)
     thread.start()
     return thread
+
+
+def refresh_loop(*, every: float, parent: int | None = None, passes: int | None = None) -> int:
+    """Refresh the insights rollups (``rollups.refresh_all``) now and every ``every`` seconds while
+    the process ``parent`` (by default the one that started this one) lives, or for ``passes``
+    passes; returns how many passes ran. A failed pass is logged and the next one starts afresh."""
+    from orgwarden.insights import rollups
+
+    parent = os.getppid() if parent is None else parent
+    done = 0
+    while os.getppid() == parent and (passes is None or done < passes):
+        try:
+            rollups.refresh_all()
+        except Exception:  # the database restarting must not end the refresh; the trace is logged
+            log.exception("the insights refresh failed")
+            connections.close_all()
+        done += 1
+        if passes is not None and done >= passes:
+            break
+        until = time.monotonic() + every
+        while os.getppid() == parent and time.monotonic() < until:  # notice a gone parent within a second
+            time.sleep(min(1.0, max(until - time.monotonic(), 0)))
+    return done
+
+
+_refresher: subprocess.Popen | None = None
+_stopping = threading.Event()
+
+
+def start_refresher(every: int) -> threading.Thread:
+    """Keep ``orgwarden insights refresh --every <every>`` running in a child process, started again
+    ``every`` seconds after it exits."""
+
+    def loop() -> None:
+        global _refresher
+        while not _stopping.is_set():
+            try:
+                _refresher = subprocess.Popen(  # noqa: S603 -- our interpreter, our command, an int
+                    [sys.executable, "-m", "orgwarden.cli", "insights", "refresh", f"--every={every}"]
+                )
+                code = _refresher.wait()
+                if not _stopping.is_set():
+                    log.warning("the insights refresh exited with %s; starting it again in %s s", code, every)
+            except (OSError, subprocess.SubprocessError):
+                log.exception("could not start the insights refresh")
+            _stopping.wait(every)
+
+    thread = threading.Thread(target=loop, name="orgwarden-insights-refresh", daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_refresher() -> None:
+    """Stop the insights refresh child process (the server is shutting down)."""
+    _stopping.set()
+    if _refresher is not None and _refresher.poll() is None:
+        _refresher.terminate()

@@ -204,6 +204,9 @@ INSTALLATION_NAME = config.env("ORGWARDEN_INSTALLATION_NAME", "orgwarden")
 API_RATE_LIMIT_PER_MINUTE = config.env_int("ORGWARDEN_API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 # Tokens' last use and product activity seen by introspection are written behind, in batches, at
 # most this many seconds later (tokens.usage); 0 writes them on every call.
+# How often `orgwarden serve`'s background refresh brings the insights rollups up to date (0: never;
+# the charts then refresh them themselves when they are more than five minutes old).
+INSIGHTS_REFRESH_SECONDS = config.env_int("ORGWARDEN_INSIGHTS_REFRESH_SECONDS", 60, minimum=0, maximum=3600)
 USAGE_FLUSH_SECONDS = config.env_int("ORGWARDEN_USAGE_FLUSH_SECONDS", 10, minimum=0, maximum=3600)
 
 # --- Domain verification -------------------------------------------------------------------------

@@ -1,9 +1,18 @@
-"""Keeps the insights rollups (``insights.models``) in step with ``orgs.Activity``, lazily.
+"""Keeps the insights rollups (``insights.models``) in step with ``orgs.Activity``.
 
-``refreshed(org=)`` runs at the start of every insights read; it does nothing when the org's
-rollups were refreshed less than ``FRESH`` (one minute) ago, so what the charts show is never more
-than a minute behind the activity rows (which themselves lag product calls by the write-behind
-interval of ``tokens.usage``, seconds). A refresh, in one transaction:
+Two callers keep them fresh:
+
+- the background refresh (``orgwarden insights refresh --every 60``, which ``orgwarden serve``
+  runs in a child process) calls ``refresh_all`` every minute: it refreshes each org whose rollups
+  are older than ``FRESH`` (one minute), so what the charts show is about a minute behind the
+  activity rows (which themselves lag product calls by the write-behind interval of
+  ``tokens.usage``, seconds), and a chart never pays for a refresh;
+- every insights read calls ``refreshed(org=)``, which refreshes first only when the org's rollups
+  are older than ``STALE`` (five minutes): when the background refresh is turned off or has
+  stopped, or for an org nobody has refreshed yet. Either way the charts are never more than a few
+  minutes behind, as the issue asks.
+
+A refresh, in one transaction:
 
 1. notices what would make past counts wrong: a site removed or its product changed (the org's
    ``(site, product)`` pairs differ from the ones the counts were made with), or last-active rows
@@ -32,7 +41,8 @@ order); rows of live days are read again at every refresh, whatever their ids.
 
 Bookkeeping, not a change anyone made: no audit event (like ``tokens.usage``). The statements are
 plain SQL that SQLite (3.24+) and PostgreSQL both accept. The daily job (``orgwarden insights
-daily``) refreshes every org, so an org's first view costs no more than any other.
+daily``) also refreshes every org, for installations that run it from cron without the background
+refresh.
 """
 
 from __future__ import annotations
@@ -56,7 +66,10 @@ from orgwarden.orgs.models import Activity, Organization, ProductSite
 from orgwarden.orgs.products import PRODUCTS
 
 INSIGHT_PRODUCTS = tuple(key for key, product in PRODUCTS.items() if product.insights)
+# How old an org's rollups may get before the background refresh refreshes them, and before a read
+# refreshes them itself.
 FRESH = timedelta(minutes=1)
+STALE = timedelta(minutes=5)
 # How long after the end of a UTC day its activity may still be written (the write-behind interval
 # of tokens.usage is seconds): until then the day is counted again at every refresh.
 MARGIN = timedelta(minutes=15)
@@ -74,40 +87,41 @@ def live_from(now: datetime) -> date:
     return (now - MARGIN).date()
 
 
-def refreshed(*, org: Organization, force: bool = False, now: datetime | None = None) -> RollupState:
-    """``org``'s rollup state, refreshed first if it is older than ``FRESH`` (or ``force``).
+def refreshed(
+    *, org: Organization, force: bool = False, now: datetime | None = None, within: timedelta = STALE
+) -> RollupState:
+    """``org``'s rollup state, refreshed first if it is older than ``within`` (or ``force``).
 
     Concurrent callers wait for one another (the state row is locked on PostgreSQL; SQLite has one
     writer) and the second finds the rollups fresh.
     """
     now = now or timezone.now()
     state = RollupState.objects.filter(org=org).first()
-    if not force and _fresh(state, now):
+    if not force and _fresh(state, now, within):
         return state
     with transaction.atomic():
         state, _ = RollupState.objects.select_for_update().get_or_create(org=org)
-        if force or not _fresh(state, now):
+        if force or not _fresh(state, now, within):
             _refresh(org, state, now)
     return state
 
 
 def refresh_all(*, now: datetime | None = None) -> int:
-    """Refresh every org's rollups that are not fresh, and bring its access rollups up to date (the
-    daily job); returns how many ran."""
+    """Refresh every org's rollups that are older than ``FRESH``, and bring its access rollups up to
+    date (the background refresh and the daily job); returns how many ran."""
     now = now or timezone.now()
     ran = 0
     # Changes recorded for orgs deleted since (the triggers fire while an org is being deleted).
     AccessChange.objects.exclude(org_id__in=Organization.objects.values("pk")).delete()
-    for org in Organization.objects.order_by("pk"):
-        state = RollupState.objects.filter(org=org).first()
-        if not _fresh(state, now):
-            access_rollup.current(org=org, state=refreshed(org=org, now=now))
-            ran += 1
+    fresh = RollupState.objects.filter(refreshed_at__gt=now - FRESH, refreshed_at__lte=now).values("org")
+    for org in Organization.objects.exclude(pk__in=fresh).order_by("pk"):
+        access_rollup.current(org=org, state=refreshed(org=org, now=now, within=FRESH))
+        ran += 1
     return ran
 
 
-def _fresh(state: RollupState | None, now: datetime) -> bool:
-    return bool(state and state.refreshed_at and timedelta(0) <= now - state.refreshed_at < FRESH)
+def _fresh(state: RollupState | None, now: datetime, within: timedelta) -> bool:
+    return bool(state and state.refreshed_at and timedelta(0) <= now - state.refreshed_at < within)
 
 
 def _refresh(org: Organization, state: RollupState, now: datetime) -> None:

@@ -31,6 +31,36 @@ def free_port() -> int:
     raise RuntimeError("no free port in 8770-8799")
 
 
+def processes() -> dict[int, tuple[int, str, str]]:
+    """Every live process on this machine: pid -> (parent pid, state, command line)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it ended while we looked
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        found[int(entry.name)] = (int(ppid), state, cmdline)
+    return found
+
+
+def running(pid: int) -> bool:
+    info = processes().get(pid)
+    return info is not None and info[1] != "Z"  # a zombie has exited
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)  # polling other processes; nothing in-process to wait on
+    return condition()
+
+
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The parent's environment without the suite's settings and ORGWARDEN_* values."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
@@ -142,6 +172,17 @@ def test_serve_runs_migrated_app_with_headers_static_files_and_setup_link(tmp_pa
         assert httpx.get(link.group(0), timeout=5).status_code == 200
         assert (tmp_path / "data" / "secret_key").exists()
         assert (tmp_path / "data" / "orgwarden.sqlite3").exists()
+
+        # The arbiter keeps the insights refresh running in a child process (orgwarden.jobs).
+        def refresher() -> list[int]:
+            return [
+                pid
+                for pid, (ppid, state, cmd) in processes().items()
+                if ppid == server.pid and state != "Z" and "insights refresh --every=60" in cmd
+            ]
+
+        assert wait_until(refresher, 30), processes()
+        (refresh_pid,) = refresher()
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -150,3 +191,28 @@ def test_serve_runs_migrated_app_with_headers_static_files_and_setup_link(tmp_pa
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=5)
     assert "GET /login" in log.read_text()  # the access log went to stdout
+    assert wait_until(lambda: not running(refresh_pid), 10)  # stopped with the server
+    assert "Traceback" not in log.read_text()
+
+
+def test_insights_refresh_outlives_a_failed_pass_and_ends_with_its_parent(tmp_path):
+    # No database here yet: every pass fails, is logged, and the loop goes on until the shell that
+    # started it exits.
+    shell = subprocess.Popen(
+        ["sh", "-c", f"{sys.executable} -m orgwarden.cli insights refresh --every 1 & echo $!; sleep 4"],
+        env=clean_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    refresh_pid = int(shell.stdout.readline())
+    try:
+        assert running(refresh_pid)
+        assert shell.wait(timeout=30) == 0
+        assert wait_until(lambda: not running(refresh_pid), 10)
+    finally:
+        if running(refresh_pid):
+            os.kill(refresh_pid, signal.SIGKILL)
+    errors = shell.stderr.read()
+    assert errors.count("the insights refresh failed") >= 2, errors

@@ -188,7 +188,7 @@ def test_every_change_of_access_shows_at_the_next_read(world, clock, change):
     assert charts(org) != before
     if change == "site removed":
         # Its activity went with it: the last active days lag by up to a refresh (insights.rollups).
-        clock.shift(rollups.FRESH + timedelta(seconds=1))
+        clock.shift(rollups.STALE + timedelta(seconds=1))
     assert_exact(org)
 
 
@@ -263,12 +263,12 @@ def test_incremental_upkeep_ends_where_a_build_from_nothing_starts(world, clock)
         "site removed",
     ):
         CHANGES[change](org, admin, sites, groups, people)
-    clock.shift(rollups.FRESH + timedelta(seconds=1))  # the site's activity went with it
+    clock.shift(rollups.STALE + timedelta(seconds=1))  # the site's activity went with it
     assert_exact(org)
     before = charts(org)
     Activity.objects.create(org=org, site=sites["jira"], account=people["eve"], day=TODAY, last_at=NOW)
     Activity.objects.create(org=org, site=sites["jira"], account=people["cid"], day=TODAY, last_at=NOW)
-    clock.shift(rollups.FRESH + timedelta(seconds=1))
+    clock.shift(rollups.STALE + timedelta(seconds=1))
     assert charts(org) != before
     assert_exact(org)  # the refresh copied eve's first and cid's moved last day
 
