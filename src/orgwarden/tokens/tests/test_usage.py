@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
+from django.db import connections
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.orgs.models import Activity, OrgUser
@@ -118,3 +120,48 @@ def test_an_account_deleted_before_the_batch_loses_its_rows_not_the_batch(
     usage.flush()
     assert list(Activity.objects.values_list("account_id", "api_calls")) == [(person.pk, 1)]
     assert UserApiToken.objects.get().last_used_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_writing_overlapping_batches_at_once_lose_nothing(settings, site, manage, caplog):
+    """Two workers flush batches over the same rows, noted in opposite orders, at the same moment.
+
+    Each locks the rows in one order, so they wait for each other: with the rows written in the
+    order they were noted, PostgreSQL found a deadlock and dropped one batch (seen in bench runs).
+    """
+    settings.USAGE_FLUSH_SECONDS = 3600
+    people = [manage(AccountFactory()) for _ in range(60)]
+    tokens = [user_token_create(account=p, label="cli")[0] for p in people]
+    at = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    org_pk, site_pk = site.site.org_id, site.site.pk
+
+    def batch(order) -> usage._Pending:
+        pending = usage._Pending()
+        for i in order:
+            pending.tokens[tokens[i].pk] = at
+            pending.activity[(org_pk, site_pk, people[i].pk, at.date())] = [0, 1, at]
+        return pending
+
+    batches = [batch(range(60)), batch(reversed(range(60)))]
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def flush(pending) -> None:
+        try:
+            start.wait(timeout=10)
+            for _ in range(3):  # three rounds, each over the same rows
+                usage._write(pending)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=flush, args=(b,)) for b in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert sorted(Activity.objects.values_list("api_calls", flat=True)) == [6] * 60
+    assert set(UserApiToken.objects.values_list("last_used_at", flat=True)) == {at}
+    assert set(OrgUser.objects.filter(account__in=people).values_list("last_active_at", flat=True)) == {at}
