@@ -91,7 +91,8 @@ def refresh_loop(*, every: float, parent: int | None = None, passes: int | None 
             rollups.refresh_all()
         except Exception:  # the database restarting must not end the refresh; the trace is logged
             log.exception("the insights refresh failed")
-            connections.close_all()
+        finally:  # a connection idle for a minute may be gone by the next pass: each opens its own
+            _close_idle_connections()
         done += 1
         if passes is not None and done >= passes:
             break
@@ -99,6 +100,13 @@ def refresh_loop(*, every: float, parent: int | None = None, passes: int | None 
         while os.getppid() == parent and time.monotonic() < until:  # notice a gone parent within a second
             time.sleep(min(1.0, max(until - time.monotonic(), 0)))
     return done
+
+
+def _close_idle_connections() -> None:
+    """Close this thread's database connections, but none inside a transaction its caller opened."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 _refresher: subprocess.Popen | None = None

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 
 from orgwarden import jobs
 from orgwarden.accounts.models import Account
@@ -57,3 +57,11 @@ def test_a_failing_job_does_not_stop_the_others_and_fails_the_command():
             call_command("daily", force=True)
     finally:
         jobs.DAILY_COMMANDS = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_insights_refresh_holds_no_connection_between_passes():
+    # A connection left idle for a minute may be gone (server restart, idle timeout) at the next pass.
+    connection.ensure_connection()
+    assert jobs.refresh_loop(every=0, passes=1) == 1
+    assert connection.connection is None
