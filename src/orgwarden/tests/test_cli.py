@@ -197,22 +197,28 @@ def test_serve_runs_migrated_app_with_headers_static_files_and_setup_link(tmp_pa
 
 def test_insights_refresh_outlives_a_failed_pass_and_ends_with_its_parent(tmp_path):
     # No database here yet: every pass fails, is logged, and the loop goes on until the shell that
-    # started it exits.
-    shell = subprocess.Popen(
-        ["sh", "-c", f"{sys.executable} -m orgwarden.cli insights refresh --every 1 & echo $!; sleep 4"],
-        env=clean_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    # started it is gone.
+    errors = tmp_path / "refresh.err"
+    refresh = f"{sys.executable} -m orgwarden.cli insights refresh --every 1"
+    with errors.open("w") as err:
+        shell = subprocess.Popen(
+            ["sh", "-c", f"{refresh} & echo $!; exec sleep 120"],
+            env=clean_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            start_new_session=True,
+        )
     refresh_pid = int(shell.stdout.readline())
     try:
+        assert wait_until(lambda: errors.read_text().count("the insights refresh failed") >= 2, 60), (
+            errors.read_text()
+        )
         assert running(refresh_pid)
-        assert shell.wait(timeout=30) == 0
+        shell.kill()
+        shell.wait(timeout=10)
         assert wait_until(lambda: not running(refresh_pid), 10)
     finally:
+        shell.kill()
         if running(refresh_pid):
             os.kill(refresh_pid, signal.SIGKILL)
-    errors = shell.stderr.read()
-    assert errors.count("the insights refresh failed") >= 2, errors
