@@ -63,19 +63,7 @@ def run_daily(*, force: bool = False) -> int:
 
 def start_scheduler(interval: int = SCHEDULER_INTERVAL) -> threading.Thread:
     """Start ``orgwarden daily`` in a child process now and every ``interval`` seconds."""
-
-    def loop() -> None:
-        stop = threading.Event()
-        while not stop.is_set():
-            try:
-                subprocess.run([sys.executable, "-m", "orgwarden.cli", "daily"], check=False, timeout=3600)
-            except (OSError, subprocess.SubprocessError):
-                log.exception("could not start the daily jobs")
-            stop.wait(interval)
-
-    thread = threading.Thread(target=loop, name="orgwarden-daily", daemon=True)
-    thread.start()
-    return thread
+    return _repeat("daily", ["daily"], interval, timeout=3600)
 
 
 def refresh_loop(*, every: float, parent: int | None = None, passes: int | None = None) -> int:
@@ -109,35 +97,53 @@ def _close_idle_connections() -> None:
             connection.close()
 
 
-_refresher: subprocess.Popen | None = None
 _stopping = threading.Event()
+_children: dict[str, subprocess.Popen] = {}  # each job's current child process, by name
 
 
 def start_refresher(every: int) -> threading.Thread:
     """Keep ``orgwarden insights refresh --every <every>`` running in a child process, started again
     ``every`` seconds after it exits."""
-
-    def loop() -> None:
-        global _refresher
-        while not _stopping.is_set():
-            try:
-                _refresher = subprocess.Popen(  # noqa: S603 -- our interpreter, our command, an int
-                    [sys.executable, "-m", "orgwarden.cli", "insights", "refresh", f"--every={every}"]
-                )
-                code = _refresher.wait()
-                if not _stopping.is_set():
-                    log.warning("the insights refresh exited with %s; starting it again in %s s", code, every)
-            except (OSError, subprocess.SubprocessError):
-                log.exception("could not start the insights refresh")
-            _stopping.wait(every)
-
-    thread = threading.Thread(target=loop, name="orgwarden-insights-refresh", daemon=True)
-    thread.start()
-    return thread
+    return _repeat("insights-refresh", ["insights", "refresh", f"--every={every}"], every)
 
 
 def stop_refresher() -> None:
     """Stop the insights refresh child process (the server is shutting down)."""
     _stopping.set()
-    if _refresher is not None and _refresher.poll() is None:
-        _refresher.terminate()
+    child = _children.get("insights-refresh")
+    if child is not None and child.poll() is None:
+        child.terminate()
+
+
+def _repeat(
+    name: str,
+    command: list[str],
+    interval: int,
+    *,
+    timeout: float | None = None,
+) -> threading.Thread:
+    """Run ``orgwarden <command>`` in a child process now, and again ``interval`` seconds after each
+    run ends, until the server stops; a run longer than ``timeout`` seconds is killed, one that fails
+    is logged. The running child is in ``_children[name]``."""
+
+    def loop() -> None:
+        while not _stopping.is_set():
+            try:
+                child = subprocess.Popen([sys.executable, "-m", "orgwarden.cli", *command])  # noqa: S603 -- ours
+                _children[name] = child
+                try:
+                    code = child.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    code = child.wait()
+                if code and not _stopping.is_set():
+                    log.warning(
+                        "orgwarden %s exited with %s; again in %s s", " ".join(command), code, interval
+                    )
+            except (OSError, subprocess.SubprocessError):
+                log.exception("could not start orgwarden %s", " ".join(command))
+            _stopping.wait(interval)
+
+    thread = threading.Thread(target=loop, name=f"orgwarden-{name}", daemon=True)
+    thread.start()
+    return thread
