@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
     from orgwarden.accounts.models import Account
 
-# Called with the new account, inside account_create's transaction.
-account_created: list[Callable[[Account], None]] = []
+# Called with the new account, inside account_create's transaction, and ``managed_by_caller``: true
+# when the caller makes the account a managed account of an org itself, in the same transaction
+# (SCIM provisioning), so no hook needs to claim it.
+account_created: list[Callable[..., None]] = []
 # Return why the account must keep two-step verification on (a policy), or None.
 two_step_required: list[Callable[[Account], str | None]] = []
 # Return the message to show a deactivated account at sign-in (first non-empty answer wins).
@@ -38,9 +40,9 @@ password_rules: list[Callable[[Account, str], list[str]]] = []
 signed_in: list[Callable[[HttpRequest, Account], None]] = []
 
 
-def run_account_created(account: Account) -> None:
+def run_account_created(account: Account, *, managed_by_caller: bool = False) -> None:
     for hook in account_created:
-        hook(account)
+        hook(account, managed_by_caller=managed_by_caller)
 
 
 def notice_for_deactivated(account: Account) -> str:

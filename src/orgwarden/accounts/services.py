@@ -67,12 +67,15 @@ def account_create(
     org_id: str = "",
     via: str = "signup",
     send_verification_email: bool = True,
+    managed_by_caller: bool = False,
 ) -> Account:
     """Create an account; with an unverified email, queue the verification email.
 
     ``password=None`` creates an account without a usable password (invited people, bootstrap).
     ``send_verification_email=False`` when the caller sends its own email that proves the address
     (an invitation's one-time sign-in link verifies the email when it is used).
+    ``managed_by_caller=True`` when the caller makes the account a managed account of its org
+    itself, in this transaction (SCIM): the hooks are told, and the automatic claim is skipped.
     Raises ``EmailTaken``, ``InvalidPassword`` or ``InvalidInput`` (a name over 150 characters).
     """
     email = normalize_email(email)
@@ -101,7 +104,7 @@ def account_create(
         targets=[Target.account(account)],
         details={"via": via},
     )
-    hooks.run_account_created(account)
+    hooks.run_account_created(account, managed_by_caller=managed_by_caller)
     if not email_verified and send_verification_email:
         _queue_verification_email(account)
     return account

@@ -228,7 +228,8 @@ def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent
     there is no row to lock and none is looked up again."""
     org = directory.org
     account = None if absent else Account.objects.select_for_update().filter(email=email).first()
-    if account is None:
+    created = account is None
+    if created:
         account = account_services.account_create(
             email=email,
             display_name=name,
@@ -238,12 +239,18 @@ def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent
             org_id=org.org_id,
             via="scim",
             send_verification_email=False,
+            managed_by_caller=True,  # claimed just below, into this directory
         )
     elif ScimUser.objects.filter(account=account, directory__org=org).exists():
         raise Uniqueness(f"{email} is already provisioned by another user record of this organization.")
     try:
         org_user = account_claim(
-            org=org, account=account, domain=domain, actor=directory_actor(directory), directory=directory
+            org=org,
+            account=account,
+            domain=domain,
+            actor=directory_actor(directory),
+            directory=directory,
+            new_account=created,
         )
     except ClaimedByAnotherOrg as exc:
         raise Uniqueness(f"{email} is managed by another organization.") from exc

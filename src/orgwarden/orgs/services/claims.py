@@ -54,16 +54,21 @@ def account_claim(
     domain: Domain | None,
     actor: Actor,
     directory: Directory | None = None,
+    new_account: bool = False,
 ) -> OrgUser:
     """Make ``account`` a managed account of ``org``, in ``directory`` (an IdP directory that
     provisions it), else in the directory its user row has, else in the local directory.
 
     Idempotent for an account ``org`` already manages (its row is returned unchanged). Raises
-    ``ClaimedByAnotherOrg``.
+    ``ClaimedByAnotherOrg``. ``new_account``: the caller created ``account`` in this transaction
+    with ``managed_by_caller=True``, so it is a user of no org yet and there is nothing to look up
+    (were there a row after all, the insert would fail on the unique org and account, not pass).
     """
-    if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=org).exists():
-        raise ClaimedByAnotherOrg()
-    org_user = OrgUser.objects.select_for_update().filter(org=org, account=account).first()
+    org_user = None
+    if not new_account:
+        if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=org).exists():
+            raise ClaimedByAnotherOrg()
+        org_user = OrgUser.objects.select_for_update().filter(org=org, account=account).first()
     if org_user is not None and org_user.is_managed:
         return org_user
     if org_user is None:
@@ -184,8 +189,13 @@ def managed_notice_acknowledge(*, account: Account) -> None:
 # --- accounts.hooks (registered by OrgsConfig.ready) ------------------------------------------------
 
 
-def account_created_claim(account: Account) -> None:
-    """``accounts.hooks.account_created``: an account born on a domain claimed automatically is managed."""
+def account_created_claim(account: Account, *, managed_by_caller: bool = False) -> None:
+    """``accounts.hooks.account_created``: an account born on a domain claimed automatically is managed.
+
+    Nothing to do when the account's creator claims it itself (``managed_by_caller``).
+    """
+    if managed_by_caller:
+        return
     domain = domain_selectors.automatic_domain_for(account.email_domain)
     if domain is not None:
         account_claim(org=domain.org, account=account, domain=domain, actor=Actor.system())

@@ -207,12 +207,13 @@ def test_a_lookups_fixed_statements_are_prepared(scim, people):
 
 
 def test_a_create_costs_at_most_these_statements(scim, people, django_assert_max_num_queries):
-    # The key check; the create checks; the account and its event; the automatic-claim look-up;
-    # the claim's two reads, its row and its event; the SCIM user, its email and its event; the
-    # log line: 13. The rest are the savepoints of the nested atomic blocks (the request's own
+    # The key check; the create checks; the account and its event; the claim's row and its event;
+    # the SCIM user, its email and its event; the log line: 10. No look-up for an automatic claim
+    # (the create claims the account itself) and none of an org user for an account created a
+    # statement earlier. The rest are the savepoints of the nested atomic blocks (the request's own
     # transaction, then the SCIM, account and claim services; here the request's transaction is a
-    # savepoint inside the test's). Before the plain-SQL paths this was 31.
-    with django_assert_max_num_queries(21):
+    # savepoint inside the test's). Before the plain-SQL paths this was 31, before this trim 21.
+    with django_assert_max_num_queries(18):
         response = scim.post("/Users", user_body("zoe@example.com"))
     assert response.status_code == 201 and response.json()["emails"][0]["value"] == "zoe@example.com"
 

@@ -72,6 +72,18 @@ def test_create_makes_a_managed_account_in_the_idp_directory_with_directory_acto
     )
 
 
+def test_create_on_a_domain_claimed_automatically_is_claimed_once_by_the_directory(directory, domain):
+    """The account-created hook would claim it for the local directory as the system; the SCIM
+    create claims it itself, into the IdP directory, and the hook stands aside."""
+    domain.claim = domain.Claim.AUTOMATIC
+    domain.save(update_fields=["claim"])
+    user = services.scim_user_create(directory=directory, data=user_body())
+    org_user = OrgUser.objects.get(account=user.account)
+    assert org_user.is_managed and (org_user.directory, org_user.domain) == (directory, domain)
+    claimed = _events("org:account:claimed").get()
+    assert (claimed.actor_type, claimed.actor_id) == ("directory", directory.directory_id)
+
+
 def test_existing_account_is_linked_and_becomes_managed(directory):
     existing = AccountFactory(email="ada@example.com")
     user = services.scim_user_create(directory=directory, data=user_body())
