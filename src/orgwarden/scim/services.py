@@ -30,6 +30,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
+from orgwarden.accounts.exceptions import EmailTaken
 from orgwarden.accounts.ids import new_secret, secret_hash
 from orgwarden.accounts.models import Account, Session
 from orgwarden.audit.services import Actor, Target, event_record
@@ -228,20 +229,29 @@ def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent
     there is no row to lock and none is looked up again."""
     org = directory.org
     account = None if absent else Account.objects.select_for_update().filter(email=email).first()
-    created = account is None
-    if created:
-        account = account_services.account_create(
-            email=email,
-            display_name=name,
-            password=None,
-            email_verified=True,
-            actor=directory_actor(directory),
-            org_id=org.org_id,
-            via="scim",
-            send_verification_email=False,
-            managed_by_caller=True,  # claimed just below, into this directory
-        )
-    elif ScimUser.objects.filter(account=account, directory__org=org).exists():
+    created = False
+    if account is None:
+        try:
+            account = account_services.account_create(
+                email=email,
+                display_name=name,
+                password=None,
+                email_verified=True,
+                actor=directory_actor(directory),
+                org_id=org.org_id,
+                via="scim",
+                send_verification_email=False,
+                managed_by_caller=True,  # claimed just below, into this directory
+            )
+            created = True
+        except EmailTaken:
+            # A concurrent sign-up or create committed this email after the check (PostgreSQL:
+            # the insert waited for it). account_create rolled back to its savepoint, so the
+            # transaction goes on and links that account, as if it had come first.
+            account = Account.objects.select_for_update().filter(email=email).first()
+            if account is None:  # … and it is gone again: let the identity provider retry
+                raise Uniqueness(f"{email} is being changed by another request; try again.") from None
+    if not created and ScimUser.objects.filter(account=account, directory__org=org).exists():
         raise Uniqueness(f"{email} is already provisioned by another user record of this organization.")
     try:
         org_user = account_claim(

@@ -213,3 +213,67 @@ def test_entra_manager_as_a_bare_id(scim):
         ),
     )
     assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_create_racing_a_sign_up_of_the_same_email_links_that_account(scim, directory):
+    """A sign-up commits the email after the create checked it: the create's account insert waits for
+    it (PostgreSQL) and fails on the unique email; the create links that account instead of a 500.
+    On SQLite the create waits for the write lock and finds the account."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from orgwarden.accounts.models import Account
+    from orgwarden.accounts.services import account_create
+    from orgwarden.orgs.models import OrgUser
+
+    inserted, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    answers = []
+
+    def sign_up() -> None:
+        try:
+            with transaction.atomic():
+                account_create(email="race@example.com", display_name="Race", password=None)
+                inserted.set()
+                release.wait(timeout=30)
+        except BaseException as exc:
+            failures.append(exc)
+            inserted.set()
+        finally:
+            connections.close_all()
+
+    def provision() -> None:
+        try:
+            answers.append(scim.post("/Users", user_body("race@example.com")))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=sign_up)
+    first.start()
+    assert inserted.wait(timeout=30)
+    second = threading.Thread(target=provision)
+    second.start()
+    if connection.vendor == "postgresql":  # the create has passed its checks once it waits on the insert
+        with connection.cursor() as cursor:
+            for _ in range(300):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                threading.Event().wait(0.1)
+            else:
+                pytest.fail("the create never waited on the sign-up's insert")
+    release.set()
+    for thread in (first, second):
+        thread.join(timeout=60)
+    assert failures == []
+    assert [a.status_code for a in answers] == [201]
+    account = Account.objects.get(email="race@example.com")
+    assert account.display_name == "Ada Lovelace"  # the provisioned profile, on the signed-up account
+    assert OrgUser.objects.get(account=account).directory == directory
