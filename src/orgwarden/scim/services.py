@@ -297,7 +297,8 @@ def _sync_account(
             changed[field] = value
             setattr(account, field, value)
     if account.email != email:
-        if Account.objects.filter(email=email).exclude(pk=account.pk).exists():
+        taken = Account.objects.filter(email=email).exclude(pk=account.pk).exists()
+        if taken or not _email_moved(account, email):
             user.link_error = (
                 f"{email} belongs to another account; this record still points at {account.email}."
             )
@@ -315,6 +316,17 @@ def _sync_account(
         account.save(update_fields=list(changed))
     user.account = account
     return changed
+
+
+def _email_moved(account: Account, email: str) -> bool:
+    """Give ``account`` the (verified) ``email``; ``False`` when a sign-up or another account took it
+    since it was checked (PostgreSQL: the update waited for it), which rolls back only this."""
+    try:
+        with transaction.atomic():
+            Account.objects.filter(pk=account.pk).update(email=email, email_verified=True)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _user_lookup(directory: Directory, scim_id: str) -> ScimUser:
@@ -549,6 +561,15 @@ def _name_taken(directory: Directory, name: str, group: ScimGroup | None) -> Gro
     return query.first()
 
 
+def _refuse_a_synced_name(directory: Directory, name: str, group: ScimGroup | None) -> None:
+    """Raise ``Uniqueness`` when another group of ``directory`` has ``name`` (in any case)."""
+    same = ScimGroup.objects.filter(directory=directory, display_name__iexact=name)
+    if group is not None and group.pk is not None:
+        same = same.exclude(pk=group.pk)
+    if same.exists():
+        raise Uniqueness(f"A group named {name} already exists.")
+
+
 def _group_store(directory: Directory, group: ScimGroup | None, flat: dict[str, Any]) -> ScimGroup:
     try:
         name = text(flat, "displayname", 255)
@@ -557,11 +578,7 @@ def _group_store(directory: Directory, group: ScimGroup | None, flat: dict[str, 
         raise _resource_error(exc) from exc
     if not name:
         raise InvalidValue("displayName is required.")
-    same = ScimGroup.objects.filter(directory=directory, display_name__iexact=name)
-    if group is not None:
-        same = same.exclude(pk=group.pk)
-    if same.exists():
-        raise Uniqueness(f"A group named {name} already exists.")
+    _refuse_a_synced_name(directory, name, group)
     users = _member_users(directory, flat)
     created = group is None
     if created:
@@ -572,13 +589,22 @@ def _group_store(directory: Directory, group: ScimGroup | None, flat: dict[str, 
     if renamed:
         taken = _name_taken(directory, name, group)
         if taken is None:
-            if group.group_id is None:
-                group.group = Group.objects.create(org=directory.org, name=name, directory=directory)
-            else:
-                Group.objects.filter(pk=group.group_id).update(name=name)
-            group.clash_group = None
-        else:
-            group.clash_group = taken  # waits for an admin; an existing synced group keeps its old name
+            try:
+                with transaction.atomic():  # what a lost race (below) rolls back, and only that
+                    if group.group_id is None:
+                        group.group = Group.objects.create(org=directory.org, name=name, directory=directory)
+                    else:
+                        Group.objects.filter(pk=group.group_id).update(name=name)
+            except IntegrityError:
+                # A concurrent request committed a group of that name after the check (PostgreSQL:
+                # the write waited for it). Now that it is visible, answer as if it had come first.
+                _refuse_a_synced_name(directory, name, group)
+                taken = _name_taken(directory, name, group)
+                if taken is None:  # … and it is gone again: let the identity provider retry
+                    raise Uniqueness(
+                        f"The group name {name} is being changed by another request; try again."
+                    ) from None
+        group.clash_group = taken  # waits for an admin; an existing synced group keeps its old name
     group.save()
     ScimGroupMember.objects.filter(group=group).exclude(user__in=users).delete()
     have = set(ScimGroupMember.objects.filter(group=group).values_list("user_id", flat=True))

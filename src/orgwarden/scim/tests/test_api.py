@@ -220,60 +220,80 @@ def test_a_create_racing_a_sign_up_of_the_same_email_links_that_account(scim, di
     """A sign-up commits the email after the create checked it: the create's account insert waits for
     it (PostgreSQL) and fails on the unique email; the create links that account instead of a 500.
     On SQLite the create waits for the write lock and finds the account."""
-    import threading
-
-    from django.db import connection, connections, transaction
-
     from orgwarden.accounts.models import Account
     from orgwarden.accounts.services import account_create
     from orgwarden.orgs.models import OrgUser
+    from orgwarden.testing.races import behind_an_open_transaction
 
-    inserted, release = threading.Event(), threading.Event()
-    failures: list[BaseException] = []
-    answers = []
-
-    def sign_up() -> None:
-        try:
-            with transaction.atomic():
-                account_create(email="race@example.com", display_name="Race", password=None)
-                inserted.set()
-                release.wait(timeout=30)
-        except BaseException as exc:
-            failures.append(exc)
-            inserted.set()
-        finally:
-            connections.close_all()
-
-    def provision() -> None:
-        try:
-            answers.append(scim.post("/Users", user_body("race@example.com")))
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    first = threading.Thread(target=sign_up)
-    first.start()
-    assert inserted.wait(timeout=30)
-    second = threading.Thread(target=provision)
-    second.start()
-    if connection.vendor == "postgresql":  # the create has passed its checks once it waits on the insert
-        with connection.cursor() as cursor:
-            for _ in range(300):
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-                if cursor.fetchone()[0]:
-                    break
-                threading.Event().wait(0.1)
-            else:
-                pytest.fail("the create never waited on the sign-up's insert")
-    release.set()
-    for thread in (first, second):
-        thread.join(timeout=60)
-    assert failures == []
-    assert [a.status_code for a in answers] == [201]
+    response = behind_an_open_transaction(
+        lambda: account_create(email="race@example.com", display_name="Race", password=None),
+        lambda: scim.post("/Users", user_body("race@example.com")),
+    )
+    assert response.status_code == 201
     account = Account.objects.get(email="race@example.com")
     assert account.display_name == "Ada Lovelace"  # the provisioned profile, on the signed-up account
     assert OrgUser.objects.get(account=account).directory == directory
+    assert response.json()["id"] == account.scim_users.get().scim_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_group_creates_of_one_name_at_once_answer_409_not_500(scim, directory):
+    """Both pass the name check; the second's org group insert waits for the first (PostgreSQL) and
+    fails on the unique name. It answers what it would have answered second: uniqueness."""
+    from orgwarden.orgs.models import Group
+    from orgwarden.scim import services
+    from orgwarden.scim.models import ScimGroup
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    response = behind_an_open_transaction(
+        lambda: services.scim_group_create(directory=directory, data={"displayName": "Engineering"}),
+        lambda: scim.post("/Groups", {"displayName": "engineering"}),
+    )
+    assert response.status_code == 409 and response.json()["scimType"] == "uniqueness"
+    assert list(ScimGroup.objects.values_list("display_name", flat=True)) == ["Engineering"]
+    assert Group.objects.get().name == "Engineering"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_create_racing_an_admins_local_group_of_that_name_waits_for_a_decision(
+    scim, directory, org, org_admin
+):
+    """An admin creates the local group "Engineering" while the IdP creates its own: the synced group
+    waits for the admin's decision (merge or rename), as when the local group came first."""
+    from orgwarden.orgs.models import Group
+    from orgwarden.orgs.services.access import group_create
+    from orgwarden.scim.models import ScimGroup
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    response = behind_an_open_transaction(
+        lambda: group_create(org=org, actor=org_admin.account, name="Engineering"),
+        lambda: scim.post("/Groups", {"displayName": "Engineering"}),
+    )
+    assert response.status_code == 201
+    synced = ScimGroup.objects.get(scim_id=response.json()["id"])
+    local = Group.objects.get()
+    assert synced.group is None and synced.clash_group == local and local.directory is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_change_racing_a_sign_up_of_the_new_email_leaves_the_record_unlinked(scim, directory):
+    """The IdP moves Ada to a new email while someone signs up with it: the move's update waits for
+    the sign-up (PostgreSQL) and fails on the unique email. As when the sign-up came first, the record
+    is listed as unlinked and the account keeps its email; no 500."""
+    from orgwarden.accounts.models import Account
+    from orgwarden.accounts.services import account_create
+    from orgwarden.scim import selectors
+    from orgwarden.scim.models import ScimUser
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    created = scim.post("/Users", user_body("ada@example.com")).json()
+    moved = user_body("ada@example.com", emails=[{"value": "countess@example.com", "primary": True}])
+    response = behind_an_open_transaction(
+        lambda: account_create(email="countess@example.com", display_name="Someone", password=None),
+        lambda: scim.put(f"/Users/{created['id']}", moved),
+    )
+    assert response.status_code == 200
+    record = ScimUser.objects.get(scim_id=created["id"])
+    assert record.account.email == "ada@example.com" and "countess@example.com" in record.link_error
+    assert selectors.unlinked_users(directory=directory) == [record]
+    assert Account.objects.get(email="countess@example.com").display_name == "Someone"
