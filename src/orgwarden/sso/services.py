@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
+from orgwarden.accounts.exceptions import EmailTaken
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs import hooks as orgs_hooks
@@ -382,6 +383,42 @@ def _jit_allowed(connection: SamlConnection, email: str) -> Domain | None:
     return domain
 
 
+def _jit_create(connection: SamlConnection, email: str, display_name: str, domain: Domain) -> Account:
+    """A new managed account for ``email`` in the IdP's directory; or, when a sign-up or a SCIM
+    create committed the email since it was looked up (the insert waited for it), that account, as
+    if it had been there first. Raises ``SsoSigninRefused``."""
+    try:
+        account = account_services.account_create(
+            email=email,
+            display_name=display_name,
+            password=None,
+            email_verified=True,
+            actor=Actor.system(connection.directory.name),
+            org_id=connection.org.org_id,
+            via="saml_jit",
+        )
+    except EmailTaken:  # account_create rolled back to its savepoint: the transaction goes on
+        existing = Account.objects.filter(email=email).first()
+        if existing is None:  # … and it is gone again
+            raise SsoSigninRefused(
+                "no_account", "The account for this email is being changed; try again."
+            ) from None
+        return existing
+    org_user = OrgUser.objects.filter(org=connection.org, account=account, is_managed=True).first()
+    if org_user is None:
+        raise SsoSigninRefused("managed_by_another_org", "This account is managed by another organization.")
+    org_user.directory = connection.directory
+    org_user.save(update_fields=["directory"])
+    event_record(
+        action="account:created_jit",
+        actor=Actor.system(connection.directory.name),
+        org_id=connection.org.org_id,
+        targets=[Target.account(account), idp_target(connection)],
+        details={"domain": domain.name},
+    )
+    return account
+
+
 @transaction.atomic
 def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Account:
     """The account an accepted assertion signs in: matched by stable id, then email, else created
@@ -415,29 +452,7 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
                 "identity provider's policy must enforce SSO, with the organization's security "
                 "subscription in its trial or paid).",
             )
-        account = account_services.account_create(
-            email=email,
-            display_name=display_name,
-            password=None,
-            email_verified=True,
-            actor=Actor.system(connection.directory.name),
-            org_id=connection.org.org_id,
-            via="saml_jit",
-        )
-        org_user = OrgUser.objects.filter(org=connection.org, account=account, is_managed=True).first()
-        if org_user is None:
-            raise SsoSigninRefused(
-                "managed_by_another_org", "This account is managed by another organization."
-            )
-        org_user.directory = connection.directory
-        org_user.save(update_fields=["directory"])
-        event_record(
-            action="account:created_jit",
-            actor=Actor.system(connection.directory.name),
-            org_id=connection.org.org_id,
-            targets=[Target.account(account), idp_target(connection)],
-            details={"domain": domain.name},
-        )
+        account = _jit_create(connection, email, display_name, domain)
     if account.status != Account.Status.ACTIVE:
         raise SsoSigninRefused("account_deactivated", "This account is deactivated.")
     if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=connection.org).exists():

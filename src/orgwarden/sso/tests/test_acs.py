@@ -180,6 +180,27 @@ def test_just_in_time_account_when_policy_enforces_sso_on_an_automatic_domain(co
     assert AuditEvent.objects.get(action="account:created_jit").org_id == connection.org.org_id
 
 
+@pytest.mark.django_db(transaction=True)
+def test_just_in_time_racing_a_sign_up_of_the_same_email_signs_that_account_in(connection, idp):
+    """The person signs up (or SCIM provisions them) while their first SSO sign-in creates the
+    account: the JIT insert waits for the other (PostgreSQL) and fails on the unique email; the
+    sign-in goes on with the account that won, as if it had been there first, instead of a 500."""
+    from orgwarden.accounts.services import account_create
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    enforce_sso(connection)
+    client = Client()
+    saml_response = idp.response(**sp(connection), email="new@example.com")
+    response = behind_an_open_transaction(
+        lambda: account_create(email="new@example.com", display_name="Signed Up", password=None),
+        lambda: client.post(acs(connection), {"SAMLResponse": saml_response}),
+    )
+    assert response.status_code == 302 and response["Location"] == "/login/step/managed_notice"
+    account = Account.objects.get(email="new@example.com")
+    assert SamlIdentity.objects.get(connection=connection).account == account
+    assert not AuditEvent.objects.filter(action="account:created_jit").exists()  # the sign-up created it
+
+
 def test_no_jit_on_a_manually_claimed_domain(connection, idp, org, org_admin):
     from orgwarden.sso import services
 
