@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
@@ -461,10 +461,27 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
         account_services.profile_update(account=account, display_name=display_name)
     now = timezone.now()
     if identity is None:
-        SamlIdentity.objects.filter(connection=connection, account=account).delete()
-        identity = SamlIdentity.objects.create(connection=connection, stable_id=stable_id, account=account)
+        identity = _identity_link(connection, stable_id, account)
     SamlIdentity.objects.filter(pk=identity.pk).update(last_signin_at=now)
     return account
+
+
+def _identity_link(connection: SamlConnection, stable_id: str, account: Account) -> SamlIdentity:
+    """Link ``stable_id`` at this IdP to ``account``, replacing the account's older link. When a
+    concurrent sign-in of the same person (two tabs, a double submit) linked it meanwhile, the insert
+    waits for it and fails on the unique id (PostgreSQL): that link is used, as if it came first.
+    Raises ``SsoSigninRefused`` when the id went to another account meanwhile."""
+    try:
+        with transaction.atomic():
+            SamlIdentity.objects.filter(connection=connection, account=account).delete()
+            return SamlIdentity.objects.create(connection=connection, stable_id=stable_id, account=account)
+    except IntegrityError:
+        identity = SamlIdentity.objects.filter(connection=connection, stable_id=stable_id).first()
+        if identity is None or identity.account_id != account.pk:
+            raise SsoSigninRefused(
+                "identity_conflict", "Another sign-in changed this person's link at the same time; try again."
+            ) from None
+        return identity
 
 
 CERTIFICATE_WARNING_DAYS = 30
