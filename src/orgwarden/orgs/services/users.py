@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
@@ -166,7 +166,13 @@ def user_email_change(*, org: Organization, actor: OrgActor, account_id: str, em
         raise InvalidInput("Another account already uses this email address.")
     account.email = email
     account.email_verified = True
-    account.save(update_fields=["email", "email_verified"])
+    try:
+        with transaction.atomic():  # what a lost race rolls back, and only that
+            account.save(update_fields=["email", "email_verified"])
+    except IntegrityError as exc:
+        # A sign-up (or another change) took the address after the check (PostgreSQL: the update
+        # waited for it): the answer the check gives when it came first.
+        raise InvalidInput("Another account already uses this email address.") from exc
     OrgUser.objects.filter(account=account).update(email=email)
     OrgUser.objects.filter(pk=org_user.pk).update(domain=domain)
     ended, _ = Session.objects.filter(account=account).delete()

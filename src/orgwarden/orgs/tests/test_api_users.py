@@ -203,3 +203,24 @@ def test_another_orgs_account_is_404(org, other_org_admin, managed, method, rest
     assert managed.status == "active" and managed.display_name == "Mia"
     for path in ["/api/users/nope/manage", "/api/users/%00/manage/profile"]:
         assert theirs.get(path).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_email_change_racing_a_sign_up_of_the_new_email_is_refused_not_500(api, managed):
+    """Someone signs up with the new address after the change checked it was free: the update waits
+    for the sign-up (PostgreSQL) and fails on the unique email. As when the sign-up came first, the
+    change is refused with 400 and the managed account keeps its address; no 500."""
+    from orgwarden.accounts.services import account_create
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    response = behind_an_open_transaction(
+        lambda: account_create(email="mia.wong@acme.test", display_name="Someone", password=None),
+        lambda: api.put(manage(managed, "/email"), {"email": "mia.wong@acme.test"}),
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    assert "already uses" in response.json()["message"]
+    managed.refresh_from_db()
+    assert managed.email == "mia@acme.test"
+    assert OrgUser.objects.get(account=managed).email == "mia@acme.test"
+    assert Account.objects.get(email="mia.wong@acme.test").display_name == "Someone"
+    assert not AuditEvent.objects.filter(action="org:account:email_changed").exists()
