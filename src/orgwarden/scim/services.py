@@ -704,12 +704,17 @@ def scim_group_clash_resolve(
         group.group = group.clash_group
     elif decision == "rename":
         name = " ".join((new_name or f"{group.display_name} ({directory.name})").split())[:255]
+        taken = InvalidValue(f"Choose a name no other group uses ({name or 'empty'}).")
         if not name or _name_taken(directory, name, group) is not None:
-            raise InvalidValue(f"Choose a name no other group uses ({name or 'empty'}).")
-        if group.group_id is None:
-            group.group = Group.objects.create(org=org, name=name, directory=directory)
-        else:
-            Group.objects.filter(pk=group.group_id).update(name=name)
+            raise taken
+        try:
+            with transaction.atomic():  # a group of that name committed since the check fails only this
+                if group.group_id is None:
+                    group.group = Group.objects.create(org=org, name=name, directory=directory)
+                else:
+                    Group.objects.filter(pk=group.group_id).update(name=name)
+        except IntegrityError:
+            raise taken from None
     else:
         raise InvalidValue("Choose merge or rename.")
     clash_name = group.clash_group.name

@@ -88,6 +88,34 @@ def test_clash_merge_from_the_console(admin_client, org, directory):
     assert local.directory == directory
 
 
+@pytest.mark.django_db(transaction=True)
+def test_clash_rename_racing_a_new_group_of_that_name_asks_for_another(
+    admin_client, org, org_admin, directory
+):
+    """The admin renames the synced group to "Eng (Entra)" while a colleague creates a local group of
+    that name: the rename waits for it (PostgreSQL) and fails on the unique name. The console asks
+    for another name, as when the group came first, and the synced group still waits; no 500."""
+    from orgwarden.orgs.services.access import group_create
+    from orgwarden.scim.models import ScimGroup
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    Group.objects.create(org=org, name="Engineering")
+    group = services.scim_group_create(directory=directory, data={"displayName": "engineering"})
+    response = behind_an_open_transaction(
+        lambda: group_create(org=org, actor=org_admin.account, name="Eng (Entra)"),
+        lambda: admin_client.post(
+            _url(org, directory, f"groups/{group.scim_id}/resolve"),
+            {"decision": "rename", "new_name": "Eng (Entra)"},
+            follow=True,
+        ),
+    )
+    assert response.status_code == 200
+    assert b"Choose a name no other group uses (Eng (Entra))" in response.content
+    group = ScimGroup.objects.get(pk=group.pk)
+    assert group.group is None and group.clash_group is not None
+    assert sorted(Group.objects.values_list("name", flat=True)) == ["Eng (Entra)", "Engineering"]
+
+
 def test_relink_from_the_console(admin_client, org, directory):
     from orgwarden.accounts.tests.factories import AccountFactory
 
