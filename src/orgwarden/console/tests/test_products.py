@@ -397,3 +397,32 @@ def test_products_groups_and_invitation_journey_in_a_browser(new_page):
     ann.screenshot(path="/tmp/access-groups.png", full_page=True)
     ann.goto(f"/admin/o/{role.org.org_id}/products/")
     ann.screenshot(path="/tmp/access-products.png", full_page=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_invitations_of_one_person_at_once_both_succeed_not_500(admin_client, org, admin, site, devs):
+    """Two admins invite the same external user to the site at once: both pass the "not a member
+    yet" check; the second's membership insert waits for the first (PostgreSQL) and fails on the
+    unique group and account. As when the first came first, the person is already in the default
+    group and the second invitation goes out without a second membership; no 500."""
+    from orgwarden.orgs.services.claims import org_user_ensure
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
+    s.site_default_groups_set(org=org, actor=admin, site_id=site.site_id, group_ids=[devs.group_id])
+    person = AccountFactory(email="partner@partner.example")
+    org_user_ensure(org=org, account=person)
+
+    response = behind_an_open_transaction(
+        lambda: s.user_invite(org=org, actor=admin, email=person.email, site_ids=[site.site_id]),
+        lambda: admin_client.post(
+            f"{base(org)}/products/{site.site_id}/invite",
+            {"invite-emails": person.email, "invite-role": "user"},
+        ),
+    )
+    assert response.status_code == 302
+    assert list(GroupMember.objects.values_list("group__name", "account__email")) == [
+        ("Devs", "partner@partner.example")
+    ]
+    assert AuditEvent.objects.filter(action="org:group:member_added").count() == 1
+    assert AuditEvent.objects.filter(action="org:user:invited").count() == 2

@@ -420,8 +420,9 @@ def _members_add(
     for account in accounts:
         if account.pk in present:
             continue
-        GroupMember.objects.create(group=group, account=account)
         present.add(account.pk)
+        if not _member_inserted(group, account):
+            continue
         added += 1
         event_record(
             action="org:group:member_added",
@@ -431,6 +432,20 @@ def _members_add(
             details={"via": via},
         )
     return added
+
+
+def _member_inserted(group: Group, account: Account) -> bool:
+    """Insert the membership; ``False`` when a concurrent request (an invitation of the same person,
+    an admin adding them) committed it after the check (PostgreSQL: the insert waited for it): then
+    it is skipped, as a member already present is. Only this insert rolls back."""
+    try:
+        with transaction.atomic():
+            GroupMember.objects.create(group=group, account=account)
+    except IntegrityError:
+        if GroupMember.objects.filter(group=group, account=account).exists():
+            return False
+        raise
+    return True
 
 
 @transaction.atomic
