@@ -319,9 +319,7 @@ def policy_members_move(*, org: Organization, actor: OrgActor, policy_id: str, a
             f"{policy.directory.name}: a policy applies only to its own directory's accounts."
         )
     accounts = [row.account for row in found]
-    PolicyMember.objects.filter(account__in=accounts).delete()
-    if not policy.is_default:
-        PolicyMember.objects.bulk_create(PolicyMember(policy=policy, account=account) for account in accounts)
+    _members_place(policy, accounts)
     event_record(
         action="org:policy:members_moved",
         actor=who,
@@ -331,6 +329,28 @@ def policy_members_move(*, org: Organization, actor: OrgActor, policy_id: str, a
     )
     _generation_bump()
     return len(accounts)
+
+
+def _members_place(policy: AuthenticationPolicy, accounts: list[Account]) -> None:
+    """Take ``accounts`` out of their policies and, unless ``policy`` is the default, into it.
+
+    A concurrent move of one of them places it after our delete ran (PostgreSQL: our insert waits
+    for it, then fails on the one-policy-per-account constraint). Only this savepoint rolls back;
+    the other move's rows are visible then, so moving again replaces them, as when it came first.
+    Raises ``MoveRefused`` should yet another move win that second try.
+    """
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                PolicyMember.objects.filter(account__in=accounts).delete()
+                if not policy.is_default:
+                    PolicyMember.objects.bulk_create(
+                        PolicyMember(policy=policy, account=account) for account in accounts
+                    )
+        except IntegrityError:
+            continue
+        return
+    raise MoveRefused("These accounts are being moved by another request right now; try again.")
 
 
 # --- break-glass admins ------------------------------------------------------------------------------

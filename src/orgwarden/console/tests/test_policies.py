@@ -222,3 +222,32 @@ def test_reset_two_step_from_check_a_user(admin_client, org, default_policy, man
     assert AuditEvent.objects.get(action="org:account:2sv_reset").org_id == org.org_id
     assert admin_client.get(f"{base(org)}accounts/{managed.account_id}/reset-two-step").status_code == 405
     assert OrgUser.objects.filter(account=managed, is_managed=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_moves_of_one_account_at_once_the_later_wins_not_500(admin_client, org, default_policy, managed):
+    """Two admins move Dana out of the default policy at once, to two policies: the second's delete
+    does not see the first's uncommitted member row, and its insert waits for it (PostgreSQL) and
+    fails on the one-policy-per-account constraint. As when the first came first, the second move
+    replaces it: Dana ends in the second's policy, each move recorded; no 500."""
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    admin = org.admins.first().account
+    directory_id = local_directory(org).directory_id
+    strict = services.policy_create(org=org, actor=admin, directory_id=directory_id, name="Strict")
+    relaxed = services.policy_create(org=org, actor=admin, directory_id=directory_id, name="Relaxed")
+
+    response = behind_an_open_transaction(
+        lambda: services.policy_members_move(
+            org=org, actor=admin, policy_id=strict.policy_id, account_ids=[managed.account_id]
+        ),
+        lambda: admin_client.post(
+            f"{base(org)}{default_policy.policy_id}/members",
+            {"account_ids": [managed.account_id], "policy": relaxed.policy_id},
+        ),
+    )
+    assert response.status_code == 302
+    assert list(PolicyMember.objects.values_list("account__email", "policy__name")) == [
+        ("dana@acme.test", "Relaxed")
+    ]
+    assert AuditEvent.objects.filter(action="org:policy:members_moved").count() == 2
