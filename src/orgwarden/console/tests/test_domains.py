@@ -224,3 +224,62 @@ def test_another_orgs_admin_gets_404_everywhere(admin_client, org, other_client,
 def test_unknown_domain_ids_are_404(admin_client, org):
     assert admin_client.get(url(org, "doesnotexist/")).status_code == 404
     assert admin_client.post(url(org, "doesnotexist/verify"), {"method": "dns"}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_racing_an_invitation_of_the_account_claims_it_not_500(admin_client, org):
+    """One admin invites bob@acme.test to a site while another claims him: the claim read no user
+    row for him, and its insert waits for the invitation's (PostgreSQL), then fails on the unique
+    org and account. As when the invitation came first, the claim turns his row managed; no 500."""
+    from orgwarden.orgs.services import access
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    admin = org.admins.first().account
+    domain = Domain.objects.create(org=org, name="acme.test", token="t", status="verified", method="dns")
+    site = access.site_add(
+        org=org, actor=admin, product="confluence", name="Wiki", url="https://wiki.acme.test"
+    )
+    bob = AccountFactory(email="bob@acme.test")
+
+    response = behind_an_open_transaction(
+        lambda: access.user_invite(org=org, actor=admin, email=bob.email, site_ids=[site.site_id]),
+        lambda: admin_client.post(url(org, f"{domain.domain_id}/accounts/"), {"account": [bob.account_id]}),
+    )
+    assert response.status_code == 302
+    row = OrgUser.objects.get(account=bob)
+    assert row.org == org and row.is_managed and row.domain == domain
+    assert AuditEvent.objects.filter(action="org:account:claimed").count() == 1
+    assert AuditEvent.objects.filter(action="org:user:invited").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_racing_another_orgs_claim_of_the_account_skips_it_not_500(
+    admin_client, org, other_org_admin
+):
+    """Both orgs verified acme.test and claim bob@acme.test at once: the second's insert waits for
+    the first (PostgreSQL) and fails on "managed by one org". As when the other org came first, he
+    is skipped and counted as managed by another organization; no 500."""
+    from orgwarden.orgs.services.domains import accounts_claim
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    mine = Domain.objects.create(org=org, name="acme.test", token="t", status="verified", method="dns")
+    theirs = Domain.objects.create(
+        org=other_org_admin.org, name="acme.test", token="u", status="verified", method="dns"
+    )
+    bob = AccountFactory(email="bob@acme.test")
+
+    response = behind_an_open_transaction(
+        lambda: accounts_claim(
+            org=other_org_admin.org,
+            actor=other_org_admin.account,
+            domain_id=theirs.domain_id,
+            account_ids=[bob.account_id],
+        ),
+        lambda: admin_client.post(
+            url(org, f"{mine.domain_id}/accounts/"), {"account": [bob.account_id]}, follow=True
+        ),
+    )
+    assert response.status_code == 200
+    assert b"0 accounts claimed; 1 skipped (managed by another organization)" in response.content
+    assert list(OrgUser.objects.values_list("org", "is_managed")) == [(other_org_admin.org.pk, True)]
+    assert AuditEvent.objects.filter(action="org:account:claimed").count() == 1

@@ -267,13 +267,23 @@ def _claim_on_domain(*, org: Organization, who: Actor, domain: Domain, accounts)
     """Claim ``accounts`` (a queryset on ``domain``) but those ``org`` or another org manages.
 
     One query finds them all, flagging the ones another org manages (skipped and counted).
+    Raises ``InvalidInput`` should concurrent claims or invitations win twice in a row.
     """
     mine = OrgUser.objects.filter(org=org, account=OuterRef("pk"), is_managed=True)
     elsewhere = OrgUser.objects.filter(account=OuterRef("pk"), is_managed=True).exclude(org=org)
-    found = list(accounts.exclude(Exists(mine)).annotate(elsewhere=Exists(elsewhere)).order_by("pk"))
-    wanted = [account for account in found if not account.elsewhere]
-    claimed = accounts_claim_many(org=org, accounts=wanted, domain=domain, actor=who)
-    return ClaimResult(domain, len(claimed), len(found) - len(wanted))
+    for _ in range(2):
+        found = list(accounts.exclude(Exists(mine)).annotate(elsewhere=Exists(elsewhere)).order_by("pk"))
+        wanted = [account for account in found if not account.elsewhere]
+        try:
+            with transaction.atomic():  # what a lost race rolls back, and only that
+                claimed = accounts_claim_many(org=org, accounts=wanted, domain=domain, actor=who)
+        except IntegrityError:
+            # An invitation gave one of them a user row of this org, or another org claimed one,
+            # after the read (PostgreSQL: the insert waited for it). Read again, now that it is
+            # visible: the row is claimed, or the account skipped, as when it had come first.
+            continue
+        return ClaimResult(domain, len(claimed), len(found) - len(wanted))
+    raise InvalidInput("Some of these accounts are being changed by another request; try again.")
 
 
 @transaction.atomic
