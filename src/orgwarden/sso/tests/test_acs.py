@@ -143,7 +143,6 @@ def test_stable_id_is_matched_before_email(connection, idp):
     assert not Account.objects.filter(email="ada.l@example.com").exists()
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_two_first_sign_ins_of_one_person_at_once_both_sign_in(connection, idp):
     """Two tabs finish a first SSO sign-in at once: the second's identity link waits for the first's
@@ -160,6 +159,7 @@ def test_two_first_sign_ins_of_one_person_at_once_both_sign_in(connection, idp):
     assert response.status_code == 302 and signed_in_as(client) == str(account.pk)
     identity = SamlIdentity.objects.get(connection=connection)
     assert identity.account == account and identity.last_signin_at is not None
+
 
 def test_an_idp_speaks_only_for_its_linked_domains(connection, idp):
     AccountFactory(email="ceo@elsewhere.com")
