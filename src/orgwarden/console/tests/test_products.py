@@ -426,3 +426,77 @@ def test_two_invitations_of_one_person_at_once_both_succeed_not_500(admin_client
     ]
     assert AuditEvent.objects.filter(action="org:group:member_added").count() == 1
     assert AuditEvent.objects.filter(action="org:user:invited").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_invitations_to_a_site_share_the_default_group_it_makes(admin_client, org, admin, site):
+    """The site has no default group yet and two admins invite two people at once: the first makes
+    "<site> users"; the second waits for the site and finds it, instead of making a second group
+    or failing on the name."""
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    response = behind_an_open_transaction(
+        lambda: s.user_invite(org=org, actor=admin, email="ann@partner.example", site_ids=[site.site_id]),
+        lambda: admin_client.post(
+            f"{base(org)}/products/{site.site_id}/invite",
+            {"invite-emails": "bob@partner.example", "invite-role": "user"},
+        ),
+    )
+    assert response.status_code == 302
+    members = sorted(GroupMember.objects.values_list("group__name", "account__email"))
+    group = f"{site.name} users"
+    assert members == [(group, "ann@partner.example"), (group, "bob@partner.example")]
+    assert Group.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invitation_racing_a_sign_up_of_the_email_invites_that_account(admin_client, org, site):
+    """The person signs up while an admin invites their address: the invitation's account insert
+    waits for the sign-up (PostgreSQL) and fails on the unique email. It invites the account that
+    signed up, as when the sign-up came first, instead of refusing the address as taken."""
+    from orgwarden.accounts.services import account_create
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    response = behind_an_open_transaction(
+        lambda: account_create(email="new@partner.example", display_name="New", password=None),
+        lambda: admin_client.post(
+            f"{base(org)}/products/{site.site_id}/invite",
+            {"invite-emails": "new@partner.example", "invite-role": "user"},
+            follow=True,
+        ),
+    )
+    assert response.status_code == 200 and b"already exists" not in response.content
+    account = Account.objects.get(email="new@partner.example")
+    assert account.display_name == "New" and OrgUser.objects.filter(org=org, account=account).exists()
+    assert GroupMember.objects.filter(account=account).count() == 1
+    assert AuditEvent.objects.get(action="org:user:invited").details["new_account"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invitation_racing_an_admin_adding_the_person_to_the_group_adds_them_once(
+    admin_client, org, admin, site, devs
+):
+    """One admin adds a user to the site's default group while another invites them: the invitation
+    waits for the group (locked, as the add locks it) and finds them a member; no 500."""
+    from orgwarden.orgs.services.claims import org_user_ensure
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
+    s.site_default_groups_set(org=org, actor=admin, site_id=site.site_id, group_ids=[devs.group_id])
+    person = AccountFactory(email="partner@partner.example")
+    org_user_ensure(org=org, account=person)
+
+    response = behind_an_open_transaction(
+        lambda: s.group_members_add(
+            org=org, actor=admin, group_id=devs.group_id, account_ids=[person.account_id]
+        ),
+        lambda: admin_client.post(
+            f"{base(org)}/products/{site.site_id}/invite",
+            {"invite-emails": person.email, "invite-role": "user"},
+        ),
+    )
+    assert response.status_code == 302
+    assert list(GroupMember.objects.values_list("group__name", "account__email")) == [
+        ("Devs", "partner@partner.example")
+    ]
+    assert AuditEvent.objects.filter(action="org:group:member_added").count() == 1

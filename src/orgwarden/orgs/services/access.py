@@ -39,7 +39,7 @@ from django.urls import reverse
 
 from orgwarden.accounts import emails
 from orgwarden.accounts import services as account_services
-from orgwarden.accounts.exceptions import AccountsError
+from orgwarden.accounts.exceptions import AccountsError, EmailTaken
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import GroupSynced, InvalidInput, NotFound
@@ -411,7 +411,10 @@ def group_delete(*, org: Organization, actor: OrgActor, group_id: str) -> None:
 def _members_add(
     *, org: Organization, who: Actor, group: Group, accounts: Iterable[Account], via: str
 ) -> int:
-    """Add ``accounts`` to ``group`` (those not in it yet), one event each; returns how many joined."""
+    """Add ``accounts`` to ``group`` (those not in it yet), one event each; returns how many joined.
+
+    The caller holds ``group``'s row lock, so no one adds a member between the check and the insert.
+    """
     accounts = list(accounts)
     present = set(
         GroupMember.objects.filter(group=group, account__in=accounts).values_list("account_id", flat=True)
@@ -420,9 +423,8 @@ def _members_add(
     for account in accounts:
         if account.pk in present:
             continue
+        GroupMember.objects.create(group=group, account=account)
         present.add(account.pk)
-        if not _member_inserted(group, account):
-            continue
         added += 1
         event_record(
             action="org:group:member_added",
@@ -432,20 +434,6 @@ def _members_add(
             details={"via": via},
         )
     return added
-
-
-def _member_inserted(group: Group, account: Account) -> bool:
-    """Insert the membership; ``False`` when a concurrent request (an invitation of the same person,
-    an admin adding them) committed it after the check (PostgreSQL: the insert waited for it): then
-    it is skipped, as a member already present is. Only this insert rolls back."""
-    try:
-        with transaction.atomic():
-            GroupMember.objects.create(group=group, account=account)
-    except IntegrityError:
-        if GroupMember.objects.filter(group=group, account=account).exists():
-            return False
-        raise
-    return True
 
 
 @transaction.atomic
@@ -640,6 +628,9 @@ def user_invite(
     if not site_ids:
         raise InvalidInput("Choose at least one product site.")
     sites = [_site(org, site_id) for site_id in dict.fromkeys(site_ids)]
+    # One invitation at a time per site, the sites locked in one order (no deadlock): a second one
+    # sees the default group the first made and the members it added.
+    list(ProductSite.objects.select_for_update().filter(pk__in=[site.pk for site in sites]).order_by("pk"))
 
     account = Account.objects.filter(email=email).first()
     new_account = account is None
@@ -654,9 +645,16 @@ def user_invite(
                 via="invitation",
                 send_verification_email=False,  # the invitation's sign-in link verifies the address
             )
+        except EmailTaken:
+            # Someone signed up with it since the look-up (PostgreSQL: the insert waited for them);
+            # account_create rolled back to its savepoint. Invite that account, as if it came first.
+            account = Account.objects.filter(email=email).first()
+            new_account = False
+            if account is None:  # … and it is gone again
+                raise InvalidInput(f"The account {email} is being changed right now; try again.") from None
         except AccountsError as exc:
             raise InvalidInput(exc.message) from exc
-    elif account.status == Account.Status.CLOSED:
+    if account.status == Account.Status.CLOSED:
         raise InvalidInput(f"The account {email} is closed and cannot be invited.")
     org_user_ensure(org=org, account=account)
 
@@ -667,7 +665,9 @@ def user_invite(
         if role == SiteAccess.Role.ADMIN:
             group = _admin_group(org=org, who=who, site=site)
             groups[group.pk] = group
-    for group in groups.values():
+    # Locked, in one order, as group_members_add locks its group: whoever adds the person second
+    # finds them a member and skips them.
+    for group in Group.objects.select_for_update(of=("self",)).filter(pk__in=groups).order_by("pk"):
         _members_add(org=org, who=who, group=group, accounts=[account], via="invitation")
 
     site_names = [site.name for site in sites]
