@@ -165,9 +165,12 @@ class FilterParser:
         kind, raw = self._next()
         if kind == "string":
             try:
-                return json.loads(raw)
+                value = json.loads(raw)
             except ValueError as exc:
                 raise FilterError(f"{raw} is not a valid string.") from exc
+            if "\x00" in value:  # written as \u0000: no column can hold it (PostgreSQL refuses it)
+                raise FilterError(f"{raw} holds a NUL character.")
+            return value
         if kind != "word":
             raise FilterError(f"Expected a value in the filter, found “{raw}”.")
         lowered = raw.lower()
