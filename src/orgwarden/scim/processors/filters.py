@@ -170,6 +170,10 @@ class FilterParser:
                 raise FilterError(f"{raw} is not a valid string.") from exc
             if "\x00" in value:  # written as \u0000: no column can hold it (PostgreSQL refuses it)
                 raise FilterError(f"{raw} holds a NUL character.")
+            try:  # a lone surrogate (\ud800) is not Unicode text: no database driver encodes it
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise FilterError(f"{raw} holds an unpaired UTF-16 surrogate.") from exc
             return value
         if kind != "word":
             raise FilterError(f"Expected a value in the filter, found “{raw}”.")

@@ -79,6 +79,9 @@ def test_filters(scim, people, filter_text, expected):
         # A NUL written as a JSON escape: PostgreSQL can't hold it in text (was a 500 there).
         'title eq "a\\u0000b"',
         'userName eq "\\u0000"',
+        # A lone UTF-16 surrogate: not Unicode text, no database can encode it (was a 500).
+        'title eq "\\ud800"',
+        'emails[value sw "a\\udfff"]',
     ],
 )
 def test_invalid_filter_is_400_invalid_filter(scim, bad):

@@ -43,6 +43,13 @@ def test_bad_filters(bad):
         parse_filter(bad)
 
 
+def test_a_lone_surrogate_in_a_patch_path_filter_is_an_invalid_path():
+    """``emails[value eq "\\ud800"].value`` would seed an email no database can encode."""
+    with pytest.raises(ResourceError) as caught:
+        PATCH.apply({}, ops({"op": "add", "path": 'emails[value eq "\\ud800"].type', "value": "work"}))
+    assert caught.value.scim_type == "invalidPath"
+
+
 def test_too_deep_is_refused_not_a_recursion_error():
     with pytest.raises(FilterError):
         parse_filter("(" * 200 + "x pr" + ")" * 200)
