@@ -17,6 +17,7 @@ Real clients' quirks handled here: OneLogin's ``+`` for spaces (form decoding) a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ CONTENT_TYPE = "application/scim+json"
 MAX_BODY = 5 * 1024 * 1024
 ROOT_RESOURCE = "Users, Groups"  # how a root /.search shows in the provisioning log
 LOGGED = ("Users", "Groups", ROOT_RESOURCE)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def scim_json(data: Any, status: int = 200, location: str = "") -> HttpResponse:
@@ -64,9 +66,21 @@ def _body(request: HttpRequest) -> Any:
     if len(request.body) > MAX_BODY:
         raise ScimError("The request body is too large.", status=413, scim_type="tooMany")
     try:
-        return json.loads(request.body or b"null")
+        data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScimError("The request body is not valid JSON.", status=400, scim_type="invalidSyntax") from exc
+    if _SURROGATE_ESCAPE.search(request.body):
+        # \ud800 alone decodes to a lone surrogate, which no database driver can encode (a pair,
+        # as json.dumps writes an emoji, decodes to one character and passes).
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ScimError(
+                "The request body holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not text.",
+                status=400,
+                scim_type="invalidSyntax",
+            ) from exc
+    return data
 
 
 def _base(request: HttpRequest, directory: Directory) -> str:

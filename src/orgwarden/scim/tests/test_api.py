@@ -178,6 +178,33 @@ def test_bad_bodies_are_scim_errors_never_500(scim, people):
     assert scim.get("/Nope").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("raw", "status", "scim_type"),
+    [
+        # A lone UTF-16 surrogate is valid JSON syntax but not Unicode text (was a 500, the log too).
+        (b'{"userName": "\\ud800@example.com"}', 400, "invalidSyntax"),
+        (b'{"userName": "ada@example.com", "title": "\\udc00"}', 400, "invalidSyntax"),
+    ],
+)
+def test_unusable_bodies_are_scim_errors_and_change_nothing(scim, people, raw, status, scim_type):
+    from orgwarden.audit.models import AuditEvent
+
+    events = AuditEvent.objects.count()
+    for method, path in (("POST", "/Users"), ("PUT", f"/Users/{people['ada']}"), ("POST", "/Groups")):
+        response = scim.call(method, path, raw=raw)
+        assert response.status_code == status, response.content
+        body = response.json()
+        assert body["status"] == str(status) and body["scimType"] == scim_type
+    assert AuditEvent.objects.count() == events
+    assert scim.get(f"/Users/{people['ada']}").json()["title"] == "Ada"
+    assert ProvisioningLog.objects.filter(status=status).count() == 3
+
+
+def test_an_escaped_surrogate_pair_is_one_character_and_accepted(scim):
+    created = scim.call("POST", "/Users", raw=json.dumps(user_body(title="Ada \U0001f600")).encode())
+    assert created.status_code == 201 and created.json()["title"] == "Ada \U0001f600"
+
+
 def test_nul_in_a_scim_path_is_a_scim_error(scim):
     response = scim.get("/Users/a%00b")
     assert response.status_code == 404 and response.json()["schemas"] == [
