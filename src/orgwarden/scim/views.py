@@ -69,6 +69,8 @@ def _body(request: HttpRequest) -> Any:
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScimError("The request body is not valid JSON.", status=400, scim_type="invalidSyntax") from exc
+    except RecursionError as exc:  # [[[[… deeper than the decoder's recursion limit
+        raise ScimError("The request body nests too deeply.", status=400, scim_type="invalidSyntax") from exc
     if _SURROGATE_ESCAPE.search(request.body):
         # \ud800 alone decodes to a lone surrogate, which no database driver can encode (a pair,
         # as json.dumps writes an emoji, decodes to one character and passes).

@@ -184,6 +184,9 @@ def test_bad_bodies_are_scim_errors_never_500(scim, people):
         # A lone UTF-16 surrogate is valid JSON syntax but not Unicode text (was a 500, the log too).
         (b'{"userName": "\\ud800@example.com"}', 400, "invalidSyntax"),
         (b'{"userName": "ada@example.com", "title": "\\udc00"}', 400, "invalidSyntax"),
+        # Nested deeper than the JSON decoder's recursion limit (was a RecursionError, a 500).
+        (b"[" * 100_000, 400, "invalidSyntax"),
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400, "invalidSyntax"),
     ],
 )
 def test_unusable_bodies_are_scim_errors_and_change_nothing(scim, people, raw, status, scim_type):
