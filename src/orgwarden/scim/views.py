@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
@@ -63,7 +64,11 @@ def _query(request: HttpRequest) -> QueryDict:
 
 
 def _body(request: HttpRequest) -> Any:
-    if len(request.body) > MAX_BODY:
+    try:
+        raw = request.body  # Django refuses one over settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    except RequestDataTooBig as exc:
+        raise ScimError("The request body is too large.", status=413, scim_type="tooMany") from exc
+    if len(raw) > MAX_BODY:
         raise ScimError("The request body is too large.", status=413, scim_type="tooMany")
     try:
         data = json.loads(request.body or b"null")

@@ -187,6 +187,8 @@ def test_bad_bodies_are_scim_errors_never_500(scim, people):
         # Nested deeper than the JSON decoder's recursion limit (was a RecursionError, a 500).
         (b"[" * 100_000, 400, "invalidSyntax"),
         (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400, "invalidSyntax"),
+        # Over Django's DATA_UPLOAD_MAX_MEMORY_SIZE: was Django's HTML "Bad request" page.
+        (json.dumps(user_body(title="x" * 2 * 1024 * 1024)).encode(), 413, "tooMany"),
     ],
 )
 def test_unusable_bodies_are_scim_errors_and_change_nothing(scim, people, raw, status, scim_type):
