@@ -21,6 +21,7 @@ from orgwarden.scim.processors.query import Constant, FilterQuery, Multi, Scalar
 from orgwarden.scim.processors.resources import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 
 MAX_RESULTS = 200
+MAX_OFFSET = 2**62
 LOG_PAGE = 50
 
 
@@ -247,6 +248,12 @@ def _window(start: str | None, count: str | None) -> tuple[int, int]:
     return start_index, size
 
 
+def _offset(start_index: int) -> int:
+    """The SQL OFFSET of ``start_index``: capped far past any table, below the 64-bit integer that
+    SQLite and PostgreSQL take (a larger one was a 500); the page is empty either way."""
+    return min(start_index - 1, MAX_OFFSET)
+
+
 def _filtered(query: QuerySet, attributes: FilterQuery, tree: tuple | None) -> QuerySet:
     try:
         return query if tree is None else query.filter(attributes.to_q(tree))
@@ -274,7 +281,8 @@ def _page(
 ) -> Page:
     query = _filtered(query, attributes, tree if tree is not None else _tree(filter_text))
     start_index, size = _window(start, count)
-    items = list(query.order_by("pk")[start_index - 1 : start_index - 1 + size]) if size else []
+    offset = _offset(start_index)
+    items = list(query.order_by("pk")[offset : offset + size]) if size else []
     if 0 < len(items) < size or (not items and size and start_index == 1):
         total = start_index - 1 + len(items)  # the page is the last one: no COUNT needed
     else:
@@ -352,7 +360,7 @@ def root_page(*, directory: Directory, filter_text: str | None, start: str | Non
     groups = _filtered(_groups(directory), ROOT_GROUP_ATTRIBUTES, tree)
     start_index, size = _window(start, count)
     user_total, group_total = users.count(), groups.count()
-    offset = start_index - 1
+    offset = _offset(start_index)
     items: list = list(users.order_by("pk")[offset : offset + size]) if size and offset < user_total else []
     if len(items) < size:
         group_offset = max(0, offset - user_total)

@@ -107,6 +107,18 @@ def test_paging_is_stable_and_capped(scim, people):
     }
 
 
+@pytest.mark.parametrize("start", [str(2**63 + 1), "1" + "0" * 30])
+def test_a_start_index_past_any_database_integer_is_an_empty_page(scim, people, start):
+    """An OFFSET past 2^63 - 1 overflowed (SQLite: datatype mismatch, PostgreSQL: bigint out of
+    range): a 500. It is a page past the end, like any startIndex beyond the results."""
+    for path, filter_text in (("/Users", ""), ("/Users", 'userName sw "a"'), ("/Groups", "")):
+        response = scim.get(path, f"startIndex={start}&filter={filter_text}")
+        assert response.status_code == 200, response.content
+        assert response.json()["Resources"] == [] and response.json()["startIndex"] == int(start)
+    found = scim.post("/.search", {"startIndex": int(start), "count": 5})
+    assert found.status_code == 200 and found.json()["totalResults"] == 3 and found.json()["Resources"] == []
+
+
 def test_attributes_and_excluded_attributes(scim, people):
     only = scim.get(f"/Users/{people['ada']}", "attributes=userName,name.givenName").json()
     assert set(only) == {"schemas", "id", "userName", "name"} and only["name"] == {"givenName": "Ada"}
