@@ -18,7 +18,7 @@ the user and no group, and an attribute that no type has is still an ``invalidFi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q
@@ -202,6 +202,8 @@ class FilterQuery:
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError as exc:
                 raise FilterError(f"“{value}” is not a date-time (use ISO 8601).") from exc
+            if moment.tzinfo is None:  # RFC 7643 §2.3.5 wants an offset; without one, read it as UTC
+                moment = moment.replace(tzinfo=UTC)
             if op not in _ORDER and op != "ne":
                 raise FilterError(f"{path} is a date-time: compare it with eq ne gt ge lt le.")
             q = Q(**{f"{column}__{_ORDER.get(op, 'exact')}": moment})

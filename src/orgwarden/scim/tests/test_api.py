@@ -59,6 +59,9 @@ def test_discovery_documents_tell_the_truth(scim):
         ('meta.created gt "2000-01-01T00:00:00Z"', {"ada", "alan", "grace"}),
         ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "alan@example.com"', {"alan"}),
         ('active eq "False"', {"grace"}),
+        # Without an offset: UTC (was Django's naive-datetime RuntimeWarning, an error under tests).
+        ('meta.created gt "2000-01-01"', {"ada", "alan", "grace"}),
+        ('meta.lastModified lt "9999-12-31T23:59:59"', {"ada", "alan", "grace"}),
     ],
 )
 def test_filters(scim, people, filter_text, expected):
