@@ -204,6 +204,10 @@ class FilterQuery:
                 raise FilterError(f"“{value}” is not a date-time (use ISO 8601).") from exc
             if moment.tzinfo is None:  # RFC 7643 §2.3.5 wants an offset; without one, read it as UTC
                 moment = moment.replace(tzinfo=UTC)
+            try:  # what the database compares (SQLite stores UTC): 0001-01-01T00:00+14:00 is not a year
+                moment = moment.astimezone(UTC)
+            except OverflowError as exc:
+                raise FilterError(f"“{value}” is outside the years 1 to 9999 in UTC.") from exc
             if op not in _ORDER and op != "ne":
                 raise FilterError(f"{path} is a date-time: compare it with eq ne gt ge lt le.")
             q = Q(**{f"{column}__{_ORDER.get(op, 'exact')}": moment})

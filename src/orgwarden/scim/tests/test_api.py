@@ -85,6 +85,9 @@ def test_filters(scim, people, filter_text, expected):
         # A lone UTF-16 surrogate: not Unicode text, no database can encode it (was a 500).
         'title eq "\\ud800"',
         'emails[value sw "a\\udfff"]',
+        # Outside years 1-9999 once in UTC (SQLite stores UTC: was an OverflowError, a 500).
+        'meta.created gt "0001-01-01T00:00:00%2B14:00"',  # %2B: +
+        'meta.lastModified lt "9999-12-31T23:59:59-14:00"',
     ],
 )
 def test_invalid_filter_is_400_invalid_filter(scim, bad):
