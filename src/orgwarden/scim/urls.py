@@ -20,5 +20,6 @@ urlpatterns = [
     re_path(D + r"Groups/?$", views.groups, name="groups"),
     re_path(D + r"Groups/\.search/?$", views.groups_search, name="groups_search"),
     re_path(D + r"Groups/(?P<scim_id>[^/]+)/?$", views.group, name="group"),
-    re_path(r"^(?P<rest>.*)$", views.not_found, name="not_found"),
+    # [\s\S]: also past a newline (%0A), which "." stops at; Django would answer its HTML 404.
+    re_path(r"^(?P<rest>[\s\S]*)$", views.not_found, name="not_found"),
 ]

@@ -228,8 +228,18 @@ def test_an_escaped_surrogate_pair_is_one_character_and_accepted(scim):
     assert created.status_code == 201 and created.json()["title"] == "Ada \U0001f600"
 
 
-def test_nul_in_a_scim_path_is_a_scim_error(scim):
-    response = scim.get("/Users/a%00b")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Users/a%00b",
+        # A newline in a path no route knows: the catch-all's "." stopped at it, and Django
+        # answered its HTML 404 page.
+        "/Nope%0A",
+        "/a/b%0Ac",
+    ],
+)
+def test_nul_or_newline_in_a_scim_path_is_a_scim_error(scim, path):
+    response = scim.get(path)
     assert response.status_code == 404 and response.json()["schemas"] == [
         "urn:ietf:params:scim:api:messages:2.0:Error"
     ]
