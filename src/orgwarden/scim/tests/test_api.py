@@ -196,6 +196,21 @@ def test_bad_bodies_are_scim_errors_never_500(scim, people):
     assert scim.get("/Nope").status_code == 404
 
 
+def test_a_group_body_over_djangos_form_limit_but_within_scims_is_read(scim, people):
+    """10,000 members (the most one request may carry) with their display names and $ref URLs come
+    to about 1.6 MB: over Django's 1 MB for forms, within SCIM's 5 MB."""
+    member = {
+        "value": people["ada"],
+        "display": "Ada Lovelace",
+        "$ref": f"https://idp.example/scim/v2/Users/{people['ada']}?tenant=00000000-0000-0000-0000-000000000000",
+    }
+    body = {"displayName": "Everyone", "members": [member] * 10_000}
+    assert len(json.dumps(body)) > 1024 * 1024
+    response = scim.post("/Groups", body)
+    assert response.status_code == 201, response.content[:300]
+    assert [m["value"] for m in response.json()["members"]] == [people["ada"]]
+
+
 @pytest.mark.parametrize(
     ("raw", "status", "scim_type"),
     [
@@ -205,8 +220,9 @@ def test_bad_bodies_are_scim_errors_never_500(scim, people):
         # Nested deeper than the JSON decoder's recursion limit (was a RecursionError, a 500).
         (b"[" * 100_000, 400, "invalidSyntax"),
         (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400, "invalidSyntax"),
-        # Over Django's DATA_UPLOAD_MAX_MEMORY_SIZE: was Django's HTML "Bad request" page.
-        (json.dumps(user_body(title="x" * 2 * 1024 * 1024)).encode(), 413, "tooMany"),
+        # Over SCIM's own 5 MB: refused before it is read (was Django's HTML "Bad request" page
+        # over its 1 MB limit for forms).
+        (json.dumps(user_body(title="x" * 6 * 1024 * 1024)).encode(), 413, "tooMany"),
     ],
 )
 def test_unusable_bodies_are_scim_errors_and_change_nothing(scim, people, raw, status, scim_type):
