@@ -279,6 +279,22 @@ def test_endpoints_of_an_unknown_connection_are_404_and_acs_is_post_only(connect
     assert response.status_code == 400 and b"malformed_xml" in response.content
 
 
+@pytest.mark.parametrize("relay_state", ["\x00", "_abc\x00def", "/account/\x00"])
+def test_a_nul_in_the_relay_state_is_a_failure_page_not_a_500(connection, idp, relay_state):
+    """PostgreSQL refuses NUL in text: the test-mode lookup of the RelayState must not send it."""
+    response = Client().post(acs(connection), {"SAMLResponse": "!!!", "RelayState": relay_state})
+    assert response.status_code == 400 and b"malformed_xml" in response.content
+    assert sso_failures("malformed_xml").exists()
+    AccountFactory(email="ada@example.com")
+    client = Client()
+    response = client.post(
+        acs(connection),
+        {"SAMLResponse": idp.response(**sp(connection), email="ada@example.com"), "RelayState": relay_state},
+    )
+    assert response.status_code == 302 and "\x00" not in response["Location"]
+    assert "evil" not in response["Location"]
+
+
 def test_metadata_endpoint(connection):
     response = Client().get(reverse("sso:metadata", args=[connection.connection_id]), {"download": "1"})
     assert response.status_code == 200 and response["Content-Type"] == "application/samlmetadata+xml"
