@@ -198,7 +198,7 @@ def saml_login(request: HttpRequest, site_id: str) -> HttpResponse:
 
 
 def _test_request(help_center: HelpCenter, relay_state: str) -> HelpCenterSamlRequest | None:
-    if help_center.pk is None:
+    if help_center.pk is None or "\x00" in relay_state:  # PostgreSQL refuses NUL in text
         return None
     return HelpCenterSamlRequest.objects.filter(
         help_center=help_center, request_id=relay_state[:64], test_mode=True

@@ -102,6 +102,19 @@ def test_idp_initiated_lands_signed_in_with_no_login_screen(site, sso_help_cente
     assert Customer.objects.count() == 1 and signed_in(again, site) == Customer.objects.get().customer_id
 
 
+@pytest.mark.parametrize("relay_state", ["\x00", "_abc\x00def", "/helpcenter/\x00"])
+def test_a_nul_in_the_relay_state_is_a_failure_page_not_a_500(site, sso_help_center, idp, relay_state):
+    """PostgreSQL refuses NUL in text: the test-mode lookup of the RelayState must not send it."""
+    response = Client().post(acs(site), {"SAMLResponse": "!!!", "RelayState": relay_state})
+    assert response.status_code == 400 and b"malformed_xml" in response.content
+    assert failures("malformed_xml").exists() and not Customer.objects.exists()
+    client = Client()
+    saml_response = idp.response(**sp(sso_help_center), email="pat@customer.test")
+    response = client.post(acs(site), {"SAMLResponse": saml_response, "RelayState": relay_state})
+    assert response.status_code == 302 and response["Location"] == portal(site)
+    assert signed_in(client, site) == Customer.objects.get().customer_id
+
+
 def test_replayed_response_is_refused(site, sso_help_center, idp):
     saml_response = idp.response(**sp(sso_help_center), email="pat@customer.test")
     assert Client().post(acs(site), {"SAMLResponse": saml_response}).status_code == 302
