@@ -38,6 +38,10 @@ def with_keys(view):
 
 
 class AuthorizeView(dot.AuthorizationView):
+    # GET only: every site skips the consent form, so a POST (DOT's form handler) could only be a
+    # forged one, and it would issue a code past every check below (and 500 on an unknown client).
+    http_method_names = ["get", "head", "options"]
+
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         client_id = str(request.GET.get("client_id", ""))[:100]
         client = (

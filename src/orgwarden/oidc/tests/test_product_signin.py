@@ -94,3 +94,28 @@ def test_signing_out_everywhere_cuts_the_refresh_token(live_server, product, man
     with pytest.raises(OAuthError) as refused:
         client.refresh_token(f"{live_server.url}/oauth2/token/", refresh_token=token["refresh_token"])
     assert refused.value.error == "invalid_grant"
+
+
+def test_a_posted_authorize_form_neither_bypasses_the_checks_nor_fails(product, manage):
+    """The consent form is never shown (every site skips it), so a POST to /authorize can only be
+    forged: it must not issue a code past the access check, nor 500 on an unknown client_id."""
+    from django.test import Client
+    from oauth2_provider.models import Grant
+
+    person = manage()  # no access to the site
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    form = {
+        "client_id": product.client_id,
+        "redirect_uri": CALLBACK,
+        "response_type": "code",
+        "scope": "openid",
+        "state": "s",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "allow": "Authorize",
+    }
+    for data in (form, {**form, "client_id": "unknown"}):
+        response = client.post("/oauth2/authorize/", data)
+        assert response.status_code == 405 and "code=" not in response.get("Location", "")
+    assert not Grant.objects.exists() and not Activity.objects.exists()
