@@ -350,7 +350,8 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def account_close(request: HttpRequest) -> HttpResponse:
     refusal = hooks.refusal_of_close(request.user)
-    form = AccountCloseForm(request.POST or None)
+    # Bound on every POST, an empty one too: adding the refusal to an unbound form raises.
+    form = AccountCloseForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid() and not refusal:
         try:
             services.account_close(

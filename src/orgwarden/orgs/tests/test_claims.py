@@ -241,6 +241,25 @@ def test_a_managed_account_cannot_close_itself(org, person):
     assert not events("account:closed")
 
 
+def test_a_refused_close_with_an_empty_form_is_a_form_error(org, person):
+    """An empty POST (``curl -X POST``) from an account that may not close used to be a 500: the
+    form was left unbound, and adding the refusal to it raised."""
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    response = client.post("/account/close", {})
+    assert response.status_code == 400
+    assert f"{org.name} manages your account; ask its admins".encode() in response.content
+    assert Account.objects.get(pk=person.pk).status == "active" and not events("account:closed")
+
+
+def test_an_empty_close_form_asks_for_the_password(account):
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    response = client.post("/account/close", {})
+    assert response.status_code == 400 and b"This field is required" in response.content
+    assert Account.objects.get(pk=account.pk).status == "active" and not events("account:closed")
+
+
 def test_an_unmanaged_account_closes_itself(account):
     client = Client()
     client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
