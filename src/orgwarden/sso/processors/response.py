@@ -127,6 +127,12 @@ class _State:
     expires_at: datetime | None = None
 
 
+# The range of times a check compares: a day inside datetime's own, so that moving a time to UTC
+# and adding the skew never overflow. 9999-12-31T23:59:59Z is a legal xs:dateTime.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -137,7 +143,11 @@ def _parse_time(value: str | None) -> datetime | None:
         raise errors.MalformedXml(f"Bad timestamp {value[:40]!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00: before the first representable instant
+        return _EARLIEST if moment.year == 1 else _LATEST
+    return min(max(moment, _EARLIEST), _LATEST)
 
 
 class ResponseProcessor:

@@ -146,8 +146,20 @@ def test_every_fixture_file_has_a_test():
         "response_signed_response.xml",
         "response_signed_both.xml",
         "response_idp_initiated.xml",
+        "response_far_times.xml",
     }
     assert {p.name for p in FIXTURES.glob("response_*.xml")} == tested
+
+
+def test_times_at_the_ends_of_the_calendar_are_read_not_overflowed():
+    """NotOnOrAfter 9999-12-31T23:59:59Z and NotBefore 0001-01-01T00:00:00+14:00 are legal
+    xs:dateTime values: adding the skew to them (or moving them to UTC) must not raise."""
+    store = MemoryStore()
+    result = run("response_far_times.xml", store=store)
+    assert result.email == EMAIL and store.seen == {result.assertion_id}
+    with pytest.raises(errors.SamlError) as info:
+        run("response_far_times.xml", store=store)
+    assert info.value.reason == "replayed"
 
 
 def test_sha1_is_accepted_only_with_the_connection_opt_in():
