@@ -4,7 +4,7 @@ and the OIDC endpoints under ``/oauth2/``. DOT reverses these names in its own n
 from django.urls import path, re_path
 from oauth2_provider import views as dot
 
-from orgwarden.oidc.views import AuthorizeView, with_keys
+from orgwarden.oidc.views import AuthorizeView, TokenView, with_keys
 
 app_name = "oauth2_provider"
 
@@ -15,7 +15,7 @@ urlpatterns = [
         name="oidc-connect-discovery-info",
     ),
     path("oauth2/authorize/", with_keys(AuthorizeView.as_view()), name="authorize"),
-    path("oauth2/token/", with_keys(dot.TokenView.as_view()), name="token"),
+    path("oauth2/token/", with_keys(TokenView.as_view()), name="token"),
     path("oauth2/revoke_token/", with_keys(dot.RevokeTokenView.as_view()), name="revoke-token"),
     path("oauth2/jwks.json", with_keys(dot.JwksInfoView.as_view()), name="jwks-info"),
     path("oauth2/userinfo/", with_keys(dot.UserInfoView.as_view()), name="user-info"),

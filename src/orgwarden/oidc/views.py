@@ -10,10 +10,12 @@ enforces goes through the identity provider first and comes back to the same aut
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider import views as dot
@@ -25,9 +27,41 @@ from orgwarden.oidc.models import SiteClient
 from orgwarden.tokens.introspection import activity_record
 
 
+def _oauth_error(error: str, description: str) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=400)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _holds_nul(request: HttpRequest) -> bool:
+    """Whether a parameter or the client credentials hold a NUL character.
+
+    No client id, code or token has one, and PostgreSQL refuses it in text: django-oauth-toolkit's
+    look-ups catch Python's ValueError for it, not psycopg's DataError, so it was a 500 there.
+    """
+    values = [value for _, items in request.GET.lists() for value in items]
+    if request.method == "POST":  # the form DOT reads: URL-encoded or multipart
+        values += [value for _, items in request.POST.lists() for value in items]
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    values.append(header)
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8", "replace")
+        except (ValueError, binascii.Error):
+            decoded = ""
+        values += [decoded, unquote(decoded)]  # RFC 6749 §2.3.1: the id and secret are URL-encoded
+    return any("\x00" in value for value in values)
+
+
 def with_keys(view):
+    """An OIDC endpoint: the signing keys loaded (``keys.install``), a request holding a NUL refused
+    as ``invalid_request``."""
+
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if _holds_nul(request):
+            return _oauth_error("invalid_request", "A parameter holds a NUL character.")
         keys.install()
         return view(request, *args, **kwargs)
 
@@ -103,3 +137,17 @@ def _continue_page(request: HttpRequest, site, location: str) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+class TokenView(dot.TokenView):
+    """DOT's token endpoint for the grants product sign-in issues: authorization codes and refresh
+    tokens. DOT reads a device-code grant's ``device_code`` unguarded (a KeyError, a 500 when it is
+    missing), and no site uses that flow."""
+
+    GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        grant_type = request.POST.get("grant_type", "")
+        if grant_type and grant_type not in self.GRANT_TYPES:
+            return _oauth_error("unsupported_grant_type", f"{grant_type[:100]} is not supported here.")
+        return super().post(request, *args, **kwargs)

@@ -119,3 +119,57 @@ def test_a_posted_authorize_form_neither_bypasses_the_checks_nor_fails(product, 
         response = client.post("/oauth2/authorize/", data)
         assert response.status_code == 405 and "code=" not in response.get("Location", "")
     assert not Grant.objects.exists() and not Activity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "headers"),
+    [
+        ("get", "/oauth2/authorize/", {"client_id": "a\x00", "response_type": "code"}, {}),
+        (
+            "post",
+            "/oauth2/token/",
+            {"grant_type": "authorization_code", "client_id": "a\x00", "code": "c"},
+            {},
+        ),
+        ("post", "/oauth2/token/", {"grant_type": "authorization_code", "code": "c\x00"}, "basic"),
+        ("post", "/oauth2/token/", {"grant_type": "refresh_token", "refresh_token": "r\x00"}, "basic"),
+        ("post", "/oauth2/revoke_token/", {"token": "t\x00"}, "basic"),
+        ("get", "/oauth2/logout/", {"client_id": "a\x00"}, {}),
+        ("get", "/oauth2/logout/", {"id_token_hint": "x\x00"}, {}),
+        ("get", "/oauth2/userinfo/", {}, {"HTTP_AUTHORIZATION": "Bearer t\x00"}),
+        ("post", "/oauth2/token/", {"grant_type": "authorization_code", "code": "c"}, "basic_nul"),
+    ],
+)
+def test_a_nul_anywhere_in_an_oidc_request_is_invalid_request_not_a_500(product, method, path, data, headers):
+    """PostgreSQL refuses NUL in text; django-oauth-toolkit's look-ups catch Python's ValueError for
+    it, not psycopg's DataError, so a NUL in a client id, code or token was a 500 there."""
+    import base64
+
+    from django.test import Client
+    from oauth2_provider.models import AccessToken, Grant, RefreshToken
+
+    if headers == "basic":
+        credentials = base64.b64encode(f"{product.client_id}:{product.secret}".encode()).decode()
+        headers = {"HTTP_AUTHORIZATION": f"Basic {credentials}"}
+    elif headers == "basic_nul":
+        headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"a\x00:b").decode()}
+    response = getattr(Client(), method)(path, data, **headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert not (Grant.objects.exists() or AccessToken.objects.exists() or RefreshToken.objects.exists())
+
+
+def test_a_device_code_grant_is_unsupported_not_a_500(product):
+    """DOT's token view reads the device_code field of that grant type unguarded (a KeyError, a 500);
+    orgwarden's product sign-in issues codes and refresh tokens only."""
+    import base64
+
+    from django.test import Client
+
+    credentials = base64.b64encode(f"{product.client_id}:{product.secret}".encode()).decode()
+    response = Client().post(
+        "/oauth2/token/",
+        {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"},
+        HTTP_AUTHORIZATION=f"Basic {credentials}",
+    )
+    assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
