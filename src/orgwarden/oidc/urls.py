@@ -2,6 +2,7 @@
 and the OIDC endpoints under ``/oauth2/``. DOT reverses these names in its own namespace."""
 
 from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot
 
 from orgwarden.oidc.views import AuthorizeView, TokenView, with_keys
@@ -14,7 +15,7 @@ urlpatterns = [
         with_keys(dot.ConnectDiscoveryInfoView.as_view()),
         name="oidc-connect-discovery-info",
     ),
-    path("oauth2/authorize/", with_keys(AuthorizeView.as_view()), name="authorize"),
+    path("oauth2/authorize/", with_keys(csrf_exempt(AuthorizeView.as_view())), name="authorize"),
     path("oauth2/token/", with_keys(TokenView.as_view()), name="token"),
     path("oauth2/revoke_token/", with_keys(dot.RevokeTokenView.as_view()), name="revoke-token"),
     path("oauth2/jwks.json", with_keys(dot.JwksInfoView.as_view()), name="jwks-info"),

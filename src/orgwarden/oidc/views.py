@@ -72,9 +72,22 @@ def with_keys(view):
 
 
 class AuthorizeView(dot.AuthorizationView):
-    # GET only: every site skips the consent form, so a POST (DOT's form handler) could only be a
-    # forged one, and it would issue a code past every check below (and 500 on an unknown client).
-    http_method_names = ["get", "head", "options"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """A POSTed authorization request (OIDC Core §3.1.2.1 allows a form POST) is answered with a
+        303 to the GET of the same parameters, signed in or not, so one path runs every check.
+
+        DOT's own POST handler is its consent form, which no site shows: it would issue a code past
+        every check in ``get`` (and 500 on an unknown client). The POST changes nothing, so it needs
+        no CSRF token (the view is exempt: a relying party's form comes from another site).
+        """
+        if request.method == "POST":
+            query = urlencode([(key, value) for key, values in request.POST.lists() for value in values])
+            response = HttpResponse(status=303)
+            response["Location"] = f"{request.path}?{query}"
+            return response
+        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         client_id = str(request.GET.get("client_id", ""))[:100]

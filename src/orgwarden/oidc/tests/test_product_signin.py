@@ -96,14 +96,17 @@ def test_signing_out_everywhere_cuts_the_refresh_token(live_server, product, man
     assert refused.value.error == "invalid_grant"
 
 
-def test_a_posted_authorize_form_neither_bypasses_the_checks_nor_fails(product, manage):
-    """The consent form is never shown (every site skips it), so a POST to /authorize can only be
-    forged: it must not issue a code past the access check, nor 500 on an unknown client_id."""
+def test_a_posted_authorize_request_goes_through_the_checks_of_a_get(product, manage):
+    """OIDC Core lets a relying party POST the authorization request. It is answered with a 303 to
+    the GET of the same parameters: no code past the access check (DOT's consent-form POST issued
+    one), no 500 on an unknown client, and no CSRF refusal of another site's form."""
+    from urllib.parse import parse_qs, urlsplit
+
     from django.test import Client
     from oauth2_provider.models import Grant
 
     person = manage()  # no access to the site
-    client = Client()
+    client = Client(enforce_csrf_checks=True)
     client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
     form = {
         "client_id": product.client_id,
@@ -115,9 +118,15 @@ def test_a_posted_authorize_form_neither_bypasses_the_checks_nor_fails(product, 
         "code_challenge_method": "S256",
         "allow": "Authorize",
     }
-    for data in (form, {**form, "client_id": "unknown"}):
-        response = client.post("/oauth2/authorize/", data)
-        assert response.status_code == 405 and "code=" not in response.get("Location", "")
+    response = client.post("/oauth2/authorize/", form)
+    assert response.status_code == 303
+    location = urlsplit(response["Location"])
+    assert location.path == "/oauth2/authorize/"
+    assert {k: v[0] for k, v in parse_qs(location.query).items()} == form
+    refused = client.get(response["Location"])
+    assert refused.status_code == 403 and b"have access to" in refused.content
+    unknown = client.post("/oauth2/authorize/", {**form, "client_id": "unknown"})
+    assert unknown.status_code == 303 and client.get(unknown["Location"]).status_code == 400
     assert not Grant.objects.exists() and not Activity.objects.exists()
 
 
