@@ -7,6 +7,7 @@ are the state changes it ends in: a recorded success or failure, a session ended
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -108,6 +109,24 @@ def account_create(
     if not email_verified and send_verification_email:
         _queue_verification_email(account)
     return account
+
+
+def account_create_or_found(*, email: str, **create: Any) -> tuple[Account, bool]:
+    """``account_create(email=email, **create)``, or the account that took ``email`` meanwhile, locked:
+    ``(account, created)``. Call it inside a transaction, after looking ``email`` up and finding none.
+
+    On PostgreSQL a sign-up (or a SCIM create, a just-in-time sign-in) that commits the email after
+    the look-up makes the insert wait for it, then fail on the unique email. ``account_create`` rolls
+    back to its own savepoint, so the caller's transaction goes on with that account, as if it had
+    been there first. Raises ``EmailTaken`` should it be gone again, and what ``account_create`` raises.
+    """
+    try:
+        return account_create(email=email, **create), True
+    except EmailTaken:
+        found = Account.objects.select_for_update().filter(email=normalize_email(email)).first()
+        if found is None:
+            raise
+        return found, False
 
 
 @transaction.atomic

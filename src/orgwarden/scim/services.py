@@ -232,7 +232,7 @@ def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent
     created = False
     if account is None:
         try:
-            account = account_services.account_create(
+            account, created = account_services.account_create_or_found(
                 email=email,
                 display_name=name,
                 password=None,
@@ -243,14 +243,8 @@ def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent
                 send_verification_email=False,
                 managed_by_caller=True,  # claimed just below, into this directory
             )
-            created = True
-        except EmailTaken:
-            # A concurrent sign-up or create committed this email after the check (PostgreSQL:
-            # the insert waited for it). account_create rolled back to its savepoint, so the
-            # transaction goes on and links that account, as if it had come first.
-            account = Account.objects.select_for_update().filter(email=email).first()
-            if account is None:  # … and it is gone again: let the identity provider retry
-                raise Uniqueness(f"{email} is being changed by another request; try again.") from None
+        except EmailTaken:  # taken by a concurrent request, and gone again: let the IdP retry
+            raise Uniqueness(f"{email} is being changed by another request; try again.") from None
     if not created and ScimUser.objects.filter(account=account, directory__org=org).exists():
         raise Uniqueness(f"{email} is already provisioned by another user record of this organization.")
     try:

@@ -388,7 +388,7 @@ def _jit_create(connection: SamlConnection, email: str, display_name: str, domai
     create committed the email since it was looked up (the insert waited for it), that account, as
     if it had been there first. Raises ``SsoSigninRefused``."""
     try:
-        account = account_services.account_create(
+        account, created = account_services.account_create_or_found(
             email=email,
             display_name=display_name,
             password=None,
@@ -397,13 +397,12 @@ def _jit_create(connection: SamlConnection, email: str, display_name: str, domai
             org_id=connection.org.org_id,
             via="saml_jit",
         )
-    except EmailTaken:  # account_create rolled back to its savepoint: the transaction goes on
-        existing = Account.objects.filter(email=email).first()
-        if existing is None:  # … and it is gone again
-            raise SsoSigninRefused(
-                "no_account", "The account for this email is being changed; try again."
-            ) from None
-        return existing
+    except EmailTaken:  # taken by a concurrent request, and gone again
+        raise SsoSigninRefused(
+            "no_account", "The account for this email is being changed; try again."
+        ) from None
+    if not created:
+        return account
     org_user = OrgUser.objects.filter(org=connection.org, account=account, is_managed=True).first()
     if org_user is None:
         raise SsoSigninRefused("managed_by_another_org", "This account is managed by another organization.")

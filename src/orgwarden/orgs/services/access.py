@@ -636,7 +636,7 @@ def user_invite(
     new_account = account is None
     if account is None:
         try:
-            account = account_services.account_create(
+            account, new_account = account_services.account_create_or_found(
                 email=email,
                 display_name=email.split("@")[0][:150],
                 password=None,
@@ -645,13 +645,8 @@ def user_invite(
                 via="invitation",
                 send_verification_email=False,  # the invitation's sign-in link verifies the address
             )
-        except EmailTaken:
-            # Someone signed up with it since the look-up (PostgreSQL: the insert waited for them);
-            # account_create rolled back to its savepoint. Invite that account, as if it came first.
-            account = Account.objects.filter(email=email).first()
-            new_account = False
-            if account is None:  # … and it is gone again
-                raise InvalidInput(f"The account {email} is being changed right now; try again.") from None
+        except EmailTaken:  # taken by a sign-up meanwhile, and gone again
+            raise InvalidInput(f"The account {email} is being changed right now; try again.") from None
         except AccountsError as exc:
             raise InvalidInput(exc.message) from exc
     if account.status == Account.Status.CLOSED:
