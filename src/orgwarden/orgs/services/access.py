@@ -200,7 +200,7 @@ def _name_taken(org: Organization, name: str, *, exclude_pk: int | None = None) 
     return rows.exists()
 
 
-def _save_unique(obj, message: str, **kwargs) -> None:
+def save_unique(obj, message: str, **kwargs) -> None:
     """Save ``obj``; a unique-constraint race lost to a concurrent request becomes ``InvalidInput``."""
     try:
         with transaction.atomic():
@@ -225,7 +225,7 @@ def site_add(*, org: Organization, actor: OrgActor, product: str, name: str, url
     if _url_taken(org, url):
         raise InvalidInput(taken)
     site = ProductSite(org=org, product=product, name=name, url=url)
-    _save_unique(site, taken)
+    save_unique(site, taken)
     event_record(
         action="org:site:added",
         actor=who,
@@ -260,7 +260,7 @@ def site_update(
             changes["url"] = {"from": site.url, "to": url}
             site.url = url
     if changes:
-        _save_unique(
+        save_unique(
             site, "A product site with this address is already registered.", update_fields=["name", "url"]
         )
         event_record(
@@ -329,7 +329,7 @@ def _group_create(*, org: Organization, who: Actor, name: str, description: str 
     if _name_taken(org, name):
         raise InvalidInput(taken)
     group = Group(org=org, name=name, description=description)
-    _save_unique(group, taken)
+    save_unique(group, taken)
     event_record(
         action="org:group:created",
         actor=who,
@@ -376,7 +376,7 @@ def group_update(
             changes["description"] = {"from": group.description, "to": description}
             group.description = description
     if changes:
-        _save_unique(
+        save_unique(
             group, f"A group named {group.name} exists already.", update_fields=["name", "description"]
         )
         event_record(

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
@@ -35,6 +35,7 @@ from orgwarden.accounts.models import Account, RecoveryCode, Session, SignInLink
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, NotManaged, ProfileManagedByIdp
 from orgwarden.orgs.models import Directory, Domain, GroupMember, OrgAdmin, Organization, OrgUser
+from orgwarden.orgs.services.access import save_unique
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 
 PROFILE_FIELDS = ("display_name", "job_title", "department", "organization", "location")
@@ -166,13 +167,10 @@ def user_email_change(*, org: Organization, actor: OrgActor, account_id: str, em
         raise InvalidInput("Another account already uses this email address.")
     account.email = email
     account.email_verified = True
-    try:
-        with transaction.atomic():  # what a lost race rolls back, and only that
-            account.save(update_fields=["email", "email_verified"])
-    except IntegrityError as exc:
-        # A sign-up (or another change) took the address after the check (PostgreSQL: the update
-        # waited for it): the answer the check gives when it came first.
-        raise InvalidInput("Another account already uses this email address.") from exc
+    # A sign-up (or another change) that takes the address after the check gets the check's answer.
+    save_unique(
+        account, "Another account already uses this email address.", update_fields=["email", "email_verified"]
+    )
     OrgUser.objects.filter(account=account).update(email=email)
     OrgUser.objects.filter(pk=org_user.pk).update(domain=domain)
     ended, _ = Session.objects.filter(account=account).delete()
