@@ -399,26 +399,35 @@ def test_products_groups_and_invitation_journey_in_a_browser(new_page):
     ann.screenshot(path="/tmp/access-products.png", full_page=True)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_invitations_of_one_person_at_once_both_succeed_not_500(admin_client, org, admin, site, devs):
-    """Two admins invite the same external user to the site at once: both pass the "not a member
-    yet" check; the second's membership insert waits for the first (PostgreSQL) and fails on the
-    unique group and account. As when the first came first, the person is already in the default
-    group and the second invitation goes out without a second membership; no 500."""
+@pytest.fixture
+def partner(org, admin, site, devs):
+    """An external user of ``org``, not yet in ``devs``: the site's default group, with user access."""
     from orgwarden.orgs.services.claims import org_user_ensure
-    from orgwarden.testing.races import behind_an_open_transaction
 
     s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
     s.site_default_groups_set(org=org, actor=admin, site_id=site.site_id, group_ids=[devs.group_id])
     person = AccountFactory(email="partner@partner.example")
     org_user_ensure(org=org, account=person)
+    return person
+
+
+def invite(client: Client, org, site, email: str, **extra):
+    """The site's invite form, posted as an admin does."""
+    form = {"invite-emails": email, "invite-role": "user"}
+    return client.post(f"{base(org)}/products/{site.site_id}/invite", form, **extra)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_invitations_of_one_person_at_once_both_succeed_not_500(admin_client, org, admin, site, partner):
+    """Two admins invite the same external user to the site at once: both pass the "not a member
+    yet" check; the second's membership insert waits for the first (PostgreSQL) and fails on the
+    unique group and account. As when the first came first, the person is already in the default
+    group and the second invitation goes out without a second membership; no 500."""
+    from orgwarden.testing.races import behind_an_open_transaction
 
     response = behind_an_open_transaction(
-        lambda: s.user_invite(org=org, actor=admin, email=person.email, site_ids=[site.site_id]),
-        lambda: admin_client.post(
-            f"{base(org)}/products/{site.site_id}/invite",
-            {"invite-emails": person.email, "invite-role": "user"},
-        ),
+        lambda: s.user_invite(org=org, actor=admin, email=partner.email, site_ids=[site.site_id]),
+        lambda: invite(admin_client, org, site, partner.email),
     )
     assert response.status_code == 302
     assert list(GroupMember.objects.values_list("group__name", "account__email")) == [
@@ -437,10 +446,7 @@ def test_two_first_invitations_to_a_site_share_the_default_group_it_makes(admin_
 
     response = behind_an_open_transaction(
         lambda: s.user_invite(org=org, actor=admin, email="ann@partner.example", site_ids=[site.site_id]),
-        lambda: admin_client.post(
-            f"{base(org)}/products/{site.site_id}/invite",
-            {"invite-emails": "bob@partner.example", "invite-role": "user"},
-        ),
+        lambda: invite(admin_client, org, site, "bob@partner.example"),
     )
     assert response.status_code == 302
     members = sorted(GroupMember.objects.values_list("group__name", "account__email"))
@@ -459,11 +465,7 @@ def test_an_invitation_racing_a_sign_up_of_the_email_invites_that_account(admin_
 
     response = behind_an_open_transaction(
         lambda: account_create(email="new@partner.example", display_name="New", password=None),
-        lambda: admin_client.post(
-            f"{base(org)}/products/{site.site_id}/invite",
-            {"invite-emails": "new@partner.example", "invite-role": "user"},
-            follow=True,
-        ),
+        lambda: invite(admin_client, org, site, "new@partner.example", follow=True),
     )
     assert response.status_code == 200 and b"already exists" not in response.content
     account = Account.objects.get(email="new@partner.example")
@@ -474,26 +476,17 @@ def test_an_invitation_racing_a_sign_up_of_the_email_invites_that_account(admin_
 
 @pytest.mark.django_db(transaction=True)
 def test_an_invitation_racing_an_admin_adding_the_person_to_the_group_adds_them_once(
-    admin_client, org, admin, site, devs
+    admin_client, org, admin, site, devs, partner
 ):
     """One admin adds a user to the site's default group while another invites them: the invitation
     waits for the group (locked, as the add locks it) and finds them a member; no 500."""
-    from orgwarden.orgs.services.claims import org_user_ensure
     from orgwarden.testing.races import behind_an_open_transaction
-
-    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
-    s.site_default_groups_set(org=org, actor=admin, site_id=site.site_id, group_ids=[devs.group_id])
-    person = AccountFactory(email="partner@partner.example")
-    org_user_ensure(org=org, account=person)
 
     response = behind_an_open_transaction(
         lambda: s.group_members_add(
-            org=org, actor=admin, group_id=devs.group_id, account_ids=[person.account_id]
+            org=org, actor=admin, group_id=devs.group_id, account_ids=[partner.account_id]
         ),
-        lambda: admin_client.post(
-            f"{base(org)}/products/{site.site_id}/invite",
-            {"invite-emails": person.email, "invite-role": "user"},
-        ),
+        lambda: invite(admin_client, org, site, partner.email),
     )
     assert response.status_code == 302
     assert list(GroupMember.objects.values_list("group__name", "account__email")) == [
