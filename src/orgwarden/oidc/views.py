@@ -10,12 +10,10 @@ enforces goes through the identity provider first and comes back to the same aut
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider import views as dot
@@ -25,12 +23,7 @@ from orgwarden.oidc import keys, services
 from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove
 from orgwarden.oidc.models import SiteClient
 from orgwarden.tokens.introspection import activity_record
-
-
-def _oauth_error(error: str, description: str) -> JsonResponse:
-    response = JsonResponse({"error": error, "error_description": description}, status=400)
-    response["Cache-Control"] = "no-store"
-    return response
+from orgwarden.tokens.oauth import client_credentials, oauth_error
 
 
 def _holds_nul(request: HttpRequest) -> bool:
@@ -42,15 +35,8 @@ def _holds_nul(request: HttpRequest) -> bool:
     values = [value for _, items in request.GET.lists() for value in items]
     if request.method == "POST":  # the form DOT reads: URL-encoded or multipart
         values += [value for _, items in request.POST.lists() for value in items]
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    values.append(header)
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8", "replace")
-        except (ValueError, binascii.Error):
-            decoded = ""
-        values += [decoded, unquote(decoded)]  # RFC 6749 §2.3.1: the id and secret are URL-encoded
+    values.append(request.META.get("HTTP_AUTHORIZATION", ""))
+    values += client_credentials(request)  # decoded: RFC 6749 §2.3.1 URL-encodes them
     return any("\x00" in value for value in values)
 
 
@@ -61,7 +47,7 @@ def with_keys(view):
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if _holds_nul(request):
-            return _oauth_error("invalid_request", "A parameter holds a NUL character.")
+            return oauth_error("invalid_request", "A parameter holds a NUL character.")
         keys.install()
         return view(request, *args, **kwargs)
 
@@ -162,5 +148,5 @@ class TokenView(dot.TokenView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
         if grant_type and grant_type not in self.GRANT_TYPES:
-            return _oauth_error("unsupported_grant_type", f"{grant_type[:100]} is not supported here.")
+            return oauth_error("unsupported_grant_type", f"{grant_type[:100]} is not supported here.")
         return super().post(request, *args, **kwargs)

@@ -6,14 +6,10 @@ The value of a new token is rendered in the answer to the POST that created it a
 
 from __future__ import annotations
 
-import base64
-import binascii
-from urllib.parse import unquote
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -22,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.tokens import introspection, selectors, user_services
 from orgwarden.tokens.exceptions import TokenNotFound, TokensError
+from orgwarden.tokens.oauth import client_credentials, json_answer, oauth_error
 
 LIFETIMES = (1, 7, 30, 90, 180, 365)
 _NOT_ALLOWED = "Your organization's authentication policy does not allow API tokens."
@@ -104,33 +101,6 @@ def account_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
 # --- introspection (RFC 7662) ---------------------------------------------------------------------
 
 
-def _json(body: dict, status: int = 200) -> JsonResponse:
-    response = JsonResponse(body, status=status)
-    response["Cache-Control"] = "no-store"  # RFC 6749 §5.1, which RFC 7662 follows
-    response["Pragma"] = "no-cache"
-    return response
-
-
-def _oauth_error(error: str, description: str, status: int) -> JsonResponse:
-    response = _json({"error": error, "error_description": description}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Basic realm="orgwarden introspection"'
-    return response
-
-
-def _client_credentials(request: HttpRequest) -> tuple[str, str]:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header[:6].lower() == "basic ":
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return "", ""
-        client_id, _, secret = decoded.partition(":")
-        # RFC 6749 2.3.1: both parts are form-urlencoded before base64.
-        return unquote(client_id), unquote(secret)
-    return request.POST.get("client_id", ""), request.POST.get("client_secret", "")
-
-
 @csrf_exempt
 def introspect(request: HttpRequest) -> HttpResponse:
     """``POST /oauth2/introspect``: client-authenticated as a product site; ``token`` in the form.
@@ -138,14 +108,14 @@ def introspect(request: HttpRequest) -> HttpResponse:
     Served by ``orgwarden.wsgi``'s short middleware chain (it needs no session, cookie or CSRF).
     """
     if request.method != "POST":
-        response = _oauth_error("invalid_request", "Use POST.", 405)
+        response = oauth_error("invalid_request", "Use POST.", 405)
         response["Allow"] = "POST"
         return response
-    client_id, client_secret = _client_credentials(request)
+    client_id, client_secret = client_credentials(request)
     token = request.POST.get("token", "")
     answer = introspection.introspect(client_id=client_id, client_secret=client_secret, token=token)
     if answer is None:
-        return _oauth_error("invalid_client", "Unknown client or wrong secret.", 401)
+        return oauth_error("invalid_client", "Unknown client or wrong secret.", 401)
     if not token:
-        return _oauth_error("invalid_request", "The token parameter is missing.", 400)
-    return _json(answer)
+        return oauth_error("invalid_request", "The token parameter is missing.", 400)
+    return json_answer(answer)
