@@ -19,6 +19,10 @@ class EmailNotVerified(OrgsError):
     message = "Verify your email address before you create an organization."
 
 
+class AlreadySetUp(OrgsError):
+    message = "This installation is already set up: it has an organization."
+
+
 class InvalidName(OrgsError):
     message = "Enter a name of 1 to 100 characters."
 

@@ -107,3 +107,24 @@ def test_bad_input_shows_form_errors_and_changes_nothing(change, field_error):
     assert not Account.objects.exists()
     assert not Organization.objects.exists()
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_setup_sent_while_the_first_is_writing_is_told_already_set_up():
+    """Two setup forms sent at the same instant with different emails: the second waits for the
+    first's transaction and then finds the installation set up (410), creating nothing. Before, on
+    PostgreSQL, both passed the "no organization yet" check and two first organizations were made."""
+    from orgwarden.orgs.services import installation_setup
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    response = behind_an_open_transaction(
+        lambda: installation_setup(
+            email="first@example.com", display_name="First", password=GOOD["password"], org_name="First"
+        ),
+        lambda: Client().post(setup_path(), GOOD),
+    )
+
+    assert response.status_code == 410
+    assert b"already set up" in response.content
+    assert list(Organization.objects.values_list("name", flat=True)) == ["First"]
+    assert not Account.objects.filter(email="founder@example.com").exists()

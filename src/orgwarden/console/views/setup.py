@@ -2,11 +2,10 @@
 
 The token is a signed, timestamped value (``signing.dumps("first-admin", salt=SETUP_SALT)``), valid
 for 24 hours. It grants something only while the installation has no organization: the first
-successful POST creates the account and the organization, and from then on every setup link answers
-410 "already set up". Whoever can read the server's output is the operator; that is who gets the link.
-
-On PostgreSQL two POSTs racing in the same instant could both pass the "no organization yet" check;
-the cost is a second organization created by the same operator, which they can see in the console.
+successful POST creates the account and the organization (``orgs.services.installation_setup``), and
+from then on every setup link answers 410 "already set up" — also a POST sent in the same instant as
+the first, which waits for it. Whoever can read the server's output is the operator; that is who
+gets the link.
 """
 
 from __future__ import annotations
@@ -14,18 +13,16 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core import signing
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from orgwarden.accounts import services as account_services
 from orgwarden.accounts import signin
 from orgwarden.accounts.exceptions import AccountsError, InvalidPassword
 from orgwarden.accounts.forms import PASSWORD_MAX
 from orgwarden.orgs import services as org_services
-from orgwarden.orgs.exceptions import OrgsError
+from orgwarden.orgs.exceptions import AlreadySetUp, OrgsError
 from orgwarden.orgs.models import Organization
 
 SETUP_SALT = "orgwarden.setup"
@@ -85,17 +82,14 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                account = account_services.account_create(
-                    email=data["email"],
-                    display_name=data["display_name"],
-                    password=data["password"],
-                    email_verified=True,
-                    via="setup",
-                )
-                org = org_services.org_create(
-                    creator=account, name=data["org_name"], require_verified_email=False
-                )
+            account, org = org_services.installation_setup(
+                email=data["email"],
+                display_name=data["display_name"],
+                password=data["password"],
+                org_name=data["org_name"],
+            )
+        except AlreadySetUp:
+            return render(request, "console/setup.html", {"state": "done"}, status=410)
         except AccountsError as exc:
             field = "password" if isinstance(exc, InvalidPassword) else None
             for message in getattr(exc, "messages", [exc.message]):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from orgwarden.accounts import emails
+from orgwarden.accounts import services as account_services
 from orgwarden.accounts.ids import new_secret, secret_hash
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs import hooks, selectors
 from orgwarden.orgs.exceptions import (
     AlreadyAdmin,
+    AlreadySetUp,
     EmailNotVerified,
     InvalidName,
     InvitationForSomeoneElse,
@@ -25,6 +27,9 @@ from orgwarden.orgs.exceptions import (
 from orgwarden.orgs.models import AdminInvitation, Directory, OrgAdmin, Organization
 
 INVITATION_LIFETIME = timedelta(days=7)
+# The PostgreSQL advisory lock that makes the one-time setup one at a time: a constant no other
+# lock of this project uses (the bytes "owsetup" and a zero, read as one big-endian bigint).
+_SETUP_LOCK_KEY = int.from_bytes(b"owsetup\x00", "big")
 
 
 def org_target(org: Organization) -> Target:
@@ -63,6 +68,29 @@ def org_create(*, creator: Account, name: str, require_verified_email: bool = Tr
         details={"name": org.name},
     )
     return org
+
+
+@transaction.atomic
+def installation_setup(
+    *, email: str, display_name: str, password: str, org_name: str
+) -> tuple[Account, Organization]:
+    """The installation's first organization and its first admin (a new, verified account).
+
+    Once per installation: raises ``AlreadySetUp`` when any organization exists, checked after
+    taking a lock that concurrent setups wait on (a PostgreSQL advisory lock for this transaction;
+    on SQLite the transaction's write lock, taken at BEGIN IMMEDIATE), so two setup forms sent at
+    the same instant make one organization, and the second is told it is already set up. Raises the
+    ``AccountsError`` of ``account_create`` and the ``OrgsError`` of ``org_create`` unchanged.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SETUP_LOCK_KEY])
+    if Organization.objects.exists():
+        raise AlreadySetUp()
+    account = account_services.account_create(
+        email=email, display_name=display_name, password=password, email_verified=True, via="setup"
+    )
+    return account, org_create(creator=account, name=org_name, require_verified_email=False)
 
 
 @transaction.atomic
