@@ -39,6 +39,16 @@ class OrgwardenValidator(OAuth2Validator):
     def get_discovery_claims(self, request):
         return ["sub", "email", "email_verified", "name"]
 
+    # ``prompt=none`` (OIDC Core §3.1.2.1): oauthlib asks these two and its defaults raise
+    # NotImplementedError (a 500). The authorize view has already decided by the time validation
+    # runs: a signed-in person reaches it after every check of ``AuthorizeView.get``, and DOT answers
+    # an anonymous one ``login_required`` itself. No site shows a consent screen (skip_authorization).
+    def validate_silent_login(self, request):
+        return True
+
+    def validate_silent_authorization(self, request):
+        return True
+
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False

@@ -182,3 +182,34 @@ def test_a_device_code_grant_is_unsupported_not_a_500(product):
         HTTP_AUTHORIZATION=f"Basic {credentials}",
     )
     assert response.status_code == 400 and response.json()["error"] == "unsupported_grant_type"
+
+
+def test_prompt_none_answers_a_code_or_login_required_not_a_500(product, manage, grant):
+    """A silent sign-in (``prompt=none``, OIDC Core §3.1.2.1) asked the validator's silent-login
+    checks, which oauthlib leaves unimplemented: a NotImplementedError, a 500, signed in or not."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.test import Client
+    from oauth2_provider.models import Grant
+
+    person = manage()
+    grant(person)
+    query = {
+        "client_id": product.client_id,
+        "redirect_uri": CALLBACK,
+        "response_type": "code",
+        "scope": "openid",
+        "state": "s",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "prompt": "none",
+    }
+    anonymous = Client().get("/oauth2/authorize/", query)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(CALLBACK)
+    assert parse_qs(urlsplit(anonymous["Location"]).query) == {"error": ["login_required"], "state": ["s"]}
+    assert not Grant.objects.exists()
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    signed_in = client.get("/oauth2/authorize/", query)
+    assert signed_in.status_code == 302 and "code" in parse_qs(urlsplit(signed_in["Location"]).query)
+    assert Activity.objects.get(account=person, site=product.site).signins == 1
