@@ -42,7 +42,9 @@ def matching_step(secret: str, code: str, *, unix_time: float, last_step: int | 
     Returns ``None`` for a wrong, malformed, too old or replayed code.
     """
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    # ASCII digits only: ``isdigit`` also accepts "１２３４５６" or "١٢٣٤٥٦", which
+    # ``hmac.compare_digest`` refuses with a TypeError (it compares ASCII strings only).
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     now = time_step(unix_time)
     for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):

@@ -139,6 +139,30 @@ def test_sign_in_asks_for_a_code_and_refuses_a_replay(enrolled, password):
         assert AuditEvent.objects.filter(action="account:2sv:failed").count() == 1
 
 
+@pytest.mark.parametrize(
+    "to_digits",
+    [lambda d: chr(0xFF10 + int(d)), lambda d: chr(0x0660 + int(d))],
+    ids=["fullwidth", "arabic-indic"],
+)
+def test_a_code_in_other_scripts_digits_is_refused_not_a_500(enrolled, password, to_digits):
+    """Fullwidth or Arabic-Indic digits pass ``str.isdigit``; the code is a form error, 2SV unchanged."""
+    account, secret, _ = enrolled
+    with time_machine.travel(datetime(2026, 11, 27, 12, 5, 0, tzinfo=UTC), tick=False):
+        code = "".join(to_digits(d) for d in pyotp.TOTP(secret).now())
+        client = Client()
+        _to_code_step(client, account.email, password)
+        response = client.post("/login/step/two_step", {"code": code})
+        assert response.status_code == 400 and b"not valid" in response.content
+        assert not _signed_in(client)
+        enrolling = Client()
+        enrolling.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+        enrolling.get("/account/two-step/setup?new=1")
+        assert enrolling.post("/account/two-step/setup", {"code": code}).status_code == 400
+    before = account.totp_secret
+    account.refresh_from_db()
+    assert account.totp_secret == before
+
+
 def test_a_recovery_code_works_once(enrolled, password):
     account, _, codes = enrolled
     client = Client()
