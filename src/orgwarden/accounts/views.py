@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -36,7 +36,8 @@ def login_email(request: HttpRequest) -> HttpResponse:
     """Step 1: the email only. What comes next is the state machine's decision."""
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if request.user.is_authenticated and request.method == "GET":
-        return redirect(signin.safe_next_url(request, next_url))
+        # Not ``redirect()``: it would look a bare word like "!" up as a URL name (a 500).
+        return HttpResponseRedirect(signin.safe_next_url(request, next_url))
     form = EmailForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
         flow = signin.flow_start(request, email=form.cleaned_data["email"], next_url=next_url[:2000])

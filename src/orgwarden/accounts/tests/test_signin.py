@@ -85,6 +85,19 @@ def test_signed_in_person_visiting_login_is_sent_on(browser, account, sign_in):
     assert browser.get("/login?next=https://evil.example/")["Location"] == "/admin/"
 
 
+@pytest.mark.parametrize(
+    ("next_url", "location"),
+    [("!", "!"), ("a\x00b", "a%00b"), ("home", "home"), ("accounts:logout", "/admin/")],
+)
+def test_signed_in_person_visiting_login_with_a_bare_word_next_is_not_a_500(
+    browser, account, sign_in, next_url, location
+):
+    """A relative ``next`` stays relative (as after a sign-in); it is never looked up as a URL name."""
+    sign_in(browser, account.email)
+    response = browser.get("/login", {"next": next_url})
+    assert response.status_code == 302 and response["Location"] == location
+
+
 def test_wrong_password_is_refused_and_recorded(browser, account, one_event):
     _start(browser, account.email)
     response = browser.post("/login/step/password", {"password": WRONG})
