@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider import views as dot
+from oauthlib.common import INVALID_HEX_PATTERN
 
 from orgwarden.accounts.signin import session_proofs
 from orgwarden.oidc import keys, services
@@ -40,14 +41,25 @@ def _holds_nul(request: HttpRequest) -> bool:
     return any("\x00" in value for value in values)
 
 
+def _bad_escape_in_query(request: HttpRequest) -> bool:
+    """Whether the query string holds a ``%`` that starts no ``%XX`` escape (``%zz``, ``%2p``).
+
+    oauthlib parses the request's URI itself and raises ValueError on one (a 500) where Django reads
+    past it; its own pattern decides, so the two cannot disagree.
+    """
+    return INVALID_HEX_PATTERN.search(request.META.get("QUERY_STRING", "")) is not None
+
+
 def with_keys(view):
-    """An OIDC endpoint: the signing keys loaded (``keys.install``), a request holding a NUL refused
-    as ``invalid_request``."""
+    """An OIDC endpoint: the signing keys loaded (``keys.install``), a request holding a NUL or a
+    broken percent-escape in its query string refused as ``invalid_request``."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if _holds_nul(request):
             return oauth_error("invalid_request", "A parameter holds a NUL character.")
+        if _bad_escape_in_query(request):
+            return oauth_error("invalid_request", "The query string holds a malformed %-escape.")
         keys.install()
         return view(request, *args, **kwargs)
 

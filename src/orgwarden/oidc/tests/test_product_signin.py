@@ -213,3 +213,30 @@ def test_prompt_none_answers_a_code_or_login_required_not_a_500(product, manage,
     signed_in = client.get("/oauth2/authorize/", query)
     assert signed_in.status_code == 302 and "code" in parse_qs(urlsplit(signed_in["Location"]).query)
     assert Activity.objects.get(account=person, site=product.site).signins == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/oauth2/authorize/"),
+        ("get", "/oauth2/userinfo/"),
+        ("post", "/oauth2/token/"),
+        ("post", "/oauth2/revoke_token/"),
+    ],
+)
+@pytest.mark.parametrize("escape", ["%zz", "%2p", "%%41"])
+def test_a_broken_percent_escape_in_the_query_is_invalid_request_not_a_500(
+    product, manage, method, path, escape
+):
+    """oauthlib parses the request URI itself and raises ValueError on a ``%`` that starts no
+    escape, where Django reads past it: a 500 at every endpoint that hands the URI to oauthlib."""
+    from django.test import Client
+    from oauth2_provider.models import AccessToken, Grant
+
+    client = Client()
+    client.force_login(manage(), backend="orgwarden.accounts.backends.AccountBackend")
+    query = f"client_id={product.client_id}&response_type=code&state={escape}"
+    response = getattr(client, method)(f"{path}?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert not (Grant.objects.exists() or AccessToken.objects.exists())
