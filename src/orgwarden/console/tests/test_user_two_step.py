@@ -23,3 +23,17 @@ def test_reset_two_step_from_the_account_page(org, admin_client):
     assert admin_client.post(reset_url).status_code == 302
     person.refresh_from_db()
     assert not person.has_two_step
+
+
+def test_an_admin_resetting_their_own_two_step_is_signed_out_not_shown_a_400(org, org_admin, admin_client):
+    """The reset ends every session of the account, the admin's own included."""
+    me = org_admin.account
+    me.totp_secret, me.totp_last_step, me.totp_enabled_at = "x", 1, me.created_at
+    me.save()
+    with transaction.atomic():
+        account_claim(org=org, account=me, domain=None, actor=Actor.system())
+    response = admin_client.post(f"/admin/o/{org.org_id}/policies/accounts/{me.account_id}/reset-two-step")
+    assert response.status_code == 302 and response["Location"] == "/login"
+    me.refresh_from_db()
+    assert not me.has_two_step
+    assert admin_client.get(f"/admin/o/{org.org_id}/").status_code == 302  # signed out

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -277,6 +278,12 @@ def two_step_reset(request: HttpRequest, account_id: str) -> HttpResponse:
         ended = services.two_step_reset(org=request.org, actor=request.user, account_id=account_id)
     except NotFound as exc:
         raise Http404() from exc
+    if account.pk == request.user.pk:
+        # An admin's own reset ended this session too: log out so the response does not try to
+        # save the deleted session (which Django answers with a 400 "session interrupted").
+        logout(request)
+        messages.success(request, "Your two-step verification was reset. Sign in again to set it up.")
+        return redirect("accounts:login")
     messages.success(
         request,
         f"Two-step verification of {account.email} reset; {ended} session{'s' if ended != 1 else ''} ended.",
