@@ -24,7 +24,7 @@ from orgwarden.oidc import keys, services
 from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove
 from orgwarden.oidc.models import SiteClient
 from orgwarden.tokens.introspection import activity_record
-from orgwarden.tokens.oauth import client_credentials, oauth_error
+from orgwarden.tokens.oauth import client_credentials, oauth_error, unreadable_form
 
 
 def _holds_nul(request: HttpRequest) -> bool:
@@ -51,11 +51,15 @@ def _bad_escape_in_query(request: HttpRequest) -> bool:
 
 
 def with_keys(view):
-    """An OIDC endpoint: the signing keys loaded (``keys.install``), a request holding a NUL or a
-    broken percent-escape in its query string refused as ``invalid_request``."""
+    """An OIDC endpoint: the signing keys loaded (``keys.install``), a request with a body that is
+    no readable form, holding a NUL, or with a broken percent-escape in its query string refused as
+    ``invalid_request``."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        unreadable = unreadable_form(request)
+        if unreadable is not None:
+            return unreadable
         if _holds_nul(request):
             return oauth_error("invalid_request", "A parameter holds a NUL character.")
         if _bad_escape_in_query(request):

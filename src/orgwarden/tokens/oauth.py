@@ -7,7 +7,9 @@ import base64
 import binascii
 from urllib.parse import unquote
 
+from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 
 def json_answer(body: dict, status: int = 200) -> JsonResponse:
@@ -22,6 +24,17 @@ def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse
     if status == 401:
         response["WWW-Authenticate"] = 'Basic realm="orgwarden introspection"'
     return response
+
+
+def unreadable_form(request: HttpRequest) -> JsonResponse | None:
+    """``invalid_request`` when the form body cannot be read, else ``None``: over Django's size or
+    field-count limit, URL-encoded in a charset other than UTF-8, or a broken multipart body.
+    Reading it raises, and Django's answer is its HTML 400 page, which no OAuth client reads."""
+    try:
+        request.POST  # noqa: B018 — parsed here, where its errors can be answered in OAuth's format
+    except (BadRequest, SuspiciousOperation, MultiPartParserError):
+        return oauth_error("invalid_request", "The request body cannot be read as a form.")
+    return None
 
 
 def client_credentials(request: HttpRequest) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.tokens import introspection, selectors, user_services
 from orgwarden.tokens.exceptions import TokenNotFound, TokensError
-from orgwarden.tokens.oauth import client_credentials, json_answer, oauth_error
+from orgwarden.tokens.oauth import client_credentials, json_answer, oauth_error, unreadable_form
 
 LIFETIMES = (1, 7, 30, 90, 180, 365)
 _NOT_ALLOWED = "Your organization's authentication policy does not allow API tokens."
@@ -111,6 +111,9 @@ def introspect(request: HttpRequest) -> HttpResponse:
         response = oauth_error("invalid_request", "Use POST.", 405)
         response["Allow"] = "POST"
         return response
+    unreadable = unreadable_form(request)
+    if unreadable is not None:
+        return unreadable
     client_id, client_secret = client_credentials(request)
     token = request.POST.get("token", "")
     answer = introspection.introspect(client_id=client_id, client_secret=client_secret, token=token)

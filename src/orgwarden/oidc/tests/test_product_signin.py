@@ -240,3 +240,33 @@ def test_a_broken_percent_escape_in_the_query_is_invalid_request_not_a_500(
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
     assert not (Grant.objects.exists() or AccessToken.objects.exists())
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/oauth2/token/", "/oauth2/revoke_token/", "/oauth2/jwks.json", "/.well-known/openid-configuration"],
+)
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("grant_type=authorization_code&code=c", "application/x-www-form-urlencoded; charset=latin1"),
+        ("code=" + "a" * (1024 * 1024 + 1), "application/x-www-form-urlencoded"),
+        ("&".join(f"f{i}=1" for i in range(1001)), "application/x-www-form-urlencoded"),
+        ("code=c", "multipart/form-data"),
+    ],
+    ids=["latin1", "too_big", "too_many_fields", "no_boundary"],
+)
+def test_a_body_that_is_no_readable_form_is_an_oauth_error_not_an_html_page(
+    product, path, body, content_type
+):
+    """Reading such a form raises in Django (a non-UTF-8 URL-encoded charset, its size or field
+    limit, a multipart body without boundary) and its answer was the console's HTML 400 page."""
+    import base64
+
+    from django.test import Client
+    from oauth2_provider.models import AccessToken
+
+    credentials = base64.b64encode(f"{product.client_id}:{product.secret}".encode()).decode()
+    response = Client().post(path, body, content_type=content_type, HTTP_AUTHORIZATION=f"Basic {credentials}")
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert not AccessToken.objects.exists()

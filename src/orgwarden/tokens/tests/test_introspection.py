@@ -141,6 +141,26 @@ def test_client_authentication(site, person):
     assert client.get(URL).status_code == 405
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("token=owt_x", "application/x-www-form-urlencoded; charset=latin1"),
+        ("token=" + "a" * (1024 * 1024 + 1), "application/x-www-form-urlencoded"),
+        ("&".join(f"f{i}=1" for i in range(1001)), "application/x-www-form-urlencoded"),
+        ("token=owt_x", "multipart/form-data"),
+    ],
+    ids=["latin1", "too_big", "too_many_fields", "no_boundary"],
+)
+def test_a_body_that_is_no_readable_form_is_an_oauth_error_not_an_html_page(site, body, content_type):
+    """Reading such a form raises in Django (a non-UTF-8 URL-encoded charset, its size or field
+    limit, a multipart body without boundary) and its answer was the console's HTML 400 page."""
+    response = Client().post(
+        URL, body, content_type=content_type, HTTP_AUTHORIZATION=_basic(site.client_id, site.secret)
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert not Activity.objects.exists()
+
+
 def test_a_new_secret_replaces_the_old_one(org, org_admin, site, person):
     _, value = user_token_create(account=person, label="cli")
     credential, secret = site_credential_create(org=org, actor=org_admin.account, site_id=site.site.site_id)
