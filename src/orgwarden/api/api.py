@@ -24,6 +24,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase
 
 from orgwarden import __version__
+from orgwarden.db import outage
 from orgwarden.insights import api as insights_api
 from orgwarden.orgs.api import events as events_api
 from orgwarden.orgs.api import orgs as orgs_api
@@ -209,8 +210,13 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited):
 
 @api.exception_handler(Exception)
 def on_unexpected(request: HttpRequest, exc: Exception):
-    # A bug: logged with its traceback for the operator, answered in the API's format.
+    # A bug, or the database out of reach (503, to retry: orgwarden.db.outage): logged with its
+    # traceback for the operator, answered in the API's format.
     logger.exception("Unhandled error in %s %s", request.method, request.path)
+    if outage.database_unavailable(exc):
+        response = error(request, 503, "unavailable", outage.MESSAGE)
+        response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+        return response
     return error(request, 500, "server_error", "Something went wrong on our side.")
 
 

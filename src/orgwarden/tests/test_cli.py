@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,19 +15,7 @@ import pytest
 
 from orgwarden import cli
 from orgwarden.config import ConfigError
-
-PORTS = range(8770, 8800)  # the range this project's tests and benchmarks may listen on
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8770-8799")
+from orgwarden.testing.serve import clean_env, free_port, wait_until
 
 
 def processes() -> dict[int, tuple[int, str, str]]:
@@ -50,24 +37,6 @@ def processes() -> dict[int, tuple[int, str, str]]:
 def running(pid: int) -> bool:
     info = processes().get(pid)
     return info is not None and info[1] != "Z"  # a zombie has exited
-
-
-def wait_until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)  # polling other processes; nothing in-process to wait on
-    return condition()
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The parent's environment without the suite's settings and ORGWARDEN_* values."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
-    env["DJANGO_SETTINGS_MODULE"] = "orgwarden.settings"
-    env["ORGWARDEN_DATA_DIR"] = str(tmp_path / "data")
-    env.update(extra)
-    return env
 
 
 def test_serve_options_defaults(monkeypatch):

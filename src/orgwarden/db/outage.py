@@ -1,0 +1,61 @@
+"""A database that is briefly out of reach, told apart from a defect: what error answers call 503.
+
+When PostgreSQL restarts, fails over or is cut off, or when SQLite's write lock stays taken past
+the busy timeout (a backup, a long migration), a request cannot be served — but nothing is wrong
+with the request or with orgwarden, and the same request will work in a moment. Such a request is
+answered 503 with ``Retry-After`` in its caller's format (``console.views.errors.server_error``),
+so an identity provider or a product retries it and a person is told to try again, instead of a
+500 that says "bug". Django replaces a broken connection by itself at the end of the request, so
+service comes back with the database, without a restart.
+
+Unavailable means, found anywhere in the exception's chain (Django wraps the driver's error):
+
+- psycopg's ``OperationalError`` without an SQLSTATE (the client could not connect, or the server
+  closed the connection), or with one of SQLSTATE class 08 (connection exception), 53
+  (insufficient resources: too many connections, disk full) or 57P01–57P03 (the server is shutting
+  down, crashed, or is starting up);
+- sqlite3's ``OperationalError`` for a file that cannot be opened, a lock held past the busy
+  timeout, an I/O error, or a full disk.
+
+Everything else (a syntax error, a missing table or column, a query cancelled by a timeout, an
+integrity error) is a defect or a bad request, and keeps its 500 or its own answer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+RETRY_AFTER_SECONDS = 10  # what a 503 for an unavailable database tells the caller to wait
+MESSAGE = "The service can't reach its database right now. Try again in a few seconds."
+_SQLITE_MESSAGES = (
+    "database is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+)
+_PG_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True if ``exc`` (or an exception it was raised from) says the database is out of reach."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if _driver_unavailable(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _driver_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        return any(message.startswith(known) for known in _SQLITE_MESSAGES)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs may drop it
+        return False
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith(_PG_SQLSTATE_PREFIXES)
+    return False

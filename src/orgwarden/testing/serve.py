@@ -1,0 +1,88 @@
+"""A real ``orgwarden serve`` for the tests that need the whole HTTP stack in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PORTS = range(8770, 8800)  # the range this project's tests and benchmarks may listen on
+
+
+def free_port() -> int:
+    """A free port of ``PORTS``, from this pytest-xdist worker's own share of them: a port is only
+    taken once the server binds it, so two workers probing the same range could pick the same one."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    share = len(PORTS) // count
+    mine = PORTS[index * share : (index + 1) * share] if share else PORTS
+    for port in mine:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {mine.start}-{mine.stop - 1}")
+
+
+def wait_until(condition: Callable[[], object], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)  # polling other processes; nothing in-process to wait on
+    return bool(condition())
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The parent's environment without the suite's settings and ORGWARDEN_* values."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env["DJANGO_SETTINGS_MODULE"] = "orgwarden.settings"
+    env["ORGWARDEN_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[str, Path]]:
+    """``orgwarden serve`` on a free loopback port, with ``env`` added to a clean environment;
+    yields its base URL and its log file once ``/healthz`` answers, and stops it on exit."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+    with log.open("w") as out:
+        server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            [*command, "--workers", str(workers)],
+            env=clean_env(tmp_path, ORGWARDEN_BASE_URL=base, **env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        # migrating a new database takes a while on a loaded machine
+        assert wait_until(lambda: server.poll() is not None or healthy(), 90) and healthy(), log.read_text()
+        yield base, log
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
