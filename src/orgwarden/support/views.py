@@ -47,6 +47,12 @@ class SeverityForm(forms.Form):
     severity = forms.ChoiceField(label="Severity", choices=SupportRequest.Severity.choices)
 
 
+class NoteForm(forms.Form):
+    """The payment reference of "Mark paid" / "Lapse"; it goes into the audit event's details."""
+
+    note = forms.CharField(label="Payment reference", max_length=200, required=False)
+
+
 @staff_view
 def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
@@ -132,8 +138,12 @@ def _subscription_change(request: HttpRequest, request_id: str, change: Callable
         ticket = selectors.request_for_staff(request_id=request_id)
     except NotFound as exc:
         raise Http404() from exc
+    form = NoteForm(request.POST)
+    if not form.is_valid():  # a NUL would reach the audit event's JSON (PostgreSQL refuses it: a 500)
+        messages.error(request, "Write the payment reference as text of up to 200 characters.")
+        return redirect("support:detail", request_id)
     try:
-        change(org=ticket.org, operator=request.user, note=request.POST.get("note", ""))
+        change(org=ticket.org, operator=request.user, note=form.cleaned_data["note"])
     except BillingError as exc:
         messages.error(request, exc.message)
     else:
