@@ -1,10 +1,12 @@
 """Every surface of orgwarden, served by one app (see DESIGN.md's surface table)."""
 
+from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import include, path
 
 from orgwarden.api.api import api
+from orgwarden.db import outage
 
 
 def root(request):
@@ -12,12 +14,28 @@ def root(request):
 
 
 def healthz(request):
+    """Liveness: the process answers (the database is not asked)."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def readyz(request):
+    """Readiness: the process answers and reaches its database (503 with Retry-After if not)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as exc:
+        if not outage.database_unavailable(exc):
+            raise
+        response = HttpResponse("database unavailable", status=503, content_type="text/plain")
+        response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+        return response
     return HttpResponse("ok", content_type="text/plain")
 
 
 urlpatterns = [
     path("", root, name="root"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     # Before the console's many patterns: introspection is the hot path of every product API call,
     # and an IdP calls SCIM for every user it syncs. Nothing else lives under scim/.
     path("", include("orgwarden.tokens.urls")),

@@ -128,6 +128,8 @@ def test_while_the_database_is_down_every_caller_gets_a_503_in_its_format_then_s
 
     with database_unreachable(tmp_path):
         down = {name: ask(app, **request) for name, request in requests.items()}
+        ready_down = ask(app, "/readyz")
+        alive = ask(app, "/healthz")
 
     for name, (status, headers, _) in down.items():
         assert status == 503, name
@@ -149,9 +151,15 @@ def test_while_the_database_is_down_every_caller_gets_a_503_in_its_format_then_s
     assert down["page"][1]["Content-Type"].startswith("text/html")
     assert b"Temporarily unavailable" in down["page"][2] and b"Try again in a few seconds" in down["page"][2]
 
+    # For a load balancer: alive, not ready.
+    assert alive[0] == 200 and alive[2] == b"ok"
+    assert ready_down[0] == 503 and ready_down[2] == b"database unavailable"
+    assert ready_down[1]["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
+
     # The database is back: the same handler serves the same requests, no restart.
     up = {name: ask(app, **request)[0] for name, request in requests.items()}
     assert up == {"scim": 401, "api": 401, "introspect": 401, "token": 401, "page": 200}
+    assert ask(app, "/readyz")[::2] == (200, b"ok")
 
 
 @pytest.mark.django_db
