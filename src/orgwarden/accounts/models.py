@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import idna
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
@@ -10,8 +11,19 @@ from orgwarden.accounts.ids import new_public_id
 
 
 def normalize_email(email: str) -> str:
-    """Emails are stored and compared in lower case: one person, one account, whatever the case."""
-    return email.strip().lower()
+    """An email as it is stored and compared: lower case, and an internationalized domain in its
+    ASCII form (IDNA A-labels: ``anna@müller.de`` is ``anna@xn--mller-kva.de``), the form domains
+    are verified and stored in. One person, one account, however the address was typed; and an
+    address on a verified domain is on it whichever form an IdP or a person sends. A domain IDNA
+    refuses is left as typed, for the caller's validation to refuse."""
+    email = email.strip().lower()
+    local, at, domain = email.rpartition("@")
+    if at and not domain.isascii():
+        try:
+            return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+        except idna.IDNAError:
+            return email
+    return email
 
 
 class AccountManager(BaseUserManager["Account"]):

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from orgwarden.accounts.ids import new_secret, secret_hash
-from orgwarden.accounts.models import Account
+from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.helpcenter import emails, selectors
 from orgwarden.helpcenter.exceptions import AuthenticationRule, CustomerSigninRefused
@@ -343,7 +343,7 @@ def customer_remove(*, org: Organization, actor: OrgActor, site_id: str, custome
 
 
 def _email(value: str) -> str:
-    email = (value or "").strip().lower()
+    email = normalize_email(value or "")
     try:
         validate_email(email)
     except ValidationError as exc:
@@ -391,7 +391,7 @@ def customer_password_signin(*, help_center: HelpCenter, email: str, password: s
         raise CustomerSigninRefused(
             "password_disabled", "This help center signs customers in through single sign-on."
         )
-    email = (email or "").strip().lower()[:254]
+    email = normalize_email(email or "")[:254]
     customer = (
         Customer.objects.select_for_update().filter(help_center=help_center, email=email).first()
         if help_center.pk
@@ -490,7 +490,7 @@ def customer_password_reset_request(*, help_center: HelpCenter, email: str) -> N
     the same either way (no enumeration). Only while password sign-in is on."""
     if not help_center.password_enabled or help_center.pk is None:
         return
-    email = (email or "").strip().lower()[:254]
+    email = normalize_email(email or "")[:254]
     customer = (
         Customer.objects.select_for_update()
         .filter(help_center=help_center, email=email, is_active=True)

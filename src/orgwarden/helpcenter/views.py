@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from orgwarden.accounts.models import normalize_email
 from orgwarden.accounts.throttle import Throttle
 from orgwarden.audit.middleware import client_ip
 from orgwarden.helpcenter import selectors, services
@@ -81,7 +82,7 @@ def login(request: HttpRequest, site_id: str) -> HttpResponse:
     form = SignInForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():
-        email, ip = form.cleaned_data["email"].lower(), client_ip(request)
+        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
         key = f"{site_id}:{email}"
         wait = CUSTOMER_SIGNIN.retry_after(email=key, ip=ip)
         if wait:

@@ -32,7 +32,7 @@ from django.utils import timezone
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.exceptions import EmailTaken
 from orgwarden.accounts.ids import new_secret, secret_hash
-from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.models import Account, Session, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotFound
 from orgwarden.orgs.models import Directory, Domain, Group, GroupMember, OrgUser
@@ -109,7 +109,7 @@ def scim_key_generate(*, org: Any, actor: OrgActor, directory_id: str) -> str:
 def _email_of(flat: dict[str, Any], user_name: str) -> str:
     emails = [e for e in flat.get("emails") or [] if isinstance(e.get("value"), str) and e.get("value")]
     primary = next((e for e in emails if e.get("primary") is True), emails[0] if emails else None)
-    email = (primary["value"] if primary else user_name).strip().lower()
+    email = normalize_email(primary["value"] if primary else user_name)
     try:
         validate_email(email)
     except ValidationError as exc:

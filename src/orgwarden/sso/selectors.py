@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from orgwarden.accounts.models import normalize_email
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Domain, Organization
 from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink
@@ -113,7 +114,7 @@ def linkable_domains(*, org: Organization) -> QuerySet[Domain]:
 
 def connection_for_email(email: str) -> SamlConnection | None:
     """The configured connection whose linked, verified domain is ``email``'s domain, if any."""
-    name = email.rsplit("@", 1)[-1].lower()
+    name = normalize_email(email).rsplit("@", 1)[-1]
     link = (
         SamlDomainLink.objects.select_related(
             "connection", "connection__directory", "connection__org", "domain"

@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 
+from orgwarden.accounts.models import normalize_email
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Group, GroupMember, Organization, OrgUser, ProductSite, SiteAccess
 from orgwarden.orgs.products import PRODUCTS, Product
@@ -158,7 +159,7 @@ def group_members(
 def user_by_email(*, org: Organization, email: str) -> OrgUser:
     """The user of ``org`` (managed or external) with this email; ``NotFound`` otherwise."""
     found = (
-        OrgUser.objects.filter(org=org, email=(email or "").strip().lower()).select_related("account").first()
+        OrgUser.objects.filter(org=org, email=normalize_email(email or "")).select_related("account").first()
     )
     if found is None:
         raise NotFound()

@@ -386,3 +386,23 @@ def test_an_email_change_racing_a_sign_up_of_the_new_email_leaves_the_record_unl
     assert record.account.email == "ada@example.com" and "countess@example.com" in record.link_error
     assert selectors.unlinked_users(directory=directory) == [record]
     assert Account.objects.get(email="countess@example.com").display_name == "Someone"
+
+
+def test_a_user_on_an_internationalized_verified_domain_is_provisioned(org, scim):
+    """müller.de is verified as xn--mller-kva.de (its DNS form); an IdP sends the address as people
+    write it. Before, its domain was "not verified" (400) however the admin had verified it."""
+    from urllib.parse import quote
+
+    from orgwarden.accounts.models import Account
+    from orgwarden.orgs.models import OrgUser
+    from orgwarden.scim.tests.conftest import verified_domain
+
+    verified_domain(org, "xn--mller-kva.de")
+    created = scim.post("/Users", user_body("Anna@Müller.de"))
+    assert created.status_code == 201, created.json()
+    assert created.json()["userName"] == "Anna@Müller.de"  # the IdP's value, as it sent it
+    account = Account.objects.get(scim_users__scim_id=created.json()["id"])
+    assert account.email == "anna@xn--mller-kva.de"
+    assert OrgUser.objects.get(account=account, org=org).is_managed
+    found = scim.get("/Users", query="filter=" + quote('userName eq "anna@müller.de"')).json()
+    assert found["totalResults"] == 1
