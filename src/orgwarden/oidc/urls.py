@@ -5,7 +5,7 @@ from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot
 
-from orgwarden.oidc.views import AuthorizeView, TokenView, with_keys
+from orgwarden.oidc.views import AuthorizeView, LogoutView, TokenView, with_keys
 
 app_name = "oauth2_provider"
 
@@ -20,5 +20,5 @@ urlpatterns = [
     path("oauth2/revoke_token/", with_keys(dot.RevokeTokenView.as_view()), name="revoke-token"),
     path("oauth2/jwks.json", with_keys(dot.JwksInfoView.as_view()), name="jwks-info"),
     path("oauth2/userinfo/", with_keys(dot.UserInfoView.as_view()), name="user-info"),
-    path("oauth2/logout/", with_keys(dot.RPInitiatedLogoutView.as_view()), name="rp-initiated-logout"),
+    path("oauth2/logout/", with_keys(LogoutView.as_view()), name="rp-initiated-logout"),
 ]

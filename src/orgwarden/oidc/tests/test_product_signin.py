@@ -270,3 +270,20 @@ def test_a_body_that_is_no_readable_form_is_an_oauth_error_not_an_html_page(
     response = Client().post(path, body, content_type=content_type, HTTP_AUTHORIZATION=f"Basic {credentials}")
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert not AccessToken.objects.exists()
+
+
+def test_an_unknown_client_at_logout_is_a_400_page_not_a_500(product, manage):
+    """RP-initiated logout looked ``client_id`` up with ``.get()`` when no ID token hint named the
+    client first: an unknown one was a DoesNotExist, a 500. Nobody is signed out by it."""
+    from django.test import Client
+
+    from orgwarden.accounts.models import Session
+
+    client = Client()
+    client.force_login(manage(), backend="orgwarden.accounts.backends.AccountBackend")
+    query = {"client_id": "unknown", "post_logout_redirect_uri": CALLBACK}
+    answer = client.get("/oauth2/logout/", query)
+    assert answer.status_code == 400 and "text/html" in answer["Content-Type"]
+    posted = client.post("/oauth2/logout/", {**query, "allow": "1"})
+    assert posted.status_code == 400
+    assert Session.objects.count() == 1
