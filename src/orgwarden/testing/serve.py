@@ -58,6 +58,7 @@ def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[s
     yields its base URL and its log file once ``/healthz`` answers, and stops it on exit."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "serve.log"
     command = [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"]
     with log.open("w") as out:

@@ -1,0 +1,113 @@
+"""``orgwarden backup`` while serving, and ``orgwarden restore`` into a new installation: the people
+of the first are signed in on the second (their sessions are rows signed with the secret key, so
+the database and the key both came back)."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from django.db import connection
+
+from orgwarden.testing.serve import clean_env, serving
+
+SETUP_FORM = {
+    "email": "founder@example.com",
+    "display_name": "Grace Hopper",
+    "password": "a long and unusual passphrase",
+    "org_name": "Acme Inc",
+}
+
+
+def orgwarden(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@contextmanager
+def databases(count: int) -> Iterator[list[dict[str, str]]]:
+    """``count`` empty databases of the suite's kind, as the ``ORGWARDEN_*`` settings of each."""
+    if connection.vendor == "sqlite":
+        yield [{} for _ in range(count)]  # each installation's own data directory
+        return
+    params = connection.get_connection_params()
+    host, port, user = params.get("host") or "127.0.0.1", params.get("port") or 5432, params.get("user")
+    server = f"postgresql://{user or 'postgres'}@{host}:{port}"
+    names = [f"{connection.settings_dict['NAME']}_backup{index}" for index in range(count)]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as pg:
+        for name in names:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield [{"ORGWARDEN_DATABASE_URL": f"{server}/{name}"} for name in names]
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as pg:
+            for name in names:
+                pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def set_up(base: str, log: Path) -> httpx.Client:
+    """The first organization, through the setup form; returns the browser, signed in."""
+    link = re.search(rf"{re.escape(base)}/setup/\S+", log.read_text()).group(0)
+    browser = httpx.Client(timeout=30)
+    form = browser.get(link)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    done = browser.post(link, data={**SETUP_FORM, "csrfmiddlewaretoken": token}, headers={"Referer": link})
+    assert done.status_code == 302, done.text[:500]
+    return browser
+
+
+@pytest.mark.django_db
+def test_a_backup_taken_while_serving_restores_into_a_new_installation(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    with databases(2) as (first_db, second_db):
+        with serving(first, **first_db) as (base, log):
+            browser = set_up(base, log)
+            assert browser.get(f"{base}/account/").status_code == 200
+            made = orgwarden("backup", str(tmp_path / "backups"), env=clean_env(first, **first_db))
+            assert made.returncode == 0, made.stderr
+            cookies = dict(browser.cookies)
+
+        (backup,) = (tmp_path / "backups").iterdir()
+        assert f"to {backup}" in made.stdout
+        assert stat.S_IMODE(backup.stat().st_mode) == 0o700
+        assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in backup.iterdir()} == {
+            "database.sqlite3" if connection.vendor == "sqlite" else "database.dump": 0o600,
+            "secret_key": 0o600,
+            "manifest.json": 0o600,
+        }
+        manifest = json.loads((backup / "manifest.json").read_text())
+        assert manifest["database"] == connection.vendor and manifest["secret_key"] == "file"
+        assert manifest["migrations"]["orgs"] >= "0005"
+        key = (first / "data" / "secret_key").read_text().strip()
+        assert (backup / "secret_key").read_text().strip() == key
+
+        restored = orgwarden("restore", str(backup), env=clean_env(second, **second_db))
+        assert restored.returncode == 0, restored.stderr
+        again = orgwarden("restore", str(backup), env=clean_env(second, **second_db))
+        assert again.returncode == 1 and "already has tables; --replace overwrites it" in again.stderr
+
+        with serving(second, **second_db) as (base, log):
+            signed_in = httpx.get(f"{base}/account/", cookies=cookies, timeout=30)
+            assert signed_in.status_code == 200, signed_in.text[:300]
+            assert "founder@example.com" in signed_in.text
+            assert "/setup/" not in log.read_text()  # an organization exists: no setup link printed
+
+
+def test_a_restore_refuses_what_is_not_a_backup_and_changes_nothing(tmp_path):
+    (tmp_path / "not-a-backup").mkdir()
+    refused = orgwarden("restore", str(tmp_path / "not-a-backup"), env=clean_env(tmp_path))
+    assert refused.returncode == 1
+    assert "is not an orgwarden backup" in refused.stderr and "Traceback" not in refused.stderr
+    database = tmp_path / "data" / "orgwarden.sqlite3"
+    assert not database.exists() or database.stat().st_size == 0  # no table was written
