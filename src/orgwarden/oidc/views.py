@@ -5,7 +5,9 @@ signed-in person (others go to ``/login`` and come back); before DOT issues a co
 ``sign_in_refusal``: a refused person sees "you don't have access to <site>; ask your admin" (or
 the reason) and the refusal is audited. A session whose sign-in skipped the SSO its policy now
 enforces goes through the identity provider first and comes back to the same authorize request
-(``sso_connection_to_prove``). A code issued is a product sign-in: activity is recorded.
+(``sso_connection_to_prove``). A code issued is a product sign-in: activity is recorded. A silent
+request (``prompt=none``) is shown no page: a refusal goes back to the product's registered
+redirect URI as ``access_denied``, a needed IdP sign-in as ``login_required`` (OIDC Core §3.1.2.6).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider import views as dot
-from oauth2_provider.exceptions import InvalidOIDCClientError
+from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
-from oauthlib.common import INVALID_HEX_PATTERN
+from oauthlib.common import INVALID_HEX_PATTERN, add_params_to_uri
 
 from orgwarden.accounts.signin import session_proofs
 from orgwarden.oidc import keys, services
@@ -104,6 +106,9 @@ class AuthorizeView(dot.AuthorizationView):
         reason = sign_in_refusal(account=account, site=site)
         if reason is not None:
             services.product_access_denied_record(account=account, site=site, reason=reason)
+            silent = self._silent_error(request, client, "access_denied", "No access to this site.")
+            if silent is not None:
+                return silent
             return render(
                 request,
                 "oidc/denied.html",
@@ -112,13 +117,32 @@ class AuthorizeView(dot.AuthorizationView):
             )
         connection = sso_connection_to_prove(account=account, proofs=session_proofs(request))
         if connection is not None:
-            return _through_sso_page(request, connection, site)
+            silent = self._silent_error(
+                request, client, "login_required", "Sign-in through the identity provider is required."
+            )
+            return silent or _through_sso_page(request, connection, site)
         response = super().get(request, *args, **kwargs)
         if response.status_code == 302 and "code=" in response.get("Location", ""):
             activity_record(site=site, account=account, kind="signin")
             if request.headers.get("Sec-Fetch-Site") == "same-origin":
                 return _continue_page(request, site, response["Location"])
         return response
+
+    def _silent_error(self, request: HttpRequest, client: SiteClient, error: str, description: str):
+        """With ``prompt=none`` no page may be shown (OIDC Core §3.1.2.6): the error goes back to
+        the relying party's redirect URI, once DOT has checked it is the client's registered one.
+        ``None`` when pages may be shown, or when the request is too broken to be answered there
+        (the page then says why)."""
+        if "none" not in str(request.GET.get("prompt", "")).split():
+            return None
+        try:
+            _scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError:
+            return None
+        params = [("error", error), ("error_description", description)]
+        if credentials.get("state"):
+            params.append(("state", credentials["state"]))
+        return self.redirect(add_params_to_uri(credentials["redirect_uri"], params), client.application)
 
 
 def _through_sso_page(request: HttpRequest, connection, site) -> HttpResponse:

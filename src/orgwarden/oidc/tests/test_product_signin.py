@@ -215,6 +215,43 @@ def test_prompt_none_answers_a_code_or_login_required_not_a_500(product, manage,
     assert Activity.objects.get(account=person, site=product.site).signins == 1
 
 
+def test_prompt_none_without_access_answers_access_denied_at_the_redirect_uri(product, manage):
+    """A silent sign-in may show no page (OIDC Core §3.1.2.6): a person without access to the site
+    is answered ``access_denied`` at the relying party's registered redirect URI, not with the 403
+    page (in a hidden iframe, a silent renewal would wait on it forever). An unregistered redirect
+    URI still gets the page: errors never go to an address the client did not register."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.test import Client
+    from oauth2_provider.models import Grant
+
+    person = manage()  # managed, but no group gives access to the site
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    query = {
+        "client_id": product.client_id,
+        "redirect_uri": CALLBACK,
+        "response_type": "code",
+        "scope": "openid",
+        "state": "s1",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "prompt": "none",
+    }
+    silent = client.get("/oauth2/authorize/", query)
+    assert silent.status_code == 302 and silent["Location"].startswith(CALLBACK + "?")
+    assert parse_qs(urlsplit(silent["Location"]).query) == {
+        "error": ["access_denied"],
+        "error_description": ["No access to this site."],
+        "state": ["s1"],
+    }
+    assert AuditEvent.objects.filter(action="account:product:access_denied").count() == 1
+    assert client.get("/oauth2/authorize/", {**query, "prompt": "login"}).status_code == 403  # a page
+    elsewhere = client.get("/oauth2/authorize/", {**query, "redirect_uri": "https://evil.example/cb"})
+    assert elsewhere.status_code == 403 and "evil.example" not in elsewhere.get("Location", "")
+    assert not Grant.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [

@@ -220,6 +220,27 @@ def test_a_password_session_from_before_sso_was_enforced_goes_through_the_idp_fi
     assert methods == ["password", "sso"]
 
 
+def test_a_silent_sign_in_that_needs_the_idp_answers_login_required(live_server, product, member, connection):
+    """``prompt=none`` and a session that must go through the IdP first: no detour page, but
+    ``login_required`` at the redirect URI (OIDC Core §3.1.2.6), so the product signs in visibly."""
+    base = live_server.url
+    connection.directory.policies.update(enforce_sso=False)
+    browser = requests.Session()
+    csrf = CSRF_INPUT.search(browser.get(f"{base}/login").text).group(1)
+    browser.post(f"{base}/login", data={"csrfmiddlewaretoken": csrf, "email": member.email})
+    browser.post(f"{base}/login/step/password", data={"csrfmiddlewaretoken": csrf, "password": PASSWORD})
+    enforce_sso(connection)
+
+    authorize_url, state = rp(product).create_authorization_url(
+        f"{base}/oauth2/authorize/", code_verifier=secrets.token_urlsafe(48), prompt="none"
+    )
+    silent = browser.get(authorize_url, allow_redirects=False)
+    assert silent.status_code == 302 and silent.headers["Location"].startswith(CALLBACK + "?")
+    answer = parse_qs(urlsplit(silent.headers["Location"]).query)
+    assert answer["error"] == ["login_required"] and answer["state"] == [state]
+    assert not Activity.objects.exists()
+
+
 def test_enforcing_sso_cuts_the_refresh_tokens_of_password_sessions(live_server, product, member, connection):
     """A product session that came from a sign-in without the IdP cannot outlive SSO enforcement."""
     connection.directory.policies.update(enforce_sso=False)
