@@ -54,10 +54,12 @@ def serve_options(args: list[str]) -> dict[str, Any]:
 
 def _prepare_database() -> None:
     """Migrate, create the cache table, then close the connections so no worker inherits them."""
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connections
 
-    call_command("migrate", interactive=False, verbosity=1)
+    # migrate's progress is plain text: in a JSON log, only what logging says is on the output
+    call_command("migrate", interactive=False, verbosity=0 if settings.LOG_FORMAT == "json" else 1)
     call_command("createcachetable", verbosity=0)
     connections.close_all()
 
@@ -68,14 +70,15 @@ def _announce() -> None:
     from django.db import connections
 
     from orgwarden.console.views.setup import installation_is_set_up, setup_url
+    from orgwarden.logs import announcement
 
-    print(f"orgwarden is starting at {settings.BASE_URL}/", flush=True)
+    print(announcement(settings.LOG_FORMAT, f"orgwarden is starting at {settings.BASE_URL}/"), flush=True)
     if not installation_is_set_up():
-        print(
+        message = (
             "No organization exists yet. Set up the first organization and its admin (link valid 24 hours):\n"
-            f"  {setup_url()}",
-            flush=True,
+            f"  {setup_url()}"
         )
+        print(announcement(settings.LOG_FORMAT, message), flush=True)
     connections.close_all()
 
 
@@ -116,9 +119,27 @@ def serve(args: list[str]) -> None:
             jobs.start_refresher(every)
 
     options["when_ready"] = when_ready
+    options["logger_class"] = _gunicorn_logger(settings.LOG_FORMAT)
     options["on_exit"] = lambda server: jobs.stop_refresher()
 
     OrgwardenServer().run()
+
+
+def _gunicorn_logger(format_name: str) -> type:
+    """gunicorn's logger; its error and access lines in the log's format when that is JSON."""
+    from gunicorn import glogging
+
+    from orgwarden.logs import JsonLineFormatter
+
+    class Logger(glogging.Logger):
+        def setup(self, cfg) -> None:
+            super().setup(cfg)
+            if format_name == "json":
+                for log in (self.error_log, self.access_log):
+                    for handler in log.handlers:
+                        handler.setFormatter(JsonLineFormatter())
+
+    return Logger
 
 
 def main(argv: list[str] | None = None) -> None:

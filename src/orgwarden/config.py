@@ -50,6 +50,14 @@ def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) 
     return value
 
 
+def log_format() -> str:
+    """``ORGWARDEN_LOG_FORMAT``: ``text`` (the default) or ``json`` (see ``orgwarden.logs``)."""
+    value = env("ORGWARDEN_LOG_FORMAT", "text").strip().lower()
+    if value not in ("text", "json"):
+        raise ConfigError(f"ORGWARDEN_LOG_FORMAT must be text or json, not {value!r}")
+    return value
+
+
 def data_dir() -> Path:
     """Where the SQLite file and the generated secret key live (created on first use)."""
     path = Path(env("ORGWARDEN_DATA_DIR") or Path.cwd() / "orgwarden-data").expanduser()

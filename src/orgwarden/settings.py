@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from orgwarden import config
+from orgwarden import config, logs
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -301,10 +301,5 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": config.env("ORGWARDEN_LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+LOG_FORMAT = config.log_format()
+LOGGING = logs.logging_config(LOG_FORMAT, config.env("ORGWARDEN_LOG_LEVEL", "INFO").upper())

@@ -1,0 +1,79 @@
+"""The log's two formats: lines for people, JSON lines for a pipeline (``ORGWARDEN_LOG_FORMAT``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+
+import httpx
+import pytest
+from django.test import RequestFactory
+
+from orgwarden import config
+from orgwarden.logs import JsonLineFormatter, TextFormatter
+from orgwarden.testing.serve import serving
+
+
+def record(name: str, level: int, message: str, args=None, **extra) -> logging.LogRecord:
+    made = logging.LogRecord(name, level, __file__, 1, message, args, None)
+    for key, value in extra.items():
+        setattr(made, key, value)
+    return made
+
+
+def test_text_lines_say_when_in_utc_how_bad_who_and_what():
+    line = TextFormatter().format(record("orgwarden.scim", logging.WARNING, "refused %s", ("x",)))
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING \[\d+\] orgwarden\.scim: refused x", line
+    )
+
+
+def test_json_lines_carry_the_request_of_django_request_records_not_the_object():
+    request = RequestFactory().post("/scim/directory/d/Users?x=1")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = record(
+            "django.request",
+            logging.ERROR,
+            "Internal Server Error: %s",
+            ("/scim/directory/d/Users",),
+            request=request,
+            status_code=500,
+            exc_info=sys.exc_info(),
+        )
+    data = json.loads(JsonLineFormatter().format(failed))
+    assert data["level"] == "ERROR" and data["logger"] == "django.request"
+    assert data["message"] == "Internal Server Error: /scim/directory/d/Users"
+    assert (data["method"], data["path"], data["status"]) == ("POST", "/scim/directory/d/Users", 500)
+    assert "ValueError: boom" in data["exc_info"] and "request" not in data
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", data["time"])
+
+
+def test_a_bad_format_stops_with_a_clear_error(monkeypatch):
+    monkeypatch.setenv("ORGWARDEN_LOG_FORMAT", "xml")
+    with pytest.raises(config.ConfigError, match="ORGWARDEN_LOG_FORMAT must be text or json, not 'xml'"):
+        config.log_format()
+
+
+def test_orgwarden_serve_with_json_logs_writes_nothing_but_json_lines(tmp_path):
+    with serving(tmp_path, ORGWARDEN_LOG_FORMAT="json", ORGWARDEN_LOG_LEVEL="INFO") as (base, log):
+        missing = httpx.get(f"{base}/no-such-page", params={"q": "1"}, headers={"User-Agent": "probe/1"})
+        assert missing.status_code == 404
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]  # each one is JSON
+
+    assert any(line["message"] == f"orgwarden is starting at {base}/" for line in lines)
+    assert any("/setup/" in line["message"] and line["logger"] == "orgwarden" for line in lines)
+    access = [
+        line for line in lines if line["logger"] == "gunicorn.access" and line.get("path") == "/no-such-page"
+    ]
+    assert len(access) == 1
+    assert access[0]["method"] == "GET" and access[0]["status"] == 404 and access[0]["query"] == "q=1"
+    assert access[0]["user_agent"] == "probe/1" and access[0]["duration_ms"] >= 0
+    app = [line for line in lines if line["logger"] == "django.request"]
+    assert [(line["level"], line["path"], line["status"]) for line in app] == [
+        ("WARNING", "/no-such-page", 404)
+    ]
+    assert any(line["logger"] == "gunicorn.error" and "Listening at" in line["message"] for line in lines)
