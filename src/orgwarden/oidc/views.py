@@ -183,9 +183,16 @@ def _continue_page(request: HttpRequest, site, location: str) -> HttpResponse:
 class TokenView(dot.TokenView):
     """DOT's token endpoint for the grants product sign-in issues: authorization codes and refresh
     tokens. DOT reads a device-code grant's ``device_code`` unguarded (a KeyError, a 500 when it is
-    missing), and no site uses that flow."""
+    missing), and no site uses that flow. Methods other than POST get an OAuth error, in JSON."""
 
     GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """An OAuth error a client can read (RFC 6749 §3.2: the token endpoint takes POST), as the
+        introspection endpoint answers, not Django's empty 405."""
+        response = oauth_error("invalid_request", "Use POST.", 405)
+        response["Allow"] = "POST, OPTIONS"
+        return response
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")

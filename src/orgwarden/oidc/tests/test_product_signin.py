@@ -215,6 +215,17 @@ def test_prompt_none_answers_a_code_or_login_required_not_a_500(product, manage,
     assert Activity.objects.get(account=person, site=product.site).signins == 1
 
 
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_the_token_endpoint_answers_other_methods_with_an_oauth_error(method):
+    """A client calling the token endpoint with the wrong method reads why, as at introspection."""
+    from django.test import Client
+
+    response = getattr(Client(), method)("/oauth2/token/")
+    assert response.status_code == 405 and response["Allow"] == "POST, OPTIONS"
+    assert response.json() == {"error": "invalid_request", "error_description": "Use POST."}
+    assert response["Cache-Control"] == "no-store"
+
+
 def test_prompt_none_without_access_answers_access_denied_at_the_redirect_uri(product, manage):
     """A silent sign-in may show no page (OIDC Core §3.1.2.6): a person without access to the site
     is answered ``access_denied`` at the relying party's registered redirect URI, not with the 403
