@@ -55,35 +55,49 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[str, Path]]:
     """``orgwarden serve`` on a free loopback port, with ``env`` added to a clean environment;
-    yields its base URL and its log file once ``/healthz`` answers, and stops it on exit."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    yields its base URL and its log file once it listens and ``/healthz`` answers; stops it on exit.
+
+    A port found free can be taken before gunicorn binds it (by another suite on the machine): the
+    server is trusted only once its own log says it listens there, and another port is tried if
+    it could not bind."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     log = tmp_path / "serve.log"
-    command = [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"]
-    with log.open("w") as out:
-        server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [*command, "--workers", str(workers)],
-            env=clean_env(tmp_path, ORGWARDEN_BASE_URL=base, **env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
+    for _attempt in range(3):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+        with log.open("w") as out:
+            server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+                [*command, "--workers", str(workers)],
+                env=clean_env(tmp_path, ORGWARDEN_BASE_URL=base, **env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        listening = f"Listening at: {base} ("
         # migrating a new database takes a while on a loaded machine
-        assert wait_until(lambda: server.poll() is not None or healthy(), 90) and healthy(), log.read_text()
+        wait_until(lambda: server.poll() is not None or listening in log.read_text(), 120)  # noqa: B023
+        if listening in log.read_text() or server.poll() is None:
+            break
+        _stop(server)  # it could not bind: the port was taken after all
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        assert listening in log.read_text() and wait_until(healthy, 30), log.read_text()
         yield base, log
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
+        _stop(server)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=5)
