@@ -13,8 +13,10 @@
   last migration of every app, where the secret key is.
 
 ``orgwarden restore BACKUP`` puts one back, with orgwarden stopped: the SQLite file (and the key)
-into the data directory, or ``pg_restore`` into the configured PostgreSQL database. It refuses to
-overwrite a database that has tables unless ``--replace`` is given;
+into the data directory, or ``pg_restore`` in one transaction into the configured PostgreSQL
+database, which must be empty (a schema newer than the backup's cannot be dropped reliably object by
+object). On SQLite it refuses to overwrite a database that has tables unless ``--replace`` is given;
+a backup whose key was ``ORGWARDEN_SECRET_KEY`` is refused until that variable is set;
 ``orgwarden serve`` then applies the migrations a newer version brings.
 """
 
@@ -39,6 +41,22 @@ SQLITE_FILE = "database.sqlite3"
 PG_FILE = "database.dump"
 KEY_FILE = "secret_key"
 MANIFEST = "manifest.json"
+# The database URL's connection options that libpq's programs read from their environment: without
+# them pg_dump would fall back to sslmode=prefer, an unverified connection the URL did not allow.
+_LIBPQ_OPTIONS = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "sslpassword": "PGSSLPASSWORD",
+    "passfile": "PGPASSFILE",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "application_name": "PGAPPNAME",
+}
 
 
 class BackupError(Exception):
@@ -91,8 +109,9 @@ def backup_restore(source: Path, *, replace: bool = False) -> dict:
     """Restore the backup at ``source`` into this installation's database and data directory.
 
     Run with orgwarden stopped. Raises ``BackupError`` before changing anything when the backup is
-    incomplete or for another kind of database, when ``ORGWARDEN_SECRET_KEY`` is set to another key,
-    or, without ``replace``, when the database already has tables. The data directory's secret key
+    incomplete or for another kind of database, when ``ORGWARDEN_SECRET_KEY`` is set to another key
+    (or unset, for a backup whose key was that variable), when a PostgreSQL database is not empty,
+    or, without ``replace``, when an SQLite database already has tables. The data directory's secret key
     is replaced by the backup's: with an empty database it encrypts nothing (any command, this one
     too, generates one on a new data directory).
     """
@@ -108,14 +127,28 @@ def backup_restore(source: Path, *, replace: bool = False) -> dict:
         )
     key = (source / KEY_FILE).read_text().strip() if manifest.get("secret_key") == "file" else None
     key_path = config.data_dir() / KEY_FILE
-    if key is not None and config.env("ORGWARDEN_SECRET_KEY") and config.env("ORGWARDEN_SECRET_KEY") != key:
+    configured = config.env("ORGWARDEN_SECRET_KEY")
+    if key is not None and configured and configured != key:
         raise BackupError("ORGWARDEN_SECRET_KEY is set to another key: unset it, or set it to the backup's")
-    if not replace and connection.introspection.table_names():
-        raise BackupError("the database already has tables; --replace overwrites it")
+    if key is None and not configured:
+        raise BackupError(
+            "this backup's secret key was ORGWARDEN_SECRET_KEY, which is not set here: set it to the "
+            "value the backed-up installation used (without it two-step secrets can't be read)"
+        )
+    if connection.introspection.table_names():
+        if connection.vendor == "postgresql":  # dropping a newer schema object by object can fail half-way
+            raise BackupError(
+                "the database already has tables: restore into an empty database "
+                "(drop and create it again, or create a new one and point ORGWARDEN_DATABASE_URL at it)"
+            )
+        if not replace:
+            raise BackupError("the database already has tables; --replace overwrites it")
     if connection.vendor == "sqlite":
         database = Path(settings.DATABASES["default"]["NAME"])
         connection.close()
         staged = database.with_name(database.name + ".restoring")
+        staged.unlink(missing_ok=True)
+        _write(staged, "")  # created 0600: it holds everyone's account data
         shutil.copyfile(source / SQLITE_FILE, staged)
         for leftover in (
             database.with_name(database.name + "-wal"),
@@ -125,7 +158,8 @@ def backup_restore(source: Path, *, replace: bool = False) -> dict:
         os.replace(staged, database)
     else:
         connection.close()
-        options = ("--no-owner", "--clean", "--if-exists", "--exit-on-error")
+        # one transaction: a restore that fails leaves the database empty, as it was
+        options = ("--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error")
         name = settings.DATABASES["default"]["NAME"]  # the connection's rest: libpq's environment
         _pg_run("pg_restore", *options, f"--dbname={name}", str(source / PG_FILE))
     if key is not None and not config.env("ORGWARDEN_SECRET_KEY") and not _holds(key_path, key):
@@ -157,19 +191,23 @@ def _pg_run(program: str, *args: str) -> None:
     on the command line, where other users of the machine could read them)."""
     if shutil.which(program) is None:
         raise BackupError(f"{program} is not on the PATH: install PostgreSQL's client programs")
-    db = settings.DATABASES["default"]
-    env = {**os.environ, "PGDATABASE": db["NAME"]}
-    for variable, key in (
-        ("PGHOST", "HOST"),
-        ("PGPORT", "PORT"),
-        ("PGUSER", "USER"),
-        ("PGPASSWORD", "PASSWORD"),
-    ):
-        if db.get(key):
-            env[variable] = str(db[key])
+    env = {**os.environ, **pg_environment(settings.DATABASES["default"])}
     done = subprocess.run([program, *args], env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
         raise BackupError(f"{program} failed: {done.stderr.strip()[-500:]}")
+
+
+def pg_environment(db: dict) -> dict[str, str]:
+    """libpq's environment for Django's database settings ``db``: the connection and the URL's
+    options (TLS verification, a service file …) that libpq's programs understand."""
+    env = {"PGDATABASE": str(db["NAME"])}
+    for key in ("HOST", "PORT", "USER", "PASSWORD"):
+        if db.get(key):
+            env[f"PG{key}"] = str(db[key])
+    for option, value in (db.get("OPTIONS") or {}).items():
+        if option in _LIBPQ_OPTIONS and value not in (None, ""):
+            env[_LIBPQ_OPTIONS[option]] = str(value)
+    return env
 
 
 def _migrations() -> dict[str, str]:

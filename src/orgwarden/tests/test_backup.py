@@ -95,7 +95,12 @@ def test_a_backup_taken_while_serving_restores_into_a_new_installation(tmp_path)
         restored = orgwarden("restore", str(backup), env=clean_env(second, **second_db))
         assert restored.returncode == 0, restored.stderr
         again = orgwarden("restore", str(backup), env=clean_env(second, **second_db))
-        assert again.returncode == 1 and "already has tables; --replace overwrites it" in again.stderr
+        refusal = (
+            "already has tables; --replace overwrites it"
+            if connection.vendor == "sqlite"
+            else "already has tables: restore into an empty database"
+        )
+        assert again.returncode == 1 and refusal in again.stderr
 
         with serving(second, **second_db) as (base, log):
             signed_in = httpx.get(f"{base}/account/", cookies=cookies, timeout=30)
@@ -111,3 +116,43 @@ def test_a_restore_refuses_what_is_not_a_backup_and_changes_nothing(tmp_path):
     assert "is not an orgwarden backup" in refused.stderr and "Traceback" not in refused.stderr
     database = tmp_path / "data" / "orgwarden.sqlite3"
     assert not database.exists() or database.stat().st_size == 0  # no table was written
+
+
+def test_a_backup_whose_key_is_in_the_environment_needs_it_to_restore(tmp_path):
+    """The key came from ORGWARDEN_SECRET_KEY, so it is not in the backup: a restore without the
+    variable would leave a fresh key that reads no one's second step. It is refused until set."""
+    key = "k" * 50
+    first = clean_env(tmp_path / "first", ORGWARDEN_SECRET_KEY=key)
+    assert orgwarden("migrate", env=first).returncode == 0
+    made = orgwarden("backup", str(tmp_path / "backups"), env=first)
+    assert made.returncode == 0 and "keep that value with it" in made.stdout
+    (backup,) = (tmp_path / "backups").iterdir()
+    assert not (backup / "secret_key").exists()
+    assert json.loads((backup / "manifest.json").read_text())["secret_key"] == "environment"
+
+    refused = orgwarden("restore", str(backup), env=clean_env(tmp_path / "second"))
+    assert refused.returncode == 1 and "ORGWARDEN_SECRET_KEY, which is not set here" in refused.stderr
+    database = tmp_path / "second" / "data" / "orgwarden.sqlite3"
+    assert not database.exists() or database.stat().st_size == 0  # nothing restored
+    done = orgwarden("restore", str(backup), env=clean_env(tmp_path / "second", ORGWARDEN_SECRET_KEY=key))
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_pg_dump_connects_as_the_database_url_says_tls_included():
+    """The URL's sslmode and CA reach pg_dump's environment: without them libpq would fall back to
+    sslmode=prefer, an unverified connection the operator's URL did not allow."""
+    import dj_database_url
+
+    from orgwarden.backup import pg_environment
+
+    url = "postgresql://ow:s3cret@db.internal:6432/orgwarden?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+    assert pg_environment(dj_database_url.parse(url)) == {
+        "PGDATABASE": "orgwarden",
+        "PGHOST": "db.internal",
+        "PGPORT": "6432",
+        "PGUSER": "ow",
+        "PGPASSWORD": "s3cret",
+        "PGSSLMODE": "verify-full",
+        "PGSSLROOTCERT": "/etc/ca.pem",
+    }

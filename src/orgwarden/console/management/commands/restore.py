@@ -14,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("backup", type=Path, help="the backup's directory (orgwarden-<time>)")
         parser.add_argument(
-            "--replace", action="store_true", help="overwrite a database that has tables, and the secret key"
+            "--replace", action="store_true", help="SQLite: overwrite a database that has tables"
         )
 
     def handle(self, *args, backup: Path, replace: bool = False, **options) -> None:
