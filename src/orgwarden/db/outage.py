@@ -1,14 +1,14 @@
 """A database that is briefly out of reach, told apart from a defect: what error answers call 503.
 
 When PostgreSQL restarts, fails over or is cut off, or when SQLite's write lock stays taken past
-the busy timeout (a backup, a long migration), a request cannot be served — but nothing is wrong
-with the request or with orgwarden, and the same request will work in a moment. Such a request is
-answered 503 with ``Retry-After`` in its caller's format (``console.views.errors.server_error``),
-so an identity provider or a product retries it and a person is told to try again, instead of a
-500 that says "bug". Django replaces a broken connection by itself at the end of the request, so
-service comes back with the database, without a restart.
+the busy timeout (another process's long write: a migration, a bulk import), a request cannot be
+served — but nothing is wrong with the request or with orgwarden, and the same request will work
+in a moment. Such a request is answered 503 with ``Retry-After`` in its caller's format
+(``console.views.errors.server_error``), so an identity provider or a product retries it and a
+person is told to try again, instead of a 500 that says "bug". Django replaces a broken connection
+by itself at the end of the request, so service comes back with the database, without a restart.
 
-Unavailable means, found anywhere in the exception's chain (Django wraps the driver's error):
+Unavailable means, in the exception or in what it was raised from (Django wraps the driver's error):
 
 - psycopg's ``OperationalError`` without an SQLSTATE (the client could not connect, or the server
   closed the connection), or with one of SQLSTATE class 08 (connection exception), 53
@@ -43,7 +43,9 @@ def database_unavailable(exc: BaseException | None) -> bool:
         seen.add(id(exc))
         if _driver_unavailable(exc):
             return True
-        exc = exc.__cause__ or exc.__context__
+        # Django raises its error *from* the driver's; an error merely raised while handling an
+        # outage (its __context__) is not one, and may be a defect of its own.
+        exc = exc.__cause__
     return False
 
 

@@ -3,7 +3,7 @@
 Each outage is a real one for the suite's database: on PostgreSQL the server's port refuses
 connections (in-process) or a relay between ``orgwarden serve`` and PostgreSQL is cut under open
 connections (``testing.relay``); on SQLite the file cannot be opened (in-process) or its write lock
-is held past the busy timeout, as a backup would (``orgwarden serve``).
+is held past the busy timeout by another process (``orgwarden serve``).
 """
 
 from __future__ import annotations
@@ -83,6 +83,14 @@ def test_an_unreachable_or_locked_database_is_told_from_a_defect(tmp_path):
     for cls in [pg_errors.QueryCanceled, pg_errors.UndefinedTable, pg_errors.UniqueViolation]:
         assert not database_unavailable(cls("a defect or a bad request")), cls
     assert not database_unavailable(no_table)
+    try:
+        try:
+            raise refused
+        except psycopg.OperationalError:
+            raise KeyError("a defect of its own, met while handling the outage") from None
+    except KeyError as exc:
+        assert exc.__context__ is refused
+        assert not database_unavailable(exc)
     assert not database_unavailable(ValueError("not a database error"))
     assert not database_unavailable(None)
 
@@ -222,7 +230,7 @@ def _served_outage(tmp_path: Path) -> Iterator[tuple[str, Path, object, object]]
 def test_orgwarden_serve_answers_503_while_its_database_is_away_and_recovers(tmp_path, chromium_browser):
     """The whole HTTP stack (gunicorn, the WSGI lanes) and a browser: the setup form submitted while
     the database is away (PostgreSQL cut off under open connections; SQLite's write lock held past
-    the 5-second busy timeout) shows the 503 page and creates nothing; a SCIM request gets SCIM's
+    the 20-second busy timeout) shows the 503 page and creates nothing; a SCIM request gets SCIM's
     503 (PostgreSQL: a read; SQLite reads go on during a write lock). Once it is back, "Try again"
     and the same form set the installation up."""
     with _served_outage(tmp_path) as (base, log, down, up):
