@@ -9,20 +9,24 @@ from django.db import models
 
 from orgwarden.accounts.ids import new_public_id
 
+EMAIL_MAX = 254  # characters: RFC 5321's limit on a forward path, less its angle brackets
+
 
 def normalize_email(email: str) -> str:
     """An email as it is stored and compared: lower case, and an internationalized domain in its
     ASCII form (IDNA A-labels: ``anna@müller.de`` is ``anna@xn--mller-kva.de``), the form domains
     are verified and stored in. One person, one account, however the address was typed; and an
     address on a verified domain is on it whichever form an IdP or a person sends. A domain IDNA
-    refuses is left as typed, for the caller's validation to refuse."""
+    refuses, or an address whose ASCII form is longer than any address can be (254 characters: it
+    could not be delivered to), is left as typed, for the caller's validation to refuse."""
     email = email.strip().lower()
     local, at, domain = email.rpartition("@")
     if at and not domain.isascii():
         try:
-            return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+            ascii_form = f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
         except idna.IDNAError:
             return email
+        return ascii_form if len(ascii_form) <= EMAIL_MAX else email
     return email
 
 

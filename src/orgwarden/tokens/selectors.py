@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from orgwarden.accounts.models import normalize_email
 from orgwarden.orgs.models import Organization, OrgUser
 from orgwarden.tokens.models import OrgApiKey, UserApiToken
 
@@ -39,7 +40,7 @@ def org_user_tokens(
     if account_id is not None:
         managed = managed.filter(account__account_id=str(account_id)[:24])
     if q:
-        managed = managed.filter(email__startswith=q.strip().lower()[:254])
+        managed = managed.filter(email__startswith=normalize_email(q)[:254])
     tokens = UserApiToken.objects.filter(
         account_id__in=managed.values("account_id"), revoked_at__isnull=True, expires_at__gt=now
     ).select_related("account")

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.models import Account, Session, normalize_email
 from orgwarden.accounts.selectors import sessions_of
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import (
@@ -264,6 +264,8 @@ def users_page(
     if after:
         users = users.filter(email__gt=cursor_decode(after))
     q = " ".join(filters.q.split()).lower()
+    if "@" in q:  # an address typed with its domain in Unicode is stored in the ASCII form
+        q = normalize_email(q)
     if not q:
         found = list(users.order_by("email").values(*ROW_FIELDS)[: size + 1])
     else:

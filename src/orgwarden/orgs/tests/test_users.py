@@ -587,6 +587,9 @@ def test_search_by_email_prefix_or_name(org):
     managed(org, email="x9@acme.test", display_name="Agent 99")
     assert emails("x9") == ["x9@acme.test"] and emails("99") == []
     assert emails("%") == [] and emails("_") == []
+    # An internationalized domain typed as people write it finds the address stored in ASCII form.
+    managed(org, email="anna@xn--mller-kva.de", display_name="Anna")
+    assert emails("Anna@Müller.de") == emails("anna@xn--mller") == ["anna@xn--mller-kva.de"]
 
 
 def test_status_site_and_last_active_filters(admin, org):
