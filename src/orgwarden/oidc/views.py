@@ -7,7 +7,8 @@ the reason) and the refusal is audited. A session whose sign-in skipped the SSO 
 enforces goes through the identity provider first and comes back to the same authorize request
 (``sso_connection_to_prove``). A code issued is a product sign-in: activity is recorded. A silent
 request (``prompt=none``) is shown no page: a refusal goes back to the product's registered
-redirect URI as ``access_denied``, a needed IdP sign-in as ``login_required`` (OIDC Core §3.1.2.6).
+redirect URI as ``access_denied`` (``interaction_required`` when the person must turn on two-step
+verification), a needed IdP sign-in as ``login_required`` (OIDC Core §3.1.2.6).
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ class AuthorizeView(dot.AuthorizationView):
         reason = sign_in_refusal(account=account, site=site)
         if reason is not None:
             services.product_access_denied_record(account=account, site=site, reason=reason)
-            silent = self._silent_error(request, client, "access_denied", "No access to this site.")
+            # two-step verification to turn on is something the person can do: they must see a page
+            error = "interaction_required" if reason == "two_step_required" else "access_denied"
+            silent = self._silent_error(request, client, error, REASONS[reason])
             if silent is not None:
                 return silent
             return render(
@@ -180,25 +183,46 @@ def _continue_page(request: HttpRequest, site, location: str) -> HttpResponse:
     return response
 
 
-class TokenView(dot.TokenView):
+class JsonMethodNotAllowed:
+    """A wrong method answered with an OAuth error a client can read, as introspection answers it,
+    not Django's empty 405 page (RFC 6749 §3.2: the token endpoint takes POST)."""
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        allowed = self._allowed_methods()
+        usable = [method for method in allowed if method not in ("HEAD", "OPTIONS")]
+        response = oauth_error("invalid_request", f"Use {' or '.join(usable)}.", 405)
+        response["Allow"] = ", ".join(allowed)
+        return response
+
+
+class TokenView(JsonMethodNotAllowed, dot.TokenView):
     """DOT's token endpoint for the grants product sign-in issues: authorization codes and refresh
     tokens. DOT reads a device-code grant's ``device_code`` unguarded (a KeyError, a 500 when it is
     missing), and no site uses that flow. Methods other than POST get an OAuth error, in JSON."""
 
     GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
 
-    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        """An OAuth error a client can read (RFC 6749 §3.2: the token endpoint takes POST), as the
-        introspection endpoint answers, not Django's empty 405."""
-        response = oauth_error("invalid_request", "Use POST.", 405)
-        response["Allow"] = "POST, OPTIONS"
-        return response
-
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
         if grant_type and grant_type not in self.GRANT_TYPES:
             return oauth_error("unsupported_grant_type", f"{grant_type[:100]} is not supported here.")
         return super().post(request, *args, **kwargs)
+
+
+class RevokeTokenView(JsonMethodNotAllowed, dot.RevokeTokenView):
+    pass
+
+
+class UserInfoView(JsonMethodNotAllowed, dot.UserInfoView):
+    pass
+
+
+class JwksInfoView(JsonMethodNotAllowed, dot.JwksInfoView):
+    pass
+
+
+class DiscoveryView(JsonMethodNotAllowed, dot.ConnectDiscoveryInfoView):
+    pass
 
 
 class LogoutView(dot.RPInitiatedLogoutView):

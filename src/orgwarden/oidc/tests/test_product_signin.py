@@ -215,14 +215,25 @@ def test_prompt_none_answers_a_code_or_login_required_not_a_500(product, manage,
     assert Activity.objects.get(account=person, site=product.site).signins == 1
 
 
-@pytest.mark.parametrize("method", ["get", "put", "delete"])
-def test_the_token_endpoint_answers_other_methods_with_an_oauth_error(method):
-    """A client calling the token endpoint with the wrong method reads why, as at introspection."""
+@pytest.mark.parametrize(
+    ("path", "method", "allow", "use"),
+    [
+        ("/oauth2/token/", "get", "POST, OPTIONS", "POST"),
+        ("/oauth2/token/", "put", "POST, OPTIONS", "POST"),
+        ("/oauth2/token/", "delete", "POST, OPTIONS", "POST"),
+        ("/oauth2/revoke_token/", "get", "POST, OPTIONS", "POST"),
+        ("/oauth2/userinfo/", "delete", "GET, POST, HEAD, OPTIONS", "GET or POST"),
+        ("/oauth2/jwks.json", "post", "GET, HEAD, OPTIONS", "GET"),
+        ("/.well-known/openid-configuration", "put", "GET, HEAD, OPTIONS", "GET"),
+    ],
+)
+def test_oauth_endpoints_answer_a_wrong_method_with_an_oauth_error(path, method, allow, use):
+    """A client calling an endpoint with the wrong method reads why, as at introspection."""
     from django.test import Client
 
-    response = getattr(Client(), method)("/oauth2/token/")
-    assert response.status_code == 405 and response["Allow"] == "POST, OPTIONS"
-    assert response.json() == {"error": "invalid_request", "error_description": "Use POST."}
+    response = getattr(Client(), method)(path)
+    assert response.status_code == 405 and response["Allow"] == allow
+    assert response.json() == {"error": "invalid_request", "error_description": f"Use {use}."}
     assert response["Cache-Control"] == "no-store"
 
 
@@ -253,7 +264,7 @@ def test_prompt_none_without_access_answers_access_denied_at_the_redirect_uri(pr
     assert silent.status_code == 302 and silent["Location"].startswith(CALLBACK + "?")
     assert parse_qs(urlsplit(silent["Location"]).query) == {
         "error": ["access_denied"],
-        "error_description": ["No access to this site."],
+        "error_description": ["You don't have access to this product site."],
         "state": ["s1"],
     }
     assert AuditEvent.objects.filter(action="account:product:access_denied").count() == 1
@@ -261,6 +272,44 @@ def test_prompt_none_without_access_answers_access_denied_at_the_redirect_uri(pr
     elsewhere = client.get("/oauth2/authorize/", {**query, "redirect_uri": "https://evil.example/cb"})
     assert elsewhere.status_code == 403 and "evil.example" not in elsewhere.get("Location", "")
     assert not Grant.objects.exists()
+
+
+def test_prompt_none_for_someone_who_must_turn_on_two_step_answers_interaction_required(
+    product, manage, grant
+):
+    """They do have access: they must do something first, so a silent request is told that a visible
+    one is needed (interaction_required), not that access is denied."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.test import Client
+
+    from orgwarden.billing.tests.factories import SubscriptionFactory
+    from orgwarden.oidc.checks import sign_in_refusal
+    from orgwarden.policies.models import AuthenticationPolicy
+
+    person = manage()
+    grant(person)
+    SubscriptionFactory(org=product.site.org)  # policies are enforced under a subscription
+    AuthenticationPolicy.objects.filter(org=product.site.org).update(two_step="mandatory")
+    assert sign_in_refusal(account=person, site=product.site) == "two_step_required"
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    silent = client.get(
+        "/oauth2/authorize/",
+        {
+            "client_id": product.client_id,
+            "redirect_uri": CALLBACK,
+            "response_type": "code",
+            "scope": "openid",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+            "prompt": "none",
+        },
+    )
+    assert silent.status_code == 302
+    answer = parse_qs(urlsplit(silent["Location"]).query)
+    assert answer["error"] == ["interaction_required"]
+    assert "two-step verification" in answer["error_description"][0]
 
 
 @pytest.mark.parametrize(
