@@ -50,6 +50,17 @@ def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 10**9) 
     return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level() -> str:
+    """``ORGWARDEN_LOG_LEVEL``: one of ``LOG_LEVELS`` (any case), ``INFO`` by default."""
+    value = env("ORGWARDEN_LOG_LEVEL", "INFO").strip().upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"ORGWARDEN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return value
+
+
 def log_format() -> str:
     """``ORGWARDEN_LOG_FORMAT``: ``text`` (the default) or ``json`` (see ``orgwarden.logs``)."""
     value = env("ORGWARDEN_LOG_FORMAT", "text").strip().lower()

@@ -302,4 +302,4 @@ USE_I18N = False
 USE_TZ = True
 
 LOG_FORMAT = config.log_format()
-LOGGING = logs.logging_config(LOG_FORMAT, config.env("ORGWARDEN_LOG_LEVEL", "INFO").upper())
+LOGGING = logs.logging_config(LOG_FORMAT, config.log_level())

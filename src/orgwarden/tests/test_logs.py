@@ -58,6 +58,23 @@ def test_a_bad_format_stops_with_a_clear_error(monkeypatch):
         config.log_format()
 
 
+def test_a_bad_level_stops_the_command_with_one_clear_line(tmp_path):
+    """It was a traceback from logging's dictConfig ("Unable to configure root logger")."""
+    import subprocess
+
+    from orgwarden.testing.serve import clean_env
+
+    done = subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", "check"],
+        env=clean_env(tmp_path, ORGWARDEN_LOG_LEVEL="verbose"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "configuration error: ORGWARDEN_LOG_LEVEL must be one of DEBUG, INFO" in done.stderr
+
+
 def test_orgwarden_serve_with_json_logs_writes_nothing_but_json_lines(tmp_path):
     with serving(tmp_path, ORGWARDEN_LOG_FORMAT="json", ORGWARDEN_LOG_LEVEL="INFO") as (base, log):
         missing = httpx.get(f"{base}/no-such-page", params={"q": "1"}, headers={"User-Agent": "probe/1"})
