@@ -4,13 +4,14 @@ the CLI, and waiting for the server to answer. Loopback only; every wait is boun
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from orgwarden.testing import serve
 
 
 def log(message: str) -> None:
@@ -19,14 +20,10 @@ def log(message: str) -> None:
 
 def free_port(first: int, last: int) -> int:
     """A free loopback port in ``first..last`` (each benchmark keeps to its own range)."""
-    for port in range(first, last + 1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {first}-{last}")
+    return serve.free_port(range(first, last + 1))
+
+
+stop = serve.stop  # SIGTERM a server, SIGKILL its process group if it lingers
 
 
 def server_env(data_dir: Path, base: str, *, workers: int, **extra: str) -> dict[str, str]:

@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, wait_healthy
+from _harness import free_port, log, stop, wait_healthy
 
 N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100000"))
 N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
@@ -257,12 +256,7 @@ def run(database: str) -> dict:
             log(f"{database}: timing {N_REQUESTS} requests each")
             figures = measure(base, setup["link"], setup["org_id"])
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=5)
+            stop(server)
     return {
         "operation": "directory_list",
         "database": database,

@@ -49,7 +49,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -62,7 +61,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, wait_healthy
+from _harness import free_port, log, stop, wait_healthy
 
 N_USERS = int(os.environ.get("BENCH_USERS", "10000"))
 N_SYNC = int(os.environ.get("BENCH_SYNC_USERS", str(N_USERS)))
@@ -364,15 +363,6 @@ def floor(target: Target, path: str) -> dict:
 
 
 # --- the servers --------------------------------------------------------------------------------------
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=5)
 
 
 def peer_run() -> dict[str, dict]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, orgwarden, wait_healthy
+from _harness import free_port, log, orgwarden, stop, wait_healthy
 
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -120,15 +119,6 @@ def start_server(data_dir: Path, port: int, *, limits: bool) -> subprocess.Popen
     )
     wait_healthy(base, server)
     return server
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=5)
 
 
 def segment(
@@ -217,7 +207,7 @@ def main() -> None:
                 runs[limits] = (done + timings, total + elapsed)
         finally:
             for server in servers.values():
-                stop_server(server)
+                stop(server)
         queries = count_queries(data_dir, bases[True], setup)
     on, off = summary(*runs[True]), summary(*runs[False])
     result = {

@@ -17,21 +17,23 @@ import httpx
 PORTS = range(8770, 8800)  # the range this project's tests and benchmarks may listen on
 
 
-def free_port() -> int:
-    """A free port of ``PORTS``, from this pytest-xdist worker's own share of them: a port is only
-    taken once the server binds it, so two workers probing the same range could pick the same one."""
-    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
-    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    share = len(PORTS) // count
-    mine = PORTS[index * share : (index + 1) * share] if share else PORTS
-    for port in mine:
+def free_port(ports: range | None = None) -> int:
+    """A free loopback port of ``ports``; by default of ``PORTS``, from this pytest-xdist worker's
+    own share of them: a port is only taken once the server binds it, so two workers probing the
+    same range could pick the same one. (The benchmarks pass their own ranges.)"""
+    if ports is None:
+        index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+        count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+        share = len(PORTS) // count
+        ports = PORTS[index * share : (index + 1) * share] if share else PORTS
+    for port in ports:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {mine.start}-{mine.stop - 1}")
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 def wait_until(condition: Callable[[], object], seconds: float) -> bool:
@@ -79,7 +81,7 @@ def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[s
         wait_until(lambda: server.poll() is not None or listening in log.read_text(), 120)  # noqa: B023
         if listening in log.read_text() or server.poll() is None:
             break
-        _stop(server)  # it could not bind: the port was taken after all
+        stop(server)  # it could not bind: the port was taken after all
     try:
 
         def healthy() -> bool:
@@ -91,13 +93,14 @@ def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[s
         assert listening in log.read_text() and wait_until(healthy, 30), log.read_text()
         yield base, log
     finally:
-        _stop(server)
+        stop(server)
 
 
-def _stop(server: subprocess.Popen) -> None:
+def stop(server: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, as an operator stops it; after ``timeout`` seconds, SIGKILL to its process group."""
     server.send_signal(signal.SIGTERM)
     try:
-        server.wait(timeout=15)
+        server.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=5)

@@ -15,7 +15,7 @@ import pytest
 
 from orgwarden import cli
 from orgwarden.config import ConfigError
-from orgwarden.testing.serve import clean_env, free_port, wait_until
+from orgwarden.testing.serve import clean_env, free_port, stop, wait_until
 
 
 def processes() -> dict[int, tuple[int, str, str]]:
@@ -153,12 +153,7 @@ def test_serve_runs_migrated_app_with_headers_static_files_and_setup_link(tmp_pa
         assert wait_until(refresher, 30), processes()
         (refresh_pid,) = refresher()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
+        stop(server, timeout=15)
     assert "GET /login" in log.read_text()  # the access log went to stdout
     assert wait_until(lambda: not running(refresh_pid), 10)  # stopped with the server
     assert "Traceback" not in log.read_text()
