@@ -21,6 +21,20 @@ from orgwarden.orgs.services.users import user_deactivate
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def authorize_query(product, **extra: str) -> dict[str, str]:
+    """An authorization request of ``product`` for the Django test client (PKCE's RFC 7636 example
+    challenge), with ``extra`` parameters."""
+    return {
+        "client_id": product.client_id,
+        "redirect_uri": CALLBACK,
+        "response_type": "code",
+        "scope": "openid",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        **extra,
+    }
+
+
 def test_access_through_a_group_signs_in_with_the_right_claims(live_server, product, manage, grant):
     person = manage(AccountFactory(email="mia@acme.test", display_name="Mia Wong"))
     grant(person)
@@ -108,16 +122,7 @@ def test_a_posted_authorize_request_goes_through_the_checks_of_a_get(product, ma
     person = manage()  # no access to the site
     client = Client(enforce_csrf_checks=True)
     client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
-    form = {
-        "client_id": product.client_id,
-        "redirect_uri": CALLBACK,
-        "response_type": "code",
-        "scope": "openid",
-        "state": "s",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        "code_challenge_method": "S256",
-        "allow": "Authorize",
-    }
+    form = authorize_query(product, state="s", allow="Authorize")
     response = client.post("/oauth2/authorize/", form)
     assert response.status_code == 303
     location = urlsplit(response["Location"])
@@ -194,16 +199,7 @@ def test_prompt_none_answers_a_code_or_login_required_not_a_500(product, manage,
 
     person = manage()
     grant(person)
-    query = {
-        "client_id": product.client_id,
-        "redirect_uri": CALLBACK,
-        "response_type": "code",
-        "scope": "openid",
-        "state": "s",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        "code_challenge_method": "S256",
-        "prompt": "none",
-    }
+    query = authorize_query(product, state="s", prompt="none")
     anonymous = Client().get("/oauth2/authorize/", query)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith(CALLBACK)
     assert parse_qs(urlsplit(anonymous["Location"]).query) == {"error": ["login_required"], "state": ["s"]}
@@ -250,16 +246,7 @@ def test_prompt_none_without_access_answers_access_denied_at_the_redirect_uri(pr
     person = manage()  # managed, but no group gives access to the site
     client = Client()
     client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
-    query = {
-        "client_id": product.client_id,
-        "redirect_uri": CALLBACK,
-        "response_type": "code",
-        "scope": "openid",
-        "state": "s1",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        "code_challenge_method": "S256",
-        "prompt": "none",
-    }
+    query = authorize_query(product, state="s1", prompt="none")
     silent = client.get("/oauth2/authorize/", query)
     assert silent.status_code == 302 and silent["Location"].startswith(CALLBACK + "?")
     assert parse_qs(urlsplit(silent["Location"]).query) == {
@@ -294,18 +281,7 @@ def test_prompt_none_for_someone_who_must_turn_on_two_step_answers_interaction_r
     assert sign_in_refusal(account=person, site=product.site) == "two_step_required"
     client = Client()
     client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
-    silent = client.get(
-        "/oauth2/authorize/",
-        {
-            "client_id": product.client_id,
-            "redirect_uri": CALLBACK,
-            "response_type": "code",
-            "scope": "openid",
-            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-            "code_challenge_method": "S256",
-            "prompt": "none",
-        },
-    )
+    silent = client.get("/oauth2/authorize/", authorize_query(product, prompt="none"))
     assert silent.status_code == 302
     answer = parse_qs(urlsplit(silent["Location"]).query)
     assert answer["error"] == ["interaction_required"]
