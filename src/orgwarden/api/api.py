@@ -214,9 +214,9 @@ def on_unexpected(request: HttpRequest, exc: Exception):
     # traceback for the operator, answered in the API's format.
     logger.exception("Unhandled error in %s %s", request.method, request.path)
     if outage.database_unavailable(exc):
-        response = error(request, 503, "unavailable", outage.MESSAGE)
-        response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
-        return response
+        from orgwarden.console.views.errors import failure_answer  # the 503 every surface answers
+
+        return failure_answer(request, exc)
     return error(request, 500, "server_error", "Something went wrong on our side.")
 
 

@@ -39,9 +39,15 @@ def not_found(request, exception=None):
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500, or 503 with ``Retry-After`` when the database is out of reach, in the caller's format
-    (Django calls this while handling the exception, so ``sys.exc_info()`` holds it)."""
-    unavailable = outage.database_unavailable(sys.exc_info()[1])
+    """Django's handler500: it is called while the exception is handled, so ``sys.exc_info()``
+    holds it."""
+    return failure_answer(request, sys.exc_info()[1])
+
+
+def failure_answer(request: HttpRequest, exc: BaseException | None) -> HttpResponse:
+    """500, or 503 with ``Retry-After`` when ``exc`` says the database is out of reach, in the
+    caller's format."""
+    unavailable = outage.database_unavailable(exc)
     status, message = (503, outage.MESSAGE) if unavailable else (500, UNEXPECTED)
     path = request.path_info
     if path.startswith("/scim/"):
