@@ -10,7 +10,8 @@ Not axe itself (no npm at test time): the browser's own accessibility tree, thro
 - the skip link is the first stop and moves focus to ``main``;
 - focus rings are drawn, with 3:1 contrast against white (WCAG 1.4.11), on links, buttons and
   fields (date fields included, whose focus sits in the browser's shadow tree);
-- form fields' edges have 3:1 contrast, and links inside running text are underlined.
+- form fields' edges have 3:1 contrast, and links inside running text are underlined;
+- Escape closes the organization switcher and gives focus back to its toggle.
 """
 
 from __future__ import annotations
@@ -129,3 +130,37 @@ def test_names_errors_skip_link_and_focus(new_page, org_admin):
             break
         assert_focus_ring(page, "date field")
     expect(page.locator("#id_date_from")).to_have_accessible_description("UTC")
+
+
+def test_escape_closes_the_org_switcher_and_returns_focus_to_its_toggle(new_page, org_admin):
+    """WAI-ARIA's disclosure pattern: Escape closes the open switcher, from its toggle or from a
+    link inside it, and focus goes back to the toggle (not to the page's start)."""
+    page = new_page()
+    page.goto("/login")
+    page.get_by_label("Email").fill(org_admin.account.email)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/admin/o/{org_admin.org.org_id}/")
+
+    switcher = page.locator("details.org-switcher")
+    toggle = switcher.locator("summary")
+    create = switcher.get_by_role("link", name="+ Create organization")
+
+    # Focus inside the menu: open it with the keyboard, Tab to a link in it, press Escape.
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(switcher).to_have_attribute("open", "")
+    page.keyboard.press("Tab")
+    expect(switcher.get_by_role("link").first).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(switcher).not_to_have_attribute("open", "")
+    expect(create).to_be_hidden()
+    expect(toggle).to_be_focused()
+
+    # Focus on the toggle itself: Space opens, Escape closes, focus stays on the toggle.
+    page.keyboard.press("Space")
+    expect(switcher).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(switcher).not_to_have_attribute("open", "")
+    expect(toggle).to_be_focused()
