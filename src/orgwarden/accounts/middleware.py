@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from orgwarden.accounts.models import Session
+from orgwarden.accounts.models import Session, stored_session_key
 
 SEEN_KEY = "_seen_at"
 SEEN_EVERY = 60  # seconds; a write per session per minute at most
@@ -25,7 +25,7 @@ class SessionActivityMiddleware:
             now = time.time()
             if now - request.session.get(SEEN_KEY, 0) >= SEEN_EVERY:
                 ctx = request.audit_context
-                Session.objects.filter(session_key=request.session.session_key).update(
+                Session.objects.filter(session_key=stored_session_key(request.session.session_key)).update(
                     last_seen_at=timezone.now(), ip=ctx.ip, user_agent=ctx.user_agent
                 )
                 request.session[SEEN_KEY] = now

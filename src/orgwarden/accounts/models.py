@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import idna
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.sessions.base_session import AbstractBaseSession
@@ -94,12 +96,21 @@ class Account(AbstractBaseUser):
         return self.email.rsplit("@", 1)[-1]
 
 
+def stored_session_key(session_key: str) -> str:
+    """What the database keeps of a session key (the cookie's value): the first 40 hex digits (the
+    column's width, 160 bits) of its SHA-256. A copy of the table — a backup, a read replica, a
+    leaked dump — holds no key that signs anyone in, and the stored form can name a session on a
+    page (``Session.session_key``, in the "End session" form) without handing out its cookie."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
 class Session(AbstractBaseSession):
     """A server-side session that knows whose it is, when it began, and where it is used from.
 
     The session engine (``accounts.session_store``) fills ``account`` from the signed-in user, and
     ``SessionActivityMiddleware`` keeps ``last_seen_at``/``ip``/``user_agent`` current. Ending a
-    session deletes its row, so its cookie stops working everywhere at once.
+    session deletes its row, so its cookie stops working everywhere at once. ``session_key`` holds
+    ``stored_session_key`` of the cookie's key, never the key itself.
     """
 
     account = models.ForeignKey(

@@ -30,7 +30,7 @@ from orgwarden.accounts.exceptions import (
     WrongPassword,
 )
 from orgwarden.accounts.ids import new_secret, secret_hash
-from orgwarden.accounts.models import Account, Session, SignInLink, normalize_email
+from orgwarden.accounts.models import Account, Session, SignInLink, normalize_email, stored_session_key
 from orgwarden.audit.services import Actor, Target, event_record
 
 EMAIL_VERIFICATION_SALT = "orgwarden.accounts.verify-email"
@@ -305,17 +305,18 @@ def signout_record(*, account: Account) -> None:
 def _sessions_delete(*, account: Account, keep_session_key: str | None) -> int:
     sessions = Session.objects.filter(account=account)
     if keep_session_key:
-        sessions = sessions.exclude(session_key=keep_session_key)
+        sessions = sessions.exclude(session_key=stored_session_key(keep_session_key))
     deleted, _ = sessions.delete()
     return deleted
 
 
 @transaction.atomic
-def session_end(*, account: Account, session_key: str) -> None:
-    """End one of ``account``'s own sessions. Raises ``SessionNotFound`` for anyone else's."""
-    if "\x00" in session_key:  # from a URL; PostgreSQL refuses NUL in a query
+def session_end(*, account: Account, session_id: str) -> None:
+    """End one of ``account``'s own sessions, named by its stored form (``Session.session_key``, what
+    the sessions page shows; never the cookie's key). Raises ``SessionNotFound`` for anyone else's."""
+    if "\x00" in session_id:  # from a URL; PostgreSQL refuses NUL in a query
         raise SessionNotFound()
-    session = Session.objects.filter(account=account, session_key=session_key).first()
+    session = Session.objects.filter(account=account, session_key=session_id).first()
     if session is None:
         raise SessionNotFound()
     session.delete()

@@ -22,6 +22,7 @@ from orgwarden.accounts.forms import (
     SetPasswordForm,
     SignupForm,
 )
+from orgwarden.accounts.models import stored_session_key
 from orgwarden.accounts.signin import SignInFlow
 from orgwarden.audit.middleware import client_ip
 
@@ -260,7 +261,7 @@ def security(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "sessions": sessions,
-            "current_key": request.session.session_key,
+            "current_id": stored_session_key(request.session.session_key or ""),
             "has_password": request.user.has_usable_password(),
             "section": "security",
         },
@@ -270,12 +271,12 @@ def security(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_end(request: HttpRequest, session_key: str) -> HttpResponse:
+def session_end(request: HttpRequest, session_id: str) -> HttpResponse:
     try:
-        services.session_end(account=request.user, session_key=session_key)
+        services.session_end(account=request.user, session_id=session_id)
     except AccountsError as exc:
         raise Http404(exc.message) from exc
-    if session_key == request.session.session_key:
+    if session_id == stored_session_key(request.session.session_key or ""):
         # The row is gone: log out so the response does not try to save the deleted session
         # (which Django answers with a 400 "session interrupted").
         logout(request)

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orgwarden.accounts import emails, two_step
-from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.models import Account, Session, stored_session_key
 from orgwarden.accounts.services import password_check
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import InvalidName, NotFound
@@ -470,7 +470,7 @@ def session_expire(
     *, account: Account, session_key: str, org_id: str, reason: str, limit_minutes: int
 ) -> None:
     """End a session past its policy's idle or absolute limit (``reason``: idle_timeout/absolute_timeout)."""
-    Session.objects.filter(account=account, session_key=session_key).delete()
+    Session.objects.filter(account=account, session_key=stored_session_key(session_key)).delete()
     event_record(
         action="account:session:expired",
         actor=Actor.account(account),

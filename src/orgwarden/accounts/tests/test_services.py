@@ -20,7 +20,7 @@ from orgwarden.accounts.exceptions import (
     SignupDisabled,
     WrongPassword,
 )
-from orgwarden.accounts.models import Account, Session, SignInLink
+from orgwarden.accounts.models import Account, Session, SignInLink, stored_session_key
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor
@@ -31,8 +31,12 @@ STRONG = "a long and unusual passphrase 7"
 
 
 def _session(account: Account | None, key: str) -> Session:
+    """A live session of ``account`` whose cookie would carry ``key`` (the row keeps its hash)."""
     return Session.objects.create(
-        session_key=key, session_data="", expire_date=timezone.now() + timedelta(days=1), account=account
+        session_key=stored_session_key(key),
+        session_data="",
+        expire_date=timezone.now() + timedelta(days=1),
+        account=account,
     )
 
 
@@ -242,7 +246,7 @@ def test_password_change_ends_other_sessions_but_keeps_the_current_one(account, 
     current, elsewhere = _session(account, "c" * 32), _session(account, "e" * 32)
     strangers = _session(other, "s" * 32)
     services.password_change(
-        account=account, current_password=password, new_password=STRONG, keep_session_key=current.session_key
+        account=account, current_password=password, new_password=STRONG, keep_session_key="c" * 32
     )
     account.refresh_from_db()
     assert account.check_password(STRONG)
@@ -349,7 +353,7 @@ def test_password_reset_link_expires(account, settings):
 
 def test_session_end_ends_own_session(account, one_event):
     session = _session(account, "m" * 32)
-    services.session_end(account=account, session_key=session.session_key)
+    services.session_end(account=account, session_id=session.session_key)
     assert not Session.objects.exists()
     event = one_event("account:session:ended")
     assert event.actor_id == account.account_id and event.targets[0]["id"] == account.account_id
@@ -357,9 +361,10 @@ def test_session_end_ends_own_session(account, one_event):
 
 def test_session_end_refuses_someone_elses_session(account):
     theirs = _session(AccountFactory(), "t" * 32)
-    for key in [theirs.session_key, "unknown", "", "a\x00b"]:
+    # theirs, by what the page would show and by the cookie's key; and nonsense
+    for key in [theirs.session_key, "t" * 32, "unknown", "", "a\x00b"]:
         with pytest.raises(SessionNotFound):
-            services.session_end(account=account, session_key=key)
+            services.session_end(account=account, session_id=key)
     assert Session.objects.count() == 1 and not AuditEvent.objects.exists()
 
 
@@ -369,7 +374,7 @@ def test_sessions_end_all_keeping_the_current_one(account, one_event):
     _session(account, "y" * 32)
     other = _session(AccountFactory(), "o" * 32)
     ended = services.sessions_end_all(
-        account=account, actor=Actor.account(account), keep_session_key=keep.session_key
+        account=account, actor=Actor.account(account), keep_session_key="k" * 32
     )
     assert ended == 2
     assert set(Session.objects.values_list("session_key", flat=True)) == {keep.session_key, other.session_key}

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from orgwarden.accounts import services
-from orgwarden.accounts.models import Session
+from orgwarden.accounts.models import Session, stored_session_key
 from orgwarden.accounts.tests.conftest import IP, USER_AGENT
 from orgwarden.audit.services import Actor
 
@@ -21,7 +21,13 @@ STRONG = "a long and unusual passphrase 7"
 
 
 def _key(client: Client) -> str:
+    """The session key in ``client``'s cookie."""
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def _row(client: Client) -> str:
+    """What the sessions table (and the sessions page) keeps of ``client``'s session key."""
+    return stored_session_key(_key(client))
 
 
 def _signed_in(client: Client) -> bool:
@@ -30,7 +36,7 @@ def _signed_in(client: Client) -> bool:
 
 def test_signing_in_creates_a_session_row_with_account_ip_and_agent(browser, account, sign_in):
     sign_in(browser, account.email)
-    session = Session.objects.get(session_key=_key(browser))
+    session = Session.objects.get(session_key=_row(browser))
     assert session.account == account
     assert session.ip == IP and session.user_agent == USER_AGENT
     assert Session.objects.filter(account=account).count() == 1
@@ -41,18 +47,18 @@ def test_signing_in_replaces_the_pre_sign_in_session_key(browser, account, passw
     before = _key(browser)
     browser.post("/login/step/password", {"password": password})
     assert _key(browser) != before
-    assert not Session.objects.filter(session_key=before).exists()
+    assert not Session.objects.filter(session_key=stored_session_key(before)).exists()
 
 
 def test_last_seen_is_kept_current(browser, account, sign_in):
     with time_machine.travel(timezone.now(), tick=False) as clock:
         sign_in(browser, account.email)
         browser.get("/account/")
-        first = Session.objects.get(session_key=_key(browser)).last_seen_at
+        first = Session.objects.get(session_key=_row(browser)).last_seen_at
         assert first is not None
         clock.shift(timedelta(minutes=5))
         browser.get("/account/", REMOTE_ADDR="198.51.100.20")
-        session = Session.objects.get(session_key=_key(browser))
+        session = Session.objects.get(session_key=_row(browser))
         assert session.last_seen_at == first + timedelta(minutes=5)
         assert session.ip == "198.51.100.20"
 
@@ -66,14 +72,14 @@ def test_security_page_lists_the_sessions(browser, account, sign_in):
     content = page.content.decode()
     assert USER_AGENT in content and "Other Browser 1.0" in content
     assert "198.51.100.9" in content and "This session" in content
-    assert f"/account/sessions/{_key(other)}/end" in content
+    assert f"/account/sessions/{_row(other)}/end" in content
 
 
 def test_ending_a_session_from_the_page_signs_that_client_out(browser, account, sign_in, one_event):
     sign_in(browser, account.email)
     other = Client(HTTP_USER_AGENT="Other Browser 1.0", REMOTE_ADDR="198.51.100.9")
     sign_in(other, account.email)
-    response = browser.post(f"/account/sessions/{_key(other)}/end")
+    response = browser.post(f"/account/sessions/{_row(other)}/end")
     assert response.status_code == 302 and response["Location"] == "/account/security/"
     assert not _signed_in(other)
     assert _signed_in(browser)
@@ -84,7 +90,7 @@ def test_ending_a_session_from_the_page_signs_that_client_out(browser, account, 
 def test_ending_the_current_session_signs_out_cleanly(browser, account, sign_in):
     with time_machine.travel(timezone.now(), tick=False) as clock:
         sign_in(browser, account.email)
-        key = _key(browser)
+        key = _row(browser)
         # A minute later the activity middleware writes to the session in the same request.
         clock.shift(timedelta(minutes=2))
         response = browser.post(f"/account/sessions/{key}/end")
@@ -100,14 +106,14 @@ def test_ending_someone_elses_session_is_a_404(browser, account, sign_in, passwo
     theirs = Client()
     sign_in(theirs, stranger.email)
     sign_in(browser, account.email)
-    response = browser.post(f"/account/sessions/{_key(theirs)}/end")
+    response = browser.post(f"/account/sessions/{_row(theirs)}/end")
     assert response.status_code == 404
     assert _signed_in(theirs)
 
 
 def test_ending_a_session_is_post_only(browser, account, sign_in):
     sign_in(browser, account.email)
-    assert browser.get(f"/account/sessions/{_key(browser)}/end").status_code == 405
+    assert browser.get(f"/account/sessions/{_row(browser)}/end").status_code == 405
     assert _signed_in(browser)
 
 
@@ -185,3 +191,52 @@ def test_account_pages_need_a_signed_in_person():
     for path in ["/account/", "/account/security/"]:
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/login?next=")
+
+
+def test_the_table_and_the_sessions_page_hold_no_cookie_key(browser, account, sign_in):
+    """A session key is a bearer secret: the row keeps its hash, and the page names sessions by that
+    hash. The page used to print every session's key, so any script that could read it (and any
+    copy of the table) had cookies that the HttpOnly flag was there to keep out of reach."""
+    sign_in(browser, account.email)
+    other = Client(HTTP_USER_AGENT="Other Browser 1.0")
+    sign_in(other, account.email)
+    keys = {_key(browser), _key(other)}
+    stored = set(Session.objects.values_list("session_key", flat=True))
+    assert stored == {stored_session_key(key) for key in keys} and not stored & keys
+    page = browser.get("/account/security/").content.decode()
+    assert not any(key in page for key in keys)
+    assert all(f"/account/sessions/{row}/end" in page for row in stored)
+    # what the table and the page show does not sign anyone in
+    thief = Client()
+    thief.cookies[settings.SESSION_COOKIE_NAME] = stored_session_key(_key(other))
+    assert not _signed_in(thief)
+    assert _signed_in(other)
+
+
+def test_the_migration_hashes_the_keys_of_live_sessions_and_drops_expired_ones(browser, account, sign_in):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    step = import_module("orgwarden.accounts.migrations.0006_hashed_session_keys")
+    sign_in(browser, account.email)
+    key = _key(browser)
+    # as an earlier version stored them: the key itself
+    Session.objects.filter(session_key=stored_session_key(key)).update(session_key=key)
+    Session.objects.create(
+        session_key="e" * 32, session_data="", expire_date=timezone.now() - timedelta(days=1), account=account
+    )
+
+    def cookie_signs_in() -> bool:  # a fresh client each time: a refused cookie is deleted
+        client = Client()
+        client.cookies[settings.SESSION_COOKIE_NAME] = key
+        return _signed_in(client)
+
+    assert not cookie_signs_in()  # today's code does not find a key stored as it is
+
+    step.hash_keys(apps, None)
+
+    assert list(Session.objects.values_list("session_key", flat=True)) == [stored_session_key(key)]
+    assert cookie_signs_in()  # nobody is signed out by the upgrade
+    step.hash_keys(apps, None)  # and running it again changes nothing
+    assert cookie_signs_in()

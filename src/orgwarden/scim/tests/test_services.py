@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.models import Account, Session, stored_session_key
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs.exceptions import NotFound
@@ -123,7 +123,10 @@ def test_account_managed_by_another_org_is_409(directory):
 def test_deactivate_ends_sessions_and_reactivate(directory):
     user = services.scim_user_create(directory=directory, data=user_body())
     Session.objects.create(
-        session_key="k" * 32, session_data="", expire_date="2999-01-01T00:00Z", account=user.account
+        session_key=stored_session_key("k" * 32),
+        session_data="",
+        expire_date="2999-01-01T00:00Z",
+        account=user.account,
     )
     services.scim_user_patch(
         directory=directory,
