@@ -126,12 +126,16 @@ def serve(args: list[str]) -> None:
 
 
 def _gunicorn_logger(format_name: str) -> type:
-    """gunicorn's logger; its error and access lines in the log's format when that is JSON."""
+    """gunicorn's logger: access lines without the URLs' secrets (``logs.redact_access_atoms``), and
+    its error and access lines in the log's format when that is JSON."""
     from gunicorn import glogging
 
-    from orgwarden.logs import JsonLineFormatter
+    from orgwarden.logs import JsonLineFormatter, redact_access_atoms
 
     class Logger(glogging.Logger):
+        def atoms(self, resp, req, environ, request_time) -> dict:
+            return redact_access_atoms(super().atoms(resp, req, environ, request_time))
+
         def setup(self, cfg) -> None:
             super().setup(cfg)
             if format_name == "json":

@@ -10,14 +10,26 @@ their formats (the access log is the common log format with the time each reques
 ``bytes``, ``duration_ms``, ``user_agent`` and ``referer``; the app's lines about a request (a 4xx
 or 5xx answer) carry ``method``, ``path`` and ``status``. The startup announcements (the URL, the
 one-time setup link) are log lines too, so nothing on the output is not JSON.
+
+In both, the secret part of a URL is written as ``[redacted]``: a one-time link's token (a sign-in,
+email-confirmation, password-reset, setup or invitation link: a path parameter named in
+``SECRET_PATH_PARAMETERS``) and the values of ``SECRET_QUERY_PARAMETERS``, in the request line, the
+path, the query and the Referer of access lines and in the app's lines about a request. Such a
+link's page only shows a button (mail scanners open links) and the POST uses it, so a token read
+off a log line could otherwise sign someone in. Pages under such a URL are sent with
+``Referrer-Policy: no-referrer`` (``console.middleware``), so their styles and scripts do not
+carry it either. A reverse proxy in front of orgwarden logs the same URLs: see the README.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -43,6 +55,109 @@ _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) 
     "status_code",
     "taskName",
 }
+
+
+SECRET_PATH_PARAMETERS = frozenset({"token"})
+SECRET_QUERY_PARAMETERS = frozenset(
+    {"token", "access_token", "refresh_token", "id_token_hint", "code", "client_secret", "password"}
+)
+REDACTED = "[redacted]"
+_QUERY_PAIR = re.compile(r"(?P<name>[^&;=]*)=(?P<value>[^&;]*)")
+
+
+@cache
+def _secret_routes() -> tuple[re.Pattern[str], ...]:
+    """The URLconf's routes with a ``SECRET_PATH_PARAMETERS`` parameter, each as one regex of the
+    whole path (the includes' prefixes joined to the route, as Django's resolver matches them)."""
+    from django.urls import URLResolver, get_resolver
+
+    found = []
+
+    def walk(resolver: URLResolver, prefix: str) -> None:
+        for entry in resolver.url_patterns:
+            regex = entry.pattern.regex
+            if isinstance(entry, URLResolver):
+                walk(entry, prefix + regex.pattern.removeprefix("^"))
+            elif not SECRET_PATH_PARAMETERS.isdisjoint(regex.groupindex):
+                found.append(re.compile(prefix + regex.pattern.removeprefix("^")))
+
+    root = get_resolver()
+    walk(root, "^" + root.pattern.regex.pattern.removeprefix("^"))
+    return tuple(found)
+
+
+def redact_path(path: str) -> str:
+    """``path`` with the value of each secret path parameter replaced by ``[redacted]``."""
+    for route in _secret_routes():
+        match = route.match(path)
+        if match is None:
+            continue
+        spans = sorted(match.span(name) for name in SECRET_PATH_PARAMETERS & route.groupindex.keys())
+        for start, end in reversed(spans):
+            path = path[:start] + REDACTED + path[end:]
+        return path
+    return path
+
+
+def redact_query(query: str) -> str:
+    """``query`` with the value of each ``SECRET_QUERY_PARAMETERS`` parameter replaced by ``[redacted]``."""
+    if "=" not in query:
+        return query
+
+    def pair(match: re.Match[str]) -> str:
+        if unquote_plus(match["name"]) in SECRET_QUERY_PARAMETERS and match["value"]:
+            return f"{match['name']}={REDACTED}"
+        return match[0]
+
+    return _QUERY_PAIR.sub(pair, query)
+
+
+def redact_url(url: str) -> str:
+    """A request target (``/path?query``) or an absolute URL (a Referer), secrets redacted."""
+    if not url or url == "-":
+        return url
+    parts = urlsplit(url)
+    path, query = redact_path(parts.path), redact_query(parts.query)
+    if (path, query) == (parts.path, parts.query):
+        return url
+    return urlunsplit(parts._replace(path=path, query=query))
+
+
+def redact_access_atoms(atoms: dict[str, Any]) -> dict[str, Any]:
+    """gunicorn's access atoms (``glogging.Logger.atoms``) with the URLs' secrets redacted: the
+    request line, path, query, Referer, and the same values among its header and environ atoms."""
+    for key in ("U", "{path_info}e"):
+        if isinstance(atoms.get(key), str):
+            atoms[key] = redact_path(atoms[key])
+    for key in ("q", "{query_string}e"):
+        if isinstance(atoms.get(key), str):
+            atoms[key] = redact_query(atoms[key])
+    for key in ("f", "{referer}i", "{http_referer}e", "{raw_uri}e"):
+        if isinstance(atoms.get(key), str):
+            atoms[key] = redact_url(atoms[key])
+    request_line = atoms.get("r")
+    if isinstance(request_line, str) and request_line.count(" ") == 2:
+        method, target, protocol = request_line.split(" ")
+        atoms["r"] = f"{method} {redact_url(target)} {protocol}"
+    return atoms
+
+
+class RedactRequestSecrets(logging.Filter):
+    """For the app's lines about a request (``django.request``, ``django.security.*``: they carry
+    ``request`` and put its path in the message): the path's and query's secrets redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", None)
+        if isinstance(path, str):
+            safe = redact_path(path)
+            if safe != path and isinstance(record.args, tuple):
+                record.args = tuple(
+                    arg.replace(path, safe) if isinstance(arg, str) else arg for arg in record.args
+                )
+            if safe != path and isinstance(record.msg, str):
+                record.msg = record.msg.replace(path, safe)
+        return True
 
 
 class TextFormatter(logging.Formatter):
@@ -76,7 +191,7 @@ class JsonLineFormatter(JsonFormatter):
         request = getattr(record, "request", None)
         if request is not None and hasattr(request, "path"):
             log_data["method"] = request.method
-            log_data["path"] = request.path
+            log_data["path"] = redact_path(request.path)
         if isinstance(getattr(record, "status_code", None), int):
             log_data["status"] = record.status_code
 
@@ -91,7 +206,10 @@ def logging_config(format_name: str, level: str) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"line": {"()": formatter, "name": format_name}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+        "filters": {"secrets": {"()": RedactRequestSecrets}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["secrets"]}
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"django.db.backends": {"level": "WARNING"}},
     }

@@ -7,12 +7,18 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
+from orgwarden.logs import SECRET_PATH_PARAMETERS
+
 
 class ContentSecurityPolicyMiddleware:
     """Adds the installation's Content-Security-Policy and Permissions-Policy to every response.
 
     The pages load scripts and styles from this origin only and have no inline script or style,
     so the strict policy holds; the browser tests fail on any CSP violation the pages cause.
+
+    A page whose URL holds a secret (a one-time link's token: ``logs.SECRET_PATH_PARAMETERS``) is
+    sent with ``Referrer-Policy: no-referrer`` instead of the installation's ``same-origin``: its
+    styles, scripts and links then send no Referer, which would carry the token into access logs.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -20,6 +26,9 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and not SECRET_PATH_PARAMETERS.isdisjoint(match.kwargs):
+            response.headers["Referrer-Policy"] = "no-referrer"
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from django.test import RequestFactory
 
-from orgwarden import config
+from orgwarden import config, logs
 from orgwarden.logs import JsonLineFormatter, TextFormatter
 from orgwarden.testing.serve import serving
 
@@ -94,3 +94,71 @@ def test_orgwarden_serve_with_json_logs_writes_nothing_but_json_lines(tmp_path):
         ("WARNING", "/no-such-page", 404)
     ]
     assert any(line["logger"] == "gunicorn.error" and "Listening at" in line["message"] for line in lines)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_one_time_link_tokens_and_token_parameters_stay_out_of_the_log(tmp_path, log_format):
+    """A sign-in link's page only shows a button; the POST uses the link. Its token read off the
+    log (the request line, the path, a Referer, the app's CSRF warning) would sign its owner in."""
+    import subprocess
+
+    from orgwarden.testing.serve import clean_env
+
+    with serving(tmp_path, ORGWARDEN_LOG_FORMAT=log_format) as (base, log):
+        made = subprocess.run(
+            [sys.executable, "-m", "orgwarden.cli", "bootstrap", "--email", "it@acme.test", "--org", "Acme"],
+            env=clean_env(tmp_path, ORGWARDEN_BASE_URL=base),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        link = re.search(rf"{re.escape(base)}(/login/link/(\S+))", made.stdout)
+        path, token = link[1], link[2]
+        hint = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJpdEBhY21lLnRlc3QifQ.c2lnbmF0dXJlc2lnbmF0dXJl"
+
+        page = httpx.get(base + path)
+        assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+        assert httpx.get(f"{base}/login").headers["Referrer-Policy"] == "same-origin"
+        # a browser that ignores the policy, and a POST without its CSRF cookie (django.security.csrf)
+        assert httpx.get(f"{base}/static/orgwarden/app.css", headers={"Referer": base + path}).is_success
+        assert httpx.post(base + path).status_code == 403
+        httpx.get(f"{base}/oauth2/logout/", params={"id_token_hint": hint, "state": "kept-1"})
+    text = log.read_text()  # once stopped: an access line is written after its answer is sent
+    assert token not in text and hint not in text
+    assert f"/login/link/{logs.REDACTED}" in text and f"id_token_hint={logs.REDACTED}" in text
+    assert "state=kept-1" in text  # what is not secret is still there
+    if log_format == "json":
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        access = [line for line in lines if line["logger"] == "gunicorn.access"]
+        assert {line.get("referer") for line in access} >= {f"{base}/login/link/{logs.REDACTED}"}
+        csrf = [line for line in lines if line["logger"] == "django.security.csrf"]
+        assert csrf and all(line["path"] == f"/login/link/{logs.REDACTED}" for line in csrf)
+    else:
+        assert f'"GET /login/link/{logs.REDACTED} HTTP/1.1" 200' in text
+        assert re.search(
+            rf"django\.security\.csrf: Forbidden .*: /login/link/{re.escape(logs.REDACTED)}", text
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("/login/link/abc", f"/login/link/{logs.REDACTED}"),
+        ("/helpcenter/site-1/reset/abc", f"/helpcenter/site-1/reset/{logs.REDACTED}"),
+        ("/password-reset/acc-1/tok-2", f"/password-reset/acc-1/{logs.REDACTED}"),
+        ("/login/link/", "/login/link/"),  # no token, nothing to hide
+        ("/login/link/abc/more", "/login/link/abc/more"),  # not the route: a 404, not a token
+        (
+            "/oauth2/logout/?id_token_hint=x.y.z&state=s",
+            f"/oauth2/logout/?id_token_hint={logs.REDACTED}&state=s",
+        ),
+        ("/x?code=1&token=&a=b", f"/x?code={logs.REDACTED}&token=&a=b"),
+        ("/x?id%5Ftoken%5Fhint=z", f"/x?id%5Ftoken%5Fhint={logs.REDACTED}"),  # an escaped name
+        ("https://h.test/login/link/abc?x=1#f", f"https://h.test/login/link/{logs.REDACTED}?x=1#f"),
+        ("/users/?q=pat", "/users/?q=pat"),
+        ("-", "-"),
+    ],
+)
+def test_redact_url(url, safe):
+    assert logs.redact_url(url) == safe
