@@ -6,7 +6,8 @@
   processes or machines start it, each day's jobs run once. ``orgwarden serve`` starts it every hour
   in a child process (turn that off with ``ORGWARDEN_DAILY_JOBS=false`` and run ``orgwarden daily``
   from cron instead). One job failing does not stop the others; the command exits non-zero if any
-  failed.
+  failed. What each job reports (how many domains re-checked …) is logged by ``orgwarden.jobs`` at
+  INFO, in the log's format.
 - The insights refresh: ``orgwarden insights refresh --every N`` refreshes, every N seconds
   (``ORGWARDEN_INSIGHTS_REFRESH_SECONDS``, 60), the insights rollups of the orgs whose rollups are
   more than a minute old, so a chart reads counts already made. ``orgwarden serve`` keeps one such
@@ -20,6 +21,7 @@ forked workers would inherit.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import subprocess
@@ -53,11 +55,16 @@ def run_daily(*, force: bool = False) -> int:
         return 0
     failures = 0
     for command in DAILY_COMMANDS:
+        out = io.StringIO()
         try:
-            call_command(*command)
+            call_command(*command, stdout=out)
         except Exception:  # one job must not stop the others; the failure is logged with its trace
             failures += 1
             log.exception("daily job %s failed", " ".join(command))
+        finally:  # each job's summary as log lines, in the log's format (JSON lines stay JSON)
+            for line in out.getvalue().splitlines():
+                if line.strip():
+                    log.info("%s", line, extra={"job": " ".join(command)})
     return failures
 
 

@@ -65,3 +65,13 @@ def test_the_insights_refresh_holds_no_connection_between_passes():
     connection.ensure_connection()
     assert jobs.refresh_loop(every=0, passes=1) == 1
     assert connection.connection is None
+
+
+def test_what_the_jobs_report_is_logged_not_printed(caplog, capsys):
+    """Printed, a job's summary was the one plain-text line in a JSON log (ORGWARDEN_LOG_FORMAT=json)."""
+    with caplog.at_level("INFO", logger="orgwarden.jobs"), time_machine.travel(DAY, tick=False):
+        assert jobs.run_daily(force=True) == 0
+    reported = [record for record in caplog.records if record.name == "orgwarden.jobs"]
+    assert any(record.getMessage().startswith("Re-checked 0 verified domains") for record in reported)
+    assert {record.job for record in reported} >= {"domains recheck", "insights daily"}
+    assert capsys.readouterr().out == ""
