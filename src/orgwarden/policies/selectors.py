@@ -110,12 +110,17 @@ def break_glass_orgs(account: Account) -> list[Organization]:
     return [row.org for row in rows]
 
 
-def is_break_glass(account: Account) -> bool:
-    """Whether ``account`` is a break-glass admin of some org: exempt from SSO enforcement, held to 2SV.
+def is_break_glass(account: Account, org: Organization) -> bool:
+    """Whether ``account`` is a break-glass admin of ``org`` (and still its admin): exempt from the SSO
+    that ``org`` enforces, held to 2SV.
 
-    The SAML issue asks this before it sends an account to its identity provider.
+    Only ``org``'s own: being break-glass in some other org (anyone can create one and make
+    themselves its break-glass admin) exempts nobody from the SSO of the org that manages them.
     """
-    return bool(break_glass_orgs(account))
+    if account.pk is None:
+        return False
+    admin = OrgAdmin.objects.filter(org_id=OuterRef("org_id"), account_id=account.pk)
+    return BreakGlassAdmin.objects.filter(account=account, org=org).filter(Exists(admin)).exists()
 
 
 def two_step_requirement(account: Account) -> str | None:

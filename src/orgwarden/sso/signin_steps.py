@@ -4,7 +4,8 @@ Registered before ``password`` by ``SsoConfig.ready()``. Required when the email
 to a configured connection and the policy that applies enforces SSO: the account's own policy
 (``policies.selectors.policy_for``), or — for a person without an account yet, or whose account is
 not managed — the IdP directory's default policy (they would be created there just in time).
-Break-glass admins are exempt and keep their password. "Enforces" means
+Break-glass admins of the org whose policy enforces it are exempt and keep their password (being
+break-glass in another org exempts nobody). "Enforces" means
 ``policy_selectors.sso_enforced``: while the org's security subscription has not started or has
 lapsed, nobody is sent to the IdP. The step view shows a page that moves on at once (meta refresh,
 plus a link) to the connection's SP-initiated start, carrying the flow's ``next`` URL: a page, not a
@@ -31,10 +32,10 @@ from orgwarden.sso.services import default_policy
 
 def connection_enforcing_sso(email: str, account: Account | None) -> SamlConnection | None:
     if account is not None:
-        if policy_selectors.is_break_glass(account):
-            return None
         policy = policy_selectors.policy_for(account)  # None for an account no org manages
         if policy is None or not policy_selectors.sso_enforced(policy):
+            return None
+        if policy_selectors.is_break_glass(account, policy.org):  # of the org enforcing it, not any
             return None
         own = SamlConnection.objects.filter(directory_id=policy.directory_id).first()
         if own is not None and own.is_configured:

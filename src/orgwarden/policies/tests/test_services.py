@@ -389,10 +389,10 @@ def test_explain_sign_in(org, org_admin, manage, default_policy):
 def test_break_glass_add_and_remove(org, org_admin, one_event):
     admin = org_admin.account
     services.break_glass_add(org=org, actor=admin, account_id=admin.account_id)
-    assert selectors.is_break_glass(admin)
+    assert selectors.is_break_glass(admin, org)
     assert one_event("org:break_glass:added").org_id == org.org_id
     services.break_glass_remove(org=org, actor=admin, account_id=admin.account_id)
-    assert not selectors.is_break_glass(admin)
+    assert not selectors.is_break_glass(admin, org)
     assert one_event("org:break_glass:removed").org_id == org.org_id
 
 

@@ -94,6 +94,29 @@ def test_break_glass_admin_keeps_the_password(connection):
     assert enter_email(Client(), "admin@example.com") == "/login/step/password"
 
 
+def test_break_glass_in_an_org_of_ones_own_does_not_escape_the_managing_orgs_sso(connection, password):
+    """Anyone can create an organization and make themselves its break-glass admin; that used to
+    exempt them from every org's enforced SSO, their managing org's included."""
+    from orgwarden.oidc.checks import sso_connection_to_prove
+    from orgwarden.orgs.models import Organization
+
+    enforce_sso(connection)
+    ada = managed_in_idp(connection, "ada@example.com")
+    OrgUser.objects.filter(account=ada).update(managed_notice_seen_at="2026-01-01T00:00:00Z")
+    console = Client()
+    console.force_login(ada)  # signed in through the IdP
+    assert console.post("/admin/new", {"name": "Ada's own org"}).status_code == 302
+    own = Organization.objects.get(name="Ada's own org")
+    response = console.post(f"/admin/o/{own.org_id}/policies/break-glass", {"account_id": ada.account_id})
+    assert response.status_code == 302 and BreakGlassAdmin.objects.filter(org=own, account=ada).exists()
+
+    client = Client()
+    assert enter_email(client, "ada@example.com") == "/login/step/sso"
+    assert client.post("/login/step/password", {"password": password})["Location"] == "/login/step/sso"
+    assert "_auth_user_id" not in client.session
+    assert sso_connection_to_prove(account=ada, proofs=frozenset({"password"})) == connection
+
+
 def test_unmanaged_account_and_unenforced_policy_keep_the_password(connection):
     AccountFactory(email="free@example.com")
     enforce_sso(connection)
