@@ -3,6 +3,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orgwarden.billing import selectors as billing_selectors
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.navigation import SECTIONS
 
 SECURITY_PAGES = frozenset(
@@ -53,3 +54,7 @@ def security_subscription_banner(context) -> dict:
         "subscription": subscription,
         "days_left": billing_selectors.days_left(subscription, now=timezone.now()),
     }
+
+
+# An address or domain name with its domain in Unicode, for people (``console.idn``).
+register.filter("idn_unicode", idn_unicode)

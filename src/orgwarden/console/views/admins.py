@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.forms import InviteAdminForm
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.orgs import selectors, services
 from orgwarden.orgs.exceptions import NotFound, OrgsError
@@ -25,7 +26,7 @@ def admins(request: HttpRequest) -> HttpResponse:
         except OrgsError as exc:
             form.add_error("email", exc.message)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            messages.success(request, f"Invitation sent to {idn_unicode(invitation.email)}.")
             return redirect("console:admins", org_id=org.org_id)
     return render(
         request,

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.oidc import services as oidc_services
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
@@ -66,7 +67,7 @@ def api_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
         token = user_services.org_user_token_revoke(org=request.org, actor=request.user, token_id=token_id)
     except TokenNotFound as exc:
         raise Http404() from exc
-    messages.success(request, f"API token “{token.label}” of {token.account.email} revoked.")
+    messages.success(request, f"API token “{token.label}” of {idn_unicode(token.account.email)} revoked.")
     nxt = request.POST.get("next", "")
     if nxt.startswith(f"/admin/o/{request.org.org_id}/") and "\\" not in nxt:
         return redirect(nxt)

@@ -21,6 +21,7 @@ from orgwarden.console.forms_domains import (
     DomainClaimForm,
     DomainVerifyForm,
 )
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.orgs import proofs
 from orgwarden.orgs.exceptions import NotFound, OrgsError
@@ -55,7 +56,8 @@ def domains(request: HttpRequest) -> HttpResponse:
         except OrgsError as exc:
             form.add_error("name", exc.message)
         else:
-            messages.success(request, f"{domain.name} added. Publish one of the proofs below, then verify.")
+            name = idn_unicode(domain.name)
+            messages.success(request, f"{name} added. Publish one of the proofs below, then verify.")
             return _to_detail(request, domain)
     counts = selectors.managed_counts(org=org)
     rows = [(domain, counts.get(domain.pk, 0)) for domain in selectors.domains_of(org=org)]
@@ -113,10 +115,11 @@ def domain_verify(request: HttpRequest, domain_id: str) -> HttpResponse:
         )
     except NotFound as exc:
         raise Http404() from exc
+    name = idn_unicode(domain.name)
     if result.verified:
-        messages.success(request, f"{domain.name} is verified. Choose how to claim its accounts.")
+        messages.success(request, f"{name} is verified. Choose how to claim its accounts.")
     else:
-        messages.error(request, f"{domain.name} is not verified yet. {result.reason}")
+        messages.error(request, f"{name} is not verified yet. {result.reason}")
     return _to_detail(request, result.domain)
 
 
@@ -138,13 +141,14 @@ def domain_claim(request: HttpRequest, domain_id: str) -> HttpResponse:
         except OrgsError as exc:
             form.add_error("claim", exc.message)
         else:
+            name = idn_unicode(domain.name)
             if result.domain.claim == Domain.Claim.AUTOMATIC:
-                text = f"{domain.name}'s accounts are claimed automatically. {result.claimed} claimed now"
+                text = f"{name}'s accounts are claimed automatically. {result.claimed} claimed now"
                 if result.skipped:
                     text += f"; {result.skipped} skipped (managed by another organization)"
                 messages.success(request, text + ".")
             else:
-                messages.success(request, f"{domain.name}'s accounts are claimed manually.")
+                messages.success(request, f"{name}'s accounts are claimed manually.")
             return _to_detail(request, result.domain)
     return _detail(request, domain, claim_form=form, status=400)
 
@@ -157,7 +161,7 @@ def domain_remove(request: HttpRequest, domain_id: str) -> HttpResponse:
         released = services.domain_remove(org=request.org, actor=request.user, domain_id=domain.domain_id)
     except NotFound as exc:
         raise Http404() from exc
-    text = f"{domain.name} removed."
+    text = f"{idn_unicode(domain.name)} removed."
     if released:
         text += f" {released} account(s) claimed through it are no longer managed."
     messages.success(request, text)

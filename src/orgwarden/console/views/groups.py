@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import Directory, Group
@@ -159,7 +160,7 @@ def group_members_add(request: HttpRequest, group_id: str) -> HttpResponse:
                 form.add_error("email", exc.message)
             else:
                 messages.success(
-                    request, f"{user.email} added." if added else f"{user.email} is already a member."
+                    request, f"{idn_unicode(user.email)} " + ("added." if added else "is already a member.")
                 )
                 return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
     return _group_page(request, group_id, status=400, member_form=form)

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.helpcenter import selectors, services
 from orgwarden.helpcenter.forms import AuthenticationForm, HelpCenterIdpForm
@@ -192,7 +193,7 @@ def _customer_action(service, done: str):
             customer = service(org=request.org, actor=request.user, site_id=site_id, customer_id=customer_id)
         except NotFound as exc:
             raise Http404() from exc
-        messages.success(request, f"{customer.email if customer else 'Customer'} {done}.")
+        messages.success(request, f"{idn_unicode(customer.email) if customer else 'Customer'} {done}.")
         return _to_detail(request, site_id)
 
     return view

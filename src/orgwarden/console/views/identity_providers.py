@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.sso import selectors, services
@@ -173,7 +174,8 @@ def identity_provider_domain_link(request: HttpRequest, connection_id: str) -> H
     except OrgsError as exc:
         messages.error(request, exc.message)
         return _to_detail(request, connection)
-    messages.success(request, f"{link.domain.name} now signs in through {connection.directory.name}.")
+    name = idn_unicode(link.domain.name)
+    messages.success(request, f"{name} now signs in through {connection.directory.name}.")
     return _to_detail(request, connection)
 
 

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.policies import selectors, services
@@ -286,7 +287,8 @@ def two_step_reset(request: HttpRequest, account_id: str) -> HttpResponse:
         return redirect("accounts:login")
     messages.success(
         request,
-        f"Two-step verification of {account.email} reset; {ended} session{'s' if ended != 1 else ''} ended.",
+        f"Two-step verification of {idn_unicode(account.email)} reset; "
+        f"{ended} session{'s' if ended != 1 else ''} ended.",
     )
     return redirect(
         reverse("console:policy_check", args=[request.org.org_id]) + "?" + urlencode({"email": account.email})

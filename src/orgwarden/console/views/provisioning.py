@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory
@@ -92,7 +93,7 @@ def provisioning_relink(request: HttpRequest, directory_id: str, scim_id: str) -
     except ScimError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"{user.user_name} is linked to {user.account.email} again.")
+        messages.success(request, f"{user.user_name} is linked to {idn_unicode(user.account.email)} again.")
     return _back(request, directory)
 
 

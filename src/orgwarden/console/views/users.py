@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.orgs.selectors import users as user_selectors
@@ -311,7 +312,7 @@ def user_email(request: HttpRequest, account_id: str) -> HttpResponse:
         account = user_services.user_email_change(
             org=request.org, actor=request.user, account_id=account_id, email=data["email"]
         )
-        return f"Email changed to {account.email}. The person was signed out everywhere."
+        return f"Email changed to {idn_unicode(account.email)}. The person was signed out everywhere."
 
     return _form_page(
         request,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from orgwarden.accounts.models import Account
+from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Domain, Organization, OrgUser
 
@@ -78,6 +78,8 @@ def domain_accounts_unmanaged(
         .order_by("email")
     )
     q = q.strip()
+    if "@" in q:  # an address typed with its domain in Unicode is stored in the ASCII form
+        q = normalize_email(q)
     if q:
         accounts = accounts.filter(Q(email__icontains=q) | Q(display_name__icontains=q))
     if after:

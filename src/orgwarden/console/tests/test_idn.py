@@ -1,0 +1,102 @@
+"""Internationalized domains as people read them: stored in their ASCII (IDNA A-label) form,
+shown in Unicode by the ``idn_unicode`` filter; searches take either form, exports keep the stored one."""
+
+from __future__ import annotations
+
+import pytest
+from django.template import Context, Template
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.services import Actor
+from orgwarden.console.idn import idn_unicode
+from orgwarden.orgs.models import Domain
+from orgwarden.orgs.services.claims import account_claim
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("anna@xn--mller-kva.de", "anna@müller.de"),
+        ("xn--mller-kva.de", "müller.de"),
+        ("ANNA@XN--MLLER-KVA.DE", "ANNA@müller.de"),
+        ("bob@mail.xn--bcher-kva.example", "bob@mail.bücher.example"),
+        # Valid IDNA is decoded whatever its script: the filter does not judge look-alikes.
+        ("xn--80ak6aa92e.com", "аррӏе.com"),
+        ("xn--mller-kva.de.", "müller.de."),
+        # Plain ASCII, and what is not an address or a domain at all, is left alone.
+        ("alice@acme.test", "alice@acme.test"),
+        ("acme.test", "acme.test"),
+        ("Alice Liddell", "Alice Liddell"),
+        ("", ""),
+        # Not valid IDNA: shown as stored, never an error.
+        ("anna@xn--zzzzzzzzz-.de", "anna@xn--zzzzzzzzz-.de"),
+        ("anna@xn--.de", "anna@xn--.de"),
+        ("anna@xn--mller-kva..de", "anna@xn--mller-kva..de"),
+        ("anna@xn--mller-kva_x.de", "anna@xn--mller-kva_x.de"),
+        ("anna@xn--badé.de", "anna@xn--badé.de"),
+        ("xn--" + "a" * 300, "xn--" + "a" * 300),
+        ("anna@", "anna@"),
+    ],
+)
+def test_idn_unicode(stored, shown):
+    assert idn_unicode(stored) == shown
+
+
+def test_idn_unicode_leaves_what_is_not_text_alone():
+    assert idn_unicode(None) is None
+    assert idn_unicode(42) == 42
+
+
+def test_the_template_filter_escapes_what_it_returns():
+    template = Template("{% load console %}{{ value|idn_unicode }}")
+    assert template.render(Context({"value": "<b>@xn--mller-kva.de"})) == "&lt;b&gt;@müller.de"
+    assert template.render(Context({"value": "<b>"})) == "&lt;b&gt;"
+
+
+@pytest.mark.django_db
+def test_the_console_shows_idn_addresses_and_domains_in_unicode(admin_client, org):
+    Domain.objects.create(
+        org=org, name="xn--mller-kva.de", token="t" * 32, status=Domain.Status.VERIFIED, method="dns"
+    )
+    anna = AccountFactory(email="anna@xn--mller-kva.de", display_name="Anna")
+    account_claim(org=org, account=anna, domain=None, actor=Actor.system("test"))
+    base = f"/admin/o/{org.org_id}/"
+
+    users = admin_client.get(base + "users/").content.decode()
+    assert "<td>anna@müller.de</td>" in users and "xn--" not in users
+
+    # The search takes the address as people type it (it is compared in the stored form).
+    found = admin_client.get(base + "users/", {"q": "Anna@Müller.de"}).content.decode()
+    assert "<td>anna@müller.de</td>" in found and "xn--" not in found
+
+    detail = admin_client.get(f"{base}users/{anna.account_id}/").content.decode()
+    assert "<dd>anna@müller.de</dd>" in detail
+
+    domains = admin_client.get(base + "domains/").content.decode()
+    assert ">müller.de</a>" in domains and "xn--" not in domains
+
+    # The domain's page names it in Unicode, and gives the ASCII form DNS providers may ask for.
+    domain = Domain.objects.get(org=org)
+    page = admin_client.get(f"{base}domains/{domain.domain_id}/").content.decode()
+    assert "<h1>müller.de " in page and "xn--mller-kva.de" in page
+
+
+@pytest.mark.django_db
+def test_the_audit_log_shows_unicode_and_its_csv_keeps_the_stored_form(admin_client, org):
+    admin_client.post(f"/admin/o/{org.org_id}/domains/", {"name": "müller.de"})
+    log = admin_client.get(f"/admin/o/{org.org_id}/audit-log/").content.decode()
+    assert "müller.de" in log and "xn--" not in log
+    csv = b"".join(admin_client.get(f"/admin/o/{org.org_id}/audit-log/export.csv").streaming_content)
+    assert b"xn--mller-kva.de" in csv and "müller".encode() not in csv
+
+
+@pytest.mark.django_db
+def test_reviewing_a_domains_accounts_finds_an_address_typed_in_unicode(admin_client, org):
+    domain = Domain.objects.create(
+        org=org, name="xn--mller-kva.de", token="t" * 32, status=Domain.Status.VERIFIED, method="dns"
+    )
+    AccountFactory(email="ben@xn--mller-kva.de", display_name="Ben")
+    AccountFactory(email="bea@xn--mller-kva.de", display_name="Bea")
+    review = f"/admin/o/{org.org_id}/domains/{domain.domain_id}/accounts/"
+    html = admin_client.get(review, {"q": "Ben@Müller.de"}).content.decode()
+    assert "<td>ben@müller.de</td>" in html and "bea@" not in html
