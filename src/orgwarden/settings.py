@@ -27,7 +27,12 @@ if config.env_bool("ORGWARDEN_BEHIND_PROXY", False):
     # Only behind a proxy that sets these headers itself; otherwise clients could forge them.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
-TRUST_X_FORWARDED_FOR = config.env_bool("ORGWARDEN_BEHIND_PROXY", False)
+# How many proxies in front append to X-Forwarded-For (0: don't trust it; see audit.middleware.client_ip)
+TRUST_X_FORWARDED_FOR = (
+    config.env_int("ORGWARDEN_PROXY_HOPS", 1, minimum=1, maximum=10)
+    if config.env_bool("ORGWARDEN_BEHIND_PROXY", False)
+    else 0
+)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

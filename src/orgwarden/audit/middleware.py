@@ -14,11 +14,16 @@ USER_AGENT_MAX = 512
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or the first X-Forwarded-For hop behind a trusted proxy."""
+    """The client's address: REMOTE_ADDR, or behind ``TRUST_X_FORWARDED_FOR`` trusted proxies the
+    X-Forwarded-For entry that many hops from the right — the address the outermost trusted proxy
+    saw. The entries left of it are whatever the client sent, so the first one is never taken: a
+    client would choose its own address for the audit log and the per-address sign-in throttle."""
     candidates = []
-    if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        candidates.append(forwarded.split(",")[0].strip())
+    hops = int(getattr(settings, "TRUST_X_FORWARDED_FOR", 0))
+    if hops:
+        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= hops:
+            candidates.append(forwarded[-hops])
     candidates.append(request.META.get("REMOTE_ADDR", ""))
     for candidate in candidates:
         try:

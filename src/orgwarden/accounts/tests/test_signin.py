@@ -292,3 +292,27 @@ def test_signin_link_for_an_account_without_password_leads_to_choosing_one(brows
     assert response["Location"] == "/account/security/?set=1"
     page = browser.get("/account/security/")
     assert b"Choose a password" in page.content
+
+
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "recorded"),
+    [
+        # one proxy that appends what it saw: whatever the client wrote before it is not taken
+        (1, "6.6.6.6, 198.51.100.20", "198.51.100.20"),
+        (1, "198.51.100.20", "198.51.100.20"),
+        # a CDN before the load balancer: the CDN saw the client
+        (2, "6.6.6.6, 198.51.100.20, 192.0.2.1", "198.51.100.20"),
+        (2, "198.51.100.20", IP),  # fewer entries than proxies: the header is not to be trusted
+        (1, "not-an-address", IP),
+        (0, "6.6.6.6", IP),  # not behind a proxy: the header is the client's
+    ],
+)
+def test_the_recorded_address_behind_proxies_is_the_one_the_proxy_saw(
+    browser, account, one_event, settings, hops, forwarded, recorded
+):
+    """It was the first X-Forwarded-For entry, which the client writes: any address it liked in the
+    audit log, and a fresh one for each try past the per-address sign-in throttle."""
+    settings.TRUST_X_FORWARDED_FOR = hops
+    _start(browser, account.email)
+    browser.post("/login/step/password", {"password": WRONG}, HTTP_X_FORWARDED_FOR=forwarded)
+    assert one_event("account:signin:failed").ip == recorded
