@@ -59,7 +59,8 @@ def _day_start(day: date) -> datetime:
 
 
 def events_visible(*, org_id: str, people_ids: QuerySet[str] | None) -> QuerySet[AuditEvent]:
-    """Every event the org ``org_id`` may see: its own, plus account-level events of ``people_ids``.
+    """Every event the org ``org_id`` may see: its own, plus account-level events of ``people_ids``
+    that belong to no org (an admin's own sign-ins, say; not what they did in another org).
 
     Account-level events of the accounts an org manages carry that org's id already (see
     ``services.org_resolvers``), so ``people_ids`` need only name the few others whose own events
@@ -68,8 +69,8 @@ def events_visible(*, org_id: str, people_ids: QuerySet[str] | None) -> QuerySet
     means nobody beyond the org's own events.
     """
     scope = Q(org_id=org_id)
-    if people_ids is not None:
-        scope |= Q(actor_id__in=people_ids, action__startswith="account:")
+    if people_ids is not None:  # their own account-level events; another org's are that org's
+        scope |= Q(org_id="", actor_id__in=people_ids, action__startswith="account:")
     return AuditEvent.objects.filter(scope)
 
 

@@ -60,8 +60,10 @@ def test_org_sees_its_events_and_its_peoples_account_events_only():
     record("org:renamed", Actor.system(), org_id="org-b")
     admin_signin = record("account:signin:succeeded", Actor.account(admin), org_id="")
     record("account:signin:succeeded", Actor.account(stranger), org_id="")
-    # An event of another org by our admin is not ours to see.
+    # An event of another org by our admin is not ours to see, an account-level one included: an
+    # admin of both orgs ending the sessions of a person org B manages (it carries org B's id).
     record("org:renamed", Actor.account(admin), org_id="org-b")
+    record("account:sessions:ended_all", Actor.account(admin), org_id="org-b")
 
     assert set(visible(people=ids_of([admin]))) == {admin_signin, own}
     assert [e.id for e in visible(people=None)] == [own.id]
