@@ -24,6 +24,10 @@ class InvalidCode(AccountsError):
     message = "That code is not valid. Enter the current code from your authenticator app."
 
 
+class CurrentProofWrong(AccountsError):
+    message = "That is not your current password, or not a valid code from your current app."
+
+
 class TwoStepRequired(AccountsError):
     message = "Your organization requires two-step verification, so you can't turn it off."
 
@@ -41,12 +45,30 @@ def _new_recovery_codes(account: Account) -> list[str]:
     return codes
 
 
+def replacing_proof_label(account: Account) -> str:
+    """What moving 2SV to a new app asks of ``account`` (see ``two_step_enable``)."""
+    if account.has_usable_password():
+        return "Your password"
+    return "A code from your current app, or a recovery code"
+
+
 @transaction.atomic
-def two_step_enable(*, account: Account, secret: str, code: str) -> list[str]:
+def two_step_enable(*, account: Account, secret: str, code: str, current_proof: str = "") -> list[str]:
     """Turn on 2SV with ``secret`` once ``code`` proves the app has it; returns the recovery codes.
 
-    Raises ``InvalidCode``. Enrolling again replaces the previous secret and recovery codes.
+    Enrolling again (moving to a new app) replaces the previous secret and recovery codes, so it
+    needs ``current_proof`` as turning 2SV off does: the password, or for an account without one (it
+    signs in through its identity provider) a code from the current app or a recovery code. A
+    session alone — a borrowed laptop, a stolen cookie — must not be enough to take over the second
+    step. Raises ``CurrentProofWrong`` or ``InvalidCode``.
     """
+    if account.has_two_step:
+        if account.has_usable_password():
+            proven = account.check_password(current_proof)
+        else:
+            proven = bool(current_proof) and two_step_verify(account=account, code=current_proof) is not None
+        if not proven:
+            raise CurrentProofWrong()
     step = otp.matching_step(secret, code, unix_time=time.time(), last_step=None)
     if step is None:
         raise InvalidCode()

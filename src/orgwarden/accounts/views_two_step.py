@@ -37,6 +37,20 @@ class EnrolForm(forms.Form):
     )
 
 
+class ReEnrolForm(EnrolForm):
+    """Moving 2SV to a new app: the code from the new app, and a proof of the current setup."""
+
+    current_proof = forms.CharField(
+        max_length=400, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args, account, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["current_proof"].label = two_step.replacing_proof_label(account)
+        if not account.has_usable_password():
+            self.fields["current_proof"].widget = forms.TextInput(attrs={"autocomplete": "one-time-code"})
+
+
 class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
         label="Your password", max_length=400, strip=False,
@@ -101,12 +115,19 @@ def setup(request: HttpRequest) -> HttpResponse:
     if secret is None or (request.method == "GET" and request.GET.get("new")):
         secret = otp.new_secret()
         request.session[PENDING_SECRET_KEY] = crypto.encrypt(secret)
-    form = EnrolForm(request.POST or None)
+    replacing = request.user.has_two_step
+    data = request.POST or None
+    form = ReEnrolForm(data, account=request.user) if replacing else EnrolForm(data)
     if request.method == "POST" and form.is_valid():
         try:
             codes = two_step.two_step_enable(
-                account=request.user, secret=secret, code=form.cleaned_data["code"]
+                account=request.user,
+                secret=secret,
+                code=form.cleaned_data["code"],
+                current_proof=form.cleaned_data.get("current_proof", ""),
             )
+        except two_step.CurrentProofWrong as exc:
+            form.add_error("current_proof", exc.message)
         except AccountsError as exc:
             form.add_error("code", exc.message)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
@@ -247,3 +247,52 @@ def test_an_account_without_two_step_signs_in_with_the_password_only(password):
     response = client.post("/login/step/password", {"password": password})
     assert response.status_code == 302 and response["Location"] != "/login/step/two_step"
     assert Account.objects.get(pk=account.pk).totp_secret == ""
+
+
+def _new_app_secret(client: Client) -> str:
+    page = client.get("/account/two-step/setup?new=1")
+    assert page.status_code == 200
+    return re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page.content.decode()).group(1).replace(" ", "")
+
+
+def test_moving_to_a_new_app_needs_the_password(enrolled, password):
+    """It used to need only the session: whoever held one could put their own app in its place."""
+    account, old_secret, _ = enrolled
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
+        new_secret = _new_app_secret(client)
+        assert b'name="current_proof"' in client.get("/account/two-step/setup").content
+        for proof in ({}, {"current_proof": "wrong-password"}):
+            refused = client.post("/account/two-step/setup", {"code": pyotp.TOTP(new_secret).now(), **proof})
+            assert refused.status_code == 400
+            account.refresh_from_db()
+            assert crypto.decrypt(account.totp_secret) == old_secret
+        moved = client.post(
+            "/account/two-step/setup", {"code": pyotp.TOTP(new_secret).now(), "current_proof": password}
+        )
+    assert moved.status_code == 200
+    account.refresh_from_db()
+    assert crypto.decrypt(account.totp_secret) == new_secret
+    assert AuditEvent.objects.filter(action="account:2sv:enabled").count() == 2
+
+
+def test_without_a_password_moving_needs_a_code_of_the_current_app(enrolled):
+    account, old_secret, _ = enrolled
+    account.set_unusable_password()
+    account.save()
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
+        new_secret = _new_app_secret(client)
+        refused = client.post(
+            "/account/two-step/setup", {"code": pyotp.TOTP(new_secret).now(), "current_proof": "000000"}
+        )
+        assert refused.status_code == 400 and b"current app" in refused.content
+        moved = client.post(
+            "/account/two-step/setup",
+            {"code": pyotp.TOTP(new_secret).now(), "current_proof": pyotp.TOTP(old_secret).now()},
+        )
+    assert moved.status_code == 200
+    account.refresh_from_db()
+    assert crypto.decrypt(account.totp_secret) == new_secret
