@@ -4,10 +4,18 @@ Addresses and domains are stored in their ASCII form (IDNA A-labels: ``anna@xn--
 see ``accounts.models.normalize_email``), the form DNS, SCIM, the APIs and the CSV exports use.
 People read ``anna@müller.de``: ``idn_unicode`` turns the one into the other for display (the
 console's ``idn_unicode`` template filter, and the console's messages). Pure, no Django.
+
+A label that could pass for another name is shown in its ASCII form, as browsers do (Chromium's
+and Firefox's IDN display policies, after Unicode TS #39): one that mixes scripts (``pаypal``, a
+Cyrillic ``а`` among Latin letters; Latin beside Han, Hiragana, Katakana or Hangul is how Japanese,
+Chinese and Korean names are written, and stays), and one written wholly in Cyrillic or Greek
+letters that all look like Latin ones (``аррӏе``). An admin deciding whom to let in must not read
+``apple.com`` where the address is another domain.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TypeVar
 
 import idna
@@ -26,6 +34,32 @@ def idn_unicode(value: V) -> V | str:
         return value
     local, at, domain = value.rpartition("@")
     try:
-        return f"{local}{at}{idna.decode(domain)}"
+        decoded = idna.decode(domain)
     except (UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
         return value
+    stored, shown = domain.lower().split("."), decoded.split(".")
+    if len(stored) != len(shown):
+        return value
+    labels = [a if _could_pass_for_another(u) else u for a, u in zip(stored, shown, strict=True)]
+    return f"{local}{at}{'.'.join(labels)}"
+
+
+# Cyrillic and Greek letters that pass for Latin ones (lower case: IDNA case-folds), after
+# Chromium's list for its whole-script check; a label of them alone can spell a Latin name.
+_LATIN_LOOKALIKES = set("асԁеһіјӏорԛѕԝхуъьҽпгѵѡ" + "αικνορτυχϲϳ")
+_CJK = {"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO"}
+
+
+def _script(char: str) -> str:
+    """The script of a letter, by its Unicode name's first word (LATIN, CYRILLIC, CJK …)."""
+    return unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+
+
+def _could_pass_for_another(label: str) -> bool:
+    scripts = {_script(char) for char in label if char.isalpha()}
+    if "LATIN" in scripts and scripts - {"LATIN"} - _CJK:
+        return True  # Latin mixed with another alphabet
+    if len(scripts - {"LATIN"} - _CJK) > 1:
+        return True  # two non-Latin alphabets in one label
+    letters = [char for char in label if char.isalpha()]
+    return bool(letters) and scripts <= {"CYRILLIC", "GREEK"} and all(c in _LATIN_LOOKALIKES for c in letters)

@@ -20,8 +20,17 @@ from orgwarden.orgs.services.claims import account_claim
         ("xn--mller-kva.de", "müller.de"),
         ("ANNA@XN--MLLER-KVA.DE", "ANNA@müller.de"),
         ("bob@mail.xn--bcher-kva.example", "bob@mail.bücher.example"),
-        # Valid IDNA is decoded whatever its script: the filter does not judge look-alikes.
-        ("xn--80ak6aa92e.com", "аррӏе.com"),
+        # Other scripts, as people write them
+        ("xn--80adxhks.xn--p1ai", "москва.рф"),
+        ("xn--1lqs71d.jp", "東京.jp"),
+        ("xn--abc-r73b4fvb9j.jp", "abcひらがな.jp"),  # Latin beside Japanese, as it is written
+        ("xn--hxargifdar.gr", "ελληνικά.gr"),
+        # Look-alikes stay in their ASCII form, as browsers show them: "аррӏе" wholly in Cyrillic,
+        # "pаypal" with one Cyrillic letter, a Greek omicron among Latin letters.
+        ("ceo@xn--80ak6aa92e.com", "ceo@xn--80ak6aa92e.com"),
+        ("xn--pypal-4ve.com", "xn--pypal-4ve.com"),
+        ("xn--gogle-rce.com", "xn--gogle-rce.com"),
+        ("anna@mail.xn--80ak6aa92e.xn--mller-kva.de", "anna@mail.xn--80ak6aa92e.müller.de"),
         ("xn--mller-kva.de.", "müller.de."),
         # Plain ASCII, and what is not an address or a domain at all, is left alone.
         ("alice@acme.test", "alice@acme.test"),
