@@ -74,11 +74,11 @@ class SessionLimitMiddleware:
             auth_at = session[AUTH_AT_KEY] = now
         if "idle" not in stored:  # no policy applies: nothing to check
             return None
-        last = session.get(SEEN_KEY) or auth_at
-        if now - last > stored["idle"] * 60:
-            return self._expire(request, stored, "idle_timeout", stored["idle"])
-        if now - auth_at > stored["abs"] * 60:
-            return self._expire(request, stored, "absolute_timeout", stored["abs"])
+        idle, absolute = stored["idle"], stored["abs"]
+        seen_at = session.get(SEEN_KEY)
+        reason = limit_passed(auth_at=auth_at, seen_at=seen_at, idle=idle, absolute=absolute, now=now)
+        if reason is not None:
+            return self._expire(request, stored, reason, idle if reason == "idle_timeout" else absolute)
         return None
 
     def _expire(self, request: HttpRequest, stored: dict, reason: str, minutes: int) -> HttpResponse:
@@ -107,6 +107,23 @@ class SessionLimitMiddleware:
         response = HttpResponseRedirect(target)
         request._messages.update(response)
         return response
+
+
+def limit_passed(
+    *, auth_at: float, seen_at: float | None, idle: int, absolute: int, now: float
+) -> str | None:
+    """Which limit a session signed in at ``auth_at`` and last seen at ``seen_at`` (unix times;
+    ``None``: not seen since its sign-in) has passed at ``now`` under limits of ``idle`` and
+    ``absolute`` minutes: ``"idle_timeout"``, ``"absolute_timeout"`` or ``None``.
+
+    The one rule of this middleware and of product refresh tokens (``oidc.processors.validator``),
+    so a product session ends exactly when the browser session it rests on would.
+    """
+    if now - (seen_at or auth_at) > idle * 60:
+        return "idle_timeout"
+    if now - auth_at > absolute * 60:
+        return "absolute_timeout"
+    return None
 
 
 def _words(minutes: int) -> str:

@@ -5,9 +5,14 @@
 - A refresh token works only while signing in would still be allowed: the account is active, its
   policy still lets it sign in here (``sign_in_refusal``) and it still has access to the site.
   So deactivation, losing access or a policy change cut refresh tokens at their next use.
-- A refresh token also needs a live orgwarden session of the account: product sessions live no
-  longer than the orgwarden sign-in they came from, so "sign out everywhere", an admin ending the
-  sessions, and the policy's idle and absolute session limits end them too.
+- A refresh token also rests on a live orgwarden session of the account — ANY one of its sessions,
+  not the one the product sign-in came from (DOT does not record that): product sessions live no
+  longer than the orgwarden sign-in of the person, so "sign out everywhere" and an admin ending
+  the sessions end them too. "Live" is what the browser would find: the row has not expired, and
+  the session is within its policy's idle and absolute limits (``policies.middleware.limit_passed``,
+  the session-limit middleware's own rule), as the middleware would judge it on the browser's next
+  request — a product refreshing its tokens is not activity in orgwarden. A session that never
+  recorded its sign-in time counts from its row's creation.
 - When the account's policy enforces SSO, that live session must be one whose sign-in went through
   the identity provider: enforcing SSO cuts the refresh tokens that password sessions gave, as the
   authorize step sends those sessions through the IdP (``checks.sso_connection_to_prove``).
@@ -15,13 +20,24 @@
 
 from __future__ import annotations
 
+import time
+
+from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
-from orgwarden.accounts.models import Session
-from orgwarden.accounts.signin import proofs_in
+from orgwarden.accounts.middleware import SEEN_KEY
+from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.signin import AUTH_AT_KEY, proofs_in
 from orgwarden.oidc.checks import sign_in_refusal
+from orgwarden.policies.middleware import limit_passed
+from orgwarden.policies.selectors import session_limits_for
 from orgwarden.sso.signin_steps import connection_enforcing_sso
+
+# How many of an account's sessions (most recently seen first) may carry its product tokens: enough
+# for every browser a person uses, and a bound on what one token check decodes.
+SESSIONS_LOOKED_AT = 50
 
 
 class OrgwardenValidator(OAuth2Validator):
@@ -52,14 +68,47 @@ class OrgwardenValidator(OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
-        site_client = getattr(client, "site_client", None)
-        if site_client is None:
-            return False
-        sessions = Session.objects.filter(account=request.user, expire_date__gt=timezone.now())
-        if not sessions.exists():
-            return False
-        if sign_in_refusal(account=request.user, site=site_client.site) is not None:
-            return False
-        if connection_enforcing_sso(request.user.email, request.user) is not None:
-            return any("sso" in proofs_in(session.get_decoded()) for session in sessions[:50])
+        return product_token_usable(account=request.user, application=client)
+
+
+def product_token_usable(*, account: Account | None, application) -> bool:
+    """Whether a refresh token of ``account`` issued to ``application`` (DOT's) may be used now:
+    the site's sign-in would be allowed and a live session of the account carries it (see above)."""
+    site_client = getattr(application, "site_client", None)
+    if account is None or site_client is None:
+        return False
+    if sign_in_refusal(account=account, site=site_client.site) is not None:
+        return False
+    return _live_session_of(account)
+
+
+def _live_session_of(account: Account) -> bool:
+    """Whether ``account`` has a session a refresh token may rest on (see the module docstring)."""
+    sessions = Session.objects.filter(account=account, expire_date__gt=timezone.now())
+    needs_sso = connection_enforcing_sso(account.email, account) is not None
+    limits = session_limits_for(account) if getattr(settings, "SESSION_LIMITS_ENABLED", True) else None
+    if not needs_sso and limits is None:
+        return sessions.exists()
+    now = time.time()
+    for session in sessions.order_by(F("last_seen_at").desc(nulls_last=True))[:SESSIONS_LOOKED_AT]:
+        data = session.get_decoded()
+        if needs_sso and "sso" not in proofs_in(data):
+            continue
+        if limits is not None:
+            auth_at = _unix_time(data.get(AUTH_AT_KEY)) or session.created_at.timestamp()
+            reason = limit_passed(
+                auth_at=auth_at,
+                seen_at=_unix_time(data.get(SEEN_KEY)),
+                idle=limits.idle_minutes,
+                absolute=limits.absolute_minutes,
+                now=now,
+            )
+            if reason is not None:
+                continue
         return True
+    return False
+
+
+def _unix_time(value) -> float | None:
+    """A unix time the session data holds (the middlewares write floats), else ``None``."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,0 +1,132 @@
+"""How long a product's tokens work: no longer than the orgwarden session they rest on.
+
+Authlib is the product site (``relying_party``); the clock is time-machine's. A refresh token at
+the token endpoint and an access token at userinfo stop working when the person's orgwarden
+sessions are past their policy's idle or absolute limit, have been ended, or the account is no
+longer active, exactly when the browser would be signed out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import requests
+import time_machine
+from authlib.integrations.base_client.errors import OAuthError
+
+from orgwarden.oidc.tests.relying_party import browser_of, sign_in
+from orgwarden.policies.services import policy_update
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def limits(org, org_admin, policy, *, idle: int, absolute: int) -> None:
+    policy_update(
+        org=org,
+        actor=org_admin.account,
+        policy_id=policy.policy_id,
+        settings={"idle_session_minutes": idle, "absolute_session_minutes": absolute},
+    )
+
+
+def later(minutes: int):
+    """The clock ``minutes`` from now, still running (the live server and requests need it to)."""
+    return time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes), tick=True)
+
+
+def refresh(live_server, client, token) -> dict:
+    return client.refresh_token(f"{live_server.url}/oauth2/token/", refresh_token=token["refresh_token"])
+
+
+def refused(live_server, client, token) -> str:
+    """The OAuth error of refreshing ``token`` (fails the test when the refresh works)."""
+    with pytest.raises(OAuthError) as error:
+        refresh(live_server, client, token)
+    return error.value.error
+
+
+def userinfo(live_server, access_token: str) -> requests.Response:
+    """Userinfo as the product calls it (plain HTTP: Authlib would refuse an expired token itself)."""
+    return requests.get(
+        f"{live_server.url}/oauth2/userinfo/",
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=5,
+    )
+
+
+# --- the policy's session limits -------------------------------------------------------------------
+
+
+def test_a_refresh_past_the_idle_limit_is_refused(
+    live_server, org, org_admin, product, manage, grant, default_policy
+):
+    limits(org, org_admin, default_policy, idle=15, absolute=60)
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    with later(10):
+        token = refresh(live_server, client, token)  # within both limits: works
+    with later(20):  # no orgwarden activity for 20 minutes
+        assert refused(live_server, client, token) == "invalid_grant"
+
+
+def test_a_refresh_past_the_absolute_limit_is_refused_whatever_the_activity(
+    live_server, org, org_admin, product, manage, grant, default_policy
+):
+    limits(org, org_admin, default_policy, idle=15, absolute=60)
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    browser = browser_of(person)  # another session of the person, kept busy in orgwarden
+    assert browser.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
+    for minutes in (10, 20, 30, 40, 50):
+        with later(minutes):
+            assert browser.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
+            token = refresh(live_server, client, token)
+    with later(61):
+        # That session began 61 minutes ago (seen 11 minutes ago); the sign-in's own one is idle.
+        assert refused(live_server, client, token) == "invalid_grant"
+
+
+def test_the_probe_of_the_finding_five_hours_later(
+    live_server, org, org_admin, product, manage, grant, default_policy
+):
+    """The reported case: idle 15 minutes, absolute 60; orgwarden never touched again."""
+    limits(org, org_admin, default_policy, idle=15, absolute=60)
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    with later(5 * 60):
+        assert refused(live_server, client, token) == "invalid_grant"
+
+
+def test_any_session_of_the_account_within_its_limits_carries_the_refresh(
+    live_server, org, org_admin, product, manage, grant, default_policy
+):
+    """The rule of today, kept: a refresh rests on ANY live session of the account, not on the
+    one the product sign-in came from. Here that first one is idle; a later sign-in is not."""
+    limits(org, org_admin, default_policy, idle=15, absolute=60)
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    with later(50):
+        other = browser_of(person)  # signs in again on another device
+        assert other.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
+    with later(55):
+        token = refresh(live_server, client, token)
+    with later(70):  # the second session is now idle too
+        assert refused(live_server, client, token) == "invalid_grant"
+
+
+def test_with_session_limits_turned_off_a_refresh_needs_only_a_live_session(
+    live_server, org, org_admin, product, manage, grant, default_policy, settings
+):
+    """``ORGWARDEN_SESSION_LIMITS=false`` turns the browser's check off; the refresh's follows."""
+    settings.SESSION_LIMITS_ENABLED = False
+    limits(org, org_admin, default_policy, idle=15, absolute=60)
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    with later(5 * 60):
+        assert refresh(live_server, client, token)["access_token"]
