@@ -2,19 +2,22 @@
 
 - ID token and userinfo claims: ``sub`` is the account id (stable across email changes), with
   ``email``/``email_verified`` under the ``email`` scope and ``name`` under ``profile``.
-- A refresh token works only while signing in would still be allowed: the account is active, its
-  policy still lets it sign in here (``sign_in_refusal``) and it still has access to the site.
-  So deactivation, losing access or a policy change cut refresh tokens at their next use.
-- A refresh token also rests on a live orgwarden session of the account — ANY one of its sessions,
+- A product token (refresh token at the token endpoint, access token at userinfo) works only while
+  signing in would still be allowed: the account is active, its policy still lets it sign in here
+  (``sign_in_refusal``) and it still has access to the site. The check sits here, where DOT looks
+  every token up, rather than in the services that deactivate, close or end sessions: a service
+  added later (a new way to deactivate) cannot forget it. So deactivation (by an admin, SCIM or
+  closing the account), losing access or a policy change cut both tokens at their next use.
+- A product token also rests on a live orgwarden session of the account — ANY one of its sessions,
   not the one the product sign-in came from (DOT does not record that): product sessions live no
   longer than the orgwarden sign-in of the person, so "sign out everywhere" and an admin ending
   the sessions end them too. "Live" is what the browser would find: the row has not expired, and
   the session is within its policy's idle and absolute limits (``policies.middleware.limit_passed``,
   the session-limit middleware's own rule), as the middleware would judge it on the browser's next
-  request — a product refreshing its tokens is not activity in orgwarden. A session that never
+  request — a product using its tokens is not activity in orgwarden. A session that never
   recorded its sign-in time counts from its row's creation.
 - When the account's policy enforces SSO, that live session must be one whose sign-in went through
-  the identity provider: enforcing SSO cuts the refresh tokens that password sessions gave, as the
+  the identity provider: enforcing SSO cuts the product tokens that password sessions gave, as the
   authorize step sends those sessions through the IdP (``checks.sso_connection_to_prove``).
 """
 
@@ -70,9 +73,23 @@ class OrgwardenValidator(OAuth2Validator):
             return False
         return product_token_usable(account=request.user, application=client)
 
+    def validate_bearer_token(self, token, scopes, request):
+        """DOT's check of an access token (userinfo), then the same rule as a refresh: an access
+        token of a deactivated account, or one whose sessions have all ended, stops working at once
+        rather than at its expiry."""
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        if product_token_usable(account=request.user, application=request.client):
+            return True
+        request.oauth2_error = {
+            "error": "invalid_token",
+            "error_description": "The access token no longer works: sign in to the product again.",
+        }
+        return False
+
 
 def product_token_usable(*, account: Account | None, application) -> bool:
-    """Whether a refresh token of ``account`` issued to ``application`` (DOT's) may be used now:
+    """Whether a product token of ``account`` issued to ``application`` (DOT's) may be used now:
     the site's sign-in would be allowed and a live session of the account carries it (see above)."""
     site_client = getattr(application, "site_client", None)
     if account is None or site_client is None:
@@ -83,7 +100,7 @@ def product_token_usable(*, account: Account | None, application) -> bool:
 
 
 def _live_session_of(account: Account) -> bool:
-    """Whether ``account`` has a session a refresh token may rest on (see the module docstring)."""
+    """Whether ``account`` has a session a product token may rest on (see the module docstring)."""
     sessions = Session.objects.filter(account=account, expire_date__gt=timezone.now())
     needs_sso = connection_enforcing_sso(account.email, account) is not None
     limits = session_limits_for(account) if getattr(settings, "SESSION_LIMITS_ENABLED", True) else None

@@ -15,7 +15,11 @@ import requests
 import time_machine
 from authlib.integrations.base_client.errors import OAuthError
 
+from orgwarden.accounts.models import Account, Session
+from orgwarden.accounts.services import sessions_end_all
+from orgwarden.audit.services import Actor
 from orgwarden.oidc.tests.relying_party import browser_of, sign_in
+from orgwarden.orgs.services.users import user_deactivate
 from orgwarden.policies.services import policy_update
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,3 +134,71 @@ def test_with_session_limits_turned_off_a_refresh_needs_only_a_live_session(
     client, token, _nonce = sign_in(live_server, product, person)
     with later(5 * 60):
         assert refresh(live_server, client, token)["access_token"]
+
+
+# --- access tokens at userinfo --------------------------------------------------------------------
+
+
+def test_userinfo_refuses_the_access_token_of_a_deactivated_account_at_once(
+    live_server, org, org_admin, product, manage, grant
+):
+    person = manage()
+    grant(person)
+    _client, token, _nonce = sign_in(live_server, product, person)
+    assert userinfo(live_server, token["access_token"]).status_code == 200
+    user_deactivate(org=org, actor=org_admin.account, account_id=person.account_id)
+    answer = userinfo(live_server, token["access_token"])
+    assert answer.status_code == 401 and "invalid_token" in answer.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("status", [Account.Status.DEACTIVATED, Account.Status.CLOSED])
+def test_an_account_no_longer_active_loses_its_product_tokens_even_with_live_sessions(
+    live_server, product, manage, grant, status
+):
+    """The check does not rest on the service that changed the status ending the sessions too: a
+    way of deactivating added later cannot forget the product tokens."""
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    Account.objects.filter(pk=person.pk).update(status=status)
+    assert Session.objects.filter(account=person).exists()
+    assert userinfo(live_server, token["access_token"]).status_code == 401
+    assert refused(live_server, client, token) == "invalid_grant"
+
+
+def test_signing_out_everywhere_cuts_the_access_token_too(live_server, product, manage, grant):
+    person = manage()
+    grant(person)
+    _client, token, _nonce = sign_in(live_server, product, person)
+    sessions_end_all(account=person, actor=Actor.account(person))
+    assert userinfo(live_server, token["access_token"]).status_code == 401
+
+
+def test_userinfo_refuses_an_access_token_once_the_sessions_are_past_the_idle_limit(
+    live_server, org, org_admin, product, manage, grant, default_policy
+):
+    limits(org, org_admin, default_policy, idle=15, absolute=60)
+    person = manage()
+    grant(person)
+    _client, token, _nonce = sign_in(live_server, product, person)
+    with later(10):
+        assert userinfo(live_server, token["access_token"]).status_code == 200
+    with later(20):  # the access token has 40 minutes left; the session it rests on is idle
+        assert userinfo(live_server, token["access_token"]).status_code == 401
+
+
+def test_introspection_answers_inactive_for_a_product_access_token(
+    live_server, org, org_admin, product, manage, grant
+):
+    """A guard, not a fix: introspection (``tokens``) knows user API tokens only, and the tests of
+    ``tokens`` check that a deactivated or closed account's API token is inactive there. A product
+    sign-in's access token, live or of a deactivated account, is never active there."""
+    person = manage()
+    grant(person)
+    _client, token, _nonce = sign_in(live_server, product, person)
+    ask = {"token": token["access_token"]}
+    auth = (product.client_id, product.secret)
+    url = f"{live_server.url}/oauth2/introspect"
+    assert requests.post(url, data=ask, auth=auth, timeout=5).json() == {"active": False}
+    user_deactivate(org=org, actor=org_admin.account, account_id=person.account_id)
+    assert requests.post(url, data=ask, auth=auth, timeout=5).json() == {"active": False}
