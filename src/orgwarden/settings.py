@@ -184,6 +184,10 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
     "ROTATE_REFRESH_TOKEN": True,
+    # Access and refresh tokens are stored as their SHA-256 only (``token_checksum``; the ``token``
+    # column stays empty): the table, or a backup of it, holds no token that works. Incompatible
+    # with a refresh-token grace period, which must hand back the previous token in plaintext.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
