@@ -35,6 +35,10 @@ account_email_changed: list[Callable[[Account, str], None]] = []
 # Return what ``password`` lacks for ``account`` beyond Django's validators (a policy's minimum
 # length and strength); an empty list when nothing. Consulted by ``services.password_check``.
 password_rules: list[Callable[[Account, str], list[str]]] = []
+# Called with the account, inside ``services.account_unverified_take_over``'s transaction, when an
+# org takes over an account whose email was never verified: apps revoke the credentials they keep for
+# it (API tokens) and return how many they revoked, for that function's one audit event.
+unverified_credentials_revoke: list[Callable[[Account], int]] = []
 # Called with the request and the account once a sign-in completes (after ``signin_success_record``,
 # inside a transaction; the session is already the signed-in one): break-glass alerts, session stamps.
 signed_in: list[Callable[[HttpRequest, Account], None]] = []
@@ -84,3 +88,7 @@ def password_rule_failures(account: Account, password: str) -> list[str]:
 def run_signed_in(request: HttpRequest, account: Account) -> None:
     for hook in signed_in:
         hook(request, account)
+
+
+def run_unverified_credentials_revoke(account: Account) -> int:
+    return sum(hook(account) for hook in unverified_credentials_revoke)

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from orgwarden.accounts import emails, hooks
 from orgwarden.accounts.exceptions import (
@@ -30,7 +31,14 @@ from orgwarden.accounts.exceptions import (
     WrongPassword,
 )
 from orgwarden.accounts.ids import new_secret, secret_hash
-from orgwarden.accounts.models import Account, Session, SignInLink, normalize_email, stored_session_key
+from orgwarden.accounts.models import (
+    Account,
+    RecoveryCode,
+    Session,
+    SignInLink,
+    normalize_email,
+    stored_session_key,
+)
 from orgwarden.audit.services import Actor, Target, event_record
 
 EMAIL_VERIFICATION_SALT = "orgwarden.accounts.verify-email"
@@ -392,6 +400,88 @@ def signin_link_consume(*, token: str) -> Account:
     return link.account
 
 
+# --- an org taking over an account whose email was never verified -----------------------------------
+
+
+@transaction.atomic
+def account_unverified_take_over(
+    *,
+    account: Account,
+    actor: Actor,
+    org_id: str,
+    via: str,
+    email_proven: bool = False,
+    signin_link_for_org: str = "",
+) -> bool:
+    """Stop trusting what whoever created ``account`` set on it, when an org takes it over before
+    its email was ever verified. Returns ``False`` (and changes nothing) for a verified email.
+
+    Why (account pre-hijacking): anyone may sign up with an address they do not own. Until the
+    address is verified, the account's password, sessions, two-step verification and API tokens
+    belong to whoever signed up — not necessarily the person the org means when it invites that
+    address (``orgs.services.access.user_invite``), provisions or links it from its identity
+    provider (SCIM, a SAML sign-in), or claims it on its verified domain. So, as Atlassian, Okta
+    and Auth0 do, an org taking over an unverified account resets it: the password is made
+    unusable (which also voids the email-change links asked for with it), two-step verification
+    and its recovery codes are removed (they may be a squatter's authenticator), every session
+    ends and its API tokens are revoked (``hooks.unverified_credentials_revoke``). The account
+    itself (its id, its memberships) stays: nobody but the address's owner gets in again.
+
+    The real person gets in by proving the address: ``email_proven`` when the caller vouches for
+    it itself (an identity provider speaking for the org's verified domain: the email is marked
+    verified, the person signs in through the IdP); ``signin_link_for_org`` (the org's name) emails
+    a one-time sign-in link to the address, which verifies it and leads to choosing a password
+    (a domain claim); an invitation puts that link in its own email instead (neither is passed).
+    Verified accounts are untouched: their owner proved the address. Records
+    ``account:unverified:credentials_cleared``.
+    """
+    locked = Account.objects.select_for_update().get(pk=account.pk)
+    if locked.email_verified:
+        return False
+    had_password, had_two_step = locked.has_usable_password(), locked.has_two_step
+    account.set_unusable_password()
+    account.totp_secret, account.totp_last_step, account.totp_enabled_at = "", None, None
+    account.email_verified = email_proven
+    account.save(
+        update_fields=["password", "totp_secret", "totp_last_step", "totp_enabled_at", "email_verified"]
+    )
+    RecoveryCode.objects.filter(account=account).delete()
+    ended = _sessions_delete(account=account, keep_session_key=None)
+    revoked = hooks.run_unverified_credentials_revoke(account)
+    event_record(
+        action="account:unverified:credentials_cleared",
+        actor=actor,
+        org_id=org_id,
+        targets=[Target.account(account)],
+        details={
+            "via": via,
+            "password_cleared": had_password,
+            "two_step_cleared": had_two_step,
+            "sessions_ended": ended,
+            "api_tokens_revoked": revoked,
+            "email_verified_by_caller": email_proven,
+        },
+    )
+    if signin_link_for_org:
+        url = signin_link_create(account=account, actor=actor, org_id=org_id)
+        context = {
+            "name": account.display_name,
+            "org_name": signin_link_for_org,
+            "url": url,
+            "hours": int(SIGNIN_LINK_LIFETIME.total_seconds() // 3600),
+        }
+        to = account.email
+        transaction.on_commit(
+            lambda: emails.send_templated(
+                to=to,
+                subject=f"{signin_link_for_org} now manages your account: choose a password",
+                template="accounts/email/unverified_taken_over.txt",
+                context=context,
+            )
+        )
+    return True
+
+
 # --- changing one's email, closing one's account ------------------------------------------------------
 
 
@@ -400,6 +490,13 @@ def _current_password_check(account: Account, current_password: str) -> None:
     # as in ``password_change``.
     if account.has_usable_password() and not account.check_password(current_password):
         raise WrongPassword()
+
+
+def _password_stamp(account: Account) -> str:
+    """What an email-change link carries of the account's password hash: a new password — or an org
+    clearing a squatter's (``account_unverified_take_over``) — voids the links asked for before it,
+    so nobody moves the account to an address of theirs with a link they asked for earlier."""
+    return salted_hmac(EMAIL_CHANGE_SALT, account.password).hexdigest()[:32]
 
 
 def _new_email_check(account: Account, new_email: str) -> str:
@@ -431,7 +528,8 @@ def email_change_request(*, account: Account, new_email: str, current_password: 
     _current_password_check(account, current_password)
     new_email = _new_email_check(account, new_email)
     token = signing.dumps(
-        {"a": account.account_id, "o": account.email, "n": new_email}, salt=EMAIL_CHANGE_SALT
+        {"a": account.account_id, "o": account.email, "n": new_email, "p": _password_stamp(account)},
+        salt=EMAIL_CHANGE_SALT,
     )
     url = emails.absolute_url(reverse("accounts:email_change_confirm", args=[token]))
     event_record(
@@ -459,7 +557,8 @@ def email_change_confirm(*, token: str, keep_session_key: str | None = None) -> 
     Ends every session but ``keep_session_key`` (the one that followed the link, if it is the
     account's own), tells the old address, and records ``account:email:changed``. The rules are
     checked again: a domain may have been unverified since. The link works once (it names the old
-    email). Raises ``InvalidLink``, ``EmailTaken`` or ``ChangeRefused``.
+    email) and only while the password is the one it was asked with (``_password_stamp``). Raises
+    ``InvalidLink``, ``EmailTaken`` or ``ChangeRefused``.
     """
     try:
         data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE)
@@ -467,6 +566,8 @@ def email_change_confirm(*, token: str, keep_session_key: str | None = None) -> 
             account_id=data["a"], email=data["o"], status=Account.Status.ACTIVE
         )
         new_email = str(data["n"])
+        if not constant_time_compare(str(data["p"]), _password_stamp(account)):
+            raise InvalidLink()
     except (signing.BadSignature, KeyError, TypeError, Account.DoesNotExist) as exc:
         raise InvalidLink() from exc
     new_email = _new_email_check(account, new_email)

@@ -60,6 +60,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("account:email:changed", "Email address changed", ACCOUNTS),
     Action("account:closed", "Account closed", ACCOUNTS),
     Action("account:managed_notice:acknowledged", "Managed-account notice acknowledged", ACCOUNTS),
+    Action(
+        "account:unverified:credentials_cleared",
+        "Unverified account's password, sessions and tokens cleared",
+        ACCOUNTS,
+    ),
     # Organization
     Action("org:created", "Organization created", ORGANIZATION),
     Action("org:renamed", "Organization renamed", ORGANIZATION),

@@ -6,7 +6,7 @@ when enforced, two-step verification when mandatory) and the session-limit middl
 sessions past their idle or absolute limit before any view runs — so an authenticated request here
 already satisfies those. What can have changed since, and is checked here: the account was
 deactivated; its policy made two-step verification mandatory and it has none; its access to the
-site was removed.
+site was removed. And its email must be verified (``sign_in_refusal`` says why).
 
 SSO is the exception that is not a refusal: a policy that starts enforcing SSO does not end the
 sessions signed in with a password. ``sso_connection_to_prove`` tells the authorize step to send
@@ -29,12 +29,25 @@ REASONS = {
         "Your organization requires two-step verification: turn it on in your account settings."
     ),
     "no_access": "You don't have access to this product site.",
+    "email_unverified": (
+        "Verify your email address first: open the link we emailed you, or send a new one from your "
+        "account settings."
+    ),
 }
 
 
 def sign_in_refusal(*, account: Account, site: ProductSite) -> str | None:
+    """The reason ``account`` may not sign in to ``site`` now, or ``None``.
+
+    An account whose email was never verified is refused (``email_unverified``): whoever signed up
+    with an address they do not own must not reach an org's products with it (account
+    pre-hijacking). The person who owns the address verifies it with one click; accounts an org
+    invites, provisions or claims are verified by the link or the IdP that let them in.
+    """
     if account.status != Account.Status.ACTIVE:
         return "deactivated"
+    if not account.email_verified:
+        return "email_unverified"
     if not account.has_two_step and two_step_requirement(account):
         return "two_step_required"
     if site_role_of(site=site, account=account) is None:

@@ -31,6 +31,8 @@ from orgwarden.oidc.models import SiteClient
 from orgwarden.tokens.introspection import activity_record
 from orgwarden.tokens.oauth import client_credentials, oauth_error, unreadable_form
 
+_PERSON_CAN_ACT = frozenset({"two_step_required", "email_unverified"})
+
 
 def _holds_nul(request: HttpRequest) -> bool:
     """Whether a parameter or the client credentials hold a NUL character.
@@ -108,7 +110,8 @@ class AuthorizeView(dot.AuthorizationView):
         if reason is not None:
             services.product_access_denied_record(account=account, site=site, reason=reason)
             # two-step verification to turn on is something the person can do: they must see a page
-            error = "interaction_required" if reason == "two_step_required" else "access_denied"
+            # (as is verifying one's email)
+            error = "interaction_required" if reason in _PERSON_CAN_ACT else "access_denied"
             silent = self._silent_error(request, client, error, REASONS[reason])
             if silent is not None:
                 return silent

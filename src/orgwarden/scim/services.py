@@ -255,6 +255,10 @@ def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent
             actor=directory_actor(directory),
             directory=directory,
             new_account=created,
+            # The IdP speaks for the org's verified domain: an existing account whose email was never
+            # verified loses what whoever signed up with it set (password, 2SV, sessions, tokens)
+            # and its email becomes verified, as a provisioned account's is.
+            email_proven=True,
         )
     except ClaimedByAnotherOrg as exc:
         raise Uniqueness(f"{email} is managed by another organization.") from exc

@@ -456,6 +456,16 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
         raise SsoSigninRefused("account_deactivated", "This account is deactivated.")
     if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=connection.org).exists():
         raise SsoSigninRefused("managed_by_another_org", "This account is managed by another organization.")
+    # The IdP speaks for this verified domain: an account whose email was never verified may hold a
+    # squatter's password, sessions and tokens (signed up before its owner); they are cleared and
+    # the email counts as verified from now on (``account_unverified_take_over``).
+    account_services.account_unverified_take_over(
+        account=account,
+        actor=Actor.system(connection.directory.name),
+        org_id=connection.org.org_id,
+        via="saml",
+        email_proven=True,
+    )
     if display_name and display_name != account.display_name:
         account_services.profile_update(account=account, display_name=display_name)
     now = timezone.now()

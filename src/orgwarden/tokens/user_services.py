@@ -102,6 +102,15 @@ def user_token_revoke(*, account: Account, token_id: str) -> UserApiToken:
     return token
 
 
+def unverified_account_tokens_revoke(account: Account) -> int:
+    """``accounts.hooks.unverified_credentials_revoke``: revoke every live token of ``account``, whose
+    email was never verified, as an org takes it over (``accounts.services.account_unverified_take_over``
+    records the one event, with this count). Returns how many were revoked."""
+    return UserApiToken.objects.filter(account=account, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
 # --- by an org admin (console or REST) ---------------------------------------------------------------
 
 

@@ -611,7 +611,10 @@ def user_invite(
     external user unless ``org`` manages it; an account managed by another org is welcome), adds it
     to each site's default groups — and with role "admin" to each site's admin group — and, after
     commit, emails either a one-time sign-in link (new account: it leads to setting a password) or
-    a note that access was granted (existing account).
+    a note that access was granted (existing account). An existing account whose email was never
+    verified is treated as a new one: ``account_unverified_take_over`` clears its password,
+    two-step verification, sessions and API tokens (they may be whoever signed up with the address
+    first), and the email carries the one-time sign-in link.
 
     Raises ``NotFound`` (unknown site) or ``InvalidInput`` (bad email, no site, unknown role,
     a closed account).
@@ -651,6 +654,12 @@ def user_invite(
             raise InvalidInput(exc.message) from exc
     if account.status == Account.Status.CLOSED:
         raise InvalidInput(f"The account {email} is closed and cannot be invited.")
+    # An existing account whose email was never verified may be a squatter's (someone signed up with
+    # the address before the org invited it): its credentials are cleared and the invitation carries
+    # a one-time sign-in link, as for a new account, so only the address's owner gets in.
+    secured = not new_account and account_services.account_unverified_take_over(
+        account=account, actor=who, org_id=org.org_id, via="invitation"
+    )
     org_user_ensure(org=org, account=account)
 
     groups: dict[int, Group] = {}
@@ -676,9 +685,10 @@ def user_invite(
             "role": role,
             "groups": sorted(g.name for g in groups.values()),
             "new_account": new_account,
+            "unverified_account_secured": secured,
         },
     )
-    if new_account:
+    if new_account or secured:
         url = account_services.signin_link_create(account=account, actor=who, org_id=org.org_id)
         hours = int(account_services.SIGNIN_LINK_LIFETIME.total_seconds() // 3600)
     else:
@@ -688,6 +698,7 @@ def user_invite(
         "inviter": who.name or org.name,
         "sites": [{"name": s.name, "url": s.url, "product": PRODUCTS[s.product].name} for s in sites],
         "new_account": new_account,
+        "secured": secured,
         "url": url,
         "hours": hours,
     }

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgwarden.accounts.models import Account
+from orgwarden.accounts.services import account_unverified_take_over
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs import hooks
 from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotManaged
@@ -55,6 +56,8 @@ def account_claim(
     actor: Actor,
     directory: Directory | None = None,
     new_account: bool = False,
+    email_proven: bool = False,
+    at_sign_up: bool = False,
 ) -> OrgUser:
     """Make ``account`` a managed account of ``org``, in ``directory`` (an IdP directory that
     provisions it), else in the directory its user row has, else in the local directory.
@@ -63,11 +66,28 @@ def account_claim(
     ``ClaimedByAnotherOrg``. ``new_account``: the caller created ``account`` in this transaction
     with ``managed_by_caller=True``, so it is a user of no org yet and there is nothing to look up
     (were there a row after all, the insert would fail on the unique org and account, not pass).
+
+    An existing account whose email was never verified is taken over first
+    (``accounts.services.account_unverified_take_over``: its password, two-step verification,
+    sessions and API tokens may be a squatter's), an account ``org`` manages already too: with
+    ``email_proven`` (an identity provider speaks for the address: SCIM) its email becomes verified,
+    else the address gets a one-time sign-in link. ``at_sign_up``: the account was born in this
+    transaction from a self sign-up on a domain claimed automatically — there is no earlier holder
+    to take it from, and its product sign-in waits for the email's verification (``oidc.checks``).
     """
     org_user = None
     if not new_account:
         if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=org).exists():
             raise ClaimedByAnotherOrg()
+        if not at_sign_up:
+            account_unverified_take_over(
+                account=account,
+                actor=actor,
+                org_id=org.org_id,
+                via="scim" if email_proven else "claim",
+                email_proven=email_proven,
+                signin_link_for_org="" if email_proven else org.name,
+            )
         org_user = OrgUser.objects.select_for_update().filter(org=org, account=account).first()
     if org_user is not None and org_user.is_managed:
         return org_user
@@ -116,7 +136,9 @@ def accounts_claim_many(
 
     The caller has left out accounts another org manages; should one be claimed meanwhile, the
     ``org_user_managed_by_one_org`` constraint fails the whole call (nothing half-applied).
-    Accounts ``org`` already manages are skipped.
+    Accounts ``org`` already manages are skipped. Those whose email was never verified are taken
+    over (``accounts.services.account_unverified_take_over``): their credentials are cleared and the
+    address gets a one-time sign-in link.
     """
     directory = local_directory(org)
     now = timezone.now()
@@ -158,6 +180,10 @@ def accounts_claim_many(
             targets=[Target.account(account)],
             details={"domain": domain.name if domain else None},
         )
+        if not account.email_verified:
+            account_unverified_take_over(
+                account=account, actor=actor, org_id=org.org_id, via="claim", signin_link_for_org=org.name
+            )
     return claimed
 
 
@@ -198,7 +224,7 @@ def account_created_claim(account: Account, *, managed_by_caller: bool = False) 
         return
     domain = domain_selectors.automatic_domain_for(account.email_domain)
     if domain is not None:
-        account_claim(org=domain.org, account=account, domain=domain, actor=Actor.system())
+        account_claim(org=domain.org, account=account, domain=domain, actor=Actor.system(), at_sign_up=True)
 
 
 def email_change_refusal(account: Account, new_email: str) -> str | None:
