@@ -155,6 +155,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("helpcenter:customer:sso_failed", "Customer single sign-on refused", HELP_CENTERS),
     Action("helpcenter:customer:password_reset_requested", "Customer password reset requested", HELP_CENTERS),
     Action("helpcenter:customer:password_reset", "Customer password reset", HELP_CENTERS),
+    Action(
+        "helpcenter:customer:unverified_password_cleared",
+        "Customer's unverified sign-up password cleared at SSO",
+        HELP_CENTERS,
+    ),
     Action("helpcenter:customer:deactivated", "Customer deactivated", HELP_CENTERS),
     Action("helpcenter:customer:reactivated", "Customer reactivated", HELP_CENTERS),
     Action("helpcenter:customer:removed", "Customer removed", HELP_CENTERS),

@@ -65,6 +65,9 @@ class Customer(models.Model):
     email = models.EmailField(max_length=254)
     display_name = models.CharField(max_length=200, blank=True, default="")
     password = models.CharField(max_length=256, blank=True, default="")  # "" = no password (SSO only)
+    # Whether the customer proved the email: a reset link followed, or an SSO sign-in. A password
+    # sign-up does not, so its password is cleared at the first SSO sign-in (``customer_sso_signin``).
+    email_verified = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_signin_at = models.DateTimeField(null=True, blank=True)

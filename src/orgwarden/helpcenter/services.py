@@ -455,7 +455,14 @@ def _display_name(result: SamlResult) -> str:
 def customer_sso_signin(*, help_center: HelpCenter, result: SamlResult) -> Customer:
     """The customer for an accepted assertion, created on first sign-in (no sign-up with SSO).
 
-    Raises ``CustomerSigninRefused`` (``sso_disabled``, ``deactivated``)."""
+    The assertion proves the email. A customer found by it whose password came from a sign-up that
+    never proved the email (``Customer.email_verified`` false) may be someone else's — whoever
+    signed up first with the address. Decided here (smaller than an email-verification flow the
+    help center does not have): that password is cleared, which also ends every other portal
+    session of the customer (a session is bound to the password hash, ``session.py``), and
+    ``helpcenter:customer:unverified_password_cleared`` is recorded. The real customer can set a
+    password again with "Forgot your password?" (the link proves the address). Raises
+    ``CustomerSigninRefused`` (``sso_disabled``, ``deactivated``)."""
     help_center = _lock(help_center)
     if not help_center.sso_enabled:
         raise CustomerSigninRefused("sso_disabled", "Single sign-on is not turned on for this help center.")
@@ -465,12 +472,25 @@ def customer_sso_signin(*, help_center: HelpCenter, result: SamlResult) -> Custo
     name = _display_name(result)
     if customer is None:
         customer = Customer.objects.create(
-            help_center=help_center, email=email, display_name=name or email.split("@")[0]
+            help_center=help_center,
+            email=email,
+            display_name=name or email.split("@")[0],
+            email_verified=True,
         )
     elif not customer.is_active:
         raise CustomerSigninRefused("deactivated", "Your access to this help center was deactivated.")
     elif name and customer.display_name != name:
         customer.display_name = name
+    if not customer.email_verified:
+        if customer.password:
+            customer.password = ""
+            _record(
+                help_center,
+                "helpcenter:customer:unverified_password_cleared",
+                customer_actor(customer),
+                customer_target(customer),
+            )
+        customer.email_verified = True
     customer.last_signin_at = timezone.now()
     customer.save()
     _record(
@@ -536,7 +556,8 @@ def customer_password_reset(*, help_center: HelpCenter, token: str, password: st
     customer.password = _password(password)
     customer.reset_token_hash = ""
     customer.reset_expires_at = None
-    customer.save(update_fields=["password", "reset_token_hash", "reset_expires_at"])
+    customer.email_verified = True  # the link went to the address
+    customer.save(update_fields=["password", "reset_token_hash", "reset_expires_at", "email_verified"])
     _record(
         help_center, "helpcenter:customer:password_reset", customer_actor(customer), customer_target(customer)
     )
