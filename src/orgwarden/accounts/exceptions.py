@@ -35,6 +35,14 @@ class WrongPassword(AccountsError):
     message = "Your current password is not correct."
 
 
+class TooManyAttempts(AccountsError):
+    """Too many wrong passwords for this account lately (``throttle.SIGNIN``); nothing was checked."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many attempts. Wait {retry_after} seconds, then try again.")
+        self.retry_after = retry_after
+
+
 class InvalidLink(AccountsError):
     message = "This link is invalid or has expired. Ask for a new one."
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from orgwarden.accounts import emails, hooks
+from orgwarden.accounts import emails, hooks, throttle
 from orgwarden.accounts.exceptions import (
     ChangeRefused,
     EmailTaken,
@@ -28,6 +28,7 @@ from orgwarden.accounts.exceptions import (
     InvalidPassword,
     SessionNotFound,
     SignupDisabled,
+    TooManyAttempts,
     WrongPassword,
 )
 from orgwarden.accounts.ids import new_secret, secret_hash
@@ -208,13 +209,42 @@ def profile_update(*, account: Account, display_name: str) -> Account:
     return account
 
 
-@transaction.atomic
+def current_password_confirm(*, account: Account, password: str, passwordless_passes: bool = True) -> None:
+    """Re-authentication before a sensitive change: return if ``password`` is ``account``'s, else raise.
+
+    Throttled as the sign-in password step is, per account (``throttle.SIGNIN``, which it shares
+    with sign-in): a stolen session must not guess the password here without the limit the sign-in
+    page puts on a guesser. ``passwordless_passes``: an account without a usable password (invited,
+    SSO-only) proves itself by its session alone. Raises ``TooManyAttempts`` (nothing checked) or
+    ``WrongPassword`` (the failure counted).
+
+    Not atomic, and callers call it before opening the transaction of their change: the count lives
+    in the shared cache — by default the database cache, whose write a rolled-back transaction (the
+    change refused with ``WrongPassword``) would take back with it.
+    """
+    if passwordless_passes and not account.has_usable_password():
+        return
+    wait = throttle.retry_after(email=account.email)
+    if wait:
+        raise TooManyAttempts(wait)
+    if not account.check_password(password):
+        throttle.record_failure(email=account.email)
+        raise WrongPassword()
+
+
 def password_change(
     *, account: Account, current_password: str, new_password: str, keep_session_key: str | None
 ) -> None:
-    """Change a password, ending every other session. Raises ``WrongPassword``/``InvalidPassword``."""
-    if account.has_usable_password() and not account.check_password(current_password):
-        raise WrongPassword()
+    """Change a password, ending every other session.
+
+    Raises ``WrongPassword``/``TooManyAttempts`` (``current_password_confirm``), ``InvalidPassword``.
+    """
+    current_password_confirm(account=account, password=current_password)
+    _password_set(account=account, new_password=new_password, keep_session_key=keep_session_key)
+
+
+@transaction.atomic
+def _password_set(*, account: Account, new_password: str, keep_session_key: str | None) -> None:
     password_check(password=new_password, account=account)
     account.set_password(new_password)
     account.password_changed_at = timezone.now()
@@ -485,13 +515,6 @@ def account_unverified_take_over(
 # --- changing one's email, closing one's account ------------------------------------------------------
 
 
-def _current_password_check(account: Account, current_password: str) -> None:
-    # Accounts without a usable password (invited, SSO-only) prove themselves by their session alone,
-    # as in ``password_change``.
-    if account.has_usable_password() and not account.check_password(current_password):
-        raise WrongPassword()
-
-
 def _password_stamp(account: Account) -> str:
     """What an email-change link carries of the account's password hash: a new password — or an org
     clearing a squatter's (``account_unverified_take_over``) — voids the links asked for before it,
@@ -517,15 +540,20 @@ def _new_email_check(account: Account, new_email: str) -> str:
     return new_email
 
 
-@transaction.atomic
 def email_change_request(*, account: Account, new_email: str, current_password: str) -> str:
     """Email a confirmation link to ``new_email``; the email changes only when it is followed.
 
     Returns the normalised new address. Records ``account:email:verification_sent`` (purpose
-    "change"). Raises ``WrongPassword``, ``InvalidInput``, ``EmailTaken`` or ``ChangeRefused``
-    (an org managing the account allows only its verified domains).
+    "change"). Raises ``WrongPassword`` or ``TooManyAttempts`` (``current_password_confirm``),
+    ``InvalidInput``, ``EmailTaken`` or ``ChangeRefused`` (an org managing the account allows only
+    its verified domains).
     """
-    _current_password_check(account, current_password)
+    current_password_confirm(account=account, password=current_password)
+    return _email_change_link_send(account=account, new_email=new_email)
+
+
+@transaction.atomic
+def _email_change_link_send(*, account: Account, new_email: str) -> str:
     new_email = _new_email_check(account, new_email)
     token = signing.dumps(
         {"a": account.account_id, "o": account.email, "n": new_email, "p": _password_stamp(account)},
@@ -599,14 +627,19 @@ def email_change_confirm(*, token: str, keep_session_key: str | None = None) -> 
     return account
 
 
-@transaction.atomic
 def account_close(*, account: Account, current_password: str) -> None:
     """Close one's own account: it can no longer sign in, and every session ends.
 
-    Records ``account:closed``. Raises ``WrongPassword`` or ``ChangeRefused`` (an org manages
-    the account: its admins delete it).
+    Records ``account:closed``. Raises ``WrongPassword`` or ``TooManyAttempts``
+    (``current_password_confirm``), or ``ChangeRefused`` (an org manages the account: its admins
+    delete it).
     """
-    _current_password_check(account, current_password)
+    current_password_confirm(account=account, password=current_password)
+    _account_close(account=account)
+
+
+@transaction.atomic
+def _account_close(*, account: Account) -> None:
     refusal = hooks.refusal_of_close(account)
     if refusal:
         raise ChangeRefused(refusal)

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orgwarden.accounts import crypto, hooks, otp
-from orgwarden.accounts.exceptions import AccountsError, WrongPassword
+from orgwarden.accounts import crypto, hooks, otp, services
+from orgwarden.accounts.exceptions import AccountsError
 from orgwarden.accounts.models import Account, RecoveryCode
 from orgwarden.audit.services import Actor, Target, event_record
 
@@ -93,20 +93,21 @@ def two_step_refusal(account: Account) -> str | None:
     return None
 
 
-@transaction.atomic
 def two_step_disable(*, account: Account, password: str, actor: Actor | None = None) -> None:
-    """Turn 2SV off; needs the password again. Raises ``WrongPassword`` or ``TwoStepRequired``."""
-    if not account.check_password(password):
-        raise WrongPassword()
-    reason = two_step_refusal(account)
-    if reason:
-        raise TwoStepRequired(reason)
-    _clear(account)
-    event_record(
-        action="account:2sv:disabled",
-        actor=actor or Actor.account(account),
-        targets=[Target.account(account)],
-    )
+    """Turn 2SV off; needs the password again, throttled as at sign-in (checked before the
+    transaction, see ``services.current_password_confirm``). Raises ``WrongPassword``,
+    ``TooManyAttempts`` or ``TwoStepRequired``."""
+    services.current_password_confirm(account=account, password=password, passwordless_passes=False)
+    with transaction.atomic():
+        reason = two_step_refusal(account)
+        if reason:
+            raise TwoStepRequired(reason)
+        _clear(account)
+        event_record(
+            action="account:2sv:disabled",
+            actor=actor or Actor.account(account),
+            targets=[Target.account(account)],
+        )
 
 
 def two_step_clear(*, account: Account) -> None:
@@ -121,19 +122,19 @@ def _clear(account: Account) -> None:
     RecoveryCode.objects.filter(account=account).delete()
 
 
-@transaction.atomic
 def recovery_codes_regenerate(*, account: Account, password: str) -> list[str]:
-    """New recovery codes (the old ones stop working). Raises ``WrongPassword``."""
-    if not account.check_password(password):
-        raise WrongPassword()
-    if not account.has_two_step:
-        raise InvalidCode("Turn on two-step verification first.")
-    codes = _new_recovery_codes(account)
-    event_record(
-        action="account:2sv:recovery_codes_regenerated",
-        actor=Actor.account(account),
-        targets=[Target.account(account)],
-    )
+    """New recovery codes (the old ones stop working). The password is throttled as at sign-in
+    (``services.current_password_confirm``). Raises ``WrongPassword`` or ``TooManyAttempts``."""
+    services.current_password_confirm(account=account, password=password, passwordless_passes=False)
+    with transaction.atomic():
+        if not account.has_two_step:
+            raise InvalidCode("Turn on two-step verification first.")
+        codes = _new_recovery_codes(account)
+        event_record(
+            action="account:2sv:recovery_codes_regenerated",
+            actor=Actor.account(account),
+            targets=[Target.account(account)],
+        )
     return codes
 
 

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.accounts import hooks, selectors, services, signin, throttle
-from orgwarden.accounts.exceptions import AccountsError, InvalidLink, InvalidPassword
+from orgwarden.accounts.exceptions import AccountsError, InvalidLink, InvalidPassword, TooManyAttempts
 from orgwarden.accounts.forms import (
     AccountCloseForm,
     EmailChangeForm,
@@ -237,6 +237,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def security(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None)
+    throttled = False
     if request.method == "POST" and form.is_valid():
         try:
             services.password_change(
@@ -245,6 +246,9 @@ def security(request: HttpRequest) -> HttpResponse:
                 new_password=form.cleaned_data["new_password"],
                 keep_session_key=request.session.session_key,
             )
+        except TooManyAttempts as exc:  # as the sign-in password step answers it
+            form.add_error(None, exc.message)
+            throttled = True
         except AccountsError as exc:
             field = "current_password" if exc.__class__.__name__ == "WrongPassword" else "new_password"
             _form_error(form, exc, field)
@@ -265,7 +269,7 @@ def security(request: HttpRequest) -> HttpResponse:
             "has_password": request.user.has_usable_password(),
             "section": "security",
         },
-        status=400 if form.errors else 200,
+        status=429 if throttled else 400 if form.errors else 200,
     )
 
 
@@ -306,6 +310,7 @@ def sessions_end_all(request: HttpRequest) -> HttpResponse:
 def email_change(request: HttpRequest) -> HttpResponse:
     """Ask for a new email: a confirmation link goes to it; nothing changes until it is followed."""
     form = EmailChangeForm(request.POST or None)
+    throttled = False
     if request.method == "POST" and form.is_valid():
         try:
             new_email = services.email_change_request(
@@ -313,6 +318,9 @@ def email_change(request: HttpRequest) -> HttpResponse:
                 new_email=form.cleaned_data["new_email"],
                 current_password=form.cleaned_data["current_password"],
             )
+        except TooManyAttempts as exc:
+            form.add_error(None, exc.message)
+            throttled = True
         except AccountsError as exc:
             field = "current_password" if exc.__class__.__name__ == "WrongPassword" else "new_email"
             _form_error(form, exc, field)
@@ -323,7 +331,7 @@ def email_change(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/email_change.html",
         {"form": form, "has_password": request.user.has_usable_password(), "section": "profile"},
-        status=400 if form.errors else 200,
+        status=429 if throttled else 400 if form.errors else 200,
     )
 
 
@@ -354,6 +362,7 @@ def account_close(request: HttpRequest) -> HttpResponse:
     refusal = hooks.refusal_of_close(request.user)
     # Bound on every POST, an empty one too: adding the refusal to an unbound form raises.
     form = AccountCloseForm(request.POST if request.method == "POST" else None)
+    throttled = False
     if request.method == "POST" and form.is_valid() and not refusal:
         try:
             services.account_close(
@@ -362,6 +371,7 @@ def account_close(request: HttpRequest) -> HttpResponse:
         except AccountsError as exc:
             field = "current_password" if exc.__class__.__name__ == "WrongPassword" else None
             _form_error(form, exc, field)
+            throttled = isinstance(exc, TooManyAttempts)
         else:
             logout(request)  # its session row is gone; see session_end
             messages.success(request, "Your account is closed.")
@@ -377,5 +387,5 @@ def account_close(request: HttpRequest) -> HttpResponse:
             "has_password": request.user.has_usable_password(),
             "section": "profile",
         },
-        status=400 if form.errors else 200,
+        status=429 if throttled else 400 if form.errors else 200,
     )

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from orgwarden.accounts import crypto, otp, signin, throttle, two_step
-from orgwarden.accounts.exceptions import AccountsError, WrongPassword
+from orgwarden.accounts.exceptions import AccountsError, TooManyAttempts, WrongPassword
 from orgwarden.accounts.signin import SignInFlow
 from orgwarden.audit.middleware import client_ip
 
@@ -151,6 +151,14 @@ def setup(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _too_many_attempts(request: HttpRequest, exc: TooManyAttempts) -> HttpResponse:
+    """The two-step settings page with the refusal, as a 429 (the password was not checked)."""
+    messages.error(request, exc.message)
+    response = settings_page(request)
+    response.status_code = 429
+    return response
+
+
 @login_required
 @require_http_methods(["POST"])
 def disable(request: HttpRequest) -> HttpResponse:
@@ -158,6 +166,8 @@ def disable(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             two_step.two_step_disable(account=request.user, password=form.cleaned_data["password"])
+        except TooManyAttempts as exc:
+            return _too_many_attempts(request, exc)
         except AccountsError as exc:
             messages.error(request, exc.message)
         else:
@@ -178,6 +188,8 @@ def regenerate_codes(request: HttpRequest) -> HttpResponse:
         codes = two_step.recovery_codes_regenerate(
             account=request.user, password=form.cleaned_data["password"]
         )
+    except TooManyAttempts as exc:
+        return _too_many_attempts(request, exc)
     except WrongPassword as exc:
         messages.error(request, exc.message)
         return redirect("accounts:two_step")
