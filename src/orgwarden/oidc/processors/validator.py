@@ -8,10 +8,12 @@
   every token up, rather than in the services that deactivate, close or end sessions: a service
   added later (a new way to deactivate) cannot forget it. So deactivation (by an admin, SCIM or
   closing the account), losing access or a policy change cut both tokens at their next use.
-- A product token also rests on a live orgwarden session of the account — ANY one of its sessions,
-  not the one the product sign-in came from (DOT does not record that): product sessions live no
-  longer than the orgwarden sign-in of the person, so "sign out everywhere" and an admin ending
-  the sessions end them too. "Live" is what the browser would find: the row has not expired, and
+- A product token also rests on a live orgwarden session of the account that already existed when
+  the token was issued — any such session, not only the one the product sign-in came from (DOT
+  does not record that): product sessions live no longer than the orgwarden sign-in of the
+  person, so "sign out everywhere" and an admin ending the sessions end them too, for good — a
+  later sign-in (the owner's, after a token was stolen) starts new sessions, which carry only
+  tokens issued after them. "Live" is what the browser would find: the row has not expired, and
   the session is within its policy's idle and absolute limits (``policies.middleware.limit_passed``,
   the session-limit middleware's own rule), as the middleware would judge it on the browser's next
   request — a product using its tokens is not activity in orgwarden. A session that never
@@ -24,6 +26,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import F
@@ -71,7 +74,8 @@ class OrgwardenValidator(OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
-        return product_token_usable(account=request.user, application=client)
+        issued = request.refresh_token_instance.created
+        return product_token_usable(account=request.user, application=client, issued_at=issued)
 
     def validate_bearer_token(self, token, scopes, request):
         """DOT's check of an access token (userinfo), then the same rule as a refresh: an access
@@ -79,7 +83,8 @@ class OrgwardenValidator(OAuth2Validator):
         rather than at its expiry."""
         if not super().validate_bearer_token(token, scopes, request):
             return False
-        if product_token_usable(account=request.user, application=request.client):
+        issued = request.access_token.created
+        if product_token_usable(account=request.user, application=request.client, issued_at=issued):
             return True
         request.oauth2_error = {
             "error": "invalid_token",
@@ -88,20 +93,24 @@ class OrgwardenValidator(OAuth2Validator):
         return False
 
 
-def product_token_usable(*, account: Account | None, application) -> bool:
-    """Whether a product token of ``account`` issued to ``application`` (DOT's) may be used now:
-    the site's sign-in would be allowed and a live session of the account carries it (see above)."""
+def product_token_usable(*, account: Account | None, application, issued_at: datetime) -> bool:
+    """Whether a product token of ``account`` issued to ``application`` (DOT's) at ``issued_at`` may
+    be used now: the site's sign-in would be allowed and a live session of the account, begun by
+    then, carries it (see above)."""
     site_client = getattr(application, "site_client", None)
     if account is None or site_client is None:
         return False
     if sign_in_refusal(account=account, site=site_client.site) is not None:
         return False
-    return _live_session_of(account)
+    return _live_session_of(account, begun_by=issued_at)
 
 
-def _live_session_of(account: Account) -> bool:
-    """Whether ``account`` has a session a product token may rest on (see the module docstring)."""
-    sessions = Session.objects.filter(account=account, expire_date__gt=timezone.now())
+def _live_session_of(account: Account, *, begun_by: datetime) -> bool:
+    """Whether ``account`` has a session, begun by ``begun_by``, that a product token may rest on
+    (see the module docstring)."""
+    sessions = Session.objects.filter(
+        account=account, expire_date__gt=timezone.now(), created_at__lte=begun_by
+    )
     needs_sso = connection_enforcing_sso(account.email, account) is not None
     limits = session_limits_for(account) if getattr(settings, "SESSION_LIMITS_ENABLED", True) else None
     if not needs_sso and limits is None:

@@ -105,21 +105,24 @@ def test_the_probe_of_the_finding_five_hours_later(
         assert refused(live_server, client, token) == "invalid_grant"
 
 
-def test_any_session_of_the_account_within_its_limits_carries_the_refresh(
+def test_any_session_begun_before_the_token_carries_it_and_none_begun_after(
     live_server, org, org_admin, product, manage, grant, default_policy
 ):
-    """The rule of today, kept: a refresh rests on ANY live session of the account, not on the
-    one the product sign-in came from. Here that first one is idle; a later sign-in is not."""
+    """A refresh rests on any live session of the account that already existed when the token was
+    issued, not only on the one the product sign-in came from; a session begun later carries only
+    tokens issued after it."""
     limits(org, org_admin, default_policy, idle=15, absolute=60)
     person = manage()
+    other = browser_of(person)  # a second device, signed in first
     grant(person)
     client, token, _nonce = sign_in(live_server, product, person)
-    with later(50):
-        other = browser_of(person)  # signs in again on another device
+    with later(10):
         assert other.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
-    with later(55):
+    with later(20):  # the product's own browser session is idle; the other device's is not
         token = refresh(live_server, client, token)
-    with later(70):  # the second session is now idle too
+    with later(50):  # both idle now; a new sign-in does not bring the product's tokens back
+        again = browser_of(person)
+        assert again.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
         assert refused(live_server, client, token) == "invalid_grant"
 
 
@@ -172,6 +175,23 @@ def test_signing_out_everywhere_cuts_the_access_token_too(live_server, product, 
     _client, token, _nonce = sign_in(live_server, product, person)
     sessions_end_all(account=person, actor=Actor.account(person))
     assert userinfo(live_server, token["access_token"]).status_code == 401
+
+
+def test_after_signing_out_everywhere_a_new_sign_in_does_not_revive_old_tokens(
+    live_server, product, manage, grant
+):
+    """ "Sign out everywhere" (say, after a laptop was stolen) must end the product tokens for good:
+    they used to work again as soon as the owner signed back in, since any live session carried them."""
+    person = manage()
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)
+    sessions_end_all(account=person, actor=Actor.account(person))
+    again = browser_of(person)
+    assert again.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
+    assert userinfo(live_server, token["access_token"]).status_code == 401
+    assert refused(live_server, client, token) == "invalid_grant"
+    _client, fresh, _nonce = sign_in(live_server, product, person)  # a new product sign-in works
+    assert userinfo(live_server, fresh["access_token"]).status_code == 200
 
 
 def test_userinfo_refuses_an_access_token_once_the_sessions_are_past_the_idle_limit(
