@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orgwarden.accounts import crypto, hooks, otp, services
-from orgwarden.accounts.exceptions import AccountsError
+from orgwarden.accounts import crypto, hooks, otp, services, throttle
+from orgwarden.accounts.exceptions import AccountsError, TooManyAttempts, WrongPassword
 from orgwarden.accounts.models import Account, RecoveryCode
 from orgwarden.audit.services import Actor, Target, event_record
 
@@ -52,7 +52,6 @@ def replacing_proof_label(account: Account) -> str:
     return "A code from your current app, or a recovery code"
 
 
-@transaction.atomic
 def two_step_enable(*, account: Account, secret: str, code: str, current_proof: str = "") -> list[str]:
     """Turn on 2SV with ``secret`` once ``code`` proves the app has it; returns the recovery codes.
 
@@ -60,28 +59,43 @@ def two_step_enable(*, account: Account, secret: str, code: str, current_proof: 
     needs ``current_proof`` as turning 2SV off does: the password, or for an account without one (it
     signs in through its identity provider) a code from the current app or a recovery code. A
     session alone — a borrowed laptop, a stolen cookie — must not be enough to take over the second
-    step. Raises ``CurrentProofWrong`` or ``InvalidCode``.
+    step. Raises ``TooManyAttempts``, ``CurrentProofWrong`` or ``InvalidCode``.
     """
     if account.has_two_step:
-        if account.has_usable_password():
-            proven = account.check_password(current_proof)
-        else:
-            proven = bool(current_proof) and two_step_verify(account=account, code=current_proof) is not None
-        if not proven:
-            raise CurrentProofWrong()
-    step = otp.matching_step(secret, code, unix_time=time.time(), last_step=None)
-    if step is None:
-        raise InvalidCode()
-    account = Account.objects.select_for_update().get(pk=account.pk)
-    account.totp_secret = crypto.encrypt(secret)
-    account.totp_last_step = step
-    account.totp_enabled_at = timezone.now()
-    account.save(update_fields=["totp_secret", "totp_last_step", "totp_enabled_at"])
-    codes = _new_recovery_codes(account)
-    event_record(
-        action="account:2sv:enabled", actor=Actor.account(account), targets=[Target.account(account)]
-    )
+        _current_setup_prove(account, current_proof)
+    with transaction.atomic():
+        step = otp.matching_step(secret, code, unix_time=time.time(), last_step=None)
+        if step is None:
+            raise InvalidCode()
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        account.totp_secret = crypto.encrypt(secret)
+        account.totp_last_step = step
+        account.totp_enabled_at = timezone.now()
+        account.save(update_fields=["totp_secret", "totp_last_step", "totp_enabled_at"])
+        codes = _new_recovery_codes(account)
+        event_record(
+            action="account:2sv:enabled", actor=Actor.account(account), targets=[Target.account(account)]
+        )
     return codes
+
+
+def _current_setup_prove(account: Account, proof: str) -> None:
+    """``two_step_enable``'s proof of the current setup, throttled like the sign-in step it stands
+    for: the password (``services.current_password_confirm``), or a code of the current app or a
+    recovery code (``throttle.TWO_STEP``, per account). Before the change's transaction, so a
+    refusal's count is not rolled back with it."""
+    if account.has_usable_password():
+        try:
+            services.current_password_confirm(account=account, password=proof, passwordless_passes=False)
+        except WrongPassword as exc:
+            raise CurrentProofWrong() from exc
+        return
+    wait = throttle.TWO_STEP.retry_after(email=account.email)
+    if wait:
+        raise TooManyAttempts(wait)
+    if not proof or two_step_verify(account=account, code=proof) is None:
+        throttle.TWO_STEP.record_failure(email=account.email)
+        raise CurrentProofWrong()
 
 
 def two_step_refusal(account: Account) -> str | None:

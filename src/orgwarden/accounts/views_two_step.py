@@ -118,6 +118,7 @@ def setup(request: HttpRequest) -> HttpResponse:
     replacing = request.user.has_two_step
     data = request.POST or None
     form = ReEnrolForm(data, account=request.user) if replacing else EnrolForm(data)
+    throttled = False
     if request.method == "POST" and form.is_valid():
         try:
             codes = two_step.two_step_enable(
@@ -126,8 +127,9 @@ def setup(request: HttpRequest) -> HttpResponse:
                 code=form.cleaned_data["code"],
                 current_proof=form.cleaned_data.get("current_proof", ""),
             )
-        except two_step.CurrentProofWrong as exc:
+        except (two_step.CurrentProofWrong, TooManyAttempts) as exc:
             form.add_error("current_proof", exc.message)
+            throttled = isinstance(exc, TooManyAttempts)
         except AccountsError as exc:
             form.add_error("code", exc.message)
         else:
@@ -147,7 +149,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             "uri": uri,
             "section": "two_step",
         },
-        status=400 if form.errors else 200,
+        status=429 if throttled else 400 if form.errors else 200,
     )
 
 

@@ -91,3 +91,33 @@ def test_the_eleventh_current_password_in_a_minute_is_refused_even_when_right(ac
         clock.shift(timedelta(minutes=2))
         path, data = form(right=True)
         assert client.post(path, data).status_code in (200, 302)
+
+
+@pytest.mark.parametrize("has_password", [True, False])
+def test_moving_two_step_to_a_new_app_is_throttled_too(account, has_password):
+    """Its proof of the current setup is the password, or for an account without one a code of the
+    current app (throttled as the sign-in's code step: ten an hour)."""
+    import re
+
+    old = otp.new_secret()
+    two_step.two_step_enable(
+        account=account, secret=old, code=otp.code_at_step(old, otp.time_step(time.time()))
+    )
+    if not has_password:
+        account.refresh_from_db()  # enabling saved another instance of the row
+        account.set_unusable_password()
+        account.save()
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    page = client.get("/account/two-step/setup?new=1").content.decode()
+    new = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    with time_machine.travel(timezone.now().replace(second=20, microsecond=0), tick=False):
+        now_code = otp.code_at_step(new, otp.time_step(time.time()))
+        for _ in range(10):
+            wrong = client.post("/account/two-step/setup", {"code": now_code, "current_proof": "000000"})
+            assert wrong.status_code == 400
+        right = PASSWORD if has_password else otp.code_at_step(old, otp.time_step(time.time()))
+        refused = client.post("/account/two-step/setup", {"code": now_code, "current_proof": right})
+        assert refused.status_code == 429 and "Too many attempts. Wait" in refused.content.decode()
+    account.refresh_from_db()
+    assert two_step.crypto.decrypt(account.totp_secret) == old
