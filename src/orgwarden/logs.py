@@ -17,7 +17,7 @@ email-confirmation, password-reset, setup or invitation link: a path parameter n
 path, the query and the Referer of access lines and in the app's lines about a request. Such a
 link's page only shows a button (mail scanners open links) and the POST uses it, so a token read
 off a log line could otherwise sign someone in. Pages under such a URL are sent with
-``Referrer-Policy: no-referrer`` (``console.middleware``), so their styles and scripts do not
+``Referrer-Policy: strict-origin`` (``console.middleware``), so their styles and scripts do not
 carry it either. A reverse proxy in front of orgwarden logs the same URLs: see the README.
 """
 

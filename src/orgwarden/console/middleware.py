@@ -17,8 +17,10 @@ class ContentSecurityPolicyMiddleware:
     so the strict policy holds; the browser tests fail on any CSP violation the pages cause.
 
     A page whose URL holds a secret (a one-time link's token: ``logs.SECRET_PATH_PARAMETERS``) is
-    sent with ``Referrer-Policy: no-referrer`` instead of the installation's ``same-origin``: its
-    styles, scripts and links then send no Referer, which would carry the token into access logs.
+    sent with ``Referrer-Policy: strict-origin`` instead of the installation's ``same-origin``: its
+    styles, scripts and links then send only the origin as Referer, not the URL with the token (a
+    proxy's access log would keep it). Not ``no-referrer``: under it a browser sends ``Origin:
+    null`` with the page's own form, which Django's CSRF check refuses.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -28,7 +30,7 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         if match is not None and not SECRET_PATH_PARAMETERS.isdisjoint(match.kwargs):
-            response.headers["Referrer-Policy"] = "no-referrer"
+            response.headers["Referrer-Policy"] = "strict-origin"
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"
