@@ -178,6 +178,9 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "PKCE_REQUIRED": True,
+    # S256 only: "plain" (also what an omitted method means) hands the verifier to whoever reads the
+    # authorization request (RFC 9700 §2.1.1).
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "OAUTH2_VALIDATOR_CLASS": "orgwarden.oidc.processors.validator.OrgwardenValidator",
     "SCOPES": {"openid": "Sign you in", "profile": "Your name", "email": "Your email address"},
     "DEFAULT_SCOPES": ["openid"],

@@ -360,3 +360,25 @@ def test_an_unknown_client_at_logout_is_a_400_page_not_a_500(product, manage):
     posted = client.post("/oauth2/logout/", {**query, "allow": "1"})
     assert posted.status_code == 400
     assert Session.objects.count() == 1
+
+
+@pytest.mark.parametrize("method", [{"code_challenge_method": "plain"}, {}])
+def test_pkce_plain_or_no_method_is_refused(product, manage, grant, method):
+    """S256 only: with "plain" (what an omitted method means) the challenge is the verifier, so
+    whoever sees the authorization request can redeem its code."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.test import Client
+    from oauth2_provider.models import Grant
+
+    person = manage()
+    grant(person)
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    query = authorize_query(product, state="s", code_challenge="a" * 43)
+    query.pop("code_challenge_method")
+    refused = client.get("/oauth2/authorize/", {**query, **method})
+    assert refused.status_code == 302 and refused["Location"].startswith(CALLBACK + "?")
+    answer = parse_qs(urlsplit(refused["Location"]).query)
+    assert answer["error"] == ["invalid_request"] and answer["state"] == ["s"]
+    assert not Grant.objects.exists()
