@@ -74,11 +74,31 @@ def _addresses(domain: str) -> list[str]:
     return found
 
 
+# IPv6 forms that carry an IPv4 address a gateway may reach: NAT64 (RFC 6052's well-known prefix and
+# RFC 8215's local-use one), where ``is_global`` says nothing of the address inside
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 def _allowed(address: str) -> bool:
+    """Whether the proof may be fetched from ``address``: a global address, and — for an IPv6 one
+    that embeds an IPv4 address (IPv4-mapped, 6to4, NAT64, the old IPv4-compatible form) — a global
+    IPv4 address inside, so ``64:ff9b::a9fe:a9fe`` is the cloud metadata service it stands for."""
     ip = ipaddress.ip_address(address)
     if settings.DOMAIN_PROOF_ALLOW_PRIVATE:
         return True
-    return ip.is_global
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and any(ip in network for network in _NAT64):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is None and int(ip) >> 32 == 0:  # ::a.b.c.d (deprecated IPv4-compatible)
+            embedded = ipaddress.IPv4Address(int(ip))
+        if embedded is not None:
+            return embedded.is_global
+        if ip in ipaddress.ip_network("fec0::/10"):  # site-local (deprecated), not global
+            return False
+    return True
 
 
 def check_https(domain: str, token: str) -> ProofResult:

@@ -206,6 +206,35 @@ def test_private_addresses_are_refused_unless_the_operator_allows_them(org_admin
     assert not result.verified and "private network address" in result.reason
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the cloud metadata service
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible (deprecated) 169.254.169.254
+        "fec0::1",  # site-local (deprecated)
+    ],
+)
+def test_a_private_ipv4_address_in_ipv6_form_is_refused_too(org_admin, proof_peers, settings, address):
+    """Python calls these IPv6 addresses global; the IPv4 address a gateway reaches through them is not."""
+    domain = add(org_admin)
+    proof_peers.dns.zone.set("acme.test", "AAAA", [address])
+    settings.DOMAIN_PROOF_ALLOW_PRIVATE = False
+    result = services.domain_verify(
+        org=org_admin.org, actor=org_admin.account, domain_id=domain.domain_id, method="https"
+    )
+    assert not result.verified and "private network address" in result.reason
+
+
+def test_a_global_ipv4_address_in_ipv6_form_is_fetched_from(settings):
+    from orgwarden.orgs import proofs
+
+    settings.DOMAIN_PROOF_ALLOW_PRIVATE = False
+    assert proofs._allowed("64:ff9b::808:808") and proofs._allowed("2002:808:808::1")
+    assert proofs._allowed("2606:4700::1111")
+
+
 def test_a_failed_check_does_not_unverify_a_verified_domain(org_admin, proof_peers):
     domain = verified(org_admin, proof_peers)
     result = services.domain_verify(
