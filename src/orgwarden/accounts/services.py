@@ -295,15 +295,24 @@ def password_reset_account(*, account_id: str, token: str) -> Account:
 
 @transaction.atomic
 def password_reset_complete(*, account_id: str, token: str, new_password: str) -> Account:
-    """Set a new password from a reset link and end every session. The link then stops working."""
+    """Set a new password from a reset link and end every session. The link then stops working.
+
+    The link proves the mailbox. If the email had never been verified, what the account's holder
+    set before — its two-step verification, recovery codes and API tokens — may be a squatter's who
+    signed up with the address: it is cleared (``account_unverified_take_over``), so the owner is
+    neither locked out by someone else's authenticator nor sharing the account with their tokens."""
     account = password_reset_account(account_id=account_id, token=token)
     password_check(password=new_password, account=account)
+    ended = _sessions_delete(account=account, keep_session_key=None)
+    if not account.email_verified:
+        account_unverified_take_over(
+            account=account, actor=Actor.account(account), org_id="", via="password_reset", email_proven=True
+        )
     account.set_password(new_password)
     account.password_changed_at = timezone.now()
     # Resetting by email proves the person reads that mailbox.
     account.email_verified = True
     account.save(update_fields=["password", "password_changed_at", "email_verified"])
-    ended = _sessions_delete(account=account, keep_session_key=None)
     event_record(
         action="account:password:reset",
         actor=Actor.account(account),
@@ -465,6 +474,8 @@ def account_unverified_take_over(
     Verified accounts are untouched: their owner proved the address. Records
     ``account:unverified:credentials_cleared``.
     """
+    if account.email_verified:  # the common case, decided without taking the row's lock: a caller
+        return False  # that locks groups or identities next would otherwise deadlock with a racer
     locked = Account.objects.select_for_update().get(pk=account.pk)
     if locked.email_verified:
         return False

@@ -45,6 +45,7 @@ from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import GroupSynced, InvalidInput, NotFound
 from orgwarden.orgs.models import (
     Directory,
+    Domain,
     Group,
     GroupMember,
     Organization,
@@ -655,10 +656,19 @@ def user_invite(
     if account.status == Account.Status.CLOSED:
         raise InvalidInput(f"The account {email} is closed and cannot be invited.")
     # An existing account whose email was never verified may be a squatter's (someone signed up with
-    # the address before the org invited it): its credentials are cleared and the invitation carries
-    # a one-time sign-in link, as for a new account, so only the address's owner gets in.
-    secured = not new_account and account_services.account_unverified_take_over(
-        account=account, actor=who, org_id=org.org_id, via="invitation"
+    # the address before the org invited it): on one of the org's verified domains — addresses the org
+    # speaks for — its credentials are cleared and the invitation carries a one-time sign-in link, as
+    # for a new account, so only the address's owner gets in. Elsewhere (a contractor's gmail.com)
+    # the org may not wipe what the account's holder set; product sign-in refuses the account until
+    # its email is verified (``oidc.checks``), which only the mailbox's owner can do, and a
+    # password reset from that mailbox clears what a squatter set.
+    secured = (
+        not new_account
+        and not account.email_verified
+        and Domain.objects.filter(org=org, name=account.email_domain, status=Domain.Status.VERIFIED).exists()
+        and account_services.account_unverified_take_over(
+            account=account, actor=who, org_id=org.org_id, via="invitation"
+        )
     )
     org_user_ensure(org=org, account=account)
 

@@ -93,6 +93,9 @@ def test_an_invitation_takes_an_unverified_account_from_whoever_signed_up(
     site = access.site_add(
         org=org, actor=org_admin.account, product="jira-software", name="Jira", url="https://jira.example.net"
     )
+    Domain.objects.create(
+        org=org, name="acme.test", token="t" * 32, status=Domain.Status.VERIFIED, method="dns"
+    )
     browser, account, token_value = squat("newhire@acme.test")
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -114,6 +117,24 @@ def test_an_invitation_takes_an_unverified_account_from_whoever_signed_up(
     [mail] = mailoutbox
     assert "had never been verified" in mail.body and "choose a password" in mail.body
     follow_link(mail.body, account)
+
+
+def test_an_invitation_off_the_orgs_domains_does_not_wipe_the_account(
+    org, org_admin, django_capture_on_commit_callbacks
+):
+    """Any org may invite any address: clearing an unverified account's credentials is for addresses
+    on the org's verified domains. Elsewhere the account keeps them, and product sign-in waits for
+    its email to be verified (only the mailbox's owner can)."""
+    site = access.site_add(
+        org=org, actor=org_admin.account, product="jira-software", name="Jira", url="https://jira.example.net"
+    )
+    _browser, account, _ = squat("someone@elsewhere.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        access.user_invite(org=org, actor=org_admin.account, email=account.email, site_ids=[site.site_id])
+    account.refresh_from_db()
+    assert account.has_usable_password() and account.has_two_step and not account.email_verified
+    assert not AuditEvent.objects.filter(action="account:unverified:credentials_cleared").exists()
+    assert AuditEvent.objects.get(action="org:user:invited").details["unverified_account_secured"] is False
 
 
 def test_an_invitation_leaves_a_verified_account_as_it_is(
@@ -172,6 +193,9 @@ def test_an_email_change_the_squatter_asked_for_before_the_invitation_no_longer_
     org, org_admin, django_capture_on_commit_callbacks, mailoutbox
 ):
     """Else the squatter would move the invited account to an address of theirs, verified."""
+    Domain.objects.create(
+        org=org, name="acme.test", token="t" * 32, status=Domain.Status.VERIFIED, method="dns"
+    )
     site = access.site_add(
         org=org, actor=org_admin.account, product="jira-software", name="Jira", url="https://jira.example.net"
     )
@@ -187,3 +211,35 @@ def test_an_email_change_the_squatter_asked_for_before_the_invitation_no_longer_
     account.refresh_from_db()
     assert account.email == "newhire@acme.test" and not account.email_verified
     assert not AuditEvent.objects.filter(action="account:email:changed").exists()
+
+
+def test_a_password_reset_by_the_owner_clears_what_the_squatter_set(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    """No org involved: the owner of the address resets the password from the emailed link. The
+    squatter's authenticator used to stay (the owner locked out at the code step) and their API
+    token went on working."""
+    browser, account, _ = squat("someone@example.org")
+    mailoutbox.clear()
+    owner = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner.post("/password-reset", {"email": "someone@example.org"}).status_code == 200
+    link = re.search(r"http://testserver(/password-reset/\S+)", mailoutbox[-1].body).group(1)
+    new_password = "The owner's own passphrase 9"
+    done = owner.post(link, {"new_password": new_password, "confirm_password": new_password})
+    assert done.status_code == 302
+
+    account.refresh_from_db()
+    assert account.email_verified and not account.has_two_step
+    assert not RecoveryCode.objects.filter(account=account).exists()
+    assert UserApiToken.objects.get(account=account).revoked_at is not None
+    assert browser.get("/account/").status_code == 302  # the squatter's session ended
+    signin = Client()
+    signin.post("/login", {"email": "someone@example.org"})
+    answer = signin.post("/login/step/password", {"password": new_password})
+    assert answer.status_code == 302 and answer["Location"] not in (
+        "/login/step/two_step",
+        "/login/step/password",
+    )
+    event = AuditEvent.objects.get(action="account:unverified:credentials_cleared")
+    assert event.details["via"] == "password_reset" and event.details["api_tokens_revoked"] == 1
