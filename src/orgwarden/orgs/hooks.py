@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orgwarden.orgs.models import Directory
+    from orgwarden.accounts.models import Account
+    from orgwarden.orgs.models import Directory, Organization
 
 # Called with every new directory (each gets its default authentication policy this way).
 directory_created: list[Callable[[Directory], None]] = []
@@ -18,3 +19,16 @@ directory_created: list[Callable[[Directory], None]] = []
 def run_directory_created(directory: Directory) -> None:
     for hook in directory_created:
         hook(directory)
+
+
+# Called when an org stops managing an account (``claims.account_release``), before its audit event:
+# each hook takes away what the org's identity providers still hold over the account (SCIM records,
+# SAML identity links) and returns what it did, for that event's details.
+account_released: list[Callable[[Organization, Account], dict]] = []
+
+
+def run_account_released(org: Organization, account: Account) -> dict:
+    details: dict = {}
+    for hook in account_released:
+        details.update(hook(org, account))
+    return details

@@ -13,6 +13,10 @@ Decisions where the issue is silent:
   directory, so it joins that directory's default policy.
 - An email change whose new address another account already uses does not fail the IdP: the
   record keeps its old account and shows under "unlinked records" until an admin relinks it.
+- A directory's SCIM writes act on an account only while its org manages it. When the org releases
+  it (``scim_records_release``, through ``orgs.hooks.account_released``) its records are unlinked;
+  a record still linked to an account the org no longer manages is unlinked at its next write
+  (``_still_managed``), and the write touches only the record.
 - A synced group whose name clashes with a local group is stored, but not mirrored into an org
   group until an admin merges (the local group becomes the synced one) or renames (a new synced
   group named "<name> (<directory>)" or as the admin says). Nested groups are not supported: a
@@ -222,6 +226,23 @@ def _set_active(directory: Directory, account: Account, active: bool) -> None:
         )
 
 
+def _still_managed(directory: Directory, user: ScimUser) -> bool:
+    """Whether ``user``'s linked account is a managed account of the directory's org.
+
+    A record linked to an account the org no longer manages (released before releases unlinked
+    records) is unlinked here, so the write goes on as for any unlinked record: the IdP's changes
+    stay on the record and never reach an account another org, or its owner alone, may now hold.
+    """
+    if user.account_id is None:
+        return False
+    if OrgUser.objects.filter(org=directory.org, account_id=user.account_id, is_managed=True).exists():
+        return True
+    user.account = None
+    user.link_error = f"{directory.org.name} no longer manages the account this record provisioned."[:300]
+    user.save(update_fields=["account", "link_error", "updated_at"])
+    return False
+
+
 def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent: bool = False) -> Account:
     """The account for ``email``: an existing one is linked and made managed, else one is created.
 
@@ -373,6 +394,8 @@ def _user_store(
         if created
         else None
     )
+    if not created:
+        _still_managed(directory, user)
     if account is not None:
         user.account = account
     try:
@@ -458,7 +481,7 @@ def scim_user_delete(*, directory: Directory, scim_id: str) -> ScimUser:
     user = _user_lookup(directory, scim_id)
     user.active = False
     user.save(update_fields=["active", "updated_at"])
-    if user.account_id is not None:
+    if _still_managed(directory, user):
         _set_active(directory, user.account, False)
     event_record(
         action="scim:user:deleted",
@@ -490,6 +513,7 @@ def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
         raise InvalidValue(f"No account uses {email}.")
     if ScimUser.objects.filter(account=account).exclude(pk=user.pk).exists():
         raise InvalidValue(f"{email} is linked to another provisioned record.")
+    _still_managed(directory, user)  # a record of an account released since is linked (claimed) anew
     user.account = (
         _link(directory, email, domain, account.display_name) if user.account_id != account.pk else account
     )
@@ -504,6 +528,25 @@ def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
         details={"scim_id": user.scim_id, "directory": directory.directory_id},
     )
     return user
+
+
+def scim_records_release(org: Any, account: Account) -> dict[str, Any]:
+    """``orgs.hooks.account_released``: unlink ``account`` from ``org``'s SCIM user records.
+
+    Runs in ``account_release``'s transaction, which records the event; returns its details (the
+    SCIM ids unlinked; nothing when there were none). The records stay, with ``link_error`` saying
+    why, under "unlinked records".
+    """
+    records = ScimUser.objects.select_for_update().filter(directory__org=org, account=account)
+    scim_ids = sorted(records.values_list("scim_id", flat=True))
+    if not scim_ids:
+        return {}
+    ScimUser.objects.filter(scim_id__in=scim_ids).update(
+        account=None,
+        link_error=f"{org.name} released the account this record provisioned ({account.email})."[:300],
+        updated_at=timezone.now(),
+    )
+    return {"scim_records_unlinked": scim_ids}
 
 
 # --- groups -------------------------------------------------------------------------------------------

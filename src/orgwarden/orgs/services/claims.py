@@ -111,7 +111,15 @@ def account_claim(
 
 @transaction.atomic
 def account_release(*, org: Organization, account: Account, actor: Actor, reason: str) -> None:
-    """Stop managing ``account`` (it stays a user of ``org`` if it has access). Raises ``NotManaged``."""
+    """Stop managing ``account`` (it stays a user of ``org`` if it has access). Raises ``NotManaged``.
+
+    Every way an org lets go of an account comes here (a domain removed, a domain unverified by
+    the re-check). ``org``'s identity providers lose their hold on it in the same transaction
+    (``hooks.account_released``): its SCIM records are unlinked (they show under "unlinked
+    records") and its SAML identity links to ``org``'s connections are deleted, else the former
+    org's IdP could still rename, deactivate or sign in as an account another org may now manage.
+    What they undid is in the ``org:account:released`` event's details.
+    """
     org_user = OrgUser.objects.select_for_update().filter(org=org, account=account, is_managed=True).first()
     if org_user is None:
         raise NotManaged()
@@ -119,12 +127,13 @@ def account_release(*, org: Organization, account: Account, actor: Actor, reason
     org_user.domain = None
     org_user.claimed_at = None
     org_user.save(update_fields=["is_managed", "domain", "claimed_at"])
+    undone = hooks.run_account_released(org, account)
     event_record(
         action="org:account:released",
         actor=actor,
         org_id=org.org_id,
         targets=[Target.account(account)],
-        details={"reason": reason},
+        details={"reason": reason, **undone},
     )
 
 
