@@ -8,7 +8,10 @@ class SsoConfig(AppConfig):
 
     def ready(self) -> None:
         from orgwarden.accounts import signin, views
-        from orgwarden.sso import signin_steps
+        from orgwarden.orgs import hooks
+        from orgwarden.sso import services, signin_steps
+
+        hooks.account_released.append(services.saml_identities_release)
 
         # Before the password: a person whose domain's IdP enforces SSO never sees the password page.
         signin.register_step(signin_steps.SsoStep(), before="password")

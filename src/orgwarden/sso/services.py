@@ -423,6 +423,11 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
     """The account an accepted assertion signs in: matched by stable id, then email, else created
     just in time when the rules allow. Updates the profile and links the identity.
 
+    The stable id matches only an account the connection's org manages, or whose email is on a
+    verified domain linked to the connection (the IdP speaks for that address anyway). Another
+    link outlived the org's hold on the account: it is dropped and the email rules decide, so a
+    former org's IdP cannot sign in as a released account by its old id, whatever its email is now.
+
     Raises ``SsoSigninRefused`` (``domain_not_linked``, ``no_account``, ``account_deactivated``,
     ``managed_by_another_org``).
     """
@@ -439,6 +444,9 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
         .filter(connection=connection, stable_id=stable_id)
         .first()
     )
+    if identity is not None and not _idp_speaks_for(connection, identity.account):
+        SamlIdentity.objects.filter(pk=identity.pk).delete()  # its sign-in links the id anew
+        identity = None
     account = identity.account if identity else Account.objects.filter(email=email).first()
     display_name = " ".join(p for p in (result.first_name, result.last_name) if p).strip()[:150]
     if account is None:
@@ -491,6 +499,26 @@ def _identity_link(connection: SamlConnection, stable_id: str, account: Account)
                 "identity_conflict", "Another sign-in changed this person's link at the same time; try again."
             ) from None
         return identity
+
+
+def _idp_speaks_for(connection: SamlConnection, account: Account) -> bool:
+    """Whether ``connection``'s org manages ``account``, or its email is on a verified domain linked
+    to ``connection``: then its identity link may sign it in."""
+    if OrgUser.objects.filter(org=connection.org, account=account, is_managed=True).exists():
+        return True
+    return SamlDomainLink.objects.filter(
+        connection=connection, domain__name=account.email_domain, domain__status=Domain.Status.VERIFIED
+    ).exists()
+
+
+def saml_identities_release(org: Organization, account: Account) -> dict:
+    """``orgs.hooks.account_released``: delete ``account``'s identity links to ``org``'s connections.
+
+    Runs in ``account_release``'s transaction, which records the event; returns its details
+    (nothing when there was no link).
+    """
+    removed, _ = SamlIdentity.objects.filter(connection__org=org, account=account).delete()
+    return {"saml_identities_removed": removed} if removed else {}
 
 
 CERTIFICATE_WARNING_DAYS = 30
