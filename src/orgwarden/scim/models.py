@@ -52,6 +52,9 @@ class ScimUser(models.Model):
     link_error = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not stored: what a write wants its provisioning-log line to say beside its status (a change
+    # the IdP asked for and was not made on the account, such as deactivating a break-glass admin).
+    log_note = ""
 
     class Meta:
         constraints = [

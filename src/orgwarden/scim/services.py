@@ -17,6 +17,16 @@ Decisions where the issue is silent:
   it (``scim_records_release``, through ``orgs.hooks.account_released``) its records are unlinked;
   a record still linked to an account the org no longer manages is unlinked at its next write
   (``_still_managed``), and the write touches only the record.
+- A directory does not take an account that another IdP directory of the org manages (409
+  ``uniqueness``): each IdP provisions its own people. Taking one from the org's local directory
+  is how an org starts provisioning the accounts it claimed by domain, and stays allowed.
+- ``active: false`` and DELETE never deactivate a break-glass admin of the org: that account is
+  the way in on the day the IdP is broken or compromised, so the IdP must not be able to lock it.
+  The request succeeds (an IdP answered with an error retries it forever, and Entra quarantines
+  the whole job): the record stores ``active: false``, the account stays active, the provisioning
+  log line says so and ``scim:user:deactivation_skipped`` is recorded. Other org admins are
+  deactivated like anyone else the IdP provisions: the IdP is the org's source of truth for them,
+  and the break-glass admins are the way back in should it be wrong.
 - A synced group whose name clashes with a local group is stored, but not mirrored into an org
   group until an admin merges (the local group becomes the synced one) or renames (a new synced
   group named "<name> (<directory>)" or as the admin says). Nested groups are not supported: a
@@ -43,6 +53,7 @@ from orgwarden.orgs.models import Directory, Domain, Group, GroupMember, OrgUser
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.orgs.services.users import _deactivate, _reactivate
+from orgwarden.policies.selectors import is_break_glass
 from orgwarden.scim import rows
 from orgwarden.scim.exceptions import InvalidValue, ResourceNotFound, ScimError, Uniqueness
 from orgwarden.scim.models import ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
@@ -208,13 +219,29 @@ def _org_user(directory: Directory, account: Account) -> OrgUser:
     )
 
 
-def _set_active(directory: Directory, account: Account, active: bool) -> None:
-    """Deactivate or reactivate ``account`` (locked in this transaction) when its status differs."""
+BREAK_GLASS_KEPT = "A break-glass admin of this organization: the account stays active."
+
+
+def _set_active(directory: Directory, account: Account, active: bool) -> str:
+    """Deactivate or reactivate ``account`` (locked in this transaction) when its status differs.
+
+    Returns a note for the provisioning log: ``BREAK_GLASS_KEPT`` when the IdP asked to deactivate a
+    break-glass admin of the org, which is left active (``scim:user:deactivation_skipped``), else "".
+    """
     if active != (account.status == Account.Status.DEACTIVATED):
-        return  # already as the IdP says: no row to lock, nothing to record
+        return ""  # already as the IdP says: no row to lock, nothing to record
     org_user = _org_user(directory, account)
     who = directory_actor(directory)
     if not active:
+        if is_break_glass(org_user.account, directory.org):
+            event_record(
+                action="scim:user:deactivation_skipped",
+                actor=who,
+                org_id=directory.org.org_id,
+                targets=[Target.account(account)],
+                details={"reason": "break_glass_admin"},
+            )
+            return BREAK_GLASS_KEPT
         _deactivate(org=directory.org, who=who, org_user=org_user, message="")
     elif org_user.account.status == Account.Status.DEACTIVATED:
         _reactivate(org_user)
@@ -224,6 +251,7 @@ def _set_active(directory: Directory, account: Account, active: bool) -> None:
             org_id=directory.org.org_id,
             targets=[Target.account(account)],
         )
+    return ""
 
 
 def _still_managed(directory: Directory, user: ScimUser) -> bool:
@@ -268,6 +296,19 @@ def _link(directory: Directory, email: str, domain: Domain, name: str, *, absent
             raise Uniqueness(f"{email} is being changed by another request; try again.") from None
     if not created and ScimUser.objects.filter(account=account, directory__org=org).exists():
         raise Uniqueness(f"{email} is already provisioned by another user record of this organization.")
+    if not created:
+        elsewhere = (
+            OrgUser.objects.filter(org=org, account=account, is_managed=True)
+            .filter(directory__kind=Directory.Kind.IDP)
+            .exclude(directory=directory)
+            .select_related("directory")
+            .first()
+        )
+        if elsewhere is not None:
+            raise Uniqueness(
+                f"{email} is a managed account of the identity provider directory "
+                f"“{elsewhere.directory.name}” of this organization; only that directory provisions it."
+            )
     try:
         org_user = account_claim(
             org=org,
@@ -425,7 +466,7 @@ def _user_store(
         if user.link_error != link_error:
             user.save(update_fields=["link_error"])
         if user.active is not None:
-            _set_active(directory, user.account, user.active)
+            user.log_note = _set_active(directory, user.account, user.active)
     event_record(
         action="scim:user:created" if created else "scim:user:updated",
         actor=directory_actor(directory),
@@ -482,7 +523,7 @@ def scim_user_delete(*, directory: Directory, scim_id: str) -> ScimUser:
     user.active = False
     user.save(update_fields=["active", "updated_at"])
     if _still_managed(directory, user):
-        _set_active(directory, user.account, False)
+        user.log_note = _set_active(directory, user.account, False)
     event_record(
         action="scim:user:deleted",
         actor=directory_actor(directory),

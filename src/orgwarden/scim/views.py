@@ -122,7 +122,9 @@ def _authenticated(request: HttpRequest, directory_id: str) -> Directory | None:
 
 
 def endpoint(resource: str) -> Callable:
-    """Wrap a handler(request, directory, query, **ids) → (status, body, location, operation, id)."""
+    """Wrap a handler(request, directory, query, **ids) → (status, body, location[, log note]).
+
+    The log note goes into the request's provisioning-log line (see ``ScimUser.log_note``)."""
 
     def wrap(handler: Callable) -> Callable:
         @csrf_exempt
@@ -163,10 +165,10 @@ def endpoint(resource: str) -> Callable:
                     # A write and its log line commit together: one commit per request. A refused
                     # write rolls back, and its log line is written after.
                     with transaction.atomic():
-                        status, body, location = handler(request, directory, query, **ids)
-                        log(status)
+                        status, body, location, *note = handler(request, directory, query, **ids)
+                        log(status, *note)
                 else:
-                    status, body, location = handler(request, directory, query, **ids)
+                    status, body, location, *_ = handler(request, directory, query, **ids)
                     if logged:
                         log(status)
                 response = (
@@ -270,7 +272,7 @@ def users(request: HttpRequest, directory: Directory, query: QueryDict):
     if request.method == "POST":
         user = services.scim_user_create(directory=directory, data=_body(request))
         body = selectors.render_user(selectors.with_relations(user), base)
-        return 201, _select(body, query), body["meta"]["location"]
+        return 201, _select(body, query), body["meta"]["location"], user.log_note
     raise _not_allowed(request.method)
 
 
@@ -346,11 +348,12 @@ def user(request: HttpRequest, directory: Directory, query: QueryDict, scim_id: 
     elif request.method == "PATCH":
         found = services.scim_user_patch(directory=directory, scim_id=scim_id, body=_body(request))
     elif request.method == "DELETE":
-        services.scim_user_delete(directory=directory, scim_id=scim_id)
-        return 204, None, ""
+        deleted = services.scim_user_delete(directory=directory, scim_id=scim_id)
+        return 204, None, "", deleted.log_note
     else:
         raise _not_allowed(request.method)
-    return 200, _select(selectors.render_user(selectors.with_relations(found), base), query), ""
+    body = _select(selectors.render_user(selectors.with_relations(found), base), query)
+    return 200, body, "", found.log_note
 
 
 @endpoint("Groups")
