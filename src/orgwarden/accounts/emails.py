@@ -12,6 +12,9 @@ def absolute_url(path: str) -> str:
 
 
 def send_templated(*, to: str, subject: str, template: str, context: dict) -> None:
+    """Send ``template`` to ``to``. ``subject`` is made one line: it often carries a name someone
+    typed or an IdP sent, and a line break in it would make Django refuse the whole message."""
+    subject = " ".join(subject.split())
     context = {"installation_name": settings.INSTALLATION_NAME, **context}
     body = render_to_string(template, context)
     send_mail(f"[{settings.INSTALLATION_NAME}] {subject}", body, None, [to])

@@ -43,7 +43,7 @@ def idp_target(connection: SamlConnection) -> Target:
 
 
 def _name(name: str) -> str:
-    name = (name or "").strip()
+    name = " ".join((name or "").split())  # one line: it goes into email subjects and audit lines
     if not name or len(name) > 100:
         raise InvalidInput("Enter a name of 1 to 100 characters.")
     return name
@@ -340,8 +340,14 @@ def saml_request_create(
 
 @transaction.atomic
 def sso_failure_record(*, connection: SamlConnection, reason: str, detail: str, email: str = "") -> None:
-    """``account:signin:sso_failed`` in the connection's org log, with the stable reason code."""
-    account = Account.objects.filter(email=normalize_email(email)).first() if email else None
+    """``account:signin:sso_failed`` in the connection's org log, with the stable reason code.
+
+    The actor is the account with the asserted email only if it is a user of the connection's org;
+    anyone else is named by the email the IdP sent. Otherwise any org's IdP could look up any
+    account of the installation (its id and name) in its own audit log by asserting its address."""
+    account = None
+    if email:
+        account = Account.objects.filter(email=normalize_email(email), org_users__org=connection.org).first()
     event_record(
         action="account:signin:sso_failed",
         actor=Actor.account(account) if account else Actor.anonymous(email),
@@ -578,14 +584,15 @@ def certificates_expiry_warn(*, now: datetime | None = None) -> int:
                 "not_after": certificate.not_after,
                 "expired": certificate.not_after <= now,
             }
-            for email in admins:
+            for email in admins:  # robust: one refused message does not stop the other orgs' warnings
                 transaction.on_commit(
                     lambda email=email, context=context: send_templated(
                         to=email,
                         subject=f"The signing certificate of {context['connection_name']} expires soon",
                         template="sso/email/certificate_expiring.txt",
                         context=context,
-                    )
+                    ),
+                    robust=True,
                 )
         warned += 1
     return warned

@@ -162,13 +162,21 @@ def test_two_first_sign_ins_of_one_person_at_once_both_sign_in(connection, idp):
 
 
 def test_an_idp_speaks_only_for_its_linked_domains(connection, idp):
-    AccountFactory(email="ceo@elsewhere.com")
+    AccountFactory(email="ceo@elsewhere.com", display_name="Carol CEO")
     client = Client()
     response = client.post(
         acs(connection), {"SAMLResponse": idp.response(**sp(connection), email="ceo@elsewhere.com")}
     )
     assert response.status_code == 400 and signed_in_as(client) is None
-    assert sso_failures("domain_not_linked").exists()
+    # The org's log names only the address its IdP sent: an account of no concern to this org (its
+    # id, its name) is not looked up for it.
+    [refused] = sso_failures("domain_not_linked")
+    assert (refused.actor_type, refused.actor_id, refused.actor_email) == (
+        "anonymous",
+        "",
+        "ceo@elsewhere.com",
+    )
+    assert "Carol" not in str(refused.actor_name)
 
 
 def test_no_account_and_no_jit_is_refused(connection, idp):

@@ -48,3 +48,19 @@ def test_a_newer_certificate_for_rollover_means_no_warning(connection, idp_keys,
 def test_the_command_runs(connection, capsys):
     call_command("sso", "check-certificates")
     assert "expiry warning" in capsys.readouterr().out
+
+
+def test_a_line_break_in_an_idp_name_neither_breaks_the_warning_nor_is_kept(
+    connection, org_admin, mailoutbox, django_capture_on_commit_callbacks
+):
+    """A name with a line break (typed by an admin, or stored before names were made one line)
+    made Django refuse the warning's subject and stopped the job before other orgs' warnings."""
+    from orgwarden.orgs.models import Directory
+
+    Directory.objects.filter(pk=connection.directory.pk).update(name="Okta\r\nX-Evil: 1")
+    not_after = connection.certificates.get().not_after
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.certificates_expiry_warn(now=not_after - timedelta(days=29)) == 1
+    [mail] = mailoutbox
+    assert "Okta X-Evil: 1" in mail.subject and "\n" not in mail.subject
+    assert services._name("  Okta\r\nX-Evil:\t1 ") == "Okta X-Evil: 1"
