@@ -112,3 +112,24 @@ def test_delete_of_a_record_whose_account_is_no_longer_managed_leaves_the_accoun
     assert scim.delete(f"/Users/{scim_id}").status_code == 204
     assert Account.objects.get(pk=ada.pk).status == Account.Status.ACTIVE
     assert ScimUser.objects.get(scim_id=scim_id).account_id is None
+
+
+def test_the_migration_unlinks_records_left_linked_by_an_earlier_release(org, scim, directory):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    step = import_module("orgwarden.scim.migrations.0002_unlink_released_accounts")
+    released_id, ada = _provision_ada(org, scim)
+    kept = scim.post("/Users", user_body("bob@example.com"))
+    assert kept.status_code == 201
+    # as a release before releases unlinked records left them: the account no longer managed
+    OrgUser.objects.filter(org=org, account=ada).update(is_managed=False)
+
+    step.unlink_released(apps, None)
+
+    released = ScimUser.objects.get(scim_id=released_id)
+    assert released.account_id is None and "released" in released.link_error
+    bob = ScimUser.objects.get(scim_id=kept.json()["id"])
+    assert bob.account.email == "bob@example.com" and bob.link_error == ""
+    assert [u.scim_id for u in selectors.unlinked_users(directory=directory)] == [released_id]
