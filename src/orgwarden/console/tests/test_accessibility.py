@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.testing import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,11 +71,7 @@ def test_names_errors_skip_link_and_focus(new_page, org_admin):
         expect(field).to_have_accessible_description(re.compile("required", re.I))
     assert_every_control_named(page)
 
-    page.goto("/login")
-    page.get_by_label("Email").fill(org_admin.account.email)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
     base = f"/admin/o/{org.org_id}/"
 
     # The skip link is the first Tab stop, visibly focused, and takes focus to the page's main.
@@ -136,11 +133,7 @@ def test_escape_closes_the_org_switcher_and_returns_focus_to_its_toggle(new_page
     """WAI-ARIA's disclosure pattern: Escape closes the open switcher, from its toggle or from a
     link inside it, and focus goes back to the toggle (not to the page's start)."""
     page = new_page()
-    page.goto("/login")
-    page.get_by_label("Email").fill(org_admin.account.email)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
     page.goto(f"/admin/o/{org_admin.org.org_id}/")
 
     switcher = page.locator("details.org-switcher")

@@ -17,6 +17,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs.models import OrgUser
 from orgwarden.orgs.tests import conftest as peers
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
+from orgwarden.testing import browser
 
 dns_server, https_server, proof_peers = peers.dns_server, peers.https_server, peers.proof_peers
 
@@ -24,11 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    browser.sign_in(page, email, PASSWORD)
 
 
 def test_verify_a_domain_claim_its_accounts_and_deactivate_one(new_page, proof_peers):

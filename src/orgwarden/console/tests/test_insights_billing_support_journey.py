@@ -22,6 +22,7 @@ from orgwarden.orgs.models import Activity, Domain, OrgAdmin
 from orgwarden.orgs.services import access as s
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.orgs.tests.factories import OrganizationFactory
+from orgwarden.testing import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,11 +50,7 @@ def test_trial_billable_estimate_insights_csv_and_support_deadline(new_page, tmp
                 )
 
         page = new_page()
-        page.goto("/login")
-        page.get_by_label("Email").fill("ann@acme.test")
-        page.get_by_role("button", name="Continue").click()
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        browser.sign_in(page, "ann@acme.test", PASSWORD)
         page.goto(f"/admin/o/{org.org_id}/")
 
         # Billing: start the trial; billable users and the estimate.

@@ -24,6 +24,7 @@ from orgwarden.audit.services import Actor
 from orgwarden.billing.tests.factories import SubscriptionFactory
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
+from orgwarden.testing import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,11 +32,7 @@ START = datetime(2026, 11, 27, 9, 0, 0, tzinfo=UTC)
 
 
 def sign_in_to_second_step(page, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    browser.sign_in(page, email, PASSWORD)
 
 
 def sign_out(page) -> None:

@@ -14,6 +14,7 @@ from orgwarden.audit.services import Actor
 from orgwarden.orgs.models import Group, GroupMember, OrgUser, ProductSite, SiteAccess
 from orgwarden.orgs.services import access as s
 from orgwarden.orgs.services.claims import account_claim
+from orgwarden.testing import browser
 
 pytestmark = pytest.mark.django_db
 
@@ -346,11 +347,7 @@ def test_products_groups_and_invitation_journey_in_a_browser(new_page):
     role = OrgAdminFactory(org__name="Acme", account__email="ann@acme.test")
     AccountFactory(email="partner@partner.test", display_name="Pat Partner")
     ann = new_page()
-    ann.goto("/login")
-    ann.get_by_label("Email").fill("ann@acme.test")
-    ann.get_by_role("button", name="Continue").click()
-    ann.get_by_label("Password").fill("correct horse battery staple")
-    ann.get_by_role("button", name="Sign in").click()
+    browser.sign_in(ann, "ann@acme.test", "correct horse battery staple")
     ann.goto(f"/admin/o/{role.org.org_id}/")
 
     ann.get_by_role("link", name="Product sites").click()

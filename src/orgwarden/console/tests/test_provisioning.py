@@ -13,6 +13,7 @@ from orgwarden.scim import services
 from orgwarden.scim.models import ScimKey
 from orgwarden.scim.tests.conftest import ScimClient, user_body, verified_domain
 from orgwarden.sso import services as sso_services
+from orgwarden.testing import browser
 
 
 @pytest.fixture
@@ -148,11 +149,7 @@ def test_provisioning_journey_in_a_browser(new_page, live_server):
     SubscriptionFactory(org=role.org)
     connection = sso_services.idp_add(org=role.org, actor=role.account, vendor="okta", name="Okta")
     ann = new_page()
-    ann.goto("/login")
-    ann.get_by_label("Email").fill("ann@acme.test")
-    ann.get_by_role("button", name="Continue").click()
-    ann.get_by_label("Password").fill("correct horse battery staple")
-    ann.get_by_role("button", name="Sign in").click()
+    browser.sign_in(ann, "ann@acme.test", "correct horse battery staple")
     ann.goto(f"/admin/o/{role.org.org_id}/identity-providers/{connection.connection_id}/")
     ann.get_by_role("link", name="Set up user provisioning").click()
     expect(ann.get_by_role("heading", name="User provisioning (SCIM)")).to_be_visible()

@@ -10,6 +10,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.billing.models import Subscription
 from orgwarden.billing.tests.factories import SubscriptionFactory
 from orgwarden.orgs.models import Domain
+from orgwarden.testing import browser
 
 pytestmark = pytest.mark.django_db
 SECURITY_PAGES = ["console:identity_providers", "console:policies", "console:audit_log", "console:api_tokens"]
@@ -86,11 +87,7 @@ def test_lapsed_banner_leads_to_billing_in_a_browser(new_page):
     role = OrgAdminFactory(org__name="Acme", account__email="ann@acme.test")
     SubscriptionFactory(org=role.org, status=Subscription.Status.LAPSED)
     ann = new_page()
-    ann.goto("/login")
-    ann.get_by_label("Email").fill("ann@acme.test")
-    ann.get_by_role("button", name="Continue").click()
-    ann.get_by_label("Password").fill(PASSWORD)
-    ann.get_by_role("button", name="Sign in").click()
+    browser.sign_in(ann, "ann@acme.test", PASSWORD)
     ann.get_by_role("link", name="Authentication policies").click()
     banner = ann.get_by_role("region", name="Not enforced because the subscription lapsed")
     expect(banner).to_contain_text("your settings are kept")

@@ -17,6 +17,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor
 from orgwarden.orgs.models import Directory, Domain, OrgUser
 from orgwarden.orgs.services.claims import account_claim, org_user_ensure
+from orgwarden.testing import browser
 
 pytestmark = pytest.mark.django_db
 
@@ -345,11 +346,7 @@ def test_users_journey_in_a_browser(new_page, org_admin, org, password):
 
     people = [managed(org, email=f"dev{i}@acme.test", display_name=f"Dev {i}") for i in range(3)]
     page = new_page()
-    page.goto("/login")
-    page.get_by_label("Email").fill(org_admin.account.email)
-    page.get_by_role("button", name="Continue").click()
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    browser.sign_in(page, org_admin.account.email, password)
     page.goto(base(org))
     page.get_by_role("link", name="Managed accounts", exact=True).click()
     page.get_by_role("searchbox", name="Search").fill("dev")

@@ -20,6 +20,7 @@ from orgwarden.helpcenter.models import Customer
 from orgwarden.orgs.services.access import site_add
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 from orgwarden.sso.tests.idp import IDP_ENTITY_ID, IdpHttpsServer, make_key_pair
+from orgwarden.testing import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -64,11 +65,7 @@ def test_password_then_sso_both_directions(new_page, chromium_browser, live_serv
 
     # The admin connects the help center's IdP in the console.
     ann = new_page()
-    ann.goto("/login")
-    ann.get_by_label("Email").fill("ann@acme.test")
-    ann.get_by_role("button", name="Continue").click()
-    ann.get_by_label("Password").fill(PASSWORD)
-    ann.get_by_role("button", name="Sign in").click()
+    browser.sign_in(ann, "ann@acme.test", PASSWORD)
     ann.get_by_role("link", name="Help centers").click()
     ann.get_by_role("link", name="Acme Support").click()
     expect(ann.get_by_text("pat@customer.test")).to_be_visible()

@@ -59,16 +59,21 @@ def userinfo(live_server, access_token: str) -> requests.Response:
     )
 
 
-# --- the policy's session limits -------------------------------------------------------------------
-
-
-def test_a_refresh_past_the_idle_limit_is_refused(
-    live_server, org, org_admin, product, manage, grant, default_policy
-):
-    limits(org, org_admin, default_policy, idle=15, absolute=60)
+@pytest.fixture
+def signed_in(live_server, product, manage, grant):
+    """A managed person with access to ``product``, signed in to it: (person, Authlib client, token)."""
     person = manage()
     grant(person)
     client, token, _nonce = sign_in(live_server, product, person)
+    return person, client, token
+
+
+# --- the policy's session limits -------------------------------------------------------------------
+
+
+def test_a_refresh_past_the_idle_limit_is_refused(signed_in, live_server, org, org_admin, default_policy):
+    limits(org, org_admin, default_policy, idle=15, absolute=60)
+    _person, client, token = signed_in
     with later(10):
         token = refresh(live_server, client, token)  # within both limits: works
     with later(20):  # no orgwarden activity for 20 minutes
@@ -76,12 +81,10 @@ def test_a_refresh_past_the_idle_limit_is_refused(
 
 
 def test_a_refresh_past_the_absolute_limit_is_refused_whatever_the_activity(
-    live_server, org, org_admin, product, manage, grant, default_policy
+    signed_in, live_server, org, org_admin, default_policy
 ):
     limits(org, org_admin, default_policy, idle=15, absolute=60)
-    person = manage()
-    grant(person)
-    client, token, _nonce = sign_in(live_server, product, person)
+    person, client, token = signed_in
     browser = browser_of(person)  # another session of the person, kept busy in orgwarden
     assert browser.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
     for minutes in (10, 20, 30, 40, 50):
@@ -93,14 +96,10 @@ def test_a_refresh_past_the_absolute_limit_is_refused_whatever_the_activity(
         assert refused(live_server, client, token) == "invalid_grant"
 
 
-def test_the_probe_of_the_finding_five_hours_later(
-    live_server, org, org_admin, product, manage, grant, default_policy
-):
+def test_the_probe_of_the_finding_five_hours_later(signed_in, live_server, org, org_admin, default_policy):
     """The reported case: idle 15 minutes, absolute 60; orgwarden never touched again."""
     limits(org, org_admin, default_policy, idle=15, absolute=60)
-    person = manage()
-    grant(person)
-    client, token, _nonce = sign_in(live_server, product, person)
+    _person, client, token = signed_in
     with later(5 * 60):
         assert refused(live_server, client, token) == "invalid_grant"
 
@@ -127,14 +126,12 @@ def test_any_session_begun_before_the_token_carries_it_and_none_begun_after(
 
 
 def test_with_session_limits_turned_off_a_refresh_needs_only_a_live_session(
-    live_server, org, org_admin, product, manage, grant, default_policy, settings
+    signed_in, live_server, org, org_admin, default_policy, settings
 ):
     """``ORGWARDEN_SESSION_LIMITS=false`` turns the browser's check off; the refresh's follows."""
     settings.SESSION_LIMITS_ENABLED = False
     limits(org, org_admin, default_policy, idle=15, absolute=60)
-    person = manage()
-    grant(person)
-    client, token, _nonce = sign_in(live_server, product, person)
+    _person, client, token = signed_in
     with later(5 * 60):
         assert refresh(live_server, client, token)["access_token"]
 
@@ -143,11 +140,9 @@ def test_with_session_limits_turned_off_a_refresh_needs_only_a_live_session(
 
 
 def test_userinfo_refuses_the_access_token_of_a_deactivated_account_at_once(
-    live_server, org, org_admin, product, manage, grant
+    signed_in, live_server, org, org_admin
 ):
-    person = manage()
-    grant(person)
-    _client, token, _nonce = sign_in(live_server, product, person)
+    person, _client, token = signed_in
     assert userinfo(live_server, token["access_token"]).status_code == 200
     user_deactivate(org=org, actor=org_admin.account, account_id=person.account_id)
     answer = userinfo(live_server, token["access_token"])
@@ -156,35 +151,29 @@ def test_userinfo_refuses_the_access_token_of_a_deactivated_account_at_once(
 
 @pytest.mark.parametrize("status", [Account.Status.DEACTIVATED, Account.Status.CLOSED])
 def test_an_account_no_longer_active_loses_its_product_tokens_even_with_live_sessions(
-    live_server, product, manage, grant, status
+    signed_in, live_server, status
 ):
     """The check does not rest on the service that changed the status ending the sessions too: a
     way of deactivating added later cannot forget the product tokens."""
-    person = manage()
-    grant(person)
-    client, token, _nonce = sign_in(live_server, product, person)
+    person, client, token = signed_in
     Account.objects.filter(pk=person.pk).update(status=status)
     assert Session.objects.filter(account=person).exists()
     assert userinfo(live_server, token["access_token"]).status_code == 401
     assert refused(live_server, client, token) == "invalid_grant"
 
 
-def test_signing_out_everywhere_cuts_the_access_token_too(live_server, product, manage, grant):
-    person = manage()
-    grant(person)
-    _client, token, _nonce = sign_in(live_server, product, person)
+def test_signing_out_everywhere_cuts_the_access_token_too(signed_in, live_server):
+    person, _client, token = signed_in
     sessions_end_all(account=person, actor=Actor.account(person))
     assert userinfo(live_server, token["access_token"]).status_code == 401
 
 
 def test_after_signing_out_everywhere_a_new_sign_in_does_not_revive_old_tokens(
-    live_server, product, manage, grant
+    signed_in, live_server, product
 ):
     """ "Sign out everywhere" (say, after a laptop was stolen) must end the product tokens for good:
     they used to work again as soon as the owner signed back in, since any live session carried them."""
-    person = manage()
-    grant(person)
-    client, token, _nonce = sign_in(live_server, product, person)
+    person, client, token = signed_in
     sessions_end_all(account=person, actor=Actor.account(person))
     again = browser_of(person)
     assert again.get(f"{live_server.url}/account/", allow_redirects=False).status_code == 200
@@ -195,12 +184,10 @@ def test_after_signing_out_everywhere_a_new_sign_in_does_not_revive_old_tokens(
 
 
 def test_userinfo_refuses_an_access_token_once_the_sessions_are_past_the_idle_limit(
-    live_server, org, org_admin, product, manage, grant, default_policy
+    signed_in, live_server, org, org_admin, default_policy
 ):
     limits(org, org_admin, default_policy, idle=15, absolute=60)
-    person = manage()
-    grant(person)
-    _client, token, _nonce = sign_in(live_server, product, person)
+    _person, _client, token = signed_in
     with later(10):
         assert userinfo(live_server, token["access_token"]).status_code == 200
     with later(20):  # the access token has 40 minutes left; the session it rests on is idle
@@ -208,14 +195,12 @@ def test_userinfo_refuses_an_access_token_once_the_sessions_are_past_the_idle_li
 
 
 def test_introspection_answers_inactive_for_a_product_access_token(
-    live_server, org, org_admin, product, manage, grant
+    signed_in, live_server, org, org_admin, product
 ):
     """A guard, not a fix: introspection (``tokens``) knows user API tokens only, and the tests of
     ``tokens`` check that a deactivated or closed account's API token is inactive there. A product
     sign-in's access token, live or of a deactivated account, is never active there."""
-    person = manage()
-    grant(person)
-    _client, token, _nonce = sign_in(live_server, product, person)
+    person, _client, token = signed_in
     ask = {"token": token["access_token"]}
     auth = (product.client_id, product.secret)
     url = f"{live_server.url}/oauth2/introspect"
