@@ -86,8 +86,18 @@ def _secret_routes() -> tuple[re.Pattern[str], ...]:
     return tuple(found)
 
 
+@cache
+def _any_secret_route() -> re.Pattern[str]:
+    """One regex matching a path that any of ``_secret_routes`` matches: the one test every access
+    line pays (a named group may appear once in a regex, so the alternatives' groups are unnamed)."""
+    unnamed = [re.sub(r"\(\?P<\w+>", "(?:", route.pattern) for route in _secret_routes()]
+    return re.compile("|".join(f"(?:{pattern})" for pattern in unnamed) or r"(?!)")
+
+
 def redact_path(path: str) -> str:
     """``path`` with the value of each secret path parameter replaced by ``[redacted]``."""
+    if _any_secret_route().match(path) is None:
+        return path
     for route in _secret_routes():
         match = route.match(path)
         if match is None:
@@ -116,6 +126,8 @@ def redact_url(url: str) -> str:
     """A request target (``/path?query``) or an absolute URL (a Referer), secrets redacted."""
     if not url or url == "-":
         return url
+    if url[:1] == "/" and url[:2] != "//" and "?" not in url:  # a target without a query: its path
+        return redact_path(url)
     parts = urlsplit(url)
     path, query = redact_path(parts.path), redact_query(parts.query)
     if (path, query) == (parts.path, parts.query):
@@ -125,7 +137,17 @@ def redact_url(url: str) -> str:
 
 def redact_access_atoms(atoms: dict[str, Any]) -> dict[str, Any]:
     """gunicorn's access atoms (``glogging.Logger.atoms``) with the URLs' secrets redacted: the
-    request line, path, query, Referer, and the same values among its header and environ atoms."""
+    request line, path, query, Referer, and the same values among its header and environ atoms.
+
+    Every request's line comes through here: a target with no secret (nearly all: SCIM, the API,
+    introspection) costs one regex match and one look at its query before only the Referer is
+    looked at."""
+    target = atoms.get("{raw_uri}e")
+    if isinstance(target, str) and redact_url(target) == target:
+        for key in ("f", "{referer}i", "{http_referer}e"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact_url(atoms[key])
+        return atoms
     for key in ("U", "{path_info}e"):
         if isinstance(atoms.get(key), str):
             atoms[key] = redact_path(atoms[key])
