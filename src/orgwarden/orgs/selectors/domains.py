@@ -94,6 +94,11 @@ def managing_org_user(*, account: Account) -> OrgUser | None:
     return OrgUser.objects.select_related("org").filter(account=account, is_managed=True).first()
 
 
+def verified_domain(*, org: Organization, name: str) -> Domain | None:
+    """``org``'s verified domain ``name`` (as stored: lower case, IDNA A-labels), or ``None``."""
+    return Domain.objects.filter(org=org, name=name, status=Domain.Status.VERIFIED).first()
+
+
 def verified_domain_names(*, org: Organization) -> list[str]:
     return list(
         Domain.objects.filter(org=org, status=Domain.Status.VERIFIED)

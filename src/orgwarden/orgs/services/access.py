@@ -45,7 +45,6 @@ from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import GroupSynced, InvalidInput, NotFound
 from orgwarden.orgs.models import (
     Directory,
-    Domain,
     Group,
     GroupMember,
     Organization,
@@ -54,6 +53,7 @@ from orgwarden.orgs.models import (
     SiteAccess,
 )
 from orgwarden.orgs.products import PRODUCTS
+from orgwarden.orgs.selectors import domains as domain_selectors
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.claims import org_user_ensure
 
@@ -665,7 +665,7 @@ def user_invite(
     secured = (
         not new_account
         and not account.email_verified
-        and Domain.objects.filter(org=org, name=account.email_domain, status=Domain.Status.VERIFIED).exists()
+        and domain_selectors.verified_domain(org=org, name=account.email_domain) is not None
         and account_services.account_unverified_take_over(
             account=account, actor=who, org_id=org.org_id, via="invitation"
         )

@@ -269,7 +269,7 @@ def account_email_changed(account: Account, old_email: str) -> None:
     name = account.email_domain
     org_user = domain_selectors.managing_org_user(account=account)
     if org_user is not None:
-        domain = Domain.objects.filter(org=org_user.org, name=name, status=Domain.Status.VERIFIED).first()
+        domain = domain_selectors.verified_domain(org=org_user.org, name=name)
         if org_user.domain_id != (domain.pk if domain else None):
             OrgUser.objects.filter(pk=org_user.pk).update(domain=domain)
         return

@@ -34,7 +34,8 @@ from orgwarden.accounts import services as account_services
 from orgwarden.accounts.models import Account, RecoveryCode, Session, SignInLink, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, NotManaged, ProfileManagedByIdp
-from orgwarden.orgs.models import Directory, Domain, GroupMember, OrgAdmin, Organization, OrgUser
+from orgwarden.orgs.models import Directory, GroupMember, OrgAdmin, Organization, OrgUser
+from orgwarden.orgs.selectors import domains as domain_selectors
 from orgwarden.orgs.services.access import save_unique
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 
@@ -149,11 +150,9 @@ def user_email_change(*, org: Organization, actor: OrgActor, account_id: str, em
     if len(email) > 254:
         raise InvalidInput("Enter a valid email address.")
     domain_name = email.rsplit("@", 1)[1]
-    domain = Domain.objects.filter(org=org, name=domain_name, status=Domain.Status.VERIFIED).first()
+    domain = domain_selectors.verified_domain(org=org, name=domain_name)
     if domain is None:
-        verified = sorted(
-            Domain.objects.filter(org=org, status=Domain.Status.VERIFIED).values_list("name", flat=True)
-        )
+        verified = domain_selectors.verified_domain_names(org=org)
         where = ", ".join(verified) if verified else "none yet — verify a domain first"
         raise InvalidInput(
             f"{domain_name} is not a verified domain of {org.name}. "
