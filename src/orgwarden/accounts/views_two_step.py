@@ -148,6 +148,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             "qr": segno.make(uri, error="m").svg_data_uri(scale=5, border=2),
             "uri": uri,
             "section": "two_step",
+            "replacing": replacing,
         },
         status=429 if throttled else 400 if form.errors else 200,
     )
