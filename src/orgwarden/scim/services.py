@@ -572,22 +572,33 @@ def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
 
 
 def scim_records_release(org: Any, account: Account) -> dict[str, Any]:
-    """``orgs.hooks.account_released``: unlink ``account`` from ``org``'s SCIM user records.
+    """``orgs.hooks.account_released``: unlink ``account`` from ``org``'s SCIM user records, and take
+    it out of ``org``'s synced groups.
 
     Runs in ``account_release``'s transaction, which records the event; returns its details (the
-    SCIM ids unlinked; nothing when there were none). The records stay, with ``link_error`` saying
-    why, under "unlinked records".
+    SCIM ids unlinked and the synced groups left; nothing when there were none). The records stay,
+    with ``link_error`` saying why, under "unlinked records"; their places in the IdP's groups stay
+    too (``ScimGroupMember``), so relinking a record puts its account back at the group's next sync.
+    A synced group's members are what the IdP says, and the IdP no longer speaks for this account:
+    the product access those groups gave ends with the release, not at the group's next sync (which
+    may never come, for a group the IdP does not change). Local groups keep it.
     """
     records = ScimUser.objects.select_for_update().filter(directory__org=org, account=account)
     scim_ids = sorted(records.values_list("scim_id", flat=True))
-    if not scim_ids:
-        return {}
-    ScimUser.objects.filter(scim_id__in=scim_ids).update(
-        account=None,
-        link_error=f"{org.name} released the account this record provisioned ({account.email})."[:300],
-        updated_at=timezone.now(),
-    )
-    return {"scim_records_unlinked": scim_ids}
+    details: dict[str, Any] = {}
+    if scim_ids:
+        ScimUser.objects.filter(scim_id__in=scim_ids).update(
+            account=None,
+            link_error=f"{org.name} released the account this record provisioned ({account.email})."[:300],
+            updated_at=timezone.now(),
+        )
+        details["scim_records_unlinked"] = scim_ids
+    synced = GroupMember.objects.filter(account=account, group__org=org, group__directory__isnull=False)
+    left = sorted(synced.values_list("group__group_id", flat=True))
+    if left:
+        GroupMember.objects.filter(account=account, group__group_id__in=left).delete()
+        details["synced_groups_left"] = left
+    return details
 
 
 # --- groups -------------------------------------------------------------------------------------------

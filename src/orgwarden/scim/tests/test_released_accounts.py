@@ -133,3 +133,49 @@ def test_the_migration_unlinks_records_left_linked_by_an_earlier_release(org, sc
     bob = ScimUser.objects.get(scim_id=kept.json()["id"])
     assert bob.account.email == "bob@example.com" and bob.link_error == ""
     assert [u.scim_id for u in selectors.unlinked_users(directory=directory)] == [released_id]
+
+
+def test_releasing_ends_what_the_idps_groups_gave_and_keeps_local_groups(
+    org, org_admin, scim, directory, domain
+):
+    """A synced group's members are the IdP's word; once the org releases ada its IdP no longer
+    speaks for her, so the product access its groups gave ends with the release — not at a group
+    sync that may never come. A local group an admin put her in keeps hers."""
+    from orgwarden.orgs.selectors.access import site_role_of
+    from orgwarden.orgs.services import access as access_services
+
+    scim_id, ada = _provision_ada(org, scim)
+    synced = scim.post("/Groups", {"displayName": "Eng", "members": [{"value": scim_id}]})
+    assert synced.status_code == 201, synced.content
+    actor = org_admin.account
+    site = access_services.site_add(
+        org=org, actor=actor, product="confluence", name="Wiki", url="https://w.test"
+    )
+    admins_site = access_services.site_add(
+        org=org, actor=actor, product="jira-software", name="Jira", url="https://j.test"
+    )
+    eng = org.groups.get(name="Eng")
+    access_services.access_grant(
+        org=org, actor=actor, site_id=site.site_id, group_id=eng.group_id, role="admin"
+    )
+    local = access_services.group_create(org=org, actor=actor, name="Contractors")
+    access_services.group_members_add(
+        org=org, actor=actor, group_id=local.group_id, account_ids=[ada.account_id]
+    )
+    access_services.access_grant(
+        org=org, actor=actor, site_id=admins_site.site_id, group_id=local.group_id, role="user"
+    )
+    assert (site_role_of(site=site, account=ada), site_role_of(site=admins_site, account=ada)) == (
+        "admin",
+        "user",
+    )
+
+    domain_services.domain_remove(org=org, actor=org_admin.account, domain_id=domain.domain_id)
+
+    assert site_role_of(site=site, account=ada) is None
+    assert site_role_of(site=admins_site, account=ada) == "user"
+    assert list(eng.memberships.values_list("account__email", flat=True)) == []
+    event = AuditEvent.objects.get(action="org:account:released")
+    assert event.details["synced_groups_left"] == [eng.group_id]
+    # The IdP still lists the record in its group: relinking the record puts ada back at the next sync.
+    assert scim.get(f"/Groups/{synced.json()['id']}").json()["members"][0]["value"] == scim_id
