@@ -1,9 +1,12 @@
-"""Internationalized domain names as people read them.
+"""Internationalized domain names: the ASCII form they are stored in, the Unicode form people read.
 
-Addresses and domains are stored in their ASCII form (IDNA A-labels: ``anna@xn--mller-kva.de``,
-see ``accounts.models.normalize_email``), the form DNS, SCIM, the APIs and the CSV exports use.
-People read ``anna@müller.de``: ``idn_unicode`` turns the one into the other for display (the
-console's ``idn_unicode`` template filter, and the console's messages). Pure, no Django.
+Addresses and domains are stored in their ASCII form (IDNA A-labels: ``anna@xn--mller-kva.de``),
+the form DNS, SCIM, the APIs and the CSV exports use: ``idn_ascii`` makes it (``accounts.models.
+normalize_email`` stores addresses with it, the audit log's search matches what people type with
+it). People read ``anna@müller.de``: ``idn_unicode`` turns the one into the other for display (the
+``idn_unicode`` filter of the ``console`` template library, and the flash messages of the console
+and the account pages). Pure, no Django, and in no app: every app may use it, ``accounts`` and
+``audit`` (which import no app above them) included.
 
 A label that could pass for another name is shown in its ASCII form, as browsers do (Chromium's
 and Firefox's IDN display policies, after Unicode TS #39): one that mixes scripts (``pаypal``, a
@@ -21,6 +24,19 @@ from typing import TypeVar
 import idna
 
 V = TypeVar("V")
+
+
+def idn_ascii(value: str) -> str:
+    """``value`` — an email address or a domain name — with its domain in ASCII (IDNA A-labels,
+    after UTS #46 mapping, which also lower-cases it): ``anna@Müller.de`` is ``anna@xn--mller-kva.de``,
+    ``müller.de`` is ``xn--mller-kva.de``. The local part stays as given; an ASCII domain is not
+    looked at. Raises ``idna.IDNAError`` (a ``UnicodeError``) for a domain IDNA refuses: empty
+    labels, characters DNS names cannot hold (spaces, ``,``, ``/`` …), a label or name too long.
+    """
+    local, at, domain = value.rpartition("@")
+    if domain.isascii():
+        return value
+    return f"{local}{at}{idna.encode(domain, uts46=True).decode('ascii')}"
 
 
 def idn_unicode(value: V) -> V | str:

@@ -10,6 +10,7 @@ from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 from orgwarden.accounts.ids import new_public_id
+from orgwarden.idn import idn_ascii
 
 EMAIL_MAX = 254  # characters: RFC 5321's limit on a forward path, less its angle brackets
 
@@ -22,10 +23,10 @@ def normalize_email(email: str) -> str:
     refuses, or an address whose ASCII form is longer than any address can be (254 characters: it
     could not be delivered to), is left as typed, for the caller's validation to refuse."""
     email = email.strip().lower()
-    local, at, domain = email.rpartition("@")
+    _local, at, domain = email.rpartition("@")
     if at and not domain.isascii():
         try:
-            ascii_form = f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+            ascii_form = idn_ascii(email)
         except idna.IDNAError:
             return email
         return ascii_form if len(ascii_form) <= EMAIL_MAX else email

@@ -3,8 +3,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orgwarden.billing import selectors as billing_selectors
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.navigation import SECTIONS
+from orgwarden.idn import idn_unicode
 
 SECURITY_PAGES = frozenset(
     page.slug for section in SECTIONS if section.title == "Security" for page in section.pages
@@ -56,5 +56,6 @@ def security_subscription_banner(context) -> dict:
     }
 
 
-# An address or domain name with its domain in Unicode, for people (``console.idn``).
+# An address or domain name with its domain in Unicode, for people (``orgwarden.idn``). Its one
+# registration: the account, sign-in and mail templates of other apps ``{% load console %}`` for it.
 register.filter("idn_unicode", idn_unicode)

@@ -8,7 +8,7 @@ from django.template import Context, Template
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.services import Actor
-from orgwarden.console.idn import idn_unicode
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs.models import Domain
 from orgwarden.orgs.services.claims import account_claim
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.forms import InviteAdminForm
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs import selectors, services
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 

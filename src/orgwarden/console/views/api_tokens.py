@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
+from orgwarden.idn import idn_unicode
 from orgwarden.oidc import services as oidc_services
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.policies.selectors import directories_with_policies

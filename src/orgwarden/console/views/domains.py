@@ -21,8 +21,8 @@ from orgwarden.console.forms_domains import (
     DomainClaimForm,
     DomainVerifyForm,
 )
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs import proofs
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import Domain

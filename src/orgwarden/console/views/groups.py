@@ -10,8 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import Directory, Group
 from orgwarden.orgs.selectors import access as selectors

@@ -12,11 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.helpcenter import selectors, services
 from orgwarden.helpcenter.forms import AuthenticationForm, HelpCenterIdpForm
 from orgwarden.helpcenter.models import HelpCenter
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.sso.forms import CertificateForm, MetadataForm
 

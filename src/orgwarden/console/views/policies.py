@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.policies import selectors, services
 from orgwarden.policies.exceptions import InvalidSetting

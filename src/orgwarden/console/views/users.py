@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orgwarden.console.idn import idn_unicode
 from orgwarden.console.views.base import org_admin_view
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.orgs.selectors import users as user_selectors
 from orgwarden.orgs.services import users as user_services
