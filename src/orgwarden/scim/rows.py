@@ -147,24 +147,6 @@ def directory_with_key_hash(directory_id: str) -> tuple[Directory, str] | None:
 
 # --- users --------------------------------------------------------------------------------------------
 
-USER = Rows(ScimUser)
-_BY_NAME = (
-    f"SELECT {USER.columns('u')} FROM {_table(ScimUser)} u "  # noqa: S608 — names from _meta
-    f"WHERE u.{_column(ScimUser, 'directory')} = %s AND u.{_column(ScimUser, 'user_name_key')} = %s "
-    f"ORDER BY u.{_column(ScimUser, 'id')}"
-)
-
-
-def users_by_name_key(directory: Directory, user_name_key: str) -> list[ScimUser]:
-    """The directory's users whose ``user_name_key`` is exactly ``user_name_key`` (one index hit;
-    the name is unique in a directory), their emails and groups attached (``relations_load``)."""
-    db = connections[DEFAULT_DB_ALIAS]
-    with prepared_cursor(db.alias) as cursor:
-        cursor.execute(_BY_NAME, [directory.pk, user_name_key])
-        users = [USER.build(db, row) for row in cursor.fetchall()]
-    relations_load(users)
-    return users
-
 
 # --- a page's emails and groups: one statement --------------------------------------------------------
 
@@ -177,15 +159,17 @@ _GROUP = Rows(ScimGroup, ("id", "scim_id", "display_name"))
 _E = {name: f"e.{_column(ScimEmail, name)}" for name in ("id", "user", "value", "type", "primary")}
 _M = {name: f"m.{_column(ScimGroupMember, name)}" for name in ("id", "user", "group")}
 _G = {name: f"g.{_column(ScimGroup, name)}" for name in ("id", "scim_id", "display_name")}
-_RELATIONS = (
-    f"SELECT 0, {_E['id']}, {_E['user']}, {_E['value']}, {_E['type']}, {_E['primary']}, NULL "  # noqa: S608
+_RELATION_COLUMNS = ("kind", "id", "owner", "text", "other", "flag", "group_pk")
+_RELATIONS_OF = (
+    f"SELECT 0 AS kind, {_E['id']} AS id, {_E['user']} AS owner, {_E['value']} AS text, "  # noqa: S608
+    f"{_E['type']} AS other, {_E['primary']} AS flag, NULL AS group_pk "
     f"FROM {_table(ScimEmail)} e WHERE {_E['user']} IN ({{ids}}) "
     f"UNION ALL SELECT 1, {_M['id']}, {_M['user']}, {_G['scim_id']}, {_G['display_name']}, NULL, "
     f"{_M['group']} "
     f"FROM {_table(ScimGroupMember)} m JOIN {_table(ScimGroup)} g ON {_G['id']} = {_M['group']} "
-    f"WHERE {_M['user']} IN ({{ids}}) "
-    "ORDER BY 1, 2"
+    f"WHERE {_M['user']} IN ({{ids}})"
 )
+_RELATIONS = _RELATIONS_OF + " ORDER BY 1, 2"
 EMAILS = ScimUser._meta.get_field("emails").get_accessor_name()
 MEMBERSHIPS = ScimUser._meta.get_field("memberships").get_accessor_name()
 
@@ -218,22 +202,67 @@ def relations_load(users: Sequence[ScimUser]) -> None:
     with prepared_cursor(db.alias) if len(ids) == 1 else db.cursor() as cursor:
         cursor.execute(_RELATIONS.format(ids=placeholders), ids + ids)
         rows = cursor.fetchall()
+    _relations_sort(db, rows, emails, memberships)
+    for user in users:
+        relations_attach(user, emails=emails[user.pk], memberships=memberships[user.pk])
+
+
+def _relations_sort(
+    db: BaseDatabaseWrapper, rows: Iterable[Sequence[Any]], emails: dict, memberships: dict
+) -> None:
+    """Put each row of ``_RELATIONS_OF`` into its owner's list in ``emails`` or ``memberships``."""
     for kind, pk, owner, text, other, primary, group_pk in rows:
         if kind == 0:
             email = {"id": pk, "user_id": owner, "value": text, "type": other, "primary": primary}
             emails[owner].append(_EMAIL.build_named(db, email))
-        else:
+        elif kind == 1:
             member = _MEMBER.build_named(db, {"id": pk, "group_id": group_pk, "user_id": owner})
             group = _GROUP.build_named(db, {"id": group_pk, "scim_id": text, "display_name": other})
             ScimGroupMember.group.field.set_cached_value(member, group)
             memberships[owner].append(member)
-    for user in users:
-        relations_attach(user, emails=emails[user.pk], memberships=memberships[user.pk])
 
 
 def _relations_attached(user: ScimUser) -> bool:
     cached = getattr(user, "_prefetched_objects_cache", {})
     return EMAILS in cached and MEMBERSHIPS in cached
+
+
+# --- ``userName eq``: the user, its emails and its groups in one statement ------------------------------
+
+USER = Rows(ScimUser)
+_USER_ID = _column(ScimUser, "id")
+# Each user row comes once per email and membership it has (once, with the relation columns NULL,
+# when it has none): a user has few, and one round trip instead of two is what an IdP's lookup
+# before each create waits for, on PostgreSQL a round trip to a server sharing the cores.
+_BY_NAME = (
+    f"WITH u AS (SELECT {USER.columns('u')} FROM {_table(ScimUser)} u "  # noqa: S608 — names from _meta
+    f"WHERE u.{_column(ScimUser, 'directory')} = %s AND u.{_column(ScimUser, 'user_name_key')} = %s) "
+    f"SELECT {USER.columns('u')}, {', '.join('r.' + c for c in _RELATION_COLUMNS)} FROM u "
+    f"LEFT JOIN ({_RELATIONS_OF.format(ids=f'SELECT {_USER_ID} FROM u')}) r "  # noqa: S608
+    f"ON r.owner = u.{_USER_ID} "
+    f"ORDER BY u.{_USER_ID}, r.kind, r.id"
+)
+
+
+def users_by_name_key(directory: Directory, user_name_key: str) -> list[ScimUser]:
+    """The directory's users whose ``user_name_key`` is exactly ``user_name_key`` (one index hit;
+    the name is unique in a directory), their emails and groups attached as ``relations_load``
+    attaches them, all read in one statement."""
+    db = connections[DEFAULT_DB_ALIAS]
+    with prepared_cursor(db.alias) as cursor:
+        cursor.execute(_BY_NAME, [directory.pk, user_name_key])
+        found = cursor.fetchall()
+    width = len(USER)
+    users: dict[Any, ScimUser] = {}
+    for row in found:
+        if row[0] not in users:
+            users[row[0]] = USER.build(db, row[:width])
+    emails: dict[Any, list] = {pk: [] for pk in users}
+    memberships: dict[Any, list] = {pk: [] for pk in users}
+    _relations_sort(db, (row[width:] for row in found), emails, memberships)
+    for pk, user in users.items():
+        relations_attach(user, emails=emails[pk], memberships=memberships[pk])
+    return list(users.values())
 
 
 # --- what a create checks before it writes: one statement ----------------------------------------------
