@@ -25,6 +25,7 @@ from orgwarden.accounts.forms import (
 from orgwarden.accounts.models import stored_session_key
 from orgwarden.accounts.signin import SignInFlow
 from orgwarden.audit.middleware import client_ip
+from orgwarden.idn import idn_unicode
 
 
 def _form_error(form, exc: AccountsError, field: str | None = None) -> None:
@@ -147,7 +148,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             flow = signin.flow_start(
                 request, email=account.email, next_url=next_url[:2000] or "/account/", proofs=["password"]
             )
-            messages.success(request, f"Welcome! We sent a link to {account.email} to verify your email.")
+            shown = idn_unicode(account.email)
+            messages.success(request, f"Welcome! We sent a link to {shown} to verify your email.")
             return signin.flow_advance(request, flow)
     return render(
         request,
@@ -165,7 +167,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
         account = services.email_verify(token=token)
     except InvalidLink as exc:
         return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
-    messages.success(request, f"Your email {account.email} is verified.")
+    messages.success(request, f"Your email {idn_unicode(account.email)} is verified.")
     return redirect("accounts:account" if request.user.is_authenticated else "accounts:login")
 
 
@@ -174,7 +176,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 def resend_verification(request: HttpRequest) -> HttpResponse:
     if not request.user.email_verified:
         services.email_verification_send(account=request.user)
-        messages.success(request, f"We sent a new verification link to {request.user.email}.")
+        messages.success(request, f"We sent a new verification link to {idn_unicode(request.user.email)}.")
     return redirect("accounts:account")
 
 
@@ -325,7 +327,8 @@ def email_change(request: HttpRequest) -> HttpResponse:
             field = "current_password" if exc.__class__.__name__ == "WrongPassword" else "new_email"
             _form_error(form, exc, field)
         else:
-            messages.success(request, f"We sent a link to {new_email}. Your email changes when you open it.")
+            shown = idn_unicode(new_email)
+            messages.success(request, f"We sent a link to {shown}. Your email changes when you open it.")
             return redirect("accounts:account")
     return render(
         request,
@@ -346,7 +349,8 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
     if request.user.is_authenticated and request.user.pk != account.pk:
         logout(request)
-    messages.success(request, f"Your email is now {account.email}. Your other sessions were signed out.")
+    shown = idn_unicode(account.email)
+    messages.success(request, f"Your email is now {shown}. Your other sessions were signed out.")
     if request.user.is_authenticated:
         return redirect("accounts:account")
     from urllib.parse import urlencode

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from django.template import Context, Template
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.services import Actor
@@ -60,6 +62,24 @@ def test_the_template_filter_escapes_what_it_returns():
     template = Template("{% load console %}{{ value|idn_unicode }}")
     assert template.render(Context({"value": "<b>@xn--mller-kva.de"})) == "&lt;b&gt;@müller.de"
     assert template.render(Context({"value": "<b>"})) == "&lt;b&gt;"
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "shown"),
+    [
+        ("policies/email/break_glass_signin.txt", {"email": "anna@xn--mller-kva.de"}, "(anna@müller.de)"),
+        ("orgs/email/domain_proof_missing.txt", {"domain": "xn--mller-kva.de"}, "verified müller.de, but"),
+        (
+            "orgs/email/domain_unverified.txt",
+            {"domain": "xn--mller-kva.de"},
+            "müller.de is no longer verified",
+        ),
+    ],
+)
+def test_the_mails_to_admins_name_addresses_and_domains_in_unicode(template, context, shown):
+    """The accounts' own mails are tested through their pages (``accounts/tests/test_idn_shown.py``)."""
+    body = render_to_string(template, {"org_name": "Acme", "name": "Anna", "at": timezone.now(), **context})
+    assert shown in body and "xn--" not in body
 
 
 @pytest.mark.django_db

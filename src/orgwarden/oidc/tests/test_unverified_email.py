@@ -45,3 +45,11 @@ def test_once_verified_the_same_account_gets_a_code(product, manage, grant):
     person.save(update_fields=["email_verified"])
     answer = browser(person).get("/oauth2/authorize/", authorize_query(product, prompt="none"))
     assert answer.status_code == 302 and "code" in parse_qs(urlsplit(answer["Location"]).query)
+
+
+def test_the_refusal_names_the_account_in_unicode(product, manage, grant):
+    """Its address is stored as ``anna@xn--mller-kva.de``; the person reads ``anna@müller.de``."""
+    person = manage(AccountFactory(email="anna@xn--mller-kva.de", email_verified=False))
+    grant(person)
+    page = browser(person).get("/oauth2/authorize/", authorize_query(product)).content.decode()
+    assert "Signed in as <strong>anna@müller.de</strong>." in page and "xn--" not in page
