@@ -5,6 +5,11 @@ What an org sees is its own events (``org_id`` = the org) plus the account-level
 must not import: the caller passes them in as a queryset of account ids, and it becomes a SQL
 subquery here, so the list is never loaded into Python however many people an org has.
 
+Addresses and domains are stored, in events as everywhere, in their ASCII form (IDNA A-labels:
+``anna@xn--mller-kva.de``); the actor filter and the search also take them as people type them
+(``anna@müller.de``, ``müller.de``): see ``_as_stored``. The console's log, its CSV export and the
+API's ``/events`` all filter here.
+
 Paging is by keyset on the primary key: ids are ULIDs, so ``id < cursor`` ordered by ``-id`` walks
 the log from newest to oldest, and page 500 costs what page 1 costs (no OFFSET). Date filters
 become id bounds too (``ids.ulid_floor``), so they use the same indexes.
@@ -13,15 +18,20 @@ become id bounds too (``ids.ulid_floor``), so they use the same indexes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
+from operator import or_
 from typing import Any
 
+import idna
 from django.db.models import Q, QuerySet
 
 from orgwarden.audit import catalogue
 from orgwarden.audit.ids import ulid_floor
 from orgwarden.audit.models import AuditEvent
+from orgwarden.idn import idn_ascii
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_SIZE = 1000
@@ -35,8 +45,8 @@ class EventFilters:
     date_to: date | None = None
     category: str = ""
     action: str = ""
-    actor: str = ""  # an email or an account id, matched exactly
-    q: str = ""  # free text over the names and emails of actor and targets
+    actor: str = ""  # an email (either IDN form) or an account id, matched exactly
+    q: str = ""  # free text over the names and emails of actor and targets; either IDN form
 
     def as_dict(self) -> dict[str, str]:
         """The filters that are set, as strings (what the export event records)."""
@@ -52,6 +62,23 @@ class EventPage:
 
 def events_recent(*, org_id: str, limit: int = 10) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(org_id=org_id).order_by("-id")[:limit]
+
+
+def _as_stored(text: str) -> str:
+    """``text`` with each word that has non-ASCII letters — an address or a domain typed in
+    Unicode: ``anna@müller.de``, ``müller.de`` — in the ASCII form events store it in
+    (``anna@xn--mller-kva.de``, ``xn--mller-kva.de``; ``orgwarden.idn.idn_ascii``, which also makes
+    the stored form of addresses). A word IDNA refuses (``müller,``, a name with an apostrophe)
+    stays as typed, as does every other word: the search then matches what was typed, no error.
+    Typed in part, a label does not match its ASCII form (Punycode keeps no prefixes: ``müll`` is
+    ``xn--mll-hoa``, not a start of ``xn--mller-kva``); the whole label or domain does.
+    """
+    words = text.split(" ")
+    for index, word in enumerate(words):
+        if not word.isascii():
+            with suppress(idna.IDNAError):
+                words[index] = idn_ascii(word)
+    return " ".join(words)
 
 
 def _day_start(day: date) -> datetime:
@@ -88,9 +115,15 @@ def events_for_org(
     if filters.action:
         events = events.filter(action=filters.action)
     if filters.actor:
-        events = events.filter(Q(actor_id=filters.actor) | Q(actor_email__iexact=filters.actor))
+        emails = {filters.actor, _as_stored(filters.actor)}
+        events = events.filter(
+            reduce(or_, [Q(actor_email__iexact=e) for e in emails], Q(actor_id=filters.actor))
+        )
     if filters.q:
-        events = events.filter(search_text__contains=filters.q.lower())
+        # The text as typed too: names (Müller), and addresses an event keeps as they were typed
+        # (an anonymous actor's: a failed sign-in of an unknown address).
+        texts = {filters.q.lower(), _as_stored(filters.q.lower())}
+        events = events.filter(reduce(or_, [Q(search_text__contains=text) for text in texts]))
     return events.order_by("-id")
 
 

@@ -105,6 +105,35 @@ def test_filter_by_category_action_actor_and_text():
 
 
 @pytest.mark.django_db
+def test_an_address_or_domain_typed_in_unicode_finds_its_stored_ascii_form():
+    anna = AccountFactory(email="anna@xn--mller-kva.de", display_name="Anna Müller")
+    claimed = record("org:account:claimed", Actor.system(), targets=[Target.account(anna)])
+    added = record(
+        "org:domain:added", Actor.account(anna), targets=[Target("domain", "d1", "xn--mller-kva.de")]
+    )
+    typed = record("account:signin:failed", Actor.anonymous("jürgen@müller.de"))  # kept as typed
+
+    assert set(visible(EventFilters(q="anna@müller.de"))) == {claimed, added}
+    assert set(visible(EventFilters(q="Anna@MÜLLER.de"))) == {claimed, added}
+    assert set(visible(EventFilters(q="müller.de"))) == {claimed, added, typed}
+    assert set(visible(EventFilters(q="anna@xn--mller-kva.de"))) == {claimed, added}
+    assert set(visible(EventFilters(q="Müller"))) == {claimed, added, typed}  # the name, as typed
+    assert set(visible(EventFilters(actor="Anna@Müller.de"))) == {added}
+    assert visible(EventFilters(q="bücher.de")) == []
+    assert visible(EventFilters(actor="anna@bücher.de")) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "typed", ["müller,de", "anna@müller..de", "ü" * 80 + ".de", "🙂.de", "\u200dü", "@ü@"]
+)
+def test_what_idna_refuses_is_searched_as_typed(typed):
+    record("org:renamed", Actor.system(), targets=[Target("org", ORG, f"Shop {typed}")])
+    assert len(visible(EventFilters(q=typed))) == 1
+    assert visible(EventFilters(actor=typed)) == []
+
+
+@pytest.mark.django_db
 def test_date_range_is_inclusive_utc_days():
     with time_machine.travel(datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), tick=False):
         first = record("org:renamed", Actor.system())

@@ -9,10 +9,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.models import Domain
 from orgwarden.orgs.services.claims import account_claim
+from orgwarden.orgs.services.orgs import admin_invite
 
 
 @pytest.mark.parametrize(
@@ -129,3 +131,23 @@ def test_reviewing_a_domains_accounts_finds_an_address_typed_in_unicode(admin_cl
     review = f"/admin/o/{org.org_id}/domains/{domain.domain_id}/accounts/"
     html = admin_client.get(review, {"q": "Ben@Müller.de"}).content.decode()
     assert "<td>ben@müller.de</td>" in html and "bea@" not in html
+
+
+@pytest.mark.django_db
+def test_the_audit_log_search_finds_an_address_or_a_domain_typed_in_unicode(admin_client, org, org_admin):
+    """Events keep addresses and domains in their ASCII form; admins type them as they read them."""
+    admin_client.post(f"/admin/o/{org.org_id}/domains/", {"name": "müller.de"})
+    admin_invite(org=org, actor=org_admin.account, email="anna@müller.de")
+    domain_added = AuditEvent.objects.get(org_id=org.org_id, action="org:domain:added")
+    invited = AuditEvent.objects.get(org_id=org.org_id, action="org:admin:invited")
+    assert "xn--mller-kva.de" in domain_added.search_text and "anna@xn--mller-kva.de" in invited.search_text
+
+    def found(q: str) -> set[str]:
+        response = admin_client.get(f"/admin/o/{org.org_id}/audit-log/", {"q": q})
+        assert response.status_code == 200
+        return {event.id for event in response.context["page"].events}
+
+    assert found("anna@müller.de") == found("Anna@Müller.DE") == {invited.id}
+    assert found("müller.de") == {domain_added.id, invited.id}
+    assert found("bücher.de") == found("nobody-at-all") == set()
+    assert found("müller,de") == found("anna@müller..de") == set()  # IDNA refuses them: searched as typed

@@ -82,6 +82,19 @@ def test_events_filters(api, org, org_admin):
         assert response.json()["code"] == "invalid_request"
 
 
+def test_events_search_takes_an_address_or_a_domain_typed_in_unicode(api, org):
+    """The console's search and this one are the same selector (``audit.selectors.events_for_org``)."""
+    anna = AccountFactory(email="anna@xn--mller-kva.de")
+    claimed = record(org.org_id, action="org:account:claimed", name="Anna", actor=Actor.account(anna))
+    url = f"{BASE}/{org.org_id}/events"
+    assert ids(api.get(url, {"q": "Anna@Müller.de"})) == [claimed.id]
+    assert ids(api.get(url, {"q": "müller.de"})) == [claimed.id]
+    assert ids(api.get(url, {"actor": "anna@müller.de"})) == [claimed.id]
+    assert ids(api.get(url, {"q": "bücher.de"})) == ids(api.get(url, {"q": "müller,de"})) == []
+    # The event itself keeps the stored form.
+    assert api.get(f"{url}/{claimed.id}").json()["actor"]["email"] == "anna@xn--mller-kva.de"
+
+
 def test_events_include_admin_sign_ins_but_not_other_orgs(api, org, org_admin, other_org_admin):
     with transaction.atomic():
         mine = event_record(action="account:signin:succeeded", actor=Actor.account(org_admin.account))
