@@ -171,14 +171,40 @@ def email_verification_send(*, account: Account) -> None:
     _queue_verification_email(account)
 
 
-@transaction.atomic
-def email_verify(*, token: str) -> Account:
-    """Mark the email in ``token`` as verified. Raises ``InvalidLink``."""
+def email_verification_account(*, token: str, lock: bool = False) -> Account:
+    """The account whose email ``token`` verifies (locked with ``lock``). Raises ``InvalidLink``."""
     try:
         data = signing.loads(token, salt=EMAIL_VERIFICATION_SALT, max_age=EMAIL_VERIFICATION_MAX_AGE)
-        account = Account.objects.select_for_update().get(account_id=data["a"], email=data["e"])
-    except (signing.BadSignature, KeyError, TypeError, Account.DoesNotExist) as exc:
+        accounts = Account.objects.select_for_update() if lock else Account.objects
+        return accounts.get(account_id=data["a"], email=data["e"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError, Account.DoesNotExist) as exc:
         raise InvalidLink() from exc
+
+
+def email_verify(*, token: str, signed_in: Account | None = None, password: str = "") -> Account:
+    """Mark the email in ``token`` as verified, for the person who created the account.
+
+    The link proves the mailbox, not who set the account's password: someone may have signed up
+    with another person's address, and that person, following the link, must not make the
+    stranger's password (and whatever else they set) the password of a verified account. So the
+    link verifies when it is opened in a session of the account itself, or with the account's
+    password (``current_password_confirm``: throttled per account as sign-in is); an account
+    without a password needs neither. The mailbox's owner who did not sign up takes the account
+    over with a password reset instead, which clears what the stranger set
+    (``password_reset_complete``).
+
+    Raises ``InvalidLink``, ``WrongPassword``, ``TooManyAttempts``. Not atomic: the password check
+    counts a failure outside the transaction that marks the email (see ``current_password_confirm``).
+    """
+    account = email_verification_account(token=token)
+    if not account.email_verified and (signed_in is None or signed_in.pk != account.pk):
+        current_password_confirm(account=account, password=password)
+    return _email_verified_mark(token=token)
+
+
+@transaction.atomic
+def _email_verified_mark(*, token: str) -> Account:
+    account = email_verification_account(token=token, lock=True)
     if not account.email_verified:
         account.email_verified = True
         account.save(update_fields=["email_verified"])

@@ -11,7 +11,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.accounts import hooks, selectors, services, signin, throttle
-from orgwarden.accounts.exceptions import AccountsError, InvalidLink, InvalidPassword, TooManyAttempts
+from orgwarden.accounts.exceptions import (
+    AccountsError,
+    InvalidLink,
+    InvalidPassword,
+    TooManyAttempts,
+    WrongPassword,
+)
 from orgwarden.accounts.forms import (
     AccountCloseForm,
     EmailChangeForm,
@@ -159,16 +165,47 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:
-    """GET shows a confirm button (mail scanners prefetch links); POST verifies."""
-    if request.method != "POST":
-        return render(request, "accounts/verify_email.html", {})
+    """GET shows a confirm button (mail scanners prefetch links); POST verifies.
+
+    Opened outside a session of the account, the page also asks for the account's password
+    (``services.email_verify`` says why) and offers the way for whoever reads the mailbox but did
+    not sign up: a password reset, which clears what the person who did set.
+    """
     try:
-        account = services.email_verify(token=token)
+        account = services.email_verification_account(token=token)
     except InvalidLink as exc:
         return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
-    messages.success(request, f"Your email {idn_unicode(account.email)} is verified.")
-    return redirect("accounts:account" if request.user.is_authenticated else "accounts:login")
+    signed_in = request.user if request.user.is_authenticated else None
+    needs_password = (
+        not account.email_verified
+        and account.has_usable_password()
+        and (signed_in is None or signed_in.pk != account.pk)
+    )
+    form = PasswordForm(request.POST if request.method == "POST" else None) if needs_password else None
+    throttled = False
+    if request.method == "POST" and (form is None or form.is_valid()):
+        try:
+            account = services.email_verify(
+                token=token, signed_in=signed_in, password=form.cleaned_data["password"] if form else ""
+            )
+        except InvalidLink as exc:
+            return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
+        except TooManyAttempts as exc:
+            form.add_error(None, exc.message)
+            throttled = True
+        except WrongPassword:
+            form.add_error("password", "That is not the password of this account.")
+        else:
+            messages.success(request, f"Your email {idn_unicode(account.email)} is verified.")
+            return redirect("accounts:account" if signed_in == account else "accounts:login")
+    return render(
+        request,
+        "accounts/verify_email.html",
+        {"form": form, "email": account.email},
+        status=429 if throttled else 400 if form is not None and form.errors else 200,
+    )
 
 
 @login_required

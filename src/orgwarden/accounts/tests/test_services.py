@@ -155,14 +155,63 @@ def test_email_verify_with_a_good_token(one_event, django_capture_on_commit_call
     account = AccountFactory(email_verified=False)
     token = _verification_token(account, django_capture_on_commit_callbacks, mailoutbox)
     one_event("account:email:verification_sent")
-    assert services.email_verify(token=token) == account
+    assert services.email_verify(token=token, signed_in=account) == account
     account.refresh_from_db()
     assert account.email_verified
     event = one_event("account:email:verified")
     assert event.actor_id == account.account_id and event.targets[0]["id"] == account.account_id
-    # A second use is harmless and records nothing more.
+    # A second use is harmless and records nothing more (verified: no password asked).
     services.email_verify(token=token)
     one_event("account:email:verified")
+
+
+def test_email_verify_outside_the_accounts_session_needs_its_password(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    """Someone signed up with another person's address: that person, following the link, must not
+    make the stranger's password the password of a verified account."""
+    from orgwarden.accounts.tests.factories import PASSWORD
+
+    account = AccountFactory(email_verified=False)
+    someone_else = AccountFactory()
+    token = _verification_token(account, django_capture_on_commit_callbacks, mailoutbox)
+    for signed_in, password in ((None, ""), (None, "a guess"), (someone_else, ""), (someone_else, "a guess")):
+        with pytest.raises(WrongPassword):
+            services.email_verify(token=token, signed_in=signed_in, password=password)
+    account.refresh_from_db()
+    assert not account.email_verified
+    assert not AuditEvent.objects.filter(action="account:email:verified").exists()
+    assert services.email_verify(token=token, password=PASSWORD) == account
+    account.refresh_from_db()
+    assert account.email_verified
+
+
+def test_email_verify_with_a_password_is_throttled_as_sign_in_is(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    from orgwarden.accounts.exceptions import TooManyAttempts
+    from orgwarden.accounts.tests.factories import PASSWORD
+
+    account = AccountFactory(email_verified=False)
+    token = _verification_token(account, django_capture_on_commit_callbacks, mailoutbox)
+    with pytest.raises(TooManyAttempts):
+        for _ in range(50):
+            with pytest.raises(WrongPassword):
+                services.email_verify(token=token, password="a guess")
+    with pytest.raises(TooManyAttempts):  # even the right one, until the wait is over
+        services.email_verify(token=token, password=PASSWORD)
+    account.refresh_from_db()
+    assert not account.email_verified
+
+
+def test_email_verify_of_an_account_without_a_password_needs_none(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    account = AccountFactory(email_verified=False)
+    account.set_unusable_password()
+    account.save()
+    token = _verification_token(account, django_capture_on_commit_callbacks, mailoutbox)
+    assert services.email_verify(token=token).email_verified
 
 
 def test_email_verify_refuses_a_tampered_token(django_capture_on_commit_callbacks, mailoutbox):

@@ -52,13 +52,51 @@ def test_signup_creates_the_account_signs_in_and_emails_a_verification_link(
     one_event("account:email:verified")
 
 
-def test_verification_link_works_signed_out_too(django_capture_on_commit_callbacks, mailoutbox):
+def test_verification_link_signed_out_asks_for_the_accounts_password(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    """The link proves the mailbox, not who chose the password: opened outside the account's
+    session, it verifies only with the account's password."""
     with django_capture_on_commit_callbacks(execute=True):
         _signup(Client())
     path = re.search(r"http://testserver(/verify-email/\S+)", mailoutbox[0].body).group(1)
-    response = Client().post(path)
+    elsewhere = Client()
+    page = elsewhere.get(path)
+    assert page.status_code == 200
+    assert b'name="password"' in page.content and b'href="/password-reset"' in page.content
+    for data in ({}, {"password": "not the password"}):
+        refused = elsewhere.post(path, data)
+        assert refused.status_code == 400
+        assert not Account.objects.get().email_verified
+    assert b"That is not the password of this account." in refused.content
+    response = elsewhere.post(path, {"password": STRONG})
     assert response["Location"] == "/login"
     assert Account.objects.get().email_verified
+    assert not _signed_in(elsewhere)  # verifying is not signing in
+
+
+def test_someone_who_signed_up_with_your_address_cannot_have_you_verify_their_password(
+    browser, django_capture_on_commit_callbacks, mailoutbox
+):
+    """A stranger signs up with the owner's address. The owner's click on the mailed link does not
+    make the stranger's password that of a verified account; the owner's way in is a password
+    reset, which removes it."""
+    squatter = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        _signup(squatter)
+    path = re.search(r"http://testserver(/verify-email/\S+)", mailoutbox[0].body).group(1)
+    assert browser.post(path).status_code == 400  # the owner has no password to give
+    assert not Account.objects.get().email_verified
+
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post("/password-reset", {"email": "new.person@example.com"})
+    reset = re.search(r"http://testserver(/password-reset/\S+)", mailoutbox[-1].body).group(1)
+    new = "another long and unusual passphrase 8"
+    done = browser.post(reset, {"new_password": new, "confirm_password": new})
+    assert done.status_code == 302, done.content
+    account = Account.objects.get()
+    assert account.email_verified and account.check_password(new) and not account.check_password(STRONG)
+    assert not _signed_in(squatter)
 
 
 def test_a_tampered_verification_link_is_a_clear_400(browser):
