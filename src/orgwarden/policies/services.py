@@ -102,11 +102,24 @@ def default_policy_create(directory: Directory) -> AuthenticationPolicy:
 
     The org's creation event (or the directory's) explains it; no event of its own.
     """
-    name = "Default policy" if directory.kind == Directory.Kind.LOCAL else f"{directory.name} default policy"
-    policy, _ = AuthenticationPolicy.objects.get_or_create(
-        directory=directory, is_default=True, defaults={"org_id": directory.org_id, "name": name[:100]}
-    )
-    return policy
+    existing = AuthenticationPolicy.objects.filter(directory=directory, is_default=True).first()
+    if existing is not None:
+        return existing
+    base = "Default policy" if directory.kind == Directory.Kind.LOCAL else f"{directory.name} default policy"
+    # Directory names need not be unique (two "Okta" tenants) and an admin may have taken the name
+    # for a policy of their own; policy names are unique per org, so the next free "… (n)" is used.
+    for n in range(1, 1000):
+        suffix = "" if n == 1 else f" ({n})"
+        name = base[: 100 - len(suffix)] + suffix
+        if AuthenticationPolicy.objects.filter(org_id=directory.org_id, name__iexact=name).exists():
+            continue
+        policy = AuthenticationPolicy(org=directory.org, directory=directory, is_default=True, name=name)
+        try:
+            _save_named(policy)
+        except NameTaken:  # a case SQLite's ASCII-only iexact missed, or a concurrent twin
+            continue
+        return policy
+    raise NameTaken()
 
 
 # --- policies -------------------------------------------------------------------------------------

@@ -43,6 +43,33 @@ def test_idp_add_refuses_bad_input_and_changes_nothing(org, org_admin, vendor, n
     assert not events("org:idp:added").exists()
 
 
+def test_idp_add_twice_with_one_name_gives_each_directory_its_own_default_policy(org, org_admin):
+    # Two IdPs may share a name ("Okta", for a second Okta tenant); policy names are unique per org,
+    # so the second default policy must not take the first's name (an IntegrityError, a 500).
+    first = services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta")
+    second = services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="okta")
+    names = [
+        AuthenticationPolicy.objects.get(directory=c.directory, is_default=True).name for c in (first, second)
+    ]
+    assert names == ["Okta default policy", "okta default policy (2)"]
+    assert events("org:idp:added").count() == 2
+
+
+def test_idp_add_beside_a_policy_that_took_the_default_name(org, org_admin):
+    from orgwarden.orgs.services.claims import local_directory
+    from orgwarden.policies.services import policy_create
+
+    directory_id = local_directory(org).directory_id
+    policy_create(org=org, actor=org_admin.account, directory_id=directory_id, name="Okta default policy")
+    connection = services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="O" * 100)
+    services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta")
+    services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="O" * 100)
+    default = AuthenticationPolicy.objects.get(directory=connection.directory, is_default=True)
+    assert default.name == "O" * 100
+    assert AuthenticationPolicy.objects.filter(name="Okta default policy (2)").exists()
+    assert AuthenticationPolicy.objects.filter(name="O" * 96 + " (2)").exists()
+
+
 def test_another_orgs_admin_is_not_found(org, other_org_admin):
     with pytest.raises(NotFound):
         services.idp_add(org=org, actor=other_org_admin.account, vendor="okta", name="Okta")
