@@ -37,7 +37,9 @@ CONTENT_TYPE = "application/scim+json"
 MAX_BODY = 5 * 1024 * 1024
 ROOT_RESOURCE = "Users, Groups"  # how a root /.search shows in the provisioning log
 LOGGED = ("Users", "Groups", ROOT_RESOURCE)
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A surrogate escaped (\ud800), or written as its three bytes (ED A0 80: CESU-8, never UTF-8), which
+# json.loads lets through too: it decodes bytes with "surrogatepass".
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 def scim_json(data: Any, status: int = 200, location: str = "") -> HttpResponse:
@@ -87,7 +89,7 @@ def _body(request: HttpRequest) -> Any:
         raise ScimError("The request body is not valid JSON.", status=400, scim_type="invalidSyntax") from exc
     except RecursionError as exc:  # [[[[… deeper than the decoder's recursion limit
         raise ScimError("The request body nests too deeply.", status=400, scim_type="invalidSyntax") from exc
-    if _SURROGATE_ESCAPE.search(raw):
+    if _SURROGATE.search(raw):
         # \ud800 alone decodes to a lone surrogate, which no database driver can encode (a pair,
         # as json.dumps writes an emoji, decodes to one character and passes).
         try:

@@ -217,6 +217,10 @@ def test_a_group_body_over_djangos_form_limit_but_within_scims_is_read(scim, peo
         # A lone UTF-16 surrogate is valid JSON syntax but not Unicode text (was a 500, the log too).
         (b'{"userName": "\\ud800@example.com"}', 400, "invalidSyntax"),
         (b'{"userName": "ada@example.com", "title": "\\udc00"}', 400, "invalidSyntax"),
+        # The same surrogate written as raw bytes (CESU-8, not UTF-8): json.loads decodes bytes with
+        # "surrogatepass", so it came through as a lone surrogate too (was a 500 at the database).
+        (b'{"userName": "ada@example.com", "title": "\xed\xa0\x80"}', 400, "invalidSyntax"),
+        (b'{"userName": "\xed\xb0\x80@example.com"}', 400, "invalidSyntax"),
         # Nested deeper than the JSON decoder's recursion limit (was a RecursionError, a 500).
         (b"[" * 100_000, 400, "invalidSyntax"),
         (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400, "invalidSyntax"),
