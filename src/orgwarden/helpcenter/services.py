@@ -462,11 +462,15 @@ def customer_sso_signin(*, help_center: HelpCenter, result: SamlResult) -> Custo
     session of the customer (a session is bound to the password hash, ``session.py``), and
     ``helpcenter:customer:unverified_password_cleared`` is recorded. The real customer can set a
     password again with "Forgot your password?" (the link proves the address). Raises
-    ``CustomerSigninRefused`` (``sso_disabled``, ``deactivated``)."""
+    ``CustomerSigninRefused`` (``sso_disabled``, ``deactivated``, ``name_id_invalid``)."""
     help_center = _lock(help_center)
     if not help_center.sso_enabled:
         raise CustomerSigninRefused("sso_disabled", "Single sign-on is not turned on for this help center.")
-    email = result.email[:254]
+    try:
+        # As sign-up stores it (ASCII domain, validated): the processor only checks the NameID's shape.
+        email = _email(result.email)
+    except InvalidInput as exc:
+        raise CustomerSigninRefused(errors.NameIdInvalid.reason, errors.NameIdInvalid.message) from exc
     customer = Customer.objects.select_for_update().filter(help_center=help_center, email=email).first()
     created = customer is None
     name = _display_name(result)

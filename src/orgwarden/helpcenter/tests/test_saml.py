@@ -115,6 +115,36 @@ def test_a_nul_in_the_relay_state_is_a_failure_page_not_a_500(site, sso_help_cen
     assert signed_in(client, site) == Customer.objects.get().customer_id
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "pat@two@customer.test",  # the processor's check splits at the first @ only
+        "p\u0430t@customer.test",  # a Cyrillic a: sign-up refuses a non-ASCII local part
+        "pat@xn--zz--.customer.test",  # not a domain name
+        "'\"<>@customer.test",
+    ],
+)
+def test_an_address_sign_up_would_refuse_creates_no_customer(site, sso_help_center, idp, email):
+    """A NameID sign-up's validation would refuse is a failure page, not a customer nobody can
+    reach (was created as sent)."""
+    client = Client()
+    response = client.post(acs(site), {"SAMLResponse": idp.response(**sp(sso_help_center), email=email)})
+    assert response.status_code == 400 and b"name_id_invalid" in response.content
+    assert signed_in(client, site) is None and failures("name_id_invalid").exists()
+    assert not Customer.objects.exists()
+
+
+def test_an_idn_address_is_one_customer_in_either_form(site, sso_help_center, idp):
+    """Stored in its ASCII form, as sign-up and accounts store it: one customer, whichever form the
+    IdP sends (were two customers; IDNA also drops a zero-width space, which made a look-alike)."""
+    for email in ("pat@bücher.test", "pat@xn--bcher-kva.test", "pat@bücher.test\u200b"):
+        response = Client().post(
+            acs(site), {"SAMLResponse": idp.response(**sp(sso_help_center), email=email)}
+        )
+        assert response.status_code == 302
+    assert list(Customer.objects.values_list("email", flat=True)) == ["pat@xn--bcher-kva.test"]
+
+
 def test_replayed_response_is_refused(site, sso_help_center, idp):
     saml_response = idp.response(**sp(sso_help_center), email="pat@customer.test")
     assert Client().post(acs(site), {"SAMLResponse": saml_response}).status_code == 302
