@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -434,8 +436,8 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
     link outlived the org's hold on the account: it is dropped and the email rules decide, so a
     former org's IdP cannot sign in as a released account by its old id, whatever its email is now.
 
-    Raises ``SsoSigninRefused`` (``domain_not_linked``, ``no_account``, ``account_deactivated``,
-    ``managed_by_another_org``).
+    Raises ``SsoSigninRefused`` (``domain_not_linked``, ``name_id_invalid``, ``no_account``,
+    ``account_deactivated``, ``managed_by_another_org``).
     """
     email = normalize_email(result.email)
     name = email.rsplit("@", 1)[-1]
@@ -456,6 +458,12 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
     account = identity.account if identity else Account.objects.filter(email=email).first()
     display_name = " ".join(p for p in (result.first_name, result.last_name) if p).strip()[:150]
     if account is None:
+        try:
+            # The processor checks only the NameID's shape; an account takes only an address that
+            # sign-up, SCIM and invitations would take (not a look-alike such as "p\u0430t@…").
+            validate_email(email)
+        except ValidationError:
+            raise SsoSigninRefused(errors.NameIdInvalid.reason, errors.NameIdInvalid.message) from None
         domain = _jit_allowed(connection, email)
         if domain is None:
             raise SsoSigninRefused(

@@ -206,6 +206,27 @@ def test_just_in_time_account_when_policy_enforces_sso_on_an_automatic_domain(co
     assert AuditEvent.objects.get(action="account:created_jit").org_id == connection.org.org_id
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "p\u0430t@example.com",  # a Cyrillic a: a look-alike of pat@example.com
+        "pat@two@example.com",  # the processor's check splits at the first @ only
+        "'\"<>@example.com",
+        "pat..x@example.com",
+    ],
+)
+def test_no_just_in_time_account_for_an_address_no_account_may_have(connection, idp, email):
+    """The processor checks only the NameID's shape; an account is created only for an address
+    sign-up, SCIM and invitations would take (was created as sent)."""
+    enforce_sso(connection)
+    client = Client()
+    response = client.post(acs(connection), {"SAMLResponse": idp.response(**sp(connection), email=email)})
+    assert response.status_code == 400 and b"name_id_invalid" in response.content
+    assert sso_failures("name_id_invalid").exists() and signed_in_as(client) is None
+    assert not Account.objects.filter(email=email.lower()).exists()
+    assert not AuditEvent.objects.filter(action="account:created_jit").exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_just_in_time_racing_a_sign_up_of_the_same_email_signs_that_account_in(connection, idp):
     """The person signs up (or SCIM provisions them) while their first SSO sign-in creates the
