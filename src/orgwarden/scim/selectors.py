@@ -442,7 +442,9 @@ def log_page(
         query = query.filter(status__lt=400)
     elif result == "error":
         query = query.filter(status__gte=400)
-    offset = (max(page, 1) - 1) * LOG_PAGE
+    # Past the last page is an empty page; a page number from the URL must not overflow the
+    # database's 64-bit OFFSET (a 500 on SQLite and PostgreSQL).
+    offset = min((max(page, 1) - 1) * LOG_PAGE, MAX_OFFSET)
     rows = list(query.order_by("-at", "-pk")[offset : offset + LOG_PAGE + 1])
     return rows[:LOG_PAGE], len(rows) > LOG_PAGE
 

@@ -171,3 +171,10 @@ def test_provisioning_journey_in_a_browser(new_page, live_server):
     ann.get_by_label("Result").select_option("error")
     ann.get_by_role("button", name="Apply").click()
     expect(ann.get_by_text("No provisioning requests match these filters.")).to_be_visible()
+
+
+@pytest.mark.parametrize("page", ["9223372036854775807", "99999999999999999999999"])
+def test_a_page_number_past_any_log_is_an_empty_page_not_a_500(admin_client, org, directory, page):
+    """The offset it made overflowed the database's 64-bit integer (a 500 on SQLite and PostgreSQL)."""
+    response = admin_client.get(_url(org, directory), {"page": page})
+    assert response.status_code == 200
