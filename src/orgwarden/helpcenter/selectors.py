@@ -109,6 +109,8 @@ def customers_of(
         return Customer.objects.none()
     customers = Customer.objects.filter(help_center=help_center)
     query = (query or "").strip()[:100]
+    if "\x00" in query:  # in no email or name; PostgreSQL refuses NUL in a query
+        return Customer.objects.none()
     if query:
         customers = customers.filter(Q(email__icontains=query) | Q(display_name__icontains=query))
     if status == "active":

@@ -26,6 +26,14 @@ def test_list_and_site_page_link(org, admin_client, site):
     assert page(org, "help_center", site.site_id) in site_page
 
 
+@pytest.mark.parametrize("query", ["\x00", "ann\x00"])
+def test_a_nul_in_the_customer_search_finds_nobody(org, admin_client, site, query):
+    """PostgreSQL refuses NUL in a query (was a 500 there); no stored email or name holds one."""
+    services.customer_sign_up(help_center=help_center(org, site), email="ann@a.test", password=PASSWORD)
+    response = admin_client.get(page(org, "help_center", site.site_id), {"q": query})
+    assert response.status_code == 200 and "ann@a.test" not in response.content.decode()
+
+
 def test_customers_listed_searched_and_managed(org, admin_client, site):
     hc = help_center(org, site)
     services.customer_sign_up(help_center=hc, email="ann@a.test", password=PASSWORD)
