@@ -28,6 +28,8 @@ def inactive_access_remove(*, org: Organization, actor: OrgActor, account_ids: l
     org_actor(org=org, actor=actor)
     if len(account_ids) > BULK_MAX:
         raise ValueError(f"Select at most {BULK_MAX} users at a time.")
+    if any("\x00" in account_id for account_id in account_ids):  # PostgreSQL refuses NUL in a query
+        raise NotFound()
     users = {
         u.account.account_id: u
         for u in OrgUser.objects.filter(org=org, account__account_id__in=account_ids).select_related(

@@ -177,6 +177,19 @@ def test_bulk_remove_access(seeded, org_admin, admin_client):
     assert admin_client.post(url, {"account_id": ["nope"]}).status_code == 302
 
 
+@pytest.mark.parametrize("bad", ["\x00", "a\x00b"])
+def test_bulk_remove_access_with_a_nul_in_an_id_is_not_found(seeded, org_admin, admin_client, bad):
+    """PostgreSQL refuses NUL in a query (was a 500 there); like any unknown id, nothing changes."""
+    org, p, *_ = seeded
+    with pytest.raises(NotFound):
+        services.inactive_access_remove(
+            org=org, actor=org_admin.account, account_ids=[p["old"].account_id, bad]
+        )
+    url = reverse("console:insights_access_remove", args=[org.org_id])
+    assert admin_client.post(url, {"account_id": [bad]}).status_code == 302
+    assert GroupMember.objects.filter(account=p["old"]).exists()
+
+
 def test_rest_endpoints(seeded, org_admin, other_org_admin):
     org, p, _jira, _wiki = seeded
     api = api_client_for(org_admin)
