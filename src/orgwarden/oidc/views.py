@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider import views as dot
 from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
-from oauth2_provider.models import get_application_model
+from oauth2_provider.models import get_application_model, get_grant_model
 from oauthlib.common import INVALID_HEX_PATTERN, add_params_to_uri
 
 from orgwarden.accounts.signin import session_proofs
@@ -32,6 +32,18 @@ from orgwarden.tokens.introspection import activity_record
 from orgwarden.tokens.oauth import client_credentials, oauth_error, unreadable_form
 
 _PERSON_CAN_ACT = frozenset({"two_step_required", "email_unverified"})
+# Parameters DOT stores with the code, and its columns' sizes (RFC 7636 caps a code challenge at
+# 128 characters too): PostgreSQL refuses a longer value (a 500), SQLite would store it.
+_STORED_WITH_THE_CODE = ("code_challenge", "nonce")
+
+
+def _oversized(request: HttpRequest) -> str | None:
+    """The description of the first parameter too long for its column, else ``None``."""
+    for name in _STORED_WITH_THE_CODE:
+        limit = get_grant_model()._meta.get_field(name).max_length
+        if any(len(value) > limit for value in request.GET.getlist(name)):
+            return f"{name} is longer than {limit} characters."
+    return None
 
 
 def _holds_nul(request: HttpRequest) -> bool:
@@ -105,6 +117,11 @@ class AuthorizeView(dot.AuthorizationView):
         )
         if client is None:
             return super().get(request, *args, **kwargs)  # DOT's own error answer
+        oversized = _oversized(request)
+        if oversized is not None:
+            return self._error_to_client(request, client, "invalid_request", oversized) or oauth_error(
+                "invalid_request", oversized
+            )
         site, account = client.site, request.user
         reason = sign_in_refusal(account=account, site=site)
         if reason is not None:
@@ -141,6 +158,11 @@ class AuthorizeView(dot.AuthorizationView):
         (the page then says why)."""
         if "none" not in str(request.GET.get("prompt", "")).split():
             return None
+        return self._error_to_client(request, client, error, description)
+
+    def _error_to_client(self, request: HttpRequest, client: SiteClient, error: str, description: str):
+        """The error at the client's redirect URI once DOT has checked it is a registered one, else
+        ``None`` (errors never go to an address the client did not register)."""
         try:
             _scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError:

@@ -382,3 +382,28 @@ def test_pkce_plain_or_no_method_is_refused(product, manage, grant, method):
     answer = parse_qs(urlsplit(refused["Location"]).query)
     assert answer["error"] == ["invalid_request"] and answer["state"] == ["s"]
     assert not Grant.objects.exists()
+
+
+@pytest.mark.parametrize("extra", [{"nonce": "n" * 256}, {"code_challenge": "c" * 129}])
+def test_a_parameter_longer_than_its_column_is_invalid_request_not_a_500(product, manage, grant, extra):
+    """django-oauth-toolkit stores the nonce (255 characters) and the code challenge (128, RFC 7636's
+    cap) with the code: PostgreSQL refused a longer one (a 500), SQLite stored it. The error goes
+    back to the registered redirect URI, as any other invalid request's."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.test import Client
+    from oauth2_provider.models import Grant
+
+    person = manage()
+    grant(person)
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    refused = client.get("/oauth2/authorize/", authorize_query(product, state="s", **extra))
+    assert refused.status_code == 302 and refused["Location"].startswith(CALLBACK + "?")
+    answer = parse_qs(urlsplit(refused["Location"]).query)
+    assert answer["error"] == ["invalid_request"] and answer["state"] == ["s"]
+    assert not Grant.objects.exists()
+    elsewhere = client.get(
+        "/oauth2/authorize/", authorize_query(product, redirect_uri="https://evil.example/cb", **extra)
+    )
+    assert elsewhere.status_code == 400 and "evil.example" not in elsewhere.get("Location", "")
