@@ -81,6 +81,8 @@ def _not_self(actor: OrgActor, org_user: OrgUser, what: str) -> None:
 
 def _clean_message(message: str) -> str:
     message = (message or "").strip()
+    if "\x00" in message:  # PostgreSQL refuses NUL in text
+        raise InvalidInput("Enter the message as text.")
     if len(message) > MESSAGE_MAX:
         raise InvalidInput(f"Keep the message to {MESSAGE_MAX} characters or fewer.")
     return message

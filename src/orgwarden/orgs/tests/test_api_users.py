@@ -155,6 +155,16 @@ def test_disable_and_enable(api, key, org, managed):
     assert api.post(manage(managed, "/lifecycle/disable")).json()["status"] == "deactivated"
 
 
+@pytest.mark.parametrize("message", ["\x00", "Left\x00"])
+def test_disable_with_a_nul_in_the_message_is_400_and_changes_nothing(api, managed, message):
+    """PostgreSQL refuses NUL in text (was a 500 there; SQLite stored it)."""
+    response = api.post(manage(managed, "/lifecycle/disable"), {"message": message})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+    managed.refresh_from_db()
+    assert managed.status == Account.Status.ACTIVE
+    assert not AuditEvent.objects.filter(action="org:account:deactivated").exists()
+
+
 def test_delete_and_cancel(api, key, org, managed):
     response = api.post(manage(managed, "/lifecycle/delete"))
     assert response.status_code == 200, response.content
