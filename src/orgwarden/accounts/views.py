@@ -192,11 +192,14 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
             )
         except InvalidLink as exc:
             return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
-        except TooManyAttempts as exc:
-            form.add_error(None, exc.message)
-            throttled = True
-        except WrongPassword:
-            form.add_error("password", "That is not the password of this account.")
+        except (TooManyAttempts, WrongPassword) as exc:
+            if form is None:  # the account got a password since this request looked: ask for it
+                return redirect(request.path)
+            if isinstance(exc, TooManyAttempts):
+                form.add_error(None, exc.message)
+                throttled = True
+            else:
+                form.add_error("password", "That is not the password of this account.")
         else:
             messages.success(request, f"Your email {idn_unicode(account.email)} is verified.")
             return redirect("accounts:account" if signed_in == account else "accounts:login")

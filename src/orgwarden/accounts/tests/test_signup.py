@@ -213,3 +213,31 @@ def test_profile_page_renames(browser, account, sign_in, one_event):
     assert account.display_name == "Renamed"
     one_event("account:profile:updated")
     assert browser.post("/account/", {"display_name": "n" * 10_000}).status_code == 400
+
+
+def test_an_account_that_got_a_password_while_the_link_was_open_is_asked_for_it(
+    django_capture_on_commit_callbacks, mailoutbox, monkeypatch
+):
+    """The page looked, found no password, and one was set before the verification ran: the
+    answer is the page again, now asking for it — not an error."""
+    from orgwarden.accounts import services
+
+    account = Account.objects.create(email="late@example.com", display_name="Late")
+    account.set_unusable_password()
+    account.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.email_verification_send(account=account)
+    path = re.search(r"http://testserver(/verify-email/\S+)", mailoutbox[-1].body).group(1)
+    looked = services.email_verification_account
+
+    def password_set_meanwhile(**kwargs):
+        found = looked(**kwargs)
+        stored = Account.objects.get(pk=found.pk)
+        stored.set_password(STRONG)
+        stored.save(update_fields=["password"])
+        return found
+
+    monkeypatch.setattr(services, "email_verification_account", password_set_meanwhile)
+    response = Client().post(path)
+    assert response.status_code == 302 and response["Location"] == path
+    assert not Account.objects.get(pk=account.pk).email_verified
