@@ -296,3 +296,33 @@ def test_without_a_password_moving_needs_a_code_of_the_current_app(enrolled):
     assert moved.status_code == 200
     account.refresh_from_db()
     assert crypto.decrypt(account.totp_secret) == new_secret
+
+
+@pytest.mark.parametrize("has_password", [True, False])
+@pytest.mark.parametrize(
+    "proof",
+    ["a\x00b", "\x00", "x" * 100_000, "١٢٣٤٥٦", "123 456", "-1", "9" * 40, "%ED%A0%80", "xxxx-xxxx-xxxx\x00"],
+)
+def test_odd_current_proofs_when_moving_are_form_errors_and_change_nothing(enrolled, has_password, proof):
+    """The re-enrolment's proof (password, or a code of the current app) with hostile values: a 400
+    form answer, the old app kept; never a 500 (PostgreSQL refuses NUL in text)."""
+    account, old_secret, _ = enrolled
+    if not has_password:
+        account.set_unusable_password()
+        account.save()
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
+        new_secret = _new_app_secret(client)
+        if proof.startswith("%"):  # bytes no text holds (a lone surrogate), sent as the browser would
+            body = f"code={pyotp.TOTP(new_secret).now()}&current_proof={proof}"
+            response = client.post(
+                "/account/two-step/setup", body, content_type="application/x-www-form-urlencoded"
+            )
+        else:
+            response = client.post(
+                "/account/two-step/setup", {"code": pyotp.TOTP(new_secret).now(), "current_proof": proof}
+            )
+    assert response.status_code == 400, response.status_code
+    account.refresh_from_db()
+    assert crypto.decrypt(account.totp_secret) == old_secret
