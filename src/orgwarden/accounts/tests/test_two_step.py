@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -255,13 +257,23 @@ def _new_app_secret(client: Client) -> str:
     return re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page.content.decode()).group(1).replace(" ", "")
 
 
-def test_moving_to_a_new_app_needs_the_password(enrolled, password):
-    """It used to need only the session: whoever held one could put their own app in its place."""
-    account, old_secret, _ = enrolled
+@contextmanager
+def _moving_to_a_new_app(account: Account, *, has_password: bool = True) -> Iterator[tuple[Client, str]]:
+    """A signed-in client of ``account`` on the new-app page two minutes after enrolment, and the
+    new app's secret; with ``has_password=False`` the account has none (it proves itself by a code)."""
+    if not has_password:
+        account.set_unusable_password()
+        account.save()
     client = Client()
     client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
     with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
-        new_secret = _new_app_secret(client)
+        yield client, _new_app_secret(client)
+
+
+def test_moving_to_a_new_app_needs_the_password(enrolled, password):
+    """It used to need only the session: whoever held one could put their own app in its place."""
+    account, old_secret, _ = enrolled
+    with _moving_to_a_new_app(account) as (client, new_secret):
         assert b'name="current_proof"' in client.get("/account/two-step/setup").content
         for proof in ({}, {"current_proof": "wrong-password"}):
             refused = client.post("/account/two-step/setup", {"code": pyotp.TOTP(new_secret).now(), **proof})
@@ -279,12 +291,7 @@ def test_moving_to_a_new_app_needs_the_password(enrolled, password):
 
 def test_without_a_password_moving_needs_a_code_of_the_current_app(enrolled):
     account, old_secret, _ = enrolled
-    account.set_unusable_password()
-    account.save()
-    client = Client()
-    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
-    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
-        new_secret = _new_app_secret(client)
+    with _moving_to_a_new_app(account, has_password=False) as (client, new_secret):
         refused = client.post(
             "/account/two-step/setup", {"code": pyotp.TOTP(new_secret).now(), "current_proof": "000000"}
         )
@@ -307,13 +314,7 @@ def test_odd_current_proofs_when_moving_are_form_errors_and_change_nothing(enrol
     """The re-enrolment's proof (password, or a code of the current app) with hostile values: a 400
     form answer, the old app kept; never a 500 (PostgreSQL refuses NUL in text)."""
     account, old_secret, _ = enrolled
-    if not has_password:
-        account.set_unusable_password()
-        account.save()
-    client = Client()
-    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
-    with time_machine.travel(T0 + timedelta(minutes=2), tick=False):
-        new_secret = _new_app_secret(client)
+    with _moving_to_a_new_app(account, has_password=has_password) as (client, new_secret):
         if proof.startswith("%"):  # bytes no text holds (a lone surrogate), sent as the browser would
             body = f"code={pyotp.TOTP(new_secret).now()}&current_proof={proof}"
             response = client.post(
