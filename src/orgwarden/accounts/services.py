@@ -197,9 +197,19 @@ def email_verify(*, token: str, signed_in: Account | None = None, password: str 
     counts a failure outside the transaction that marks the email (see ``current_password_confirm``).
     """
     account = email_verification_account(token=token)
-    if not account.email_verified and (signed_in is None or signed_in.pk != account.pk):
+    if email_verification_asks_password(account=account, signed_in=signed_in):
         current_password_confirm(account=account, password=password)
     return _email_verified_mark(token=token)
+
+
+def email_verification_asks_password(*, account: Account, signed_in: Account | None) -> bool:
+    """Whether verifying ``account``'s email, by whoever is ``signed_in``, takes its password
+    (``email_verify`` says why); the page asks for it when this says so."""
+    return (
+        not account.email_verified
+        and account.has_usable_password()
+        and (signed_in is None or signed_in.pk != account.pk)
+    )
 
 
 @transaction.atomic

@@ -178,11 +178,7 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
     except InvalidLink as exc:
         return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
     signed_in = request.user if request.user.is_authenticated else None
-    needs_password = (
-        not account.email_verified
-        and account.has_usable_password()
-        and (signed_in is None or signed_in.pk != account.pk)
-    )
+    needs_password = services.email_verification_asks_password(account=account, signed_in=signed_in)
     form = PasswordForm(request.POST if request.method == "POST" else None) if needs_password else None
     throttled = False
     if request.method == "POST" and (form is None or form.is_valid()):

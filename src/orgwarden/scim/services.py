@@ -596,7 +596,7 @@ def scim_records_release(org: Any, account: Account) -> dict[str, Any]:
     synced = GroupMember.objects.filter(account=account, group__org=org, group__directory__isnull=False)
     left = sorted(synced.values_list("group__group_id", flat=True))
     if left:
-        GroupMember.objects.filter(account=account, group__group_id__in=left).delete()
+        synced.delete()
         details["synced_groups_left"] = left
     return details
 
