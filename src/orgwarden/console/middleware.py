@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
 from orgwarden.logs import SECRET_PATH_PARAMETERS
 
@@ -43,7 +43,8 @@ class RejectNulInPathMiddleware:
 
     PostgreSQL refuses NUL in text, so an id like ``/admin/o/%00/`` would otherwise reach a query
     and fail there. No id holds a NUL, so the honest answer is "not found" — the product's 404 page,
-    or the REST API's JSON 404. Forms and the REST API already refuse NUL in values they parse.
+    or the 404 in the format of the machine calling (SCIM, the REST API, OAuth). Forms and the REST
+    API already refuse NUL in values they parse.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -51,11 +52,12 @@ class RejectNulInPathMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path:
-            if request.path.startswith("/api/"):  # the REST API's own error format
-                return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
-            if request.path.startswith("/scim/"):  # the SCIM error schema (RFC 7644 §3.12)
-                from orgwarden.scim.views import scim_error
+            from orgwarden.console.views.errors import machine_error  # SCIM's, the API's, OAuth's
 
-                return scim_error("Not found.", 404)
+            answer = machine_error(
+                request.path, 404, "Not found.", code="not_found", oauth_code="invalid_request"
+            )
+            if answer is not None:
+                return answer
             raise Http404("No such page")
         return self.get_response(request)

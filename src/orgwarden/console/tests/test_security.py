@@ -159,12 +159,56 @@ def test_unknown_org_renders_the_products_404_page(admin_client):
         "/saml/%00/metadata",
         "/helpcenter/%00/",
         "/api/admin/v1/orgs/%00",
+        "/scim/directory/%00/Users",
+        "/oauth2/token/%00",
     ],
 )
 def test_a_nul_anywhere_in_the_path_is_a_404_before_any_view(admin_client, path):
+    """In the caller's format: the API's, SCIM's error schema, OAuth's error, else the 404 page."""
     response = admin_client.get(path)
     assert response.status_code == 404
     if path.startswith("/api/"):
         assert response.json()["code"] == "not_found"
+    elif path.startswith("/scim/"):
+        assert response["Content-Type"] == "application/scim+json"
+        assert response.json()["status"] == "404"
+    elif path.startswith("/oauth2/"):
+        assert response.json()["error"] == "invalid_request"
     else:
         assert b"Page not found" in response.content
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/scim/directory/d1/Users", "scim"),
+        ("/api/admin/v1/orgs", "api"),
+        ("/oauth2/token/", "oauth"),
+        ("/login", "page"),
+    ],
+)
+def test_a_host_this_server_does_not_answer_to_is_a_400_in_the_callers_format(client, path, kind):
+    response = client.get(path, HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    if kind == "page":
+        assert b"Bad request" in response.content
+        return
+    body = response.json()
+    message = {
+        "scim": body.get("detail"),
+        "api": body.get("message"),
+        "oauth": body.get("error_description"),
+    }[kind]
+    assert "Host header" in message
+    if kind == "scim":
+        assert response["Content-Type"] == "application/scim+json" and body["status"] == "400"
+    elif kind == "api":
+        assert body["code"] == "bad_request"
+    else:
+        assert body["error"] == "invalid_request"
+
+
+def test_an_unknown_oauth_endpoint_is_an_oauth_404(client):
+    response = client.post("/oauth2/token/extra")
+    assert response.status_code == 404
+    assert response.json() == {"error": "invalid_request", "error_description": "There is no such endpoint."}

@@ -11,7 +11,8 @@ session, which lives in the database that may be what failed.
 import sys
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
@@ -35,7 +36,11 @@ def csrf_failure(request, reason=""):
 
 
 def not_found(request, exception=None):
-    return render(request, "console/errors/404.html", status=404)
+    """Django's handler404; the SCIM and API URLs answer their own unknown paths, the OAuth ones not."""
+    answer = machine_error(
+        request.path_info, 404, "There is no such endpoint.", code="not_found", oauth_code="invalid_request"
+    )
+    return answer or render(request, "console/errors/404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -44,25 +49,37 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return failure_answer(request, sys.exc_info()[1])
 
 
+def machine_error(path: str, status: int, message: str, *, code: str, oauth_code: str) -> HttpResponse | None:
+    """The error in the format of the machines that call ``path``, or ``None`` for people's pages:
+    SCIM's error schema under ``/scim/``, the API's ``{"code", "message"}`` under ``/api/``, and
+    OAuth's ``{"error", "error_description"}`` (``oauth_code``, one of RFC 6749's) for the OAuth
+    endpoints machines call. Also used by ``orgwarden.worker`` for what gunicorn refuses itself."""
+    if path.startswith("/scim/"):
+        from orgwarden.scim.views import scim_error
+
+        return scim_error(message, status)
+    if path.startswith("/api/"):
+        return JsonResponse({"code": code, "message": message}, status=status)
+    if path.startswith(OAUTH_MACHINE_PATHS):
+        from orgwarden.tokens.oauth import oauth_error
+
+        return oauth_error(oauth_code, message, status)
+    return None
+
+
 def failure_answer(request: HttpRequest, exc: BaseException | None) -> HttpResponse:
     """500, or 503 with ``Retry-After`` when ``exc`` says the database is out of reach, in the
     caller's format."""
     unavailable = outage.database_unavailable(exc)
     status, message = (503, outage.MESSAGE) if unavailable else (500, UNEXPECTED)
-    path = request.path_info
-    if path.startswith("/scim/"):
-        from orgwarden.scim.views import scim_error
-
-        response = scim_error(message, status)
-    elif path.startswith("/api/"):
-        from orgwarden.api.api import error
-
-        response = error(request, status, "unavailable" if unavailable else "server_error", message)
-    elif path.startswith(OAUTH_MACHINE_PATHS):
-        from orgwarden.tokens.oauth import oauth_error
-
-        response = oauth_error("temporarily_unavailable" if unavailable else "server_error", message, status)
-    else:
+    response = machine_error(
+        request.path_info,
+        status,
+        message,
+        code="unavailable" if unavailable else "server_error",
+        oauth_code="temporarily_unavailable" if unavailable else "server_error",
+    )
+    if response is None:
         template = "console/errors/503.html" if unavailable else "console/errors/500.html"
         page = render_to_string(template, {"installation_name": settings.INSTALLATION_NAME})
         response = HttpResponse(page, status=status)
@@ -72,7 +89,16 @@ def failure_answer(request: HttpRequest, exc: BaseException | None) -> HttpRespo
 
 
 def bad_request(request, exception=None):
-    return render(request, "console/errors/400.html", status=400)
+    """Django's handler400: a request Django refuses before any view, such as a Host header this
+    server does not answer to (``ALLOWED_HOSTS``, from ``ORGWARDEN_BASE_URL``)."""
+    message = (
+        "This server does not answer to this Host header. Send requests to the address it is "
+        "configured with (ORGWARDEN_BASE_URL, or ORGWARDEN_ALLOWED_HOSTS)."
+        if isinstance(exception, DisallowedHost)
+        else "The request could not be read."
+    )
+    answer = machine_error(request.path_info, 400, message, code="bad_request", oauth_code="invalid_request")
+    return answer or render(request, "console/errors/400.html", status=400)
 
 
 def forbidden(request, exception=None):
