@@ -42,7 +42,8 @@ def serve_options(args: list[str]) -> dict[str, Any]:
     return {
         "bind": [bind],
         "workers": workers,
-        "worker_class": "sync",
+        # gunicorn's sync worker, answering what gunicorn refuses in the caller's format
+        "worker_class": "orgwarden.worker.Worker",
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "orgwarden",

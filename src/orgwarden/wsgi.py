@@ -22,13 +22,20 @@ microseconds).
 A path is only eligible when the full stack would do nothing else for it; the test suite checks
 that the short lane and the full stack give the same status, body and headers for the same
 requests (tokens/tests/test_wsgi_lane.py, scim/tests/test_wsgi_lane.py).
+
+Request bodies sent with ``Transfer-Encoding: chunked`` (no ``Content-Length``: what an HTTP
+client sends for a body it streams) are read here, up to ``CHUNKED_BODY_MAX``, and handed to Django
+with their length: Django reads a body only as far as ``CONTENT_LENGTH`` says, so without this every
+view saw such a body as empty. A larger body is a 413, one that is not valid chunked coding a 400,
+both in the caller's format (``console.views.errors.machine_error``).
 """
 
 from __future__ import annotations
 
 import gc
+import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgwarden.settings")
 
@@ -47,6 +54,8 @@ MACHINE_ENDPOINTS = {"/oauth2/introspect": "orgwarden.tokens.views.introspect"}
 # Path prefixes all of whose URLs are machine traffic; the URLconf routes them (``_routed``).
 MACHINE_PREFIXES = ("/scim/",)
 _VIEW_HOOKS = ("process_view", "process_exception", "process_template_response")
+# The largest body any view reads: SCIM's (a group PUT with 10,000 members), ``scim.views.MAX_BODY``.
+CHUNKED_BODY_MAX = 5 * 1024 * 1024
 
 
 class OrgwardenWSGIHandler(WSGIHandler):
@@ -75,6 +84,17 @@ class OrgwardenWSGIHandler(WSGIHandler):
             handler = convert_exception_to_response(middleware)
         return handler
 
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() and not environ.get(
+            "CONTENT_LENGTH"
+        ):
+            refusal = _buffer_chunked_body(environ)
+            if refusal is not None:
+                headers = [*refusal.items(), ("Content-Length", str(len(refusal.content)))]
+                start_response(f"{refusal.status_code} {refusal.reason_phrase}", headers)
+                return [refusal.content]
+        return super().__call__(environ, start_response)
+
     def get_response(self, request: HttpRequest) -> HttpResponse:
         chain = self.machine_chains.get(request.path_info)
         if chain is None and request.path_info.startswith(MACHINE_PREFIXES):
@@ -100,6 +120,25 @@ def _routed(request: HttpRequest) -> HttpResponse:
     if hasattr(response, "render") and callable(response.render):
         response = response.render()
     return response
+
+
+def _buffer_chunked_body(environ: dict) -> HttpResponse | None:
+    """Read a chunked body into memory and give ``environ`` its length; or the refusal to answer."""
+    try:
+        body = environ["wsgi.input"].read(CHUNKED_BODY_MAX + 1)
+    except Exception:  # whatever the server's reader raises (gunicorn: InvalidChunkSize …), it is broken
+        status, code, message = 400, "bad_request", "The request body is not valid chunked transfer coding."
+    else:
+        if len(body) <= CHUNKED_BODY_MAX:
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return None
+        status, code, message = 413, "too_large", f"The request body is larger than {CHUNKED_BODY_MAX} bytes."
+    from orgwarden.console.views.errors import machine_error
+
+    path = environ.get("PATH_INFO", "")
+    answer = machine_error(path, status, message, code=code, oauth_code="invalid_request")
+    return answer or HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
 def settle_heap() -> None:

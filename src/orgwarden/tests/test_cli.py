@@ -45,7 +45,7 @@ def test_serve_options_defaults(monkeypatch):
     options = cli.serve_options([])
     assert options["bind"] == ["127.0.0.1:8000"]
     assert options["workers"] == 2
-    assert options["worker_class"] == "sync"
+    assert options["worker_class"] == "orgwarden.worker.Worker"
     assert options["accesslog"] == "-"
 
 
