@@ -49,6 +49,7 @@ default postgresql://postgres@127.0.0.1:5432). Needs scim2-server (in the dev ex
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -58,7 +59,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -382,7 +383,9 @@ def floor(target: Target, path: str) -> dict:
 # --- the servers --------------------------------------------------------------------------------------
 
 
-def peer_run() -> dict[str, dict]:
+@contextlib.contextmanager
+def peer_target() -> Iterator[Target]:
+    """The peer scim2-server under gunicorn (one gthread worker, ``CLIENTS`` threads), answering."""
     port = free_port(8925, 8949)
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
@@ -412,9 +415,14 @@ def peer_run() -> dict[str, dict]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("scim2-server did not answer in 30 s")
             time.sleep(0.2)
-        return workloads(target)
+        yield target
     finally:
         stop(server)
+
+
+def peer_run() -> dict[str, dict]:
+    with peer_target() as target:
+        return workloads(target)
 
 
 def ours_run(database: str, tmp: Path) -> dict[str, dict]:

@@ -1,0 +1,161 @@
+"""How fast could any SCIM create be here? The ceiling beside the peer's create, one JSON line each.
+
+Issue #6 asks for orgwarden's create rate to be at least twice the in-memory peer scim2-server's,
+through gunicorn with two workers. ``bench/scim.py`` measures orgwarden's and the peer's creates;
+this script measures what bounds them, with the same httpx client and the same user bodies:
+
+- ``http_ceiling_create``: ``POST /Users`` to ``bench/_bare_wsgi_app.py``, an application that does
+  no work (reads the body, answers 201 with a fresh id), behind gunicorn with two of the sync
+  workers ``orgwarden serve`` runs (``orgwarden.worker.Worker``), one client and then
+  ``BENCH_CLIENTS`` clients. Also behind two gthread workers (keep-alive, as the peer is served),
+  for comparison. Nothing can create faster through that server on this machine.
+- ``scim_create_sequential`` / ``scim_create_concurrent`` of the peer (``bench/scim.py``'s setup).
+- ``pg_durable_commit``: one-row autocommit INSERTs on the PostgreSQL server (``synchronous_commit``
+  as the server has it): what every durable write to PostgreSQL waits for on this machine's disk,
+  whatever the application.
+- ``scim_ceiling``: the ceiling's rate over the peer's create rate. Below 2, no application behind
+  this HTTP server can meet the target on this machine.
+
+Usage: ``python bench/scim_ceiling.py``. Environment: ``BENCH_CEILING_N`` (requests per phase,
+5000), ``BENCH_CLIENTS`` (4), ``BENCH_PG_URL``. Needs scim2-server (in the dev extras).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from _harness import free_port, stop
+from scim import (
+    CLIENTS,
+    PG_SERVER,
+    Target,
+    create,
+    figures,
+    line,
+    peer_target,
+    run_items,
+    user_name,
+)
+
+N = int(os.environ.get("BENCH_CEILING_N", "5000"))
+SERVE_WORKER = "orgwarden.worker.Worker"  # what ``orgwarden serve`` runs: gunicorn's sync worker, subclassed
+PG_NAME = "bench_scim_ceiling"
+
+
+@contextlib.contextmanager
+def bare_target(worker_class: str) -> Iterator[Target]:
+    port = free_port(8950, 8969)
+    threads = ("--threads", str(CLIENTS)) if worker_class == "gthread" else ()
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", worker_class),
+            *threads,
+            *("--no-control-socket", "--bind", f"127.0.0.1:{port}", "_bare_wsgi_app:application"),
+        ],
+        cwd=Path(__file__).parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.post(f"{base}/Users", content=b"{}", timeout=2).status_code == 201:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the bare WSGI app did not answer in 30 s")
+            time.sleep(0.2)
+        name = "sync" if worker_class == SERVE_WORKER else worker_class
+        yield Target(f"bare-wsgi-{name}", "none", base, "unused")
+    finally:
+        stop(server)
+
+
+def creates(target: Target, clients: int) -> dict:
+    prefix = f"ceil{clients}"
+    run_items(target, list(range(100)), lambda h, i: create(h, user_name(prefix + "w", i), i), 1)
+    samples, wall = run_items(
+        target, list(range(N)), lambda h, i: create(h, user_name(prefix, i), i), clients
+    )
+    return figures(samples, wall)
+
+
+def pg_commits() -> dict:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {PG_NAME}")
+    try:
+        with psycopg.connect(f"{PG_SERVER}/{PG_NAME}", autocommit=True) as conn:
+            setting = conn.execute("SHOW synchronous_commit").fetchone()[0]
+            conn.execute("CREATE TABLE t (id bigserial PRIMARY KEY, v text NOT NULL)")
+            samples = []
+            began = time.perf_counter()
+            for i in range(2000):
+                t0 = time.perf_counter()
+                conn.execute("INSERT INTO t (v) VALUES (%s)", (f"row{i}",))
+                samples.append(time.perf_counter() - t0)
+            wall = time.perf_counter() - began
+    finally:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+    return {"synchronous_commit": setting, **figures(samples, wall)}
+
+
+def main() -> None:
+    load_start = round(os.getloadavg()[0], 2)
+    rates = {}
+    for worker_class in (SERVE_WORKER, "gthread"):
+        with bare_target(worker_class) as target:
+            for clients in (1, CLIENTS):
+                stats = creates(target, clients)
+                rates[(worker_class, clients)] = stats["per_second"]
+                line("http_ceiling_create", target, 0, clients, stats)
+    peer_p50 = {}
+    with peer_target() as target:
+        for clients in (1, CLIENTS):
+            stats = creates(target, clients)
+            rates[("peer", clients)] = stats["per_second"]
+            peer_p50[clients] = stats["p50_ms"]
+            operation = "scim_create_sequential" if clients == 1 else "scim_create_concurrent"
+            line(operation, target, N, clients, stats)
+    commit = pg_commits()
+    print(json.dumps({"operation": "pg_durable_commit", "server": "postgresql", **commit}), flush=True)
+
+    def over(kind: str, clients: int) -> float:
+        return round(rates[(kind, clients)] / rates[("peer", clients)], 2)
+
+    summary = {
+        "operation": "scim_ceiling",
+        "ratio_sync_ceiling_to_peer_create_sequential": over(SERVE_WORKER, 1),
+        "ratio_sync_ceiling_to_peer_create_concurrent": over(SERVE_WORKER, CLIENTS),
+        "ratio_gthread_ceiling_to_peer_create_sequential": over("gthread", 1),
+        "ratio_gthread_ceiling_to_peer_create_concurrent": over("gthread", CLIENTS),
+        # The time a create may spend in the application, beyond the server's own, for 2x the peer.
+        "app_budget_ms_for_2x_sequential_sync": round(
+            1000 / (2 * rates[("peer", 1)]) - 1000 / rates[(SERVE_WORKER, 1)], 3
+        ),
+        # One durable PostgreSQL commit against the peer's whole create, round trip included.
+        "ratio_pg_commit_p50_to_peer_create_p50": round(commit["p50_ms"] / peer_p50[1], 2),
+        "target_2x_reachable_behind_sync_gunicorn": min(over(SERVE_WORKER, 1), over(SERVE_WORKER, CLIENTS))
+        >= 2,
+        "load_avg_1m": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
+    }
+    print(json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()
