@@ -117,6 +117,12 @@ def redact_query(query: str) -> str:
     def pair(match: re.Match[str]) -> str:
         if unquote_plus(match["name"]) in SECRET_QUERY_PARAMETERS and match["value"]:
             return f"{match['name']}={REDACTED}"
+        if "/" in match["value"] or "%2f" in match["value"].lower():
+            # a link as a value: ``/signup?next=/admin/invitations/<token>`` carries the invitation
+            value = unquote_plus(match["value"])
+            safe = redact_url(value)
+            if safe != value:
+                return f"{match['name']}={safe}"
         return match[0]
 
     return _QUERY_PAIR.sub(pair, query)

@@ -157,6 +157,17 @@ def test_one_time_link_tokens_and_token_parameters_stay_out_of_the_log(tmp_path,
         ("/x?id%5Ftoken%5Fhint=z", f"/x?id%5Ftoken%5Fhint={logs.REDACTED}"),  # an escaped name
         ("https://h.test/login/link/abc?x=1#f", f"https://h.test/login/link/{logs.REDACTED}?x=1#f"),
         ("/users/?q=pat", "/users/?q=pat"),
+        # a one-time link as the page to come back to (an invitation's "Sign in", "Create an account")
+        (
+            "/signup?next=/admin/invitations/abc&email=b%40acme.test",
+            f"/signup?next=/admin/invitations/{logs.REDACTED}&email=b%40acme.test",
+        ),
+        ("/login?next=%2Fadmin%2Finvitations%2Fabc", f"/login?next=/admin/invitations/{logs.REDACTED}"),
+        (
+            "https://h.test/login?next=/admin/invitations/abc",
+            f"https://h.test/login?next=/admin/invitations/{logs.REDACTED}",
+        ),
+        ("/login?next=/admin/o/org-1/users/", "/login?next=/admin/o/org-1/users/"),
         ("-", "-"),
     ],
 )
