@@ -12,6 +12,21 @@ def new_public_id() -> str:
     return secrets.token_hex(12)
 
 
+PUBLIC_ID_MAX = 24
+
+
+def public_id_lookup(value: object) -> str:
+    """``value`` as the public id to look up: itself when it could be one, else "" (no row has it).
+
+    Ids come from URLs, forms and JSON. Cutting a long one to 24 characters would let
+    ``<a real id>zz`` find the real object (and act on it); a NUL would make PostgreSQL refuse the
+    query. So anything longer than an id, holding a NUL or not a string looks up "": not found.
+    """
+    if not isinstance(value, str) or len(value) > PUBLIC_ID_MAX or "\x00" in value:
+        return ""
+    return value
+
+
 def new_secret(prefix: str = "") -> str:
     """A high-entropy one-time value (256 bits), URL-safe."""
     return prefix + secrets.token_urlsafe(32)

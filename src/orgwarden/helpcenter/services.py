@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.helpcenter import emails, selectors
@@ -152,7 +152,7 @@ def help_center_certificate_remove(
     ``AuthenticationRule``."""
     audit_actor = org_actor(org=org, actor=actor)
     help_center = _locked(org, site_id)
-    certificate = help_center.certificates.filter(certificate_id=certificate_id[:24]).first()
+    certificate = help_center.certificates.filter(certificate_id=public_id_lookup(certificate_id)).first()
     if certificate is None:
         raise NotFound()
     if help_center.sso_enabled and help_center.certificates.count() == 1:
@@ -295,7 +295,7 @@ def help_center_sso_test_record(
 def _customer_locked(help_center: HelpCenter, customer_id: str) -> Customer:
     customer = (
         Customer.objects.select_for_update()
-        .filter(help_center=help_center, customer_id=customer_id[:24])
+        .filter(help_center=help_center, customer_id=public_id_lookup(customer_id))
         .first()
     )
     if customer is None:

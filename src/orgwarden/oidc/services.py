@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from oauth2_provider.models import Application
 
+from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.oidc.checks import REASONS
@@ -69,7 +70,7 @@ def site_redirect_uris_set(
     ``InvalidInput`` (bad address, or no client secret yet: create one first)."""
     who = org_actor(org=org, actor=actor)
     uris, logout = clean_redirect_uris(redirect_uris), clean_redirect_uris(logout_uris)
-    site = ProductSite.objects.filter(org=org, site_id=str(site_id)[:24]).first()
+    site = ProductSite.objects.filter(org=org, site_id=public_id_lookup(site_id)).first()
     if site is None:
         raise NotFound()
     client = SiteClient.objects.select_related("application").select_for_update().filter(site=site).first()

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Directory, OrgAdmin, Organization, OrgUser, ProductSite
@@ -220,7 +221,7 @@ def directories_with_policies(*, org: Organization) -> list[DirectoryPolicies]:
 
 
 def directory_get(*, org: Organization, directory_id: str) -> Directory:
-    directory = Directory.objects.filter(org=org, directory_id=str(directory_id)[:24]).first()
+    directory = Directory.objects.filter(org=org, directory_id=public_id_lookup(directory_id)).first()
     if directory is None:
         raise NotFound()
     return directory
@@ -230,7 +231,7 @@ def policy_get(*, org: Organization, policy_id: str) -> AuthenticationPolicy:
     """``org``'s policy ``policy_id`` (with its directory); raises ``NotFound`` for any other."""
     policy = (
         AuthenticationPolicy.objects.select_related("directory", "org")
-        .filter(org=org, policy_id=str(policy_id)[:24])
+        .filter(org=org, policy_id=public_id_lookup(policy_id))
         .first()
     )
     if policy is None:
@@ -308,7 +309,7 @@ def managed_account(*, org: Organization, account_id: str) -> Account:
     """The account ``account_id`` that ``org`` manages; raises ``NotFound`` otherwise."""
     org_user = (
         OrgUser.objects.select_related("account")
-        .filter(org=org, is_managed=True, account__account_id=str(account_id)[:24])
+        .filter(org=org, is_managed=True, account__account_id=public_id_lookup(account_id))
         .first()
     )
     if org_user is None:

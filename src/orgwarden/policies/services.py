@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orgwarden.accounts import emails, two_step
+from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account, Session, stored_session_key
 from orgwarden.accounts.services import password_check
 from orgwarden.audit.services import Actor, Target, event_record
@@ -314,7 +315,7 @@ def policy_members_move(*, org: Organization, actor: OrgActor, policy_id: str, a
     """
     who = org_actor(org=org, actor=actor)
     policy = selectors.policy_get(org=org, policy_id=policy_id)
-    ids = list(dict.fromkeys(str(a)[:24] for a in account_ids))
+    ids = list(dict.fromkeys(public_id_lookup(a) for a in account_ids))
     if not ids:
         raise MoveRefused("Choose at least one account.")
     if len(ids) > MOVE_MAX:
@@ -385,7 +386,7 @@ def break_glass_add(*, org: Organization, actor: Account, account_id: str) -> Br
     who = _require_admin(org=org, actor=actor)
     Organization.objects.select_for_update().filter(pk=org.pk).first()  # serialises concurrent adds
     admin = OrgAdmin.objects.select_related("account").filter(
-        org=org, account__account_id=str(account_id)[:24]
+        org=org, account__account_id=public_id_lookup(account_id)
     )
     role = admin.first()
     if role is None:
@@ -410,7 +411,7 @@ def break_glass_remove(*, org: Organization, actor: Account, account_id: str) ->
     who = _require_admin(org=org, actor=actor)
     row = (
         BreakGlassAdmin.objects.select_related("account")
-        .filter(org=org, account__account_id=str(account_id)[:24])
+        .filter(org=org, account__account_id=public_id_lookup(account_id))
         .first()
     )
     if row is None:

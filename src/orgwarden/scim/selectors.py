@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from orgwarden.accounts.ids import secret_matches
+from orgwarden.accounts.ids import public_id_lookup, secret_matches
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory, Organization
 from orgwarden.scim import rows
@@ -34,7 +34,7 @@ def directory_for_key(*, directory_id: str, key: str) -> Directory | None:
     """
     if not key or "\x00" in directory_id or "\x00" in key:
         return None
-    found = rows.directory_with_key_hash(directory_id[:24])
+    found = rows.directory_with_key_hash(public_id_lookup(directory_id))
     if found is None or not secret_matches(key, found[1]):
         return None
     return found[0]
@@ -372,7 +372,7 @@ def root_page(*, directory: Directory, filter_text: str | None, start: str | Non
 def user_get(*, directory: Directory, scim_id: str) -> ScimUser | None:
     if "\x00" in scim_id:
         return None
-    user = _users(directory).filter(scim_id=scim_id[:24]).first()
+    user = _users(directory).filter(scim_id=public_id_lookup(scim_id)).first()
     if user is not None:
         rows.relations_load([user])
     return user
@@ -381,7 +381,7 @@ def user_get(*, directory: Directory, scim_id: str) -> ScimUser | None:
 def group_get(*, directory: Directory, scim_id: str) -> ScimGroup | None:
     if "\x00" in scim_id:
         return None
-    return ScimGroup.objects.filter(directory=directory, scim_id=scim_id[:24]).first()
+    return ScimGroup.objects.filter(directory=directory, scim_id=public_id_lookup(scim_id)).first()
 
 
 # --- console ------------------------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def group_get(*, directory: Directory, scim_id: str) -> ScimGroup | None:
 def idp_directory(*, org: Organization, directory_id: str) -> Directory:
     """``org``'s IdP directory; ``NotFound`` for another org's or the local one."""
     directory = Directory.objects.filter(
-        org=org, directory_id=str(directory_id).replace("\x00", "")[:24], kind=Directory.Kind.IDP
+        org=org, directory_id=public_id_lookup(directory_id), kind=Directory.Kind.IDP
     ).first()
     if directory is None:
         raise NotFound()

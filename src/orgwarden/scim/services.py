@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.exceptions import EmailTaken
-from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash
 from orgwarden.accounts.models import Account, Session, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotFound
@@ -100,7 +100,7 @@ def scim_key_generate(*, org: Any, actor: OrgActor, directory_id: str) -> str:
     who = org_actor(org=org, actor=actor)
     directory = (
         Directory.objects.select_for_update()
-        .filter(org=org, directory_id=str(directory_id)[:24], kind=Directory.Kind.IDP)
+        .filter(org=org, directory_id=public_id_lookup(directory_id), kind=Directory.Kind.IDP)
         .first()
     )
     if directory is None:
@@ -392,7 +392,11 @@ def _email_moved(account: Account, email: str) -> bool:
 def _user_lookup(directory: Directory, scim_id: str) -> ScimUser:
     if "\x00" in str(scim_id):
         raise ResourceNotFound("User")
-    user = ScimUser.objects.select_for_update().filter(directory=directory, scim_id=str(scim_id)[:24]).first()
+    user = (
+        ScimUser.objects.select_for_update()
+        .filter(directory=directory, scim_id=public_id_lookup(scim_id))
+        .first()
+    )
     if user is None:
         raise ResourceNotFound("User")
     return user
@@ -543,7 +547,11 @@ def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
     Raises ``NotFound`` or ``InvalidValue`` (no such account, or it is another record's).
     """
     who = org_actor(org=org, actor=actor)
-    user = ScimUser.objects.select_for_update().filter(directory__org=org, scim_id=str(scim_id)[:24]).first()
+    user = (
+        ScimUser.objects.select_for_update()
+        .filter(directory__org=org, scim_id=public_id_lookup(scim_id))
+        .first()
+    )
     if user is None:
         raise NotFound()
     directory = user.directory
@@ -608,7 +616,9 @@ def _group_lookup(directory: Directory, scim_id: str) -> ScimGroup:
     if "\x00" in str(scim_id):
         raise ResourceNotFound("Group")
     group = (
-        ScimGroup.objects.select_for_update().filter(directory=directory, scim_id=str(scim_id)[:24]).first()
+        ScimGroup.objects.select_for_update()
+        .filter(directory=directory, scim_id=public_id_lookup(scim_id))
+        .first()
     )
     if group is None:
         raise ResourceNotFound("Group")
@@ -782,7 +792,7 @@ def scim_group_clash_resolve(
     group = (
         ScimGroup.objects.select_for_update()
         .select_related("directory", "clash_group")
-        .filter(directory__org=org, scim_id=str(scim_id)[:24], clash_group__isnull=False)
+        .filter(directory__org=org, scim_id=public_id_lookup(scim_id), clash_group__isnull=False)
         .first()
     )
     if group is None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orgwarden.accounts.ids import new_secret, secret_hash, secret_matches
+from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash, secret_matches
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Target, event_record
 from orgwarden.db import prepared_cursor
@@ -51,7 +51,7 @@ def site_credential_create(*, org: Organization, actor: OrgActor, site_id: str) 
     The secret is never shown again; an earlier one stops working at once. Raises ``NotFound``.
     """
     who = org_actor(org=org, actor=actor)
-    site = ProductSite.objects.select_for_update().filter(org=org, site_id=str(site_id)[:24]).first()
+    site = ProductSite.objects.select_for_update().filter(org=org, site_id=public_id_lookup(site_id)).first()
     if site is None:
         raise NotFound()
     secret = new_secret(SECRET_PREFIX)

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import normalize_email
 from orgwarden.orgs.models import Organization, OrgUser
 from orgwarden.tokens.models import OrgApiKey, UserApiToken
@@ -38,7 +39,7 @@ def org_user_tokens(
     now = timezone.now()
     managed = OrgUser.objects.filter(org=org, is_managed=True)
     if account_id is not None:
-        managed = managed.filter(account__account_id=str(account_id)[:24])
+        managed = managed.filter(account__account_id=public_id_lookup(account_id))
     if q:
         managed = managed.filter(email__startswith=normalize_email(q)[:254])
     tokens = UserApiToken.objects.filter(

@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.models import Organization, OrgUser
@@ -87,7 +87,7 @@ def user_token_revoke(*, account: Account, token_id: str) -> UserApiToken:
     """Revoke one of ``account``'s own live tokens. Raises ``TokenNotFound`` for anyone else's."""
     token = (
         UserApiToken.objects.select_for_update()
-        .filter(account=account, token_id=str(token_id)[:24], revoked_at__isnull=True)
+        .filter(account=account, token_id=public_id_lookup(token_id), revoked_at__isnull=True)
         .first()
     )
     if token is None:
@@ -143,9 +143,9 @@ def org_user_token_revoke(
     is not a live token of a managed account of ``org`` (another org's token included).
     """
     who = org_actor(org=org, actor=actor)
-    tokens = _managed_live_tokens(org).filter(token_id=str(token_id)[:24])
+    tokens = _managed_live_tokens(org).filter(token_id=public_id_lookup(token_id))
     if account_id is not None:
-        tokens = tokens.filter(account__account_id=str(account_id)[:24])
+        tokens = tokens.filter(account__account_id=public_id_lookup(account_id))
     token = tokens.first()
     if token is None:
         raise TokenNotFound()
@@ -162,7 +162,7 @@ def org_user_tokens_revoke(*, org: Organization, actor: OrgActor, token_ids: lis
     One audit event per revoked token, so each shows under its account in the audit log.
     """
     who = org_actor(org=org, actor=actor)
-    ids = [str(token_id)[:24] for token_id in token_ids][:1000]
+    ids = [public_id_lookup(token_id) for token_id in token_ids][:1000]
     return _admin_revoke(org=org, who=who, tokens=list(_managed_live_tokens(org).filter(token_id__in=ids)))
 
 

@@ -212,3 +212,71 @@ def test_an_unknown_oauth_endpoint_is_an_oauth_404(client):
     response = client.post("/oauth2/token/extra")
     assert response.status_code == 404
     assert response.json() == {"error": "invalid_request", "error_description": "There is no such endpoint."}
+
+
+def test_an_id_with_anything_after_it_names_nothing(admin_client, org_admin, org):
+    """Ids were cut to 24 characters before the lookup, so ``<a real id>zz`` acted on the real object."""
+    from django.utils import timezone
+
+    from orgwarden.accounts.services import account_create
+    from orgwarden.helpcenter import selectors as help_centers
+    from orgwarden.helpcenter import services as help_center_services
+    from orgwarden.orgs.models import Domain
+    from orgwarden.orgs.services.access import site_add
+    from orgwarden.orgs.services.claims import local_directory
+    from orgwarden.policies import services as policies
+    from orgwarden.policies.models import AuthenticationPolicy, BreakGlassAdmin
+    from orgwarden.tokens.models import SiteCredential
+
+    admin = org_admin.account
+    Domain.objects.create(
+        org=org,
+        name="suffix.example.com",
+        token="t" * 32,
+        status=Domain.Status.VERIFIED,
+        method=Domain.Method.DNS,
+        claim=Domain.Claim.AUTOMATIC,
+        verified_at=timezone.now(),
+    )
+    managed = account_create(
+        email="person@suffix.example.com", display_name="Person", password=None, email_verified=True
+    )
+    policy = policies.policy_create(
+        org=org, actor=admin, directory_id=local_directory(org).directory_id, name="Strict"
+    )
+    policies.break_glass_add(org=org, actor=admin, account_id=admin.account_id)
+    site = site_add(org=org, actor=admin, product="jira-software", name="Jira", url="https://j.example.test")
+    jsm = site_add(
+        org=org, actor=admin, product="jira-service-management", name="JSM", url="https://s.example.test"
+    )
+    help_center_services.help_center_authentication_set(
+        org=org, actor=admin, site_id=jsm.site_id, password_enabled=True, sso_enabled=False
+    )
+    customer = help_center_services.customer_sign_up(
+        help_center=help_centers.help_center_get(org=org, site_id=jsm.site_id),
+        email="customer@client.example",
+        password=PASSWORD,
+    )
+    base = f"/admin/o/{org.org_id}"
+    posts = [
+        (f"{base}/policies/{policy.policy_id}zz/rename", {"name": "Renamed"}),
+        (f"{base}/policies/{policy.policy_id}zz/delete", {}),
+        (f"{base}/policies/break-glass/{admin.account_id}zz/remove", {}),
+        (f"{base}/policies/accounts/{managed.account_id}zz/reset-two-step", {}),
+        (f"{base}/products/{site.site_id}zz/credential", {}),
+        (
+            f"{base}/products/{site.site_id}zz/sign-in-addresses",
+            {"redirect_uris": "https://j.example.test/cb"},
+        ),
+        (f"{base}/help-centers/{jsm.site_id}/customers/{customer.customer_id}zz/deactivate", {}),
+        (f"{base}/help-centers/{jsm.site_id}/customers/{customer.customer_id}zz/remove", {}),
+    ]
+    events = AuditEvent.objects.count()
+    for path, data in posts:
+        assert admin_client.post(path, data).status_code == 404, path
+    assert AuditEvent.objects.count() == events
+    assert AuthenticationPolicy.objects.filter(pk=policy.pk, name="Strict").exists()
+    assert BreakGlassAdmin.objects.filter(org=org, account=admin).exists()
+    assert not SiteCredential.objects.exists()
+    customer.refresh_from_db()
+    assert customer.is_active
