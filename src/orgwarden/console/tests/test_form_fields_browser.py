@@ -1,0 +1,42 @@
+"""Form fields in a real browser: every kind of field looks like a field.
+
+A URL field (an identity provider's single sign-on URL) and a number field (billing's "what would
+this many users cost?") get the same box as a text field — not the browser's bare default, a
+narrow box without the console's padding and border.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.sso import services as sso_services
+from orgwarden.testing import browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BOX = """(e) => { const s = getComputedStyle(e);
+  return {padding: s.paddingLeft, radius: s.borderTopLeftRadius,
+          border: s.borderTopColor, font: s.fontSize}; }"""
+
+
+def test_url_and_number_fields_are_drawn_like_text_fields(new_page, org_admin):
+    org = org_admin.org
+    idp = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta")
+    page = new_page()
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+
+    page.goto(reverse("console:identity_provider", args=[org.org_id, idp.connection_id]))
+    sso_url = page.get_by_label("IdP single sign-on URL")
+    entity_id = page.get_by_label("IdP entity ID (Issuer)")
+    assert sso_url.get_attribute("type") == "url"
+    text_box = entity_id.evaluate(BOX)
+    assert sso_url.evaluate(BOX) == text_box
+    assert sso_url.bounding_box()["width"] == entity_id.bounding_box()["width"]
+
+    page.goto(reverse("console:billing", args=[org.org_id]))
+    users = page.get_by_label("What would this many users cost?")
+    assert users.get_attribute("type") == "number"
+    assert users.evaluate(BOX) == text_box
+    assert users.bounding_box()["width"] >= 150
