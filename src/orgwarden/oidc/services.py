@@ -53,7 +53,12 @@ def clean_redirect_uris(text: str) -> list[str]:
     if len(uris) > MAX_REDIRECT_URIS:
         raise InvalidInput(f"Enter at most {MAX_REDIRECT_URIS} addresses.")
     for uri in uris:
-        parts = urlsplit(uri)
+        if any(ch < " " or ch == "\x7f" for ch in uri):  # a NUL would also fail PostgreSQL's insert
+            raise InvalidInput("Enter the addresses as text: one of them holds a control character.")
+        try:
+            parts = urlsplit(uri)
+        except ValueError:  # an unclosed "[" of an IPv6 host
+            raise InvalidInput(f"“{uri[:80]}” is not an absolute address.") from None
         loopback = parts.hostname in LOOPBACK or parts.netloc.split(":")[0] in LOOPBACK
         if len(uri) > 500 or not parts.netloc or parts.fragment:
             raise InvalidInput(f"“{uri[:80]}” is not an absolute address.")
@@ -77,6 +82,10 @@ def site_redirect_uris_set(
     if client is None:
         raise InvalidInput("Create the site's client secret first.")
     application = client.application
+    if application.redirect_uris == " ".join(uris) and application.post_logout_redirect_uris == " ".join(
+        logout
+    ):
+        return client  # nothing changed: no event (a form sent twice records one change)
     application.redirect_uris = " ".join(uris)
     application.post_logout_redirect_uris = " ".join(logout)
     application.save(update_fields=["redirect_uris", "post_logout_redirect_uris", "updated"])

@@ -143,6 +143,37 @@ def test_site_page_sets_sign_in_addresses(org, admin_client, site):
     assert b"https://jira.acme.test/cb" in admin_client.get(url).content
 
 
+@pytest.mark.parametrize(
+    "bad", ["https://[jira.acme.test/cb", "https://jira.acme.test/cb\x00", "https://jira.acme.test/\x01cb"]
+)
+def test_sign_in_addresses_refuse_what_is_no_address_and_change_nothing(org, admin_client, site, bad):
+    """An unclosed IPv6 bracket made ``urlsplit`` raise (a 500); a NUL reached the insert (a 500 on
+    PostgreSQL). Both are a clear message now, with nothing saved and nothing recorded."""
+    from oauth2_provider.models import Application
+
+    url = f"/admin/o/{org.org_id}/products/{site.site.site_id}/sign-in-addresses"
+    for field in ("redirect_uris", "logout_uris"):
+        response = admin_client.post(
+            url, {"redirect_uris": "https://jira.acme.test/cb", field: bad}, follow=True
+        )
+        assert response.status_code == 200
+        assert "is not an absolute address" in response.content.decode() or "control character" in (
+            response.content.decode()
+        )
+    application = Application.objects.get(client_id=site.site.site_id)
+    assert "jira.acme.test" not in application.redirect_uris
+    assert not AuditEvent.objects.filter(action="org:site:redirect_uris_changed").exists()
+
+
+def test_saving_the_same_sign_in_addresses_again_records_nothing(org, admin_client, site):
+    url = f"/admin/o/{org.org_id}/products/{site.site.site_id}/sign-in-addresses"
+    form = {"redirect_uris": "https://jira.acme.test/cb", "logout_uris": ""}
+    assert admin_client.post(url, form).status_code == 302
+    response = admin_client.post(url, form, follow=True)
+    assert "Sign-in addresses saved." in response.content.decode()
+    assert AuditEvent.objects.filter(action="org:site:redirect_uris_changed").count() == 1
+
+
 def test_one_secret_serves_sign_in_and_introspection(site):
     from django.contrib.auth.hashers import check_password
     from oauth2_provider.models import Application
