@@ -2,7 +2,8 @@
 
 A URL field (an identity provider's single sign-on URL) and a number field (billing's "what would
 this many users cost?") get the same box as a text field — not the browser's bare default, a
-narrow box without the console's padding and border.
+narrow box without the console's padding and border. Fields one under another, and the button
+under the last one, have room between them, in a form or as values to copy on a card.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.orgs.services.domains import domain_add
 from orgwarden.sso import services as sso_services
 from orgwarden.testing import browser
 
@@ -40,3 +42,37 @@ def test_url_and_number_fields_are_drawn_like_text_fields(new_page, org_admin):
     assert users.get_attribute("type") == "number"
     assert users.evaluate(BOX) == text_box
     assert users.bounding_box()["width"] >= 150
+
+
+def gap_above(page, label: str) -> float:
+    """Pixels between the field (or button) named ``label`` and the element just above it."""
+    return page.evaluate(
+        """(label) => {
+        const named = [...document.querySelectorAll('main label, main button')]
+          .find((e) => e.textContent.trim() === label);
+        const box = named.tagName === 'BUTTON' ? named : named.closest('.field');
+        const above = box.previousElementSibling.getBoundingClientRect();
+        return box.getBoundingClientRect().top - above.bottom; }""",
+        label,
+    )
+
+
+def test_stacked_fields_and_their_button_have_room_between_them(new_page, org_admin):
+    org = org_admin.org
+    idp = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta")
+    domain = domain_add(org=org, actor=org_admin.account, name="acme.test")
+    page = new_page()
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+
+    page.goto(reverse("console:support", args=[org.org_id]))
+    for label in ("Summary", "Description", "Raise request"):
+        assert gap_above(page, label) >= 8, label
+    page.get_by_label("Summary").fill("SAML sign-in fails")
+    page.get_by_label("Description").fill("Since 9:00.")
+    page.get_by_role("button", name="Raise request").click()
+    assert gap_above(page, "Send") >= 8
+
+    page.goto(reverse("console:identity_provider", args=[org.org_id, idp.connection_id]))
+    assert gap_above(page, "Assertion consumer service (ACS) URL") >= 8
+    page.goto(reverse("console:domain", args=[org.org_id, domain.domain_id]))
+    assert gap_above(page, "File content") >= 8
