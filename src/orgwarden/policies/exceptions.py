@@ -37,3 +37,7 @@ class BreakGlassRefused(PoliciesError):
 
 class TooManyBreakGlass(PoliciesError):
     message = "An organization has at most three break-glass admins. Remove one first."
+
+
+class NoTwoStepToReset(PoliciesError):
+    message = "This account has no two-step verification to reset (it was reset already, or never set up)."

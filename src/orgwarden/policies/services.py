@@ -40,6 +40,7 @@ from orgwarden.policies.exceptions import (
     InvalidSetting,
     MoveRefused,
     NameTaken,
+    NoTwoStepToReset,
     TooManyBreakGlass,
 )
 from orgwarden.policies.models import DAY, AuthenticationPolicy, BreakGlassAdmin, PolicyMember
@@ -433,12 +434,15 @@ def two_step_reset(*, org: Organization, actor: OrgActor, account_id: str) -> in
     """Clear the 2SV of a managed account of ``org`` and end its sessions; returns how many ended.
 
     For a person who lost their phone and their recovery codes. At the next sign-in the account
-    enrols again if its policy makes 2SV mandatory. Raises ``NotFound``.
+    enrols again if its policy makes 2SV mandatory. Raises ``NotFound``, or ``NoTwoStepToReset``
+    (changing nothing) for an account without 2SV — a reset sent twice resets once.
     """
     who = org_actor(org=org, actor=actor)
     account = selectors.managed_account(org=org, account_id=account_id)
     account = Account.objects.select_for_update().get(pk=account.pk)
     had = account.has_two_step
+    if not had:
+        raise NoTwoStepToReset()
     two_step.two_step_clear(account=account)
     ended, _ = Session.objects.filter(account=account).delete()
     event_record(

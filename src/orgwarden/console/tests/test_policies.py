@@ -224,6 +224,19 @@ def test_reset_two_step_from_check_a_user(admin_client, org, default_policy, man
     assert OrgUser.objects.filter(account=managed, is_managed=True).exists()
 
 
+def test_a_reset_sent_twice_resets_once_and_says_why_the_second_did_nothing(admin_client, org, managed):
+    from orgwarden.accounts import crypto, otp
+
+    managed.totp_secret, managed.totp_enabled_at = crypto.encrypt(otp.new_secret()), managed.created_at
+    managed.save()
+    url = f"{base(org)}accounts/{managed.account_id}/reset-two-step"
+    assert admin_client.post(url).status_code == 302
+    again = admin_client.post(url, follow=True)
+    assert again.status_code == 200
+    assert "no two-step verification to reset" in again.content.decode()
+    assert AuditEvent.objects.filter(action="org:account:2sv_reset").count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_moves_of_one_account_at_once_the_later_wins_not_500(admin_client, org, default_policy, managed):
     """Two admins move Dana out of the default policy at once, to two policies: the second's delete

@@ -274,11 +274,15 @@ def policy_check(request: HttpRequest) -> HttpResponse:
 @require_POST
 def two_step_reset(request: HttpRequest, account_id: str) -> HttpResponse:
     """Reset a managed account's two-step verification (lost phone and recovery codes)."""
+    check = reverse("console:policy_check", args=[request.org.org_id])
     try:
         account = selectors.managed_account(org=request.org, account_id=account_id)
         ended = services.two_step_reset(org=request.org, actor=request.user, account_id=account_id)
     except NotFound as exc:
         raise Http404() from exc
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+        return redirect(check + "?" + urlencode({"email": account.email}))
     if account.pk == request.user.pk:
         # An admin's own reset ended this session too: log out so the response does not try to
         # save the deleted session (which Django answers with a 400 "session interrupted").
@@ -290,6 +294,4 @@ def two_step_reset(request: HttpRequest, account_id: str) -> HttpResponse:
         f"Two-step verification of {idn_unicode(account.email)} reset; "
         f"{ended} session{'s' if ended != 1 else ''} ended.",
     )
-    return redirect(
-        reverse("console:policy_check", args=[request.org.org_id]) + "?" + urlencode({"email": account.email})
-    )
+    return redirect(check + "?" + urlencode({"email": account.email}))
