@@ -417,9 +417,12 @@ def sessions_end_all(
 ) -> int:
     """End every session of ``account`` (but ``keep_session_key``); returns how many ended.
 
-    Admins call it with themselves as ``actor`` and their org's id (Directory issue).
+    Admins call it with themselves as ``actor`` and their org's id (Directory issue). With no
+    session to end nothing changed, so nothing is recorded (a click sent twice records one event).
     """
     ended = _sessions_delete(account=account, keep_session_key=keep_session_key)
+    if not ended:
+        return 0
     event_record(
         action="account:sessions:ended_all",
         actor=actor,

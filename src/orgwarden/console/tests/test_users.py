@@ -270,6 +270,18 @@ def test_bulk_sign_out(admin_client, org):
     assert not Session.objects.filter(account__in=people).exists()
 
 
+def test_sign_out_everywhere_sent_twice_records_one_event(admin_client, org, person):
+    signed_in(person)
+    for _ in range(2):
+        assert admin_client.post(user_url(org, person, "sign-out")).status_code == 302
+        bulk = {"action": "sessions_end", "account_id": [person.account_id], "confirm": "1"}
+        assert admin_client.post(base(org) + "users/bulk", bulk).status_code == 302
+    page = admin_client.get(user_url(org, person))
+    assert "0 session(s) ended." in page.content.decode()
+    assert AuditEvent.objects.filter(action="account:sessions:ended_all").count() == 1
+    assert not Session.objects.filter(account=person).exists()
+
+
 def test_bulk_refuses_bad_input(admin_client, org, other_org_admin):
     person = managed(org)
     guest = AccountFactory()
@@ -290,6 +302,7 @@ def test_bulk_refuses_bad_input(admin_client, org, other_org_admin):
     assert (
         admin_client.post(url, {"action": "deactivate", "account_id": [theirs.account_id]}).status_code == 404
     )
+    Client().force_login(person, backend=BACKEND)  # a session to end: ending none records nothing
     evil = {
         "action": "sessions_end",
         "account_id": [person.account_id],
