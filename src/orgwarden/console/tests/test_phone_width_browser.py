@@ -2,6 +2,9 @@
 
 A table wider than the screen scrolls inside its own pane (``.table-wrap``); it must not widen the
 page, which would push the top bar, the navigation and every form off to the side.
+
+A button's label stays on one line, on a wide screen and on a phone: the buttons beside a page's
+title, and those in a table's rows (the table scrolls instead).
 """
 
 from __future__ import annotations
@@ -11,12 +14,17 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.sso import services as sso_services
 from orgwarden.testing import browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 
+# The lines a button's text is drawn on (a visually hidden part, 1 px wide, does not count).
+LINES = """(e) => { const range = document.createRange(); range.selectNodeContents(e);
+  const drawn = [...range.getClientRects()].filter((r) => r.width > 1);
+  return new Set(drawn.map((r) => Math.round(r.top))).size; }"""
 PAGE_WIDER_THAN_SCREEN = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -43,3 +51,20 @@ def test_no_page_is_wider_than_a_phone(new_page, org_admin):
     page.locator(".audit-table tbody a").first.click()
     expect(page.locator(".audit-detail")).to_be_visible()
     assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0, page.url
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_button_labels_stay_on_one_line(new_page, org_admin, width):
+    org = org_admin.org
+    idp = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta (employees)")
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": 844})
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+
+    page.goto(reverse("console:identity_provider", args=[org.org_id, idp.connection_id]))
+    assert page.get_by_role("button", name="Test single sign-on").evaluate(LINES) == 1
+    page.goto(reverse("console:audit_log", args=[org.org_id]))
+    assert page.get_by_role("link", name="Export CSV").evaluate(LINES) == 1
+    page.goto(reverse("accounts:security"))  # this session's row: its device is a long user agent
+    assert page.locator("main table").get_by_role("button", name="Sign out").evaluate(LINES) == 1
+    assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
