@@ -68,3 +68,20 @@ def test_button_labels_stay_on_one_line(new_page, org_admin, width):
     page.goto(reverse("accounts:security"))  # this session's row: its device is a long user agent
     assert page.locator("main table").get_by_role("button", name="Sign out").evaluate(LINES) == 1
     assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
+
+
+def test_the_top_bar_fits_a_phone(new_page, org_admin):
+    org_admin.org.name = "Acme Corporation International"
+    org_admin.org.save(update_fields=["name"])
+    page = new_page()
+    page.set_viewport_size(PHONE)
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:org_home", args=[org_admin.org.org_id]))
+
+    top_bar = page.locator("header.topbar")
+    assert top_bar.get_by_role("button", name="Sign out").evaluate(LINES) == 1
+    assert top_bar.get_by_role("link", name=org_admin.account.display_name).evaluate(LINES) == 1
+    expect(top_bar.get_by_role("link", name="orgwarden")).to_be_visible()  # the logo, named
+    box = top_bar.bounding_box()
+    assert box["width"] <= PHONE["width"] and box["height"] <= 64
+    assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
