@@ -544,7 +544,7 @@ def scim_user_delete(*, directory: Directory, scim_id: str) -> ScimUser:
 def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
     """Point an unlinked SCIM record at the account its current email names (console action).
 
-    Raises ``NotFound`` or ``InvalidValue`` (no such account, or it is another record's).
+    Raises ``NotFound`` or ``InvalidValue`` (linked already, no such account, or another record's).
     """
     who = org_actor(org=org, actor=actor)
     user = (
@@ -554,6 +554,8 @@ def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
     )
     if user is None:
         raise NotFound()
+    if user.account_id is not None and not user.link_error:  # a relink sent twice: nothing to do
+        raise InvalidValue(f"{user.user_name} is linked already: there is nothing to relink.")
     directory = user.directory
     email = _email_of(user_flat(user), user.user_name)
     domain = _verified_domain(directory, email)

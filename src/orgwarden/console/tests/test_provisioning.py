@@ -131,6 +131,22 @@ def test_relink_from_the_console(admin_client, org, directory):
     assert b"Every provisioned user is linked" in admin_client.get(_url(org, directory)).content
 
 
+def test_a_relink_sent_twice_relinks_once_and_says_so(admin_client, org, directory):
+    from orgwarden.accounts.tests.factories import AccountFactory
+    from orgwarden.audit.models import AuditEvent
+
+    user = services.scim_user_create(directory=directory, data=user_body())
+    AccountFactory(email="new@example.com")
+    body = user_body()
+    body["emails"] = [{"value": "new@example.com", "primary": True}]
+    services.scim_user_replace(directory=directory, scim_id=user.scim_id, data=body)
+    url = _url(org, directory, f"users/{user.scim_id}/relink")
+    assert admin_client.post(url).status_code == 302
+    again = admin_client.post(url, follow=True)
+    assert again.status_code == 200 and "is linked already" in again.content.decode()
+    assert AuditEvent.objects.filter(action="scim:user:relinked").count() == 1
+
+
 # --- in a real browser --------------------------------------------------------------------------------
 
 
