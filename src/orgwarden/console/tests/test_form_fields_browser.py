@@ -3,7 +3,8 @@
 A URL field (an identity provider's single sign-on URL) and a number field (billing's "what would
 this many users cost?") get the same box as a text field — not the browser's bare default, a
 narrow box without the console's padding and border. Fields one under another, and the button
-under the last one, have room between them, in a form or as values to copy on a card.
+under the last one, have room between them, in a form or as values to copy on a card; so do the
+sections of a page.
 """
 
 from __future__ import annotations
@@ -44,13 +45,18 @@ def test_url_and_number_fields_are_drawn_like_text_fields(new_page, org_admin):
     assert users.bounding_box()["width"] >= 150
 
 
+SIDE_BY_SIDE = ("Raise a request", "Response targets")
+
+
 def gap_above(page, label: str) -> float:
-    """Pixels between the field (or button) named ``label`` and the element just above it."""
+    """Pixels between the field, button, or section (a card, by its heading) named ``label`` and the
+    element just above it."""
     return page.evaluate(
         """(label) => {
-        const named = [...document.querySelectorAll('main label, main button')]
+        const named = [...document.querySelectorAll('main label, main button, main h2')]
           .find((e) => e.textContent.trim() === label);
-        const box = named.tagName === 'BUTTON' ? named : named.closest('.field');
+        const box = {LABEL: () => named.closest('.field'), H2: () => named.closest('.card') || named}[
+          named.tagName]?.() || named;
         const above = box.previousElementSibling.getBoundingClientRect();
         return box.getBoundingClientRect().top - above.bottom; }""",
         label,
@@ -65,12 +71,17 @@ def test_stacked_fields_and_their_button_have_room_between_them(new_page, org_ad
     browser.sign_in(page, org_admin.account.email, PASSWORD)
 
     page.goto(reverse("console:support", args=[org.org_id]))
-    for label in ("Summary", "Description", "Raise request"):
+    for label in ("Summary", "Description", "Raise request", "Your requests"):
         assert gap_above(page, label) >= 8, label
+    cards = [page.locator(".card", has=page.get_by_role("heading", name=name)) for name in SIDE_BY_SIDE]
+    assert cards[0].bounding_box()["y"] == cards[1].bounding_box()["y"]  # the tops line up
     page.get_by_label("Summary").fill("SAML sign-in fails")
     page.get_by_label("Description").fill("Since 9:00.")
     page.get_by_role("button", name="Raise request").click()
+    page.wait_for_url("**/support/*/")
+    page.wait_for_load_state()  # its stylesheet applied
     assert gap_above(page, "Send") >= 8
+    assert gap_above(page, "Conversation") >= 8
 
     page.goto(reverse("console:identity_provider", args=[org.org_id, idp.connection_id]))
     assert gap_above(page, "Assertion consumer service (ACS) URL") >= 8
