@@ -38,10 +38,12 @@ def inactive_access_remove(*, org: Organization, actor: OrgActor, account_ids: l
     }
     if not account_ids or set(account_ids) - set(users):
         raise NotFound()
+    lost = 0  # not len(users): sent again, the same selection has nothing left to lose
     for account_id in dict.fromkeys(account_ids):
         org_user = users[account_id]
         if not org_user.is_managed:
             access.user_remove(org=org, actor=actor, account_id=account_id)
+            lost += 1
             continue
         groups = (
             GroupMember.objects.filter(
@@ -50,6 +52,8 @@ def inactive_access_remove(*, org: Organization, actor: OrgActor, account_ids: l
             .values_list("group__group_id", flat=True)
             .distinct()
         )
-        for group_id in list(groups):
+        group_ids = list(groups)
+        for group_id in group_ids:
             access.group_member_remove(org=org, actor=actor, group_id=group_id, account_id=account_id)
-    return len(users)
+        lost += bool(group_ids)
+    return lost

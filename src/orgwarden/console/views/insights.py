@@ -110,5 +110,8 @@ def inactive_access_remove(request: HttpRequest) -> HttpResponse:
     except (OrgsError, ValueError) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
     else:
-        messages.success(request, f"Product access removed from {count} user(s).")
+        if count:
+            messages.success(request, f"Product access removed from {count} user(s).")
+        else:
+            messages.success(request, "The selected users have no product access left to remove.")
     return redirect("console:insights", request.org.org_id)

@@ -177,6 +177,18 @@ def test_bulk_remove_access(seeded, org_admin, admin_client):
     assert admin_client.post(url, {"account_id": ["nope"]}).status_code == 302
 
 
+def test_bulk_remove_access_sent_twice_says_nothing_was_left(seeded, org_admin, admin_client):
+    """The second answer said "removed from 1 user(s)" though it removed nothing."""
+    org, p, *_ = seeded
+    url = reverse("console:insights_access_remove", args=[org.org_id])
+    first = admin_client.post(url, {"account_id": [p["old"].account_id]}, follow=True)
+    assert "Product access removed from 1 user(s)." in first.content.decode()
+    events = AuditEvent.objects.count()
+    again = admin_client.post(url, {"account_id": [p["old"].account_id]}, follow=True)
+    assert "no product access left to remove" in again.content.decode()
+    assert AuditEvent.objects.count() == events
+
+
 @pytest.mark.parametrize("bad", ["\x00", "a\x00b"])
 def test_bulk_remove_access_with_a_nul_in_an_id_is_not_found(seeded, org_admin, admin_client, bad):
     """PostgreSQL refuses NUL in a query (was a 500 there); like any unknown id, nothing changes."""
