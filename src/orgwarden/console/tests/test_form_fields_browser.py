@@ -4,7 +4,8 @@ A URL field (an identity provider's single sign-on URL) and a number field (bill
 this many users cost?") get the same box as a text field — not the browser's bare default, a
 narrow box without the console's padding and border. Fields one under another, and the button
 under the last one, have room between them, in a form or as values to copy on a card; so do the
-sections of a page.
+sections of a page. A page's headline figures (billing's billable users and monthly estimate) are
+drawn large.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def gap_above(page, label: str) -> float:
         """(label) => {
         const named = [...document.querySelectorAll('main label, main button, main h2')]
           .find((e) => e.textContent.trim() === label);
-        const box = {LABEL: () => named.closest('.field'), H2: () => named.closest('.card') || named}[
-          named.tagName]?.() || named;
+        const box = {LABEL: () => named.closest('.inline-form') || named.closest('.field'),
+          H2: () => named.closest('.card') || named}[named.tagName]?.() || named;
         const above = box.previousElementSibling.getBoundingClientRect();
         return box.getBoundingClientRect().top - above.bottom; }""",
         label,
@@ -87,3 +88,14 @@ def test_stacked_fields_and_their_button_have_room_between_them(new_page, org_ad
     assert gap_above(page, "Assertion consumer service (ACS) URL") >= 8
     page.goto(reverse("console:domain", args=[org.org_id, domain.domain_id]))
     assert gap_above(page, "File content") >= 8
+
+
+def test_billing_headline_figures_stand_out_and_the_calculator_has_room(new_page, org_admin):
+    page = new_page()
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:billing", args=[org_admin.org.org_id]))
+
+    body_size = float(page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)"))
+    for figure in (page.locator("#billable-count"), page.locator("#estimate .big-number")):
+        assert float(figure.evaluate("(e) => parseFloat(getComputedStyle(e).fontSize)")) >= 1.5 * body_size
+    assert gap_above(page, "What would this many users cost?") >= 8
