@@ -19,6 +19,12 @@ class KeyNotFound(TokensError):
     code = "not_found"
 
 
+class KeyRevokedAlready(KeyNotFound):
+    """A revoke sent twice: the key is this org's and was revoked (a 404 to the REST API, as before)."""
+
+    message = "This API key was revoked already."
+
+
 class TokensNotAllowed(TokensError):
     message = "Your organization's authentication policy does not allow API tokens."
     code = "api_tokens_not_allowed"
@@ -27,3 +33,9 @@ class TokensNotAllowed(TokensError):
 class TokenNotFound(TokensError):
     message = "No such API token."
     code = "not_found"
+
+
+class TokenRevokedAlready(TokenNotFound):
+    """A revoke sent twice: the token was revoked already (a 404 to the REST API, as before)."""
+
+    message = "This API token was revoked already."

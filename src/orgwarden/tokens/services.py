@@ -12,11 +12,11 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.models import Organization
-from orgwarden.tokens.exceptions import InvalidKeyRequest, KeyNotFound
+from orgwarden.tokens.exceptions import InvalidKeyRequest, KeyNotFound, KeyRevokedAlready
 from orgwarden.tokens.models import OrgApiKey
 
 KEY_PREFIX = "owk_"
@@ -63,12 +63,13 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, org: Organization, actor: Account, key_id: str) -> OrgApiKey:
-    """Revoke one of ``org``'s keys. Raises ``KeyNotFound`` (also for another org's key)."""
-    key = (
-        OrgApiKey.objects.select_for_update().filter(org=org, key_id=key_id, revoked_at__isnull=True).first()
-    )
+    """Revoke one of ``org``'s keys. Raises ``KeyNotFound`` (also for another org's key), or its
+    ``KeyRevokedAlready`` for a key revoked before (a revoke sent twice)."""
+    key = OrgApiKey.objects.select_for_update().filter(org=org, key_id=public_id_lookup(key_id)).first()
     if key is None:
         raise KeyNotFound()
+    if key.revoked_at is not None:
+        raise KeyRevokedAlready()
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     event_record(

@@ -25,7 +25,12 @@ from orgwarden.orgs.models import Organization, OrgUser
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.policies.selectors import _members_of, policy_for, policy_get
-from orgwarden.tokens.exceptions import InvalidKeyRequest, TokenNotFound, TokensNotAllowed
+from orgwarden.tokens.exceptions import (
+    InvalidKeyRequest,
+    TokenNotFound,
+    TokenRevokedAlready,
+    TokensNotAllowed,
+)
 from orgwarden.tokens.models import UserApiToken
 
 TOKEN_PREFIX = "owt_"  # noqa: S105 — a public prefix, not a secret
@@ -84,14 +89,17 @@ def user_token_create(
 
 @transaction.atomic
 def user_token_revoke(*, account: Account, token_id: str) -> UserApiToken:
-    """Revoke one of ``account``'s own live tokens. Raises ``TokenNotFound`` for anyone else's."""
+    """Revoke one of ``account``'s own live tokens. Raises ``TokenNotFound`` for anyone else's, or
+    its ``TokenRevokedAlready`` for one revoked before (a revoke sent twice)."""
     token = (
         UserApiToken.objects.select_for_update()
-        .filter(account=account, token_id=public_id_lookup(token_id), revoked_at__isnull=True)
+        .filter(account=account, token_id=public_id_lookup(token_id))
         .first()
     )
     if token is None:
         raise TokenNotFound()
+    if token.revoked_at is not None:
+        raise TokenRevokedAlready()
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     event_record(
@@ -114,9 +122,13 @@ def unverified_account_tokens_revoke(account: Account) -> int:
 # --- by an org admin (console or REST) ---------------------------------------------------------------
 
 
-def _managed_live_tokens(org: Organization):
+def _managed_tokens(org: Organization):
     managed = OrgUser.objects.filter(org=org, is_managed=True).values("account_id")
-    return UserApiToken.objects.select_for_update().filter(account_id__in=managed, revoked_at__isnull=True)
+    return UserApiToken.objects.filter(account_id__in=managed)
+
+
+def _managed_live_tokens(org: Organization):
+    return _managed_tokens(org).select_for_update().filter(revoked_at__isnull=True)
 
 
 def _admin_revoke(*, org: Organization, who: Actor, tokens: list[UserApiToken]) -> int:
@@ -140,7 +152,8 @@ def org_user_token_revoke(
     """Revoke a live token of one of ``org``'s managed accounts (of ``account_id`` when given).
 
     Raises ``NotFound`` for an actor who may not act on ``org``, ``TokenNotFound`` for a token that
-    is not a live token of a managed account of ``org`` (another org's token included).
+    is not a live token of a managed account of ``org`` (another org's token included), or its
+    ``TokenRevokedAlready`` for one revoked before (a revoke sent twice).
     """
     who = org_actor(org=org, actor=actor)
     tokens = _managed_live_tokens(org).filter(token_id=public_id_lookup(token_id))
@@ -148,7 +161,10 @@ def org_user_token_revoke(
         tokens = tokens.filter(account__account_id=public_id_lookup(account_id))
     token = tokens.first()
     if token is None:
-        raise TokenNotFound()
+        revoked = _managed_tokens(org).filter(token_id=public_id_lookup(token_id), revoked_at__isnull=False)
+        if account_id is not None:
+            revoked = revoked.filter(account__account_id=public_id_lookup(account_id))
+        raise TokenRevokedAlready() if revoked.exists() else TokenNotFound()
     _admin_revoke(org=org, who=who, tokens=[token])
     token.revoked_at = timezone.now()
     return token

@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.tokens import introspection, selectors, user_services
-from orgwarden.tokens.exceptions import TokenNotFound, TokensError
+from orgwarden.tokens.exceptions import TokenNotFound, TokenRevokedAlready, TokensError
 from orgwarden.tokens.oauth import client_credentials, json_answer, oauth_error, unreadable_form
 
 LIFETIMES = (1, 7, 30, 90, 180, 365)
@@ -92,6 +92,9 @@ def account_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
         raise Http404()
     try:
         token = user_services.user_token_revoke(account=request.user, token_id=token_id)
+    except TokenRevokedAlready as exc:
+        messages.info(request, exc.message)
+        return redirect("tokens:account_tokens")
     except TokenNotFound as exc:
         raise Http404() from exc
     messages.success(request, f"API token “{token.label}” revoked. Anything using it stops working now.")

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.tokens import selectors, services
-from orgwarden.tokens.exceptions import KeyNotFound, TokensError
+from orgwarden.tokens.exceptions import KeyNotFound, KeyRevokedAlready, TokensError
 
 LIFETIMES = (1, 7, 30, 90, 180, 365)
 
@@ -77,6 +77,9 @@ def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
         raise Http404()
     try:
         key = services.api_key_revoke(org=request.org, actor=request.user, key_id=key_id)
+    except KeyRevokedAlready as exc:
+        messages.info(request, exc.message)
+        return redirect("console:api_keys", org_id=request.org.org_id)
     except KeyNotFound as exc:
         raise Http404() from exc
     messages.success(request, f"API key “{key.name}” revoked. Scripts using it stop working now.")

@@ -20,7 +20,7 @@ from orgwarden.oidc import services as oidc_services
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.policies.selectors import directories_with_policies
 from orgwarden.tokens import introspection, selectors, user_services
-from orgwarden.tokens.exceptions import TokenNotFound
+from orgwarden.tokens.exceptions import TokenNotFound, TokenRevokedAlready
 
 
 class TokenFilterForm(forms.Form):
@@ -65,6 +65,9 @@ def api_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
         raise Http404()
     try:
         token = user_services.org_user_token_revoke(org=request.org, actor=request.user, token_id=token_id)
+    except TokenRevokedAlready as exc:
+        messages.info(request, exc.message)
+        return _back(request)
     except TokenNotFound as exc:
         raise Http404() from exc
     messages.success(request, f"API token “{token.label}” of {idn_unicode(token.account.email)} revoked.")

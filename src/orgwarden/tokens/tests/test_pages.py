@@ -63,6 +63,25 @@ def test_account_revoke_own_and_404_for_others(account):
     assert response.status_code == 302 and UserApiToken.objects.get().revoked_at is not None
 
 
+def test_a_token_revoke_sent_twice_says_it_was_revoked_already(org, admin_client, manage):
+    """The second revoke answered a 404 page; it says what happened now, and records nothing."""
+    person = manage()
+    mine, _ = user_token_create(account=person, label="mine")
+    theirs, _ = user_token_create(account=person, label="theirs")
+    own = signed_in(person)
+    for _ in range(2):
+        assert own.post(f"/account/api-tokens/{mine.token_id}/revoke").status_code == 302
+        url = f"/admin/o/{org.org_id}/api-tokens/{theirs.token_id}/revoke"
+        assert admin_client.post(url).status_code == 302
+    assert "This API token was revoked already." in own.get("/account/api-tokens/").content.decode()
+    page = admin_client.get(f"/admin/o/{org.org_id}/api-tokens/").content.decode()
+    assert "This API token was revoked already." in page
+    assert AuditEvent.objects.filter(action="account:api_token:revoked").count() == 1
+    assert AuditEvent.objects.filter(action="org:api_token:revoked").count() == 1
+    stranger = signed_in(AccountFactory())
+    assert stranger.post(f"/account/api-tokens/{mine.token_id}/revoke").status_code == 404
+
+
 def test_console_lists_filters_and_revokes(org, admin_client, manage, default_policy):
     a, b = manage(), manage()
     ta, _ = user_token_create(account=a, label="alpha")
