@@ -15,6 +15,12 @@ class NotFound(OrgsError):
     message = "Not found."
 
 
+class InvitationNotPending(NotFound):
+    """A revoke sent twice: the invitation is this org's but revoked, accepted or expired already."""
+
+    message = "This invitation is no longer pending: it was revoked, accepted or expired already."
+
+
 class EmailNotVerified(OrgsError):
     message = "Verify your email address before you create an organization."
 

@@ -124,6 +124,22 @@ def test_remove_and_revoke_are_post_only(admin_client, org, org_admin):
     assert OrgAdmin.objects.filter(org=org).count() == 2
 
 
+def test_an_invitation_revoke_sent_twice_says_it_is_no_longer_pending(admin_client, org, other_org_admin):
+    invitation = AdminInvitation.objects.create(
+        org=org, email="p@example.com", token_hash="h" * 64, expires_at="2999-01-01T00:00:00Z"
+    )
+    url = f"/admin/o/{org.org_id}/invitations/{invitation.invitation_id}/revoke"
+    assert admin_client.post(url).status_code == 302
+    again = admin_client.post(url, follow=True)
+    assert again.status_code == 200 and "no longer pending" in again.content.decode()
+    assert AuditEvent.objects.filter(action="org:admin:invitation_revoked").count() == 1
+    theirs = AdminInvitation.objects.create(
+        org=other_org_admin.org, email="q@example.com", token_hash="i" * 64, expires_at="2999-01-01T00:00:00Z"
+    )
+    theirs_url = f"/admin/o/{org.org_id}/invitations/{theirs.invitation_id}/revoke"
+    assert admin_client.post(theirs_url).status_code == 404  # another org's: never confirmed
+
+
 def test_remove_an_unknown_account_is_404(admin_client, org):
     OrgAdminFactory(org=org)
     assert admin_client.post(f"{admins_url(org)}{'0' * 24}/remove").status_code == 404
@@ -139,7 +155,7 @@ def test_revoke_an_invitation(admin_client, org, django_capture_on_commit_callba
     assert AuditEvent.objects.filter(action="org:admin:invitation_revoked").count() == 1
     assert Client().get(path).status_code == 404
     again = admin_client.post(f"/admin/o/{org.org_id}/invitations/{invitation.invitation_id}/revoke")
-    assert again.status_code == 404
+    assert again.status_code == 302 and again["Location"] == admins_url(org)  # says: no longer pending
 
 
 # --- tenant isolation ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from orgwarden.console.forms import InviteAdminForm
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs import selectors, services
-from orgwarden.orgs.exceptions import NotFound, OrgsError
+from orgwarden.orgs.exceptions import InvitationNotPending, NotFound, OrgsError
 
 
 @org_admin_view
@@ -63,6 +63,9 @@ def admin_remove(request: HttpRequest, account_id: str) -> HttpResponse:
 def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
     try:
         services.invitation_revoke(org=request.org, actor=request.user, invitation_id=invitation_id)
+    except InvitationNotPending as exc:
+        messages.info(request, exc.message)
+        return redirect("console:admins", org_id=request.org.org_id)
     except NotFound as exc:
         raise Http404() from exc
     messages.success(request, "Invitation revoked.")

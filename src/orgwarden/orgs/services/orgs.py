@@ -21,6 +21,7 @@ from orgwarden.orgs.exceptions import (
     InvalidName,
     InvitationForSomeoneElse,
     InvitationInvalid,
+    InvitationNotPending,
     LastAdmin,
     NotFound,
 )
@@ -197,6 +198,8 @@ def invitation_revoke(*, org: Organization, actor: Account, invitation_id: str) 
         raise NotFound()
     invitation = selectors.invitations_pending(org=org).filter(invitation_id=invitation_id).first()
     if invitation is None:
+        if AdminInvitation.objects.filter(org=org, invitation_id=invitation_id).exists():
+            raise InvitationNotPending()  # a revoke sent twice
         raise NotFound()
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at"])
