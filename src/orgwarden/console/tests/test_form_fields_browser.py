@@ -74,6 +74,13 @@ def test_stacked_fields_and_their_button_have_room_between_them(new_page, org_ad
     page.goto(reverse("console:support", args=[org.org_id]))
     for label in ("Summary", "Description", "Raise request", "Your requests"):
         assert gap_above(page, label) >= 8, label
+    note = page.get_by_text("Business hours are")  # under the table of response targets
+    assert (
+        note.evaluate(
+            "(e) => e.getBoundingClientRect().top - e.previousElementSibling.getBoundingClientRect().bottom"
+        )
+        >= 8
+    )
     cards = [page.locator(".card", has=page.get_by_role("heading", name=name)) for name in SIDE_BY_SIDE]
     assert cards[0].bounding_box()["y"] == cards[1].bounding_box()["y"]  # the tops line up
     page.get_by_label("Summary").fill("SAML sign-in fails")
