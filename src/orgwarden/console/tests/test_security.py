@@ -9,6 +9,7 @@ from django.test import Client
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import PASSWORD
 from orgwarden.audit.models import AuditEvent
+from orgwarden.audit.services import Actor
 from orgwarden.orgs.models import Organization
 
 pytestmark = pytest.mark.django_db
@@ -280,3 +281,34 @@ def test_an_id_with_anything_after_it_names_nothing(admin_client, org_admin, org
     assert not SiteCredential.objects.exists()
     customer.refresh_from_db()
     assert customer.is_active
+
+
+def test_a_back_address_with_a_control_character_goes_to_the_forms_own_page(admin_client, org_admin, org):
+    """A NUL in ``next``/``back`` redirected to a 404 page, losing the message of what was done."""
+    from orgwarden.accounts.services import account_create
+    from orgwarden.orgs.services.claims import account_claim
+    from orgwarden.tokens.user_services import user_token_create
+
+    person = account_create(email="tok@example.com", display_name="Tok", password=None, email_verified=True)
+    account_claim(org=org, account=person, domain=None, actor=Actor.system())
+    token, _ = user_token_create(account=person, label="cli")
+    base = f"/admin/o/{org.org_id}"
+    posts = [
+        (f"{base}/billing/trial", {"next": f"{base}/policies/\x00x"}, f"{base}/billing/"),
+        (f"{base}/api-tokens/{token.token_id}/revoke", {"next": f"{base}/users/\x01"}, f"{base}/api-tokens/"),
+        (
+            f"{base}/users/bulk",
+            {
+                "action": "sessions_end",
+                "account_id": person.account_id,
+                "confirm": "1",
+                "back": f"{base}/\x00",
+            },
+            f"{base}/users/",
+        ),
+    ]
+    for path, data, landing in posts:
+        response = admin_client.post(path, data)
+        assert response.status_code == 302 and response["Location"] == landing, (path, response["Location"])
+    good = admin_client.post(f"{base}/billing/trial", {"next": f"{base}/policies/"})
+    assert good["Location"] == f"{base}/policies/"

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import back_in_org, org_admin_view
 from orgwarden.idn import idn_unicode
 from orgwarden.oidc import services as oidc_services
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
@@ -71,10 +71,8 @@ def api_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
     except TokenNotFound as exc:
         raise Http404() from exc
     messages.success(request, f"API token “{token.label}” of {idn_unicode(token.account.email)} revoked.")
-    nxt = request.POST.get("next", "")
-    if nxt.startswith(f"/admin/o/{request.org.org_id}/") and "\\" not in nxt:
-        return redirect(nxt)
-    return _back(request)
+    nxt = back_in_org(request, request.POST.get("next", ""))
+    return redirect(nxt) if nxt else _back(request)
 
 
 @org_admin_view

@@ -7,11 +7,31 @@ from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgwarden.orgs import selectors
 from orgwarden.orgs.exceptions import NotFound
 
 LAST_ORG_KEY = "console_last_org"
+BACK_MAX = 2000
+
+
+def back_in_org(request: HttpRequest, candidate: str) -> str | None:
+    """``candidate`` if it is a page of ``request.org``'s console to send the admin back to, else None.
+
+    From a hidden ``next``/``back`` field, so anything: another host (``//evil.test``), a backslash
+    that a browser reads as a slash, or a control character (a NUL would land on a 404 page, and
+    the message saying what the action did would be lost with it).
+    """
+    if (
+        len(candidate) <= BACK_MAX
+        and candidate.startswith(f"/admin/o/{request.org.org_id}/")
+        and "\\" not in candidate
+        and not any(ch < " " or ch == "\x7f" for ch in candidate)
+        and url_has_allowed_host_and_scheme(candidate, allowed_hosts=None)
+    ):
+        return candidate
+    return None
 
 
 def org_admin_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -9,14 +9,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from orgwarden.billing import selectors, services
 from orgwarden.billing.exceptions import BillingError
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import back_in_org, org_admin_view
 from orgwarden.orgs.products import PRODUCTS
 
 
@@ -83,8 +81,5 @@ def trial_start(request: HttpRequest) -> HttpResponse:
             "Your 30-day free trial has started. Enforced single sign-on, mandatory two-step "
             "verification and provisioning now apply.",
         )
-    back = request.POST.get("next", "")
-    own_console = reverse("console:org_home", args=[request.org.org_id])
-    if back.startswith(own_console) and url_has_allowed_host_and_scheme(back, allowed_hosts=None):
-        return redirect(back)
-    return redirect("console:billing", request.org.org_id)
+    back = back_in_org(request, request.POST.get("next", ""))
+    return redirect(back) if back else redirect("console:billing", request.org.org_id)

@@ -15,10 +15,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import back_in_org, org_admin_view
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.orgs.selectors import users as user_selectors
@@ -109,7 +108,7 @@ class DeactivateForm(forms.Form):
         required=False,
         max_length=user_services.MESSAGE_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown when they try to sign in, after “<org> deactivated your account.”",
+        help_text="Shown when they try to sign in, under the notice that your organization deactivated their account.",
     )
 
 
@@ -217,13 +216,8 @@ def users_bulk(request: HttpRequest) -> HttpResponse:
     """The list's bulk form: first the confirm page, then (``confirm``) the action."""
     org = request.org
     form = BulkForm(request.POST)
-    back = request.POST.get("back", "")
     # Back to the list page the selection came from, and nowhere else (no open redirect).
-    if not (
-        back.startswith(f"/admin/o/{org.org_id}/")
-        and url_has_allowed_host_and_scheme(back, allowed_hosts=None)
-    ):
-        back = reverse("console:users", args=[org.org_id])
+    back = back_in_org(request, request.POST.get("back", "")) or reverse("console:users", args=[org.org_id])
     context: dict[str, object] = {"form": form, "nav_active": "users", "back": back}
     if not form.is_valid():
         return render(request, "console/users/bulk_confirm.html", context, status=400)
