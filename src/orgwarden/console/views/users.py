@@ -108,7 +108,8 @@ class DeactivateForm(forms.Form):
         required=False,
         max_length=user_services.MESSAGE_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown when they try to sign in, under the notice that your organization deactivated their account.",
+        help_text="Shown when they try to sign in, under the notice that your organization deactivated "
+        "their account.",
     )
 
 

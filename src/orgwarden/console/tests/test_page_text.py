@@ -1,0 +1,28 @@
+"""What console pages say: no unfilled placeholder (``<org>``) reaches an admin."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.services.claims import account_claim
+
+pytestmark = pytest.mark.django_db
+
+PLACEHOLDER = re.compile(r"&lt;[a-z_ ]+&gt;")  # <org>, <name> … as the page's HTML escapes them
+
+
+def test_deactivating_says_where_the_message_shows_without_a_placeholder(admin_client, org):
+    person = AccountFactory(email="pat@acme.test", display_name="Pat Doe")
+    account_claim(org=org, account=person, domain=None, actor=Actor.system("test"))
+    base = f"/admin/o/{org.org_id}/users/"
+
+    one = admin_client.get(f"{base}{person.account_id}/deactivate").content.decode()
+    bulk = admin_client.post(f"{base}bulk", {"action": "deactivate", "account_id": [person.account_id]})
+    for body in (one, bulk.content.decode()):
+        assert "Message to the person (optional)" in body
+        assert PLACEHOLDER.findall(body) == []
+        assert "under the notice that your organization deactivated their account" in body
