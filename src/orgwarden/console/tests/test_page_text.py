@@ -1,4 +1,5 @@
-"""What console pages say: no unfilled placeholder (``<org>``) reaches an admin."""
+"""What console pages say: no unfilled placeholder (``<org>``) reaches an admin; counts agree with
+their words."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.services import Actor
+from orgwarden.orgs.models import OrgUser
+from orgwarden.orgs.services import access
 from orgwarden.orgs.services.claims import account_claim
 
 pytestmark = pytest.mark.django_db
@@ -26,3 +29,16 @@ def test_deactivating_says_where_the_message_shows_without_a_placeholder(admin_c
         assert "Message to the person (optional)" in body
         assert PLACEHOLDER.findall(body) == []
         assert "under the notice that your organization deactivated their account" in body
+
+
+@pytest.mark.parametrize(("members", "says"), [(1, "Its 1 member loses"), (2, "Its 2 members lose")])
+def test_deleting_a_group_says_who_loses_access_in_grammar(admin_client, org, org_admin, members, says):
+    group = access.group_create(org=org, actor=org_admin.account, name="Devs")
+    people = [AccountFactory() for _ in range(members)]
+    for person in people:
+        OrgUser.objects.create(org=org, account=person, email=person.email)
+    ids = [person.account_id for person in people]
+    access.group_members_add(org=org, actor=org_admin.account, group_id=group.group_id, account_ids=ids)
+
+    page = admin_client.get(f"/admin/o/{org.org_id}/groups/{group.group_id}/delete").content.decode()
+    assert says in page
