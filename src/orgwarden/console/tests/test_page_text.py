@@ -12,6 +12,7 @@ from orgwarden.audit.services import Actor
 from orgwarden.orgs.models import OrgUser
 from orgwarden.orgs.services import access
 from orgwarden.orgs.services.claims import account_claim
+from orgwarden.policies import services as policy_services
 
 pytestmark = pytest.mark.django_db
 
@@ -41,4 +42,22 @@ def test_deleting_a_group_says_who_loses_access_in_grammar(admin_client, org, or
     access.group_members_add(org=org, actor=org_admin.account, group_id=group.group_id, account_ids=ids)
 
     page = admin_client.get(f"/admin/o/{org.org_id}/groups/{group.group_id}/delete").content.decode()
+    assert says in page
+
+
+@pytest.mark.parametrize(("members", "says"), [(1, "Its 1 member goes back"), (2, "Its 2 members go back")])
+def test_deleting_a_policy_says_where_its_members_go_in_grammar(admin_client, org, org_admin, members, says):
+    people = [AccountFactory() for _ in range(members)]
+    for person in people:
+        account_claim(org=org, account=person, domain=None, actor=Actor.system("test"))
+    local = org.directories.get(kind="local")
+    policy = policy_services.policy_create(
+        org=org, actor=org_admin.account, directory_id=local.directory_id, name="Contractors"
+    )
+    ids = [person.account_id for person in people]
+    policy_services.policy_members_move(
+        org=org, actor=org_admin.account, policy_id=policy.policy_id, account_ids=ids
+    )
+
+    page = admin_client.get(f"/admin/o/{org.org_id}/policies/{policy.policy_id}/delete").content.decode()
     assert says in page

@@ -114,7 +114,7 @@ def test_rename_delete_and_the_default_is_protected(admin_client, org, default_p
         account_ids=[managed.account_id],
     )
     confirm = admin_client.get(url + "delete")
-    assert confirm.status_code == 200 and b"1 member go back" in confirm.content
+    assert confirm.status_code == 200 and b"1 member goes back" in confirm.content
     assert admin_client.post(url + "delete").status_code == 302
     assert not AuthenticationPolicy.objects.filter(pk=policy.pk).exists()
     assert not PolicyMember.objects.exists()
