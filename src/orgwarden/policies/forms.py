@@ -13,7 +13,7 @@ from orgwarden.policies.services import MOVE_MAX
 
 PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
 STRENGTH_CHOICES = [
-    (0, "0 — any password Django accepts"),
+    (0, "0 — no score: only the basic rules (not common, not all digits, not like the name)"),
     (1, "1 — very guessable passwords refused"),
     (2, "2 — somewhat guessable refused"),
     (3, "3 — safely unguessable (recommended)"),

@@ -1,5 +1,5 @@
-"""What console pages say: no unfilled placeholder (``<org>``) reaches an admin; counts agree with
-their words."""
+"""What console pages say: no unfilled placeholder (``<org>``) reaches an admin, nor the name of
+the framework underneath; counts agree with their words."""
 
 from __future__ import annotations
 
@@ -61,3 +61,11 @@ def test_deleting_a_policy_says_where_its_members_go_in_grammar(admin_client, or
 
     page = admin_client.get(f"/admin/o/{org.org_id}/policies/{policy.policy_id}/delete").content.decode()
     assert says in page
+
+
+def test_the_password_strength_choices_speak_of_rules_not_of_the_framework(admin_client, org):
+    policy = org.directories.get(kind="local").policies.get(is_default=True)
+    page = admin_client.get(f"/admin/o/{org.org_id}/policies/{policy.policy_id}/").content.decode()
+    assert "Minimum strength" in page
+    assert "Django" not in page
+    assert "0 — no score: only the basic rules (not common, not all digits, not like the name)" in page
