@@ -5,7 +5,8 @@ this many users cost?") get the same box as a text field — not the browser's b
 narrow box without the console's padding and border. Fields one under another, and the button
 under the last one, have room between them, in a form or as values to copy on a card; so do the
 sections of a page. A page's headline figures (billing's billable users and monthly estimate) are
-drawn large.
+drawn large. A filter shows its whole choice and hint ("Managed and external", "Name or start of
+email") on a laptop's screen.
 """
 
 from __future__ import annotations
@@ -106,3 +107,22 @@ def test_billing_headline_figures_stand_out_and_the_calculator_has_room(new_page
     for figure in (page.locator("#billable-count"), page.locator("#estimate .big-number")):
         assert float(figure.evaluate("(e) => parseFloat(getComputedStyle(e).fontSize)")) >= 1.5 * body_size
     assert gap_above(page, "What would this many users cost?") >= 8
+
+
+# The filters whose chosen option (a select) or hint (an empty field) is wider than the field.
+CUT_OFF = """() => [...document.querySelectorAll('main .filters input, main .filters select')].map((e) => {
+  const pen = document.createElement('canvas').getContext('2d');
+  const s = getComputedStyle(e); pen.font = s.font;
+  const text = e.tagName === 'SELECT' ? e.options[e.selectedIndex].text : (e.value || e.placeholder);
+  const arrow = e.tagName === 'SELECT' ? 20 : 0;
+  const room = e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight) - arrow;
+  return pen.measureText(text).width > room ? `${e.name}: ${text}` : null; }).filter(Boolean)"""
+
+
+def test_filters_show_their_whole_choice_on_a_laptop(new_page, org_admin):
+    page = new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    for name in ("console:users", "console:managed_accounts", "console:audit_log"):
+        page.goto(reverse(name, args=[org_admin.org.org_id]))
+        assert page.evaluate(CUT_OFF) == [], name
