@@ -788,7 +788,7 @@ def scim_group_clash_resolve(
 
     ``merge``: the local group becomes the synced group (its members are replaced by the IdP's).
     ``rename``: a new synced group named ``new_name`` (default "<name> (<directory>)"). Returns the
-    synced org group. Raises ``NotFound`` or ``InvalidValue``.
+    synced org group. Raises ``NotFound`` or ``InvalidValue`` (also: no clash to resolve, any more).
     """
     who = org_actor(org=org, actor=actor)
     group = (
@@ -798,6 +798,13 @@ def scim_group_clash_resolve(
         .first()
     )
     if group is None:
+        name = (
+            ScimGroup.objects.filter(directory__org=org, scim_id=public_id_lookup(scim_id))
+            .values_list("display_name", flat=True)
+            .first()
+        )
+        if name is not None:  # a decision sent twice, or a group that never clashed
+            raise InvalidValue(f"{name} has no name clash to resolve (any more).")
         raise NotFound()
     directory = group.directory
     if decision == "merge":

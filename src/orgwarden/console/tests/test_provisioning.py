@@ -89,6 +89,20 @@ def test_clash_merge_from_the_console(admin_client, org, directory):
     assert local.directory == directory
 
 
+def test_a_clash_decision_sent_twice_says_there_is_none_left(admin_client, org, directory):
+    """The second decision answered a 404 page; it says the clash is resolved now, and changes nothing."""
+    from orgwarden.audit.models import AuditEvent
+
+    Group.objects.create(org=org, name="Engineering")
+    group = services.scim_group_create(directory=directory, data={"displayName": "engineering"})
+    url = _url(org, directory, f"groups/{group.scim_id}/resolve")
+    assert admin_client.post(url, {"decision": "rename", "new_name": "Eng (IdP)"}).status_code == 302
+    again = admin_client.post(url, {"decision": "rename", "new_name": "Eng (IdP) 2"}, follow=True)
+    assert again.status_code == 200 and "has no name clash to resolve" in again.content.decode()
+    assert sorted(Group.objects.values_list("name", flat=True)) == ["Eng (IdP)", "Engineering"]
+    assert AuditEvent.objects.filter(action="scim:group:clash_resolved").count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_clash_rename_racing_a_new_group_of_that_name_asks_for_another(
     admin_client, org, org_admin, directory
