@@ -4,7 +4,8 @@ A table wider than the screen scrolls inside its own pane (``.table-wrap``); it 
 page, which would push the top bar, the navigation and every form off to the side.
 
 A button's label stays on one line, on a wide screen and on a phone: the buttons beside a page's
-title, and those in a table's rows (the table scrolls instead).
+title, and those in a table's rows (the table scrolls instead). On a laptop a table beside a form
+shows all its columns (Support's response targets).
 """
 
 from __future__ import annotations
@@ -85,3 +86,13 @@ def test_the_top_bar_fits_a_phone(new_page, org_admin):
     box = top_bar.bounding_box()
     assert box["width"] <= PHONE["width"] and box["height"] <= 64
     assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
+
+
+def test_support_response_targets_show_every_column_on_a_laptop(new_page, org_admin):
+    page = new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:support", args=[org_admin.org.org_id]))
+    targets = page.get_by_role("region", name="Response targets")
+    expect(targets.get_by_role("columnheader", name="Coverage")).to_be_visible()
+    assert targets.evaluate("(e) => e.scrollWidth - e.clientWidth") <= 0  # nothing hidden off to the side
