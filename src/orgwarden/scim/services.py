@@ -540,9 +540,14 @@ def scim_user_delete(*, directory: Directory, scim_id: str) -> ScimUser:
     return user
 
 
+def _in_directory(directory_id: str | None) -> dict[str, str]:
+    return {} if directory_id is None else {"directory__directory_id": public_id_lookup(directory_id)}
+
+
 @transaction.atomic
-def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
-    """Point an unlinked SCIM record at the account its current email names (console action).
+def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str, directory_id: str | None = None) -> ScimUser:
+    """Point an unlinked SCIM record at the account its current email names (console action); with
+    ``directory_id`` (the console's URL names it), only a record of that directory.
 
     Raises ``NotFound`` or ``InvalidValue`` (linked already, no such account, or another record's).
     """
@@ -550,6 +555,7 @@ def scim_user_relink(*, org: Any, actor: OrgActor, scim_id: str) -> ScimUser:
     user = (
         ScimUser.objects.select_for_update()
         .filter(directory__org=org, scim_id=public_id_lookup(scim_id))
+        .filter(**_in_directory(directory_id))
         .first()
     )
     if user is None:
@@ -782,9 +788,16 @@ def scim_group_delete(*, directory: Directory, scim_id: str) -> None:
 
 @transaction.atomic
 def scim_group_clash_resolve(
-    *, org: Any, actor: OrgActor, scim_id: str, decision: str, new_name: str = ""
+    *,
+    org: Any,
+    actor: OrgActor,
+    scim_id: str,
+    decision: str,
+    new_name: str = "",
+    directory_id: str | None = None,
 ) -> Group:
-    """An admin's decision on a synced group whose name clashes with a local group.
+    """An admin's decision on a synced group whose name clashes with a local group (with
+    ``directory_id``, the console's URL, only a group of that directory).
 
     ``merge``: the local group becomes the synced group (its members are replaced by the IdP's).
     ``rename``: a new synced group named ``new_name`` (default "<name> (<directory>)"). Returns the
@@ -795,11 +808,13 @@ def scim_group_clash_resolve(
         ScimGroup.objects.select_for_update()
         .select_related("directory", "clash_group")
         .filter(directory__org=org, scim_id=public_id_lookup(scim_id), clash_group__isnull=False)
+        .filter(**_in_directory(directory_id))
         .first()
     )
     if group is None:
         name = (
             ScimGroup.objects.filter(directory__org=org, scim_id=public_id_lookup(scim_id))
+            .filter(**_in_directory(directory_id))
             .values_list("display_name", flat=True)
             .first()
         )

@@ -145,6 +145,29 @@ def test_relink_from_the_console(admin_client, org, directory):
     assert b"Every provisioned user is linked" in admin_client.get(_url(org, directory)).content
 
 
+def test_a_record_is_relinked_or_resolved_only_under_its_own_directorys_url(
+    admin_client, org, org_admin, directory
+):
+    """The URL names the directory; a record of another of the org's directories was acted on."""
+    from orgwarden.accounts.tests.factories import AccountFactory
+    from orgwarden.audit.models import AuditEvent
+
+    other = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta").directory
+    user = services.scim_user_create(directory=directory, data=user_body())
+    AccountFactory(email="new@example.com")
+    body = user_body()
+    body["emails"] = [{"value": "new@example.com", "primary": True}]
+    services.scim_user_replace(directory=directory, scim_id=user.scim_id, data=body)
+    Group.objects.create(org=org, name="Engineering")
+    group = services.scim_group_create(directory=directory, data={"displayName": "engineering"})
+    assert admin_client.post(_url(org, other, f"users/{user.scim_id}/relink")).status_code == 404
+    resolve = _url(org, other, f"groups/{group.scim_id}/resolve")
+    assert admin_client.post(resolve, {"decision": "merge"}).status_code == 404
+    assert not AuditEvent.objects.filter(
+        action__in=["scim:user:relinked", "scim:group:clash_resolved"]
+    ).exists()
+
+
 def test_a_relink_sent_twice_relinks_once_and_says_so(admin_client, org, directory):
     from orgwarden.accounts.tests.factories import AccountFactory
     from orgwarden.audit.models import AuditEvent

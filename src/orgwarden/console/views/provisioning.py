@@ -87,7 +87,9 @@ def _back(request: HttpRequest, directory: Directory) -> HttpResponse:
 def provisioning_relink(request: HttpRequest, directory_id: str, scim_id: str) -> HttpResponse:
     directory = _directory(request, directory_id)
     try:
-        user = services.scim_user_relink(org=request.org, actor=request.user, scim_id=scim_id)
+        user = services.scim_user_relink(
+            org=request.org, actor=request.user, scim_id=scim_id, directory_id=directory.directory_id
+        )
     except NotFound as exc:
         raise Http404("No such record") from exc
     except ScimError as exc:
@@ -108,6 +110,7 @@ def provisioning_clash(request: HttpRequest, directory_id: str, scim_id: str) ->
             scim_id=scim_id,
             decision=request.POST.get("decision", ""),
             new_name=request.POST.get("new_name", "").replace("\x00", ""),
+            directory_id=directory.directory_id,
         )
     except NotFound as exc:
         raise Http404("No such group") from exc
