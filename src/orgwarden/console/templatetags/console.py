@@ -59,3 +59,10 @@ def security_subscription_banner(context) -> dict:
 # An address or domain name with its domain in Unicode, for people (``orgwarden.idn``). Its one
 # registration: the account, sign-in and mail templates of other apps ``{% load console %}`` for it.
 register.filter("idn_unicode", idn_unicode)
+
+
+@register.filter
+def column_heading(key: str) -> str:
+    """A table column's key as people read it: ``users_with_access`` → ``Users with access`` (the CSV
+    and the REST API keep the key)."""
+    return key.replace("_", " ").capitalize()

@@ -69,3 +69,12 @@ def test_the_password_strength_choices_speak_of_rules_not_of_the_framework(admin
     assert "Minimum strength" in page
     assert "Django" not in page
     assert "0 — no score: only the basic rules (not common, not all digits, not like the name)" in page
+
+
+def test_insights_tables_head_their_columns_in_words_not_keys(admin_client, org):
+    page = admin_client.get(f"/admin/o/{org.org_id}/insights/").content.decode()
+    headings = re.findall(r'<th scope="col">([^<]*)</th>', page)
+    assert "Users with access" in headings and "Active users" in headings
+    assert [h for h in headings if "_" in h] == []
+    csv = admin_client.get(f"/admin/o/{org.org_id}/insights/site-activity.csv").content.decode()
+    assert csv.splitlines()[0] == "site,product,users_with_access,active,inactive"  # the CSV keeps its keys
