@@ -66,7 +66,7 @@ SECTIONS: tuple[Section, ...] = (
                 "external-users",
                 "External users",
                 "console:external_users",
-                "People outside your verified domains who have access to your product sites.",
+                "People with access to your product sites whose accounts you don't manage.",
             ),
             Page(
                 "help-centers",

@@ -9,7 +9,7 @@ import pytest
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.services import Actor
-from orgwarden.orgs.models import OrgUser
+from orgwarden.orgs.models import Domain, OrgUser
 from orgwarden.orgs.services import access
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.policies import services as policy_services
@@ -78,3 +78,24 @@ def test_insights_tables_head_their_columns_in_words_not_keys(admin_client, org)
     assert [h for h in headings if "_" in h] == []
     csv = admin_client.get(f"/admin/o/{org.org_id}/insights/site-activity.csv").content.decode()
     assert csv.splitlines()[0] == "site,product,users_with_access,active,inactive"  # the CSV keeps its keys
+
+
+def test_external_users_are_described_as_the_page_lists_them(admin_client, org, org_admin):
+    """The page lists every user with access whom the org doesn't manage — on a verified domain too,
+    when claiming is manual and the account is not claimed yet — so it can't say "outside your
+    verified domains" alone."""
+    domain = Domain.objects.create(org=org, name="acme.test", status=Domain.Status.VERIFIED)
+    assert domain.claim == Domain.Claim.MANUAL
+    erin = AccountFactory(email="erin@acme.test")
+    OrgUser.objects.create(org=org, account=erin, email=erin.email)
+    group = access.group_create(org=org, actor=org_admin.account, name="Wiki users")
+    access.group_members_add(
+        org=org, actor=org_admin.account, group_id=group.group_id, account_ids=[erin.account_id]
+    )
+
+    page = admin_client.get(f"/admin/o/{org.org_id}/external-users/").content.decode()
+    assert "erin@acme.test" in page
+    assert (
+        "whose accounts it doesn't manage: outside your verified domains, or on one and not claimed yet"
+        in page
+    )
