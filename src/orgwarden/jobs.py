@@ -136,7 +136,9 @@ def _repeat(
     def loop() -> None:
         while not _stopping.is_set():
             try:
-                child = subprocess.Popen([sys.executable, "-m", "orgwarden.cli", *command])  # noqa: S603 -- ours
+                # -P: ``-m`` would put the directory serve started in first on sys.path, and a file
+                # there named like a dependency (dns.py, …) would be imported instead of it
+                child = subprocess.Popen([sys.executable, "-P", "-m", "orgwarden.cli", *command])  # noqa: S603
                 _children[name] = child
                 try:
                     code = child.wait(timeout=timeout)

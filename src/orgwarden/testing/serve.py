@@ -55,7 +55,9 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[str, Path]]:
+def serving(
+    tmp_path: Path, *, workers: int = 1, cwd: Path | None = None, **env: str
+) -> Iterator[tuple[str, Path]]:
     """``orgwarden serve`` on a free loopback port, with ``env`` added to a clean environment;
     yields its base URL and its log file once it listens and ``/healthz`` answers; stops it on exit.
 
@@ -67,7 +69,8 @@ def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[s
     for _attempt in range(3):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+        # -P: as the ``orgwarden`` command, nothing imported from the working directory
+        command = [sys.executable, "-P", "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"]
         with log.open("w") as out:
             server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
                 [*command, "--workers", str(workers)],
@@ -75,6 +78,7 @@ def serving(tmp_path: Path, *, workers: int = 1, **env: str) -> Iterator[tuple[s
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                cwd=cwd,
             )
         listening = f"Listening at: {base} ("
         # migrating a new database takes a while on a loaded machine

@@ -15,7 +15,7 @@ import pytest
 
 from orgwarden import cli
 from orgwarden.config import ConfigError
-from orgwarden.testing.serve import clean_env, free_port, stop, wait_until
+from orgwarden.testing.serve import clean_env, free_port, serving, stop, wait_until
 
 
 def processes() -> dict[int, tuple[int, str, str]]:
@@ -186,3 +186,16 @@ def test_insights_refresh_outlives_a_failed_pass_and_ends_with_its_parent(tmp_pa
         shell.kill()
         if running(refresh_pid):
             os.kill(refresh_pid, signal.SIGKILL)
+
+
+def test_the_jobs_of_serve_import_nothing_from_the_directory_it_starts_in(tmp_path):
+    """``python -m`` puts the working directory first on ``sys.path``: the daily jobs' child, started
+    where ``orgwarden serve`` was, imported a ``dns.py`` lying there instead of dnspython."""
+    start = tmp_path / "start"
+    start.mkdir()
+    marker = tmp_path / "imported"
+    (start / "dns.py").write_text(f"open({str(marker)!r}, 'a').write('imported')\n")
+    with serving(tmp_path, cwd=start) as (_base, log):
+        assert wait_until(lambda: marker.exists() or "insights: " in log.read_text(), 90), log.read_text()
+        assert not marker.exists(), log.read_text()
+        assert "Re-checked 0 verified domains" in log.read_text()
