@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import lxml.html
 import pytest
 from django.test import Client
 
@@ -92,6 +93,32 @@ def test_remove_an_admin(admin_client, org, org_admin):
     assert not selectors.is_org_admin(org=org, account=second.account)
     event = AuditEvent.objects.get(action="org:admin:removed")
     assert event.org_id == org.org_id and event.targets[1]["id"] == second.account.account_id
+
+
+def test_remove_and_leave_ask_for_confirmation_first(admin_client, org, org_admin):
+    # Like revoking an API key: the row's button only opens a <details class="confirm"> that names
+    # who loses admin rights; the POST button is inside it.
+    second = OrgAdminFactory(org=org, account__display_name="Ada Lovelace", account__email="ada@example.com")
+    page = lxml.html.fromstring(admin_client.get(admins_url(org)).content)
+    forms = page.xpath("//form[contains(@action, '/remove')]")
+    assert len(forms) == 2
+    for form in forms:
+        details = form.getparent()
+        assert details.tag == "details" and "confirm" in details.classes, lxml.html.tostring(form)
+        assert details.find("summary").text_content().strip() in {"Leave", "Remove ada@example.com"}
+    remove = next(f for f in forms if second.account.account_id in f.get("action"))
+    assert "Ada Lovelace (ada@example.com) stops being an admin" in remove.text_content()
+    leave = next(f for f in forms if org_admin.account.account_id in f.get("action"))
+    assert f"Leave {org.name}" in leave.text_content()
+
+
+def test_the_removed_message_says_who(admin_client, org, org_admin):
+    second = OrgAdminFactory(
+        org=org, account__display_name="Ada Lovelace", account__email="ada@xn--bcher-kva.example"
+    )
+    response = admin_client.post(f"{admins_url(org)}{second.account.account_id}/remove", follow=True)
+    said = f"Ada Lovelace (ada@bücher.example) is no longer an admin of {org.name}."
+    assert said in response.content.decode()
 
 
 def test_removing_the_last_admin_is_refused_with_a_message(admin_client, org, org_admin):

@@ -45,7 +45,7 @@ def admins(request: HttpRequest) -> HttpResponse:
 @require_POST
 def admin_remove(request: HttpRequest, account_id: str) -> HttpResponse:
     try:
-        services.admin_remove(org=request.org, actor=request.user, account_id=account_id)
+        removed = services.admin_remove(org=request.org, actor=request.user, account_id=account_id)
     except NotFound as exc:
         raise Http404() from exc
     except OrgsError as exc:
@@ -54,7 +54,8 @@ def admin_remove(request: HttpRequest, account_id: str) -> HttpResponse:
     if account_id == request.user.account_id:
         messages.success(request, f"You are no longer an admin of {request.org.name}.")
         return redirect("console:home")
-    messages.success(request, "Admin removed.")
+    who = f"{removed.display_name} ({idn_unicode(removed.email)})"
+    messages.success(request, f"{who} is no longer an admin of {request.org.name}.")
     return redirect("console:admins", org_id=request.org.org_id)
 
 

@@ -215,8 +215,11 @@ def invitation_revoke(*, org: Organization, actor: Account, invitation_id: str) 
 
 
 @transaction.atomic
-def admin_remove(*, org: Organization, actor: Account, account_id: str) -> None:
-    """Remove an admin (an admin may remove themselves). Raises ``LastAdmin`` or ``NotFound``."""
+def admin_remove(*, org: Organization, actor: Account, account_id: str) -> Account:
+    """Remove an admin (an admin may remove themselves); return the account that is no longer one.
+
+    Raises ``LastAdmin`` or ``NotFound``.
+    """
     _require_admin(org=org, actor=actor)
     # Lock the org's admin rows so two admins removing each other cannot leave it with none.
     admins = list(OrgAdmin.objects.select_for_update().filter(org=org).select_related("account"))
@@ -232,6 +235,7 @@ def admin_remove(*, org: Organization, actor: Account, account_id: str) -> None:
         org_id=org.org_id,
         targets=[org_target(org), Target.account(role.account)],
     )
+    return role.account
 
 
 def close_refusal_last_admin(account: Account) -> str | None:
