@@ -7,6 +7,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
+from orgwarden.humanize import minutes_in_words
 from orgwarden.orgs.models import Directory
 from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.policies.services import MOVE_MAX
@@ -21,6 +22,23 @@ STRENGTH_CHOICES = [
 ]
 EXPIRY_CHOICES = [(0, "Never"), (30, "30 days"), (60, "60 days"), (90, "90 days"), (180, "180 days"),
                   (365, "365 days")]  # fmt: skip
+
+
+def _bounds_errors(what: str, unit: str, low: str, high: str) -> dict[str, str]:
+    """Django's number errors (``Ensure this value is greater than or equal to 15.``) in the
+    console's words, naming the setting and its unit."""
+    setting = what[0].lower() + what[1:]
+    return {
+        "required": f"Enter the {setting}.",
+        "invalid": f"Enter the {setting} as a whole number of {unit}.",
+        "min_value": f"{what} must be at least {low}.",
+        "max_value": f"{what} can be at most {high}.",
+    }
+
+
+def _minutes_errors(what: str, low: int, high: int) -> dict[str, str]:
+    most = f"{minutes_in_words(high)} ({high:,} minutes)"
+    return _bounds_errors(what, "minutes", minutes_in_words(low), most)
 
 
 class PolicyCreateForm(forms.Form):
@@ -47,7 +65,12 @@ class PolicySettingsForm(forms.Form):
         widget=forms.RadioSelect,
         help_text="Mandatory: members without an authenticator app set one up at their next sign-in.",
     )
-    password_min_length = forms.IntegerField(label="Minimum length", min_value=8, max_value=100)
+    password_min_length = forms.IntegerField(
+        label="Minimum length", min_value=8, max_value=100,
+        error_messages=_bounds_errors(
+            "Minimum password length", "characters", "8 characters", "100 characters"
+        ),
+    )  # fmt: skip
     password_min_strength = forms.TypedChoiceField(
         label="Minimum strength", choices=STRENGTH_CHOICES, coerce=int,
         help_text="Scored by zxcvbn when a password is set, changed or reset.",
@@ -58,16 +81,19 @@ class PolicySettingsForm(forms.Form):
     )  # fmt: skip
     idle_session_minutes = forms.IntegerField(
         label="Idle session limit (minutes)", min_value=15, max_value=43200,
+        error_messages=_minutes_errors("Idle session limit", 15, 43200),
         help_text="Signed out after this long without activity: 15 minutes to 30 days (43,200).",
     )  # fmt: skip
     absolute_session_minutes = forms.IntegerField(
         label="Absolute session limit (minutes)", min_value=15, max_value=129600,
+        error_messages=_minutes_errors("Absolute session limit", 15, 129600),
         help_text="Signed out this long after signing in, whatever the activity: up to 90 days (129,600).",
     )  # fmt: skip
     api_tokens_allowed = forms.BooleanField(label="Members may create API tokens", required=False)
     api_token_max_days = forms.IntegerField(
-        label="Maximum API token lifetime (days)", min_value=1, max_value=365
-    )
+        label="Maximum API token lifetime (days)", min_value=1, max_value=365,
+        error_messages=_bounds_errors("Maximum API token lifetime", "days", "1 day", "365 days"),
+    )  # fmt: skip
     billable = forms.BooleanField(
         label="Billable", required=False,
         help_text="Only the local directory's default policy can be non-billable.",

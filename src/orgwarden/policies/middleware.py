@@ -35,6 +35,7 @@ from django.urls import reverse
 
 from orgwarden.accounts.middleware import SEEN_KEY
 from orgwarden.accounts.signin import AUTH_AT_KEY
+from orgwarden.humanize import minutes_in_words
 from orgwarden.policies import selectors, services
 
 POLICY_KEY = "_policy"
@@ -94,10 +95,13 @@ class SessionLimitMiddleware:
         # MessageMiddleware sits after this one, so it has not attached its storage yet.
         request._messages = default_storage(request)
         if reason == "idle_timeout":
-            text = f"You were signed out after {_words(minutes)} without activity. Sign in again to continue."
+            text = (
+                f"You were signed out after {minutes_in_words(minutes)} without activity. "
+                "Sign in again to continue."
+            )
         else:
             text = (
-                f"You were signed out because your session reached its limit of {_words(minutes)}. "
+                f"You were signed out because your session reached its limit of {minutes_in_words(minutes)}. "
                 "Sign in again to continue."
             )
         messages.info(request, text)
@@ -124,13 +128,3 @@ def limit_passed(
     if now - auth_at > absolute * 60:
         return "absolute_timeout"
     return None
-
-
-def _words(minutes: int) -> str:
-    if minutes % (24 * 60) == 0:
-        days = minutes // (24 * 60)
-        return f"{days} day{'s' if days != 1 else ''}"
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{minutes} minutes"

@@ -29,6 +29,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account, normalize_email
+from orgwarden.humanize import minutes_in_words
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Directory, OrgAdmin, Organization, OrgUser, ProductSite
 from orgwarden.orgs.products import PRODUCTS
@@ -344,16 +345,6 @@ class Explanation:
     site: ProductSite | None = None
 
 
-def _duration(minutes: int) -> str:
-    if minutes % (24 * 60) == 0:
-        days = minutes // (24 * 60)
-        return f"{days} day{'s' if days != 1 else ''}"
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
 def explain_sign_in(account: Account, site: ProductSite | None = None) -> Explanation:
     """Which policy applies to ``account`` and exactly what signing in (to ``site``) requires, and why."""
     org_user = _managing_org_user(account)
@@ -420,7 +411,8 @@ def _requirements(
         _password(account, policy, sso=policy.enforce_sso and not paused),
     ]
     result.append(_two_step(account, policy, break_glass, product, paused))
-    idle, absolute = _duration(policy.idle_session_minutes), _duration(policy.absolute_session_minutes)
+    idle = minutes_in_words(policy.idle_session_minutes)
+    absolute = minutes_in_words(policy.absolute_session_minutes)
     result.append(
         Requirement(
             "Sessions",

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from orgwarden.billing import selectors as billing_selectors
 from orgwarden.console.navigation import SECTIONS
+from orgwarden.humanize import minutes_in_words
 from orgwarden.idn import idn_unicode
 
 SECURITY_PAGES = frozenset(
@@ -66,3 +67,7 @@ def column_heading(key: str) -> str:
     """A table column's key as people read it: ``users_with_access`` → ``Users with access`` (the CSV
     and the REST API keep the key)."""
     return key.replace("_", " ").capitalize()
+
+
+# Durations and times in words, for people (``orgwarden.humanize``): ``{{ minutes|minutes_in_words }}``.
+register.filter("minutes_in_words", minutes_in_words)

@@ -97,6 +97,36 @@ def test_save_settings_and_bad_settings_are_a_400(admin_client, org, default_pol
     assert default_policy.enforce_sso is False
 
 
+def test_the_list_shows_session_limits_in_words(admin_client, org, default_policy):
+    default_policy.idle_session_minutes = 480
+    default_policy.absolute_session_minutes = 43200
+    default_policy.save()
+    html = admin_client.get(base(org)).content.decode()
+    assert "8 hours idle" in html and "30 days max" in html
+    assert "480 min" not in html and "43200" not in html
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"idle_session_minutes": 5}, "Idle session limit must be at least 15 minutes."),
+        ({"idle_session_minutes": 50000}, "Idle session limit can be at most 30 days (43,200 minutes)."),
+        ({"absolute_session_minutes": 1}, "Absolute session limit must be at least 15 minutes."),
+        ({"absolute_session_minutes": "x"}, "Enter the absolute session limit as a whole number of minutes."),
+        ({"password_min_length": 4}, "Minimum password length must be at least 8 characters."),
+        ({"api_token_max_days": 400}, "Maximum API token lifetime can be at most 365 days."),
+    ],
+)
+def test_a_bad_number_in_the_settings_says_what_and_its_unit(
+    admin_client, org, default_policy, changes, error
+):
+    url = f"{base(org)}{default_policy.policy_id}/"
+    response = admin_client.post(url, _settings(default_policy, **changes))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert error in html and "Ensure this value" not in html
+
+
 def test_rename_delete_and_the_default_is_protected(admin_client, org, default_policy, managed):
     policy = services.policy_create(
         org=org,
