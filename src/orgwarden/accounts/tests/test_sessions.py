@@ -75,6 +75,25 @@ def test_security_page_lists_the_sessions(browser, account, sign_in):
     assert f"/account/sessions/{_row(other)}/end" in content
 
 
+def test_the_sessions_table_says_just_now_and_names_the_device_in_words(account, sign_in):
+    chrome_mac = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0.0.0 Safari/537.36"
+    )
+    client = Client(HTTP_USER_AGENT=chrome_mac, REMOTE_ADDR=IP)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        sign_in(client, account.email)
+        page = client.get("/account/security/").content.decode()
+        assert "just now" in page and "0 minutes" not in page
+        # The short form is what the cell reads; the whole agent stays at hand in its title.
+        assert f'<span title="{chrome_mac}">Chrome on macOS</span>' in page
+        clock.shift(timedelta(hours=2))
+        other = Client(HTTP_USER_AGENT="Other Browser 1.0", REMOTE_ADDR="198.51.100.9")
+        sign_in(other, account.email)
+        page = other.get("/account/security/").content.decode()
+        assert "2 hours ago" in page and "just now" in page
+
+
 def test_ending_a_session_from_the_page_signs_that_client_out(browser, account, sign_in, one_event):
     sign_in(browser, account.email)
     other = Client(HTTP_USER_AGENT="Other Browser 1.0", REMOTE_ADDR="198.51.100.9")

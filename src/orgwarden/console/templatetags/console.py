@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from orgwarden.billing import selectors as billing_selectors
 from orgwarden.console.navigation import SECTIONS
-from orgwarden.humanize import minutes_in_words
+from orgwarden.humanize import device_in_words, minutes_in_words, time_ago
 from orgwarden.idn import idn_unicode
 
 SECURITY_PAGES = frozenset(
@@ -69,5 +69,12 @@ def column_heading(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-# Durations and times in words, for people (``orgwarden.humanize``): ``{{ minutes|minutes_in_words }}``.
+# Durations, times and devices in words, for people (``orgwarden.humanize``).
 register.filter("minutes_in_words", minutes_in_words)
+register.filter("device_in_words", device_in_words)
+
+
+@register.filter
+def ago(when) -> str:
+    """``{{ session.last_seen_at|ago }}``: ``just now``, ``5 minutes ago`` … (``humanize.time_ago``)."""
+    return time_ago(when, timezone.now())

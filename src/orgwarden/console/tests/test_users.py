@@ -230,6 +230,15 @@ def test_sign_out_of_all_sessions(admin_client, org, person):
     assert not Session.objects.filter(account=person).exists()
 
 
+def test_the_account_page_names_a_sessions_device_in_words(admin_client, org, person):
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0"
+    client = Client(HTTP_USER_AGENT=firefox)
+    client.force_login(person, backend=BACKEND)
+    client.get("/account/")  # the session records where it is used from
+    body = admin_client.get(user_url(org, person)).content.decode()
+    assert f'<span title="{firefox}">Firefox on Windows</span>' in body
+
+
 def test_refused_action_on_an_external_user_is_a_400_and_changes_nothing(admin_client, org):
     guest = AccountFactory()
     org_user_ensure(org=org, account=guest)
