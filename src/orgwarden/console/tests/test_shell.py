@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import lxml.html
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -122,6 +123,20 @@ def test_org_home_shows_the_org_and_its_recent_activity(admin_client, org, org_a
     response = admin_client.get(f"/admin/o/{org.org_id}/")
     assert response.status_code == 200
     assert b"Renamed Org" in response.content and b"Organization renamed" in response.content
+
+
+def test_recent_activity_names_each_events_targets_as_the_audit_log_does(admin_client, org, org_admin):
+    ada = OrgAdminFactory(org=org, account__display_name="Ada Lovelace").account
+    admin_client.post(f"/admin/o/{org.org_id}/admins/{ada.account_id}/remove")
+    pages = {
+        "overview": admin_client.get(f"/admin/o/{org.org_id}/").content,
+        "audit log": admin_client.get(f"/admin/o/{org.org_id}/audit-log/").content,
+    }
+    for name, content in pages.items():
+        row = lxml.html.fromstring(content).xpath("//tr[td[starts-with(normalize-space(), 'Admin removed')]]")
+        assert len(row) == 1, name
+        cells = [td.text_content().strip() for td in row[0].findall("td")]
+        assert f"{org.name}, Ada Lovelace" in cells, (name, cells)
 
 
 def test_org_settings_renames(admin_client, org):
