@@ -72,6 +72,20 @@ def test_users_and_managed_accounts_pages(admin_client, org, person):
     assert f'value="{guest.account_id}"' not in body and f'value="{person.account_id}"' in body
 
 
+def test_the_bulk_bar_shows_only_when_there_is_something_to_select(admin_client, org):
+    def has_bar(query: str = "") -> bool:
+        body = admin_client.get(base(org) + "users/" + query).content.decode()
+        return 'id="id_bulk_action"' in body and "With the selected users" in body
+
+    assert not has_bar()  # no users at all
+    guest = AccountFactory(email="guest@else.test")
+    org_user_ensure(org=org, account=guest)
+    assert not has_bar()  # an external user only: no checkbox
+    managed(org, email="pat@acme.test")
+    assert has_bar()
+    assert not has_bar("?q=nobody-matches")  # a search that finds no one
+
+
 def test_paging_follows_next_links_keeping_the_filters(admin_client, org):
     accounts = Account.objects.bulk_create(
         [Account(email=f"user{i:03d}@acme.test", display_name=f"User {i}", password="!") for i in range(120)]

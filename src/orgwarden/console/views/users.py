@@ -187,6 +187,8 @@ def _users_list(request: HttpRequest, *, nav_active: str, default_kind: str = ""
             context.update(
                 {
                     "page": page,
+                    # The bulk bar acts on the checked rows: none to check, no bar.
+                    "selectable": any(row.is_managed for row in page.rows),
                     "filtered": bool(filters),
                     "paged": bool(form.cleaned_data["after"]),
                     "next_link": "?" + _filter_query(request, after=page.next_cursor)
