@@ -16,4 +16,23 @@ scripts from 'self' only, never inline). Every page works without it; it adds ke
     menu.open = false;
     menu.querySelector(":scope > summary").focus();
   });
+
+  // A form that changes something is sent once: a double click on "Remove" or "Revoke" sent it
+  // twice, and the page then showed the answer to the second ("not found", "already revoked")
+  // instead of what the first did. A form whose answer does not replace the page (a download) can
+  // be sent again after a few seconds, and one shown again from the back-forward cache at once.
+  const SENT = "sent";
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement) || form.method !== "post") return;
+    if (form.dataset[SENT]) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset[SENT] = "1";
+    setTimeout(() => delete form.dataset[SENT], 5000);
+  });
+  window.addEventListener("pageshow", () => {
+    document.querySelectorAll("form[data-sent]").forEach((form) => delete form.dataset[SENT]);
+  });
 })();
