@@ -13,7 +13,10 @@ LABEL_WIDTH = 170
 
 def columns(points: list[tuple[str, int]], *, title: str, width: int = 640) -> str:
     """Vertical bars (a time series); hovering a bar shows ``label: value``."""
-    peak = max((value for _, value in points), default=0) or 1
+    top = max((value for _, value in points), default=0)
+    if not top:
+        return _nothing(title, width, HEIGHT + 20, "No activity in this period.")
+    peak = top
     step = width / max(len(points), 1)
     bar = max(step - 1, 1)
     parts = [
@@ -43,8 +46,68 @@ def columns(points: list[tuple[str, int]], *, title: str, width: int = 640) -> s
     return "".join(parts)
 
 
+# The colours of a stacked bar's parts, in order (the first is the bars' own).
+PARTS = ("#2f5bea", "#b9c0cf")
+
+
+def _nothing(title: str, width: int, height: int, message: str) -> str:
+    """A chart with nothing to draw says so, rather than an empty frame."""
+    return (
+        f'<svg class="chart" role="img" aria-label="{escape(title)}: {escape(message)}" '
+        f'viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(title)}</title>"
+        f'<text x="{width / 2:g}" y="{height / 2 + 5:g}" font-size="13" text-anchor="middle" '
+        f'fill="#5b6170">{escape(message)}</text></svg>'
+    )
+
+
+def stacked_bars(
+    rows: list[tuple[str, tuple[int, ...]]], *, parts: tuple[str, ...], title: str, width: int = 480
+) -> str:
+    """Horizontal bars made of ``parts`` (e.g. active and inactive users of a site), a legend above
+    them and each bar labelled with its parts' values; hovering a part shows ``label: value part``."""
+    if not rows:
+        return _nothing(title, width, 48, "No data yet.")
+    row = 24
+    legend = 22
+    peak = max((sum(values) for _, values in rows), default=0) or 1
+    room = width - LABEL_WIDTH - 150
+    height = legend + row * len(rows)
+    out = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+        f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
+    x = LABEL_WIDTH
+    for part, colour in zip(parts, PARTS, strict=False):
+        out.append(
+            f'<rect x="{x}" y="4" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + 14}" y="13" font-size="12" fill="#1d2330">{escape(part)}</text>'
+        )
+        x += 24 + 7 * len(part)
+    for index, (label, values) in enumerate(rows):
+        y = legend + index * row
+        out.append(f'<g><text x="0" y="{y + 16}" font-size="12" fill="#1d2330">{escape(label[:28])}</text>')
+        x = float(LABEL_WIDTH)
+        for part, colour, value in zip(parts, PARTS, values, strict=False):
+            w = round(room * value / peak, 1)
+            out.append(
+                f'<rect x="{x:g}" y="{y + 4}" width="{w:g}" height="16" fill="{colour}">'
+                f"<title>{escape(label)}: {value} {escape(part)}</title></rect>"
+            )
+            x += w
+        summary = " · ".join(f"{value} {part}" for part, value in zip(parts, values, strict=False))
+        out.append(
+            f'<text x="{x + 6:g}" y="{y + 16}" font-size="12" fill="#1d2330">{escape(summary)}</text></g>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
 def bars(points: list[tuple[str, int]], *, title: str, width: int = 480) -> str:
     """Horizontal bars (categories), each labelled with its value."""
+    if not points:
+        return _nothing(title, width, 48, "No data yet.")
     row = 24
     peak = max((value for _, value in points), default=0) or 1
     room = width - LABEL_WIDTH - 50

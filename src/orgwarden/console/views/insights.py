@@ -49,9 +49,13 @@ def insights(request: HttpRequest) -> HttpResponse:
     }
     for key in ("active-users-by-product", "authentication", "managed-vs-external"):
         svg[key] = charts.bars(tables[key].rows, title=tables[key].title)
-    site_rows = tables["site-activity"].rows
-    svg["site-activity"] = charts.bars(
-        [(f"{r[0]} active", r[3]) for r in site_rows], title="Active users per site"
+    svg["site-activity"] = charts.stacked_bars(
+        [
+            (site, (active, inactive))
+            for site, _product, _access, active, inactive in tables["site-activity"].rows
+        ],
+        parts=("active", "inactive"),
+        title=tables["site-activity"].title,
     )
     svg["domains"] = charts.bars(
         [(r[0], r[1] + r[2]) for r in tables["domains"].rows[:10]], title="Users per domain"

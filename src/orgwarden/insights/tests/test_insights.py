@@ -235,3 +235,27 @@ def test_last_active_is_per_org(seeded, other_org_admin):
     _org, p, *_ = seeded
     rows = selectors.last_active_dates(org=other_org_admin.org, account=p["daily"])
     assert [(site.name, day) for site, day in rows] == [("J", date(2026, 11, 27))]
+
+
+def test_the_site_activity_chart_draws_active_and_inactive_users(seeded, admin_client):
+    """Its title promises both; it drew the active users alone."""
+    org, *_ = seeded
+    rows = selectors.chart(org=org, key="site-activity").rows
+    assert any(inactive for *_, inactive in rows)  # the seed has inactive users to draw
+    body = admin_client.get(reverse("console:insights", args=[org.org_id])).content.decode()
+    chart = body.split('id="chart-site-activity"', 1)[1].split("</svg>", 1)[0]
+    for site, _product, _access, active, inactive in rows:
+        assert f"<title>{site}: {active} active</title>" in chart
+        assert f"<title>{site}: {inactive} inactive</title>" in chart
+        assert f"{active} active · {inactive} inactive" in chart
+
+
+def test_a_chart_with_nothing_to_draw_says_so():
+    from orgwarden.insights import charts
+
+    quiet = charts.columns([("2026-11-01", 0), ("2026-11-02", 0)], title="Active users per day")
+    assert "No activity in this period." in quiet and "max" not in quiet
+    busy = charts.columns([("2026-11-01", 0), ("2026-11-02", 3)], title="Active users per day")
+    assert "max 3" in busy and "No activity" not in busy
+    assert "No data yet." in charts.bars([], title="Users per domain")
+    assert "No data yet." in charts.stacked_bars([], parts=("active", "inactive"), title="Sites")
