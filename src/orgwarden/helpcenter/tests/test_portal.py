@@ -137,3 +137,21 @@ def test_failed_passwords_are_throttled_per_help_center_and_email(site, settings
         action="helpcenter:customer:signin_failed", details__reason="too_many_attempts"
     ).exists()
     assert "helpcenter_customers" not in client.session
+
+
+def test_the_customer_pages_brand_leads_to_the_help_center_not_to_the_admins_sign_in(site):
+    """A customer who clicked the brand on the sign-in page landed on the installation's sign-in for
+    admins (/), where no customer can sign in."""
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    brand = f'<a class="brand brand-auth" href="{url("portal", site)}">{site.name} help center</a>'
+    client = Client()
+    for page in (url("login", site), url("signup", site), url("reset", site)):
+        body = client.get(page).content.decode()
+        assert brand in body, page
+        assert 'class="brand brand-auth" href="/"' not in body, page
+    client.post(url("login", site), {"email": "pat@customer.test", "password": PASSWORD})
+    assert brand in client.get(url("portal", site)).content.decode()
+    signed_out = client.post(url("logout", site))
+    assert signed_out.status_code == 200 and brand in signed_out.content.decode()
