@@ -10,6 +10,7 @@ cheap for 50,000 of them (see its docstring).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -142,8 +143,10 @@ def price_estimate(*, users: int) -> pricing.Estimate:
 
 
 def days_left(subscription: Subscription, *, now: datetime) -> int:
-    """Whole days until the trial ends (0 on its last day)."""
-    return max(0, (subscription.trial_ends_at - now).days)
+    """Days until the trial ends, a day begun counted whole: 30 the moment a 30-day trial starts,
+    1 on its last day, 0 once it has ended (it said 29 on the first day and 0 on the last)."""
+    remaining = (subscription.trial_ends_at - now).total_seconds()
+    return max(0, math.ceil(remaining / 86400))
 
 
 ENFORCED = (Subscription.Status.TRIAL, Subscription.Status.PAID)

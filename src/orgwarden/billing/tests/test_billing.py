@@ -54,8 +54,12 @@ def test_trial_start_is_audited_once(org, org_admin, other_org_admin):
         services.subscription_trial_start(org=org, actor=org_admin.account)
     assert len(events("org:subscription:trial_started")) == 1
     assert selectors.security_enforced(org=org)
-    assert selectors.days_left(sub, now=START + timedelta(days=29, hours=1)) == 0
+    assert selectors.days_left(sub, now=START) == 30
+    assert selectors.days_left(sub, now=START + timedelta(seconds=1)) == 30  # its first day
     assert selectors.days_left(sub, now=START + timedelta(days=1)) == 29
+    assert selectors.days_left(sub, now=START + timedelta(days=29, hours=1)) == 1  # its last day
+    assert selectors.days_left(sub, now=START + timedelta(days=30)) == 0
+    assert selectors.days_left(sub, now=START + timedelta(days=31)) == 0
 
 
 def run_daily(at):
