@@ -96,7 +96,25 @@ def test_verify_by_dns_then_https_failure_message(admin_client, org, proof_peers
     domain.refresh_from_db()
     assert domain.status == "verified"
     response = verify(admin_client, org, domain, "https")
+    assert b"acme.test stays verified, but its HTTPS file was not found." in response.content
     assert b"has no address" in response.content
+
+
+def test_a_verified_domain_offers_to_check_its_proofs_not_to_verify_it(admin_client, org, proof_peers):
+    """Once verified, the proofs are what to keep published; their buttons check them now."""
+    domain = add(admin_client, org)
+    page = admin_client.get(url(org, f"{domain.domain_id}/")).content.decode()
+    assert (
+        "Verify with DNS" in page and "Verify with HTTPS" in page and "Check the DNS record now" not in page
+    )
+    proof_peers.publish_txt("acme.test", domain.token)
+    verify(admin_client, org, domain)
+    page = admin_client.get(url(org, f"{domain.domain_id}/")).content.decode()
+    assert "Verify with DNS" not in page and "Verify with HTTPS" not in page
+    assert "Check the DNS record now" in page and "Check the HTTPS file now" in page
+    assert "Keep one of these proofs published" in page
+    response = verify(admin_client, org, domain)
+    assert b"acme.test&#x27;s DNS record is in place. It stays verified." in response.content
 
 
 def test_verify_by_https(admin_client, org, proof_peers):

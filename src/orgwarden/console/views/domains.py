@@ -116,7 +116,13 @@ def domain_verify(request: HttpRequest, domain_id: str) -> HttpResponse:
     except NotFound as exc:
         raise Http404() from exc
     name = idn_unicode(domain.name)
-    if result.verified:
+    proof = "DNS record" if form.cleaned_data["method"] == "dns" else "HTTPS file"
+    if domain.status == Domain.Status.VERIFIED:  # a check of a verified domain's proof
+        if result.verified:
+            messages.success(request, f"{name}'s {proof} is in place. It stays verified.")
+        else:
+            messages.error(request, f"{name} stays verified, but its {proof} was not found. {result.reason}")
+    elif result.verified:
         messages.success(request, f"{name} is verified. Choose how to claim its accounts.")
     else:
         messages.error(request, f"{name} is not verified yet. {result.reason}")
