@@ -40,7 +40,7 @@ def test_the_trial_starts_from_a_security_page_and_comes_back_to_it(admin_client
     assert AuditEvent.objects.filter(action="org:subscription:trial_started", org_id=org.org_id).count() == 1
     html = page(admin_client, org, "console:identity_providers")
     assert "Your 30-day free trial has started" in html
-    assert "Security subscription: free trial, <strong>29 days left</strong>" in html
+    assert "Security subscription: free trial, <strong>30 days left</strong>" in html
     assert "Start your 30-day free trial" not in html
 
 

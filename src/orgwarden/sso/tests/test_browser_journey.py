@@ -117,7 +117,7 @@ def test_connect_test_enforce_jit_and_member_sign_in(
     expect(banner).to_contain_text("Not enforced")
     banner.get_by_role("button", name="Start your 30-day free trial").click()
     expect(ann.get_by_text("Your 30-day free trial has started")).to_be_visible()
-    expect(ann.locator("#security-subscription")).to_contain_text("free trial, 29 days left")
+    expect(ann.locator("#security-subscription")).to_contain_text("free trial, 30 days left")
     assert ann.url.endswith(f"/policies/{policy.policy_id}/")
     assert AuditEvent.objects.filter(action="org:subscription:trial_started").count() == 1
 
