@@ -51,12 +51,14 @@ PARTS = ("#2f5bea", "#b9c0cf")
 
 
 def _nothing(title: str, width: int, height: int, message: str) -> str:
-    """A chart with nothing to draw says so, rather than an empty frame."""
+    """A chart with nothing to draw says so, rather than an empty frame (its text as large on the
+    page whatever the chart's width)."""
+    size = round(13 * width / 480)
     return (
         f'<svg class="chart" role="img" aria-label="{escape(title)}: {escape(message)}" '
         f'viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(title)}</title>"
-        f'<text x="{width / 2:g}" y="{height / 2 + 5:g}" font-size="13" text-anchor="middle" '
+        f'<text x="{width / 2:g}" y="{height / 2 + 5:g}" font-size="{size}" text-anchor="middle" '
         f'fill="#5b6170">{escape(message)}</text></svg>'
     )
 
