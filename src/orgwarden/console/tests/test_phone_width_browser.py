@@ -96,3 +96,25 @@ def test_support_response_targets_show_every_column_on_a_laptop(new_page, org_ad
     targets = page.get_by_role("region", name="Response targets")
     expect(targets.get_by_role("columnheader", name="Coverage")).to_be_visible()
     assert targets.evaluate("(e) => e.scrollWidth - e.clientWidth") <= 0  # nothing hidden off to the side
+
+
+def test_on_a_phone_a_page_starts_with_its_content_and_menu_opens_the_navigation(new_page, org_admin):
+    """The sidebar's 19 links came before every page's content on a phone."""
+    org = org_admin.org
+    page = new_page()
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(reverse("console:domains", args=[org.org_id]))
+    assert page.locator("main h1").bounding_box()["y"] < 250
+    expect(page.locator(".sidebar")).to_be_hidden()
+    menu = page.locator(".nav-menu summary")
+    expect(menu).to_be_visible()
+    expect(page.get_by_role("link", name="Users", exact=True)).to_be_hidden()
+    menu.click()
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.wait_for_url(f"**{reverse('console:users', args=[org.org_id])}")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    expect(page.locator(".sidebar")).to_be_visible()
+    expect(menu).to_be_hidden()
+    expect(page.get_by_role("link", name="Domains", exact=True)).to_be_visible()
