@@ -23,6 +23,11 @@ urlpatterns = [
     path("admin/new", home.org_create, name="org_create"),
     path("launch/<str:site_id>", launch.launch, name="launch"),
     path("admin/invitations/<str:token>", admins.invitation, name="invitation"),
+    path(
+        "admin/invitations/pending/<str:invitation_id>/accept",
+        home.invitation_accept,
+        name="invitation_accept_pending",
+    ),
     path(org, home.org_home, name="org_home"),
     path(org + "settings/", home.org_settings, name="org_settings"),
     path(org + "admins/", admins.admins, name="admins"),

@@ -311,3 +311,62 @@ def test_a_signed_out_post_to_an_invitation_accepts_nothing(
     path = invite(admin_client, org, "new@example.com", django_capture_on_commit_callbacks, mailoutbox)
     assert Client().post(path).status_code == 200
     assert AdminInvitation.objects.get().is_pending
+
+
+def pending_accept_url(invitation) -> str:
+    return f"/admin/invitations/pending/{invitation.invitation_id}/accept"
+
+
+def test_an_invitee_who_signs_in_without_the_link_finds_the_invitation_and_accepts_it(
+    admin_client, org, org_admin, django_capture_on_commit_callbacks, mailoutbox
+):
+    invitee = AccountFactory(email="new@example.com", email_verified=True)
+    invite(admin_client, org, "new@example.com", django_capture_on_commit_callbacks, mailoutbox)
+    invitation = AdminInvitation.objects.get(org=org, email="new@example.com")
+    client = client_for(invitee)
+    home = client.get("/admin/")  # where a sign-in lands
+    assert home.status_code == 200
+    listed = lxml.html.fromstring(home.content).get_element_by_id("invitations").text_content()
+    assert org.name in listed and org_admin.account.display_name in listed
+    events = AuditEvent.objects.filter(action="org:admin:invitation_accepted").count()
+
+    response = client.post(pending_accept_url(invitation))
+    assert response.status_code == 302 and response["Location"] == f"/admin/o/{org.org_id}/"
+    assert selectors.is_org_admin(org=org, account=invitee)
+    assert AuditEvent.objects.filter(action="org:admin:invitation_accepted").count() == events + 1
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is not None
+    # accepted: no longer listed, and sent again it is refused and changes nothing
+    assert b'id="invitations"' not in client.get("/admin/?choose=1").content
+    again = client.post(pending_accept_url(invitation), follow=True)
+    assert b"invalid, expired or already used" in again.content
+    assert AuditEvent.objects.filter(action="org:admin:invitation_accepted").count() == events + 1
+
+
+def test_only_the_invitees_verified_email_sees_or_accepts_an_invitation(
+    admin_client, org, django_capture_on_commit_callbacks, mailoutbox
+):
+    invite(admin_client, org, "new@example.com", django_capture_on_commit_callbacks, mailoutbox)
+    invitation = AdminInvitation.objects.get(org=org, email="new@example.com")
+    unverified = client_for(AccountFactory(email="new@example.com", email_verified=False))
+    someone_else = client_for(AccountFactory(email="other@example.com", email_verified=True))
+    for client in (unverified, someone_else):
+        assert b'id="invitations"' not in client.get("/admin/").content
+        refused = client.post(pending_accept_url(invitation), follow=True)
+        assert b"invalid, expired or already used" in refused.content
+    assert client.get(pending_accept_url(invitation)).status_code == 405
+    assert OrgAdmin.objects.filter(org=org).count() == 1
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is None
+
+
+def test_a_revoked_invitation_is_not_listed_or_accepted(
+    admin_client, org, django_capture_on_commit_callbacks, mailoutbox
+):
+    invitee = client_for(AccountFactory(email="new@example.com", email_verified=True))
+    invite(admin_client, org, "new@example.com", django_capture_on_commit_callbacks, mailoutbox)
+    invitation = AdminInvitation.objects.get(org=org, email="new@example.com")
+    admin_client.post(f"/admin/o/{org.org_id}/invitations/{invitation.invitation_id}/revoke")
+    assert b'id="invitations"' not in invitee.get("/admin/").content
+    invitee.post(pending_accept_url(invitation))
+    assert OrgAdmin.objects.filter(org=org).count() == 1

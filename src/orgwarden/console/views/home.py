@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.audit import selectors as audit_selectors
 from orgwarden.console.forms import OrgNameForm
@@ -19,14 +19,31 @@ from orgwarden.orgs.selectors import orgs as org_selectors
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Straight to the last (or only) org; a chooser when there are several; an invitation to create one."""
+    """Straight to the last (or only) org; a chooser when there are several; an invitation to create
+    one. Admin invitations pending for the person's verified email are listed first, to accept here
+    (the page a sign-in lands on: an invitee who signs in without the emailed link finds them)."""
     orgs = list(selectors.orgs_administered_by(account=request.user))
+    invitations = list(selectors.invitations_pending_for(account=request.user))
     last = request.session.get(LAST_ORG_KEY)
-    if any(org.org_id == last for org in orgs) and not request.GET.get("choose"):
-        return redirect("console:org_home", org_id=last)
-    if len(orgs) == 1 and not request.GET.get("choose"):
-        return redirect("console:org_home", org_id=orgs[0].org_id)
-    return render(request, "console/home.html", {"orgs": orgs})
+    if not invitations and not request.GET.get("choose"):
+        if any(org.org_id == last for org in orgs):
+            return redirect("console:org_home", org_id=last)
+        if len(orgs) == 1:
+            return redirect("console:org_home", org_id=orgs[0].org_id)
+    return render(request, "console/home.html", {"orgs": orgs, "invitations": invitations})
+
+
+@login_required
+@require_POST
+def invitation_accept(request: HttpRequest, invitation_id: str) -> HttpResponse:
+    """Accept one of the invitations ``home`` lists."""
+    try:
+        org = services.invitation_accept_as_invitee(invitation_id=invitation_id, account=request.user)
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:home")
+    messages.success(request, f"You are now an admin of {org.name}.")
+    return redirect("console:org_home", org_id=org.org_id)
 
 
 @login_required

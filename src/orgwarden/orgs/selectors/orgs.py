@@ -39,6 +39,23 @@ def invitations_pending(*, org: Organization) -> QuerySet[AdminInvitation]:
     ).order_by("-created_at")
 
 
+def invitations_pending_for(*, account: Account) -> QuerySet[AdminInvitation]:
+    """The pending admin invitations sent to ``account``'s email, newest first — none until that
+    email is verified: only then does the account prove it reads the mailbox they were sent to."""
+    if not account.email_verified:
+        return AdminInvitation.objects.none()
+    return (
+        AdminInvitation.objects.filter(
+            email=account.email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("org", "invited_by")
+        .order_by("-created_at")
+    )
+
+
 def invitation_by_token(*, token: str) -> AdminInvitation:
     invitation = (
         AdminInvitation.objects.select_related("org", "invited_by")

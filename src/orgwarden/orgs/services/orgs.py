@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from orgwarden.accounts import emails
 from orgwarden.accounts import services as account_services
-from orgwarden.accounts.ids import new_secret, secret_hash
+from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash
 from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs import hooks, selectors
@@ -174,6 +174,28 @@ def invitation_accept(*, token: str, account: Account) -> Organization:
         raise InvitationInvalid()
     if invitation.email != account.email:
         raise InvitationForSomeoneElse()
+    return _invitation_accepted(invitation, account)
+
+
+@transaction.atomic
+def invitation_accept_as_invitee(*, invitation_id: str, account: Account) -> Organization:
+    """Accept, without the emailed link, an invitation sent to ``account``'s verified email (the
+    console's home lists them: someone invited who signs in without the link).
+
+    A verified email proves the mailbox as the link does. Raises ``InvitationInvalid`` for anything
+    else: no such pending invitation to this email, or the email not verified.
+    """
+    invitation = (
+        AdminInvitation.objects.select_for_update()
+        .filter(invitation_id=public_id_lookup(invitation_id), email=account.email)
+        .first()
+    )
+    if invitation is None or not invitation.is_pending or not account.email_verified:
+        raise InvitationInvalid()
+    return _invitation_accepted(invitation, account)
+
+
+def _invitation_accepted(invitation: AdminInvitation, account: Account) -> Organization:
     org = invitation.org
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
