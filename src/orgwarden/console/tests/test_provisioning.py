@@ -131,7 +131,8 @@ def test_clash_rename_racing_a_new_group_of_that_name_asks_for_another(
     assert sorted(Group.objects.values_list("name", flat=True)) == ["Eng (Entra)", "Engineering"]
 
 
-def test_relink_from_the_console(admin_client, org, directory):
+def _unlinked_user(directory):
+    """A provisioned user whose email the IdP changed to one another account already uses."""
     from orgwarden.accounts.tests.factories import AccountFactory
 
     user = services.scim_user_create(directory=directory, data=user_body())
@@ -139,6 +140,11 @@ def test_relink_from_the_console(admin_client, org, directory):
     body = user_body()
     body["emails"] = [{"value": "new@example.com", "primary": True}]
     services.scim_user_replace(directory=directory, scim_id=user.scim_id, data=body)
+    return user
+
+
+def test_relink_from_the_console(admin_client, org, directory):
+    user = _unlinked_user(directory)
     assert b"new@example.com belongs to another account" in admin_client.get(_url(org, directory)).content
     response = admin_client.post(_url(org, directory, f"users/{user.scim_id}/relink"))
     assert response.status_code == 302
@@ -149,15 +155,10 @@ def test_a_record_is_relinked_or_resolved_only_under_its_own_directorys_url(
     admin_client, org, org_admin, directory
 ):
     """The URL names the directory; a record of another of the org's directories was acted on."""
-    from orgwarden.accounts.tests.factories import AccountFactory
     from orgwarden.audit.models import AuditEvent
 
     other = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta").directory
-    user = services.scim_user_create(directory=directory, data=user_body())
-    AccountFactory(email="new@example.com")
-    body = user_body()
-    body["emails"] = [{"value": "new@example.com", "primary": True}]
-    services.scim_user_replace(directory=directory, scim_id=user.scim_id, data=body)
+    user = _unlinked_user(directory)
     Group.objects.create(org=org, name="Engineering")
     group = services.scim_group_create(directory=directory, data={"displayName": "engineering"})
     assert admin_client.post(_url(org, other, f"users/{user.scim_id}/relink")).status_code == 404
@@ -169,14 +170,9 @@ def test_a_record_is_relinked_or_resolved_only_under_its_own_directorys_url(
 
 
 def test_a_relink_sent_twice_relinks_once_and_says_so(admin_client, org, directory):
-    from orgwarden.accounts.tests.factories import AccountFactory
     from orgwarden.audit.models import AuditEvent
 
-    user = services.scim_user_create(directory=directory, data=user_body())
-    AccountFactory(email="new@example.com")
-    body = user_body()
-    body["emails"] = [{"value": "new@example.com", "primary": True}]
-    services.scim_user_replace(directory=directory, scim_id=user.scim_id, data=body)
+    user = _unlinked_user(directory)
     url = _url(org, directory, f"users/{user.scim_id}/relink")
     assert admin_client.post(url).status_code == 302
     again = admin_client.post(url, follow=True)
