@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -50,13 +51,23 @@ def orgwarden(*args: str, env: dict[str, str], capture: bool = False) -> str:
     return done.stdout or ""
 
 
-def wait_healthy(base: str, server: subprocess.Popen, timeout: float = 30) -> None:
+def wait_answering(
+    answers: Callable[[], bool], server: subprocess.Popen, what: str, timeout: float = 30
+) -> None:
+    """Wait until ``answers()`` (an HTTP probe of ``server``) is true; raise if ``server`` exits or
+    ``timeout`` seconds pass first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.poll() is None:
         try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+            if answers():
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"orgwarden serve did not become healthy in {timeout:.0f} s")
+    raise RuntimeError(f"{what} did not answer in {timeout:.0f} s")
+
+
+def wait_healthy(base: str, server: subprocess.Popen, timeout: float = 30) -> None:
+    wait_answering(
+        lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200, server, "orgwarden serve", timeout
+    )

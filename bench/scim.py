@@ -65,7 +65,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, stop, wait_healthy
+from _harness import free_port, log, stop, wait_answering, wait_healthy
 
 N_USERS = int(os.environ.get("BENCH_USERS", "10000"))
 N_SYNC = int(os.environ.get("BENCH_SYNC_USERS", str(N_USERS)))
@@ -404,17 +404,12 @@ def peer_target() -> Iterator[Target]:
     )
     try:
         target = Target("scim2-server", "memory", f"{base}/v2", PEER_TOKEN)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with target.client() as http:
-                    if http.get("/ServiceProviderConfig").status_code == 200:
-                        break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("scim2-server did not answer in 30 s")
-            time.sleep(0.2)
+
+        def answers() -> bool:
+            with target.client() as http:
+                return http.get("/ServiceProviderConfig").status_code == 200
+
+        wait_answering(answers, server, "scim2-server")
         yield target
     finally:
         stop(server)

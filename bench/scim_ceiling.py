@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from _harness import free_port, stop
+from _harness import free_port, stop, wait_answering
 from scim import (
     CLIENTS,
     PG_SERVER,
@@ -67,16 +67,11 @@ def bare_target(worker_class: str) -> Iterator[Target]:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.post(f"{base}/Users", content=b"{}", timeout=2).status_code == 201:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the bare WSGI app did not answer in 30 s")
-            time.sleep(0.2)
+        wait_answering(
+            lambda: httpx.post(f"{base}/Users", content=b"{}", timeout=2).status_code == 201,
+            server,
+            "the bare WSGI app",
+        )
         name = "sync" if worker_class == SERVE_WORKER else worker_class
         yield Target(f"bare-wsgi-{name}", "none", base, "unused")
     finally:

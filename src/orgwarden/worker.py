@@ -31,6 +31,8 @@ def _errors(*names: str) -> tuple[type[BaseException], ...]:
 
 # The app's own faults (a header it tried to send), answered 500 by gunicorn: not the client's.
 _APP_FAULTS = _errors("InvalidResponseHeader", "InvalidResponseHeaderName")
+_UNSUPPORTED_CODING = _errors("UnsupportedTransferCoding")  # 501
+_EXPECTATION_FAILED = _errors("ExpectationFailed")  # 417
 # What is not HTTP: gunicorn answers 400.
 _NOT_HTTP = _errors(
     "InvalidRequestLine",
@@ -69,9 +71,9 @@ def _refusal(exc: BaseException, cfg) -> tuple[int, str, str, str] | None:
             f"The request's header fields are too many or too large (at most {cfg.limit_request_fields} "
             f"fields of {cfg.limit_request_field_size} bytes each).",
         )
-    if isinstance(exc, _errors("UnsupportedTransferCoding")):
+    if isinstance(exc, _UNSUPPORTED_CODING):
         return 501, "Not Implemented", "not_implemented", "The request's Transfer-Encoding is not supported."
-    if isinstance(exc, _errors("ExpectationFailed")):
+    if isinstance(exc, _EXPECTATION_FAILED):
         return (
             417,
             "Expectation Failed",
