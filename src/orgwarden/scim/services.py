@@ -390,8 +390,6 @@ def _email_moved(account: Account, email: str) -> bool:
 
 
 def _user_lookup(directory: Directory, scim_id: str) -> ScimUser:
-    if "\x00" in str(scim_id):
-        raise ResourceNotFound("User")
     user = (
         ScimUser.objects.select_for_update()
         .filter(directory=directory, scim_id=public_id_lookup(scim_id))
@@ -621,8 +619,6 @@ def scim_records_release(org: Any, account: Account) -> dict[str, Any]:
 
 
 def _group_lookup(directory: Directory, scim_id: str) -> ScimGroup:
-    if "\x00" in str(scim_id):
-        raise ResourceNotFound("Group")
     group = (
         ScimGroup.objects.select_for_update()
         .filter(directory=directory, scim_id=public_id_lookup(scim_id))
