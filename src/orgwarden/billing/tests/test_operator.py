@@ -79,6 +79,8 @@ def test_the_command_marks_paid_and_lapses(org, capsys):
         call_command("billing", "lapse", "--org", org.org_id)
     with pytest.raises(CommandError, match="No organization with the id 'nope'"):
         call_command("billing", "mark-paid", "--org", "nope")
+    with pytest.raises(CommandError, match="No organization with the id"):  # not cut to the real id
+        call_command("billing", "mark-paid", "--org", f"{org.org_id}zz")
 
 
 def test_staff_mark_paid_and_lapse_from_a_support_request(org, org_admin, admin_client):

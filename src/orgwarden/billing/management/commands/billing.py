@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.billing import selectors, services
 from orgwarden.billing.exceptions import BillingError
 from orgwarden.orgs.models import Organization
@@ -45,7 +46,7 @@ class Command(BaseCommand):
                 f"{summary.snapshots} snapshots"
             )
             return
-        org = Organization.objects.filter(org_id=str(options["org_id"])[:24]).first()
+        org = Organization.objects.filter(org_id=public_id_lookup(str(options["org_id"]))).first()
         if org is None:
             raise CommandError(f"No organization with the id {options['org_id']!r}.")
         try:
