@@ -13,24 +13,36 @@ this script measures what bounds them, with the same httpx client and the same u
 - ``pg_durable_commit``: one-row autocommit INSERTs on the PostgreSQL server (``synchronous_commit``
   as the server has it): what every durable write to PostgreSQL waits for on this machine's disk,
   whatever the application.
+- ``scim_create_in_process`` (SQLite, then PostgreSQL): orgwarden's own create with no HTTP
+  server at all: ``POST /Users`` handed straight to orgwarden's WSGI application in one process
+  (the middleware, the key check, the service, the provisioning-log line, the commit), after the
+  same set-up as ``bench/scim.py``. ``p50_ms`` is the whole call; ``db_p50_ms`` the part of it spent
+  in the database driver (every statement and the commit), ``statements`` how many it sends. What
+  the application spends beyond the HTTP server, to compare with ``app_budget_ms_for_2x_…``.
 - ``scim_ceiling``: the ceiling's rate over the peer's create rate. Below 2, no application behind
   this HTTP server can meet the target on this machine.
 
-Usage: ``python bench/scim_ceiling.py``. Environment: ``BENCH_CEILING_N`` (requests per phase,
-5000), ``BENCH_CLIENTS`` (4), ``BENCH_PG_URL``. Needs scim2-server (in the dev extras).
+Usage: ``python bench/scim_ceiling.py`` (``--skip-in-process``: without the last phase).
+Environment: ``BENCH_CEILING_N`` (requests per phase, 5000), ``BENCH_CLIENTS`` (4), ``BENCH_PG_URL``.
+Needs scim2-server (in the dev extras).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import io
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import _harness
 import httpx
 from _harness import free_port, stop, wait_answering
 from scim import (
@@ -41,7 +53,9 @@ from scim import (
     figures,
     line,
     peer_target,
+    populate,
     run_items,
+    user_body,
     user_name,
 )
 
@@ -110,7 +124,127 @@ def pg_commits() -> dict:
     return {"synchronous_commit": setting, **figures(samples, wall)}
 
 
+def in_process(setup_file: str) -> None:
+    """(A child with the server's environment.) Set up as ``bench/scim.py`` does, then hand ``N``
+    creates straight to orgwarden's WSGI application and print ``scim_create_in_process``."""
+    populate(setup_file)  # django.setup(), migrate, the org, its domain, directory and key
+    from django.db import connection
+
+    from orgwarden.wsgi import application
+
+    setup = json.loads(Path(setup_file).read_text())
+    path = f"/scim/directory/{setup['directory_id']}/Users"
+    in_driver = [0.0, 0]  # seconds in the driver, statements
+
+    def timed(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            in_driver[0] += time.perf_counter() - began
+            in_driver[1] += 1
+
+    def call(i: int) -> None:
+        body = json.dumps(user_body(user_name("inproc", i), i)).encode()
+        environ = {
+            **{
+                "REQUEST_METHOD": "POST",
+                "PATH_INFO": path,
+                "QUERY_STRING": "",
+                "SERVER_PROTOCOL": "HTTP/1.1",
+            },
+            **{
+                "SERVER_NAME": "127.0.0.1",
+                "SERVER_PORT": "80",
+                "HTTP_HOST": "127.0.0.1",
+                "REMOTE_ADDR": "127.0.0.1",
+            },
+            **{"CONTENT_TYPE": "application/scim+json", "CONTENT_LENGTH": str(len(body))},
+            **{"HTTP_AUTHORIZATION": f"Bearer {setup['key']}", "wsgi.url_scheme": "http"},
+            **{"wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr},
+        }
+        status = []
+        answer = application(environ, lambda s, headers, exc_info=None: status.append(s))
+        b"".join(answer)
+        answer.close()
+        if not status[0].startswith("201"):
+            raise RuntimeError(f"in-process create {i}: {status[0]}")
+
+    for i in range(200):  # warm up: imports, the connection, prepared statements
+        call(i)
+    with connection.execute_wrapper(timed):
+        commit = connection._commit
+
+        def timed_commit() -> None:
+            began = time.perf_counter()
+            try:
+                commit()
+            finally:
+                in_driver[0] += time.perf_counter() - began
+
+        connection._commit = timed_commit  # where Django commits: the driver's own commit()
+        total, in_db, statements = [], [], []
+        began = time.perf_counter()
+        for i in range(200, 200 + N):
+            in_driver[:] = [0.0, 0]
+            t0 = time.perf_counter()
+            call(i)
+            total.append(time.perf_counter() - t0)
+            in_db.append(in_driver[0])
+            statements.append(in_driver[1])
+        wall = time.perf_counter() - began
+    out = {
+        "operation": "scim_create_in_process",
+        "server": "orgwarden-wsgi",
+        "database": connection.vendor,
+        **figures(total, wall),
+        "db_p50_ms": round(statistics.median(in_db) * 1000, 3),
+        "statements": statistics.median(statements),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(out), flush=True)
+
+
+def in_process_runs() -> dict[str, dict]:
+    """``in_process`` on SQLite (a temporary data directory) and on PostgreSQL (``PG_NAME``)."""
+    import psycopg
+
+    found = {}
+    for database in ("sqlite", "postgresql"):
+        with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as tmp:
+            extra = {}
+            if database == "postgresql":
+                with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as admin:
+                    admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+                    admin.execute(f"CREATE DATABASE {PG_NAME}")
+                extra["ORGWARDEN_DATABASE_URL"] = f"{PG_SERVER}/{PG_NAME}"
+            env = _harness.server_env(Path(tmp), "http://127.0.0.1", workers=1, **extra)
+            try:
+                done = subprocess.run(
+                    [sys.executable, __file__, "--in-process", str(Path(tmp) / "setup.json")],
+                    env=env,
+                    check=True,
+                    timeout=900,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            finally:
+                if database == "postgresql":
+                    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+                        admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+            print(done.stdout, end="", flush=True)
+            found[database] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--in-process", metavar="SETUP_FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--skip-in-process", action="store_true")
+    args = parser.parse_args()
+    if args.in_process:
+        in_process(args.in_process)
+        return
     load_start = round(os.getloadavg()[0], 2)
     rates = {}
     for worker_class in (SERVE_WORKER, "gthread"):
@@ -129,6 +263,7 @@ def main() -> None:
             line(operation, target, N, clients, stats)
     commit = pg_commits()
     print(json.dumps({"operation": "pg_durable_commit", "server": "postgresql", **commit}), flush=True)
+    app = {} if args.skip_in_process else in_process_runs()
 
     def over(kind: str, clients: int) -> float:
         return round(rates[(kind, clients)] / rates[("peer", clients)], 2)
@@ -145,6 +280,9 @@ def main() -> None:
         ),
         # One durable PostgreSQL commit against the peer's whole create, round trip included.
         "ratio_pg_commit_p50_to_peer_create_p50": round(commit["p50_ms"] / peer_p50[1], 2),
+        # orgwarden's create without any HTTP server: the whole of it, and its database driver's part.
+        **{f"in_process_create_p50_ms_{db}": found["p50_ms"] for db, found in app.items()},
+        **{f"in_process_create_db_p50_ms_{db}": found["db_p50_ms"] for db, found in app.items()},
         "target_2x_reachable_behind_sync_gunicorn": min(over(SERVE_WORKER, 1), over(SERVE_WORKER, CLIENTS))
         >= 2,
         "load_avg_1m": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
