@@ -695,6 +695,11 @@ def _group_store(directory: Directory, group: ScimGroup | None, flat: dict[str, 
     group.external_id = external_id
     if renamed:
         taken = _name_taken(directory, name, group)
+        if taken is not None:
+            # A create of this directory that committed the name after the check above (PostgreSQL
+            # reads each statement afresh) is visible now with its org group: answer as if it had
+            # come first, not with a synced group waiting to be merged into its twin.
+            _refuse_a_synced_name(directory, name, group)
         if taken is None:
             try:
                 with transaction.atomic():  # what a lost race (below) rolls back, and only that

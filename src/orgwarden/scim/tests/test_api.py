@@ -348,6 +348,59 @@ def test_two_group_creates_of_one_name_at_once_answer_409_not_500(scim, director
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_group_create_whose_name_another_create_commits_between_its_checks_answers_409(
+    scim, directory, monkeypatch
+):
+    """The IdP sends the same group twice at once: the second passed the check of the directory's
+    group names, then the first committed before the second looked for an org group of that name.
+    It answered 201 with a synced group "clashing" with the directory's own group (waiting for an
+    admin to merge a group into its twin); it answers 409 uniqueness, as when it came second.
+
+    The first create commits while the second runs ``_member_users``, between its two checks: on
+    PostgreSQL from another connection, as a concurrent request does; SQLite's one writer lets no
+    other connection commit there, so it runs in the request's own transaction (and is rolled
+    back with it)."""
+    import threading
+
+    from django.db import connection, connections
+
+    from orgwarden.orgs.models import Group
+    from orgwarden.scim import services
+    from orgwarden.scim.models import ScimGroup
+
+    real = services._member_users
+    started: list[bool] = []
+
+    def first_create() -> None:
+        services.scim_group_create(directory=directory, data={"displayName": "Engineering"})
+
+    def committed_elsewhere() -> None:
+        try:
+            first_create()
+        finally:
+            connections.close_all()
+
+    def between_the_checks(directory_, flat):
+        if not started:  # the first create calls this too
+            started.append(True)
+            if connection.vendor == "postgresql":
+                other = threading.Thread(target=committed_elsewhere)
+                other.start()
+                other.join(timeout=30)
+            else:
+                first_create()
+        return real(directory_, flat)
+
+    monkeypatch.setattr(services, "_member_users", between_the_checks)
+    response = scim.post("/Groups", {"displayName": "engineering"})
+    assert response.status_code == 409 and response.json()["scimType"] == "uniqueness"
+    assert not ScimGroup.objects.filter(clash_group__isnull=False).exists()
+    if connection.vendor == "postgresql":
+        assert list(ScimGroup.objects.values_list("display_name", flat=True)) == ["Engineering"]
+        assert Group.objects.get().name == "Engineering"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_group_create_racing_an_admins_local_group_of_that_name_waits_for_a_decision(
     scim, directory, org, org_admin
 ):
