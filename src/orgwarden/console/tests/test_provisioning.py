@@ -48,6 +48,41 @@ def test_generate_key_shows_it_once_and_it_works(admin_client, org, directory):
     assert b"1 active" in page.content and b"create" in page.content
 
 
+@pytest.mark.parametrize(
+    ("vendor", "says"),
+    [
+        (
+            "okta",
+            [
+                "Connect Okta",
+                "SCIM connector base URL: the SCIM base URL",
+                "Authentication Mode: HTTP Header",
+            ],
+        ),
+        (
+            "entra",
+            ["Connect Microsoft Entra ID", "Tenant URL: the SCIM base URL", "Secret Token: the API key"],
+        ),
+        ("onelogin", ["Connect OneLogin", "SCIM Bearer Token: the API key"]),
+        ("jumpcloud", ["Connect JumpCloud", "Token Key: the API key"]),
+        ("google", ["Connect Google Workspace", "only into the apps of its own catalog"]),
+        ("adfs", ["AD FS has no SCIM provisioning"]),
+        ("ping", ["Connect Ping Identity", "Authorization: Bearer followed by the API key"]),
+    ],
+)
+def test_the_page_says_where_the_idps_console_takes_the_url_and_key(
+    admin_client, org, org_admin, vendor, says
+):
+    verified_domain(org, "example.com")
+    SubscriptionFactory(org=org)
+    directory = sso_services.idp_add(org=org, actor=org_admin.account, vendor=vendor, name="IdP").directory
+    page = admin_client.get(_url(org, directory)).content.decode()
+    for text in says:
+        assert text in page, text
+    steps = re.search(r'id="scim-guide".*?</section>', page, re.S).group(0)
+    assert ("<ol>" in steps) is (vendor not in ("google", "adfs"))  # no steps where the IdP has no SCIM
+
+
 def test_another_orgs_directory_is_404(org, directory, other_org_admin):
     client = Client()
     client.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
@@ -206,6 +241,8 @@ def test_provisioning_journey_in_a_browser(new_page, live_server):
     key = ann.get_by_label("Directory API key (Bearer token)").input_value()
     base = ann.get_by_label("SCIM base URL").input_value()
     assert key.startswith("scim_") and base.endswith(f"/scim/directory/{connection.directory.directory_id}")
+    guide = ann.get_by_role("region", name="Connect Okta")
+    expect(guide.get_by_role("listitem").first).to_contain_text("Provisioning to SCIM")
 
     response = httpx.post(
         base + "/Users",

@@ -17,6 +17,7 @@ from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory
 from orgwarden.scim import selectors, services
 from orgwarden.scim.exceptions import ScimError
+from orgwarden.sso.vendors import scim_guide
 
 NAV = "identity-providers"
 OPERATIONS = ("create", "replace", "patch", "delete", "read", "list")
@@ -45,6 +46,8 @@ def _page(
     context = {
         "directory": directory,
         "connection": connection,
+        "guide": scim_guide(connection.vendor if connection else "other"),
+        "vendor_name": connection.get_vendor_display() if connection else "your identity provider",
         "base_url": request.build_absolute_uri(f"/scim/directory/{directory.directory_id}"),
         "new_key": new_key,
         "summary": selectors.summary(directory=directory),
