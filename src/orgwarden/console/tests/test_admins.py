@@ -167,6 +167,28 @@ def test_an_invitation_revoke_sent_twice_says_it_is_no_longer_pending(admin_clie
     assert admin_client.post(theirs_url).status_code == 404  # another org's: never confirmed
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_invitations_of_one_email_at_once_leave_one_link_working(admin_client, org, org_admin):
+    """Two admins invite the same person at once (or one clicks Invite twice): each revokes the
+    pending invitations it sees, then creates its own. The second did not see the first's, still
+    uncommitted (PostgreSQL), so two links stayed live, where a second invitation replaces the first
+    ("the old link stops working"). Invitations of an org are now made one at a time: the second
+    waits for the first (the race helper fails when nothing waits), then revokes it."""
+    from orgwarden.orgs.services import admin_invite
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    second_admin = OrgAdminFactory(org=org).account
+    response = behind_an_open_transaction(
+        lambda: admin_invite(org=org, actor=second_admin, email="new@example.com"),
+        lambda: admin_client.post(admins_url(org), {"email": "new@example.com"}),
+    )
+    assert response.status_code == 302
+    live = AdminInvitation.objects.filter(email="new@example.com", revoked_at__isnull=True)
+    assert list(live.values_list("invited_by", flat=True)) == [org_admin.account.pk]  # the second one
+    assert AdminInvitation.objects.filter(email="new@example.com").count() == 2
+    assert AuditEvent.objects.filter(action="org:admin:invited").count() == 2
+
+
 def test_remove_an_unknown_account_is_404(admin_client, org):
     OrgAdminFactory(org=org)
     assert admin_client.post(f"{admins_url(org)}{'0' * 24}/remove").status_code == 404

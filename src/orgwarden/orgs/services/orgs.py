@@ -119,6 +119,9 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
     """
     _require_admin(org=org, actor=actor)
     email = normalize_email(email)
+    # One invitation of the org at a time: a concurrent one to the same email would not see this
+    # one's new row, revoke nothing, and leave two links working where the later should replace.
+    Organization.objects.select_for_update().filter(pk=org.pk).first()
     if OrgAdmin.objects.filter(org=org, account__email=email).exists():
         raise AlreadyAdmin()
     now = timezone.now()
