@@ -17,7 +17,7 @@ become id bounds too (``ids.ulid_floor``), so they use the same indexes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,6 +35,7 @@ from orgwarden.idn import idn_ascii
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_SIZE = 1000
+MAX_TARGET_ID = 64  # the longest public id a target names
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,24 @@ def events_page(
         newer_cursor=events[0].id if events and has_newer else None,
         older_cursor=events[-1].id if events and has_older else None,
     )
+
+
+def removal_event(*, org_id: str, action: str, target_ids: Sequence[str]) -> AuditEvent | None:
+    """The org's newest ``action`` event whose targets are ``target_ids``, position by position
+    (the first target's id, then the second's …), or ``None``.
+
+    What tells a removal sent twice from an id that was never the org's: once a row is deleted,
+    only the org's log says it was there. Another org's removal is in that org's log, so its id
+    finds nothing here and stays a 404. One indexed query (``org_id``, ``action``).
+    """
+    if not target_ids or any(
+        not isinstance(i, str) or not i or len(i) > MAX_TARGET_ID or "\x00" in i for i in target_ids
+    ):
+        return None  # PostgreSQL refuses a NUL in a query; no target has an empty or overlong id
+    events = AuditEvent.objects.filter(org_id=org_id, action=action)
+    for position, target_id in enumerate(target_ids):
+        events = events.filter(**{f"targets__{position}__id": target_id})
+    return events.order_by("-id").first()
 
 
 def event_for_org(*, org_id: str, people_ids: QuerySet[str] | None, event_id: str) -> AuditEvent:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.forms import InviteAdminForm
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import org_admin_view, removed_already
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs import selectors, services
 from orgwarden.orgs.exceptions import InvitationNotPending, NotFound, OrgsError
@@ -46,8 +46,13 @@ def admins(request: HttpRequest) -> HttpResponse:
 def admin_remove(request: HttpRequest, account_id: str) -> HttpResponse:
     try:
         removed = services.admin_remove(org=request.org, actor=request.user, account_id=account_id)
-    except NotFound as exc:
-        raise Http404() from exc
+    except NotFound:  # sent twice: the org's log says who it was; anyone else is a 404
+        _, gone = removed_already(
+            request, action="org:admin:removed", target_ids=[request.org.org_id, account_id]
+        )
+        who = f"{gone['name']} ({idn_unicode(gone.get('email', ''))})"
+        messages.info(request, f"{who} was removed as an admin of {request.org.name} already.")
+        return redirect("console:admins", org_id=request.org.org_id)
     except OrgsError as exc:
         messages.error(request, exc.message)
         return redirect("console:admins", org_id=request.org.org_id)

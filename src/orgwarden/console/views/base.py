@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from orgwarden.audit import selectors as audit_selectors
 from orgwarden.orgs import selectors
 from orgwarden.orgs.exceptions import NotFound
 
@@ -32,6 +33,18 @@ def back_in_org(request: HttpRequest, candidate: str) -> str | None:
     ):
         return candidate
     return None
+
+
+def removed_already(request: HttpRequest, *, action: str, target_ids: Sequence[str]) -> list[dict[str, str]]:
+    """For a removal that found nothing to remove: the targets (``{"id", "name", "email"?}`` each)
+    of the event of ``request.org``'s audit log that removed what ``target_ids`` name, so the view
+    can say it was done already — a click sent twice, a second tab. Raises ``Http404`` when the
+    org's log has no such removal: an unknown id, or another org's, is a 404 that confirms nothing.
+    """
+    event = audit_selectors.removal_event(org_id=request.org.org_id, action=action, target_ids=target_ids)
+    if event is None:
+        raise Http404()
+    return event.targets
 
 
 def org_admin_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -21,7 +21,7 @@ from orgwarden.console.forms_domains import (
     DomainClaimForm,
     DomainVerifyForm,
 )
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import org_admin_view, removed_already
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs import proofs
 from orgwarden.orgs.exceptions import NotFound, OrgsError
@@ -162,11 +162,13 @@ def domain_claim(request: HttpRequest, domain_id: str) -> HttpResponse:
 @org_admin_view
 @require_POST
 def domain_remove(request: HttpRequest, domain_id: str) -> HttpResponse:
-    domain = _domain(request, domain_id)
     try:
+        domain = selectors.domain_get(org=request.org, domain_id=domain_id)
         released = services.domain_remove(org=request.org, actor=request.user, domain_id=domain.domain_id)
-    except NotFound as exc:
-        raise Http404() from exc
+    except NotFound:  # sent twice, or from a second tab: the org's log says it went; else a 404
+        (gone,) = removed_already(request, action="org:domain:removed", target_ids=[domain_id])
+        messages.info(request, f"{idn_unicode(gone['name'])} was removed already.")
+        return redirect("console:domains", org_id=request.org.org_id)
     text = f"{idn_unicode(domain.name)} removed."
     if released:
         text += f" {released} account(s) claimed through it are no longer managed."

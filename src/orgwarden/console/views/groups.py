@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import org_admin_view, removed_already
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import Directory, Group
@@ -116,13 +116,27 @@ def group_update(request: HttpRequest, group_id: str) -> HttpResponse:
     return _group_page(request, group_id, status=400, edit_form=form)
 
 
+def _deleted_already(request: HttpRequest, group_id: str) -> HttpResponse:
+    """A delete sent twice (or from a second tab): back to the list, saying so; 404 if never ours."""
+    (group,) = removed_already(request, action="org:group:deleted", target_ids=[group_id])
+    messages.info(request, f"Group {group['name']} was deleted already.")
+    return redirect("console:groups", org_id=request.org.org_id)
+
+
 @org_admin_view
 @require_http_methods(["GET", "POST"])
 def group_delete(request: HttpRequest, group_id: str) -> HttpResponse:
-    group = _call(lambda: selectors.group(org=request.org, group_id=group_id))
+    try:
+        group = selectors.group(org=request.org, group_id=group_id)
+    except NotFound as exc:
+        if request.method != "POST":
+            raise Http404() from exc
+        return _deleted_already(request, group_id)
     if request.method == "POST":
         try:
-            _call(lambda: services.group_delete(org=request.org, actor=request.user, group_id=group_id))
+            services.group_delete(org=request.org, actor=request.user, group_id=group_id)
+        except NotFound:
+            return _deleted_already(request, group_id)
         except OrgsError as exc:
             messages.error(request, exc.message)
             return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
@@ -170,11 +184,15 @@ def group_members_add(request: HttpRequest, group_id: str) -> HttpResponse:
 @require_POST
 def group_member_remove(request: HttpRequest, group_id: str, account_id: str) -> HttpResponse:
     try:
-        _call(
-            lambda: services.group_member_remove(
-                org=request.org, actor=request.user, group_id=group_id, account_id=account_id
-            )
+        services.group_member_remove(
+            org=request.org, actor=request.user, group_id=group_id, account_id=account_id
         )
+    except NotFound:  # sent twice: the org's log says who left; anyone else is a 404
+        group, member = removed_already(
+            request, action="org:group:member_removed", target_ids=[group_id, account_id]
+        )
+        who = idn_unicode(member.get("email") or member["name"])
+        messages.info(request, f"{who} was removed from {group['name']} already.")
     except OrgsError as exc:
         messages.error(request, exc.message)
     else:

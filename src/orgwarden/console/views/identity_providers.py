@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import org_admin_view, removed_already
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.sso import selectors, services
@@ -127,9 +127,13 @@ def identity_provider_certificate_remove(
         services.idp_certificate_remove(
             org=request.org, actor=request.user, connection_id=connection_id, certificate_id=certificate_id
         )
-    except NotFound as exc:
-        raise Http404() from exc
-    messages.success(request, "Certificate removed.")
+    except NotFound:
+        # Sent twice, most likely. The log names a removed certificate by its fingerprint, not its id,
+        # so this can't tell that from an id that was never this IdP's: words that confirm neither.
+        name = connection.directory.name
+        messages.info(request, f"Nothing removed: {name} has no such certificate (removed already?).")
+    else:
+        messages.success(request, "Certificate removed.")
     return _to_detail(request, connection)
 
 
@@ -187,9 +191,14 @@ def identity_provider_domain_unlink(request: HttpRequest, connection_id: str, do
         services.idp_domain_unlink(
             org=request.org, actor=request.user, connection_id=connection_id, domain_id=domain_id
         )
-    except NotFound as exc:
-        raise Http404() from exc
-    messages.success(request, "Domain unlinked.")
+    except NotFound:  # sent twice: the org's log says it was unlinked; anything else is a 404
+        _, domain = removed_already(
+            request, action="org:idp:domain_unlinked", target_ids=[connection_id, domain_id]
+        )
+        name = idn_unicode(domain["name"])
+        messages.info(request, f"{name} was unlinked from {connection.directory.name} already.")
+    else:
+        messages.success(request, "Domain unlinked.")
     return _to_detail(request, connection)
 
 
@@ -220,11 +229,12 @@ def identity_provider_test(request: HttpRequest, connection_id: str) -> HttpResp
 @org_admin_view
 @require_POST
 def identity_provider_remove(request: HttpRequest, connection_id: str) -> HttpResponse:
-    connection = _connection(request, connection_id)
-    name = connection.directory.name
     try:
+        name = selectors.connection_get(org=request.org, connection_id=connection_id).directory.name
         services.idp_remove(org=request.org, actor=request.user, connection_id=connection_id)
-    except NotFound as exc:
-        raise Http404() from exc
-    messages.success(request, f"{name} removed.")
+    except NotFound:  # sent twice, or from a second tab: the org's log says it went; else a 404
+        (gone,) = removed_already(request, action="org:idp:removed", target_ids=[connection_id])
+        messages.info(request, f"{gone['name']} was removed already.")
+    else:
+        messages.success(request, f"{name} removed.")
     return redirect("console:identity_providers", org_id=request.org.org_id)

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import org_admin_view, removed_already
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.policies import selectors, services
@@ -160,14 +160,28 @@ def policy_rename(request: HttpRequest, policy_id: str) -> HttpResponse:
     return _detail(request, current, rename_form=form)
 
 
+def _deleted_already(request: HttpRequest, policy_id: str) -> HttpResponse:
+    """A delete sent twice (or from a second tab): back to the list, saying so; 404 if never ours."""
+    (gone,) = removed_already(request, action="org:policy:deleted", target_ids=[policy_id])
+    messages.info(request, f"Policy “{gone['name']}” was deleted already.")
+    return redirect("console:policies", org_id=request.org.org_id)
+
+
 @org_admin_view
 @require_http_methods(["GET", "POST"])
 def policy_delete(request: HttpRequest, policy_id: str) -> HttpResponse:
-    current = _policy_or_404(request, policy_id)
+    try:
+        current = selectors.policy_get(org=request.org, policy_id=policy_id)
+    except NotFound as exc:
+        if request.method != "POST":
+            raise Http404() from exc
+        return _deleted_already(request, policy_id)
     error = None
     if request.method == "POST":
         try:
             moved = services.policy_delete(org=request.org, actor=request.user, policy_id=current.policy_id)
+        except NotFound:
+            return _deleted_already(request, policy_id)
         except OrgsError as exc:
             error = exc.message
         else:
@@ -238,9 +252,11 @@ def break_glass_add(request: HttpRequest) -> HttpResponse:
 def break_glass_remove(request: HttpRequest, account_id: str) -> HttpResponse:
     try:
         services.break_glass_remove(org=request.org, actor=request.user, account_id=account_id)
-    except NotFound as exc:
-        raise Http404() from exc
-    messages.success(request, "Break-glass admin removed.")
+    except NotFound:  # sent twice: the org's log says who it was; anyone else is a 404
+        (gone,) = removed_already(request, action="org:break_glass:removed", target_ids=[account_id])
+        messages.info(request, f"{gone['name']} was removed from the break-glass admins already.")
+    else:
+        messages.success(request, "Break-glass admin removed.")
     return redirect("console:policies", org_id=request.org.org_id)
 
 

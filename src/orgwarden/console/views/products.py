@@ -18,7 +18,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.base import org_admin_view, removed_already
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import ProductSite, SiteAccess
 from orgwarden.orgs.products import CHOICES, PRODUCTS
@@ -221,10 +222,18 @@ def site_update(request: HttpRequest, site_id: str) -> HttpResponse:
 @org_admin_view
 @require_http_methods(["GET", "POST"])
 def site_remove(request: HttpRequest, site_id: str) -> HttpResponse:
-    site = _site_or_404(request, site_id)
-    if request.method == "POST":
-        _call(lambda: services.site_remove(org=request.org, actor=request.user, site_id=site_id))
-        messages.success(request, f"{site.name} removed.")
+    try:
+        site = selectors.site(org=request.org, site_id=site_id)
+        if request.method == "POST":
+            services.site_remove(org=request.org, actor=request.user, site_id=site_id)
+            messages.success(request, f"{site.name} removed.")
+            return redirect("console:products", org_id=request.org.org_id)
+    except NotFound as exc:
+        if request.method != "POST":
+            raise Http404() from exc
+        # Sent twice, or from a second tab: the org's log says it went; anyone else's is a 404.
+        (gone,) = removed_already(request, action="org:site:removed", target_ids=[site_id])
+        messages.info(request, f"{gone['name']} was removed already.")
         return redirect("console:products", org_id=request.org.org_id)
     context = {
         "site": site,
@@ -257,12 +266,13 @@ def site_access_grant(request: HttpRequest, site_id: str) -> HttpResponse:
 @org_admin_view
 @require_POST
 def site_access_revoke(request: HttpRequest, site_id: str, group_id: str) -> HttpResponse:
-    _call(
-        lambda: services.access_revoke(
-            org=request.org, actor=request.user, site_id=site_id, group_id=group_id
-        )
-    )
-    messages.success(request, "Access revoked.")
+    try:
+        services.access_revoke(org=request.org, actor=request.user, site_id=site_id, group_id=group_id)
+    except NotFound:  # sent twice: the org's log says it was revoked; anything else is a 404
+        site, group = removed_already(request, action="org:access:revoked", target_ids=[site_id, group_id])
+        messages.info(request, f"The access of {group['name']} to {site['name']} was revoked already.")
+    else:
+        messages.success(request, "Access revoked.")
     return redirect("console:product_site", org_id=request.org.org_id, site_id=site_id)
 
 
@@ -334,7 +344,11 @@ def external_users(request: HttpRequest) -> HttpResponse:
 @require_POST
 def external_user_remove(request: HttpRequest, account_id: str) -> HttpResponse:
     try:
-        _call(lambda: services.user_remove(org=request.org, actor=request.user, account_id=account_id))
+        services.user_remove(org=request.org, actor=request.user, account_id=account_id)
+    except NotFound:  # sent twice: the org's log says whose access went; anyone else is a 404
+        (person,) = removed_already(request, action="org:user:removed", target_ids=[account_id])
+        who = idn_unicode(person.get("email") or person["name"])
+        messages.info(request, f"The access of {who} was removed already.")
     except OrgsError as exc:
         messages.error(request, exc.message)
     else:

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from orgwarden.audit.models import AuditEvent
 from orgwarden.helpcenter import services
-from orgwarden.helpcenter.tests.conftest import help_center
+from orgwarden.helpcenter.tests.conftest import help_center, jsm_site
 from orgwarden.sso.tests.idp import idp_metadata_xml
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +97,51 @@ def test_another_orgs_help_center_is_a_404(org, other_org_admin, site):
     assert client.get(page(other, "help_center", site.site_id)).status_code == 404
     assert client.post(page(other, "help_center_authentication", site.site_id), {}).status_code == 404
     assert client.get(page(org, "help_center", site.site_id)).status_code == 404
+
+
+def test_a_customer_removed_twice_says_so_and_records_it_once(org, admin_client, site, other_org_admin):
+    """The second removal answered a 404 page; it says the customer was removed already now."""
+    from django.test import Client
+
+    bob = services.customer_sign_up(help_center=help_center(org, site), email="bob@b.test", password=PASSWORD)
+    remove = page(org, "help_center_customer_remove", site.site_id, bob.customer_id)
+    assert admin_client.post(remove).status_code == 302
+    again = admin_client.post(remove, follow=True)
+    assert again.status_code == 200 and "bob@b.test was removed already." in again.content.decode()
+    assert AuditEvent.objects.filter(action="helpcenter:customer:removed").count() == 1
+    deactivate = page(org, "help_center_customer_deactivate", site.site_id, bob.customer_id)
+    assert admin_client.post(deactivate).status_code == 404  # not a removal: gone is gone
+    # Another org's customer, removed by that org: in its log, not this one's — still a 404 here.
+    theirs = jsm_site(other_org_admin.org, other_org_admin.account, "Their Support", "https://s.other.test")
+    carol = services.customer_sign_up(
+        help_center=help_center(other_org_admin.org, theirs), email="carol@c.test", password=PASSWORD
+    )
+    client = Client()
+    client.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    their_remove = page(other_org_admin.org, "help_center_customer_remove", theirs.site_id, carol.customer_id)
+    assert client.post(their_remove).status_code == 302
+    assert (
+        admin_client.post(
+            page(org, "help_center_customer_remove", site.site_id, carol.customer_id)
+        ).status_code
+        == 404
+    )
+
+
+def test_a_certificate_removed_twice_says_so_in_words_that_confirm_no_id(
+    org, admin_client, site, customer_idp_keys
+):
+    """The log names a removed certificate by its fingerprint, not its id: the second answer says
+    nothing was removed, without confirming it was ever this help center's."""
+    admin_client.post(
+        page(org, "help_center_metadata", site.site_id), {"xml": idp_metadata_xml(customer_idp_keys)}
+    )
+    certificate = help_center(org, site).certificates.get()
+    remove = page(org, "help_center_certificate_remove", site.site_id, certificate.certificate_id)
+    assert admin_client.post(remove).status_code == 302
+    again = admin_client.post(remove, follow=True)
+    assert again.status_code == 200
+    assert (
+        f"Nothing removed: {site.name} has no such certificate (removed already?)." in again.content.decode()
+    )
+    assert AuditEvent.objects.filter(action="helpcenter:idp:certificate_removed").count() == 1
