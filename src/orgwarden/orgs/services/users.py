@@ -60,9 +60,15 @@ def _clean_id(account_id: object) -> str:
 
 
 def _org_user(*, org: Organization, account_id: str, managed: bool = True) -> OrgUser:
-    """``org``'s user row for ``account_id``, locked; ``NotFound``/``NotManaged`` otherwise."""
+    """``org``'s user row for ``account_id``, locked with its account; ``NotFound``/``NotManaged``
+    otherwise.
+
+    The account is locked too, not only joined: on PostgreSQL a lock that waited for a concurrent
+    change (a deactivation sent twice) returns the row's new version, but a joined row as it was
+    before; the second deactivation then read "active", deactivated again and recorded it again.
+    """
     org_user = (
-        OrgUser.objects.select_for_update(of=("self",))
+        OrgUser.objects.select_for_update(of=("self", "account"))
         .select_related("account", "directory")
         .filter(org=org, account__account_id=_clean_id(account_id))
         .first()
@@ -414,7 +420,7 @@ def _org_users_bulk(*, org: Organization, account_ids: Iterable[str]) -> list[Or
         raise InvalidInput(f"Select at most {BULK_MAX} users at a time.")
     rows = {
         row.account.account_id: row
-        for row in OrgUser.objects.select_for_update(of=("self",))
+        for row in OrgUser.objects.select_for_update(of=("self", "account"))  # as ``_org_user``
         .select_related("account")
         .filter(org=org, account__account_id__in=ids)
         .order_by("pk")

@@ -234,3 +234,32 @@ def test_email_change_racing_a_sign_up_of_the_new_email_is_refused_not_500(api, 
     assert OrgUser.objects.get(account=managed).email == "mia@acme.test"
     assert Account.objects.get(email="mia.wong@acme.test").display_name == "Someone"
     assert not AuditEvent.objects.filter(action="org:account:email_changed").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("first", "path", "action"),
+    [
+        ("user_deactivate", "/lifecycle/disable", "org:account:deactivated"),
+        ("user_reactivate", "/lifecycle/enable", "org:account:reactivated"),
+    ],
+)
+def test_a_disable_or_enable_sent_twice_at_once_is_recorded_once(
+    api, org, org_admin, managed, first, path, action
+):
+    """A script (or two admins) disables Mia twice at once: the second waited for the first's lock
+    on her user row, but on PostgreSQL that lock came back with her account joined as it was before
+    the first committed (still active), so it deactivated her again and recorded a second event (an
+    enable sent twice, likewise). Her account is now locked and read with the row."""
+    from orgwarden.orgs.services import users
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    if first == "user_reactivate":
+        users.user_deactivate(org=org, actor=org_admin.account, account_id=managed.account_id)
+    service = getattr(users, first)
+    response = behind_an_open_transaction(
+        lambda: service(org=org, actor=org_admin.account, account_id=managed.account_id),
+        lambda: api.post(manage(managed, path), {}),
+    )
+    assert response.status_code == 200
+    assert AuditEvent.objects.filter(action=action).count() == 1
