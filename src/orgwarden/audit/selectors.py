@@ -7,8 +7,9 @@ subquery here, so the list is never loaded into Python however many people an or
 
 Addresses and domains are stored, in events as everywhere, in their ASCII form (IDNA A-labels:
 ``anna@xn--mller-kva.de``); the actor filter and the search also take them as people type them
-(``anna@müller.de``, ``müller.de``): see ``_as_stored``. The console's log, its CSV export and the
-API's ``/events`` all filter here.
+(``anna@müller.de``, ``müller.de``): see ``_as_stored``. The search matches any part of them in
+Unicode too (``müll``, ``ller.de``), by reading the stored labels back in SQL (``orgwarden.db.idn``).
+The console's log, its CSV export and the API's ``/events`` all filter here.
 
 Paging is by keyset on the primary key: ids are ULIDs, so ``id < cursor`` ordered by ``-id`` walks
 the log from newest to oldest, and page 500 costs what page 1 costs (no OFFSET). Date filters
@@ -31,6 +32,7 @@ from django.db.models import Q, QuerySet
 from orgwarden.audit import catalogue
 from orgwarden.audit.ids import ulid_floor
 from orgwarden.audit.models import AuditEvent
+from orgwarden.db.idn import IdnUnicode
 from orgwarden.idn import idn_ascii
 
 PAGE_SIZE = 50
@@ -72,7 +74,7 @@ def _as_stored(text: str) -> str:
     the stored form of addresses). A word IDNA refuses (``müller,``, a name with an apostrophe)
     stays as typed, as does every other word: the search then matches what was typed, no error.
     Typed in part, a label does not match its ASCII form (Punycode keeps no prefixes: ``müll`` is
-    ``xn--mll-hoa``, not a start of ``xn--mller-kva``); the whole label or domain does.
+    ``xn--mll-hoa``, not a start of ``xn--mller-kva``): ``_as_read`` is for that.
     """
     words = text.split(" ")
     for index, word in enumerate(words):
@@ -80,6 +82,15 @@ def _as_stored(text: str) -> str:
             with suppress(idna.IDNAError):
                 words[index] = idn_ascii(word)
     return " ".join(words)
+
+
+def _as_read(text: str) -> str:
+    """``text`` mapped as IDNA maps a domain before encoding it (UTS #46: lower case, NFC, full-width
+    letters to their plain forms), to match stored labels read back in Unicode, which went through
+    that mapping. Text the mapping refuses (a character no domain may hold) stays as typed."""
+    with suppress(idna.IDNAError):
+        return idna.uts46_remap(text, std3_rules=False, transitional=False)
+    return text
 
 
 def _day_start(day: date) -> datetime:
@@ -123,8 +134,13 @@ def events_for_org(
     if filters.q:
         # The text as typed too: names (Müller), and addresses an event keeps as they were typed
         # (an anonymous actor's: a failed sign-in of an unknown address).
-        texts = {filters.q.lower(), _as_stored(filters.q.lower())}
-        events = events.filter(reduce(or_, [Q(search_text__contains=text) for text in texts]))
+        typed = filters.q.lower()
+        texts = {typed, _as_stored(typed)}
+        matches = reduce(or_, [Q(search_text__contains=text) for text in texts])
+        # Any part of a label in Unicode ("büch" of bücher.example): the stored labels read back
+        # in Unicode, in SQL, only for the rows that hold one (SQLite evaluates left to right).
+        matches |= Q(search_text__contains="xn--") & Q(search_unicode__contains=_as_read(typed))
+        events = events.alias(search_unicode=IdnUnicode("search_text")).filter(matches)
     return events.order_by("-id")
 
 
