@@ -313,6 +313,8 @@ def domains_with_access(
 
 
 def managed_vs_external(*, org: Organization, include_deactivated: bool = False) -> dict[str, int]:
+    """Users with access, managed by the org or not: external includes an account on a verified
+    domain not claimed yet (``orgs.selectors.access.external_users`` says why)."""
     counts = dict(
         _users_with_access(org, include_deactivated)
         .values("is_managed")

@@ -99,3 +99,29 @@ def test_external_users_are_described_as_the_page_lists_them(admin_client, org, 
         "whose accounts it doesn't manage: outside your verified domains, or on one and not claimed yet"
         in page
     )
+
+
+def test_an_unclaimed_account_on_a_verified_domain_is_external_everywhere_and_in_the_readme(
+    admin_client, org, org_admin
+):
+    """External means "with access, not managed by the org" — what Atlassian Guard calls external
+    users, and what the org's policies don't reach — so an account on a verified domain that is not
+    claimed yet (claiming reviewed) is one: on the External users page, in insights, on the
+    overview. The README's vocabulary said "an account on an unverified domain", which it isn't."""
+    from pathlib import Path
+
+    Domain.objects.create(org=org, name="acme.test", status=Domain.Status.VERIFIED, claim=Domain.Claim.MANUAL)
+    admin = org_admin.account
+    site = access.site_add(org=org, actor=admin, product="confluence", name="Wiki", url="https://w.acme.test")
+    erin = access.user_invite(org=org, actor=admin, email="erin@acme.test", site_ids=[site.site_id])
+    assert not OrgUser.objects.get(org=org, account=erin).is_managed
+
+    base = f"/admin/o/{org.org_id}"
+    assert "erin@acme.test" in admin_client.get(f"{base}/external-users/").content.decode()
+    chart = admin_client.get(f"{base}/insights/managed-vs-external.csv").content.decode()
+    assert chart.splitlines()[1:] == ["Managed,0", "External,1"]
+    assert "1 external user" in admin_client.get(f"{base}/").content.decode()
+
+    readme = (Path(__file__).resolve().parents[4] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| external user |"))
+    assert "the org does not manage" in row and "verified domain not claimed yet" in row

@@ -172,6 +172,11 @@ def user_by_email(*, org: Organization, email: str) -> OrgUser:
 def external_users(*, org: Organization, after: str | None = None, size: int = 50) -> KeysetPage[OrgUser]:
     """Users of ``org`` it does not manage that belong to at least one of its groups, by email.
 
+    External users are the people with access whom the org does not manage, whatever their domain:
+    an unverified one, a verified one whose account is not claimed yet (claiming reviewed), or one
+    another org manages. The org's policies reach none of them, and claiming is how one stops
+    being external; so ``is_managed`` decides, not the domain.
+
     Each ``OrgUser`` carries ``org_groups``: the org's groups it belongs to, by name.
     """
     in_a_group = GroupMember.objects.filter(group__org=org, account=OuterRef("account"))
