@@ -31,7 +31,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from oauth2_provider.models import RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
 from orgwarden.accounts.middleware import SEEN_KEY
 from orgwarden.accounts.models import Account, Session
@@ -44,6 +46,18 @@ from orgwarden.sso.signin_steps import connection_enforcing_sso
 # How many of an account's sessions (most recently seen first) may carry its product tokens: enough
 # for every browser a person uses, and a bound on what one token check decodes.
 SESSIONS_LOOKED_AT = 50
+
+
+class RefreshTokenRotated(InvalidGrantError):
+    """``invalid_grant`` for a refresh token rotated by a concurrent refresh. Raised from the token's
+    save, past oauthlib's own error answers: DOT answers it with these headers alone, so they say
+    JSON (and no-store, RFC 6749 §5.1) themselves."""
+
+    description = "The refresh token has been used already."
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class OrgwardenValidator(OAuth2Validator):
@@ -76,6 +90,23 @@ class OrgwardenValidator(OAuth2Validator):
             return False
         issued = request.refresh_token_instance.created
         return product_token_usable(account=request.user, application=client, issued_at=issued)
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        """Refuse a refresh token that a concurrent refresh rotated after this one validated it.
+
+        Runs in DOT's transaction (``save_bearer_token``): the lock taken here is held while DOT
+        rotates the token. Without it, the second of two refreshes sent at once waited for DOT's
+        own lock, found the token rotated and took that for a grace period: it answered the
+        first's access token, whose value is not stored here (only its SHA-256), so the answer
+        named an empty token, and DOT's view failed looking it up (a 500). A refresh token used
+        after its rotation is ``invalid_grant``, whichever of the two came second.
+        """
+        used = getattr(request, "refresh_token_instance", None)
+        if request.grant_type == "refresh_token" and isinstance(used, RefreshToken):
+            live = RefreshToken.objects.select_for_update().filter(pk=used.pk, revoked__isnull=True)
+            if not live.exists():
+                raise RefreshTokenRotated(request=request)
+        return super()._save_bearer_token(token, request, *args, **kwargs)
 
     def validate_bearer_token(self, token, scopes, request):
         """DOT's check of an access token (userinfo), then the same rule as a refresh: an access
