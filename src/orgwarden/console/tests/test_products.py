@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import AccountFactory
@@ -43,6 +45,21 @@ def site(org, admin):
 @pytest.fixture
 def devs(org, admin):
     return s.group_create(org=org, actor=admin, name="Devs")
+
+
+def test_site_page_counts_the_members_of_its_granted_groups_only(admin_client, org, admin, site, devs):
+    """The "Grant access" list names every group of the org; only the groups with access to this
+    site have their members counted (an org of 2,000 groups counted all of them on every view)."""
+    others = [s.group_create(org=org, actor=admin, name=f"Team {i}") for i in range(3)]
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client.get(f"{base(org)}/products/{site.site_id}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert all(g.name in body for g in others)  # still offered in the list
+    counting = [q["sql"] for q in ctx.captured_queries if "orgs_groupmember" in q["sql"]]
+    # The one query that counts members is the list of the site's grants.
+    assert len(counting) == 1 and counting[0].startswith('SELECT "orgs_siteaccess".'), counting
 
 
 # --- list and add -------------------------------------------------------------------------------------

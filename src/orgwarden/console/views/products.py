@@ -163,7 +163,7 @@ def _site_or_404(request: HttpRequest, site_id: str) -> ProductSite:
 def _site_page(request: HttpRequest, site: ProductSite, *, status: int = 200, **bound) -> HttpResponse:
     org = request.org
     access = list(selectors.site_access(org=org, site=site))
-    groups = list(selectors.groups_of(org=org))
+    groups = list(selectors.group_choices(org=org))
     forms_ = {
         "edit_form": bound.get("edit_form")
         or SiteEditForm(prefix="site", initial={"name": site.name, "url": site.url}),
@@ -247,7 +247,7 @@ def site_remove(request: HttpRequest, site_id: str) -> HttpResponse:
 @require_POST
 def site_access_grant(request: HttpRequest, site_id: str) -> HttpResponse:
     site = _site_or_404(request, site_id)
-    form = GrantForm(request.POST, prefix="grant", groups=selectors.groups_of(org=request.org))
+    form = GrantForm(request.POST, prefix="grant", groups=selectors.group_choices(org=request.org))
     if form.is_valid():
         try:
             access = _call(

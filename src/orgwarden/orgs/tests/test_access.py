@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import AccountFactory
@@ -548,6 +550,42 @@ def test_groups_of_counts_and_searches(org, admin):
     assert [(g.name, g.member_count) for g in rows] == [("Devs", 2), ("ops", 0)]
     assert [g.name for g in q.groups_of(org=org, q="engin")] == ["Devs"]
     assert [g.name for g in q.groups_of(org=org, q="OP")] == ["ops"]
+
+
+def test_group_counts_are_one_subquery_each_not_a_join_of_members_and_grants(org, admin):
+    """The groups list, a group's page and a site's access count a group's members and its grants
+    apart. One aggregate over both joined multiplied them — 50,000 members × 20 grants was a
+    million rows to sort for one COUNT(DISTINCT) — and each group of the list paid its share."""
+    sites = [add_site(org, admin, name=f"Site {i}", url=f"https://s{i}.example") for i in range(3)]
+    big = s.group_create(org=org, actor=admin, name="All staff")
+    s.group_create(org=org, actor=admin, name="Empty")
+    people = [user_of(org) for _ in range(4)]
+    s.group_members_add(
+        org=org, actor=admin, group_id=big.group_id, account_ids=[p.account_id for p in people]
+    )
+    for site in sites:
+        s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=big.group_id, role="user")
+    with CaptureQueriesContext(connection) as listed:
+        rows = [(g.name, g.member_count, g.site_count) for g in q.groups_of(org=org)]
+    with CaptureQueriesContext(connection) as one:
+        group = q.group(org=org, group_id=big.group_id)
+    with CaptureQueriesContext(connection) as granted:
+        [access] = q.site_access(org=org, site=sites[0])
+    assert rows == [("All staff", 4, 3), ("Empty", 0, 0)]
+    assert group.member_count == 4 and access.member_count == 4
+    for query in listed.captured_queries + one.captured_queries + granted.captured_queries:
+        sql = query["sql"].upper()
+        assert "DISTINCT" not in sql and 'JOIN "ORGS_GROUPMEMBER"' not in sql, query["sql"]
+
+
+def test_group_choices_name_the_groups_without_counting_them(org, admin):
+    """A product site's "Grant access" list names every group of the org: it reads no membership."""
+    devs = s.group_create(org=org, actor=admin, name="devs")
+    s.group_create(org=org, actor=admin, name="Admins")
+    s.group_members_add(org=org, actor=admin, group_id=devs.group_id, account_ids=[user_of(org).account_id])
+    with CaptureQueriesContext(connection) as ctx:
+        assert [g.name for g in q.group_choices(org=org)] == ["Admins", "devs"]
+    assert not any("groupmember" in query["sql"].lower() for query in ctx.captured_queries)
 
 
 def test_group_members_and_external_users_page_by_email(org, admin):
