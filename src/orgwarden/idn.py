@@ -18,6 +18,7 @@ letters that all look like Latin ones (``аррӏе``). An admin deciding whom t
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TypeVar
 
@@ -58,6 +59,34 @@ def idn_unicode(value: V) -> V | str:
         return value
     labels = [a if _could_pass_for_another(u) else u for a, u in zip(stored, shown, strict=True)]
     return f"{local}{at}{'.'.join(labels)}"
+
+
+_RUN = re.compile(r"[a-z0-9-]+")
+
+
+def _label_read(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if not run.startswith("xn--"):
+        return run
+    try:
+        decoded = run[4:].encode("ascii").decode("punycode")
+        decoded.encode("utf-8")  # a lone surrogate decodes, but is no character text can hold
+    except UnicodeError:  # not Punycode: stays as it is
+        return run
+    # A label's Unicode form holds a letter beyond ASCII, and nothing unprintable ("xn--ab" decodes
+    # to two control characters); what does not read as one stays as it is.
+    return decoded if not decoded.isascii() and decoded.isprintable() else run
+
+
+def labels_read(text: str) -> str:
+    """``text`` (lower case, as stored) with every ``xn--`` label decoded by Punycode alone:
+    ``user@xn--bcher-kva.example`` → ``user@bücher.example``, ``xn--ls8h.la`` → ``💩.la``.
+
+    For searching, not for showing: unlike ``idn_unicode`` it decodes labels IDNA 2008 refuses and
+    labels that could pass for another (``idn_unicode`` shows those in ASCII), so that what a person
+    types finds them. A label that does not decode stays as it is.
+    """
+    return _RUN.sub(_label_read, text) if "xn--" in text else text
 
 
 # Cyrillic and Greek letters that pass for Latin ones (lower case: IDNA case-folds), after

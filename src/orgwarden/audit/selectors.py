@@ -8,7 +8,8 @@ subquery here, so the list is never loaded into Python however many people an or
 Addresses and domains are stored, in events as everywhere, in their ASCII form (IDNA A-labels:
 ``anna@xn--mller-kva.de``); the actor filter and the search also take them as people type them
 (``anna@müller.de``, ``müller.de``): see ``_as_stored``. The search matches any part of them in
-Unicode too (``müll``, ``ller.de``), by reading the stored labels back in SQL (``orgwarden.db.idn``).
+Unicode too (``müll``, ``ller.de``): an event keeps its labels in Unicode as well in its search text
+(``services.event_record``), so the search stays one ``LIKE`` per form of what was typed.
 The console's log, its CSV export and the API's ``/events`` all filter here.
 
 Paging is by keyset on the primary key: ids are ULIDs, so ``id < cursor`` ordered by ``-id`` walks
@@ -32,7 +33,6 @@ from django.db.models import Q, QuerySet
 from orgwarden.audit import catalogue
 from orgwarden.audit.ids import ulid_floor
 from orgwarden.audit.models import AuditEvent
-from orgwarden.db.idn import IdnUnicode
 from orgwarden.idn import idn_ascii
 
 PAGE_SIZE = 50
@@ -74,7 +74,8 @@ def _as_stored(text: str) -> str:
     the stored form of addresses). A word IDNA refuses (``müller,``, a name with an apostrophe)
     stays as typed, as does every other word: the search then matches what was typed, no error.
     Typed in part, a label does not match its ASCII form (Punycode keeps no prefixes: ``müll`` is
-    ``xn--mll-hoa``, not a start of ``xn--mller-kva``): ``_as_read`` is for that.
+    ``xn--mll-hoa``, not a start of ``xn--mller-kva``): ``_as_read`` is for that, against the
+    Unicode form events keep beside it.
     """
     words = text.split(" ")
     for index, word in enumerate(words):
@@ -132,15 +133,13 @@ def events_for_org(
             reduce(or_, [Q(actor_email__iexact=e) for e in emails], Q(actor_id=filters.actor))
         )
     if filters.q:
-        # The text as typed too: names (Müller), and addresses an event keeps as they were typed
-        # (an anonymous actor's: a failed sign-in of an unknown address).
+        # Addresses in their stored ASCII form; the text as typed too: names (Müller), and addresses
+        # an event keeps as they were typed (an anonymous actor's: a failed sign-in of an unknown
+        # address); and mapped as IDNA maps labels, for any part of the Unicode form events keep
+        # beside the ASCII one ("büch" of bücher.example).
         typed = filters.q.lower()
-        texts = {typed, _as_stored(typed)}
-        matches = reduce(or_, [Q(search_text__contains=text) for text in texts])
-        # Any part of a label in Unicode ("büch" of bücher.example): the stored labels read back
-        # in Unicode, in SQL, only for the rows that hold one (SQLite evaluates left to right).
-        matches |= Q(search_text__contains="xn--") & Q(search_unicode__contains=_as_read(typed))
-        events = events.alias(search_unicode=IdnUnicode("search_text")).filter(matches)
+        texts = {typed, _as_stored(typed), _as_read(typed)}
+        events = events.filter(reduce(or_, [Q(search_text__contains=text) for text in texts]))
     return events.order_by("-id")
 
 

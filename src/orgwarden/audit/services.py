@@ -13,6 +13,7 @@ from orgwarden.audit import catalogue, context
 from orgwarden.audit.ids import new_ulid
 from orgwarden.audit.models import AuditEvent
 from orgwarden.db import prepared_cursor
+from orgwarden.idn import labels_read
 
 
 class AuditError(RuntimeError):
@@ -103,6 +104,9 @@ def event_record(
     ctx = request_context or context.current()
     now = timezone.now()
     words = [actor.name, actor.email] + [w for t in targets for w in (t.name, t.email)]
+    search_text = " ".join(word.lower() for word in words if word)
+    if "xn--" in search_text:  # internationalised labels in Unicode too, found by any part of them
+        search_text = f"{search_text} {labels_read(search_text)}"
     event = AuditEvent(
         id=new_ulid(now),
         org_id=org_id,
@@ -116,7 +120,7 @@ def event_record(
         ip=ctx.ip,
         user_agent=ctx.user_agent[:512],
         details=dict(details or {}),
-        search_text=" ".join(word.lower() for word in words if word),
+        search_text=search_text,
     )
     _insert(event)
     return event
