@@ -8,6 +8,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import AccountFactory
@@ -166,6 +168,23 @@ def test_billable_counts_and_reasons(seeded):
     default.billable = False
     default.save()
     assert set(selectors.billable_users(org=org)) == {people["ext"]}
+
+
+def test_not_billable_reads_the_same_queries_for_any_number_of_users(seeded):
+    """The not-billable list costs the same few queries however many users it shows: it read each
+    user's grants with one query per user, and every billable id of the org into Python first."""
+    org = seeded[0]
+    with CaptureQueriesContext(connection) as few:
+        assert len(selectors.not_billable(org=org)) == 4
+    for i in range(6):  # six more users with no product access
+        account_claim(
+            org=org, account=AccountFactory(email=f"idle{i}@acme.example"), domain=None, actor=Actor.system()
+        )
+    with CaptureQueriesContext(connection) as many:
+        reasons = [row.reason for row in selectors.not_billable(org=org)]
+    assert reasons.count("No product access") == 7
+    assert len(many.captured_queries) == len(few.captured_queries) <= 4
+    assert all(len(q["sql"]) < 5000 for q in many.captured_queries)  # no list of every billable id
 
 
 def test_billable_count_is_the_number_of_billable_users(seeded, other_org_admin):
