@@ -125,3 +125,22 @@ def test_an_unclaimed_account_on_a_verified_domain_is_external_everywhere_and_in
     readme = (Path(__file__).resolve().parents[4] / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith("| external user |"))
     assert "the org does not manage" in row and "verified domain not claimed yet" in row
+
+
+def test_the_overview_counts_the_external_users_the_external_users_page_lists(admin_client, org, org_admin):
+    """The overview counted every user of the org it doesn't manage, also one taken out of its last
+    group (no access left, so not listed on External users): "1 external user" over an empty list."""
+    admin = org_admin.account
+    site = access.site_add(org=org, actor=admin, product="confluence", name="Wiki", url="https://w.acme.test")
+    access.user_invite(org=org, actor=admin, email="erin@elsewhere.test", site_ids=[site.site_id])
+    fred = access.user_invite(org=org, actor=admin, email="fred@elsewhere.test", site_ids=[site.site_id])
+    (membership,) = fred.group_memberships.filter(group__org=org).select_related("group")
+    access.group_member_remove(
+        org=org, actor=admin, group_id=membership.group.group_id, account_id=fred.account_id
+    )
+    assert OrgUser.objects.filter(org=org, account=fred, is_managed=False).exists()  # still a user of the org
+
+    base = f"/admin/o/{org.org_id}"
+    listed = admin_client.get(f"{base}/external-users/").content.decode()
+    assert "erin@elsewhere.test" in listed and "fred@elsewhere.test" not in listed
+    assert "1 external user<" in admin_client.get(f"{base}/").content.decode()

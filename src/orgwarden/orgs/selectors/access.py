@@ -191,6 +191,16 @@ def user_by_email(*, org: Organization, email: str) -> OrgUser:
 # --- external users -----------------------------------------------------------------------------------
 
 
+def _external(org: Organization) -> QuerySet[OrgUser]:
+    in_a_group = GroupMember.objects.filter(group__org=org, account=OuterRef("account"))
+    return OrgUser.objects.filter(org=org, is_managed=False).filter(Exists(in_a_group))
+
+
+def external_user_count(*, org: Organization) -> int:
+    """How many ``external_users`` lists: the overview's number is the page's."""
+    return _external(org).count()
+
+
 def external_users(*, org: Organization, after: str | None = None, size: int = 50) -> KeysetPage[OrgUser]:
     """Users of ``org`` it does not manage that belong to at least one of its groups, by email.
 
@@ -201,13 +211,7 @@ def external_users(*, org: Organization, after: str | None = None, size: int = 5
 
     Each ``OrgUser`` carries ``org_groups``: the org's groups it belongs to, by name.
     """
-    in_a_group = GroupMember.objects.filter(group__org=org, account=OuterRef("account"))
-    rows = (
-        OrgUser.objects.filter(org=org, is_managed=False)
-        .filter(Exists(in_a_group))
-        .select_related("account")
-        .order_by("email", "pk")
-    )
+    rows = _external(org).select_related("account").order_by("email", "pk")
     if after:
         rows = rows.filter(email__gt=after)
     size = _size(size)

@@ -82,11 +82,12 @@ def audit_people_ids(*, org: Organization) -> QuerySet[str]:
 def org_overview(*, org: Organization) -> dict[str, int]:
     """The numbers on the org's home page, one query each."""
     from orgwarden.orgs.models import Domain, OrgUser, ProductSite
+    from orgwarden.orgs.selectors.access import external_user_count
 
     users = OrgUser.objects.filter(org=org)
     return {
         "verified_domains": Domain.objects.filter(org=org, status=Domain.Status.VERIFIED).count(),
         "managed_accounts": users.filter(is_managed=True).count(),
-        "external_users": users.filter(is_managed=False).count(),
+        "external_users": external_user_count(org=org),
         "product_sites": ProductSite.objects.filter(org=org).count(),
     }
