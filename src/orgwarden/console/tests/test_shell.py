@@ -150,6 +150,27 @@ def test_org_settings_renames(admin_client, org):
     assert event.org_id == org.org_id
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_sent_twice_at_once_is_recorded_once(admin_client, org, org_admin):
+    """Two admins (or one, twice) rename the org to the same name at once. The second request read
+    the org before the first committed (the console's org middleware does, outside the rename's
+    transaction), so it compared the new name with the old one, renamed again and recorded a second
+    org:renamed for one change. The rename now compares with the org's row, read under its lock."""
+    from orgwarden.orgs.services import org_rename
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    old = org.name
+    response = behind_an_open_transaction(
+        lambda: org_rename(org=Organization.objects.get(pk=org.pk), actor=org_admin.account, name="New Name"),
+        lambda: admin_client.post(f"/admin/o/{org.org_id}/settings/", {"name": "New Name"}),
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.name == "New Name"
+    event = AuditEvent.objects.get(action="org:renamed")
+    assert event.details == {"from": old, "to": "New Name"}
+
+
 @pytest.mark.parametrize("name", ["", "x" * 10_000])
 def test_org_settings_refuses_a_bad_name(admin_client, org, name):
     old = org.name

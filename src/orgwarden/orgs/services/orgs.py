@@ -97,7 +97,11 @@ def installation_setup(
 @transaction.atomic
 def org_rename(*, org: Organization, actor: Account, name: str) -> Organization:
     _require_admin(org=org, actor=actor)
-    previous, org.name = org.name, _clean_name(name)
+    name = _clean_name(name)
+    # The name as committed, under the row's lock: ``org`` was read before this transaction (by the
+    # console's middleware), and a rename sent twice at once would otherwise be recorded twice.
+    previous = Organization.objects.select_for_update().values_list("name", flat=True).get(pk=org.pk)
+    org.name = name
     if previous != org.name:
         org.save(update_fields=["name"])
         event_record(
