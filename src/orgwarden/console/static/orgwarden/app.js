@@ -35,4 +35,38 @@ scripts from 'self' only, never inline). Every page works without it; it adds ke
   window.addEventListener("pageshow", () => {
     document.querySelectorAll("form[data-sent]").forEach((form) => delete form.dataset[SENT]);
   });
+
+  // A table wider than its pane scrolls sideways inside it (.table-wrap; on a phone, most do). A
+  // keyboard user scrolls a pane with the arrow keys once it has focus, so while a pane scrolls it
+  // is a focusable region named after its table (WCAG 2.1.1); when it fits again (a wider window)
+  // it stops being a tab stop, which would lead nowhere. Panes a template already made focusable
+  // regions are left as they are.
+  const SCROLLS = "scrollStop";
+  const paneName = (pane) => {
+    const caption = pane.querySelector("caption");
+    const preceding = [...document.querySelectorAll("h1, h2, h3")].filter(
+      (heading) => heading.compareDocumentPosition(pane) & Node.DOCUMENT_POSITION_FOLLOWING,
+    );
+    const named = caption || preceding.at(-1);
+    return named ? named.textContent.replace(/\s+/g, " ").trim() : "Table";
+  };
+  const paneUpdate = (pane) => {
+    const scrolls = pane.scrollWidth > pane.clientWidth;
+    if (scrolls && !(SCROLLS in pane.dataset)) {
+      pane.dataset[SCROLLS] = "";
+      pane.tabIndex = 0;
+      pane.setAttribute("role", "region");
+      pane.setAttribute("aria-label", paneName(pane));
+    } else if (!scrolls && SCROLLS in pane.dataset) {
+      delete pane.dataset[SCROLLS];
+      ["tabindex", "role", "aria-label"].forEach((name) => pane.removeAttribute(name));
+    }
+  };
+  const panes = new ResizeObserver((entries) => {
+    entries.forEach((entry) => paneUpdate(entry.target.closest(".table-wrap")));
+  });
+  document.querySelectorAll(".table-wrap:not([tabindex])").forEach((pane) => {
+    panes.observe(pane);
+    pane.querySelectorAll(":scope > table").forEach((table) => panes.observe(table));
+  });
 })();
