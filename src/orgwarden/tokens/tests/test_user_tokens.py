@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orgwarden.accounts.ids import secret_hash
 from orgwarden.accounts.models import Account
@@ -170,6 +172,28 @@ def test_admin_list_filters(org, manage, site):
     with time_machine.travel(datetime(2026, 3, 2, 10, tzinfo=UTC) + timedelta(days=100), tick=False):
         # "soon" expired; "later" last used on day 5: unused for 95 days
         assert [t.label for t in selectors.org_user_tokens(org=org, unused=True)] == ["later"]
+
+
+def test_admin_list_of_the_whole_org_walks_the_live_tokens_by_expiry(org, manage):
+    """Every live token of the org, soonest expiry first, is read along ``user_token_live_expiry``
+    and stops at its page: no sort of every managed account's tokens (the org's size on each view).
+    The plan is asked with sequential scans and sorts priced out on PostgreSQL, whose planner
+    rightly prefers both on a table of three rows: the point is that the index can serve it."""
+    for label in ("a", "b", "c"):
+        user_token_create(account=manage(), label=label)
+    with CaptureQueriesContext(connection) as ctx:
+        assert len(selectors.org_user_tokens(org=org)) == 3
+    [sql] = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "tokens_userapitoken"')]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_sort = off")
+            cursor.execute("EXPLAIN " + sql)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    assert "user_token_live_expiry" in plan, plan
+    assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
 
 
 @pytest.mark.parametrize(
