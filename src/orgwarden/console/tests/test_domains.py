@@ -301,3 +301,23 @@ def test_a_claim_racing_another_orgs_claim_of_the_account_skips_it_not_500(
     assert b"0 accounts claimed; 1 skipped (managed by another organization)" in response.content
     assert list(OrgUser.objects.values_list("org", "is_managed")) == [(other_org_admin.org.pk, True)]
     assert AuditEvent.objects.filter(action="org:account:claimed").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_domain_removed_by_two_requests_at_once_is_removed_once_not_500(admin_client, org):
+    """The second remove found the domain, then waited for its lock while the first deleted it
+    (PostgreSQL): the locked read found nothing and raised DoesNotExist, a 500. It now answers as a
+    remove sent twice does: back to the domains, "removed already", one event."""
+    from orgwarden.orgs.services.domains import domain_remove
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    admin = org.admins.first().account
+    domain = Domain.objects.create(org=org, name="acme.test", token="t")
+    response = behind_an_open_transaction(
+        lambda: domain_remove(org=org, actor=admin, domain_id=domain.domain_id),
+        lambda: admin_client.post(url(org, f"{domain.domain_id}/remove"), follow=True),
+    )
+    assert response.status_code == 200
+    assert "acme.test was removed already." in response.content.decode()
+    assert not Domain.objects.filter(pk=domain.pk).exists()
+    assert AuditEvent.objects.filter(action="org:domain:removed").count() == 1

@@ -87,8 +87,13 @@ def _is_ip(name: str) -> bool:
 
 
 def _domain_for_update(*, org: Organization, domain_id: str) -> Domain:
+    """``org``'s domain ``domain_id``, locked. Raises ``NotFound``, also when a concurrent request
+    removed it while this one waited for its lock (a remove sent twice at once)."""
     domain = selectors.domain_get(org=org, domain_id=domain_id)
-    return Domain.objects.select_for_update().get(pk=domain.pk)
+    locked = Domain.objects.select_for_update().filter(pk=domain.pk).first()
+    if locked is None:
+        raise NotFound()
+    return locked
 
 
 # --- add, verify, remove ------------------------------------------------------------------------------
