@@ -68,7 +68,9 @@ class PasswordChangeForm(SetPasswordForm):
 
 
 class ProfileForm(forms.Form):
-    display_name = forms.CharField(label="Full name", max_length=150)
+    display_name = forms.CharField(
+        label="Full name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
 
 
 class EmailChangeForm(forms.Form):

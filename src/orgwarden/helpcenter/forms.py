@@ -13,7 +13,12 @@ class SignInForm(forms.Form):
 
 
 class SignUpForm(forms.Form):
-    display_name = forms.CharField(label="Your name", max_length=200, required=False)
+    display_name = forms.CharField(
+        label="Your name",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(
         max_length=1024, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
@@ -21,7 +26,7 @@ class SignUpForm(forms.Form):
 
 
 class ResetRequestForm(forms.Form):
-    email = forms.EmailField(max_length=254)
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 
 
 class ResetForm(forms.Form):
