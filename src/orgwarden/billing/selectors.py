@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from orgwarden.accounts.models import Account
 from orgwarden.billing import pricing
 from orgwarden.billing.models import BillableSnapshot, Subscription
 from orgwarden.orgs.models import Domain, Organization, OrgUser, SiteAccess
 from orgwarden.orgs.products import BILLED_AGENTS, BILLED_ALL, PRODUCTS
+from orgwarden.orgs.selectors.access import in_any_group
 from orgwarden.orgs.selectors.billing import billable_org_users as directory_billable_org_users
 from orgwarden.orgs.selectors.billing import billable_users as directory_billable_users
 from orgwarden.policies import hooks
@@ -56,8 +57,8 @@ def billable_users(*, org: Organization) -> QuerySet[Account]:
     return directory_billable_users(org=org).exclude(_non_billable_policy(org))
 
 
-def billable_count(*, org: Organization) -> int:
-    """How many accounts ``billable_users`` holds, counted from the org's users.
+def _billable_org_users(org: Organization) -> QuerySet[OrgUser]:
+    """The org's users whose accounts ``billable_users`` holds, one row each, read for counting.
 
     The same rules, written for a count over a big org. The policy exclusions are looked up first,
     in two short reads: the org's non-billable policies, and the directories of the org's users whose
@@ -80,22 +81,34 @@ def billable_count(*, org: Organization) -> int:
             .values("account")
         )
         users = users.exclude(account__in=under_non_billable_default)
-    return users.count()
+    return users
+
+
+def billable_count(*, org: Organization) -> int:
+    """How many accounts ``billable_users`` holds, counted from the org's users (``_billable_org_users``)."""
+    return _billable_org_users(org).count()
 
 
 def billable_by_product(*, org: Organization) -> dict[str, int]:
-    """Billable users per product key the org uses (a person on two products counts in both)."""
-    billable = billable_users(org=org)
-    counts = {}
+    """Billable users per product key the org uses (a person on two products counts in both).
+
+    One pass over the org's billable users as ``billable_count`` reads them, with one conditional
+    count per product (a member of a group granting it; agents only for agent-billed products):
+    counting each product over every account, one query each, took seconds in a 50,000-person org.
+    """
     used = set(org.sites.values_list("product", flat=True))
-    for key in [k for k in BILLED_ALL + BILLED_AGENTS if k in used]:
-        grant = SiteAccess.objects.filter(
-            site__org=org, site__product=key, group__org=org, group__memberships__account=OuterRef("pk")
-        )
+    keys = [k for k in BILLED_ALL + BILLED_AGENTS if k in used]
+    if not keys:
+        return {}
+    counts = {}
+    for index, key in enumerate(keys):
+        grants = SiteAccess.objects.filter(site__org=org, site__product=key, group__org=org)
         if key in BILLED_AGENTS:
-            grant = grant.filter(role=SiteAccess.Role.ADMIN)
-        counts[key] = billable.filter(Exists(grant)).count()
-    return counts
+            grants = grants.filter(role=SiteAccess.Role.ADMIN)
+        granted = in_any_group(grants.values("group"), account_ref="account_id")
+        counts[f"product_{index}"] = Count("pk", filter=Q(granted))
+    row = _billable_org_users(org).aggregate(**counts)
+    return {key: row[f"product_{index}"] for index, key in enumerate(keys)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +120,12 @@ class NotBillable:
 def not_billable(*, org: Organization, limit: int = 500) -> list[NotBillable]:
     """Users of the org who are not billed, and why (first ``limit``, by email).
 
-    Three queries however many users it lists: the page of users that ``billable_users`` leaves out
-    (a subquery: the org's billable ids, 50,000 in a big org, are not read into Python and sent
-    back as query parameters), which of them a non-billable policy holds, and their grants (one
-    query for the page, not one per user).
+    A few queries however many users it lists: the page of users that ``billable_users`` leaves out
+    (a subquery in the form ``billable_count`` reads), which of them a non-billable policy holds,
+    and their grants (one query for the page, not one per user).
     """
-    billable = billable_users(org=org).order_by().values("pk")
-    users = OrgUser.objects.filter(org=org).exclude(account__in=billable).select_related("account")
+    billable = _billable_org_users(org).values("pk")
+    users = OrgUser.objects.filter(org=org).exclude(pk__in=billable).select_related("account")
     page = list(users.order_by("email")[:limit])
     pks = [org_user.account_id for org_user in page]
     non_billable_policy = set(
