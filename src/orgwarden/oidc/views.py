@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlencode
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -231,6 +232,11 @@ class TokenView(JsonMethodNotAllowed, dot.TokenView):
         grant_type = request.POST.get("grant_type", "")
         if grant_type and grant_type not in self.GRANT_TYPES:
             return oauth_error("unsupported_grant_type", f"{grant_type[:100]} is not supported here.")
+        if grant_type == "authorization_code":
+            # One transaction for the exchange, in which the validator locks the code's grant: the
+            # same code sent twice at once is exchanged once (see ``validate_code``).
+            with transaction.atomic():
+                return super().post(request, *args, **kwargs)
         return super().post(request, *args, **kwargs)
 
 

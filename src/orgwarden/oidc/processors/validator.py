@@ -29,9 +29,10 @@ import time
 from datetime import datetime
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from oauth2_provider.models import RefreshToken
+from oauth2_provider.models import Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 
@@ -84,6 +85,19 @@ class OrgwardenValidator(OAuth2Validator):
 
     def validate_silent_authorization(self, request):
         return True
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        """DOT's check of an authorization code, once its grant is locked for this exchange.
+
+        The token view runs a code's exchange in one transaction (``views.TokenView``). Without the
+        lock, a second exchange of the same code sent at once passed every check on the grant
+        while the first deleted it: looking it up again raised (a 500), or, once the first had
+        committed, the second saved a second set of tokens before failing to delete the grant. Now
+        it waits here for the first, then finds no grant: ``invalid_grant``, nothing saved.
+        """
+        if transaction.get_connection().in_atomic_block:
+            list(Grant.objects.select_for_update().filter(code=code, application=client).values_list("pk"))
+        return super().validate_code(client_id, code, client, request, *args, **kwargs)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
