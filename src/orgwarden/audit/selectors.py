@@ -108,17 +108,25 @@ def events_visible(*, org_id: str, people_ids: QuerySet[str] | None) -> QuerySet
     ``people_ids`` is a flat ``values_list`` queryset of account ids, used as a subquery; ``None``
     means nobody beyond the org's own events.
     """
-    scope = Q(org_id=org_id)
+    return AuditEvent.objects.filter(reduce(or_, _scopes(org_id=org_id, people_ids=people_ids)))
+
+
+def _scopes(*, org_id: str, people_ids: QuerySet[str] | None) -> list[Q]:
+    """The parts of ``events_visible``: the org's own events, and its people's account-level ones."""
+    scopes = [Q(org_id=org_id)]
     if people_ids is not None:  # their own account-level events; another org's are that org's
-        scope |= Q(org_id="", actor_id__in=people_ids, action__startswith="account:")
-    return AuditEvent.objects.filter(scope)
+        scopes.append(Q(org_id="", actor_id__in=people_ids, action__startswith="account:"))
+    return scopes
 
 
 def events_for_org(
     *, org_id: str, people_ids: QuerySet[str] | None, filters: EventFilters
 ) -> QuerySet[AuditEvent]:
     """The org's events matching ``filters``, newest first. Unknown category/action match nothing."""
-    events = events_visible(org_id=org_id, people_ids=people_ids)
+    return _filtered(events_visible(org_id=org_id, people_ids=people_ids), filters).order_by("-id")
+
+
+def _filtered(events: QuerySet[AuditEvent], filters: EventFilters) -> QuerySet[AuditEvent]:
     if filters.date_from:
         events = events.filter(id__gte=ulid_floor(_day_start(filters.date_from)))
     if filters.date_to:
@@ -140,7 +148,7 @@ def events_for_org(
         typed = filters.q.lower()
         texts = {typed, _as_stored(typed), _as_read(typed)}
         events = events.filter(reduce(or_, [Q(search_text__contains=text) for text in texts]))
-    return events.order_by("-id")
+    return events
 
 
 def events_page(
@@ -157,24 +165,41 @@ def events_page(
     ``before``: the page of events older than that id (the "Older" link carries the page's last
     id). ``after``: the page of events just newer than that id. Neither: the newest page.
     """
-    matching = events_for_org(org_id=org_id, people_ids=people_ids, filters=filters)
+    # Each scope of the log is read apart, along its own index, and the pages merged: one query
+    # of their OR made SQLite gather every matching event and sort them (all 125,000 "Added to
+    # group" events of a year in a 50,000-person org) for each page of 50.
+    parts = [
+        _filtered(AuditEvent.objects.filter(scope), filters)
+        for scope in _scopes(org_id=org_id, people_ids=people_ids)
+    ]
     if after:
-        rows = list(matching.filter(id__gt=after).order_by("id")[: size + 1])
+        rows = _first([part.filter(id__gt=after) for part in parts], size + 1, newest=False)
         has_newer = len(rows) > size
         events = list(reversed(rows[:size]))
-        has_older = bool(events) and matching.filter(id__lt=events[-1].id).exists()
+        has_older = bool(events) and any(part.filter(id__lt=events[-1].id).exists() for part in parts)
     else:
-        older = matching.filter(id__lt=before) if before else matching
-        rows = list(older[: size + 1])
+        rows = _first(
+            [part.filter(id__lt=before) if before else part for part in parts], size + 1, newest=True
+        )
         has_older = len(rows) > size
         events = rows[:size]
         # Coming from a newer page: check rather than trust it (the cursor may be hand-typed).
-        has_newer = bool(before and events) and matching.filter(id__gt=events[0].id).exists()
+        has_newer = bool(before and events) and any(
+            part.filter(id__gt=events[0].id).exists() for part in parts
+        )
     return EventPage(
         events=events,
         newer_cursor=events[0].id if events and has_newer else None,
         older_cursor=events[-1].id if events and has_older else None,
     )
+
+
+def _first(parts: list[QuerySet[AuditEvent]], size: int, *, newest: bool) -> list[AuditEvent]:
+    """The first ``size`` events of all ``parts`` together, newest (or oldest) first: ``size`` of
+    each, in its index's order, merged."""
+    rows = [event for part in parts for event in part.order_by("-id" if newest else "id")[:size]]
+    rows.sort(key=lambda event: event.id, reverse=newest)
+    return rows[:size]
 
 
 def removal_event(*, org_id: str, action: str, target_ids: Sequence[str]) -> AuditEvent | None:
