@@ -14,8 +14,11 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.forms.utils import flatatt
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view, removed_already
@@ -48,9 +51,28 @@ class SiteEditForm(forms.Form):
     url = forms.CharField(label="Site address", max_length=services.MAX_SITE_URL)
 
 
+class LongSelect(forms.Select):
+    """A ``<select>`` whose options are written here rather than each through Django's option
+    template: the "Grant access" list names every group of the org, and at 2,000 groups those
+    templates were most of the site page's time (about 0.3 ms an option)."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        selected = "" if value is None else str(value)
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (key, mark_safe(" selected") if str(key) == selected else "", label)
+                for key, label in self.choices
+            ),
+        )
+        final = self.build_attrs(self.attrs, attrs)
+        return format_html('<select name="{}"{}>{}</select>', name, flatatt(final), options)
+
+
 class GrantForm(forms.Form):
     # A plain field, not a ChoiceField: an id that is not ours goes to the service, which says 404.
-    group_id = forms.CharField(label="Group", max_length=64, widget=forms.Select)
+    group_id = forms.CharField(label="Group", max_length=64, widget=LongSelect)
     role = forms.ChoiceField(choices=ROLE_CHOICES)
 
     def __init__(self, *args, groups=(), **kwargs) -> None:
