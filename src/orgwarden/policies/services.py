@@ -151,11 +151,29 @@ def policy_create(
     return policy
 
 
+def _policy_for_update(*, org: Organization, policy_id: str) -> AuthenticationPolicy:
+    """``org``'s policy ``policy_id``, locked, as committed. Raises ``NotFound``, also when a
+    concurrent request deleted it while this one waited for the lock.
+
+    What a change compares with must be read under the lock: two renames (or deletes) sent at once
+    both read the policy before either committed, and each recorded its change."""
+    policy = selectors.policy_get(org=org, policy_id=policy_id)
+    locked = (
+        AuthenticationPolicy.objects.select_for_update()
+        .select_related("directory", "org")
+        .filter(pk=policy.pk)
+        .first()
+    )
+    if locked is None:
+        raise NotFound()
+    return locked
+
+
 @transaction.atomic
 def policy_rename(*, org: Organization, actor: OrgActor, policy_id: str, name: str) -> AuthenticationPolicy:
     """Rename ``policy_id``. Raises ``NotFound``, ``InvalidName``, ``NameTaken``."""
     who = org_actor(org=org, actor=actor)
-    policy = selectors.policy_get(org=org, policy_id=policy_id)
+    policy = _policy_for_update(org=org, policy_id=policy_id)
     name = _clean_name(name)
     if name == policy.name:
         return policy
@@ -257,10 +275,7 @@ def policy_update(
     password rule at the next sign-in. Raises ``NotFound`` or ``InvalidSetting``.
     """
     who = org_actor(org=org, actor=actor)
-    policy = selectors.policy_get(org=org, policy_id=policy_id)
-    policy = (
-        AuthenticationPolicy.objects.select_for_update().select_related("directory", "org").get(pk=policy.pk)
-    )
+    policy = _policy_for_update(org=org, policy_id=policy_id)
     values = settings_validate(policy, settings)
     changed = {
         key: {"from": getattr(policy, key), "to": value}
@@ -290,7 +305,7 @@ def policy_delete(*, org: Organization, actor: OrgActor, policy_id: str) -> int:
     Raises ``NotFound`` or ``DefaultPolicyProtected``.
     """
     who = org_actor(org=org, actor=actor)
-    policy = selectors.policy_get(org=org, policy_id=policy_id)
+    policy = _policy_for_update(org=org, policy_id=policy_id)
     if policy.is_default:
         raise DefaultPolicyProtected()
     moved = PolicyMember.objects.filter(policy=policy).count()
@@ -315,7 +330,7 @@ def policy_members_move(*, org: Organization, actor: OrgActor, policy_id: str, a
     directory's default deletes their ``PolicyMember`` rows. Raises ``NotFound`` or ``MoveRefused``.
     """
     who = org_actor(org=org, actor=actor)
-    policy = selectors.policy_get(org=org, policy_id=policy_id)
+    policy = _policy_for_update(org=org, policy_id=policy_id)
     ids = list(dict.fromkeys(public_id_lookup(a) for a in account_ids))
     if not ids:
         raise MoveRefused("Choose at least one account.")

@@ -295,3 +295,37 @@ def test_two_moves_of_one_account_at_once_the_later_wins_not_500(admin_client, o
         ("dana@acme.test", "Relaxed")
     ]
     assert AuditEvent.objects.filter(action="org:policy:members_moved").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["rename", "delete"])
+def test_a_rename_or_delete_of_a_policy_sent_twice_at_once_is_recorded_once(org, default_policy, change):
+    """Both requests read the policy before either committed (PostgreSQL): the second rename
+    compared the new name with the old one and recorded a second org:policy:renamed; the second
+    delete deleted nothing and recorded a second org:policy:deleted. The policy is now read under its
+    lock: the second sees the first's change, and answers as a change sent twice does (no event; a
+    delete's NotFound is the console's "deleted already")."""
+    from orgwarden.orgs.exceptions import NotFound
+    from orgwarden.testing.races import behind_an_open_transaction
+
+    admin = org.admins.first().account
+    policy = services.policy_create(
+        org=org, actor=admin, directory_id=local_directory(org).directory_id, name="Strict"
+    )
+
+    def once() -> None:
+        if change == "rename":
+            services.policy_rename(org=org, actor=admin, policy_id=policy.policy_id, name="Stricter")
+        else:
+            services.policy_delete(org=org, actor=admin, policy_id=policy.policy_id)
+
+    def again() -> str:
+        try:
+            once()
+        except NotFound:
+            return "not found"
+        return "done"
+
+    answer = behind_an_open_transaction(once, again)
+    assert answer == ("done" if change == "rename" else "not found")
+    assert AuditEvent.objects.filter(action=f"org:policy:{change}d").count() == 1
