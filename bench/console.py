@@ -4,7 +4,7 @@ serve (50,000 people), on SQLite and PostgreSQL.
 Prints ONE JSON line per page per database. What it does, all on loopback, every step bounded:
 
 1. creates the database — a temporary data directory (SQLite), then the PostgreSQL database
-   ``bench_console`` (or ``BENCH_PG_NAME``; dropped and created here with psycopg) — migrates it and,
+   ``bench_console_pg`` (or ``BENCH_PG_NAME``; dropped and created here with psycopg) — migrates it and,
    in a child process with the server's environment, bulk-inserts one org (the admin, the org and
    its three identity providers through their services; everything else with ``bulk_create``):
 
@@ -82,7 +82,7 @@ N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "100"))
 PAGE_BUDGET_S = float(os.environ.get("BENCH_PAGE_BUDGET_S", "60"))
 WORKERS = 2
 PG_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-PG_NAME = os.environ.get("BENCH_PG_NAME", "bench_console")
+PG_NAME = os.environ.get("BENCH_PG_NAME", "bench_console_pg")
 OLDER_LINK = re.compile(r'href="(\?[^"]*before=[^"]+)"')
 PRODUCTS = [
     "jira-software",
