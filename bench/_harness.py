@@ -51,6 +51,18 @@ def orgwarden(*args: str, env: dict[str, str], capture: bool = False) -> str:
     return done.stdout or ""
 
 
+def serve_process(env: dict[str, str], port: int, *, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """``orgwarden serve`` on 127.0.0.1:``port`` with ``env``, in its own process group (``stop``
+    ends it and its workers); its error log goes to ``stderr`` (a file to read when something failed)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
 def wait_answering(
     answers: Callable[[], bool], server: subprocess.Popen, what: str, timeout: float = 30
 ) -> None:

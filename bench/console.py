@@ -66,7 +66,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, stop, wait_healthy
+from _harness import free_port, log, serve_process, stop, wait_healthy
 from directory import sign_in
 
 N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "50000"))
@@ -674,13 +674,7 @@ def run(database: str, data_dir: str | None, only_pages: set[str] | None) -> Non
             setup = json.loads(out.stdout.strip().splitlines()[-1])
             if data_dir:
                 kept.write_text(json.dumps(setup))
-        server = subprocess.Popen(
-            [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        server = serve_process(env, port)
         try:
             wait_healthy(base, server)
             with httpx.Client(base_url=base, timeout=60, follow_redirects=False) as client:

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, stop, wait_healthy
+from _harness import free_port, log, serve_process, stop, wait_healthy
 
 N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100000"))
 N_REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
@@ -244,13 +244,7 @@ def run(database: str) -> dict:
         )
         sys.stderr.write(out.stderr)
         setup = json.loads(out.stdout.strip().splitlines()[-1])
-        server = subprocess.Popen(
-            [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        server = serve_process(env, port)
         try:
             wait_healthy(base, server)
             log(f"{database}: timing {N_REQUESTS} requests each")

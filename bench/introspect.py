@@ -39,7 +39,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, wait_healthy
+from _harness import free_port, log, serve_process, wait_healthy
 
 N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "1000"))
 N_TOKENS = int(os.environ.get("BENCH_TOKENS", "10000"))
@@ -271,13 +271,9 @@ def run(database: str) -> dict:
         subprocess.run([sys.executable, __file__, "--populate", out_file], env=env, check=True, timeout=1800)
         setup = json.loads(Path(out_file).read_text())
         server_log = Path(tmp) / "server.log"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=server_log.open("w"),  # its error log: read when something went wrong
-            start_new_session=True,
-        )
+        server = serve_process(
+            env, port, stderr=server_log.open("w")
+        )  # its error log: read when something failed
         try:
             wait_healthy(base, server)
             check_answers(base, setup)

@@ -65,7 +65,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, stop, wait_answering, wait_healthy
+from _harness import free_port, log, serve_process, stop, wait_answering, wait_healthy
 
 N_USERS = int(os.environ.get("BENCH_USERS", "10000"))
 N_SYNC = int(os.environ.get("BENCH_SYNC_USERS", str(N_USERS)))
@@ -437,13 +437,7 @@ def ours_run(database: str, tmp: Path) -> dict[str, dict]:
         [sys.executable, __file__, "--populate", str(setup_file)], env=env, check=True, timeout=600
     )
     setup = json.loads(setup_file.read_text())
-    server = subprocess.Popen(
-        [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = serve_process(env, port)
     try:
         wait_healthy(base, server)
         target = Target("orgwarden", database, f"{base}/scim/directory/{setup['directory_id']}", setup["key"])

@@ -28,7 +28,6 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, orgwarden, stop, wait_healthy
+from _harness import free_port, log, orgwarden, serve_process, stop, wait_healthy
 
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -110,13 +109,7 @@ def client_loop(base, path, session_key, deadline, timings, failures) -> None:
 
 def start_server(data_dir: Path, port: int, *, limits: bool) -> subprocess.Popen:
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-        env=server_env(data_dir, base, limits=limits),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = serve_process(server_env(data_dir, base, limits=limits), port)
     wait_healthy(base, server)
     return server
 

@@ -25,7 +25,6 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import _harness  # bench/ is the script's directory, so it is on sys.path
 import httpx
-from _harness import free_port, log, orgwarden, wait_healthy
+from _harness import free_port, log, orgwarden, serve_process, wait_healthy
 
 DURATION = float(os.environ.get("BENCH_DURATION", "15"))
 CLIENTS = 2
@@ -173,13 +172,7 @@ def main() -> None:
         env = server_env(Path(tmp), base)
         log(f"creating {N_ACCOUNTS} accounts in {tmp}")
         create_accounts(env)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        server = serve_process(env, port)
         try:
             wait_healthy(base, server)
             log(f"signing in for {DURATION:.0f} s with {CLIENTS} clients against {WORKERS} workers")
