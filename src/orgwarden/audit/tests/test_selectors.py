@@ -16,6 +16,7 @@ from orgwarden.audit.ids import new_ulid
 from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.selectors import EventFilters
 from orgwarden.audit.services import Actor, Target, audit_export_record, event_record
+from orgwarden.testing.plans import plan_of
 
 ORG = "org-a"
 
@@ -184,19 +185,6 @@ def test_a_page_never_uses_offset():
     with CaptureQueriesContext(connection) as queries:
         selectors.events_page(org_id=ORG, people_ids=None, filters=EventFilters(), before="7" * 26)
     assert all("OFFSET" not in q["sql"].upper() for q in queries)
-
-
-def plan_of(sql: str) -> str:
-    """The database's plan for ``sql``; on PostgreSQL with sorts and sequential scans priced out
-    (its planner rightly prefers both on a small table: the point is whether an index can serve)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_sort = off")
-            cursor.execute("EXPLAIN " + sql)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        return "\n".join(str(row[-1]) for row in cursor.fetchall())
 
 
 @pytest.mark.django_db

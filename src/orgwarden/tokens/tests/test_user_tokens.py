@@ -16,6 +16,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.tests.factories import OrgAdminFactory
 from orgwarden.policies.services import policy_update
+from orgwarden.testing.plans import plan_of
 from orgwarden.tokens import selectors
 from orgwarden.tokens.exceptions import InvalidKeyRequest, TokenNotFound, TokensNotAllowed
 from orgwarden.tokens.introspection import introspect
@@ -184,14 +185,7 @@ def test_admin_list_of_the_whole_org_walks_the_live_tokens_by_expiry(org, manage
     with CaptureQueriesContext(connection) as ctx:
         assert len(selectors.org_user_tokens(org=org)) == 3
     [sql] = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "tokens_userapitoken"')]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_sort = off")
-            cursor.execute("EXPLAIN " + sql)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql)
-        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    plan = plan_of(sql)
     assert "user_token_live_expiry" in plan, plan
     assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
 
