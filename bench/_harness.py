@@ -51,6 +51,24 @@ def orgwarden(*args: str, env: dict[str, str], capture: bool = False) -> str:
     return done.stdout or ""
 
 
+def pg_database_fresh(server: str, name: str) -> str:
+    """Drop the PostgreSQL database ``name`` on ``server`` (closing its sessions) and create it
+    empty; returns its URL."""
+    pg_database_drop(server, name)
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{server}/{name}"
+
+
+def pg_database_drop(server: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def serve_process(env: dict[str, str], port: int, *, stderr=subprocess.DEVNULL) -> subprocess.Popen:
     """``orgwarden serve`` on 127.0.0.1:``port`` with ``env``, in its own process group (``stop``
     ends it and its workers); its error log goes to ``stderr`` (a file to read when something failed)."""

@@ -657,11 +657,7 @@ def run(database: str, data_dir: str | None, only_pages: set[str] | None) -> Non
             setup["link"] = json.loads(out.stdout.strip().splitlines()[-1])["link"]
         else:
             if database == "postgresql":
-                import psycopg
-
-                with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-                    conn.execute(f"CREATE DATABASE {PG_NAME}")
+                _harness.pg_database_fresh(PG_SERVER, PG_NAME)
             log(f"{database}: populating")
             out = subprocess.run(
                 [sys.executable, __file__, "--populate"],

@@ -226,11 +226,7 @@ def run(database: str) -> dict:
         base = f"http://127.0.0.1:{port}"
         database_url = None
         if database == "postgresql":
-            import psycopg
-
-            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-                conn.execute(f"CREATE DATABASE {PG_NAME}")
+            _harness.pg_database_fresh(PG_SERVER, PG_NAME)
             database_url = f"{PG_SERVER}/{PG_NAME}"
         env = server_env(Path(tmp), base, database_url)
         log(f"{database}: creating {N_ACCOUNTS} accounts")

@@ -47,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _harness  # bench/ is the script's directory, so it is on sys.path
+
 N_ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "50000"))
 DAILY_ACTIVE = int(os.environ.get("BENCH_DAILY_ACTIVE", "2000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))
@@ -259,11 +261,7 @@ def main() -> None:
             env["ORGWARDEN_DATA_DIR"] = data
             env.pop("ORGWARDEN_DATABASE_URL", None)
             if database == "postgresql":
-                import psycopg
-
-                with psycopg.connect(PG_SERVER + "/postgres", autocommit=True) as conn:
-                    conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME}")
-                    conn.execute(f"CREATE DATABASE {PG_NAME}")
+                _harness.pg_database_fresh(PG_SERVER, PG_NAME)
                 env["ORGWARDEN_DATABASE_URL"] = f"{PG_SERVER}/{PG_NAME}"
             subprocess.run(
                 [sys.executable, str(Path(__file__)), "--child", database], env=env, check=True, timeout=3600

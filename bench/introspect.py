@@ -257,11 +257,7 @@ def run(database: str) -> dict:
         base = f"http://127.0.0.1:{port}"
         extra = {}
         if database == "postgresql":
-            import psycopg
-
-            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-                conn.execute(f"CREATE DATABASE {PG_NAME}")
+            _harness.pg_database_fresh(PG_SERVER, PG_NAME)
             extra["ORGWARDEN_DATABASE_URL"] = f"{PG_SERVER}/{PG_NAME}"
         if os.environ.get("BENCH_USAGE_FLUSH_SECONDS"):  # to see what the write-behind batches cost
             extra["ORGWARDEN_USAGE_FLUSH_SECONDS"] = os.environ["BENCH_USAGE_FLUSH_SECONDS"]

@@ -425,11 +425,7 @@ def ours_run(database: str, tmp: Path) -> dict[str, dict]:
     base = f"http://127.0.0.1:{port}"
     extra = {}
     if database == "postgresql":
-        import psycopg
-
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_NAME}")
+        _harness.pg_database_fresh(PG_SERVER, PG_NAME)
         extra["ORGWARDEN_DATABASE_URL"] = f"{PG_SERVER}/{PG_NAME}"
     env = _harness.server_env(tmp, base, workers=WORKERS, **extra)
     setup_file = tmp / "setup.json"
@@ -465,10 +461,7 @@ def ours_run(database: str, tmp: Path) -> dict[str, dict]:
     finally:
         stop(server)
         if database == "postgresql":
-            import psycopg
-
-            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+            _harness.pg_database_drop(PG_SERVER, PG_NAME)
 
 
 def ratio(ours: dict, peer: dict) -> float:

@@ -104,9 +104,7 @@ def creates(target: Target, clients: int) -> dict:
 def pg_commits() -> dict:
     import psycopg
 
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {PG_NAME}")
+    _harness.pg_database_fresh(PG_SERVER, PG_NAME)
     try:
         with psycopg.connect(f"{PG_SERVER}/{PG_NAME}", autocommit=True) as conn:
             setting = conn.execute("SHOW synchronous_commit").fetchone()[0]
@@ -119,8 +117,7 @@ def pg_commits() -> dict:
                 samples.append(time.perf_counter() - t0)
             wall = time.perf_counter() - began
     finally:
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+        _harness.pg_database_drop(PG_SERVER, PG_NAME)
     return {"synchronous_commit": setting, **figures(samples, wall)}
 
 
@@ -207,16 +204,13 @@ def in_process(setup_file: str) -> None:
 
 def in_process_runs() -> dict[str, dict]:
     """``in_process`` on SQLite (a temporary data directory) and on PostgreSQL (``PG_NAME``)."""
-    import psycopg
 
     found = {}
     for database in ("sqlite", "postgresql"):
         with tempfile.TemporaryDirectory(prefix="bench-ceiling-") as tmp:
             extra = {}
             if database == "postgresql":
-                with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as admin:
-                    admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
-                    admin.execute(f"CREATE DATABASE {PG_NAME}")
+                _harness.pg_database_fresh(PG_SERVER, PG_NAME)
                 extra["ORGWARDEN_DATABASE_URL"] = f"{PG_SERVER}/{PG_NAME}"
             env = _harness.server_env(Path(tmp), "http://127.0.0.1", workers=1, **extra)
             try:
@@ -230,8 +224,7 @@ def in_process_runs() -> dict[str, dict]:
                 )
             finally:
                 if database == "postgresql":
-                    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-                        admin.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+                    _harness.pg_database_drop(PG_SERVER, PG_NAME)
             print(done.stdout, end="", flush=True)
             found[database] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
