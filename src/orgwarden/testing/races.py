@@ -61,15 +61,23 @@ def behind_an_open_transaction(write: Callable[[], object], request: Callable[[]
     return answers[0]
 
 
+def a_session_waits_on_a_lock() -> bool:
+    """Whether a session of this database waits on a lock now (PostgreSQL; always ``False`` on
+    SQLite, whose one writer waits unseen)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(cursor.fetchone()[0])
+
+
 def _wait_for_a_lock_wait(seconds: float = 30) -> None:
     pause = threading.Event()
-    with connection.cursor() as cursor:
-        for _ in range(int(seconds * 20)):
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            if cursor.fetchone()[0]:
-                return
-            pause.wait(0.05)
+    for _ in range(int(seconds * 20)):
+        if a_session_waits_on_a_lock():
+            return
+        pause.wait(0.05)
     raise AssertionError(f"no session waited on a lock within {seconds} s")

@@ -86,6 +86,8 @@ def test_an_authorization_code_sent_twice_at_once_is_exchanged_once(
     from django.db import connection, connections
     from oauth2_provider.oauth2_validators import OAuth2Validator
 
+    from orgwarden.testing.races import a_session_waits_on_a_lock
+
     person = manage()
     grant(person)
     _client, verifier, _nonce, answer = authorize(live_server, product, person)
@@ -107,7 +109,7 @@ def test_an_authorization_code_sent_twice_at_once_is_exchanged_once(
             # Done at once when nothing stops it; else waiting for this exchange's lock (PostgreSQL
             # shows the wait; SQLite's one writer waits unseen, so a second is enough to tell).
             for _ in range(200 if connection.vendor == "postgresql" else 20):
-                if not other.is_alive() or _waits_on_a_lock():
+                if not other.is_alive() or a_session_waits_on_a_lock():
                     break
                 other.join(timeout=0.05)
             threads.append(other)
@@ -123,16 +125,3 @@ def test_an_authorization_code_sent_twice_at_once_is_exchanged_once(
     assert AccessToken.objects.count() == 1 and RefreshToken.objects.count() == 1
     issued = answers[0].json()["access_token"]
     assert AccessToken.objects.get().token_checksum == hashlib.sha256(issued.encode()).hexdigest()
-
-
-def _waits_on_a_lock() -> bool:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return bool(cursor.fetchone()[0])
