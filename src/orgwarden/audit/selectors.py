@@ -210,14 +210,36 @@ def removal_event(*, org_id: str, action: str, target_ids: Sequence[str]) -> Aud
     only the org's log says it was there. Another org's removal is in that org's log, so its id
     finds nothing here and stays a 404. One indexed query (``org_id``, ``action``).
     """
-    if not target_ids or any(
-        not isinstance(i, str) or not i or len(i) > MAX_TARGET_ID or "\x00" in i for i in target_ids
-    ):
-        return None  # PostgreSQL refuses a NUL in a query; no target has an empty or overlong id
+    if not target_ids or not all(_could_be_target_id(i) for i in target_ids):
+        return None
     events = AuditEvent.objects.filter(org_id=org_id, action=action)
     for position, target_id in enumerate(target_ids):
         events = events.filter(**{f"targets__{position}__id": target_id})
     return events.order_by("-id").first()
+
+
+def removal_events(*, org_id: str, action: str, target_ids: Sequence[str]) -> dict[str, AuditEvent]:
+    """``removal_event`` for a whole selection, by first target: for each of ``target_ids`` that
+    the org's ``action`` events name as their first target, the newest such event, by that id.
+
+    For a bulk action whose selection went stale (a second tab, another admin): it tells which of
+    the ids that are gone the org removed, in one indexed query (``org_id``, ``action``) however
+    many there are. An id another org removed, or never had, is in none of this org's events and
+    so in no key of the answer.
+    """
+    ids = [i for i in dict.fromkeys(target_ids) if _could_be_target_id(i)]
+    if not ids:
+        return {}
+    found: dict[str, AuditEvent] = {}
+    events = AuditEvent.objects.filter(org_id=org_id, action=action, targets__0__id__in=ids)
+    for event in events.order_by("-id"):
+        found.setdefault(event.targets[0]["id"], event)
+    return found
+
+
+def _could_be_target_id(value: object) -> bool:
+    # PostgreSQL refuses a NUL in a query; no target has an empty or overlong id.
+    return isinstance(value, str) and 0 < len(value) <= MAX_TARGET_ID and "\x00" not in value
 
 
 def event_for_org(*, org_id: str, people_ids: QuerySet[str] | None, event_id: str) -> AuditEvent:

@@ -15,8 +15,10 @@ from orgwarden.accounts.models import Account, Session
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor
-from orgwarden.orgs.models import Directory, Domain, OrgUser
+from orgwarden.orgs.models import Directory, Domain, OrgAdmin, OrgUser
+from orgwarden.orgs.services.access import user_remove
 from orgwarden.orgs.services.claims import account_claim, org_user_ensure
+from orgwarden.orgs.services.users import deletions_run, user_deletion_schedule
 from orgwarden.testing import browser
 
 pytestmark = pytest.mark.django_db
@@ -315,16 +317,12 @@ def test_bulk_refuses_bad_input(admin_client, org, other_org_admin):
     mixed = {"action": "deactivate", "account_id": [person.account_id, guest.account_id], "confirm": "1"}
     response = admin_client.post(url, mixed)
     assert response.status_code == 400 and "not managed" in response.content.decode()
-    theirs = managed(other_org_admin.org)
+    theirs = managed(other_org_admin.org)  # no 404 page, and nothing done (see the stale selections)
     assert (
-        admin_client.post(
-            url, {"action": "deactivate", "account_id": [theirs.account_id], "confirm": "1"}
-        ).status_code
-        == 404
+        admin_client.post(url, {"action": "deactivate", "account_id": [theirs.account_id]}).status_code == 200
     )
-    assert (
-        admin_client.post(url, {"action": "deactivate", "account_id": [theirs.account_id]}).status_code == 404
-    )
+    done = admin_client.post(url, {"action": "deactivate", "account_id": [theirs.account_id], "confirm": "1"})
+    assert done.status_code == 302 and Account.objects.get(pk=theirs.pk).status == "active"
     Client().force_login(person, backend=BACKEND)  # a session to end: ending none records nothing
     evil = {
         "action": "sessions_end",
@@ -335,6 +333,96 @@ def test_bulk_refuses_bad_input(admin_client, org, other_org_admin):
     assert admin_client.post(url, evil)["Location"] == base(org) + "users/"
     assert Account.objects.get(pk=person.pk).status == "active"
     assert changes() == {"account:sessions:ended_all"}
+
+
+# --- a selection gone stale: another admin, a second tab, the deletion job ----------------------------
+
+
+def deleted(org, account) -> None:
+    """``account`` deleted by ``org``'s scheduled deletion, as the daily job does it."""
+    admin = OrgAdmin.objects.filter(org=org).first().account
+    user_deletion_schedule(org=org, actor=admin, account_id=account.account_id)
+    deletions_run(now=timezone.now() + timedelta(days=15))
+
+
+def notes_of(response) -> str:
+    return " ".join(unescape(response.content.decode()).split())
+
+
+def test_bulk_acts_on_those_left_and_says_which_were_gone(admin_client, org, org_admin, other_org_admin):
+    """A checked user deleted or removed meanwhile answered a 404 page and nothing was done."""
+    keep = managed(org, email="kim@acme.test", display_name="Kim Keep")
+    gone = managed(org, email="del@acme.test", display_name="Dee Gone")
+    guest = AccountFactory(email="sam@else.test", display_name="Sam Guest")
+    org_user_ensure(org=org, account=guest)
+    theirs = managed(other_org_admin.org, email="zed@other.test", display_name="Zed Other")
+    selected = [keep, gone, guest, theirs]
+    deleted(org, gone)
+    user_remove(org=org, actor=org_admin.account, account_id=guest.account_id)
+    before = set(AuditEvent.objects.values_list("id", flat=True))
+    form = {"action": "deactivate", "account_id": [p.account_id for p in selected] + ["nobody"]}
+
+    confirm = admin_client.post(base(org) + "users/bulk", form)
+    assert confirm.status_code == 200
+    page = notes_of(confirm)
+    assert "Deactivate 1 user?" in page and "Kim Keep" in page and "Left out:" in page
+    assert "Deleted already: Dee Gone (del@acme.test)." in page
+    assert f"Removed from {org.name} already: Sam Guest (sam@else.test)." in page
+    assert f"2 selected users are not users of {org.name}." in page
+    assert "Zed" not in page and "other.test" not in page and theirs.account_id not in page
+    assert 'name="account_id" value="' + keep.account_id + '"' in confirm.content.decode()
+    assert confirm.content.decode().count('name="account_id"') == 1
+
+    done = admin_client.post(base(org) + "users/bulk", {**form, "confirm": "1", "message": "Bye"})
+    assert done.status_code == 302 and done["Location"] == base(org) + "users/"
+    page = notes_of(admin_client.get(done["Location"]))
+    assert "1 user(s) deactivated." in page and "Deleted already: Dee Gone (del@acme.test)." in page
+    assert f"2 selected users are not users of {org.name}." in page and "Zed" not in page
+    assert Account.objects.get(pk=keep.pk).status == "deactivated"
+    assert Account.objects.get(pk=theirs.pk).status == "active"
+    new = AuditEvent.objects.exclude(id__in=before)
+    assert list(new.values_list("action", "targets__0__id")) == [("org:account:deactivated", keep.account_id)]
+
+
+@pytest.mark.parametrize("action", ["deactivate", "sessions_end"])
+def test_bulk_with_no_one_left_changes_nothing_and_says_so(admin_client, org, other_org_admin, action):
+    gone = managed(org, email="del@acme.test", display_name="Dee Gone")
+    signed_in(gone)
+    deleted(org, gone)
+    before = AuditEvent.objects.count()
+    form = {"action": action, "account_id": [gone.account_id, "a\x00b", "x" * 5000]}
+    confirm = admin_client.post(base(org) + "users/bulk", form)
+    assert confirm.status_code == 200
+    page = notes_of(confirm)
+    assert "No one left to" in page and "Nothing was changed" in page
+    assert "Deleted already: Dee Gone (del@acme.test)." in page
+    assert f"2 selected users are not users of {org.name}." in page
+    assert '<form method="post" class="stack"' not in confirm.content.decode()
+    done = admin_client.post(base(org) + "users/bulk", {**form, "confirm": "1"})
+    assert done.status_code == 302
+    page = notes_of(admin_client.get(done["Location"]))
+    assert f"Nothing changed: none of the selected users is a user of {org.name} any more." in page
+    assert "user(s) deactivated" not in page and "session(s) ended" not in page
+    assert AuditEvent.objects.count() == before
+
+
+def test_another_orgs_user_reads_exactly_as_one_that_never_existed(admin_client, org, other_org_admin):
+    """Even one that the other org deleted or removed itself: our page confirms nothing of it."""
+    other = other_org_admin.org
+    theirs, removed_by_them = managed(other), managed(other)
+    deleted(other, removed_by_them)
+    answers = []
+    for account_id in [theirs.account_id, removed_by_them.account_id, "never-anyone"]:
+        for step in [{}, {"confirm": "1"}]:
+            form = {"action": "deactivate", "account_id": [account_id], **step}
+            response = admin_client.post(base(org) + "users/bulk", form, follow=True)
+            assert response.status_code == 200
+            main = re.search(r"<main.*</main>", response.content.decode(), re.S).group(0)
+            answers.append(
+                (step.get("confirm"), re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', "", main))
+            )
+    assert len(set(answers)) == 2  # one answer per step, the same whoever the id is
+    assert Account.objects.get(pk=theirs.pk).status == "active"
 
 
 # --- isolation and CSRF --------------------------------------------------------------------------------
@@ -400,3 +488,26 @@ def test_users_journey_in_a_browser(new_page, org_admin, org, password):
     expect(page.get_by_text("Message shown at sign-in: Project over. Ask IT.")).to_be_visible()
     page.get_by_role("button", name="Reactivate").click()
     expect(page.get_by_text("Dev 0 is active again.")).to_be_visible()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_action_on_a_selection_gone_stale_in_a_browser(new_page, org_admin, org, password):
+    """Check two people; one is deleted before Continue: the other is deactivated, the page says so."""
+    from playwright.sync_api import expect
+
+    people = [managed(org, email=f"dev{i}@acme.test", display_name=f"Dev {i}") for i in range(2)]
+    page = new_page()
+    browser.sign_in(page, org_admin.account.email, password)
+    page.goto(base(org) + "managed-accounts/")
+    page.get_by_label("Select Dev 0").check()
+    page.get_by_label("Select Dev 1").check()
+    deleted(org, people[1])  # meanwhile, in another tab or by the deletion job
+    page.get_by_role("button", name="Continue…").click()
+    expect(page.get_by_role("heading", name="Deactivate 1 user?")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Left out:")).to_contain_text(
+        "Deleted already: Dev 1 (dev1@acme.test)."
+    )
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.get_by_text("1 user(s) deactivated.")).to_be_visible()
+    assert Account.objects.get(pk=people[0].pk).status == "deactivated"

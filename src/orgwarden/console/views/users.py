@@ -5,7 +5,8 @@ reactivate, schedule / cancel deletion, sign out everywhere).
 Thin: a Django form parses, a service or selector does the work, a template renders. Destructive
 actions have a confirm page (GET asks, POST does it). Bulk actions are a plain HTML form: the
 list's checkboxes post to ``users_bulk``, which shows the confirm page and then acts. An account
-that is not a user of the org — or is another org's — is a 404 on every page.
+that is not a user of the org — or is another org's — is a 404 on every page of one account; the
+bulk form passes over it, saying so in words that confirm nothing (its selection may be stale).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from orgwarden.audit import selectors as audit_selectors
 from orgwarden.console.views.base import back_in_org, org_admin_view
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
@@ -213,10 +215,61 @@ def managed_accounts(request: HttpRequest) -> HttpResponse:
     return _users_list(request, nav_active="managed-accounts", default_kind="managed")
 
 
+GONE_NAMED_MAX = 10  # a note names this many people, then counts the rest
+
+
+def _names(targets: list[dict[str, str]]) -> str:
+    named = [
+        f"{t['name']} ({idn_unicode(t['email'])})" if t.get("email") else t["name"]
+        for t in targets[:GONE_NAMED_MAX]
+    ]
+    more = len(targets) - len(named)
+    return ", ".join(named) + (f" and {more} more" if more else "")
+
+
+def _gone_notes(request: HttpRequest, gone_ids: list[str]) -> list[str]:
+    """What became of the selected ``gone_ids``, which are not users of the org (any more).
+
+    Only the org's audit log knows who left it: the deletion job's event says who was deleted
+    (anonymised by then, so the name is the one its deletion was scheduled under), and removing an
+    external user's access says who was removed. Any other id — another org's user, one that never
+    existed — is only counted, in the same words whatever it is, so it confirms nothing.
+    """
+    if not gone_ids:
+        return []
+    org_id = request.org.org_id
+    deleted = audit_selectors.removal_events(org_id=org_id, action="org:account:deleted", target_ids=gone_ids)
+    named_when_scheduled = audit_selectors.removal_events(
+        org_id=org_id, action="org:account:deletion_scheduled", target_ids=list(deleted)
+    )
+    left = [i for i in gone_ids if i not in deleted]
+    removed = audit_selectors.removal_events(org_id=org_id, action="org:user:removed", target_ids=left)
+    notes = []
+    if deleted:
+        targets = [(named_when_scheduled.get(i) or deleted[i]).targets[0] for i in gone_ids if i in deleted]
+        notes.append(f"Deleted already: {_names(targets)}.")
+    if removed:
+        targets = [removed[i].targets[0] for i in left if i in removed]
+        notes.append(f"Removed from {request.org.name} already: {_names(targets)}.")
+    unknown = sum(1 for i in left if i not in removed)
+    if unknown:
+        notes.append(
+            f"1 selected user is not a user of {request.org.name}."
+            if unknown == 1
+            else f"{unknown} selected users are not users of {request.org.name}."
+        )
+    return notes
+
+
 @org_admin_view
 @require_POST
 def users_bulk(request: HttpRequest) -> HttpResponse:
-    """The list's bulk form: first the confirm page, then (``confirm``) the action."""
+    """The list's bulk form: first the confirm page, then (``confirm``) the action.
+
+    The selection may have gone stale (another admin, a second tab, the deletion job): both steps
+    act on those selected who are still users of the org, and say what became of the others
+    (``_gone_notes``). If none is left, nothing is changed and the page says so.
+    """
     org = request.org
     form = BulkForm(request.POST)
     # Back to the list page the selection came from, and nowhere else (no open redirect).
@@ -224,29 +277,44 @@ def users_bulk(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form, "nav_active": "users", "back": back}
     if not form.is_valid():
         return render(request, "console/users/bulk_confirm.html", context, status=400)
-    action, ids = form.cleaned_data["action"], form.account_ids
+    action, ids = form.cleaned_data["action"], list(dict.fromkeys(form.account_ids))
     if not form.cleaned_data["confirm"]:
-        try:
-            rows = user_selectors.users_by_ids(org=org, account_ids=ids)
-        except NotFound as exc:
-            raise Http404("No such user") from exc
-        context.update({"rows": rows, "action": action})
+        rows = user_selectors.users_by_ids(org=org, account_ids=ids)
+        still = {row.account_id for row in rows}
+        gone = _gone_notes(request, [i for i in ids if i not in still])
+        context.update({"rows": rows, "action": action, "gone": gone})
         return render(request, "console/users/bulk_confirm.html", context)
     try:
         if action == "deactivate":
             count = user_services.users_deactivate(
-                org=org, actor=request.user, account_ids=ids, message=form.cleaned_data["message"]
+                org=org,
+                actor=request.user,
+                account_ids=ids,
+                message=form.cleaned_data["message"],
+                skip_gone=True,
             )
-            messages.success(request, f"{count} user(s) deactivated.")
+            done = f"{count} user(s) deactivated."
         else:
-            count = user_services.users_sessions_end(org=org, actor=request.user, account_ids=ids)
-            messages.success(request, f"{count} session(s) ended.")
-    except NotFound as exc:
-        raise Http404("No such user") from exc
+            count = user_services.users_sessions_end(
+                org=org, actor=request.user, account_ids=ids, skip_gone=True
+            )
+            done = f"{count} session(s) ended."
+    except NotFound as exc:  # the admin is no longer an admin of the org
+        raise Http404() from exc
     except OrgsError as exc:
         form.add_error(None, exc.message)
         context.update({"rows": [], "action": action})
         return render(request, "console/users/bulk_confirm.html", context, status=400)
+    still = {row.account_id for row in user_selectors.users_by_ids(org=org, account_ids=ids)}
+    gone = _gone_notes(request, [i for i in ids if i not in still])
+    if gone and not still:
+        messages.info(
+            request, f"Nothing changed: none of the selected users is a user of {org.name} any more."
+        )
+    else:
+        messages.success(request, done)
+    for note in gone:
+        messages.info(request, note)
     return redirect(back)
 
 

@@ -303,18 +303,18 @@ def _search(users: QuerySet[OrgUser], q: str, limit: int) -> list[dict]:
 
 
 def users_by_ids(*, org: Organization, account_ids: list[str]) -> list[UserRow]:
-    """The rows of ``account_ids`` (at most 500), in the order given. Raises ``NotFound`` if any
-    is not a user of ``org``."""
-    ids = list(dict.fromkeys(account_ids))
-    if not ids or len(ids) > 500 or any(not i or "\x00" in i or len(i) > 64 for i in ids):
-        raise NotFound()
+    """The rows of those of ``account_ids`` (at most 500) that are users of ``org``, in the order
+    given; the others (gone meanwhile, another org's, never anyone's) are left out, so a bulk
+    action's selection that went stale is still shown. Raises ``InvalidInput`` for more than 500."""
+    ids = list(dict.fromkeys(i for i in account_ids if isinstance(i, str)))
+    if len(ids) > 500:
+        raise InvalidInput("Select at most 500 users at a time.")
+    wanted = [i for i in ids if i and "\x00" not in i and len(i) <= 64]  # PostgreSQL refuses a NUL
     found = {
         row["account__account_id"]: row
-        for row in OrgUser.objects.filter(org=org, account__account_id__in=ids).values(*ROW_FIELDS)
+        for row in OrgUser.objects.filter(org=org, account__account_id__in=wanted).values(*ROW_FIELDS)
     }
-    if len(found) != len(ids):
-        raise NotFound()
-    return _rows(org=org, found=[found[i] for i in ids])
+    return _rows(org=org, found=[found[i] for i in wanted if i in found])
 
 
 def _rows(*, org: Organization, found: list[dict]) -> list[UserRow]:

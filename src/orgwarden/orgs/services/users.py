@@ -52,9 +52,13 @@ log = logging.getLogger("orgwarden.orgs.users")
 # --- finding the account ------------------------------------------------------------------------------
 
 
-def _clean_id(account_id: object) -> str:
+def _could_be_id(value: object) -> bool:
     # From a URL or JSON: PostgreSQL refuses NUL in a query (a 500, not a 404).
-    if not isinstance(account_id, str) or not account_id or "\x00" in account_id or len(account_id) > 64:
+    return isinstance(value, str) and bool(value) and "\x00" not in value and len(value) <= 64
+
+
+def _clean_id(account_id: object) -> str:
+    if not _could_be_id(account_id):
         raise NotFound()
     return account_id
 
@@ -409,11 +413,12 @@ def user_sessions_end(*, org: Organization, actor: OrgActor, account_id: str) ->
 # --- bulk ---------------------------------------------------------------------------------------------
 
 
-def _org_users_bulk(*, org: Organization, account_ids: Iterable[str]) -> list[OrgUser]:
-    """The locked, managed user rows of ``account_ids``, in the order given; all or ``NotFound``."""
+def _org_users_bulk(*, org: Organization, account_ids: Iterable[str], skip_gone: bool) -> list[OrgUser]:
+    """The locked, managed user rows of ``account_ids``, in the order given: all or ``NotFound``,
+    or with ``skip_gone`` those that are users of ``org`` (none, maybe)."""
     if isinstance(account_ids, str) or not isinstance(account_ids, Iterable):
         raise InvalidInput("Give a list of account ids.")
-    ids = list(dict.fromkeys(_clean_id(i) for i in account_ids))
+    ids = list(dict.fromkeys(i if isinstance(i, str) else "" for i in account_ids))  # "" is no one's
     if not ids:
         raise InvalidInput("Select at least one user.")
     if len(ids) > BULK_MAX:
@@ -422,40 +427,47 @@ def _org_users_bulk(*, org: Organization, account_ids: Iterable[str]) -> list[Or
         row.account.account_id: row
         for row in OrgUser.objects.select_for_update(of=("self", "account"))  # as ``_org_user``
         .select_related("account")
-        .filter(org=org, account__account_id__in=ids)
+        .filter(org=org, account__account_id__in=[i for i in ids if _could_be_id(i)])
         .order_by("pk")
     }
-    if len(rows) != len(ids):
+    if len(rows) != len(ids) and not skip_gone:
         raise NotFound()
-    ordered = [rows[i] for i in ids]
+    ordered = [rows[i] for i in ids if i in rows]
     if any(not row.is_managed for row in ordered):
         raise NotManaged()
     return ordered
 
 
 @transaction.atomic
-def users_deactivate(*, org: Organization, actor: OrgActor, account_ids: list[str], message: str = "") -> int:
+def users_deactivate(
+    *, org: Organization, actor: OrgActor, account_ids: list[str], message: str = "", skip_gone: bool = False
+) -> int:
     """Deactivate up to 500 managed accounts, all or none; returns how many were deactivated
     (already deactivated ones are left as they are). One event per account.
 
-    Raises ``NotFound`` (any id not a user of ``org``), ``NotManaged`` or ``InvalidInput``.
+    Raises ``NotFound`` (any id not a user of ``org``), ``NotManaged`` or ``InvalidInput``. With
+    ``skip_gone`` an id that is not (or no longer) a user of ``org`` is passed over instead: a
+    selection made in the console may have gone stale (another admin, a second tab).
     """
     who = org_actor(org=org, actor=actor)
     message = _clean_message(message)
-    rows = _org_users_bulk(org=org, account_ids=account_ids)
+    rows = _org_users_bulk(org=org, account_ids=account_ids, skip_gone=skip_gone)
     for row in rows:
         _not_self(actor, row, "deactivate")
     return sum(1 for row in rows if _deactivate(org=org, who=who, org_user=row, message=message))
 
 
 @transaction.atomic
-def users_sessions_end(*, org: Organization, actor: OrgActor, account_ids: list[str]) -> int:
+def users_sessions_end(
+    *, org: Organization, actor: OrgActor, account_ids: list[str], skip_gone: bool = False
+) -> int:
     """Sign up to 500 managed accounts out everywhere, all or none; returns how many sessions ended.
 
-    One event per account. Raises ``NotFound``, ``NotManaged`` or ``InvalidInput``.
+    One event per account. Raises ``NotFound``, ``NotManaged`` or ``InvalidInput``; ``skip_gone``
+    as for ``users_deactivate``.
     """
     who = org_actor(org=org, actor=actor)
-    rows = _org_users_bulk(org=org, account_ids=account_ids)
+    rows = _org_users_bulk(org=org, account_ids=account_ids, skip_gone=skip_gone)
     for row in rows:
         _not_self(actor, row, "sign out")
     return sum(

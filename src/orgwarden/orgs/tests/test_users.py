@@ -506,6 +506,28 @@ def test_bulk_deactivate_is_all_or_nothing(admin, org, other_org_admin, bad):
     assert not no_change_events()
 
 
+def test_bulk_skip_gone_passes_over_ids_that_are_not_users_and_refuses_the_rest_as_before(
+    admin, org, other_org_admin
+):
+    """The console's stale selection: ids gone meanwhile (or never the org's) are passed over."""
+    people = [managed(org) for _ in range(2)]
+    for p in people:
+        session_for(p)
+    theirs = managed(other_org_admin.org)
+    session_for(theirs)
+    odd = ["does-not-exist", theirs.account_id, "a\x00b", "x" * 65, 7]
+    ids = [people[0].account_id, *odd, people[1].account_id]
+    assert services.users_deactivate(org=org, actor=admin, account_ids=ids, skip_gone=True) == 2
+    assert services.users_sessions_end(org=org, actor=admin, account_ids=odd, skip_gone=True) == 0
+    assert Account.objects.get(pk=theirs.pk).status == "active" and Session.objects.filter(account=theirs)
+    assert [e.targets[0]["id"] for e in events("org:account:deactivated")] == [p.account_id for p in people]
+    assert not events("account:sessions:ended_all")
+    with pytest.raises(NotManaged):
+        services.users_sessions_end(
+            org=org, actor=admin, account_ids=[people[0].account_id, external(org).account_id], skip_gone=True
+        )
+
+
 def test_bulk_limits(admin, org):
     with pytest.raises(InvalidInput):
         services.users_deactivate(org=org, actor=admin, account_ids=[])
