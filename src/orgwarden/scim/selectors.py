@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 from orgwarden.accounts.ids import public_id_lookup, secret_matches
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Directory, Organization
+from orgwarden.orgs.selectors.access import KeysetPage
 from orgwarden.scim import rows
 from orgwarden.scim.exceptions import ScimError
 from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
@@ -445,13 +446,26 @@ def log_page(
     return rows[:LOG_PAGE], len(rows) > LOG_PAGE
 
 
-def unlinked_users(*, directory: Directory) -> list[ScimUser]:
-    return list(
+UNLINKED_PAGE = 50
+
+
+def unlinked_users(
+    *, directory: Directory, after: str | None = None, size: int = UNLINKED_PAGE
+) -> KeysetPage[ScimUser]:
+    """The directory's records without a working link to an account, by userName, a page at a time
+    (``after``: the ``user_name_key`` of the previous page's last). A released domain can unlink
+    thousands at once; each must be reachable, not only the first few hundred."""
+    rows = (
         ScimUser.objects.filter(directory=directory)
         .filter(Q(account__isnull=True) | ~Q(link_error=""))
         .select_related("account")
-        .order_by("user_name_key")[:200]
+        .order_by("user_name_key")
     )
+    if after:
+        rows = rows.filter(user_name_key__gt=after)
+    found = list(rows[: size + 1])
+    page = found[:size]
+    return KeysetPage(page, page[-1].user_name_key if len(found) > size else None)
 
 
 def clashing_groups(*, directory: Directory) -> list[ScimGroup]:

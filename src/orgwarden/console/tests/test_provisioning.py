@@ -215,6 +215,26 @@ def test_a_relink_sent_twice_relinks_once_and_says_so(admin_client, org, directo
     assert AuditEvent.objects.filter(action="scim:user:relinked").count() == 1
 
 
+def test_every_unlinked_record_is_reachable_page_by_page(admin_client, org, directory):
+    """A released domain can unlink thousands of records at once: the list pages through all of
+    them by userName (it showed the first 200 and no more), and keeps the log's filter meanwhile."""
+    from orgwarden.scim.models import ScimUser
+
+    names = [f"user{i:03}@example.com" for i in range(230)]
+    ScimUser.objects.bulk_create(ScimUser(directory=directory, user_name=n, user_name_key=n) for n in names)
+    seen, url, pages = [], _url(org, directory) + "?operation=create", 0
+    while url:
+        page = admin_client.get(url).content.decode()
+        pages += 1
+        assert 'name="operation"' in page and '<option value="create" selected>' in page
+        section = page.split('id="unlinked"', 1)[1].split('id="log"', 1)[0]
+        seen += re.findall(r"<tr><td>(user\d+@example\.com)</td>", section)
+        following = re.search(r'href="([^"]*unlinked_after=[^"]*)" rel="next"', section)
+        url = _url(org, directory) + following.group(1).replace("&amp;", "&") if following else None
+    assert seen == names and pages == 5
+    assert "← First page" in section and "No account" in section
+
+
 # --- in a real browser --------------------------------------------------------------------------------
 
 

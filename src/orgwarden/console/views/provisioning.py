@@ -41,6 +41,7 @@ def _page(
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         page = 1
+    unlinked_after = request.GET.get("unlinked_after", "")[:254].replace("\x00", "")
     rows, more = selectors.log_page(directory=directory, operation=operation, result=result, page=page)
     connection = getattr(directory, "saml_connection", None)
     context = {
@@ -57,7 +58,8 @@ def _page(
         "result": result,
         "page": page,
         "more": more,
-        "unlinked": selectors.unlinked_users(directory=directory),
+        "unlinked_after": unlinked_after,
+        "unlinked": selectors.unlinked_users(directory=directory, after=unlinked_after or None),
         "clashes": selectors.clashing_groups(directory=directory),
         "nav_active": NAV,
     }

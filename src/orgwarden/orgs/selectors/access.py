@@ -25,7 +25,8 @@ MAX_PAGE = 200
 
 @dataclass(frozen=True, slots=True)
 class KeysetPage(Generic[T]):
-    """One page of a list sorted by email; ``next_after`` is None on the last page."""
+    """One page of a list sorted by a unique key (an email, a name); ``next_after`` is that key of the
+    page's last item, for the next page, and None on the last page."""
 
     items: list[T]
     next_after: str | None

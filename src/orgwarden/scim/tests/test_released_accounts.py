@@ -41,7 +41,7 @@ def test_removing_the_domain_unlinks_the_accounts_scim_records(org, org_admin, s
     assert released == 1
     record = ScimUser.objects.get(scim_id=scim_id)
     assert record.account_id is None and "released" in record.link_error
-    assert [u.scim_id for u in selectors.unlinked_users(directory=directory)] == [scim_id]
+    assert [u.scim_id for u in selectors.unlinked_users(directory=directory).items] == [scim_id]
     event = AuditEvent.objects.get(action="org:account:released")
     assert event.details["scim_records_unlinked"] == [scim_id]
     assert event.details["reason"] == "domain_removed"
@@ -132,7 +132,7 @@ def test_the_migration_unlinks_records_left_linked_by_an_earlier_release(org, sc
     assert released.account_id is None and "released" in released.link_error
     bob = ScimUser.objects.get(scim_id=kept.json()["id"])
     assert bob.account.email == "bob@example.com" and bob.link_error == ""
-    assert [u.scim_id for u in selectors.unlinked_users(directory=directory)] == [released_id]
+    assert [u.scim_id for u in selectors.unlinked_users(directory=directory).items] == [released_id]
 
 
 def test_releasing_ends_what_the_idps_groups_gave_and_keeps_local_groups(
