@@ -16,6 +16,16 @@ def api_keys_of(*, org: Organization, include_revoked: bool = False) -> QuerySet
     return keys if include_revoked else keys.filter(revoked_at__isnull=True)
 
 
+def org_user_tokens_chosen(*, org: Organization, token_ids: list[str]) -> list[UserApiToken]:
+    """Those of ``token_ids`` that are tokens of ``org``'s managed accounts, live or revoked, with
+    their accounts: what a bulk revoke tells the admin about afterwards. Another org's token, or
+    one of an account the org no longer manages, is not among them."""
+    ids = [i for i in dict.fromkeys(map(public_id_lookup, token_ids)) if i]
+    managed = OrgUser.objects.filter(org=org, is_managed=True).values("account_id")
+    tokens = UserApiToken.objects.filter(token_id__in=ids, account_id__in=managed).select_related("account")
+    return list(tokens.order_by("id"))
+
+
 def user_tokens_of(*, account) -> QuerySet[UserApiToken]:
     """``account``'s live (unrevoked) tokens, newest first; expired ones included, marked by the page."""
     tokens = UserApiToken.objects.filter(account=account, revoked_at__isnull=True)

@@ -171,15 +171,21 @@ def org_user_token_revoke(
 
 
 @transaction.atomic
-def org_user_tokens_revoke(*, org: Organization, actor: OrgActor, token_ids: list[str]) -> int:
-    """Revoke the selected live tokens of ``org``'s managed accounts; returns how many.
+def org_user_tokens_revoke(*, org: Organization, actor: OrgActor, token_ids: list[str]) -> list[UserApiToken]:
+    """Revoke the selected live tokens of ``org``'s managed accounts; returns those it revoked
+    (as read before the revoke).
 
-    Ids that are not such tokens are ignored (the selection came from a list that may be stale).
+    Ids that are not such tokens are ignored (the selection came from a list that may be stale),
+    and so is any beyond the first 1000. The tokens are returned rather than counted so that a
+    revoke sent twice can say which were revoked already: they are read under lock, so a token a
+    concurrent call revoked is not live any more and not among them.
     One audit event per revoked token, so each shows under its account in the audit log.
     """
     who = org_actor(org=org, actor=actor)
     ids = [public_id_lookup(token_id) for token_id in token_ids][:1000]
-    return _admin_revoke(org=org, who=who, tokens=list(_managed_live_tokens(org).filter(token_id__in=ids)))
+    tokens = list(_managed_live_tokens(org).filter(token_id__in=ids))
+    _admin_revoke(org=org, who=who, tokens=tokens)
+    return tokens
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from orgwarden.console.views.base import back_in_org, org_admin_view
+from orgwarden.console.views.base import back_in_org, org_admin_view, removed_already
 from orgwarden.idn import idn_unicode
 from orgwarden.oidc import services as oidc_services
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
@@ -75,10 +75,47 @@ def api_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
     return redirect(nxt) if nxt else _back(request)
 
 
+NAMED_MAX = 10  # a message names this many tokens, then counts the rest
+
+
+def _named(tokens: list) -> str:
+    named = [f"“{t.label}” of {idn_unicode(t.account.email)}" for t in tokens[:NAMED_MAX]]
+    more = len(tokens) - len(named)
+    return ", ".join(named) + (f" and {more} more" if more else "")
+
+
+def _selection_revoke(request: HttpRequest, token_ids: list[str]) -> None:
+    """Revoke the selected tokens, then say what became of each: revoked now, revoked already (a
+    revoke sent twice, another admin), or not a token of the org's managed accounts (its account
+    left or was released meanwhile — or another org's, or none: the same words, confirming nothing).
+    """
+    revoked = user_services.org_user_tokens_revoke(org=request.org, actor=request.user, token_ids=token_ids)
+    now = {t.pk for t in revoked}
+    position = {token_id: i for i, token_id in enumerate(dict.fromkeys(token_ids))}
+    chosen = selectors.org_user_tokens_chosen(org=request.org, token_ids=token_ids)
+    chosen.sort(key=lambda t: position[t.token_id])  # as they were listed
+    already = [t for t in chosen if t.pk not in now and t.revoked_at is not None]
+    unknown = len({i for i in token_ids if i}) - len(chosen)
+    if revoked:
+        messages.success(request, f"{len(revoked)} API token{'s' if len(revoked) != 1 else ''} revoked.")
+    else:
+        messages.info(request, "Nothing was revoked.")
+    if already:
+        messages.info(request, f"Revoked already: {_named(already)}.")
+    if unknown > 0:
+        messages.info(
+            request,
+            "1 selected token is not a token of your managed accounts."
+            if unknown == 1
+            else f"{unknown} selected tokens are not tokens of your managed accounts.",
+        )
+
+
 @org_admin_view
 @require_POST
 def api_tokens_revoke(request: HttpRequest) -> HttpResponse:
-    ids = [i for i in request.POST.getlist("token") if "\x00" not in i]
+    """Revoke the checked tokens, or (``policy``) every live token of a policy's members."""
+    ids = request.POST.getlist("token")
     policy_id = request.POST.get("policy", "")
     if policy_id:
         if "\x00" in policy_id:
@@ -87,14 +124,15 @@ def api_tokens_revoke(request: HttpRequest) -> HttpResponse:
             count = user_services.org_policy_tokens_revoke(
                 org=request.org, actor=request.user, policy_id=policy_id
             )
-        except NotFound as exc:
-            raise Http404() from exc
+        except NotFound:  # deleted meanwhile (a second tab): say so; 404 if it never was ours
+            (gone,) = removed_already(request, action="org:policy:deleted", target_ids=[policy_id])
+            messages.info(request, f"Policy “{gone['name']}” was deleted already. Nothing was revoked.")
+            return _back(request)
+        messages.success(request, f"{count} API token{'s' if count != 1 else ''} revoked.")
     elif ids:
-        count = user_services.org_user_tokens_revoke(org=request.org, actor=request.user, token_ids=ids)
+        _selection_revoke(request, ids)
     else:
         messages.error(request, "Select the tokens to revoke.")
-        return _back(request)
-    messages.success(request, f"{count} API token{'s' if count != 1 else ''} revoked.")
     return _back(request)
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import pytest
 from django.test import Client
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.api.tests.helpers import ApiClient, key_for
 from orgwarden.audit.models import AuditEvent
-from orgwarden.policies.services import policy_update
+from orgwarden.orgs.services.claims import local_directory
+from orgwarden.policies.services import policy_create, policy_delete, policy_update
+from orgwarden.testing import browser
 from orgwarden.tokens.models import SiteCredential, UserApiToken
-from orgwarden.tokens.user_services import user_token_create
+from orgwarden.tokens.user_services import org_user_token_revoke, user_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +105,77 @@ def test_console_lists_filters_and_revokes(org, admin_client, manage, default_po
     admin_client.post(f"{base}revoke", {"policy": default_policy.policy_id})
     assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
     assert admin_client.post(f"{base}revoke", {"policy": "nope"}).status_code == 404
+
+
+def messages_after(response, client) -> str:
+    """The messages of the page the console went back to, as one line of text."""
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    found = re.search(r'<div class="messages".*?</div>', page, re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(0) if found else "")).split())
+
+
+def test_a_bulk_revoke_sent_twice_says_which_were_revoked_already(org, admin_client, manage):
+    """The second "Revoke selected" said "0 API tokens revoked." and nothing of why."""
+    a, b = manage(AccountFactory(email="ann@acme.test")), manage(AccountFactory(email="bob@acme.test"))
+    ta, _ = user_token_create(account=a, label="alpha")
+    tb, _ = user_token_create(account=b, label="beta")
+    url = f"/admin/o/{org.org_id}/api-tokens/revoke"
+    first = messages_after(admin_client.post(url, {"token": [ta.token_id, tb.token_id]}), admin_client)
+    assert "2 API tokens revoked." in first and "Revoked already" not in first
+    again = messages_after(admin_client.post(url, {"token": [ta.token_id, tb.token_id]}), admin_client)
+    assert "Nothing was revoked." in again and "0 API tokens" not in again
+    assert "Revoked already: “alpha” of ann@acme.test, “beta” of bob@acme.test." in again
+    tc, _ = user_token_create(account=a, label="gamma")  # a second tab, overlapping the first
+    partly = messages_after(admin_client.post(url, {"token": [tc.token_id, ta.token_id]}), admin_client)
+    assert "1 API token revoked." in partly and "Revoked already: “alpha” of ann@acme.test." in partly
+    events = AuditEvent.objects.filter(action="org:api_token:revoked")
+    assert sorted(e.targets[1]["id"] for e in events) == sorted([ta.token_id, tb.token_id, tc.token_id])
+
+
+def test_a_bulk_revoke_passes_over_tokens_that_are_not_the_orgs_and_confirms_nothing(
+    org, admin_client, manage, other_org_admin
+):
+    """Another org's token - even one that org revoked - reads as one that never existed."""
+    ours, _ = user_token_create(account=manage(), label="ours")
+    theirs, _ = user_token_create(account=manage(in_org=other_org_admin.org), label="their-label")
+    their_revoked, _ = user_token_create(account=manage(in_org=other_org_admin.org), label="their-old")
+    org_user_token_revoke(
+        org=other_org_admin.org, actor=other_org_admin.account, token_id=their_revoked.token_id
+    )
+    before = AuditEvent.objects.count()
+    url = f"/admin/o/{org.org_id}/api-tokens/revoke"
+    odd = [theirs.token_id, their_revoked.token_id, "nope", "a\x00b", "x" * 5000]
+    said = messages_after(admin_client.post(url, {"token": [ours.token_id, *odd]}), admin_client)
+    assert said == "1 API token revoked. 5 selected tokens are not tokens of your managed accounts."
+    for token_id in [theirs.token_id, their_revoked.token_id, "nope"]:
+        said = messages_after(admin_client.post(url, {"token": [token_id]}), admin_client)
+        assert said == "Nothing was revoked. 1 selected token is not a token of your managed accounts."
+    assert AuditEvent.objects.count() == before + 1
+    assert UserApiToken.objects.get(pk=theirs.pk).revoked_at is None
+
+
+def test_revoking_a_policys_tokens_after_the_policy_was_deleted_says_so(
+    org, org_admin, admin_client, other_org_admin
+):
+    """A policy deleted in another tab answered a 404 page."""
+    directory = local_directory(org)
+    policy = policy_create(
+        org=org, actor=org_admin.account, directory_id=directory.directory_id, name="Contractors"
+    )
+    policy_delete(org=org, actor=org_admin.account, policy_id=policy.policy_id)
+    url = f"/admin/o/{org.org_id}/api-tokens/revoke"
+    page = messages_after(admin_client.post(url, {"policy": policy.policy_id}), admin_client)
+    assert "Policy “Contractors” was deleted already. Nothing was revoked." in page
+    other = other_org_admin.org
+    theirs = policy_create(
+        org=other,
+        actor=other_org_admin.account,
+        directory_id=local_directory(other).directory_id,
+        name="Theirs",
+    )
+    policy_delete(org=other, actor=other_org_admin.account, policy_id=theirs.policy_id)
+    assert admin_client.post(url, {"policy": theirs.policy_id}).status_code == 404  # confirms nothing
 
 
 def test_console_another_orgs_token_is_404(org, admin_client, manage, other_org_admin):
@@ -211,3 +287,32 @@ def test_managed_account_page_lists_and_revokes_its_tokens(org, admin_client, ma
     assert response.status_code == 302 and response["Location"] == url
     assert UserApiToken.objects.get().revoked_at is not None
     assert b"No live API tokens." in admin_client.get(url).content
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_revoke_selected_from_a_second_tab_says_which_were_revoked_already(
+    new_page, org, org_admin, manage, password
+):
+    from playwright.sync_api import expect
+
+    person = manage(AccountFactory(email="ann@acme.test"))
+    for label in ["alpha", "beta"]:
+        user_token_create(account=person, label=label)
+    first = new_page()
+    browser.sign_in(first, org_admin.account.email, password)
+    second = first.context.new_page()
+    url = f"/admin/o/{org.org_id}/api-tokens/"
+    for tab in (first, second):
+        tab.goto(url)
+        tab.get_by_label("Select alpha of ann@acme.test").check()
+        tab.get_by_label("Select beta of ann@acme.test").check()
+    first.get_by_role("button", name="Revoke selected").click()
+    expect(first.get_by_text("2 API tokens revoked.")).to_be_visible()
+    second.get_by_role("button", name="Revoke selected").click()
+    expect(second.get_by_text("Nothing was revoked.")).to_be_visible()
+    expect(
+        second.get_by_text("Revoked already: “alpha” of ann@acme.test, “beta” of ann@acme.test.")
+    ).to_be_visible()
+    expect(second.get_by_text("Nobody in your managed accounts has a live API token.")).to_be_visible()
+    assert AuditEvent.objects.filter(action="org:api_token:revoked").count() == 2

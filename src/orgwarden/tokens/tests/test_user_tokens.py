@@ -138,7 +138,9 @@ def test_admin_cannot_touch_other_orgs_or_unmanaged_tokens(org, org_admin, manag
     for token in (t1, t2):
         with pytest.raises(TokenNotFound):
             org_user_token_revoke(org=org, actor=org_admin.account, token_id=token.token_id)
-    assert org_user_tokens_revoke(org=org, actor=org_admin.account, token_ids=[t1.token_id, t2.token_id]) == 0
+    assert (
+        org_user_tokens_revoke(org=org, actor=org_admin.account, token_ids=[t1.token_id, t2.token_id]) == []
+    )
     with pytest.raises(NotFound):  # an admin of another org
         org_user_token_revoke(org=org, actor=other.account, token_id=t1.token_id)
     assert AuditEvent.objects.count() == before
@@ -150,8 +152,12 @@ def test_admin_revokes_a_selection_and_a_policys_members(org, org_admin, manage,
     ta, _ = user_token_create(account=a, label="a")
     tb, _ = user_token_create(account=b, label="b")
     user_token_create(account=c, label="c")
-    n = org_user_tokens_revoke(org=org, actor=org_admin.account, token_ids=[ta.token_id, tb.token_id, "nope"])
-    assert n == 2 and AuditEvent.objects.filter(action="org:api_token:revoked").count() == 2
+    revoked = org_user_tokens_revoke(
+        org=org, actor=org_admin.account, token_ids=[ta.token_id, tb.token_id, "nope"]
+    )
+    assert sorted(t.pk for t in revoked) == sorted([ta.pk, tb.pk])
+    assert AuditEvent.objects.filter(action="org:api_token:revoked").count() == 2
+    assert org_user_tokens_revoke(org=org, actor=org_admin.account, token_ids=[ta.token_id]) == []
     assert org_policy_tokens_revoke(org=org, actor=org_admin.account, policy_id=default_policy.policy_id) == 1
     assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
     with pytest.raises(NotFound):
