@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import parse_qsl
+
 import pytest
 from django.test import Client
 
@@ -9,6 +12,7 @@ from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs.models import Directory, Group, GroupMember, OrgUser
 from orgwarden.orgs.services import access as s
+from orgwarden.orgs.tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +55,33 @@ def test_groups_page_lists_searches_and_counts(admin_client, org, admin, devs, s
     assert 'for="id_q"' in body and 'for="id_create-name"' in body
     found = admin_client.get(f"{base(org)}/groups/", {"q": "engin"}).content.decode()
     assert "Devs" in found and "Okta Engineering" in found and ">Ops<" not in found
+
+
+def _walk(client, url: str, params: dict) -> tuple[list[str], int]:
+    """Every group name the list shows, following its Next links; and how many pages."""
+    names, pages, query = [], 0, params
+    while True:
+        body = client.get(url, query).content.decode()
+        pages += 1
+        names += re.findall(r'/groups/[^/"]+/">([^<]+)</a>', body)
+        following = re.search(r'href="\?([^"]*)" rel="next"', body)
+        if not following:
+            return names, pages
+        query = dict(parse_qsl(following.group(1).replace("&amp;", "&")))
+
+
+def test_every_group_is_reachable_page_by_page(admin_client, org):
+    """An org with thousands of groups (one per team, synced or not) reaches each of them, 50 a
+    page by name: the list showed the first 500 and no more. A search pages the same way."""
+    names = [f"Team {i:04}" for i in range(520)] + [f"Project {i:02}" for i in range(60)]
+    Group.objects.bulk_create(Group(org=org, name=name) for name in names)
+    Group.objects.create(org=OrganizationFactory(), name="Team 9999")  # another org's: never listed
+    shown, pages = _walk(admin_client, f"{base(org)}/groups/", {})
+    assert shown == sorted(names, key=str.lower) and pages == 12
+    shown, pages = _walk(admin_client, f"{base(org)}/groups/", {"q": "project"})
+    assert shown == [f"Project {i:02}" for i in range(60)] and pages == 2
+    last = admin_client.get(f"{base(org)}/groups/", {"q": "project", "after": "project 59"}).content.decode()
+    assert "No more groups match “project”." in last and "← First page" in last
 
 
 def test_create_a_group(admin_client, org, admin):

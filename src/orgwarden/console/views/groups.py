@@ -63,13 +63,15 @@ def groups(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Group {group.name} created.")
             return redirect("console:group", org_id=org.org_id, group_id=group.group_id)
-    rows = list(selectors.groups_of(org=org, q=q)[:500])
-    for row in rows:
+    after = request.GET.get("after", "")[:255].replace("\x00", "")
+    page = selectors.groups_page(org=org, q=q, after=after or None)
+    for row in page.items:
         row.synced = _is_synced(row)
+    context = {"form": form, "search": search, "q": q, "page": page, "after": after, "nav_active": "groups"}
     return render(
         request,
         "console/groups/list.html",
-        {"form": form, "search": search, "q": q, "groups": rows, "nav_active": "groups"},
+        context,
         status=400 if form.errors or search.errors else 200,
     )
 

@@ -137,6 +137,20 @@ def groups_of(*, org: Organization, q: str | None = None) -> QuerySet[Group]:
     )
 
 
+def groups_page(
+    *, org: Organization, q: str | None = None, after: str | None = None, size: int = 50
+) -> KeysetPage[Group]:
+    """A page of ``groups_of`` by name (``after``: the previous page's ``next_after``, a lower-cased
+    name as the database lowers it; names are unique in that form, in the org)."""
+    rows = groups_of(org=org, q=q).annotate(name_key=Lower("name"))
+    if after:
+        rows = rows.filter(name_key__gt=after)
+    size = _size(size)
+    found = list(rows[: size + 1])
+    page = found[:size]
+    return KeysetPage(page, page[-1].name_key if len(found) > size else None)
+
+
 def group_choices(*, org: Organization) -> QuerySet[Group]:
     """The org's groups by name, for a list to choose from: ``group_id`` and ``name`` only, no counts
     (a product site's "Grant access" list names every group; counting their members is not its job)."""
