@@ -21,3 +21,9 @@ class InvalidRequest(SupportError):
 
 class AlreadyResolved(SupportError):
     message = "This request is resolved."
+
+
+class InvalidPageLink(SupportError):
+    """A list's ``after`` cursor that is not one of ours: a 400 with this, never a 500."""
+
+    message = "That page link is not valid. Start again from the first page."

@@ -1,5 +1,5 @@
 """The operator's support queue, for installation staff (``Account.is_staff``) only: anyone else gets
-a 404, as for an unknown page. Requests of every org, by response deadline.
+a 404, as for an unknown page. Requests of every org, by response deadline, 50 a page.
 
 A request's page also shows its org's security subscription, with the operator's payment step:
 "Mark paid" (an org asking to pay, or paying after a lapse) and "Lapse" (``billing.services``), the
@@ -21,7 +21,7 @@ from orgwarden.billing import selectors as billing_selectors
 from orgwarden.billing import services as billing_services
 from orgwarden.billing.exceptions import BillingError
 from orgwarden.support import selectors, services
-from orgwarden.support.exceptions import NotFound, SupportError
+from orgwarden.support.exceptions import InvalidPageLink, NotFound, SupportError
 from orgwarden.support.models import SupportRequest
 
 
@@ -55,15 +55,25 @@ class NoteForm(forms.Form):
 
 @staff_view
 def queue(request: HttpRequest) -> HttpResponse:
+    """The queue, 50 a page by deadline; ``resolved=1`` includes resolved requests, on every page."""
     now = timezone.now()
     include_resolved = request.GET.get("resolved") == "1"
-    rows = [
-        (item, selectors.deadline_state(item, now=now))
-        for item in selectors.queue(include_resolved=include_resolved)
-    ]
-    return render(
-        request, "support/queue.html", {"rows": rows, "now": now, "include_resolved": include_resolved}
-    )
+    after = request.GET.get("after", "")
+    try:
+        page = selectors.queue_page(include_resolved=include_resolved, after=after or None)
+    except InvalidPageLink as exc:
+        page, page_error = None, exc.message
+    else:
+        page_error = ""
+    context = {
+        "rows": [(item, selectors.deadline_state(item, now=now)) for item in page.items] if page else [],
+        "page": page,
+        "after": after,
+        "page_error": page_error,
+        "now": now,
+        "include_resolved": include_resolved,
+    }
+    return render(request, "support/queue.html", context, status=400 if page_error else 200)
 
 
 @staff_view

@@ -1,4 +1,6 @@
-"""Support → Support requests: an org admin raises a request, follows its conversation and deadline."""
+"""Support → Support requests: an org admin raises a request, follows its conversation and deadline.
+
+The org's requests are listed newest first, 50 a page (``selectors.requests_page``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.support import selectors, services, sla
-from orgwarden.support.exceptions import NotFound, SupportError
+from orgwarden.support.exceptions import InvalidPageLink, NotFound, SupportError
 from orgwarden.support.models import SupportRequest
 
 
@@ -48,17 +50,24 @@ def support_requests(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Request raised. Support will answer by the deadline shown.")
             return redirect("console:support_request", org.org_id, raised.request_id)
+    after = request.GET.get("after", "")
+    try:
+        page, page_error = selectors.requests_page(org=org, after=after or None), ""
+    except InvalidPageLink as exc:
+        page, page_error = None, exc.message
     return render(
         request,
         "console/support/list.html",
         {
             "form": form,
-            "requests": selectors.requests_of(org=org),
+            "page": page,
+            "after": after,
+            "page_error": page_error,
             "levels": sla.LEVELS.values(),
             "support_time_zone": settings.SUPPORT_TIME_ZONE,
             "nav_active": "support",
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors or page_error else 200,
     )
 
 
