@@ -39,12 +39,15 @@ def org_user_tokens(
     q: str | None = None,
     expiring: bool = False,
     unused: bool = False,
+    after: str | None = None,
     limit: int = 500,
 ) -> list[UserApiToken]:
-    """Live, unexpired tokens of ``org``'s managed accounts, soonest expiry first.
+    """Live, unexpired tokens of ``org``'s managed accounts, soonest expiry first (then by id).
 
     ``q`` is an email prefix; ``expiring``: expires within 30 days; ``unused``: not used for 90 days
-    (never-used tokens count from their creation).
+    (never-used tokens count from their creation). ``after``: the ``token_id`` of the last token of
+    the previous page, for the next ``limit``; one that is not a token of the org's managed accounts
+    is ignored (the first page).
     """
     now = timezone.now()
     managed = OrgUser.objects.filter(org=org, is_managed=True)
@@ -66,4 +69,16 @@ def org_user_tokens(
     if unused:
         stale = now - timedelta(days=90)
         tokens = tokens.filter(Q(last_used_at__lt=stale) | Q(last_used_at__isnull=True, created_at__lt=stale))
+    if after:
+        cursor = (
+            UserApiToken.objects.filter(token_id=public_id_lookup(after))
+            .filter(account_id__in=OrgUser.objects.filter(org=org, is_managed=True).values("account_id"))
+            .values("expires_at", "id")
+            .first()
+        )
+        if cursor is not None:
+            tokens = tokens.filter(
+                Q(expires_at__gt=cursor["expires_at"])
+                | Q(expires_at=cursor["expires_at"], id__gt=cursor["id"])
+            )
     return list(tokens.order_by("expires_at", "id")[:limit])

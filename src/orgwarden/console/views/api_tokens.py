@@ -22,6 +22,8 @@ from orgwarden.policies.selectors import directories_with_policies
 from orgwarden.tokens import introspection, selectors, user_services
 from orgwarden.tokens.exceptions import TokenNotFound, TokenRevokedAlready
 
+PAGE = 50
+
 
 class TokenFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=254)
@@ -34,18 +36,23 @@ class TokenFilterForm(forms.Form):
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = TokenFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
+    after = request.GET.get("after", "")[:64].replace("\x00", "")
     tokens = selectors.org_user_tokens(
         org=request.org,
         q=filters.get("q") or None,
         expiring=bool(filters.get("expiring")),
         unused=bool(filters.get("unused")),
+        after=after or None,
+        limit=PAGE + 1,
     )
     return render(
         request,
         "console/api_tokens/list.html",
         {
             "form": form,
-            "tokens": tokens,
+            "tokens": tokens[:PAGE],
+            "after": after,
+            "next_after": tokens[PAGE - 1].token_id if len(tokens) > PAGE else None,
             "filtered": any(filters.values()) if filters else False,
             "directories": directories_with_policies(org=request.org),
             "nav_active": "api-tokens",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
+from urllib.parse import parse_qsl
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.api.tests.helpers import ApiClient, key_for
@@ -105,6 +108,42 @@ def test_console_lists_filters_and_revokes(org, admin_client, manage, default_po
     admin_client.post(f"{base}revoke", {"policy": default_policy.policy_id})
     assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
     assert admin_client.post(f"{base}revoke", {"policy": "nope"}).status_code == 404
+
+
+def test_console_pages_through_every_token_by_expiry(org, admin_client, manage, other_org_admin):
+    """A big org's people hold thousands of tokens: the list shows them 50 a page, soonest expiry
+    first (ties by creation), and each is reachable; it showed the first 500 and no more. The
+    filters are kept from page to page; another org's tokens never show."""
+    people = [manage() for _ in range(3)]
+    soon = timezone.now() + timedelta(days=3)
+    UserApiToken.objects.bulk_create(
+        UserApiToken(
+            account=people[i % 3],
+            label=f"t{i:03}",
+            prefix=f"p{i:03}",
+            token_hash=f"{i:064}",
+            expires_at=soon + timedelta(hours=i // 2),  # two tokens share each expiry
+        )
+        for i in range(520)
+    )
+    stranger = manage(in_org=other_org_admin.org)
+    user_token_create(account=stranger, label="theirs")
+    base = f"/admin/o/{org.org_id}/api-tokens/"
+
+    def walk(query: dict) -> tuple[list[str], int]:
+        labels, pages = [], 0
+        while query is not None:
+            body = admin_client.get(base, query).content.decode()
+            pages += 1
+            labels += re.findall(r'aria-label="Select (t\d{3}) of ', body)
+            following = re.search(r'href="\?([^"]*)" rel="next"', body)
+            query = dict(parse_qsl(unescape(following.group(1)))) if following else None
+        return labels, pages
+
+    labels, pages = walk({})
+    assert labels == [f"t{i:03}" for i in range(520)] and pages == 11
+    labels, pages = walk({"q": people[0].email, "expiring": "1"})
+    assert labels == [f"t{i:03}" for i in range(0, 520, 3)] and pages == 4
 
 
 def messages_after(response, client) -> str:
