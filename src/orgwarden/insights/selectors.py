@@ -380,10 +380,60 @@ def chart(
             rows,
         )
     if key == "authentication":
-        mix = authentication(with_list=False, **kw)
-        rows = [("SSO", mix["sso"]), ("Two-step verification", mix["two_step"]), ("Neither", mix["neither"])]
-        return Chart(key, title, ("method", "managed_accounts"), rows)
+        return _authentication_chart(authentication(with_list=False, **kw))
     if key == "domains":
-        return Chart(key, title, ("domain", "managed", "external"), domains_with_access(**kw))
-    mix = managed_vs_external(**kw)
-    return Chart(key, title, ("kind", "users"), [("Managed", mix["managed"]), ("External", mix["external"])])
+        return _domains_chart(domains_with_access(**kw))
+    return _managed_vs_external_chart(managed_vs_external(**kw))
+
+
+def _authentication_chart(mix: dict[str, object]) -> Chart:
+    rows = [("SSO", mix["sso"]), ("Two-step verification", mix["two_step"]), ("Neither", mix["neither"])]
+    return Chart("authentication", CHARTS["authentication"], ("method", "managed_accounts"), rows)
+
+
+def _domains_chart(rows: list[tuple[str, int, int]]) -> Chart:
+    return Chart("domains", CHARTS["domains"], ("domain", "managed", "external"), rows)
+
+
+def _managed_vs_external_chart(mix: dict[str, int]) -> Chart:
+    rows = [("Managed", mix["managed"]), ("External", mix["external"])]
+    return Chart("managed-vs-external", CHARTS["managed-vs-external"], ("kind", "users"), rows)
+
+
+# The charts the console page draws; the inactive users are a list of their own there (``Page``).
+PAGE_CHARTS = tuple(key for key in CHARTS if key != "inactive-users")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Everything the console's Insights page shows."""
+
+    tables: dict[str, Chart]  # the charts of ``PAGE_CHARTS``, each as ``chart`` gives it
+    authentication: dict[str, object]  # ``authentication`` with its list
+    inactive: list[InactiveUser]  # the first ``limit`` of ``inactive_users``
+
+
+def page(
+    *, org: Organization, include_deactivated: bool = False, inactive_days: int = 30, limit: int = 200
+) -> Page:
+    """The console's Insights page: the same tables as ``chart`` and the same lists as
+    ``authentication`` and ``inactive_users``, each computed once.
+
+    The authentication counts and their list are one call (the page showed the counts twice over);
+    the managed vs external counts are the sums of the domain rows, which count the same users
+    (users with access, by domain and by managed or not); the 5,000 rows of the inactive chart are
+    not read (the page lists its first ``limit`` only).
+    """
+    kw = {"org": org, "include_deactivated": include_deactivated}
+    tables = {key: chart(key=key, **kw) for key in ("active-users-30", "active-users-90")}
+    tables["active-users-by-product"] = chart(key="active-users-by-product", **kw)
+    tables["site-activity"] = chart(key="site-activity", **kw)
+    mix = authentication(**kw)
+    tables["authentication"] = _authentication_chart(mix)
+    domains = domains_with_access(**kw)
+    tables["domains"] = _domains_chart(domains)
+    tables["managed-vs-external"] = _managed_vs_external_chart(
+        {"managed": sum(row[1] for row in domains), "external": sum(row[2] for row in domains)}
+    )
+    inactive = inactive_users(days=inactive_days, limit=limit, **kw)
+    return Page({key: tables[key] for key in PAGE_CHARTS}, mix, inactive)

@@ -32,13 +32,10 @@ def _inactive_days(request: HttpRequest) -> int:
 @org_admin_view
 @require_GET
 def insights(request: HttpRequest) -> HttpResponse:
-    org = request.org
     include = _include_deactivated(request)
     days = _inactive_days(request)
-    tables = {
-        key: selectors.chart(org=org, key=key, include_deactivated=include, inactive_days=days)
-        for key in selectors.CHARTS
-    }
+    shown = selectors.page(org=request.org, include_deactivated=include, inactive_days=days)
+    tables = shown.tables
     svg = {
         "active-users-30": charts.columns(
             tables["active-users-30"].rows, title=tables["active-users-30"].title
@@ -60,7 +57,6 @@ def insights(request: HttpRequest) -> HttpResponse:
     svg["domains"] = charts.bars(
         [(r[0], r[1] + r[2]) for r in tables["domains"].rows[:10]], title="Users per domain"
     )
-    inactive = selectors.inactive_users(org=org, days=days, include_deactivated=include, limit=200)
     return render(
         request,
         "console/insights/insights.html",
@@ -68,11 +64,10 @@ def insights(request: HttpRequest) -> HttpResponse:
             # The SVG strings escape every label (insights/charts.py).
             "sections": [
                 {"key": key, "table": tables[key], "chart": mark_safe(svg[key])}  # noqa: S308
-                for key in selectors.CHARTS
-                if key in svg
+                for key in selectors.PAGE_CHARTS
             ],
-            "auth": selectors.authentication(org=org, include_deactivated=include),
-            "inactive": inactive,
+            "auth": shown.authentication,
+            "inactive": shown.inactive,
             "inactive_days": days,
             "inactive_choices": selectors.INACTIVE_DAYS,
             "include_deactivated": include,

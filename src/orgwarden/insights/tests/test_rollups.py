@@ -1,7 +1,8 @@
-"""The rollups give exactly what the live computation (``tests/reference.py``) gives, on a seeded org
-with random activity over 120 days: after the first build, after new and late activity (a day
-already counted, the minutes after midnight), after deactivating and reactivating someone, after
-someone loses access, after a site is removed or changes product and after an account is deleted.
+"""The rollups give exactly what the live computation (``tests/reference.py``) gives, and the console
+page exactly what each chart gives, on a seeded org with random activity over 120 days: after the
+first build, after new and late activity (a day already counted, the minutes after midnight), after
+deactivating and reactivating someone, after someone loses access, after a site is removed or
+changes product and after an account is deleted.
 
 A read refreshes the rollups itself when they are older than ``rollups.STALE`` (five minutes); the
 tests move the clock past it where that matters. The background refresh keeps them within
@@ -136,6 +137,13 @@ def assert_agrees(org) -> None:
         assert selectors.authentication(**kw) == reference.authentication(**kw)
         assert selectors.domains_with_access(**kw) == reference.domains_with_access(**kw)
         assert selectors.managed_vs_external(**kw) == reference.managed_vs_external(**kw)
+        for days in selectors.INACTIVE_DAYS:  # the console page: what each chart and list gives
+            shown = selectors.page(inactive_days=days, **kw)
+            assert shown.tables == {
+                key: selectors.chart(key=key, inactive_days=days, **kw) for key in selectors.PAGE_CHARTS
+            }
+            assert shown.authentication == selectors.authentication(**kw)
+            assert shown.inactive == selectors.inactive_users(days=days, limit=200, **kw)
     for org_user in OrgUser.objects.filter(org=org).select_related("account"):
         mine = selectors.last_active_dates(org=org, account=org_user.account)
         live = reference.last_active_dates(org=org, account=org_user.account)
