@@ -118,3 +118,24 @@ def test_on_a_phone_a_page_starts_with_its_content_and_menu_opens_the_navigation
     expect(page.locator(".sidebar")).to_be_visible()
     expect(menu).to_be_hidden()
     expect(page.get_by_role("link", name="Domains", exact=True)).to_be_visible()
+
+
+def test_on_a_phone_menu_reaches_every_account_settings_page(new_page, account):
+    """The account pages' sidebar was hidden on a phone with no "Menu" in its place: from Profile, a
+    person had no way to reach two-step verification, sessions or API tokens without typing URLs."""
+    page = new_page()
+    page.set_viewport_size(PHONE)
+    browser.sign_in(page, account.email, PASSWORD)
+    page.goto(reverse("accounts:account"))
+    expect(page.locator(".sidebar")).to_be_hidden()
+    menu = page.locator(".nav-menu summary")
+    expect(menu).to_be_visible()
+    for name, url_name in [
+        ("Two-step verification", "accounts:two_step"),
+        ("Security and sessions", "accounts:security"),
+        ("API tokens", "tokens:account_tokens"),
+    ]:
+        page.locator(".nav-menu summary").click()
+        page.locator(".nav-menu").get_by_role("link", name=name, exact=True).click()
+        page.wait_for_url(f"**{reverse(url_name)}")
+    assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
