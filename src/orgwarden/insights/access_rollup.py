@@ -24,6 +24,14 @@ Between rebuilds ``insights.rollups`` brings ``last_day`` up to date at each ref
 ``moved``); a refresh that rebuilt the last-active rows (a site removed, an account deleted)
 deletes the org's rows, to be built again from nothing at the next read.
 
+``SiteUserCount`` holds how many ``SiteUser`` rows each site has with each ``last_day`` (so a
+chart reads a site's users, and those active lately, from a few dozen rows instead of its 50,000),
+written in the same steps as the rows: counted again for every site after a full pass and for the
+sites named by a targeted one; for the accounts named, and for the rows whose last day a refresh
+moved, the counts move by the difference in those rows before and after (a few index seeks).
+Only a deleted account loses rows outside these steps (Django cascades its ``SiteUser`` rows
+away): a targeted pass that names one counts every site again.
+
 Account status is not rolled up: readers leave out the accounts not active now, live, so
 deactivating or reactivating someone shows at once. Not tracked (the app never does it): a group or
 a site moved to another org. Bookkeeping, not a change anyone made: no audit event. Plain SQL that
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
+from orgwarden.accounts.models import Account
 from orgwarden.insights.models import (
     AccessChange,
     AccessUser,
@@ -41,10 +50,13 @@ from orgwarden.insights.models import (
     RollupState,
     SiteLastActive,
     SiteUser,
+    SiteUserCount,
 )
 from orgwarden.orgs.models import GroupMember, Organization, OrgUser, SiteAccess
 
 _SU = SiteUser._meta.db_table
+_COUNTS = SiteUserCount._meta.db_table
+_ACCOUNTS = Account._meta.db_table
 _AU = AccessUser._meta.db_table
 _SLA = SiteLastActive._meta.db_table
 _ALA = AccountLastActive._meta.db_table
@@ -112,7 +124,8 @@ def _rebuild(
     ``accounts`` None), or those of the given sites and accounts — writing only the difference.
 
     Site by site, with the site's granting groups listed, and account by account: every row is
-    checked with lookups of its own memberships and org user, never against the whole org.
+    checked with lookups of its own memberships and org user, never against the whole org. Then the
+    sites' counts (``SiteUserCount``; see the module docstring).
     """
     by_site: dict[int, list[int]] = {}
     for site, group in grant_rows:
@@ -121,6 +134,7 @@ def _rebuild(
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT MAX(id) FROM {_SU}")  # noqa: S608 — model tables
         top = cursor.fetchone()[0] or 0
+        held_before = _held(cursor, org, sorted(accounts)) if accounts else {}
         if sites is None:  # every site: also those that lost their last grant
             granted = list(by_site) or [0]
             sql = f"DELETE FROM {_SU} WHERE org_id = %s AND site_id NOT {_in(granted)}"  # noqa: S608
@@ -158,6 +172,74 @@ def _rebuild(
             f"WHERE NOT EXISTS (SELECT 1 FROM {_AU} u WHERE u.org_id = %s AND u.account_id = x.account_id)",
             [org.pk, top, org.pk, org.pk, org.pk],
         )
+        if sites is None or (accounts and _any_deleted(cursor, sorted(accounts))):
+            _recount(cursor, org, None)
+            return
+        if accounts:
+            moved = _held(cursor, org, sorted(accounts))
+            for key, n in held_before.items():
+                moved[key] = moved.get(key, 0) - n
+            _move(cursor, org, {(site, day): n for (site, day), n in moved.items() if site not in sites})
+        if sites:
+            _recount(cursor, org, sorted(sites))
+
+
+def _held(cursor, org: Organization, accounts: list[int]) -> dict[tuple, int]:
+    """(site pk, last day) -> how many ``SiteUser`` rows of ``accounts`` it has (seeks of the
+    (account, site) index, 500 accounts at a time)."""
+    held: dict[tuple, int] = {}
+    for i in range(0, len(accounts), 500):
+        chunk = accounts[i : i + 500]
+        cursor.execute(
+            f"SELECT site_id, last_day, COUNT(*) FROM {_SU} WHERE account_id {_in(chunk)} "  # noqa: S608
+            "AND +org_id = %s GROUP BY site_id, last_day",
+            [*chunk, org.pk],
+        )
+        for site, day, n in cursor.fetchall():
+            held[(site, day)] = held.get((site, day), 0) + n
+    return held
+
+
+def _move(cursor, org: Organization, moved: dict[tuple, int]) -> None:
+    """Add ``moved`` ((site pk, last day) -> rows gained, or lost when negative) to ``SiteUserCount``.
+    An update, else an insert: the org's rows change only under its lock (``current``, a refresh)."""
+    for (site, day), n in moved.items():
+        if not n:
+            continue
+        same_day = "last_day IS NULL" if day is None else "last_day = %s"
+        cursor.execute(
+            f"UPDATE {_COUNTS} SET users = users + %s WHERE org_id = %s AND site_id = %s AND {same_day}",  # noqa: S608
+            [n, org.pk, site, *([] if day is None else [day])],
+        )
+        if cursor.rowcount == 0:
+            cursor.execute(
+                f"INSERT INTO {_COUNTS} (org_id, site_id, last_day, users) VALUES (%s, %s, %s, %s)",  # noqa: S608
+                [org.pk, site, day, n],
+            )
+
+
+def _any_deleted(cursor, accounts: list[int]) -> bool:
+    """Whether one of ``accounts`` no longer exists: its ``SiteUser`` rows went with it, uncounted."""
+    found = 0
+    for i in range(0, len(accounts), 500):
+        chunk = accounts[i : i + 500]
+        cursor.execute(f"SELECT COUNT(*) FROM {_ACCOUNTS} WHERE id {_in(chunk)}", chunk)  # noqa: S608
+        found += cursor.fetchone()[0]
+    return found < len(accounts)
+
+
+def _recount(cursor, org: Organization, sites: list[int] | None) -> None:
+    """Count the ``SiteUser`` rows of ``sites`` (None: every site of the org) into ``SiteUserCount``."""
+    where, params = "org_id = %s", [org.pk]
+    if sites is not None:
+        where, params = f"org_id = %s AND site_id {_in(sites)}", [org.pk, *sites]
+    cursor.execute(f"DELETE FROM {_COUNTS} WHERE {where}", params)  # noqa: S608
+    cursor.execute(
+        f"INSERT INTO {_COUNTS} (org_id, site_id, last_day, users) "  # noqa: S608
+        f"SELECT org_id, site_id, last_day, COUNT(*) FROM {_SU} WHERE {where} "
+        "GROUP BY org_id, site_id, last_day",
+        params,
+    )
 
 
 def _site_diff(cursor, org: Organization, site: int, groups: list[int], org_user: str) -> None:
@@ -213,22 +295,33 @@ def _accounts_diff(
 def discard(cursor, org: Organization) -> None:
     """Delete the org's rows (their last days may have moved back: built again at the next read)."""
     cursor.execute(f"DELETE FROM {_SU} WHERE org_id = %s", [org.pk])  # noqa: S608 — model tables
+    cursor.execute(f"DELETE FROM {_COUNTS} WHERE org_id = %s", [org.pk])  # noqa: S608
     cursor.execute(f"DELETE FROM {_AU} WHERE org_id = %s", [org.pk])  # noqa: S608
 
 
 def days_synced(cursor, org: Organization, mark: int) -> None:
     """Copy into ``SiteUser`` and ``AccessUser`` the last active days of the ``SiteLastActive`` and
     ``AccountLastActive`` rows the refresh ``mark`` added or moved (``moved = mark``): a few
-    hundred a minute, looked up one by one, rather than all of the day's."""
+    hundred a minute, looked up one by one, rather than all of the day's. ``SiteUserCount`` moves
+    by the difference in those ``SiteUser`` rows' days."""
+    # No "org_id =" on SiteUser here: SQLite would then seek the (org, site) range of every listed
+    # row instead of the (account, site) row itself. The listed rows are all of the org's sites.
+    listed = (
+        f"WHERE (account_id, site_id) IN "  # noqa: S608 — model tables
+        f"(SELECT account_id, site_id FROM {_SLA} WHERE org_id = %s AND moved = %s)"
+    )
+    count = f"SELECT site_id, last_day, COUNT(*) FROM {_SU} {listed} GROUP BY site_id, last_day"  # noqa: S608
+    cursor.execute(count, [org.pk, mark])
+    moved = {(site, day): -n for site, day, n in cursor.fetchall()}
     cursor.execute(
-        f"UPDATE {_SU} SET last_day = (SELECT l.last_day FROM {_SLA} l "  # noqa: S608 — model tables
-        f"WHERE l.site_id = {_SU}.site_id AND l.account_id = {_SU}.account_id) "
-        # No "org_id =" here: SQLite would then seek the (org, site) range of every listed row
-        # instead of the (account, site) row itself. The listed rows are all of the org's sites.
-        f"WHERE (account_id, site_id) IN "
-        f"(SELECT account_id, site_id FROM {_SLA} WHERE org_id = %s AND moved = %s)",
+        f"UPDATE {_SU} SET last_day = (SELECT l.last_day FROM {_SLA} l "  # noqa: S608
+        f"WHERE l.site_id = {_SU}.site_id AND l.account_id = {_SU}.account_id) {listed}",
         [org.pk, mark],
     )
+    cursor.execute(count, [org.pk, mark])
+    for site, day, n in cursor.fetchall():
+        moved[(site, day)] = moved.get((site, day), 0) + n
+    _move(cursor, org, moved)
     cursor.execute(
         f"UPDATE {_AU} SET last_day = (SELECT l.last_day FROM {_ALA} l "  # noqa: S608
         f"WHERE l.org_id = {_AU}.org_id AND l.account_id = {_AU}.account_id) "

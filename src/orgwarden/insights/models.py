@@ -9,6 +9,8 @@ Nothing here is a source of truth: every row can be rebuilt from ``Activity`` (o
   overall (``product=""``), deactivated accounts included — the live status is applied at read time;
 - ``SiteUser``: the org's users with access to a site (through any of its groups), with the last day
   they were active on it (``None``: never) — deactivated accounts included;
+- ``SiteUserCount``: how many ``SiteUser`` rows each site has with each last day, kept with them
+  (the per-site chart reads it instead of counting every user of every site at each view);
 - ``AccessUser``: the org's users with access to any of its sites, with the last day they were active
   in the org (``None``: never) — deactivated accounts included;
 - ``RollupState``: per org, where the fold of ``Activity`` stands and when it last ran, and whether
@@ -17,8 +19,8 @@ Nothing here is a source of truth: every row can be rebuilt from ``Activity`` (o
   org user) since its access rollups were last brought up to date, written by database triggers
   (``insights.triggers``).
 
-``SiteUser`` and ``AccessUser`` are kept by ``insights.access_rollup``: brought up to date at the
-first read after the org's access rows change, their ``last_day`` at every refresh.
+``SiteUser``, ``SiteUserCount`` and ``AccessUser`` are kept by ``insights.access_rollup``: brought up
+to date at the first read after the org's access rows change, their ``last_day`` at every refresh.
 
 The foreign keys of the rollup rows have no database constraint: the first build of a big org
 writes some 100,000 of them at once, and checking three keys per row doubled its time on
@@ -125,6 +127,23 @@ class SiteUser(models.Model):
         indexes = [
             models.Index(fields=["org", "site", "last_day", "account"], name="insights_site_user_org_site")
         ]
+
+
+class SiteUserCount(models.Model):
+    """How many ``SiteUser`` rows ``site`` has with ``last_day`` (``None``: never active; no row:
+    none), written with them by ``insights.access_rollup`` under the org's lock, so it is exactly
+    their count whenever they are read. Deactivated accounts included: readers subtract them live,
+    as from ``SiteUser``."""
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    site = models.ForeignKey(ProductSite, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    last_day = models.DateField(null=True, blank=True)
+    users = models.IntegerField()
+
+    class Meta:
+        # One row per (site, last day) — kept so by its writer, which updates before it inserts
+        # (a unique constraint would not hold the never-active row: NULLs are distinct in one).
+        indexes = [models.Index(fields=["org", "site", "last_day"], name="insights_site_user_count")]
 
 
 class AccessUser(models.Model):

@@ -12,6 +12,7 @@ tests move the clock past it where that matters. The background refresh keeps th
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
@@ -23,7 +24,14 @@ from orgwarden import jobs
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.insights import rollups, selectors
-from orgwarden.insights.models import AccountLastActive, DailyActive, RollupState, SiteLastActive
+from orgwarden.insights.models import (
+    AccountLastActive,
+    DailyActive,
+    RollupState,
+    SiteLastActive,
+    SiteUser,
+    SiteUserCount,
+)
 from orgwarden.insights.tests import reference
 from orgwarden.orgs.models import Activity, Directory, Group, GroupMember, OrgUser, ProductSite, SiteAccess
 
@@ -144,6 +152,12 @@ def assert_agrees(org) -> None:
             }
             assert shown.authentication == selectors.authentication(**kw)
             assert shown.inactive == selectors.inactive_users(days=days, limit=200, **kw)
+    # The per-site counts the site chart reads are those of the access rollup's rows, last days included.
+    held = Counter(SiteUser.objects.filter(org=org).values_list("site", "last_day"))
+    counted: Counter = Counter()
+    for site, day, n in SiteUserCount.objects.filter(org=org).values_list("site", "last_day", "users"):
+        counted[(site, day)] += n
+    assert {key: n for key, n in counted.items() if n} == dict(held)
     for org_user in OrgUser.objects.filter(org=org).select_related("account"):
         mine = selectors.last_active_dates(org=org, account=org_user.account)
         live = reference.last_active_dates(org=org, account=org_user.account)
