@@ -377,11 +377,17 @@ def explain_sign_in(account: Account, site: ProductSite | None = None) -> Explan
             requirements=[],
             site=site,
         )
+    # "the Local directory", but "the Okta (employees) directory": an IdP's directory has its name.
+    where = (
+        f"the {directory.name}"
+        if directory.kind == Directory.Kind.LOCAL
+        else f"the {directory.name} directory"
+    )
     if source == "member":
-        why = f"An admin moved this account into {policy.name}, a policy of the {directory.name}."
+        why = f"An admin moved this account into {policy.name}, a policy of {where}."
     else:
         why = (
-            f"This account belongs to the {directory.name} and no admin moved it to another policy, "
+            f"This account belongs to {where} and no admin moved it to another policy, "
             f"so the directory's default policy applies."
         )
     return Explanation(
@@ -406,7 +412,18 @@ def _requirements(
     paused: str | None,
 ) -> list[Requirement]:
     product = PRODUCTS.get(site.product) if site is not None else None
-    result = [
+    result = []
+    if account.status != Account.Status.ACTIVE:  # the rest applies only once it is reactivated
+        result.append(
+            Requirement(
+                "Account",
+                f"{account.get_status_display()}: can't sign in",
+                f"This account is {account.get_status_display().lower()}, so every sign-in, product "
+                f"sign-in and API token is refused whatever its policy says.",
+                applies=True,
+            )
+        )
+    result += [
         _sso(policy, break_glass, paused),
         _password(account, policy, sso=policy.enforce_sso and not paused),
     ]

@@ -329,3 +329,32 @@ def test_a_rename_or_delete_of_a_policy_sent_twice_at_once_is_recorded_once(org,
     answer = behind_an_open_transaction(once, again)
     assert answer == ("done" if change == "rename" else "not found")
     assert AuditEvent.objects.filter(action=f"org:policy:{change}d").count() == 1
+
+
+def test_check_a_user_says_a_deactivated_account_cant_sign_in_and_names_its_idp_directory(
+    admin_client, org, org_admin, default_policy
+):
+    """ "Check a user" on a deactivated account listed what its sign-in would ask (SSO through the IdP,
+    two-step optional …) as if it could sign in, and an IdP's directory read "belongs to the Okta
+    (employees) and no admin moved it"."""
+    from orgwarden.orgs.services.users import user_deactivate
+    from orgwarden.sso import services as sso_services
+
+    connection = sso_services.idp_add(
+        org=org, actor=org_admin.account, vendor="okta", name="Okta (employees)"
+    )
+    henry = AccountFactory(email="henry@acme.test")
+    account_claim(org=org, account=henry, domain=None, actor=Actor.system())
+    OrgUser.objects.filter(org=org, account=henry).update(directory=connection.directory)  # as SCIM does
+    url = base(org) + "check"
+
+    html = admin_client.get(url, {"email": "henry@acme.test"}).content.decode()
+    assert "belongs to the Okta (employees) directory and no admin moved it" in html
+    assert "can&#x27;t sign in" not in html
+
+    user_deactivate(org=org, actor=org_admin.account, account_id=henry.account_id)
+    found = admin_client.get(url, {"email": "henry@acme.test"})
+    assert found.status_code == 200
+    first = found.context["explanation"].requirements[0]
+    assert (first.topic, first.summary, first.applies) == ("Account", "Deactivated: can't sign in", True)
+    assert "Deactivated: can&#x27;t sign in" in found.content.decode()
