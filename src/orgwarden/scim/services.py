@@ -154,6 +154,8 @@ def _user_fields(flat: dict[str, Any]) -> dict[str, Any]:
         user_name = text(flat, "username", 254)
         if not user_name:
             raise InvalidValue("userName is required.")
+        if len(user_name.lower()) > 254:  # İ lower-cases to two characters: the key outgrows the name
+            raise InvalidValue("userName is longer than 254 characters once in lower case.")
         given, family = text(flat, "name.givenname", 150), text(flat, "name.familyname", 150)
         phones = [
             {k: v for k, v in p.items() if k in ("value", "type", "primary") and _clean_json(v)}

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from orgwarden.scim.models import ProvisioningLog
+from orgwarden.scim.models import ProvisioningLog, ScimUser
 from orgwarden.scim.tests.conftest import ScimClient, patch_body, user_body
 
 
@@ -291,6 +291,15 @@ def test_nul_in_values_is_a_scim_error_or_dropped_never_500(scim):
     )
     created = scim.post("/Users", body)
     assert created.status_code == 201 and "phoneNumbers" not in created.json()
+
+
+def test_a_user_name_longer_than_its_column_once_lower_cased_is_400(scim):
+    """İ lower-cases to two characters (i and a combining dot): 200 of them passed the 254-character
+    check of userName, and its lower-cased key, 400 characters, was a 500 on PostgreSQL (too long
+    for its column) and stored over its limit on SQLite."""
+    response = scim.post("/Users", user_body("ada@example.com", userName="İ" * 200))
+    assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+    assert not ScimUser.objects.exists()
 
 
 def test_entra_manager_as_a_bare_id(scim):
