@@ -284,3 +284,37 @@ def test_a_page_number_past_any_log_is_an_empty_page_not_a_500(admin_client, org
     """The offset it made overflowed the database's 64-bit integer (a 500 on SQLite and PostgreSQL)."""
     response = admin_client.get(_url(org, directory), {"page": page})
     assert response.status_code == 200
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_merging_a_clashing_group_asks_first_in_a_browser(new_page, live_server):
+    """Merge replaces the local group's members by the IdP's, and with them the product access the
+    group gives: it happened at the first click. It now opens a confirmation saying so."""
+    from playwright.sync_api import expect
+
+    from orgwarden.accounts.tests.factories import PASSWORD
+    from orgwarden.orgs.tests.factories import OrgAdminFactory
+
+    role = OrgAdminFactory(org__name="Acme")
+    org = role.org
+    verified_domain(org, "example.com")
+    SubscriptionFactory(org=org)
+    directory = sso_services.idp_add(org=org, actor=role.account, vendor="okta", name="Okta").directory
+    local = Group.objects.create(org=org, name="Engineering")
+    services.scim_group_create(directory=directory, data={"displayName": "engineering"})
+    ann = new_page()
+    browser.sign_in(ann, role.account.email, PASSWORD)
+    ann.goto(_url(org, directory))
+
+    ann.get_by_text("Merge…").click()
+    confirm = ann.get_by_role("button", name="Merge into Engineering")
+    expect(confirm).to_be_visible()
+    expect(ann.get_by_text("members are replaced by the identity provider's at once")).to_be_visible()
+    local.refresh_from_db()
+    assert local.directory is None  # the first click merged nothing
+
+    confirm.click()
+    expect(ann.get_by_text("Groups waiting for your decision")).to_be_hidden()
+    local.refresh_from_db()
+    assert local.directory == directory
