@@ -206,6 +206,22 @@ def test_every_change_of_access_shows_at_the_next_read(world, clock, change):
     assert_exact(org)
 
 
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_the_domain_charts_show_every_change_of_access_at_their_first_read(world, clock, change):
+    """The domain and managed vs external charts read ``AccessUser`` too: each brings the rollup up
+    to date itself when it is the first read after a change."""
+    org, admin, sites, groups, people = world
+    assert_exact(org)
+    CHANGES[change](org, admin, sites, groups, people)
+    for include in (False, True):
+        kw = {"org": org, "include_deactivated": include}
+        assert selectors.domains_with_access(**kw) == reference.domains_with_access(**kw)
+        assert selectors.managed_vs_external(**kw) == reference.managed_vs_external(**kw)
+    if change == "site removed":  # its activity went with it: last active days lag by a refresh
+        clock.shift(rollups.STALE + timedelta(seconds=1))
+    assert_exact(org)
+
+
 def test_deactivation_shows_at_once_without_a_rebuild(world):
     org, _admin, _sites, _groups, people = world
     assert_exact(org)
