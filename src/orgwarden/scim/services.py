@@ -46,7 +46,7 @@ from django.utils import timezone
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.exceptions import EmailTaken
 from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash
-from orgwarden.accounts.models import Account, Session, normalize_email
+from orgwarden.accounts.models import EMAIL_MAX, Account, Session, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotFound
 from orgwarden.orgs.models import Directory, Domain, Group, GroupMember, OrgUser
@@ -125,6 +125,10 @@ def _email_of(flat: dict[str, Any], user_name: str) -> str:
     emails = [e for e in flat.get("emails") or [] if isinstance(e.get("value"), str) and e.get("value")]
     primary = next((e for e in emails if e.get("primary") is True), emails[0] if emails else None)
     email = normalize_email(primary["value"] if primary else user_name)
+    if len(email) > EMAIL_MAX:  # Django's validator allows 320 characters, the account's column 254
+        raise InvalidValue(
+            f"“{email[:60]}…” is longer than an email address can be ({EMAIL_MAX} characters)."
+        )
     try:
         validate_email(email)
     except ValidationError as exc:

@@ -302,6 +302,22 @@ def test_a_user_name_longer_than_its_column_once_lower_cased_is_400(scim):
     assert not ScimUser.objects.exists()
 
 
+def test_an_email_longer_than_an_account_email_can_be_is_400(scim, people):
+    """Django's email validator allows 320 characters, the account's email column 254: a primary
+    email of 312 characters on the verified domain was a 500 on PostgreSQL (too long for the
+    column) and an account email over its limit on SQLite, on a create and on a change."""
+    long = "x" * 300 + "@example.com"
+    created = scim.post("/Users", user_body("new@example.com", emails=[{"value": long, "primary": True}]))
+    changed = scim.patch(
+        f"/Users/{people['ada']}",
+        patch_body({"op": "replace", "path": 'emails[type eq "work"].value', "value": long}),
+    )
+    for response in (created, changed):
+        assert response.status_code == 400 and response.json()["scimType"] == "invalidValue"
+    assert not ScimUser.objects.filter(user_name="new@example.com").exists()
+    assert scim.get(f"/Users/{people['ada']}").json()["emails"][0]["value"] == "ada@example.com"
+
+
 def test_entra_manager_as_a_bare_id(scim):
     uid = scim.post("/Users", user_body()).json()["id"]
     response = scim.patch(
