@@ -198,13 +198,15 @@ def _emails(flat: dict[str, Any]) -> list[ScimEmail]:
     out = []
     for element in (flat.get("emails") or [])[:20]:
         value = element.get("value")
-        if not isinstance(value, str) or not value.strip() or len(value) > 254 or "\x00" in value:
+        # Its length once lower-cased, as it is stored: İ lower-cases to two characters.
+        value = value.strip().lower() if isinstance(value, str) else ""
+        if not value or len(value) > 254 or "\x00" in value:
             continue
         kind = element.get("type")
         kind = kind if isinstance(kind, str) and "\x00" not in kind else ""
         out.append(
             ScimEmail(
-                value=value.strip().lower(),
+                value=value,
                 type=kind[:64] if isinstance(kind, str) else "",
                 primary=element.get("primary") is True,
             )
