@@ -210,3 +210,10 @@ def test_member_pages(admin_client, org, admin, devs):
     assert b"p49@acme.example" in first.content and b"p50@acme.example" not in first.content
     second = admin_client.get(f"{base(org)}/groups/{devs.group_id}/", {"after": "p49@acme.example"})
     assert b"p50@acme.example" in second.content and b"p49@acme.example" not in second.content
+
+
+def test_a_group_without_product_access_links_to_product_sites(admin_client, org, devs):
+    """It said "Grant it from a product site's page" and left the admin to find those pages."""
+    body = admin_client.get(f"{base(org)}/groups/{devs.group_id}/").content.decode()
+    assert "No product access" in body
+    assert re.search(rf'<a href="{base(org)}/products/">Product sites</a>', body)
