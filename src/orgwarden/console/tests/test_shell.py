@@ -9,11 +9,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
+from orgwarden.audit.services import Actor
 from orgwarden.console.navigation import PAGES, SECTIONS
 from orgwarden.console.templatetags.console import page_url
-from orgwarden.orgs.models import OrgAdmin, Organization
+from orgwarden.orgs import services as org_services
+from orgwarden.orgs.models import Domain, OrgAdmin, Organization
+from orgwarden.orgs.services import claims
 from orgwarden.orgs.tests.factories import OrgAdminFactory
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +73,67 @@ def test_home_offers_to_create_an_org_when_there_is_none(account):
     assert response.status_code == 200
     assert b"administer an organization yet" in response.content
     assert b'href="/admin/new"' in response.content
+
+
+@pytest.fixture
+def managed_person(org):
+    """Ann, a managed account of ``org`` (claimed from its verified domain), admin of no org."""
+    domain = Domain.objects.create(
+        org=org, name="acme.test", token="t" * 32, status="verified", method="dns", claim="manual"
+    )
+    ann = AccountFactory(email="ann@acme.test")
+    claims.account_claim(org=org, account=ann, domain=domain, actor=Actor.system())
+    return ann
+
+
+def _signed_in_through_the_flow(email: str) -> tuple[Client, object, str]:
+    """Sign in as a person does: email, password, the managed-account notice if shown. Returns the
+    client, the page the sign-in lands on (redirects followed) and its path."""
+    client = Client()
+    client.post("/login", {"email": email})
+    response = client.post("/login/step/password", {"password": PASSWORD})
+    if response["Location"] == "/login/step/managed_notice":
+        response = client.post("/login/step/managed_notice")
+    landed = client.get(response["Location"], follow=True)
+    return client, landed, landed.request["PATH_INFO"]
+
+
+def test_a_managed_person_who_administers_no_org_lands_on_their_account_pages(org, managed_person):
+    """They landed on "You don't administer an organization yet — Create organization"."""
+    client, landed, path = _signed_in_through_the_flow(managed_person.email)
+    assert landed.status_code == 200 and path == reverse("accounts:account")
+    assert b"administer an organization yet" not in landed.content
+    client.post("/logout")
+    _client, _again, path = _signed_in_through_the_flow(managed_person.email)  # the notice seen
+    assert path == reverse("accounts:account")
+
+
+def test_the_organizations_page_tells_a_managed_person_who_manages_them(org, managed_person):
+    response = client_for(managed_person).get("/admin/?choose=1")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f"Your account is managed by {org.name}" in body
+    assert 'href="/account/"' in body
+    assert "administer an organization yet" not in body and 'href="/admin/new"' not in body
+
+
+def test_a_managed_person_who_is_an_admin_still_lands_on_the_org_console(org, managed_person):
+    OrgAdmin.objects.create(org=org, account=managed_person)
+    _client, _landed, path = _signed_in_through_the_flow(managed_person.email)
+    assert path == f"/admin/o/{org.org_id}/"
+
+
+def test_a_managed_person_with_an_admin_invitation_finds_it_where_they_land(org, org_admin, managed_person):
+    org_services.admin_invite(org=org, actor=org_admin.account, email=managed_person.email)
+    _client, landed, path = _signed_in_through_the_flow(managed_person.email)
+    assert path == "/admin/"
+    assert b"invited you to be an admin" in landed.content
+
+
+def test_someone_with_no_org_at_all_lands_on_the_offer_to_create_one(account):
+    _client, landed, path = _signed_in_through_the_flow(account.email)
+    assert path == "/admin/"
+    assert b"administer an organization yet" in landed.content and b'href="/admin/new"' in landed.content
 
 
 def test_home_asks_an_unverified_person_to_verify_first():

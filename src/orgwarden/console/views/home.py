@@ -14,23 +14,33 @@ from orgwarden.console.navigation import PAGES
 from orgwarden.console.views.base import LAST_ORG_KEY, org_admin_view
 from orgwarden.orgs import selectors, services
 from orgwarden.orgs.exceptions import OrgsError
+from orgwarden.orgs.selectors import domains as domain_selectors
 from orgwarden.orgs.selectors import orgs as org_selectors
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Straight to the last (or only) org; a chooser when there are several; an invitation to create
-    one. Admin invitations pending for the person's verified email are listed first, to accept here
-    (the page a sign-in lands on: an invitee who signs in without the emailed link finds them)."""
+    """The page a sign-in lands on: straight to the last (or only) org; a chooser when there are
+    several. A managed account that administers no org goes to its own account pages (its org's
+    admins manage the rest); only someone with no org at all is invited to create one. Admin
+    invitations pending for the person's verified email are listed first, to accept here (an invitee
+    who signs in without the emailed link finds them)."""
     orgs = list(selectors.orgs_administered_by(account=request.user))
     invitations = list(selectors.invitations_pending_for(account=request.user))
+    managing = None if orgs else domain_selectors.managing_org_user(account=request.user)
     last = request.session.get(LAST_ORG_KEY)
     if not invitations and not request.GET.get("choose"):
         if any(org.org_id == last for org in orgs):
             return redirect("console:org_home", org_id=last)
         if len(orgs) == 1:
             return redirect("console:org_home", org_id=orgs[0].org_id)
-    return render(request, "console/home.html", {"orgs": orgs, "invitations": invitations})
+        if managing is not None:
+            return redirect("accounts:account")
+    return render(
+        request,
+        "console/home.html",
+        {"orgs": orgs, "invitations": invitations, "managing_org": managing.org if managing else None},
+    )
 
 
 @login_required
