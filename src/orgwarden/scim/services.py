@@ -35,6 +35,7 @@ Decisions where the issue is silent:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -188,10 +189,13 @@ def _user_fields(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _clean_json(value: Any) -> bool:
-    """A value PostgreSQL can store in JSON and text: no NUL, a bounded size."""
+    """A value PostgreSQL can store in JSON and text: no NUL, a bounded size, a finite number (JSON
+    has no NaN or Infinity: a filter's 1e400 is one, and Python's json reads and writes them)."""
     if isinstance(value, str):
         return "\x00" not in value and len(value) <= 254
-    return isinstance(value, bool | int | float) or value is None
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, bool | int) or value is None
 
 
 def _emails(flat: dict[str, Any]) -> list[ScimEmail]:
