@@ -276,6 +276,9 @@ def account(request: HttpRequest) -> HttpResponse:
 def security(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.POST or None)
     throttled = False
+    # An account without one (a one-time link's first sign-in) chooses its first password: nothing
+    # is changed, and that link's session is its only one.
+    had_password = request.user.has_usable_password()
     if request.method == "POST" and form.is_valid():
         try:
             services.password_change(
@@ -294,7 +297,10 @@ def security(request: HttpRequest) -> HttpResponse:
             from django.contrib.auth import update_session_auth_hash
 
             update_session_auth_hash(request, request.user)
-            messages.success(request, "Password changed. Your other sessions were signed out.")
+            if had_password:
+                messages.success(request, "Password changed. Your other sessions were signed out.")
+            else:
+                messages.success(request, "Password set.")
             return redirect("accounts:security")
     sessions = selectors.sessions_of(account=request.user)
     return render(

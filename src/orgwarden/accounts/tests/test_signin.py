@@ -12,7 +12,7 @@ from django.utils import timezone
 from orgwarden.accounts import services
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.conftest import IP, USER_AGENT
-from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor
 
@@ -292,6 +292,26 @@ def test_signin_link_for_an_account_without_password_leads_to_choosing_one(brows
     assert response["Location"] == "/account/security/?set=1"
     page = browser.get("/account/security/")
     assert b"Choose a password" in page.content
+
+
+def test_choosing_the_first_password_says_it_is_set_and_a_change_says_changed(browser):
+    """After a one-time link (bootstrap, invitation) the first password was answered "Password
+    changed. Your other sessions were signed out.": nothing was changed, and there were none."""
+    account = services.account_create(
+        email="first@example.com", display_name="First", password=None, email_verified=True
+    )
+    path = services.signin_link_create(account=account, actor=Actor.system()).removeprefix(
+        "http://testserver"
+    )
+    browser.post(path)
+    new = {"new_password": "a first long passphrase", "confirm_password": "a first long passphrase"}
+    page = browser.post("/account/security/", new, follow=True)
+    assert page.status_code == 200 and b"Password set." in page.content
+    assert b"Password changed" not in page.content and b"sessions were signed out" not in page.content
+
+    change = {"current_password": new["new_password"], "new_password": PASSWORD, "confirm_password": PASSWORD}
+    page = browser.post("/account/security/", change, follow=True)
+    assert b"Password changed. Your other sessions were signed out." in page.content
 
 
 @pytest.mark.parametrize(
