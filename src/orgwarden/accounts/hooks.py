@@ -27,6 +27,8 @@ two_step_required: list[Callable[[Account], str | None]] = []
 deactivation_notice: list[Callable[[Account], str | None]] = []
 # Return why ``account`` may not change its email to the new address, or None (first refusal wins).
 email_change_refusal: list[Callable[[Account, str], str | None]] = []
+# Return why ``account`` may not change its own profile (its name), or None (first refusal wins).
+profile_change_refusal: list[Callable[[Account], str | None]] = []
 # Return why ``account`` may not close itself, or None (first refusal wins).
 close_refusal: list[Callable[[Account], str | None]] = []
 # Called with the account (already saved with its new email) and the old email, inside the change's
@@ -60,6 +62,14 @@ def notice_for_deactivated(account: Account) -> str:
 def refusal_of_email_change(account: Account, new_email: str) -> str | None:
     for check in email_change_refusal:
         message = check(account, new_email)
+        if message:
+            return message
+    return None
+
+
+def refusal_of_profile_change(account: Account) -> str | None:
+    for check in profile_change_refusal:
+        message = check(account)
         if message:
             return message
     return None

@@ -227,7 +227,15 @@ def _email_verified_mark(*, token: str) -> Account:
 
 
 @transaction.atomic
-def profile_update(*, account: Account, display_name: str) -> Account:
+def profile_update(*, account: Account, display_name: str, actor: Actor | None = None) -> Account:
+    """Change ``account``'s name. ``actor``: who speaks for the change when it is not the account on
+    its own profile page (an identity provider sending the name at sign-in); the account itself is
+    refused where something above says so (``hooks.profile_change_refusal``: an org whose identity
+    provider sends the name). Raises ``InvalidInput`` or ``ChangeRefused``."""
+    if actor is None:
+        refusal = hooks.refusal_of_profile_change(account)
+        if refusal:
+            raise ChangeRefused(refusal)
     display_name = display_name.strip()
     if not display_name or len(display_name) > 150:
         raise InvalidInput("Enter a name of 1 to 150 characters.")
@@ -238,7 +246,7 @@ def profile_update(*, account: Account, display_name: str) -> Account:
     account.save(update_fields=["display_name"])
     event_record(
         action="account:profile:updated",
-        actor=Actor.account(account),
+        actor=actor or Actor.account(account),
         targets=[Target.account(account)],
         details={"changed": {"display_name": {"from": previous, "to": display_name}}},
     )

@@ -266,7 +266,7 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/account.html",
-        {"form": form, "section": "profile"},
+        {"form": form, "section": "profile", "profile_locked": hooks.refusal_of_profile_change(request.user)},
         status=400 if form.errors else 200,
     )
 

@@ -34,6 +34,7 @@ class OrgsConfig(AppConfig):
         for hook_list, hook in (
             (hooks.account_created, claims.account_created_claim),
             (hooks.email_change_refusal, claims.email_change_refusal),
+            (hooks.profile_change_refusal, claims.profile_change_refusal),
             (hooks.close_refusal, claims.close_refusal),
             (hooks.close_refusal, orgs_services.close_refusal_last_admin),
             (hooks.account_email_changed, claims.account_email_changed),

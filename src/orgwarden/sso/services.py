@@ -489,7 +489,9 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
         email_proven=True,
     )
     if display_name and display_name != account.display_name:
-        account_services.profile_update(account=account, display_name=display_name)
+        account_services.profile_update(
+            account=account, display_name=display_name, actor=Actor.system(connection.directory.name)
+        )
     now = timezone.now()
     if identity is None:
         identity = _identity_link(connection, stable_id, account)

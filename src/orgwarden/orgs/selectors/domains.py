@@ -90,8 +90,8 @@ def domain_accounts_unmanaged(
 
 
 def managing_org_user(*, account: Account) -> OrgUser | None:
-    """The row through which an org manages ``account`` (with its org), or ``None``."""
-    return OrgUser.objects.select_related("org").filter(account=account, is_managed=True).first()
+    """The row through which an org manages ``account`` (with its org and directory), or ``None``."""
+    return OrgUser.objects.select_related("org", "directory").filter(account=account, is_managed=True).first()
 
 
 def verified_domain(*, org: Organization, name: str) -> Domain | None:

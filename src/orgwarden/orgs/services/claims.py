@@ -236,11 +236,39 @@ def account_created_claim(account: Account, *, managed_by_caller: bool = False) 
         account_claim(org=domain.org, account=account, domain=domain, actor=Actor.system(), at_sign_up=True)
 
 
+def _idp_directory(org_user: OrgUser) -> Directory | None:
+    """The identity provider's directory ``org_user`` is in, which sends its profile, or ``None``."""
+    directory = org_user.directory
+    return directory if directory is not None and directory.kind == Directory.Kind.IDP else None
+
+
+def profile_change_refusal(account: Account) -> str | None:
+    """``accounts.hooks.profile_change_refusal``: an account in an identity provider's directory has
+    the name that IdP sends (SCIM, and every SAML sign-in), which would overwrite an edit of its own;
+    its admins see it read-only too (``orgs.services.users.user_profile_update``)."""
+    org_user = domain_selectors.managing_org_user(account=account)
+    directory = _idp_directory(org_user) if org_user is not None else None
+    if directory is None:
+        return None
+    return (
+        f"{org_user.org.name} manages your name and email through {directory.name}, its identity "
+        "provider: ask your admins to change them there."
+    )
+
+
 def email_change_refusal(account: Account, new_email: str) -> str | None:
-    """``accounts.hooks.email_change_refusal``: a managed account stays on its org's verified domains."""
+    """``accounts.hooks.email_change_refusal``: a managed account stays on its org's verified domains;
+    one in an identity provider's directory keeps the email that IdP sends (its SCIM record and SAML
+    sign-ins find the account by it)."""
     org_user = domain_selectors.managing_org_user(account=account)
     if org_user is None:
         return None
+    directory = _idp_directory(org_user)
+    if directory is not None:
+        return (
+            f"{org_user.org.name} manages your email through {directory.name}, its identity provider: "
+            "ask your admins to change it there."
+        )
     names = domain_selectors.verified_domain_names(org=org_user.org)
     if new_email.rsplit("@", 1)[-1] in names:
         return None
