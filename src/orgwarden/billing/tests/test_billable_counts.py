@@ -14,6 +14,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import AccountFactory
@@ -135,6 +137,22 @@ def _not_billable(org, billable: set[int]) -> list[int]:
     return [pk for pk in users if pk not in billable]
 
 
+def assert_definition(org) -> list:
+    """The billing numbers equal their definition; returns the not-billable rows."""
+    billable = set(selectors.billable_users(org=org).values_list("pk", flat=True))
+    expected_by_product = _by_product(org, billable)
+    expected_not_billable = _not_billable(org, billable)
+    assert selectors.billable_count(org=org) == len(billable)
+    assert list(selectors.billable_by_product(org=org).items()) == list(expected_by_product.items())
+    for limit in (500, 7):
+        rows = selectors.not_billable(org=org, limit=limit)
+        assert [row.account.pk for row in rows] == expected_not_billable[:limit]
+    summary = selectors.billable_summary(org=org)
+    assert summary.count == len(billable) and summary.by_product == expected_by_product
+    assert [row.account.pk for row in summary.not_billable] == expected_not_billable
+    return summary.not_billable
+
+
 @pytest.mark.parametrize("idp_default_billable", [True, False])
 @pytest.mark.parametrize("contractors_billable", [True, False])
 def test_billing_numbers_are_their_definition(world, idp_default_billable, contractors_billable):
@@ -142,17 +160,9 @@ def test_billing_numbers_are_their_definition(world, idp_default_billable, contr
     AuthenticationPolicy.objects.filter(pk=policies["idp default"].pk).update(billable=idp_default_billable)
     AuthenticationPolicy.objects.filter(pk=policies["contractors"].pk).update(billable=contractors_billable)
     billable = set(selectors.billable_users(org=org).values_list("pk", flat=True))
-    expected_by_product = _by_product(org, billable)
-    expected_not_billable = _not_billable(org, billable)
     assert 0 < len(billable) < OrgUser.objects.filter(org=org).count()  # both kinds in the world
-    assert any(expected_by_product.values()) and 0 in expected_by_product.values()
-
-    assert selectors.billable_count(org=org) == len(billable)
-    assert list(selectors.billable_by_product(org=org).items()) == list(expected_by_product.items())
-    for limit in (500, 7):
-        rows = selectors.not_billable(org=org, limit=limit)
-        assert [row.account.pk for row in rows] == expected_not_billable[:limit]
-    reasons = {row.reason for row in selectors.not_billable(org=org)}
+    assert 0 in _by_product(org, billable).values() and any(_by_product(org, billable).values())
+    reasons = {row.reason for row in assert_definition(org)}
     assert {
         "Deactivated",
         "No product access",
@@ -161,3 +171,36 @@ def test_billing_numbers_are_their_definition(world, idp_default_billable, contr
     } <= reasons
     if not (contractors_billable and idp_default_billable):
         assert "In a non-billable authentication policy" in reasons
+
+
+def _page_reads(org) -> list[str]:
+    """The statements of the not-billable list's page (the org's users by email)."""
+    with CaptureQueriesContext(connection) as ctx:
+        selectors.billable_summary(org=org)
+    return [q["sql"] for q in ctx.captured_queries if 'ORDER BY "orgs_orguser"."email"' in q["sql"]]
+
+
+def test_with_everyone_granted_the_page_reads_the_left_out_alone(world):
+    """When the pass finds every user of the org with a billed grant, the users not billable are
+    those it left out (deactivated, closed, non-billable policy): read from their short lists, not
+    by testing each of the org's users again; with nobody left out, nothing is read."""
+    org, _policies = world
+    everyone = Group.objects.create(org=org, name="everyone")
+    SiteAccess.objects.create(
+        site=ProductSite.objects.filter(org=org, product="trello").first(), group=everyone
+    )
+    GroupMember.objects.bulk_create(
+        [
+            GroupMember(group=everyone, account_id=pk)
+            for pk in OrgUser.objects.filter(org=org).values_list("account", flat=True)
+        ]
+    )
+    reasons = {row.reason for row in assert_definition(org)}
+    assert reasons == {"Deactivated", "In a non-billable authentication policy"}
+    (page,) = _page_reads(org)
+    assert "orgs_groupmember" not in page
+
+    Account.objects.exclude(status=Account.Status.ACTIVE).update(status=Account.Status.ACTIVE)
+    AuthenticationPolicy.objects.filter(org=org).update(billable=True)
+    assert assert_definition(org) == []
+    assert _page_reads(org) == []

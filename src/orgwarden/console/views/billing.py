@@ -26,7 +26,8 @@ class CalculatorForm(forms.Form):
 def billing(request: HttpRequest) -> HttpResponse:
     org, now = request.org, timezone.now()
     subscription = selectors.subscription_of(org=org)
-    count = selectors.billable_count(org=org)
+    billable = selectors.billable_summary(org=org)
+    count = billable.count
     calculator = CalculatorForm(request.GET if "users" in request.GET else None)
     what_if = (
         selectors.price_estimate(users=calculator.cleaned_data["users"]) if calculator.is_valid() else None
@@ -51,8 +52,8 @@ def billing(request: HttpRequest) -> HttpResponse:
             "has_verified_domain": selectors.has_verified_domain(org=org),
             "payment_required": settings.BILLING_PAYMENT_REQUIRED,
             "count": count,
-            "by_product": [(PRODUCTS[k].name, n) for k, n in selectors.billable_by_product(org=org).items()],
-            "not_billable": selectors.not_billable(org=org),
+            "by_product": [(PRODUCTS[k].name, n) for k, n in billable.by_product.items()],
+            "not_billable": billable.not_billable,
             "estimate": selectors.price_estimate(users=count),
             "calculator": calculator,
             "what_if": what_if,
