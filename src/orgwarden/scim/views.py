@@ -81,10 +81,16 @@ def _raw_body(request: HttpRequest) -> bytes:
     return raw
 
 
+def _not_json(constant: str) -> Any:
+    """``json.loads``'s ``parse_constant``: NaN, Infinity and -Infinity are Python's, not JSON's
+    (RFC 8259 §6). Read as floats they became titles such as "inf", and NaN reached JSON columns."""
+    raise ValueError(f"{constant} is not a JSON value.")
+
+
 def _body(request: HttpRequest) -> Any:
     raw = _raw_body(request)
     try:
-        data = json.loads(raw or b"null")
+        data = json.loads(raw or b"null", parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScimError("The request body is not valid JSON.", status=400, scim_type="invalidSyntax") from exc
     except RecursionError as exc:  # [[[[… deeper than the decoder's recursion limit

@@ -224,6 +224,14 @@ def test_a_group_body_over_djangos_form_limit_but_within_scims_is_read(scim, peo
         # Nested deeper than the JSON decoder's recursion limit (was a RecursionError, a 500).
         (b"[" * 100_000, 400, "invalidSyntax"),
         (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, 400, "invalidSyntax"),
+        # NaN and Infinity are not JSON, though Python's json reads them: a title became "inf",
+        # and a NaN in a phone number was a 500 on PostgreSQL.
+        (b'{"userName": "new@example.com", "title": Infinity}', 400, "invalidSyntax"),
+        (
+            b'{"userName": "new@example.com", "phoneNumbers": [{"value": "1", "type": NaN}]}',
+            400,
+            "invalidSyntax",
+        ),
         # Over SCIM's own 5 MB: refused before it is read (was Django's HTML "Bad request" page
         # over its 1 MB limit for forms).
         (json.dumps(user_body(title="x" * 6 * 1024 * 1024)).encode(), 413, "tooMany"),
