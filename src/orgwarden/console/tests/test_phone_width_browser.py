@@ -139,3 +139,65 @@ def test_on_a_phone_menu_reaches_every_account_settings_page(new_page, account):
         page.locator(".nav-menu").get_by_role("link", name=name, exact=True).click()
         page.wait_for_url(f"**{reverse(url_name)}")
     assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
+
+
+# Whether all of an element is drawn on the screen: within the viewport, and neither cut nor hidden
+# at its left and right ends (a pane that scrolls sideways clips what lies past its edge).
+DRAWN_WHOLE = """(e) => { const r = e.getBoundingClientRect(), y = r.top + Math.min(r.height / 2, 8);
+  const shows = (x) => { const hit = document.elementFromPoint(x, y); return !!hit && e.contains(hit); };
+  const onScreen = r.left >= 0 && r.right <= document.documentElement.clientWidth;
+  return onScreen && shows(r.left + 1) && shows(r.right - 1); }"""
+
+
+def test_confirmations_in_tables_are_readable_on_a_phone(new_page, org_admin):
+    """A confirmation opened in a table's row (merging a clashing synced group, removing an admin,
+    revoking an API key) sat in the table's sideways-scrolling pane on a phone, its text cut at the
+    pane's right edge. Opened, its text and its button are drawn whole on the screen."""
+    from orgwarden.billing.tests.factories import SubscriptionFactory
+    from orgwarden.orgs.models import Group
+    from orgwarden.orgs.tests.factories import OrgAdminFactory
+    from orgwarden.scim import services as scim_services
+    from orgwarden.scim.tests.conftest import verified_domain
+    from orgwarden.tokens import services as token_services
+
+    org = org_admin.org
+    verified_domain(org, "example.com")
+    SubscriptionFactory(org=org)
+    directory = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta").directory
+    Group.objects.create(org=org, name="Engineering")
+    scim_services.scim_group_create(directory=directory, data={"displayName": "engineering"})
+    OrgAdminFactory(org=org)
+    token_services.api_key_create(org=org, actor=org_admin.account, name="Nightly export")
+    page = new_page()
+    page.set_viewport_size(PHONE)
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    for path, opener, says, confirm in [
+        (
+            reverse("console:provisioning", args=[org.org_id, directory.directory_id]),
+            "Merge…",
+            "members are replaced by the identity provider's at once",
+            "Merge into Engineering",
+        ),
+        (
+            reverse("console:admins", args=[org.org_id]),
+            "Leave",
+            "You stop being an admin of",
+            f"Leave {org.name}",
+        ),
+        (
+            reverse("console:api_keys", args=[org.org_id]),
+            "Revoke",
+            "stop working at once",
+            "Revoke “Nightly export”",
+        ),
+    ]:
+        page.goto(path)
+        page.locator("details.confirm summary").filter(has_text=opener).click()
+        text = page.get_by_text(says)
+        button = page.get_by_role("button", name=confirm)
+        for drawn in (text, button):
+            expect(drawn).to_be_visible()
+            assert drawn.evaluate(DRAWN_WHOLE), (path, drawn)
+        assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0, path
