@@ -11,6 +11,9 @@ class ScimError(Exception):
         self.detail = detail
         self.status = status
         self.scim_type = scim_type
+        # Who a refused create was for (its userName or displayName), for the provisioning log:
+        # the line has no resource id to name it by.
+        self.subject = ""
 
 
 class ResourceNotFound(ScimError):

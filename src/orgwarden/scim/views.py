@@ -16,9 +16,10 @@ Real clients' quirks handled here: OneLogin's ``+`` for spaces (form decoding) a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -109,6 +110,18 @@ def _body(request: HttpRequest) -> Any:
     return data
 
 
+@contextlib.contextmanager
+def _naming(data: Any, key: str) -> Iterator[None]:
+    """A create refused inside says whom it was for (``ScimError.subject``): the body's ``key``."""
+    try:
+        yield
+    except ScimError as exc:
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, str):
+            exc.subject = " ".join(value.split())[:254]
+        raise
+
+
 def _base(request: HttpRequest, directory: Directory) -> str:
     return request.build_absolute_uri(f"/scim/directory/{directory.directory_id}")
 
@@ -152,12 +165,12 @@ def endpoint(resource: str) -> Callable:
                 operation = "list"
             resource_id = next(iter(ids.values()), "")
 
-            def log(status: int, error: str = "") -> None:
+            def log(status: int, error: str = "", created: str = "") -> None:
                 services.provisioning_log_record(
                     directory=directory,
                     method=request.method or "",
                     resource=resource,
-                    resource_id=resource_id,
+                    resource_id=created or resource_id,
                     operation=operation,
                     status=status,
                     error=error,
@@ -174,7 +187,8 @@ def endpoint(resource: str) -> Callable:
                     # write rolls back, and its log line is written after.
                     with transaction.atomic():
                         status, body, location, *note = handler(request, directory, query, **ids)
-                        log(status, *note)
+                        # A create's line names what it created, as the other writes' name theirs.
+                        log(status, *note, created=location.rsplit("/", 1)[-1] if status == 201 else "")
                 else:
                     status, body, location, *_ = handler(request, directory, query, **ids)
                     if logged:
@@ -185,7 +199,8 @@ def endpoint(resource: str) -> Callable:
             except ScimError as exc:
                 response = scim_error(exc.detail, exc.status, exc.scim_type)
                 if logged:
-                    log(exc.status, exc.detail)
+                    named = exc.subject and exc.subject not in exc.detail
+                    log(exc.status, f"{exc.subject}: {exc.detail}" if named else exc.detail)
             return response
 
         return view
@@ -278,7 +293,9 @@ def users(request: HttpRequest, directory: Directory, query: QueryDict):
     if request.method == "GET":
         return 200, _listing(request, directory, query, selectors.users_page, selectors.render_user), ""
     if request.method == "POST":
-        user = services.scim_user_create(directory=directory, data=_body(request))
+        data = _body(request)
+        with _naming(data, "userName"):
+            user = services.scim_user_create(directory=directory, data=data)
         body = selectors.render_user(selectors.with_relations(user), base)
         return 201, _select(body, query), body["meta"]["location"], user.log_note
     raise _not_allowed(request.method)
@@ -370,7 +387,9 @@ def groups(request: HttpRequest, directory: Directory, query: QueryDict):
     if request.method == "GET":
         return 200, _listing(request, directory, query, selectors.groups_page, selectors.render_group), ""
     if request.method == "POST":
-        group = services.scim_group_create(directory=directory, data=_body(request))
+        data = _body(request)
+        with _naming(data, "displayName"):
+            group = services.scim_group_create(directory=directory, data=data)
         body = selectors.render_group(group, base)
         return 201, _select(body, query), body["meta"]["location"]
     raise _not_allowed(request.method)

@@ -215,6 +215,31 @@ def test_a_relink_sent_twice_relinks_once_and_says_so(admin_client, org, directo
     assert AuditEvent.objects.filter(action="scim:user:relinked").count() == 1
 
 
+def test_the_log_names_what_each_create_made_or_whom_a_refused_one_was_for(
+    admin_client, org, org_admin, directory
+):
+    """A create's line shows the id it made; a refused create's error starts with the userName (or
+    the group's displayName) it was for, so an admin can tell whose provisioning failed."""
+    from orgwarden.scim.models import ProvisioningLog
+
+    key = services.scim_key_generate(org=org, actor=org_admin.account, directory_id=directory.directory_id)
+    scim = ScimClient(directory, key)
+    created = scim.post("/Users", user_body()).json()["id"]
+    assert scim.post("/Users", user_body("x@elsewhere.org")).status_code == 400
+    group = {"displayName": "Designers", "members": [{"value": "no-such-user"}]}
+    assert scim.post("/Groups", group).status_code == 400
+    assert scim.post("/Users", user_body()).status_code == 409  # its detail names the userName already
+    rows = list(ProvisioningLog.objects.filter(directory=directory).order_by("at", "pk"))
+    assert [(r.resource_id, r.error.split(":")[0]) for r in rows[:3]] == [
+        (created, ""),
+        ("", "x@elsewhere.org"),
+        ("", "Designers"),
+    ]
+    assert rows[3].error == "A user with userName ada@example.com already exists."
+    page = admin_client.get(_url(org, directory)).content.decode()
+    assert f'<code class="small">{created}</code>' in page and "x@elsewhere.org: " in page
+
+
 def test_every_unlinked_record_is_reachable_page_by_page(admin_client, org, directory):
     """A released domain can unlink thousands of records at once: the list pages through all of
     them by userName (it showed the first 200 and no more), and keeps the log's filter meanwhile."""
