@@ -266,7 +266,14 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/account.html",
-        {"form": form, "section": "profile", "profile_locked": hooks.refusal_of_profile_change(request.user)},
+        {
+            "form": form,
+            "section": "profile",
+            "profile_locked": hooks.refusal_of_profile_change(request.user),
+            # Closing is not offered to an account that may not close itself (a managed one, the
+            # only admin of an org): the page says why instead, as the close page would.
+            "close_refusal": hooks.refusal_of_close(request.user),
+        },
         status=400 if form.errors else 200,
     )
 

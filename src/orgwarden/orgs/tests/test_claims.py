@@ -241,6 +241,26 @@ def test_a_managed_account_cannot_close_itself(org, person):
     assert not events("account:closed")
 
 
+def test_a_managed_account_is_not_offered_to_close_itself(org, person):
+    """Its profile offered "Close account…", whose page then said to ask the admins: it now says so
+    in the card's place, in the close page's words. The close URL still refuses."""
+    client = Client()
+    client.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    body = client.get("/account/").content.decode()
+    assert 'href="/account/close"' not in body and "Close account…" not in body
+    assert f"{org.name} manages your account; ask its admins to delete it." in body
+    refused = client.post("/account/close", {"current_password": PASSWORD, "confirm": "on"})
+    assert refused.status_code == 400 and Account.objects.get(pk=person.pk).status == "active"
+    assert not events("account:closed")
+
+
+def test_an_unmanaged_account_is_offered_to_close_itself(account):
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    body = client.get("/account/").content.decode()
+    assert 'href="/account/close"' in body and "Close account…" in body
+
+
 def test_a_refused_close_with_an_empty_form_is_a_form_error(org, person):
     """An empty POST (``curl -X POST``) from an account that may not close used to be a 500: the
     form was left unbound, and adding the refusal to it raised."""
