@@ -61,7 +61,13 @@ def scim_error(detail: str, status: int, scim_type: str = "") -> HttpResponse:
 
 
 def _query(request: HttpRequest) -> QueryDict:
-    raw = request.META.get("QUERY_STRING", "").strip("?&")
+    # WSGI hands the query string over as Latin-1 text: read its bytes as UTF-8, as Django reads
+    # request.GET, or an unescaped "müller" became "mÃ¼ller". Bytes that are not UTF-8 stay as
+    # they came, as request.GET keeps them.
+    raw = request.META.get("QUERY_STRING", "")
+    with contextlib.suppress(UnicodeError):
+        raw = raw.encode("iso-8859-1").decode("utf-8")
+    raw = raw.strip("?&")
     return QueryDict(raw.replace("?", "&") if raw.count("?") and "filter" not in raw else raw)
 
 

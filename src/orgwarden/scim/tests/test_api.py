@@ -500,6 +500,17 @@ def test_an_email_change_racing_a_sign_up_of_the_new_email_leaves_the_record_unl
     assert Account.objects.get(email="countess@example.com").display_name == "Someone"
 
 
+def test_a_filter_sent_unescaped_in_utf_8_is_read_as_utf_8(org, scim):
+    """A client that does not percent-encode its query sends "müller" as its UTF-8 bytes. They were
+    read as Latin-1 ("mÃ¼ller"), so the lookup an IdP makes before each create found nobody."""
+    from orgwarden.scim.tests.conftest import verified_domain
+
+    verified_domain(org, "xn--mller-kva.de")
+    assert scim.post("/Users", user_body("anna@müller.de")).status_code == 201
+    found = scim.get("/Users", query='filter=userName eq "anna@müller.de"')
+    assert found.status_code == 200 and found.json()["totalResults"] == 1
+
+
 def test_a_user_on_an_internationalized_verified_domain_is_provisioned(org, scim):
     """müller.de is verified as xn--mller-kva.de (its DNS form); an IdP sends the address as people
     write it. Before, its domain was "not verified" (400) however the admin had verified it."""
