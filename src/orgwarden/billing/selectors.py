@@ -114,7 +114,8 @@ class Billable:
 
     count: int  # = billable_count
     by_product: dict[str, int]  # = billable_by_product
-    not_billable: list[NotBillable]  # = not_billable
+    not_billable: list[NotBillable]  # = not_billable: the first ``limit`` of them
+    not_billable_count: int = 0  # how many users are not billable, all of them
 
 
 def billable_summary(*, org: Organization, limit: int = 500) -> Billable:
@@ -146,7 +147,7 @@ def billable_summary(*, org: Organization, limit: int = 500) -> Billable:
     page = []
     if limit > 0 and (no_access or left_out):
         page = _not_billable_page(org, exclusions, limit, only_left_out=not no_access)
-    return Billable(count, by_product, page)
+    return Billable(count, by_product, page, no_access + left_out)
 
 
 def _billed_groups(org: Organization) -> dict[str, list[int]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from orgwarden.accounts.models import Account
 from orgwarden.audit.models import AuditEvent
 from orgwarden.billing.models import BillableSnapshot, Subscription
-from orgwarden.orgs.models import Domain
+from orgwarden.orgs.models import Domain, OrgUser
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +46,15 @@ def test_another_orgs_billing_is_404(admin_client, other_org_admin):
     org = other_org_admin.org
     assert admin_client.get(reverse("console:billing", args=[org.org_id])).status_code == 404
     assert admin_client.post(reverse("console:billing_trial_start", args=[org.org_id])).status_code == 404
+
+
+def test_the_not_billable_list_says_when_it_shows_only_the_first_500(admin_client, org):
+    """It lists the first 500 by email; with more it says how many there are, not a silent cut."""
+    accounts = Account.objects.bulk_create(
+        Account(email=f"p{i:04}@example.org", display_name=f"P {i}", password="!") for i in range(520)
+    )
+    OrgUser.objects.bulk_create(OrgUser(org=org, account=a, email=a.email) for a in accounts)
+    total = OrgUser.objects.filter(org=org).count()  # nobody has product access: nobody is billed
+    page = admin_client.get(f"/admin/o/{org.org_id}/billing/").content.decode()
+    assert f"Not billable ({total})" in page and f"The first 500 of {total}, by email." in page
+    assert page.count("@example.org</td>") == 500

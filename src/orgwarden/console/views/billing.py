@@ -54,6 +54,7 @@ def billing(request: HttpRequest) -> HttpResponse:
             "count": count,
             "by_product": [(PRODUCTS[k].name, n) for k, n in billable.by_product.items()],
             "not_billable": billable.not_billable,
+            "not_billable_count": billable.not_billable_count,
             "estimate": selectors.price_estimate(users=count),
             "calculator": calculator,
             "what_if": what_if,
