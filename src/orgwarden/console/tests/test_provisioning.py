@@ -254,7 +254,7 @@ def test_every_unlinked_record_is_reachable_page_by_page(admin_client, org, dire
         assert 'name="operation"' in page and '<option value="create" selected>' in page
         section = page.split('id="unlinked"', 1)[1].split('id="log"', 1)[0]
         seen += re.findall(r"<tr><td>(user\d+@example\.com)</td>", section)
-        following = re.search(r'href="([^"]*unlinked_after=[^"]*)" rel="next"', section)
+        following = re.search(r'href="([^"]*after=[^"]*)" rel="next"', section)
         url = _url(org, directory) + following.group(1).replace("&amp;", "&") if following else None
     assert seen == names and pages == 5
     assert "← First page" in section and "No account" in section

@@ -41,7 +41,7 @@ def _page(
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         page = 1
-    unlinked_after = request.GET.get("unlinked_after", "")[:254].replace("\x00", "")
+    unlinked_after = request.GET.get("after", "")[:254].replace("\x00", "")  # the page's one keyset list
     rows, more = selectors.log_page(directory=directory, operation=operation, result=result, page=page)
     connection = getattr(directory, "saml_connection", None)
     context = {
