@@ -389,7 +389,7 @@ def test_products_groups_and_invitation_journey_in_a_browser(new_page):
     browser.sign_in(ann, "ann@acme.test", "correct horse battery staple")
     ann.goto(f"/admin/o/{role.org.org_id}/")
 
-    ann.get_by_role("link", name="Product sites").click()
+    ann.get_by_role("navigation", name="Organization").get_by_role("link", name="Product sites").click()
     ann.get_by_label("Product").select_option("confluence")
     ann.get_by_label("Site name").fill("Acme Wiki")
     ann.get_by_label("Site address").fill("https://wiki.acme.test")
@@ -401,7 +401,7 @@ def test_products_groups_and_invitation_journey_in_a_browser(new_page):
     ann.get_by_role("button", name="Create group").click()
     expect(ann.get_by_role("heading", name="Writers")).to_be_visible()
 
-    ann.get_by_role("link", name="Product sites").click()
+    ann.get_by_role("navigation", name="Organization").get_by_role("link", name="Product sites").click()
     ann.get_by_role("link", name="Acme Wiki").click()
     ann.get_by_label("Group", exact=True).select_option(label="Writers")
     ann.get_by_label("Role").first.select_option("user")
