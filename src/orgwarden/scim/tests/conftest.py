@@ -94,3 +94,17 @@ def user_body(user_name: str = "ada@example.com", **extra: Any) -> dict:
 
 def patch_body(*operations: dict) -> dict:
     return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
+
+
+def fill(value: Any, ids: dict[str, str]) -> Any:
+    """``value`` (a request body, a path) with each ``{name}`` replaced by ``ids[name]``: the ids a
+    test only knows once the resources it names exist."""
+    if isinstance(value, str):
+        for name, replacement in ids.items():
+            value = value.replace("{" + name + "}", replacement)
+        return value
+    if isinstance(value, list):
+        return [fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {fill(k, ids): fill(v, ids) for k, v in value.items()}
+    return value

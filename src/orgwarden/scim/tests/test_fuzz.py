@@ -46,7 +46,7 @@ from orgwarden.scim import selectors, services
 from orgwarden.scim.models import ScimEmail, ScimGroup, ScimGroupMember, ScimUser
 from orgwarden.scim.processors.resources import ERROR_SCHEMA
 from orgwarden.scim.tests import strategies
-from orgwarden.scim.tests.conftest import ScimClient, user_body, verified_domain
+from orgwarden.scim.tests.conftest import ScimClient, fill, user_body, verified_domain
 from orgwarden.scim.tests.strategies import GROUP_URN
 from orgwarden.sso import services as sso_services
 
@@ -113,19 +113,6 @@ def world(org, org_admin, directory, scim) -> dict[str, Any]:
         "directory": directory.directory_id,
     }
     return {"scim": scim, "directory": directory, "ids": ids}
-
-
-def fill(value: Any, ids: dict[str, str]) -> Any:
-    """``value`` with each ``{name}`` replaced by the world's id of that name."""
-    if isinstance(value, str):
-        for name, replacement in ids.items():
-            value = value.replace("{" + name + "}", replacement)
-        return value
-    if isinstance(value, list):
-        return [fill(v, ids) for v in value]
-    if isinstance(value, dict):
-        return {fill(k, ids): fill(v, ids) for k, v in value.items()}
-    return value
 
 
 @contextmanager

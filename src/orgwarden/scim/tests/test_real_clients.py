@@ -17,21 +17,10 @@ import pytest
 from orgwarden.accounts.models import Account
 from orgwarden.orgs.models import GroupMember
 from orgwarden.scim.models import ScimGroup
+from orgwarden.scim.tests.conftest import fill
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FILES = sorted(p.name for p in FIXTURES.glob("*.json"))
-
-
-def _fill(value: Any, saved: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for key, replacement in saved.items():
-            value = value.replace("{" + key + "}", replacement)
-        return value
-    if isinstance(value, list):
-        return [_fill(v, saved) for v in value]
-    if isinstance(value, dict):
-        return {_fill(k, saved): _fill(v, saved) for k, v in value.items()}
-    return value
 
 
 def _lookup(data: dict, key: str) -> Any:
@@ -57,9 +46,9 @@ def test_real_client_fixture(scim, name):
     for step in fixture["steps"]:
         response = scim.call(
             step["method"],
-            _fill(step["path"], saved),
-            _fill(step.get("body"), saved),
-            query=_fill(step.get("query", ""), saved),
+            fill(step["path"], saved),
+            fill(step.get("body"), saved),
+            query=fill(step.get("query", ""), saved),
         )
         assert response.status_code == step["status"], (step["name"], response.content)
         data = response.json() if response.content else {}
