@@ -17,7 +17,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.audit.services import Actor
 from orgwarden.orgs.models import Directory, Domain, OrgAdmin, OrgUser
 from orgwarden.orgs.services.access import user_remove
-from orgwarden.orgs.services.claims import account_claim, org_user_ensure
+from orgwarden.orgs.services.claims import account_claim, account_release, org_user_ensure
 from orgwarden.orgs.services.users import deletions_run, user_deletion_schedule
 from orgwarden.testing import browser
 
@@ -314,9 +314,6 @@ def test_bulk_refuses_bad_input(admin_client, org, other_org_admin):
     url = base(org) + "users/bulk"
     assert admin_client.post(url, {"action": "deactivate"}).status_code == 400  # nothing selected
     assert admin_client.post(url, {"action": "explode", "account_id": [person.account_id]}).status_code == 400
-    mixed = {"action": "deactivate", "account_id": [person.account_id, guest.account_id], "confirm": "1"}
-    response = admin_client.post(url, mixed)
-    assert response.status_code == 400 and "not managed" in response.content.decode()
     theirs = managed(other_org_admin.org)  # no 404 page, and nothing done (see the stale selections)
     assert (
         admin_client.post(url, {"action": "deactivate", "account_id": [theirs.account_id]}).status_code == 200
@@ -382,6 +379,54 @@ def test_bulk_acts_on_those_left_and_says_which_were_gone(admin_client, org, org
     assert Account.objects.get(pk=theirs.pk).status == "active"
     new = AuditEvent.objects.exclude(id__in=before)
     assert list(new.values_list("action", "targets__0__id")) == [("org:account:deactivated", keep.account_id)]
+
+
+@pytest.mark.parametrize("action", ["deactivate", "sessions_end"])
+def test_bulk_passes_over_a_user_released_meanwhile_and_the_admin_themselves(
+    admin_client, org, org_admin, action
+):
+    """A domain removed (or unverified) after the list was shown releases its accounts: one such
+    checked user, or the admin's own row from "select all", made the whole action a 400 "not
+    managed" / "can't … your own account" and nothing was done for the others."""
+    keep = managed(org, email="kim@acme.test", display_name="Kim Keep")
+    signed_in(keep)
+    loose = managed(org, email="lou@acme.test", display_name="Lou Loose")
+    signed_in(loose)
+    account_claim(org=org, account=org_admin.account, domain=None, actor=Actor.system("test"))
+    account_release(org=org, account=loose, actor=Actor.system("test"), reason="domain_removed")
+    before = set(AuditEvent.objects.values_list("id", flat=True))
+    ids = [keep.account_id, loose.account_id, org_admin.account.account_id]
+    form = {"action": action, "account_id": ids}
+
+    confirm = admin_client.post(base(org) + "users/bulk", form)
+    assert confirm.status_code == 200
+    page = notes_of(confirm)
+    assert "Left out:" in page and f"No longer managed by {org.name}: Lou Loose (lou@acme.test)." in page
+    assert "Your own account: you can't" in page
+    assert confirm.content.decode().count('name="account_id"') == 1
+
+    done = admin_client.post(base(org) + "users/bulk", {**form, "confirm": "1"})
+    assert done.status_code == 302
+    page = notes_of(admin_client.get(done["Location"]))
+    assert f"No longer managed by {org.name}: Lou Loose (lou@acme.test)." in page
+    new = AuditEvent.objects.exclude(id__in=before).values_list("action", "targets__0__id")
+    if action == "deactivate":
+        assert "1 user(s) deactivated." in page
+        assert list(new) == [("org:account:deactivated", keep.account_id)]
+    else:
+        assert "1 session(s) ended." in page
+        assert list(new) == [("account:sessions:ended_all", keep.account_id)]
+    assert Account.objects.get(pk=loose.pk).status == "active"
+    assert Session.objects.filter(account=loose).exists()
+    assert Account.objects.get(pk=org_admin.account.pk).status == "active"
+
+    only_them = {"action": action, "account_id": [loose.account_id, org_admin.account.account_id]}
+    confirm = admin_client.post(base(org) + "users/bulk", only_them)
+    assert "No one left to" in notes_of(confirm) and "can be" in notes_of(confirm)
+    done = admin_client.post(base(org) + "users/bulk", {**only_them, "confirm": "1"})
+    page = notes_of(admin_client.get(done["Location"]))
+    assert "Nothing changed: none of the selected users can be" in page
+    assert AuditEvent.objects.exclude(id__in=before).count() == 1
 
 
 @pytest.mark.parametrize("action", ["deactivate", "sessions_end"])

@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from orgwarden import humanize
 from orgwarden.audit import selectors as audit_selectors
 from orgwarden.console.views.base import back_in_org, org_admin_view
 from orgwarden.idn import idn_unicode
@@ -192,12 +193,10 @@ def _users_list(request: HttpRequest, *, nav_active: str, default_kind: str = ""
                     # The bulk bar acts on the checked rows: none to check, no bar.
                     "selectable": any(row.is_managed for row in page.rows),
                     "filtered": bool(filters),
-                    "paged": bool(form.cleaned_data["after"]),
-                    "next_link": "?" + _filter_query(request, after=page.next_cursor)
-                    if page.next_cursor
-                    else "",
+                    # The shared pager keeps the filters: it rewrites only ``after``.
+                    "after": form.cleaned_data["after"],
+                    "next_after": page.next_cursor,
                     "back": request.get_full_path(),
-                    "first_query": filters,
                 }
             )
     return render(request, "console/users/list.html", context, status=400 if form.errors else 200)
@@ -215,6 +214,7 @@ def managed_accounts(request: HttpRequest) -> HttpResponse:
     return _users_list(request, nav_active="managed-accounts", default_kind="managed")
 
 
+_DONE = {"deactivate": "deactivated", "sessions_end": "signed out"}
 GONE_NAMED_MAX = 10  # a note names this many people, then counts the rest
 
 
@@ -261,14 +261,36 @@ def _gone_notes(request: HttpRequest, gone_ids: list[str]) -> list[str]:
     return notes
 
 
+def _selection(request: HttpRequest, ids: list[str], action: str) -> tuple[list, list[str], bool]:
+    """The rows of ``ids`` that ``action`` can act on — managed users of the org other than the admin
+    — and notes on the others: gone (``_gone_notes``), no longer managed (released when their
+    domain was removed or unverified, or their claim undone, since the list was shown), or the
+    admin's own account, which the services refuse. The last value says whether any of ``ids`` is
+    still a user of the org."""
+    rows = user_selectors.users_by_ids(org=request.org, account_ids=ids)
+    found = {row.account_id for row in rows}
+    notes = _gone_notes(request, [i for i in ids if i not in found])
+    released = [row for row in rows if not row.is_managed]
+    if released:
+        named = _names([{"name": row.name, "email": row.email} for row in released])
+        notes.append(f"No longer managed by {request.org.name}: {named}.")
+    own = request.user.account_id
+    if any(row.account_id == own and row.is_managed for row in rows):
+        what = "deactivate" if action == "deactivate" else "sign out"
+        notes.append(f"Your own account: you can't {what} it here.")
+    return [row for row in rows if row.is_managed and row.account_id != own], notes, bool(rows)
+
+
 @org_admin_view
 @require_POST
 def users_bulk(request: HttpRequest) -> HttpResponse:
     """The list's bulk form: first the confirm page, then (``confirm``) the action.
 
-    The selection may have gone stale (another admin, a second tab, the deletion job): both steps
-    act on those selected who are still users of the org, and say what became of the others
-    (``_gone_notes``). If none is left, nothing is changed and the page says so.
+    The selection may have gone stale (another admin, a second tab, the deletion job, a domain
+    released): both steps act on those selected who are still managed users of the org, and say what
+    became of the others (``_selection``). The admin's own account is passed over the same way, so
+    "select all" on a page that lists them still works. If none is left, nothing is changed and the
+    page says so.
     """
     org = request.org
     form = BulkForm(request.POST)
@@ -278,42 +300,44 @@ def users_bulk(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "console/users/bulk_confirm.html", context, status=400)
     action, ids = form.cleaned_data["action"], list(dict.fromkeys(form.account_ids))
+    rows, notes, any_user = _selection(request, ids, action)
     if not form.cleaned_data["confirm"]:
-        rows = user_selectors.users_by_ids(org=org, account_ids=ids)
-        still = {row.account_id for row in rows}
-        gone = _gone_notes(request, [i for i in ids if i not in still])
-        context.update({"rows": rows, "action": action, "gone": gone})
+        context.update({"rows": rows, "action": action, "gone": notes, "any_user": any_user})
         return render(request, "console/users/bulk_confirm.html", context)
+    targets = [row.account_id for row in rows]
     try:
-        if action == "deactivate":
+        if not targets:
+            count = 0
+        elif action == "deactivate":
             count = user_services.users_deactivate(
                 org=org,
                 actor=request.user,
-                account_ids=ids,
+                account_ids=targets,
                 message=form.cleaned_data["message"],
                 skip_gone=True,
             )
-            done = f"{count} user(s) deactivated."
         else:
             count = user_services.users_sessions_end(
-                org=org, actor=request.user, account_ids=ids, skip_gone=True
+                org=org, actor=request.user, account_ids=targets, skip_gone=True
             )
-            done = f"{count} session(s) ended."
     except NotFound as exc:  # the admin is no longer an admin of the org
         raise Http404() from exc
     except OrgsError as exc:
         form.add_error(None, exc.message)
         context.update({"rows": [], "action": action})
         return render(request, "console/users/bulk_confirm.html", context, status=400)
-    still = {row.account_id for row in user_selectors.users_by_ids(org=org, account_ids=ids)}
-    gone = _gone_notes(request, [i for i in ids if i not in still])
-    if gone and not still:
+    if not targets:
         messages.info(
-            request, f"Nothing changed: none of the selected users is a user of {org.name} any more."
+            request,
+            f"Nothing changed: none of the selected users can be {_DONE[action]} here."
+            if any_user
+            else f"Nothing changed: none of the selected users is a user of {org.name} any more.",
         )
+    elif action == "deactivate":
+        messages.success(request, f"{count} user(s) deactivated.")
     else:
-        messages.success(request, done)
-    for note in gone:
+        messages.success(request, f"{count} session(s) ended.")
+    for note in notes:
         messages.info(request, note)
     return redirect(back)
 
@@ -446,7 +470,8 @@ def user_deletion_schedule(request: HttpRequest, account_id: str) -> HttpRespons
             org=request.org, actor=request.user, account_id=account_id
         )
         return (
-            f"Deletion scheduled for {org_user.deletion_scheduled_for:%d %B %Y}. The account is deactivated."
+            f"Deletion scheduled for {humanize.moment_in_full(org_user.deletion_scheduled_for)}. "
+            "The account is deactivated."
         )
 
     return _confirm_page(request, account_id, "deletion_schedule", act)

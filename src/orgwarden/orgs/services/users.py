@@ -30,6 +30,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from orgwarden import humanize
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.models import Account, RecoveryCode, Session, SignInLink, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
@@ -414,8 +415,8 @@ def user_sessions_end(*, org: Organization, actor: OrgActor, account_id: str) ->
 
 
 def _org_users_bulk(*, org: Organization, account_ids: Iterable[str], skip_gone: bool) -> list[OrgUser]:
-    """The locked, managed user rows of ``account_ids``, in the order given: all or ``NotFound``,
-    or with ``skip_gone`` those that are users of ``org`` (none, maybe)."""
+    """The locked, managed user rows of ``account_ids``, in the order given: all or ``NotFound`` /
+    ``NotManaged``, or with ``skip_gone`` those that are managed users of ``org`` (none, maybe)."""
     if isinstance(account_ids, str) or not isinstance(account_ids, Iterable):
         raise InvalidInput("Give a list of account ids.")
     ids = list(dict.fromkeys(i if isinstance(i, str) else "" for i in account_ids))  # "" is no one's
@@ -433,6 +434,8 @@ def _org_users_bulk(*, org: Organization, account_ids: Iterable[str], skip_gone:
     if len(rows) != len(ids) and not skip_gone:
         raise NotFound()
     ordered = [rows[i] for i in ids if i in rows]
+    if skip_gone:  # released since the selection was made: as gone, for these actions
+        return [row for row in ordered if row.is_managed]
     if any(not row.is_managed for row in ordered):
         raise NotManaged()
     return ordered
@@ -446,8 +449,9 @@ def users_deactivate(
     (already deactivated ones are left as they are). One event per account.
 
     Raises ``NotFound`` (any id not a user of ``org``), ``NotManaged`` or ``InvalidInput``. With
-    ``skip_gone`` an id that is not (or no longer) a user of ``org`` is passed over instead: a
-    selection made in the console may have gone stale (another admin, a second tab).
+    ``skip_gone`` an id that is not (or no longer) a managed user of ``org`` is passed over instead: a
+    selection made in the console may have gone stale (another admin, a second tab, a released
+    domain).
     """
     who = org_actor(org=org, actor=actor)
     message = _clean_message(message)
@@ -485,7 +489,7 @@ def deactivation_notice(account: Account) -> str | None:
         return None
     parts = [f"{org_user.org.name} deactivated your account."]
     if org_user.deletion_scheduled_for is not None:
-        parts.append(f"It will be deleted on {org_user.deletion_scheduled_for:%d %B %Y} (UTC).")
+        parts.append(f"It will be deleted on {humanize.moment_in_full(org_user.deletion_scheduled_for)}.")
     if org_user.deactivation_message:
         parts.append(org_user.deactivation_message)
     return " ".join(parts)

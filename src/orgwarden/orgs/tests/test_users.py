@@ -506,10 +506,9 @@ def test_bulk_deactivate_is_all_or_nothing(admin, org, other_org_admin, bad):
     assert not no_change_events()
 
 
-def test_bulk_skip_gone_passes_over_ids_that_are_not_users_and_refuses_the_rest_as_before(
-    admin, org, other_org_admin
-):
-    """The console's stale selection: ids gone meanwhile (or never the org's) are passed over."""
+def test_bulk_skip_gone_passes_over_ids_that_are_not_managed_users(admin, org, other_org_admin):
+    """The console's stale selection: ids gone or released meanwhile (or never the org's) are
+    passed over; without ``skip_gone`` an unmanaged user refuses the whole selection."""
     people = [managed(org) for _ in range(2)]
     for p in people:
         session_for(p)
@@ -522,10 +521,16 @@ def test_bulk_skip_gone_passes_over_ids_that_are_not_users_and_refuses_the_rest_
     assert Account.objects.get(pk=theirs.pk).status == "active" and Session.objects.filter(account=theirs)
     assert [e.targets[0]["id"] for e in events("org:account:deactivated")] == [p.account_id for p in people]
     assert not events("account:sessions:ended_all")
+    guest, fresh = external(org), managed(org)
+    session_for(guest)
+    session_for(fresh)
+    mixed = [fresh.account_id, guest.account_id]
     with pytest.raises(NotManaged):
-        services.users_sessions_end(
-            org=org, actor=admin, account_ids=[people[0].account_id, external(org).account_id], skip_gone=True
-        )
+        services.users_sessions_end(org=org, actor=admin, account_ids=mixed)
+    assert not events("account:sessions:ended_all")
+    assert services.users_sessions_end(org=org, actor=admin, account_ids=mixed, skip_gone=True) == 1
+    assert [e.targets[0]["id"] for e in events("account:sessions:ended_all")] == [fresh.account_id]
+    assert Session.objects.filter(account=guest).exists()
 
 
 def test_bulk_limits(admin, org):
