@@ -29,3 +29,11 @@ class Uniqueness(ScimError):
 class InvalidValue(ScimError):
     def __init__(self, detail: str) -> None:
         super().__init__(detail, status=400, scim_type="invalidValue")
+
+
+class KeyReplaced(ScimError):
+    """The directory's SCIM key is not the one the admin chose to replace: a confirmation page
+    left open while the key was regenerated, a click sent twice, a second tab."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, status=409)

@@ -56,7 +56,7 @@ from orgwarden.orgs.services.claims import account_claim
 from orgwarden.orgs.services.users import _deactivate, _reactivate
 from orgwarden.policies.selectors import is_break_glass
 from orgwarden.scim import rows
-from orgwarden.scim.exceptions import InvalidValue, ResourceNotFound, ScimError, Uniqueness
+from orgwarden.scim.exceptions import InvalidValue, KeyReplaced, ResourceNotFound, ScimError, Uniqueness
 from orgwarden.scim.models import ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
 from orgwarden.scim.processors.patch import PatchProcessor
 from orgwarden.scim.processors.resources import (
@@ -93,10 +93,14 @@ def _resource_error(exc: ResourceError) -> ScimError:
 
 
 @transaction.atomic
-def scim_key_generate(*, org: Any, actor: OrgActor, directory_id: str) -> str:
+def scim_key_generate(*, org: Any, actor: OrgActor, directory_id: str, replaces: str | None = None) -> str:
     """Make (or replace) the SCIM key of ``org``'s IdP directory; returns the key, shown once.
 
-    The old key stops working at once. Raises ``NotFound`` for a directory not of ``org`` or local.
+    The old key stops working at once. ``replaces`` is the prefix of the key the caller means to
+    replace ("" for none, the first key); given, a directory whose key is another (or none) is
+    refused with ``KeyReplaced`` and keeps it — so a confirmation sent twice, or from a stale
+    page, cannot replace the key just shown. Checked under the directory's row lock.
+    Raises ``NotFound`` for a directory not of ``org`` or local.
     """
     who = org_actor(org=org, actor=actor)
     directory = (
@@ -106,6 +110,15 @@ def scim_key_generate(*, org: Any, actor: OrgActor, directory_id: str) -> str:
     )
     if directory is None:
         raise NotFound()
+    if replaces is not None:
+        current = ScimKey.objects.filter(directory=directory).values_list("prefix", flat=True).first()
+        if (current or "") != replaces:
+            raise KeyReplaced(
+                f"{directory.name}'s key changed since that page was shown (it now begins {current}…): "
+                "nothing changed."
+                if current
+                else f"{directory.name} has no key any more: nothing changed."
+            )
     value = new_secret(KEY_PREFIX)  # 256 bits
     replaced = ScimKey.objects.filter(directory=directory).delete()[0] > 0
     ScimKey.objects.create(directory=directory, key_hash=secret_hash(value), prefix=value[:10])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
 from django.test import Client
 
+from orgwarden.audit.models import AuditEvent
 from orgwarden.billing.tests.factories import SubscriptionFactory
 from orgwarden.orgs.models import Group
 from orgwarden.scim import services
@@ -46,6 +48,98 @@ def test_generate_key_shows_it_once_and_it_works(admin_client, org, directory):
     assert scim.post("/Users", user_body()).status_code == 201
     page = admin_client.get(_url(org, directory))
     assert b"1 active" in page.content and b"create" in page.content
+
+
+def _key_of(response) -> str:
+    return re.search(rb'id="scim-key"[^>]*>([^<]+)<', response.content).group(1).decode()
+
+
+def _generated(org, org_admin, directory) -> str:
+    return services.scim_key_generate(org=org, actor=org_admin.account, directory_id=directory.directory_id)
+
+
+def test_regenerating_the_key_asks_first_and_the_question_changes_nothing(
+    admin_client, org, org_admin, directory
+):
+    """Regenerating stops the IdP's provisioning until the new key is in it: the page offers a link
+    to a confirmation that says so, naming the directory and the key; opening it changes nothing."""
+    key = _generated(org, org_admin, directory)
+    assert ScimClient(directory, key).post("/Users", user_body()).status_code == 201  # in use
+    row = ScimKey.objects.get(directory=directory)
+    page = admin_client.get(_url(org, directory)).content.decode()
+    assert f'href="{_url(org, directory, "key")}">Regenerate API key…</a>' in page
+    assert "Generate API key</button>" not in page  # no one-click regeneration left on the page
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(_url(org, directory, "key"))
+    text = html.unescape(confirm.content.decode())
+    assert confirm.status_code == 200
+    assert "Regenerate the SCIM key of Entra?" in text
+    assert f"The current key ({key[:10]}…) stops working at once: Entra's user provisioning fails" in text
+    assert "until someone pastes the new key into Microsoft Entra ID" in text
+    assert "Entra last provisioned a change just now." in text
+    assert "The new key is shown once, on the next page" in text
+    assert f'<input type="hidden" name="replaces" value="{key[:10]}">' in text
+    assert 'class="button-danger">Regenerate API key</button>' in text
+    assert ScimKey.objects.get(directory=directory) == row and row.key_hash == ScimKey.objects.get().key_hash
+    assert AuditEvent.objects.count() == events
+    assert ScimClient(directory, key).get("/Users").status_code == 200  # the IdP still provisions
+
+
+def test_the_confirmations_button_regenerates_shows_the_key_once_and_records_it(
+    admin_client, org, org_admin, directory
+):
+    """What the confirmation's form sends (its CSRF token and the key it replaces) regenerates."""
+    old = _generated(org, org_admin, directory)
+    form = admin_client.get(_url(org, directory, "key")).content.decode()
+    sent = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+    assert sent["replaces"] == old[:10] and "csrfmiddlewaretoken" in sent
+    no_token = Client(enforce_csrf_checks=True)
+    no_token.force_login(org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    assert no_token.post(_url(org, directory, "key"), {"replaces": old[:10]}).status_code == 403
+
+    response = admin_client.post(_url(org, directory, "key"), sent)
+    new = _key_of(response)
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert new != old and b"Copy this API key now." in response.content
+    assert ScimClient(directory, old).get("/Users").status_code == 401
+    assert ScimClient(directory, new).get("/Users").status_code == 200
+    event = AuditEvent.objects.filter(action="scim:key:generated").last()
+    assert event.details == {"replaced": True} and event.actor_id == org_admin.account.account_id
+    assert new.encode() not in admin_client.get(_url(org, directory)).content
+
+
+@pytest.mark.parametrize("replaces", ["old", "", None, "scim_zzzzz"])
+def test_a_stale_or_repeated_regeneration_keeps_the_key_just_shown(
+    admin_client, org, org_admin, directory, replaces
+):
+    """The confirmation sent twice, the page that showed the new key reloaded (its POST again), a
+    second tab, or a direct POST without the confirmation: refused with a message, nothing changes."""
+    old = _generated(org, org_admin, directory)
+    current = _key_of(admin_client.post(_url(org, directory, "key"), {"replaces": old[:10]}))
+    events = AuditEvent.objects.count()
+    data = {} if replaces is None else {"replaces": old[:10] if replaces == "old" else replaces}
+    again = admin_client.post(_url(org, directory, "key"), data, follow=True)
+    assert again.redirect_chain == [(_url(org, directory), 302)]
+    assert (
+        f"Entra's key changed since that page was shown (it now begins {current[:10]}…): nothing changed."
+        in html.unescape(again.content.decode())
+    )
+    assert ScimClient(directory, current).get("/Users").status_code == 200
+    assert AuditEvent.objects.count() == events
+
+
+def test_the_first_key_needs_no_confirmation(admin_client, org, directory):
+    """Nothing provisions without a key, so the first one breaks nothing: "Generate API key" posts
+    at once. The confirmation's URL, opened without a key, goes back to the page."""
+    page = admin_client.get(_url(org, directory)).content.decode()
+    assert '<input type="hidden" name="replaces" value="">' in page
+    response = admin_client.get(_url(org, directory, "key"))
+    assert response.status_code == 302 and response["Location"] == _url(org, directory)
+    assert (
+        not ScimKey.objects.exists() and not AuditEvent.objects.filter(action="scim:key:generated").exists()
+    )
+    assert _key_of(admin_client.post(_url(org, directory, "key"), {"replaces": ""})).startswith("scim_")
 
 
 @pytest.mark.parametrize(
@@ -91,12 +185,9 @@ def test_another_orgs_directory_is_404(org, directory, other_org_admin):
         client.get(f"/admin/o/{other.org_id}/directories/{directory.directory_id}/provisioning/").status_code
         == 404
     )
-    assert (
-        client.post(
-            f"/admin/o/{other.org_id}/directories/{directory.directory_id}/provisioning/key"
-        ).status_code
-        == 404
-    )
+    key_url = f"/admin/o/{other.org_id}/directories/{directory.directory_id}/provisioning/key"
+    assert client.post(key_url).status_code == 404
+    assert client.get(key_url).status_code == 404  # its confirmation too
     assert not ScimKey.objects.exists()
 
 

@@ -12,7 +12,7 @@ from orgwarden.orgs.models import Group, GroupMember, OrgUser
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 from orgwarden.policies.selectors import policy_for
 from orgwarden.scim import selectors, services
-from orgwarden.scim.exceptions import ScimError
+from orgwarden.scim.exceptions import KeyReplaced, ScimError
 from orgwarden.scim.models import ScimGroup, ScimKey, ScimUser
 from orgwarden.scim.tests.conftest import patch_body, user_body, verified_domain
 
@@ -31,6 +31,20 @@ def test_key_is_shown_once_stored_hashed_and_regenerating_invalidates(org, org_a
     assert selectors.directory_for_key(directory_id=directory.directory_id, key=second) == directory
     event = _events("scim:key:generated").last()
     assert event.actor_id == org_admin.account.account_id and event.details == {"replaced": True}
+
+
+def test_key_replaces_only_the_key_it_names(org, org_admin, directory):
+    """A confirmation names the key it replaces: sent twice, or from a page older than the key,
+    it is refused and the key just shown keeps working — no change, no event."""
+    admin, directory_id = org_admin.account, directory.directory_id
+    first = services.scim_key_generate(org=org, actor=admin, directory_id=directory_id, replaces="")
+    with pytest.raises(KeyReplaced, match="nothing changed"):  # "Generate" sent twice
+        services.scim_key_generate(org=org, actor=admin, directory_id=directory_id, replaces="")
+    second = services.scim_key_generate(org=org, actor=admin, directory_id=directory_id, replaces=first[:10])
+    with pytest.raises(KeyReplaced, match=f"it now begins {second[:10]}"):  # the confirmation sent twice
+        services.scim_key_generate(org=org, actor=admin, directory_id=directory_id, replaces=first[:10])
+    assert selectors.directory_for_key(directory_id=directory_id, key=second) == directory
+    assert _events("scim:key:generated").count() == 2
 
 
 def test_key_of_another_org_or_local_directory_is_not_found(org, directory, other_org_admin):

@@ -1,0 +1,54 @@
+"""Actions that break something live ask first, in a real browser, on a laptop and on a phone: the
+first click opens a confirmation page saying what will happen; only its own button does it.
+
+Regenerating a directory's SCIM key stops the IdP's provisioning until the new key is pasted into
+it, and revoking a group's product access takes the product away from everyone who has it only
+through that group: both used to happen at the first click.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.scim import selectors as scim_selectors
+from orgwarden.scim import services as scim_services
+from orgwarden.scim.models import ScimKey
+from orgwarden.sso import services as sso_services
+from orgwarden.testing import browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDER_THAN_SCREEN = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def _signed_in(new_page, org_admin, width: int):
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    return page
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_regenerating_a_scim_key_asks_first(new_page, org_admin, width):
+    org, admin = org_admin.org, org_admin.account
+    directory = sso_services.idp_add(org=org, actor=admin, vendor="okta", name="Okta (employees)").directory
+    old = scim_services.scim_key_generate(org=org, actor=admin, directory_id=directory.directory_id)
+    page = _signed_in(new_page, org_admin, width)
+    page.goto(reverse("console:provisioning", args=[org.org_id, directory.directory_id]))
+
+    page.get_by_role("link", name="Regenerate API key…").click()
+    expect(page.get_by_role("heading", name="Regenerate the SCIM key of Okta (employees)?")).to_be_visible()
+    expect(page.get_by_text(f"The current key ({old[:10]}…) stops working at once")).to_be_visible()
+    confirm = page.get_by_role("button", name="Regenerate API key", exact=True)
+    expect(confirm).to_be_visible()
+    assert page.evaluate(WIDER_THAN_SCREEN) <= 0
+    assert scim_selectors.directory_for_key(directory_id=directory.directory_id, key=old) == directory
+
+    confirm.click()
+    expect(page.get_by_text("Copy this API key now.")).to_be_visible()
+    new = page.get_by_label("Directory API key (Bearer token)").input_value()
+    assert new.startswith("scim_") and new != old
+    assert ScimKey.objects.get(directory=directory).prefix == new[:10]
