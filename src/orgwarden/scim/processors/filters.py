@@ -16,6 +16,7 @@ by PATCH paths on the values of one resource, never to scan rows).
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -41,6 +42,8 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+# A value that is not a string, boolean or null is a JSON number (RFC 7644 §3.4.2.2, RFC 8259 §6).
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?P<fraction>\.[0-9]+)?(?P<exponent>[eE][+-]?[0-9]+)?")
 
 
 class FilterError(ValueError):
@@ -182,10 +185,15 @@ class FilterParser:
             return lowered == "true"
         if lowered == "null":
             return None
-        try:
-            return int(raw) if re.fullmatch(r"-?\d+", raw) else float(raw)
-        except ValueError as exc:
-            raise FilterError(f"“{raw}” is not a value: quote strings with double quotes.") from exc
+        number = _NUMBER.fullmatch(raw)
+        if number is None:  # not JSON's number grammar: "nan", "inf", "1_000", "0x1f", "+1", "1."
+            raise FilterError(f"“{raw}” is not a value: quote strings with double quotes.")
+        if not (number["fraction"] or number["exponent"]):
+            return int(raw)
+        value = float(raw)
+        if not math.isfinite(value):  # 1e999: beyond any attribute's range, and no database stores it
+            raise FilterError(f"“{raw}” is out of range for a number.")
+        return value
 
 
 def parse_filter(text: str) -> tuple:

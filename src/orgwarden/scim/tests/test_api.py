@@ -88,6 +88,12 @@ def test_filters(scim, people, filter_text, expected):
         # Outside years 1-9999 once in UTC (SQLite stores UTC: was an OverflowError, a 500).
         'meta.created gt "0001-01-01T00:00:00%2B14:00"',  # %2B: +
         'meta.lastModified lt "9999-12-31T23:59:59-14:00"',
+        # Not JSON numbers, though Python's float() reads them (they were taken as numbers).
+        "title eq nan",
+        "title eq -Infinity",
+        "title eq 1_000",
+        "title eq 1e999",
+        "title eq %2B1",  # %2B: +
     ],
 )
 def test_invalid_filter_is_400_invalid_filter(scim, bad):
@@ -336,16 +342,19 @@ def test_an_other_email_longer_than_its_column_once_lower_cased_is_left_out(scim
     assert [e["value"] for e in created.json()["emails"]] == ["ada@example.com"]
 
 
-def test_a_phone_number_seeded_with_an_infinite_type_keeps_json_finite(scim, people):
-    """``1e400`` in a PATCH path's filter is infinity, and the phone number the PATCH creates takes
-    it as its type: PostgreSQL's JSON has no Infinity (a 500), and SQLite's JSON check failed, which
-    answered 409 "already exists". The type is left out, as other values a column can't hold."""
+def test_a_phone_number_path_seeded_with_an_infinite_type_is_an_invalid_path(scim, people):
+    """``1e400`` in a PATCH path's filter is infinity, and the phone number the PATCH created took it
+    as its type: PostgreSQL's JSON has no Infinity (a 500), and SQLite's JSON check failed, which
+    answered 409 "already exists". A number out of range is now refused where it is read, and the
+    user is left as it was."""
+    before = scim.get(f"/Users/{people['ada']}").json()
     response = scim.patch(
         f"/Users/{people['ada']}",
         patch_body({"op": "add", "path": "phoneNumbers[type eq 1e400].value", "value": "+1 555 0100"}),
     )
-    assert response.status_code == 200, response.content
-    assert response.json()["phoneNumbers"] == [{"value": "+1 555 0100"}]
+    assert response.status_code == 400, response.content
+    assert response.json()["scimType"] == "invalidPath" and "out of range" in response.json()["detail"]
+    assert scim.get(f"/Users/{people['ada']}").json() == before
 
 
 def test_entra_manager_as_a_bare_id(scim):

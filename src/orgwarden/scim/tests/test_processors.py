@@ -30,13 +30,20 @@ def test_precedence_not_over_and_over_or():
 
 def test_values_and_complex_filters():
     assert parse_filter("x gt 5")[3] == 5 and parse_filter("x eq 1.5")[3] == 1.5
+    assert parse_filter("x lt -0.25E+2")[3] == -25.0 and parse_filter("x eq 0")[3] == 0
     assert parse_filter("x eq null")[3] is None and parse_filter("x EQ TRUE")[3] is True
     assert parse_filter('emails[type eq "work"]') == ("vp", "emails", ("cmp", "type", "eq", "work"))
     assert parse_filter('userName eq "a \\"quoted\\" b"')[3] == 'a "quoted" b'
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "userName", 'userName eq "x" and', "x eq bare", "((x pr)", "x pr)", 'x eq "x\x00"', "1x pr"]
+    "bad",
+    [
+        *("", "userName", 'userName eq "x" and', "x eq bare", "((x pr)", "x pr)", 'x eq "x\x00"', "1x pr"),
+        # Python's int() and float() read these; JSON's number grammar (RFC 8259 §6) does not.
+        *("x eq nan", "x eq inf", "x eq -Infinity", "x eq 1_000", "x eq 1e999", "x eq 007", "x eq +1"),
+        *("x eq 1.", "x eq .5", "x eq 0x1f", "x eq \u0661\u0662"),
+    ],
 )
 def test_bad_filters(bad):
     with pytest.raises(FilterError):
