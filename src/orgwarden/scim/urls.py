@@ -20,6 +20,9 @@ urlpatterns = [
     re_path(D + r"Groups/?$", views.groups, name="groups"),
     re_path(D + r"Groups/\.search/?$", views.groups_search, name="groups_search"),
     re_path(D + r"Groups/(?P<scim_id>[^/]+)/?$", views.group, name="group"),
+    # Optional endpoints ServiceProviderConfig says are not supported: 501, as RFC 7644 §3.11 asks
+    # of /Me (and §3.7 allows for /Bulk), so a client knows to stop instead of checking its URL.
+    re_path(D + r"(?P<feature>Me|Bulk)(?:/[\s\S]*)?$", views.not_implemented, name="not_implemented"),
     # [\s\S]: also past a newline (%0A), which "." stops at; Django would answer its HTML 404.
     re_path(r"^(?P<rest>[\s\S]*)$", views.not_found, name="not_found"),
 ]

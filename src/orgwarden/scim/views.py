@@ -424,3 +424,11 @@ def group(request: HttpRequest, directory: Directory, query: QueryDict, scim_id:
 @csrf_exempt
 def not_found(request: HttpRequest, directory_id: str = "", rest: str = "") -> HttpResponse:
     return scim_error("There is no such SCIM resource.", 404)
+
+
+@csrf_exempt
+def not_implemented(request: HttpRequest, directory_id: str = "", feature: str = "") -> HttpResponse:
+    what = "/Bulk"
+    if feature == "Me":
+        what = "/Me (a directory key acts for the identity provider, not for a user)"
+    return scim_error(f"This service provider does not support {what}.", 501)

@@ -202,6 +202,19 @@ def test_bad_bodies_are_scim_errors_never_500(scim, people):
     assert scim.get("/Nope").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/Me", "/Me/", "/Bulk", "/Bulk/x"])
+def test_unsupported_optional_endpoints_answer_501_in_the_scim_error_schema(scim, path):
+    """RFC 7644 §3.11: a service provider without /Me SHOULD answer 501 (it was a 404, which reads as
+    a wrong base URL); /Bulk, which ServiceProviderConfig says is not supported, the same."""
+    for method in ["GET", "POST", "PATCH"]:
+        response = scim.call(method, path, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]})
+        assert response.status_code == 501, (method, response.content)
+        body = response.json()
+        assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"] and body["status"] == "501"
+        assert "does not support" in body["detail"]
+    assert scim.get("/ServiceProviderConfig").json()["bulk"]["supported"] is False
+
+
 def test_a_group_body_over_djangos_form_limit_but_within_scims_is_read(scim, people):
     """10,000 members (the most one request may carry) with their display names and $ref URLs come
     to about 1.6 MB: over Django's 1 MB for forms, within SCIM's 5 MB."""
