@@ -48,6 +48,10 @@ USER_SCALARS = {
     "name.middlename",
     "name.honorificprefix",
     "name.honorificsuffix",
+    # The enterprise manager's sub-attributes (RFC 7643 §4.3), which a PATCH path may name one by one.
+    "manager.value",
+    "manager.$ref",
+    "manager.displayname",
 }
 ENTERPRISE_ATTRIBUTES = (
     "department",

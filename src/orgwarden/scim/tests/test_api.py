@@ -370,6 +370,26 @@ def test_a_phone_number_path_seeded_with_an_infinite_type_is_an_invalid_path(sci
     assert scim.get(f"/Users/{people['ada']}").json() == before
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName",
+        "manager.value",
+    ],
+)
+def test_a_manager_sub_attribute_path_is_accepted(scim, path):
+    """RFC 7644 §3.5.2's attrPath takes a sub-attribute of a complex attribute: it was a 400
+    invalidPath for ``manager.value`` while ``manager`` itself was accepted."""
+    uid = scim.post("/Users", user_body()).json()["id"]
+    for op in ["add", "replace", "remove"]:
+        operation = {"op": op, "path": path} | ({} if op == "remove" else {"value": "m1"})
+        response = scim.patch(f"/Users/{uid}", patch_body(operation))
+        assert response.status_code == 200, (op, response.content)
+    wrong = patch_body({"op": "add", "path": "manager.nope", "value": "x"})
+    assert scim.patch(f"/Users/{uid}", wrong).json()["scimType"] == "invalidPath"
+
+
 def test_entra_manager_as_a_bare_id(scim):
     uid = scim.post("/Users", user_body()).json()["id"]
     response = scim.patch(
