@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -189,6 +190,110 @@ def test_grant_change_and_revoke_access(admin_client, org, site, devs):
     assert AuditEvent.objects.filter(action="org:access:revoked").count() == 1
 
 
+def _member(org, admin, group, email):
+    person = AccountFactory(email=email)
+    OrgUser.objects.create(org=org, account=person, email=person.email)
+    s.group_members_add(org=org, actor=admin, group_id=group.group_id, account_ids=[person.account_id])
+    return person
+
+
+def test_revoking_a_groups_access_asks_first_and_counts_who_loses_the_site(
+    admin_client, org, admin, site, devs
+):
+    """The site page's Revoke opens a confirmation that counts the members who lose the site (those
+    with no other group on it); opening it changes nothing and records nothing."""
+    ops = s.group_create(org=org, actor=admin, name="Ops")
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="admin")
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=ops.group_id, role="user")
+    s.site_default_groups_set(org=org, actor=admin, site_id=site.site_id, group_ids=[devs.group_id])
+    for email in ("ada@acme.example", "bob@acme.example"):
+        _member(org, admin, devs, email)
+    both = _member(org, admin, devs, "cy@acme.example")
+    s.group_members_add(org=org, actor=admin, group_id=ops.group_id, account_ids=[both.account_id])
+    revoke = f"{base(org)}/products/{site.site_id}/access/{devs.group_id}/revoke"
+    page = admin_client.get(f"{base(org)}/products/{site.site_id}/").content.decode()
+    assert f'href="{revoke}">Revoke<span class="sr-only"> access of Devs</span>…</a>' in page
+    assert f'action="{revoke}"' not in page  # no one-click revoke left
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(revoke)
+    text = html.unescape(confirm.content.decode())
+    assert confirm.status_code == 200
+    assert "Revoke Devs's access to Acme Jira?" in text and "Admin access" in text
+    assert (
+        "2 people lose Acme Jira at once: they have it only through Devs. "
+        "1 of its 3 members keeps it through another group." in text
+    )
+    assert "1 person keeps Acme Jira but is no longer an admin of it: no other group makes them one." in text
+    assert "Devs stops being a default group of Acme Jira" in text
+    assert 'class="button-danger">Revoke access</button>' in text
+    assert SiteAccess.objects.filter(site=site, group=devs).exists()
+    assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.parametrize(
+    ("members", "says"),
+    [
+        ([], "Devs has no members, so nobody loses Acme Jira now."),
+        (["Ops"], "Nobody loses Acme Jira: its only member has it through another group too."),
+        ([None], "1 person loses Acme Jira at once: they have it only through Devs."),
+    ],
+)
+def test_the_revoke_confirmation_words_each_count(admin_client, org, admin, site, devs, members, says):
+    ops = s.group_create(org=org, actor=admin, name="Ops")
+    for group in (devs, ops):
+        s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=group.group_id, role="user")
+    for other in members:
+        person = _member(org, admin, devs, "ada@acme.example")
+        if other:
+            s.group_members_add(org=org, actor=admin, group_id=ops.group_id, account_ids=[person.account_id])
+    text = html.unescape(
+        admin_client.get(
+            f"{base(org)}/products/{site.site_id}/access/{devs.group_id}/revoke"
+        ).content.decode()
+    )
+    assert says in text and "no longer an admin" not in text and "default group" not in text
+
+
+def test_the_revoke_confirmations_button_revokes_and_records_it(org_admin, org, admin, site, devs):
+    """What the confirmation's form sends (its CSRF token) revokes; without the token nothing does."""
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
+    revoke = f"{base(org)}/products/{site.site_id}/access/{devs.group_id}/revoke"
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin, backend="orgwarden.accounts.backends.AccountBackend")
+    form = client.get(revoke).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    assert client.post(revoke).status_code == 403 and SiteAccess.objects.exists()
+
+    response = client.post(revoke, {"csrfmiddlewaretoken": token}, follow=True)
+    assert response.redirect_chain == [(f"{base(org)}/products/{site.site_id}/", 302)]
+    assert b"Access revoked." in response.content and not SiteAccess.objects.exists()
+    event = AuditEvent.objects.get(action="org:access:revoked")
+    assert event.actor_id == admin.account_id and event.details["role"] == "user"
+
+
+def test_a_stale_revoke_confirmation_says_it_was_revoked_already(
+    admin_client, org, admin, site, devs, other_org_admin
+):
+    """Opened after the grant went (another admin, a second tab): it says so on the site's page and
+    changes nothing; an unknown group, or another org's, is a 404 that confirms nothing."""
+    s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=devs.group_id, role="user")
+    revoke = f"{base(org)}/products/{site.site_id}/access/{devs.group_id}/revoke"
+    never = s.group_create(org=org, actor=admin, name="Never granted")
+    theirs = s.group_create(org=other_org_admin.org, actor=other_org_admin.account, name="Devs")
+    assert admin_client.post(revoke).status_code == 302
+    events = AuditEvent.objects.count()
+    stale = admin_client.get(revoke, follow=True)
+    assert stale.redirect_chain == [(f"{base(org)}/products/{site.site_id}/", 302)]
+    assert "The access of Devs to Acme Jira was revoked already." in stale.content.decode()
+    for group_id in (never.group_id, theirs.group_id, "no-such-group"):
+        assert (
+            admin_client.get(f"{base(org)}/products/{site.site_id}/access/{group_id}/revoke").status_code
+            == 404
+        )
+    assert AuditEvent.objects.count() == events
+
+
 def test_default_groups(admin_client, org, admin, site, devs):
     url = f"{base(org)}/products/{site.site_id}/default-groups"
     response = admin_client.post(url, {"defaults-group_ids": [devs.group_id]})
@@ -325,7 +430,11 @@ def test_another_orgs_admin_gets_404_everywhere(org, admin, site, devs, other_or
     ]:
         assert other.get(path).status_code == 404
     # Org A's ids under org B's URLs, in paths and in POST bodies.
-    gets = [f"{their}/products/{site.site_id}/", f"{their}/products/{site.site_id}/remove"]
+    gets = [
+        f"{their}/products/{site.site_id}/",
+        f"{their}/products/{site.site_id}/remove",
+        f"{their}/products/{site.site_id}/access/{devs.group_id}/revoke",
+    ]
     posts = [
         (f"{their}/products/{site.site_id}/edit", {"site-name": "X", "site-url": "https://x.example"}),
         (f"{their}/products/{site.site_id}/remove", {}),
@@ -357,8 +466,7 @@ def test_changes_need_post(admin_client, org, site, devs):
         f"{base(org)}/products/{site.site_id}/edit",
         f"{base(org)}/products/{site.site_id}/access",
         f"{base(org)}/products/{site.site_id}/invite",
-        f"{base(org)}/products/{site.site_id}/access/{devs.group_id}/revoke",
-    ]:
+    ]:  # a revoke's GET is its confirmation (test_revoking_a_groups_access_asks_first…)
         assert admin_client.get(path).status_code == 405
 
 

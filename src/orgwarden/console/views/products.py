@@ -17,11 +17,13 @@ from django.core.validators import validate_email
 from django.forms.utils import flatatt
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view, removed_already
+from orgwarden.console.views.confirm import Confirm, confirm_page
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import ProductSite, SiteAccess
@@ -285,10 +287,73 @@ def site_access_grant(request: HttpRequest, site_id: str) -> HttpResponse:
     return _site_page(request, site, status=400, grant_form=form)
 
 
+def _people(n: int) -> str:
+    return "1 person" if n == 1 else f"{n} people"
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def _revoke_lines(site: ProductSite, grant: SiteAccess, impact: selectors.RevokeImpact) -> list[str]:
+    """What revoking ``grant`` takes away, in words; the counts are ``access_revoke_impact``'s."""
+    group, members, lose = grant.group.name, impact.members, impact.lose_access
+    if not members:
+        lines = [f"{group} has no members, so nobody loses {site.name} now."]
+    elif not lose:
+        who = "its only member" if members == 1 else f"each of its {members} members"
+        lines = [f"Nobody loses {site.name}: {who} has it through another group too."]
+    else:
+        line = f"{_people(lose)} {_verb(lose, 'loses', 'lose')} {site.name} at once: "
+        line += f"they have it only through {group}."
+        if keep := members - lose:
+            line += (
+                f" {keep} of its {members} members {_verb(keep, 'keeps', 'keep')} it through another group."
+            )
+        lines = [line]
+    if n := impact.lose_admin:
+        lines.append(
+            f"{_people(n)} {_verb(n, 'keeps', 'keep')} {site.name} but {_verb(n, 'is', 'are')} no longer "
+            f"{_verb(n, 'an admin', 'admins')} of it: no other group makes them one."
+        )
+    if grant.is_default:
+        lines.append(
+            f"{group} stops being a default group of {site.name}: people you invite no longer join it."
+        )
+    lines.append(f"{group} and its members stay; granting it access again gives the access back.")
+    return lines
+
+
+def _revoke_confirm(request: HttpRequest, site: ProductSite, grant: SiteAccess) -> HttpResponse:
+    impact = selectors.access_revoke_impact(org=request.org, grant=grant)
+    confirm = Confirm(
+        title=f"Revoke {grant.group.name}'s access to {site.name}?",
+        subtitle=f"{grant.get_role_display()} access",
+        lines=_revoke_lines(site, grant, impact),
+        button="Revoke access",
+        back_url=reverse("console:product_site", args=[request.org.org_id, site.site_id]),
+        back_label=site.name,
+    )
+    return confirm_page(request, confirm, nav_active="products")
+
+
 @org_admin_view
-@require_POST
+@require_http_methods(["GET", "POST"])
 def site_access_revoke(request: HttpRequest, site_id: str, group_id: str) -> HttpResponse:
+    """Take a group's access to the site away, after a confirmation.
+
+    Revoking takes the site away at once from every member who has it only through this group: the
+    site page's "Revoke…" is a link to this URL's confirmation (GET), which counts them (exactly,
+    ``access_revoke_impact``) and changes nothing; only its button (POST) revokes. A grant revoked
+    meanwhile — the confirmation sent twice, a stale page, another admin — says so and changes
+    nothing, found in the org's log; another org's site or group, or one never granted, is a 404.
+    """
     try:
+        site = selectors.site(org=request.org, site_id=site_id)
+        if request.method == "GET":
+            return _revoke_confirm(
+                request, site, selectors.site_grant(org=request.org, site=site, group_id=group_id)
+            )
         services.access_revoke(org=request.org, actor=request.user, site_id=site_id, group_id=group_id)
     except NotFound:  # sent twice: the org's log says it was revoked; anything else is a 404
         site, group = removed_already(request, action="org:access:revoked", target_ids=[site_id, group_id])

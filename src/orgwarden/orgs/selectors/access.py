@@ -118,6 +118,62 @@ def site_access(*, org: Organization, site: ProductSite) -> QuerySet[SiteAccess]
     )
 
 
+def site_grant(*, org: Organization, site: ProductSite, group_id: str) -> SiteAccess:
+    """The grant of ``org``'s group ``group_id`` on ``site``, with ``is_default``; ``NotFound`` when
+    the group has no access to it (never had, revoked already) or is not ``org``'s."""
+    defaults = ProductSite.default_groups.through.objects.filter(productsite=site, group=OuterRef("group"))
+    found = (
+        SiteAccess.objects.filter(
+            site=site, site__org=org, group__org=org, group__group_id=_clean_id(group_id)
+        )
+        .select_related("group", "group__directory")
+        .annotate(is_default=Exists(defaults))
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeImpact:
+    """What revoking one group's access to a site takes away from its members.
+
+    ``members``: the group's members. ``lose_access``: those of them no other group gives the site
+    to — they lose it. ``lose_admin``: for an admin grant, those who keep the site through another
+    group but are admins of it through this one only (0 for a user grant).
+    """
+
+    members: int
+    lose_access: int
+    lose_admin: int
+
+
+def access_revoke_impact(*, org: Organization, grant: SiteAccess) -> RevokeImpact:
+    """Count, exactly, whom revoking ``grant`` (one of ``org``'s, from ``site_grant``) takes the site
+    or its admin role away from.
+
+    Access to a site comes only through groups, so a member loses it when no other group with
+    access to the site has them. One query: the group's memberships, each checked for a membership
+    of the site's other granted groups (an index probe per member, as ``in_any_group`` does), so
+    a 50,000-member group costs one pass over its members. Every member counts, deactivated ones
+    too: they would get the site back from this group on reactivation.
+    """
+    others = SiteAccess.objects.filter(site=grant.site_id, site__org=org).exclude(group=grant.group_id)
+    other_groups = others.values("group")
+    counts = GroupMember.objects.filter(group=grant.group_id, group__org=org).aggregate(
+        members=Count("*"),
+        keep=Count("pk", filter=Q(in_any_group(other_groups))),
+        keep_admin=Count(
+            "pk", filter=Q(in_any_group(others.filter(role=SiteAccess.Role.ADMIN).values("group")))
+        ),
+    )
+    lose_admin = counts["keep"] - counts["keep_admin"] if grant.role == SiteAccess.Role.ADMIN else 0
+    return RevokeImpact(
+        members=counts["members"], lose_access=counts["members"] - counts["keep"], lose_admin=lose_admin
+    )
+
+
 # --- groups -------------------------------------------------------------------------------------------
 
 

@@ -634,6 +634,54 @@ def test_sites_by_product_and_site_access(org, admin):
     assert [a.site.name for a in q.group(org=org, group_id=group.group_id).site_access.all()] == ["Wiki"]
 
 
+def test_access_revoke_impact_counts_whom_the_grant_alone_gives_the_site_or_its_admin_role(
+    org, admin, other_org_admin
+):
+    """Ada has Jira only through Devs and Eve only through Devs (her other group has the wiki):
+    both lose it. Bob keeps it through Ops but loses admin; Cy keeps admin through Admins; Dan is
+    not in Devs. Revoking Ops instead takes Jira from Dan only: Bob has Devs too."""
+    jira, wiki = add_site(org, admin), add_site(org, admin, name="Wiki", url="https://wiki.example")
+    groups = {n: s.group_create(org=org, actor=admin, name=n) for n in ("Devs", "Ops", "Admins", "Wiki")}
+    for name, site, role in [
+        ("Devs", jira, "admin"),
+        ("Ops", jira, "user"),
+        ("Admins", jira, "admin"),
+        ("Wiki", wiki, "admin"),
+    ]:
+        s.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=groups[name].group_id, role=role)
+    s.site_default_groups_set(org=org, actor=admin, site_id=jira.site_id, group_ids=[groups["Devs"].group_id])
+    for person, names in [
+        ("ada", ["Devs"]),
+        ("bob", ["Devs", "Ops"]),
+        ("cy", ["Devs", "Admins"]),
+        ("dan", ["Ops"]),
+        ("eve", ["Devs", "Wiki"]),
+    ]:
+        account = user_of(org, email=f"{person}@acme.example")
+        for name in names:
+            s.group_members_add(
+                org=org, actor=admin, group_id=groups[name].group_id, account_ids=[account.account_id]
+            )
+
+    devs = q.site_grant(org=org, site=jira, group_id=groups["Devs"].group_id)
+    assert (devs.group.name, devs.role, devs.is_default) == ("Devs", "admin", True)
+    assert q.access_revoke_impact(org=org, grant=devs) == q.RevokeImpact(
+        members=4, lose_access=2, lose_admin=1
+    )
+    ops = q.site_grant(org=org, site=jira, group_id=groups["Ops"].group_id)
+    assert q.access_revoke_impact(org=org, grant=ops) == q.RevokeImpact(
+        members=2, lose_access=1, lose_admin=0
+    )
+    SiteAccess.objects.filter(site=jira, group=groups["Devs"]).update(role="user")
+    devs = q.site_grant(org=org, site=jira, group_id=groups["Devs"].group_id)
+    assert q.access_revoke_impact(org=org, grant=devs).lose_admin == 0  # a user grant gives no admin
+
+    theirs = s.group_create(org=other_org_admin.org, actor=other_org_admin.account, name="Devs")
+    for group_id in [groups["Wiki"].group_id, theirs.group_id, "no-such-group", "x\x00"]:
+        with pytest.raises(NotFound):
+            q.site_grant(org=org, site=jira, group_id=group_id)
+
+
 def test_users_invite_is_all_or_nothing_and_bounded(
     org, admin, mailoutbox, django_capture_on_commit_callbacks
 ):
