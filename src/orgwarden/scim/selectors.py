@@ -176,6 +176,10 @@ def _member_owners(q: Q) -> QuerySet:
     return ScimGroupMember.objects.filter(q).values("group_id")
 
 
+def _group_owners(q: Q) -> QuerySet:
+    return ScimGroupMember.objects.filter(q).values("user_id")
+
+
 USER_ATTRIBUTES = FilterQuery(
     {
         "id": Scalar("scim_id", "exact"),
@@ -185,6 +189,7 @@ USER_ATTRIBUTES = FilterQuery(
         "displayname": Scalar("display_name", "ci"),
         "name.givenname": Scalar("given_name", "ci"),
         "name.familyname": Scalar("family_name", "ci"),
+        "name.formatted": Scalar("formatted_name", "ci"),
         "title": Scalar("title", "ci"),
         "department": Scalar("department", "ci"),
         "organization": Scalar("organization", "ci"),
@@ -202,6 +207,11 @@ USER_ATTRIBUTES = FilterQuery(
                 "type": Scalar("type", "ci"),
                 "primary": Scalar("primary", "bool"),
             },
+        ),
+        # A user's groups (readOnly): the memberships, by group id or name.
+        "groups": Multi(
+            _group_owners,
+            {"value": Scalar("group__scim_id", "exact"), "display": Scalar("group__display_name", "ci")},
         ),
     }
 )
