@@ -110,7 +110,7 @@ def test_paging_follows_next_links_keeping_the_filters(admin_client, org):
         assert response.status_code == 200
         body = response.content.decode()
         seen += re.findall(r"<td>(user\d+@[a-z.]+)</td>", body)
-        link = re.search(r'href="(\?[^"]+)" rel="next"', body)
+        link = re.search(r'href="(\?[^"]+)" rel="next">Next →</a>', body)  # the shared pager
         if not link:
             break
         query = unescape(link.group(1))
@@ -118,6 +118,10 @@ def test_paging_follows_next_links_keeping_the_filters(admin_client, org):
         url = base(org) + "users/" + query
     assert len(seen) == 120 and seen == sorted(seen) and len(set(seen)) == 120
     assert all(email.endswith("@acme.test") for email in seen)
+    # Back to the first page, with the same filters and no cursor.
+    first = re.search(r'<a [^>]*href="(\?[^"]+)">← First page</a>', body)
+    assert first and unescape(first.group(1)) == "?q=user&kind=managed"
+    assert "← First page" not in admin_client.get(base(org) + "users/?q=user").content.decode()
 
 
 def test_last_active_column_and_filter(admin_client, org):
@@ -538,21 +542,24 @@ def test_users_journey_in_a_browser(new_page, org_admin, org, password):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_bulk_action_on_a_selection_gone_stale_in_a_browser(new_page, org_admin, org, password):
-    """Check two people; one is deleted before Continue: the other is deactivated, the page says so."""
+    """Check three people; before Continue one is deleted and one released (its domain removed):
+    the confirm page says what became of those two, and only the third is deactivated."""
     from playwright.sync_api import expect
 
-    people = [managed(org, email=f"dev{i}@acme.test", display_name=f"Dev {i}") for i in range(2)]
+    people = [managed(org, email=f"dev{i}@acme.test", display_name=f"Dev {i}") for i in range(3)]
     page = new_page()
     browser.sign_in(page, org_admin.account.email, password)
     page.goto(base(org) + "managed-accounts/")
-    page.get_by_label("Select Dev 0").check()
-    page.get_by_label("Select Dev 1").check()
+    for i in range(3):
+        page.get_by_label(f"Select Dev {i}").check()
     deleted(org, people[1])  # meanwhile, in another tab or by the deletion job
+    account_release(org=org, account=people[2], actor=Actor.system("test"), reason="domain_removed")
     page.get_by_role("button", name="Continue…").click()
     expect(page.get_by_role("heading", name="Deactivate 1 user?")).to_be_visible()
-    expect(page.get_by_role("status").filter(has_text="Left out:")).to_contain_text(
-        "Deleted already: Dev 1 (dev1@acme.test)."
-    )
+    left_out = page.get_by_role("status").filter(has_text="Left out:")
+    expect(left_out).to_contain_text("Deleted already: Dev 1 (dev1@acme.test).")
+    expect(left_out).to_contain_text(f"No longer managed by {org.name}: Dev 2 (dev2@acme.test).")
     page.get_by_role("button", name="Deactivate").click()
     expect(page.get_by_text("1 user(s) deactivated.")).to_be_visible()
     assert Account.objects.get(pk=people[0].pk).status == "deactivated"
+    assert Account.objects.get(pk=people[2].pk).status == "active"
