@@ -1,15 +1,31 @@
-"""Times, durations and devices as people read them: ``30 days``, ``just now``, ``Chrome on macOS``.
+"""Dates, times, durations and devices as people read them: ``27 Nov 2026``, ``30 days``,
+``just now``, ``Chrome on macOS``.
 
 Stored values stay as they are (a policy's session limits in minutes, timestamps in UTC, the raw
-user agent); these helpers only word them for pages, flash messages and form errors, so that every
-page says the same thing the same way. Pure, no Django, and in no app: every app may use them (the
-``console`` template library registers them as filters).
+user agent); these helpers only word them for pages, emails, flash messages and form errors, so that
+every page says the same thing the same way. Pure, no Django, and in no app: every app may use them
+(the ``console`` template library registers them as filters).
+
+Dates and times: four forms, one rule; times are UTC and say so.
+
+- ``day``: ``27 Nov 2026``. A calendar day, or a moment whose day is all that matters: created,
+  added, expires, last active, in tables, details, badges and running text.
+- ``moment``: ``27 Nov 2026, 14:03 UTC``. A moment whose time of day matters: last used, last
+  checked, raised, signed in.
+- ``moment_seconds``: ``27 Nov 2026, 14:03:09 UTC``. Log rows, where the order within a minute
+  matters: the audit log and an event's details, the provisioning log.
+- ``moment_in_full``: ``Friday 27 November 2026, 14:03 UTC``. A deadline someone must act by, read
+  in a sentence (a page's notice, an email): a support response due, a certificate's expiry, a
+  scheduled deletion, the end of a trial.
+
+Machine formats (ISO 8601 in CSV, JSON, the APIs and audit details) are not for these helpers.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 MINUTES_PER_HOUR = 60
 MINUTES_PER_DAY = 24 * MINUTES_PER_HOUR
@@ -41,6 +57,52 @@ def time_ago(when: datetime, now: datetime) -> str:
     if minutes < MINUTES_PER_DAY:
         return f"{_plural(minutes // MINUTES_PER_HOUR, 'hour')} ago"
     return f"{_plural(minutes // MINUTES_PER_DAY, 'day')} ago"
+
+
+# English names, not the C library's locale (``%b`` and ``%A`` follow ``LC_TIME``).
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _in_utc(when: datetime) -> datetime:
+    """``when`` in UTC; a naive value is taken to be UTC already (as the database stores it)."""
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def day(when: date) -> str:
+    """``27 Nov 2026``: a calendar day, or the UTC day of a moment when the day is all that matters
+    (created, added, expires, last active; in tables, details, badges and running text)."""
+    if isinstance(when, datetime):
+        when = _in_utc(when)
+    return f"{when.day} {_MONTHS[when.month - 1][:3]} {when.year}"
+
+
+def moment(when: datetime) -> str:
+    """``27 Nov 2026, 14:03 UTC``: a moment whose time of day matters (last used, last checked,
+    raised, signed in)."""
+    when = _in_utc(when)
+    return f"{day(when)}, {when:%H:%M} UTC"
+
+
+def moment_seconds(when: datetime) -> str:
+    """``27 Nov 2026, 14:03:09 UTC``: a log row's moment, where the order within a minute matters
+    (the audit log and an event's details, the provisioning log)."""
+    when = _in_utc(when)
+    return f"{day(when)}, {when:%H:%M:%S} UTC"
+
+
+def moment_in_full(when: datetime, zone: str = "UTC") -> str:
+    """``Friday 27 November 2026, 14:03 UTC``: a deadline someone must act by, read in a sentence
+    (a support request's first response due, a certificate's expiry, a scheduled deletion), so
+    the weekday is there to plan by. ``zone`` (an IANA name) shows it in another time zone as
+    well-named: ``Friday 27 November 2026, 15:03 Europe/Paris``."""
+    when = _in_utc(when) if zone == "UTC" else _in_utc(when).astimezone(ZoneInfo(zone))
+    return (
+        f"{_WEEKDAYS[when.weekday()]} {when.day} {_MONTHS[when.month - 1]} {when.year}, {when:%H:%M} {zone}"
+    )
 
 
 # Browsers by the token that names them, most specific first: Edge, Opera and Samsung Internet also

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from orgwarden import humanize
 from orgwarden.accounts.models import Account
 from orgwarden.billing import pricing
 from orgwarden.billing.models import BillableSnapshot, Subscription
@@ -313,4 +314,4 @@ def enforcement_pause(org: Organization) -> str | None:
     if sub.status in ENFORCED:
         return None
     when = sub.lapsed_at or sub.trial_ends_at
-    return f"the security subscription of {org.name} lapsed on {when.day} {when:%b %Y}"
+    return f"the security subscription of {org.name} lapsed on {humanize.day(when)}"

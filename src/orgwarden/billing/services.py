@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from orgwarden import humanize
 from orgwarden.accounts.emails import absolute_url, send_templated
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
@@ -135,8 +136,8 @@ def _subscription_tick(sub_id: int) -> str | None:
     _email_admins(
         org,
         f"Your free trial ends in {days} day{'s' if days > 1 else ''}",
-        f"On {sub.trial_ends_at:%d %B %Y} your trial {ends}. A lapsed subscription stops enforcing "
-        "single sign-on, mandatory two-step verification and provisioning.",
+        f"On {humanize.moment_in_full(sub.trial_ends_at)} your trial {ends}. A lapsed subscription stops "
+        "enforcing single sign-on, mandatory two-step verification and provisioning.",
     )
     return f"warned-{days}"
 

@@ -29,7 +29,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account, normalize_email
-from orgwarden.humanize import minutes_in_words
+from orgwarden.humanize import day, minutes_in_words
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Directory, OrgAdmin, Organization, OrgUser, ProductSite
 from orgwarden.orgs.products import PRODUCTS
@@ -522,7 +522,7 @@ def _password(account: Account, policy: AuthenticationPolicy, *, sso: bool) -> R
     expired = expires <= timezone.now()
     return Requirement(
         "Password",
-        f"Required; {'expired on' if expired else 'expires on'} {expires:%d %b %Y}",
+        f"Required; {'expired on' if expired else 'expires on'} {day(expires)}",
         f"{policy.name} expires passwords after {policy.password_expiry_days} days"
         + ("; a new one must be set at the next sign-in" if expired else "")
         + f". New passwords need {rules}.",

@@ -10,13 +10,11 @@ nobody sees anyone else's address.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
+from orgwarden import humanize
 from orgwarden.accounts.emails import absolute_url, send_templated
 from orgwarden.accounts.models import Account
 from orgwarden.orgs.models import OrgAdmin
@@ -45,17 +43,12 @@ def requester_addresses(request: SupportRequest) -> list[str]:
     return sorted(admins.values_list("account__email", flat=True))
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment:%A} {moment.day} {moment:%B %Y, %H:%M}"
-
-
 def _deadline(request: SupportRequest) -> str:
     """As the console shows it (UTC), and in the support team's time zone when that differs."""
-    due = request.response_due_at.astimezone(UTC)
-    text = f"{_when(due)} UTC"
+    due = request.response_due_at
+    text = humanize.moment_in_full(due)
     if settings.SUPPORT_TIME_ZONE != "UTC":
-        local = due.astimezone(ZoneInfo(settings.SUPPORT_TIME_ZONE))
-        text += f" ({_when(local)} {settings.SUPPORT_TIME_ZONE})"
+        text += f" ({humanize.moment_in_full(due, zone=settings.SUPPORT_TIME_ZONE)})"
     return text
 
 

@@ -1,12 +1,22 @@
-"""``orgwarden.humanize``: durations and times as pages, messages and form errors word them."""
+"""``orgwarden.humanize``: dates, durations and times as pages, emails, messages and form errors word
+them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from orgwarden.humanize import device_in_words, minutes_in_words, time_ago
+from orgwarden.humanize import (
+    day,
+    device_in_words,
+    minutes_in_words,
+    moment,
+    moment_in_full,
+    moment_seconds,
+    time_ago,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -115,3 +125,34 @@ CHROME_MAC = (
 )
 def test_device_in_words_names_the_browser_and_the_system(user_agent, words):
     assert device_in_words(user_agent) == words
+
+
+FRIDAY = datetime(2026, 11, 27, 14, 3, 9, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("form", "when", "shown"),
+    [
+        (day, FRIDAY, "27 Nov 2026"),
+        (day, date(2026, 3, 5), "5 Mar 2026"),  # a date; no leading zero
+        (day, datetime(2026, 9, 1, 0, 30, tzinfo=PARIS), "31 Aug 2026"),  # the UTC day: 22:30 UTC
+        (day, datetime(2026, 9, 1, 0, 30), "1 Sep 2026"),  # naive: already UTC, as stored
+        (moment, FRIDAY, "27 Nov 2026, 14:03 UTC"),
+        (moment, FRIDAY.astimezone(PARIS), "27 Nov 2026, 14:03 UTC"),
+        (moment, datetime(2027, 1, 2, 3, 4), "2 Jan 2027, 03:04 UTC"),
+        (moment_seconds, FRIDAY, "27 Nov 2026, 14:03:09 UTC"),
+        (moment_seconds, FRIDAY.astimezone(PARIS), "27 Nov 2026, 14:03:09 UTC"),
+        (moment_in_full, FRIDAY, "Friday 27 November 2026, 14:03 UTC"),
+        (moment_in_full, datetime(2026, 3, 1, 23, 0, tzinfo=PARIS), "Sunday 1 March 2026, 22:00 UTC"),
+    ],
+)
+def test_dates_and_times_in_their_four_forms(form, when, shown):
+    assert form(when) == shown
+
+
+def test_a_deadline_in_full_in_another_time_zone():
+    """The support team's zone beside UTC (``support.emails``), summer time included."""
+    assert moment_in_full(FRIDAY, zone="Europe/Paris") == "Friday 27 November 2026, 15:03 Europe/Paris"
+    summer = datetime(2026, 7, 3, 22, 30, tzinfo=UTC)
+    assert moment_in_full(summer, zone="Europe/Paris") == "Saturday 4 July 2026, 00:30 Europe/Paris"

@@ -1,7 +1,10 @@
+import functools
+
 from django import template
 from django.urls import reverse
 from django.utils import timezone
 
+from orgwarden import humanize
 from orgwarden.billing import selectors as billing_selectors
 from orgwarden.console.navigation import SECTIONS
 from orgwarden.humanize import device_in_words, minutes_in_words, time_ago
@@ -78,3 +81,23 @@ register.filter("device_in_words", device_in_words)
 def ago(when) -> str:
     """``{{ session.last_seen_at|ago }}``: ``just now``, ``5 minutes ago`` … (``humanize.time_ago``)."""
     return time_ago(when, timezone.now())
+
+
+# Dates and times, the same on every page and in every email: the four forms of ``orgwarden.humanize``
+# (its docstring has the rule), and nothing for an empty value, as Django's ``date`` does (so
+# ``{{ token.last_used_at|moment|default:"Never" }}``). Every template that shows a date or a time
+# ``{% load console %}`` for them; none uses ``|date:`` for people.
+
+
+def _unless_empty(form):
+    @functools.wraps(form)
+    def show(when) -> str:
+        return "" if when in (None, "") else form(when)
+
+    return show
+
+
+register.filter("day", _unless_empty(humanize.day))
+register.filter("moment", _unless_empty(humanize.moment))
+register.filter("moment_seconds", _unless_empty(humanize.moment_seconds))
+register.filter("moment_in_full", _unless_empty(humanize.moment_in_full))

@@ -28,6 +28,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
+from orgwarden import humanize
 from orgwarden.accounts import emails
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
@@ -433,7 +434,7 @@ def _email_admins(*, domain: Domain, template: str, deadline: datetime, released
         "domain": domain.name,
         "missing": missing,
         "reason": domain.last_check_error,
-        "deadline": deadline.strftime("%d %B %Y, %H:%M UTC"),
+        "deadline": humanize.moment_in_full(deadline),
         "released": released,
         "url": emails.absolute_url(reverse("console:domain", args=[org.org_id, domain.domain_id])),
     }

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from orgwarden import humanize
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
@@ -512,7 +513,7 @@ def test_recheck_missing_then_restored_then_unverified_after_grace(
     )
     body = mailoutbox[0].body
     assert f"orgwarden-domain-verification={domain.token}" in body
-    assert (day1 + timedelta(days=7)).strftime("%d %B %Y") in body
+    assert f"before {humanize.moment_in_full(day1 + timedelta(days=7))}" in body  # a deadline, in full
     assert f"/admin/o/{org_admin.org.org_id}/domains/{domain.domain_id}/" in body
 
     # Day 2: still missing, within the grace period: no second email, no second event.

@@ -365,7 +365,7 @@ def test_deletion_scheduled_deactivates_at_once_and_can_be_cancelled(admin, org,
     event = one_event("org:account:deletion_scheduled")
     assert event.details["deletion_scheduled_for"] == "2026-03-15T12:00:00+00:00"
     assert event.details["sessions_ended"] == 1
-    assert "deleted on 15 March 2026" in hooks.notice_for_deactivated(person)
+    assert "deleted on Sunday 15 March 2026, 12:00 UTC." in hooks.notice_for_deactivated(person)
     assert selectors.user_detail(org=org, account_id=person.account_id).status == "deletion_scheduled"
     # Reactivating is refused while the deletion stands: cancelling is the way back.
     with pytest.raises(InvalidInput):
