@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import pytest
 from django.test import Client
 
@@ -170,6 +173,26 @@ def test_review_pages_by_email(admin_client, org):
     assert b"p50@acme.test" in second.content and b"p49@acme.test" not in second.content
     bad = admin_client.get(url(org, f"{domain.domain_id}/accounts/"), {"after": "not an email"})
     assert bad.status_code == 400
+
+
+def test_review_pages_keep_the_search(admin_client, org):
+    """The shared pager: "Next →" and "← First page" keep the search and change only the cursor."""
+    domain = Domain.objects.create(org=org, name="acme.test", token="t", status="verified", method="dns")
+    for i in range(55):
+        AccountFactory(email=f"p{i:02d}@acme.test", display_name=f"Pat {i}")
+        AccountFactory(email=f"q{i:02d}@acme.test", display_name=f"Quinn {i}")
+    review = url(org, f"{domain.domain_id}/accounts/")
+    query, seen, pages = "?q=pat", [], []
+    while query:
+        body = admin_client.get(review + query).content.decode()
+        pages.append(body)
+        seen += re.findall(r"<td>([pq]\d+@acme\.test)</td>", body)
+        following = re.search(r'<a [^>]*href="(\?[^"]+)" rel="next">Next →</a>', body)
+        query = unescape(following.group(1)) if following else ""
+        assert not query or ("q=pat" in query and "after=" in query)
+    assert seen == [f"p{i:02d}@acme.test" for i in range(55)] and len(pages) == 2
+    assert "← First page" not in pages[0]
+    assert re.search(r'<a [^>]*href="\?q=pat">← First page</a>', pages[1])
 
 
 def test_claim_errors_are_400s_with_the_reason(admin_client, org, other_org_admin):

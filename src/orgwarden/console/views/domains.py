@@ -9,9 +9,8 @@ domain's page, where ``last_check_error`` keeps it.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.forms_domains import (
@@ -213,15 +212,6 @@ def domain_accounts(request: HttpRequest, domain_id: str) -> HttpResponse:
         )
     q, after = search.cleaned_data["q"], search.cleaned_data["after"]
     page = selectors.domain_accounts_unmanaged(org=org, domain=domain, q=q, after=after)
-    next_link = ""
-    if page.next_after:
-        query = QueryDict(mutable=True)
-        if q:
-            query["q"] = q
-        query["after"] = page.next_after
-        next_link = (
-            reverse("console:domain_accounts", args=[org.org_id, domain.domain_id]) + "?" + query.urlencode()
-        )
     return render(
         request,
         "console/domains/accounts.html",
@@ -230,8 +220,7 @@ def domain_accounts(request: HttpRequest, domain_id: str) -> HttpResponse:
             "search": search,
             "claim_form": claim_form,
             "page": page,
-            "next_link": next_link,
-            "first_link": bool(after),
+            "after": after,
             "q": q,
             "nav_active": NAV,
         },
