@@ -15,6 +15,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.orgs.services.claims import local_directory
+from orgwarden.policies import services as policy_services
+from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.sso import services as sso_services
 from orgwarden.testing import browser
 
@@ -86,6 +89,45 @@ def test_the_top_bar_fits_a_phone(new_page, org_admin):
     box = top_bar.bounding_box()
     assert box["width"] <= PHONE["width"] and box["height"] <= 64
     assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
+
+
+def test_the_policies_table_scrolls_in_its_pane_on_a_phone(new_page, org_admin):
+    """The policies table gained a Single sign-on column: on a phone the table scrolls inside its
+    pane, which a keyboard can focus, and the page stays as wide as the screen."""
+    org = org_admin.org
+    policy_services.default_policy_create(local_directory(org))
+    page = new_page()
+    page.set_viewport_size(PHONE)
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:policies", args=[org.org_id]))
+    assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
+
+    pane = page.get_by_role("region", name="Policies of Local directory")
+    assert pane.evaluate("(e) => e.scrollWidth - e.clientWidth") > 0  # it scrolls, so it is a region
+    assert pane.get_attribute("tabindex") == "0"
+    sso = pane.get_by_role("columnheader", name="Single sign-on")
+    sso.scroll_into_view_if_needed()
+    expect(sso).to_be_in_viewport()
+    expect(pane.locator("tbody tr").first.locator("td").nth(2)).to_have_text("Optional")  # its cell
+    assert page.evaluate(PAGE_WIDER_THAN_SCREEN) <= 0
+
+
+def test_the_policies_table_shows_every_column_on_a_laptop(new_page, org_admin):
+    """Beside the create and check forms, the six columns fit a 1280 px screen without scrolling."""
+    org = org_admin.org
+    default = policy_services.default_policy_create(local_directory(org))
+    strict = policy_services.policy_create(
+        org=org, actor=org_admin.account, directory_id=default.directory.directory_id, name="Contractors"
+    )
+    AuthenticationPolicy.objects.filter(pk=strict.pk).update(enforce_sso=True, two_step="mandatory")
+    page = new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:policies", args=[org.org_id]))
+    table = page.get_by_role("table", name="Policies of Local directory")
+    expect(table.get_by_role("columnheader", name="Billing")).to_be_visible()
+    expect(table.get_by_role("row", name="Contractors")).to_contain_text("Enforced")
+    assert page.locator(".table-wrap").first.evaluate("(e) => e.scrollWidth - e.clientWidth") <= 0
 
 
 def test_support_response_targets_show_every_column_on_a_laptop(new_page, org_admin):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -104,6 +106,26 @@ def test_the_list_shows_session_limits_in_words(admin_client, org, default_polic
     html = admin_client.get(base(org)).content.decode()
     assert "8 hours idle" in html and "30 days max" in html
     assert "480 min" not in html and "43200" not in html
+
+
+def test_the_list_has_a_single_sign_on_column(admin_client, org, org_admin, default_policy):
+    """The intro names single sign-on among the rules: it is a column like two-step verification,
+    not a badge beside the name."""
+    strict = services.policy_create(
+        org=org, actor=org_admin.account, directory_id=default_policy.directory.directory_id, name="Strict"
+    )
+    AuthenticationPolicy.objects.filter(pk=strict.pk).update(enforce_sso=True, two_step="mandatory")
+    html = admin_client.get(base(org)).content.decode()
+    headers = re.findall(r'<th scope="col">([^<]*)</th>', html.split("<tbody>")[0])
+    assert headers[:6] == ["Policy", "Members", "Single sign-on", "Two-step", "Sessions", "Billing"]
+    cells = {
+        name: re.findall(r"<td>(.*?)</td>", row)
+        for row in re.findall(r"<tr>(.*?)</tr>", html.split("<tbody>")[1].split("</tbody>")[0], re.S)
+        for name in re.findall(r">(Default policy|Strict)</a>", row)
+    }
+    assert cells["Strict"][2] == '<span class="badge badge-success">Enforced</span>'
+    assert cells["Default policy"][2] == '<span class="badge badge-muted">Optional</span>'
+    assert "SSO enforced" not in html
 
 
 @pytest.mark.parametrize(
