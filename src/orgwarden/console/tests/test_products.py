@@ -395,6 +395,59 @@ def test_external_users_page_and_remove_access(admin_client, org, admin, site, d
     assert OrgUser.objects.filter(org=org, account=managed).exists()
 
 
+def test_removing_an_external_users_access_asks_first_naming_what_goes(admin_client, org, admin, site, devs):
+    """It takes them out of every group (not undone by inviting them again), so External users'
+    "Remove access…" opens a confirmation naming the sites and groups; opening it changes nothing."""
+    external = s.user_invite(org=org, actor=admin, email="partner@partner.example", site_ids=[site.site_id])
+    s.group_members_add(org=org, actor=admin, group_id=devs.group_id, account_ids=[external.account_id])
+    remove = f"{base(org)}/external-users/{external.account_id}/remove"
+    page = admin_client.get(f"{base(org)}/external-users/").content.decode()
+    assert (
+        f'href="{remove}">Remove access<span class="sr-only"> of partner@partner.example</span>…</a>' in page
+    )
+    assert f'action="{remove}"' not in page
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(remove)
+    text = html.unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "Remove partner@partner.example's access?" in text
+    assert f"partner@partner.example loses every product site of {org.name} at once: Acme Jira." in text
+    assert "They leave 2 groups (Acme Jira users, Devs): inviting them again gives back only" in text
+    assert 'class="button-danger">Remove access</button>' in text
+    assert OrgUser.objects.filter(org=org, account=external).exists() and AuditEvent.objects.count() == events
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text).group(1)
+    done = admin_client.post(remove, {"csrfmiddlewaretoken": token}, follow=True)
+    assert (
+        done.redirect_chain == [(f"{base(org)}/external-users/", 302)] and b"Access removed." in done.content
+    )
+    assert not OrgUser.objects.filter(org=org, account=external).exists()
+    assert AuditEvent.objects.get(action="org:user:removed").details["groups"] == ["Acme Jira users", "Devs"]
+
+    stale = admin_client.get(remove, follow=True)  # the confirmation opened again: removed already
+    assert "The access of partner@partner.example was removed already." in stale.content.decode()
+    assert AuditEvent.objects.filter(action="org:user:removed").count() == 1
+
+
+def test_the_remove_access_confirmation_of_a_managed_or_unknown_account(
+    admin_client, org, admin, other_org_admin
+):
+    managed = AccountFactory(email="me@acme.example")
+    account_claim(org=org, account=managed, domain=None, actor=Actor.system())
+    refused = admin_client.get(f"{base(org)}/external-users/{managed.account_id}/remove", follow=True)
+    assert (
+        b"me@acme.example is a managed account of your organization: deactivate or release it"
+        in refused.content
+    )
+    theirs = AccountFactory()
+    OrgUser.objects.create(org=other_org_admin.org, account=theirs, email=theirs.email)
+    for account_id in (theirs.account_id, "no-such-account"):
+        assert admin_client.get(f"{base(org)}/external-users/{account_id}/remove").status_code == 404
+    assert (
+        OrgUser.objects.filter(account=managed).exists() and OrgUser.objects.filter(account=theirs).exists()
+    )
+
+
 def test_external_users_pages(admin_client, org, admin, site):
     for batch in (range(0, 30), range(30, 51)):
         emails = [f"p{i:02}@partner.example" for i in batch]
@@ -434,6 +487,7 @@ def test_another_orgs_admin_gets_404_everywhere(org, admin, site, devs, other_or
         f"{their}/products/{site.site_id}/",
         f"{their}/products/{site.site_id}/remove",
         f"{their}/products/{site.site_id}/access/{devs.group_id}/revoke",
+        f"{their}/external-users/{external.account_id}/remove",
     ]
     posts = [
         (f"{their}/products/{site.site_id}/edit", {"site-name": "X", "site-url": "https://x.example"}),
@@ -534,7 +588,8 @@ def test_products_groups_and_invitation_journey_in_a_browser(new_page):
     ann.get_by_role("link", name="External users").first.click()
     expect(ann.get_by_text("partner@partner.test", exact=True)).to_be_visible()
     ann.screenshot(path="/tmp/access-external.png", full_page=True)
-    ann.get_by_role("button", name="Remove access of partner@partner.test").click()
+    ann.get_by_role("link", name="Remove access of partner@partner.test").click()
+    ann.get_by_role("button", name="Remove access", exact=True).click()  # its confirmation's
     expect(ann.get_by_text("Access removed.")).to_be_visible()
     assert not OrgUser.objects.filter(org=role.org, account__email="partner@partner.test").exists()
     ann.goto(f"/admin/o/{role.org.org_id}/groups/")

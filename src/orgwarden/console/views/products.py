@@ -4,6 +4,10 @@ and Products → External users.
 Every form posts to its own URL; a form with errors re-renders the page it sits on with status 400.
 Ids in URLs and in POST bodies go to the services, which answer ``NotFound`` (a 404) for another
 org's objects.
+
+What takes access away asks first — removing a site, revoking a group's access, removing an
+external user's access: the GET of its URL is a confirmation saying what goes, its POST does it.
+Granting, default groups, invitations and settings act at the first click (nothing is lost).
 """
 
 from __future__ import annotations
@@ -427,10 +431,56 @@ def external_users(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _names(items, n: int = 10) -> str:
+    names = [item.name for item in items[:n]]
+    more = len(items) - len(names)
+    return ", ".join(names) + (f" and {more} more" if more else "")
+
+
+def _external_user_confirm(request: HttpRequest, user) -> HttpResponse:
+    org, who = request.org, idn_unicode(user.email)
+    if user.org_sites:
+        lines = [f"{who} loses every product site of {org.name} at once: {_names(user.org_sites)}."]
+    else:
+        lines = [f"{who} has no product site of {org.name} through their groups now."]
+    n = len(user.org_groups)
+    if n:
+        lines.append(
+            f"They leave {n} group{'s' if n != 1 else ''} ({_names(user.org_groups)}): inviting them "
+            "again gives back only the access you grant then."
+        )
+    lines.append("Their account stays; only their access here goes.")
+    confirm = Confirm(
+        title=f"Remove {who}'s access?",
+        subtitle=user.account.display_name,
+        lines=lines,
+        button="Remove access",
+        back_url=reverse("console:external_users", args=[org.org_id]),
+        back_label="External users",
+    )
+    return confirm_page(request, confirm, nav_active="external-users")
+
+
 @org_admin_view
-@require_POST
+@require_http_methods(["GET", "POST"])
 def external_user_remove(request: HttpRequest, account_id: str) -> HttpResponse:
+    """Take every access an external user has in the org away, after a confirmation.
+
+    It cannot be undone: they leave all the org's groups, so inviting them again gives back only
+    what is granted then. "Remove access…" on External users is a link to this URL's confirmation
+    (GET), naming the sites and groups they lose; only its button (POST) removes. Removed already
+    (sent twice, a stale page) says so; an account that is not the org's user is a 404.
+    """
     try:
+        if request.method == "GET":
+            user = selectors.user_access(org=request.org, account_id=account_id)
+            if not user.is_managed:
+                return _external_user_confirm(request, user)
+            who = idn_unicode(user.email)
+            messages.error(
+                request, f"{who} is a managed account of your organization: deactivate or release it instead."
+            )
+            return redirect("console:external_users", org_id=request.org.org_id)
         services.user_remove(org=request.org, actor=request.user, account_id=account_id)
     except NotFound:  # sent twice: the org's log says whose access went; anyone else is a 404
         (person,) = removed_already(request, action="org:user:removed", target_ids=[account_id])

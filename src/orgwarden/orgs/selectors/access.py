@@ -301,6 +301,29 @@ def external_users(*, org: Organization, after: str | None = None, size: int = 5
     return KeysetPage(page, next_after)
 
 
+def user_access(*, org: Organization, account_id: str) -> OrgUser:
+    """The user ``account_id`` of ``org`` (managed or not), with what removing them takes away:
+    ``org_groups`` (the org's groups they are in, by name) and ``org_sites`` (the org's sites those
+    groups give them, by name). ``NotFound`` when the account is not a user of ``org``."""
+    found = (
+        OrgUser.objects.filter(org=org, account__account_id=_clean_id(account_id))
+        .select_related("account")
+        .first()
+    )
+    if found is None:
+        raise NotFound()
+    memberships = GroupMember.objects.filter(group__org=org, account=found.account_id)
+    found.org_groups = [m.group for m in memberships.select_related("group").order_by(Lower("group__name"))]
+    found.org_sites = list(
+        ProductSite.objects.filter(
+            org=org, access__group__in=Group.objects.filter(org=org, memberships__account=found.account_id)
+        )
+        .distinct()
+        .order_by(Lower("name"), "pk")
+    )
+    return found
+
+
 def site_role_of(*, site: ProductSite, account) -> str | None:
     """``account``'s role on ``site`` through its groups ("admin" wins over "user"), or ``None``."""
     roles = set(
