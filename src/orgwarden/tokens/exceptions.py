@@ -39,3 +39,10 @@ class TokenRevokedAlready(TokenNotFound):
     """A revoke sent twice: the token was revoked already (a 404 to the REST API, as before)."""
 
     message = "This API token was revoked already."
+
+
+class SecretReplaced(TokensError):
+    """A product site's client secret is not the one the admin chose to replace: a confirmation
+    left open while it was replaced, a click sent twice, a second tab."""
+
+    code = "conflict"

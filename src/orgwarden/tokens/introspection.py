@@ -33,6 +33,7 @@ from orgwarden.orgs.models import Directory, GroupMember, Organization, OrgUser,
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.policies.models import AuthenticationPolicy, PolicyMember
 from orgwarden.tokens import usage
+from orgwarden.tokens.exceptions import SecretReplaced
 from orgwarden.tokens.models import SiteCredential, UserApiToken
 from orgwarden.tokens.processors.presented import parse_presented
 from orgwarden.tokens.user_services import LAST_USED_GRANULARITY, TOKEN_PREFIX
@@ -44,18 +45,38 @@ INACTIVE: dict[str, Any] = {"active": False}
 credential_created: list[Callable[[ProductSite, str], None]] = []
 
 
+def credential_version(credential: SiteCredential | None) -> str:
+    """Which secret ``credential`` holds, in words a form can carry ("" for none): when it was set.
+    ``site_credential_create(replaces=…)`` compares it, so a stale page cannot replace a newer one."""
+    if credential is None:
+        return ""
+    return (credential.rotated_at or credential.created_at).isoformat()
+
+
 @transaction.atomic
-def site_credential_create(*, org: Organization, actor: OrgActor, site_id: str) -> tuple[SiteCredential, str]:
+def site_credential_create(
+    *, org: Organization, actor: OrgActor, site_id: str, replaces: str | None = None
+) -> tuple[SiteCredential, str]:
     """Create (or replace) the client secret of ``org``'s site ``site_id``; returns it and the secret.
 
-    The secret is never shown again; an earlier one stops working at once. Raises ``NotFound``.
+    The secret is never shown again; an earlier one stops working at once (sign-in and
+    introspection both). ``replaces`` is the ``credential_version`` of the secret the caller means
+    to replace ("" for none); given, a site whose secret is another is refused with
+    ``SecretReplaced`` and keeps it — a confirmation sent twice cannot replace the secret just
+    shown. Checked under the site's row lock. Raises ``NotFound``.
     """
     who = org_actor(org=org, actor=actor)
     site = ProductSite.objects.select_for_update().filter(org=org, site_id=public_id_lookup(site_id)).first()
     if site is None:
         raise NotFound()
-    secret = new_secret(SECRET_PREFIX)
     credential = SiteCredential.objects.filter(site=site).first()
+    if replaces is not None and credential_version(credential) != replaces:
+        raise SecretReplaced(
+            f"The client secret of {site.name} changed since that page was shown: nothing changed."
+            if credential
+            else f"{site.name} has no client secret any more: nothing changed."
+        )
+    secret = new_secret(SECRET_PREFIX)
     replaced = credential is not None
     if credential is None:
         credential = SiteCredential(site=site, client_id=site.site_id)

@@ -7,8 +7,11 @@ from django.utils import timezone
 
 from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import normalize_email
-from orgwarden.orgs.models import Organization, OrgUser
-from orgwarden.tokens.models import OrgApiKey, UserApiToken
+from orgwarden.orgs.exceptions import NotFound
+from orgwarden.orgs.models import Organization, OrgUser, ProductSite
+from orgwarden.policies.models import AuthenticationPolicy
+from orgwarden.policies.selectors import _members_of
+from orgwarden.tokens.models import OrgApiKey, SiteCredential, UserApiToken
 
 
 def api_keys_of(*, org: Organization, include_revoked: bool = False) -> QuerySet[OrgApiKey]:
@@ -24,6 +27,22 @@ def org_user_tokens_chosen(*, org: Organization, token_ids: list[str]) -> list[U
     managed = OrgUser.objects.filter(org=org, is_managed=True).values("account_id")
     tokens = UserApiToken.objects.filter(token_id__in=ids, account_id__in=managed).select_related("account")
     return list(tokens.order_by("id"))
+
+
+def org_policy_live_tokens(*, org: Organization, policy: AuthenticationPolicy) -> QuerySet[UserApiToken]:
+    """The live tokens of the members of ``org``'s ``policy`` (one ``policy_get`` found): what
+    revoking every token of a policy's members takes away, for its confirmation to count."""
+    members = _members_of(org=org, policy=policy).values("account_id")
+    return UserApiToken.objects.filter(account_id__in=members, revoked_at__isnull=True)
+
+
+def site_credential(*, org: Organization, site_id: str) -> tuple[ProductSite, SiteCredential | None]:
+    """``org``'s site ``site_id`` and its client credentials (None before the first secret);
+    ``NotFound`` for another org's site or an unknown id."""
+    site = ProductSite.objects.filter(org=org, site_id=public_id_lookup(site_id)).first()
+    if site is None:
+        raise NotFound()
+    return site, SiteCredential.objects.filter(site=site).first()
 
 
 def user_tokens_of(*, account) -> QuerySet[UserApiToken]:

@@ -3,6 +3,11 @@
 Filters: start of the account's email, expiring within 30 days, unused for 90 days. Revoke one,
 a selection, or every token of a policy's members. Also: a product site's client secret for
 token introspection (shown once), from the site's page.
+
+Revoking cannot be undone and stops whatever uses the token at once, so every revoke asks first:
+one token's "Revoke…" is a link to its confirmation (GET), a selection or a policy's members are
+posted to a confirmation that names or counts the tokens, whose button posts them back with
+``confirm``. Replacing a site's client secret asks first too (the old one stops at once).
 """
 
 from __future__ import annotations
@@ -11,16 +16,20 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orgwarden.console.views.base import back_in_org, org_admin_view, removed_already
+from orgwarden.console.views.confirm import CONFIRMED, Confirm, confirm_page, confirmed
+from orgwarden.humanize import time_ago
 from orgwarden.idn import idn_unicode
 from orgwarden.oidc import services as oidc_services
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
-from orgwarden.policies.selectors import directories_with_policies
+from orgwarden.policies.selectors import directories_with_policies, policy_get
 from orgwarden.tokens import introspection, selectors, user_services
-from orgwarden.tokens.exceptions import TokenNotFound, TokenRevokedAlready
+from orgwarden.tokens.exceptions import SecretReplaced, TokenNotFound, TokenRevokedAlready
 
 PAGE = 50
 
@@ -65,20 +74,56 @@ def _back(request: HttpRequest) -> HttpResponse:
     return redirect("console:api_tokens", org_id=request.org.org_id)
 
 
+def _last_used(token) -> str:
+    if token.last_used_at is None:
+        return "It has never been used."
+    return f"It was last used {time_ago(token.last_used_at, timezone.now())}."
+
+
 @org_admin_view
-@require_POST
+@require_http_methods(["GET", "POST"])
 def api_token_revoke(request: HttpRequest, token_id: str) -> HttpResponse:
+    """Revoke one managed account's token, after a confirmation (GET) naming it and its owner.
+
+    ``next`` (a page of this org's console: the person's page it was opened from) is where Cancel
+    and the revoke go back to. Revoked already (sent twice, a stale page) says so; a token that is
+    not one of the org's managed accounts' is a 404.
+    """
     if "\x00" in token_id:
         raise Http404()
+    nxt = back_in_org(request, request.POST.get("next", "") or request.GET.get("next", ""))
+    if request.method == "GET":
+        chosen = selectors.org_user_tokens_chosen(org=request.org, token_ids=[token_id])
+        if not chosen:
+            raise Http404()
+        token = chosen[0]
+        if token.revoked_at is not None:
+            messages.info(request, TokenRevokedAlready.message)
+            return redirect(nxt) if nxt else _back(request)
+        email = idn_unicode(token.account.email)
+        confirm = Confirm(
+            title=f"Revoke the API token “{token.label}” of {email}?",
+            subtitle=f"{token.prefix}…",
+            lines=[
+                "Whatever uses it — a script, an integration — is refused from now on: products check "
+                "it at every call.",
+                _last_used(token),
+                f"A revoked token can't be restored; {token.account.display_name} can create a new one.",
+            ],
+            button="Revoke token",
+            back_url=nxt or reverse("console:api_tokens", args=[request.org.org_id]),
+            back_label=token.account.display_name if nxt else "User API tokens",
+            fields=[("next", nxt)] if nxt else [],
+        )
+        return confirm_page(request, confirm, nav_active="api-tokens")
     try:
         token = user_services.org_user_token_revoke(org=request.org, actor=request.user, token_id=token_id)
     except TokenRevokedAlready as exc:
         messages.info(request, exc.message)
-        return _back(request)
+        return redirect(nxt) if nxt else _back(request)
     except TokenNotFound as exc:
         raise Http404() from exc
     messages.success(request, f"API token “{token.label}” of {idn_unicode(token.account.email)} revoked.")
-    nxt = back_in_org(request, request.POST.get("next", ""))
     return redirect(nxt) if nxt else _back(request)
 
 
@@ -97,6 +142,10 @@ def _selection_revoke(request: HttpRequest, token_ids: list[str]) -> None:
     left or was released meanwhile — or another org's, or none: the same words, confirming nothing).
     """
     revoked = user_services.org_user_tokens_revoke(org=request.org, actor=request.user, token_ids=token_ids)
+    _selection_said(request, token_ids, revoked)
+
+
+def _selection_said(request: HttpRequest, token_ids: list[str], revoked: list) -> None:
     now = {t.pk for t in revoked}
     position = {token_id: i for i, token_id in enumerate(dict.fromkeys(token_ids))}
     chosen = selectors.org_user_tokens_chosen(org=request.org, token_ids=token_ids)
@@ -118,16 +167,74 @@ def _selection_revoke(request: HttpRequest, token_ids: list[str]) -> None:
         )
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _selection_confirm(request: HttpRequest, token_ids: list[str]) -> HttpResponse:
+    chosen = selectors.org_user_tokens_chosen(org=request.org, token_ids=token_ids)
+    live = [t for t in chosen if t.revoked_at is None]
+    if not live:  # a stale list: every one went meanwhile (or was never the org's); say which
+        _selection_said(request, token_ids, revoked=[])
+        return _back(request)
+    owners = len({t.account_id for t in live})
+    confirm = Confirm(
+        title=f"Revoke {_plural(len(live), 'API token')}?",
+        lines=[
+            f"Whatever uses them is refused from now on: {_named(live)}.",
+            f"A revoked token can't be restored; {'its owner' if owners == 1 else 'their owners'} can create "
+            f"new ones.",
+        ],
+        button=f"Revoke {_plural(len(live), 'token')}",
+        back_url=reverse("console:api_tokens", args=[request.org.org_id]),
+        back_label="User API tokens",
+        action=reverse("console:api_tokens_revoke", args=[request.org.org_id]),
+        fields=[(CONFIRMED, "1"), *(("token", t.token_id) for t in live)],
+    )
+    return confirm_page(request, confirm, nav_active="api-tokens")
+
+
+def _policy_confirm(request: HttpRequest, policy) -> HttpResponse:
+    tokens = selectors.org_policy_live_tokens(org=request.org, policy=policy)
+    count, owners = tokens.count(), tokens.values("account_id").distinct().count()
+    people = "1 person" if owners == 1 else f"{owners} people"
+    if not count:
+        messages.info(
+            request, f"No member of policy “{policy.name}” has a live API token: nothing to revoke."
+        )
+        return _back(request)
+    confirm = Confirm(
+        title=f"Revoke every API token of the members of “{policy.name}”?",
+        lines=[
+            f"{_plural(count, 'live API token')} of {people} {'stops' if count == 1 else 'stop'} working "
+            "at once: whatever uses them is refused from now on. A token made before you confirm goes too.",
+            "Revoked tokens can't be restored; their owners can create new ones (if the policy lets them).",
+        ],
+        button=f"Revoke {_plural(count, 'token')}",
+        back_url=reverse("console:api_tokens", args=[request.org.org_id]),
+        back_label="User API tokens",
+        action=reverse("console:api_tokens_revoke", args=[request.org.org_id]),
+        fields=[(CONFIRMED, "1"), ("policy", policy.policy_id)],
+    )
+    return confirm_page(request, confirm, nav_active="api-tokens")
+
+
 @org_admin_view
 @require_POST
 def api_tokens_revoke(request: HttpRequest) -> HttpResponse:
-    """Revoke the checked tokens, or (``policy``) every live token of a policy's members."""
+    """Revoke the checked tokens, or (``policy``) every live token of a policy's members.
+
+    The list posts here without ``confirm``: that shows the confirmation (naming the live tokens
+    selected, or counting the policy's), which changes nothing and posts them back with ``confirm``.
+    """
     ids = request.POST.getlist("token")
     policy_id = request.POST.get("policy", "")
     if policy_id:
         if "\x00" in policy_id:
             raise Http404()
         try:
+            if not confirmed(request):
+                return _policy_confirm(request, policy_get(org=request.org, policy_id=policy_id))
             count = user_services.org_policy_tokens_revoke(
                 org=request.org, actor=request.user, policy_id=policy_id
             )
@@ -136,6 +243,8 @@ def api_tokens_revoke(request: HttpRequest) -> HttpResponse:
             messages.info(request, f"Policy “{gone['name']}” was deleted already. Nothing was revoked.")
             return _back(request)
         messages.success(request, f"{count} API token{'s' if count != 1 else ''} revoked.")
+    elif ids and not confirmed(request):
+        return _selection_confirm(request, ids)
     elif ids:
         _selection_revoke(request, ids)
     else:
@@ -143,19 +252,55 @@ def api_tokens_revoke(request: HttpRequest) -> HttpResponse:
     return _back(request)
 
 
+def _secret_confirm(request: HttpRequest, site_id: str) -> HttpResponse:
+    try:
+        site, credential = selectors.site_credential(org=request.org, site_id=site_id)
+    except NotFound as exc:
+        raise Http404() from exc
+    site_url = reverse("console:product_site", args=[request.org.org_id, site.site_id])
+    if credential is None:  # nothing to replace: the site's page creates the first
+        return redirect(site_url)
+    confirm = Confirm(
+        title=f"Replace the client secret of {site.name}?",
+        subtitle=site.url,
+        lines=[
+            f"The current secret stops working at once: {site.name} can't sign anyone in through "
+            f"{request.org.name}, or check API tokens, until its configuration has the new one.",
+            "The new secret is shown once, on the next page: copy it from there.",
+        ],
+        button="Replace client secret",
+        back_url=site_url,
+        back_label=site.name,
+        fields=[("replaces", introspection.credential_version(credential))],
+    )
+    return confirm_page(request, confirm, nav_active="products")
+
+
 @org_admin_view
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 def site_credential_create(request: HttpRequest, site_id: str) -> HttpResponse:
-    """Create or replace the site's client secret; the answer is the only place it is shown."""
+    """Create or replace the site's client secret; the answer is the only place it is shown.
+
+    Replacing breaks the site's sign-in and token checks until its configuration has the new
+    secret, so it asks first: "Replace client secret…" GETs this URL's confirmation, and only its
+    button POSTs. The first secret breaks nothing and is created at one click. Either POST names the
+    secret it replaces (``replaces``, "" for none); one that changed meanwhile (a confirmation sent
+    twice, a reload of the page that showed the new secret) is refused with a message.
+    """
     if "\x00" in site_id:
         raise Http404()
+    if request.method == "GET":
+        return _secret_confirm(request, site_id)
     try:
         credential, secret = introspection.site_credential_create(
-            org=request.org, actor=request.user, site_id=site_id
+            org=request.org, actor=request.user, site_id=site_id, replaces=request.POST.get("replaces", "")
         )
     except NotFound as exc:
         raise Http404() from exc
+    except SecretReplaced as exc:
+        messages.error(request, exc.message)
+        return redirect("console:product_site", org_id=request.org.org_id, site_id=site_id)
     return render(
         request,
         "console/api_tokens/site_credential.html",

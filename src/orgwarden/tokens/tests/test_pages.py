@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from html import unescape
@@ -102,12 +103,88 @@ def test_console_lists_filters_and_revokes(org, admin_client, manage, default_po
     response = admin_client.post(f"{base}{ta.token_id}/revoke")
     assert response.status_code == 302
     assert AuditEvent.objects.filter(action="org:api_token:revoked").count() == 1
-    admin_client.post(f"{base}revoke", {"token": [tb.token_id]})
+    admin_client.post(f"{base}revoke", {"token": [tb.token_id], "confirm": "1"})  # its confirmation's
     assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
     user_token_create(account=a, label="gamma")
-    admin_client.post(f"{base}revoke", {"policy": default_policy.policy_id})
+    admin_client.post(f"{base}revoke", {"policy": default_policy.policy_id, "confirm": "1"})
     assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
     assert admin_client.post(f"{base}revoke", {"policy": "nope"}).status_code == 404
+
+
+def test_revoking_one_token_asks_first_and_goes_back_to_the_persons_page(
+    org, org_admin, admin_client, manage
+):
+    """A revoked token can't be restored and whatever uses it stops: the person's page links to a
+    confirmation naming it; opening it changes nothing; its button revokes and goes back."""
+    person = manage(AccountFactory(email="ann@acme.test", display_name="Ann"))
+    token, _ = user_token_create(account=person, label="laptop")
+    page_url = f"/admin/o/{org.org_id}/users/{person.account_id}/"
+    revoke = f"/admin/o/{org.org_id}/api-tokens/{token.token_id}/revoke"
+    page = admin_client.get(page_url).content.decode()
+    assert f'href="{revoke}?next={page_url}">Revoke “laptop”…</a>' in page
+    assert f'action="{revoke}"' not in page
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(revoke, {"next": page_url})
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "Revoke the API token “laptop” of ann@acme.test?" in text
+    assert "is refused from now on" in text and "It has never been used." in text
+    assert "A revoked token can't be restored; Ann can create a new one." in text
+    assert (
+        f'<input type="hidden" name="next" value="{page_url}">' in text
+        and f'href="{page_url}">Cancel' in text
+    )
+    assert UserApiToken.objects.get().revoked_at is None and AuditEvent.objects.count() == events
+
+    sent = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+    done = admin_client.post(revoke, sent)
+    assert done.status_code == 302 and done["Location"] == page_url
+    assert UserApiToken.objects.get().revoked_at is not None
+    assert AuditEvent.objects.filter(action="org:api_token:revoked").count() == 1
+    stale = admin_client.get(revoke, {"next": page_url}, follow=True)  # opened again: revoked already
+    assert (
+        stale.redirect_chain == [(page_url, 302)]
+        and "This API token was revoked already." in stale.content.decode()
+    )
+    assert admin_client.get(revoke, {"next": "https://evil.example/"}).status_code == 302  # no next: the list
+
+
+def test_revoking_a_selection_or_a_policys_tokens_asks_first(org, admin_client, manage, default_policy):
+    """The list's buttons post to a confirmation naming (or counting) the live tokens; only its
+    button, which sends them back with ``confirm``, revokes."""
+    ann, bob = manage(AccountFactory(email="ann@acme.test")), manage(AccountFactory(email="bob@acme.test"))
+    ta, _ = user_token_create(account=ann, label="alpha")
+    tb, _ = user_token_create(account=bob, label="beta")
+    gone, _ = user_token_create(account=bob, label="old")
+    org_user_token_revoke(org=org, actor=org.admins.first().account, token_id=gone.token_id)
+    url = f"/admin/o/{org.org_id}/api-tokens/revoke"
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.post(url, {"token": [ta.token_id, tb.token_id, gone.token_id]})
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "Revoke 2 API tokens?" in text
+    assert (
+        "Whatever uses them is refused from now on: “alpha” of ann@acme.test, “beta” of bob@acme.test."
+        in text
+    )
+    assert 'class="button-danger">Revoke 2 tokens</button>' in text and gone.token_id not in text
+    by_policy = unescape(admin_client.post(url, {"policy": default_policy.policy_id}).content.decode())
+    assert f"Revoke every API token of the members of “{default_policy.name}”?" in by_policy
+    assert "2 live API tokens of 2 people stop working at once" in by_policy
+    assert (
+        UserApiToken.objects.filter(revoked_at__isnull=True).count() == 2
+        and AuditEvent.objects.count() == events
+    )
+
+    sent = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', by_policy)
+    data: dict[str, list[str]] = {}
+    for name, value in sent:
+        data.setdefault(name, []).append(value)
+    assert data["confirm"] == ["1"] and data["policy"] == [default_policy.policy_id]
+    assert messages_after(admin_client.post(url, data), admin_client) == "2 API tokens revoked."
+    assert not UserApiToken.objects.filter(revoked_at__isnull=True).exists()
+    nothing = messages_after(admin_client.post(url, {"policy": default_policy.policy_id}), admin_client)
+    assert nothing == f"No member of policy “{default_policy.name}” has a live API token: nothing to revoke."
 
 
 def test_console_pages_through_every_token_by_expiry(org, admin_client, manage, other_org_admin):
@@ -160,13 +237,16 @@ def test_a_bulk_revoke_sent_twice_says_which_were_revoked_already(org, admin_cli
     ta, _ = user_token_create(account=a, label="alpha")
     tb, _ = user_token_create(account=b, label="beta")
     url = f"/admin/o/{org.org_id}/api-tokens/revoke"
-    first = messages_after(admin_client.post(url, {"token": [ta.token_id, tb.token_id]}), admin_client)
+    both = {"token": [ta.token_id, tb.token_id], "confirm": "1"}  # the confirmation's button
+    first = messages_after(admin_client.post(url, both), admin_client)
     assert "2 API tokens revoked." in first and "Revoked already" not in first
-    again = messages_after(admin_client.post(url, {"token": [ta.token_id, tb.token_id]}), admin_client)
+    again = messages_after(admin_client.post(url, both), admin_client)
     assert "Nothing was revoked." in again and "0 API tokens" not in again
     assert "Revoked already: “alpha” of ann@acme.test, “beta” of bob@acme.test." in again
     tc, _ = user_token_create(account=a, label="gamma")  # a second tab, overlapping the first
-    partly = messages_after(admin_client.post(url, {"token": [tc.token_id, ta.token_id]}), admin_client)
+    partly = messages_after(
+        admin_client.post(url, {"token": [tc.token_id, ta.token_id], "confirm": "1"}), admin_client
+    )
     assert "1 API token revoked." in partly and "Revoked already: “alpha” of ann@acme.test." in partly
     events = AuditEvent.objects.filter(action="org:api_token:revoked")
     assert sorted(e.targets[1]["id"] for e in events) == sorted([ta.token_id, tb.token_id, tc.token_id])
@@ -185,11 +265,16 @@ def test_a_bulk_revoke_passes_over_tokens_that_are_not_the_orgs_and_confirms_not
     before = AuditEvent.objects.count()
     url = f"/admin/o/{org.org_id}/api-tokens/revoke"
     odd = [theirs.token_id, their_revoked.token_id, "nope", "a\x00b", "x" * 5000]
-    said = messages_after(admin_client.post(url, {"token": [ours.token_id, *odd]}), admin_client)
+    said = messages_after(
+        admin_client.post(url, {"token": [ours.token_id, *odd], "confirm": "1"}), admin_client
+    )
     assert said == "1 API token revoked. 5 selected tokens are not tokens of your managed accounts."
     for token_id in [theirs.token_id, their_revoked.token_id, "nope"]:
-        said = messages_after(admin_client.post(url, {"token": [token_id]}), admin_client)
-        assert said == "Nothing was revoked. 1 selected token is not a token of your managed accounts."
+        for confirm in ("", "1"):  # the list's button (no live token to confirm) and a confirmation's
+            said = messages_after(
+                admin_client.post(url, {"token": [token_id], "confirm": confirm}), admin_client
+            )
+            assert said == "Nothing was revoked. 1 selected token is not a token of your managed accounts."
     assert AuditEvent.objects.count() == before + 1
     assert UserApiToken.objects.get(pk=theirs.pk).revoked_at is None
 
@@ -225,13 +310,58 @@ def test_console_another_orgs_token_is_404(org, admin_client, manage, other_org_
     assert UserApiToken.objects.get().revoked_at is None
 
 
-def test_site_page_creates_the_client_secret_once(org, admin_client, site):
+def _introspects(site, secret: str) -> int:
+    auth = "Basic " + base64.b64encode(f"{site.client_id}:{secret}".encode()).decode()
+    return Client().post("/oauth2/introspect", {"token": "owt_nothing"}, HTTP_AUTHORIZATION=auth).status_code
+
+
+def test_replacing_the_client_secret_asks_first_then_shows_the_new_one_once(org, admin_client, site):
+    """Replacing stops the site's sign-in and token checks until it has the new secret: the site's
+    page links to a confirmation saying so, which changes nothing; its button replaces it."""
     url = f"/admin/o/{org.org_id}/products/{site.site.site_id}/"
-    assert b"Replace client secret" in admin_client.get(url).content
-    response = admin_client.post(url + "credential")
+    page = admin_client.get(url).content.decode()
+    assert (
+        f'href="{url}credential">Replace client secret…</a>' in page
+        and f'action="{url}credential"' not in page
+    )
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(url + "credential")
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "Replace the client secret of Jira?" in text
+    assert f"The current secret stops working at once: Jira can't sign anyone in through {org.name}" in text
+    assert _introspects(site, site.secret) == 200 and AuditEvent.objects.count() == events
+
+    sent = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+    response = admin_client.post(url + "credential", sent)
     assert response.status_code == 200 and response.context["secret"].encode() in response.content
     assert response.context["secret"].encode() not in admin_client.get(url).content
     assert SiteCredential.objects.get().client_id == site.site.site_id
+    assert _introspects(site, site.secret) == 401 and _introspects(site, response.context["secret"]) == 200
+    assert AuditEvent.objects.get(action="org:site:credential_created", details__replaced=True)
+
+    again = admin_client.post(url + "credential", sent, follow=True)  # sent twice, or the page reloaded
+    assert "The client secret of Jira changed since that page was shown: nothing changed." in unescape(
+        again.content.decode()
+    )
+    direct = admin_client.post(url + "credential", follow=True)  # no confirmation: no replacing
+    assert "changed since that page was shown" in unescape(direct.content.decode())
+    assert _introspects(site, response.context["secret"]) == 200
+    assert AuditEvent.objects.filter(action="org:site:credential_created").count() == 2  # made, replaced
+
+
+def test_the_first_client_secret_needs_no_confirmation(org, org_admin, admin_client):
+    from orgwarden.orgs.services import access
+
+    jira = access.site_add(
+        org=org, actor=org_admin.account, product="jira-software", name="J", url="https://j.test"
+    )
+    url = f"/admin/o/{org.org_id}/products/{jira.site_id}/"
+    assert '<input type="hidden" name="replaces" value="">' in admin_client.get(url).content.decode()
+    assert admin_client.get(url + "credential")["Location"] == url  # nothing to confirm
+    response = admin_client.post(url + "credential", {"replaces": ""})
+    assert response.status_code == 200 and response.context["secret"].startswith("owcs_")
+    assert admin_client.get(f"/admin/o/{org.org_id}/products/nope/credential").status_code == 404
 
 
 def test_rest_lists_and_revokes_a_managed_accounts_tokens(org, org_admin, manage, other_org_admin):
@@ -342,13 +472,16 @@ def test_revoke_selected_from_a_second_tab_says_which_were_revoked_already(
     browser.sign_in(first, org_admin.account.email, password)
     second = first.context.new_page()
     url = f"/admin/o/{org.org_id}/api-tokens/"
-    for tab in (first, second):
+    for tab in (first, second):  # both open the confirmation …
         tab.goto(url)
         tab.get_by_label("Select alpha of ann@acme.test").check()
         tab.get_by_label("Select beta of ann@acme.test").check()
-    first.get_by_role("button", name="Revoke selected").click()
+        tab.get_by_role("button", name="Revoke selected…").click()
+        expect(tab.get_by_role("heading", name="Revoke 2 API tokens?")).to_be_visible()
+    assert AuditEvent.objects.filter(action="org:api_token:revoked").count() == 0
+    first.get_by_role("button", name="Revoke 2 tokens").click()  # … and both confirm
     expect(first.get_by_text("2 API tokens revoked.")).to_be_visible()
-    second.get_by_role("button", name="Revoke selected").click()
+    second.get_by_role("button", name="Revoke 2 tokens").click()
     expect(second.get_by_text("Nothing was revoked.")).to_be_visible()
     expect(
         second.get_by_text("Revoked already: “alpha” of ann@acme.test, “beta” of ann@acme.test.")
