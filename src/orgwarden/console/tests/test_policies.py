@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.test import Client
@@ -226,9 +227,9 @@ def test_another_orgs_policy_is_a_404(admin_client, org, default_policy, other_o
         assert response.status_code == 404, path
     their_person = AccountFactory()
     account_claim(org=other_org_admin.org, account=their_person, domain=None, actor=Actor.system())
-    assert (
-        admin_client.post(f"{base(org)}accounts/{their_person.account_id}/reset-two-step").status_code == 404
-    )
+    their_reset = f"{base(org)}accounts/{their_person.account_id}/reset-two-step"
+    assert admin_client.post(their_reset).status_code == 404
+    assert admin_client.get(their_reset).status_code == 404  # its confirmation too
     other = Client()
     other.force_login(other_org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
     assert other.get(base(org)).status_code == 404
@@ -267,13 +268,27 @@ def test_reset_two_step_from_check_a_user(admin_client, org, default_policy, man
     managed.totp_secret, managed.totp_enabled_at = crypto.encrypt(otp.new_secret()), managed.created_at
     managed.save()
     page = admin_client.get(base(org) + "check", {"email": managed.email})
-    assert b"Reset two-step verification" in page.content
-    response = admin_client.post(f"{base(org)}accounts/{managed.account_id}/reset-two-step")
+    reset = f"{base(org)}accounts/{managed.account_id}/reset-two-step"
+    assert f'href="{reset}">Reset two-step verification…</a>' in page.content.decode()
+    assert f'action="{reset}"' not in page.content.decode()  # the first click asks (below)
+    events = AuditEvent.objects.count()
+    confirm = admin_client.get(reset)
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and f"Reset two-step verification of {managed.email}?" in text
+    assert "authenticator app and recovery codes stop working now, and every session of theirs ends" in text
+    assert f'href="{base(org)}check?email={managed.email.replace("@", "%40")}">Cancel' in text
+    managed.refresh_from_db()
+    assert managed.has_two_step and AuditEvent.objects.count() == events
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text).group(1)
+    response = admin_client.post(reset, {"csrfmiddlewaretoken": token})
     assert response.status_code == 302 and "check?email=" in response["Location"]
     managed.refresh_from_db()
     assert not managed.has_two_step
     assert AuditEvent.objects.get(action="org:account:2sv_reset").org_id == org.org_id
-    assert admin_client.get(f"{base(org)}accounts/{managed.account_id}/reset-two-step").status_code == 405
+    stale = admin_client.get(reset, follow=True)  # the confirmation opened again: nothing to reset
+    assert "no two-step verification to reset" in stale.content.decode()
+    assert AuditEvent.objects.filter(action="org:account:2sv_reset").count() == 1
     assert OrgUser.objects.filter(account=managed, is_managed=True).exists()
 
 

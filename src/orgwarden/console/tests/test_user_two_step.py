@@ -19,8 +19,14 @@ def test_reset_two_step_from_the_account_page(org, admin_client):
     page = admin_client.get(f"/admin/o/{org.org_id}/users/{person.account_id}/")
     assert page.status_code == 200
     reset_url = f"/admin/o/{org.org_id}/policies/accounts/{person.account_id}/reset-two-step"
-    assert reset_url.encode() in page.content
-    assert admin_client.post(reset_url).status_code == 302
+    page_url = f"/admin/o/{org.org_id}/users/{person.account_id}/"
+    assert f'href="{reset_url}?next={page_url}">Reset two-step verification…</a>'.encode() in page.content
+    confirm = admin_client.get(reset_url, {"next": page_url})  # asks first, and comes back here
+    assert confirm.status_code == 200 and f'href="{page_url}">Cancel'.encode() in confirm.content
+    person.refresh_from_db()
+    assert person.has_two_step
+    response = admin_client.post(reset_url, {"next": page_url})
+    assert response.status_code == 302 and response["Location"] == page_url
     person.refresh_from_db()
     assert not person.has_two_step
 

@@ -1,5 +1,10 @@
 """Security → Authentication policies: the policies per directory, a policy's settings and members,
-break-glass admins, "Check a user" and an admin's reset of a person's two-step verification. Thin."""
+break-glass admins, "Check a user" and an admin's reset of a person's two-step verification. Thin.
+
+Deleting a policy and resetting two-step verification ask first (GET is the confirmation, POST
+acts): neither can be undone. Removing a break-glass admin acts at once: it takes nothing live away
+(the account keeps its sessions and sign-in) and "Add" gives it back with no loss.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from orgwarden.console.views.base import org_admin_view, removed_already
+from orgwarden.console.views.base import back_in_org, org_admin_view, removed_already
+from orgwarden.console.views.confirm import Confirm, confirm_page
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.policies import selectors, services
-from orgwarden.policies.exceptions import InvalidSetting
+from orgwarden.policies.exceptions import InvalidSetting, NoTwoStepToReset
 from orgwarden.policies.forms import (
     BreakGlassAddForm,
     CheckUserForm,
@@ -286,19 +292,55 @@ def policy_check(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _reset_confirm(request: HttpRequest, account, back: str | None) -> HttpResponse:
+    check = (
+        reverse("console:policy_check", args=[request.org.org_id]) + "?" + urlencode({"email": account.email})
+    )
+    email = idn_unicode(account.email)
+    lines = [
+        f"{account.display_name}'s authenticator app and recovery codes stop working now, and every "
+        "session of theirs ends: they sign in again.",
+        "If their policy makes two-step verification mandatory, they set up a new app at their next "
+        "sign-in. Their old codes never work again.",
+    ]
+    if account.pk == request.user.pk:
+        lines.append("This is your own account: you are signed out at once.")
+    confirm = Confirm(
+        title=f"Reset two-step verification of {email}?",
+        subtitle=account.display_name,
+        lines=lines,
+        button="Reset two-step verification",
+        back_url=back or check,
+        back_label=account.display_name if back else "Check a user",
+        fields=[("next", back)] if back else [],
+    )
+    return confirm_page(request, confirm, nav_active=NAV)
+
+
 @org_admin_view
-@require_POST
+@require_http_methods(["GET", "POST"])
 def two_step_reset(request: HttpRequest, account_id: str) -> HttpResponse:
-    """Reset a managed account's two-step verification (lost phone and recovery codes)."""
+    """Reset a managed account's two-step verification (lost phone and recovery codes).
+
+    It cannot be undone (the authenticator app and recovery codes are gone) and ends the person's
+    sessions, so it asks first: "Reset two-step verification…" (on "Check a user" and on the
+    person's page, which passes itself as ``next``) GETs this URL's confirmation; only its button
+    POSTs. A reset already done (sent twice, a stale page) says so; another org's person is a 404.
+    """
     check = reverse("console:policy_check", args=[request.org.org_id])
+    back = back_in_org(request, request.POST.get("next", "") or request.GET.get("next", ""))
     try:
         account = selectors.managed_account(org=request.org, account_id=account_id)
+        if request.method == "GET":
+            if account.has_two_step:
+                return _reset_confirm(request, account, back)
+            raise NoTwoStepToReset()
         ended = services.two_step_reset(org=request.org, actor=request.user, account_id=account_id)
     except NotFound as exc:
         raise Http404() from exc
     except OrgsError as exc:
         messages.error(request, exc.message)
-        return redirect(check + "?" + urlencode({"email": account.email}))
+        return redirect(back or check + "?" + urlencode({"email": account.email}))
     if account.pk == request.user.pk:
         # An admin's own reset ended this session too: log out so the response does not try to
         # save the deleted session (which Django answers with a 400 "session interrupted").
@@ -310,4 +352,4 @@ def two_step_reset(request: HttpRequest, account_id: str) -> HttpResponse:
         f"Two-step verification of {idn_unicode(account.email)} reset; "
         f"{ended} session{'s' if ended != 1 else ''} ended.",
     )
-    return redirect(check + "?" + urlencode({"email": account.email}))
+    return redirect(back or check + "?" + urlencode({"email": account.email}))
