@@ -120,6 +120,16 @@ def customers_of(
     return customers.order_by("email")
 
 
+def customer_get(*, org: Organization, help_center: HelpCenter, customer_id: str) -> Customer:
+    """The customer ``customer_id`` of ``help_center`` (which must be ``org``'s); ``NotFound`` else."""
+    if help_center.site.org_id != org.pk or help_center.pk is None or not _valid_id(customer_id):
+        raise NotFound()
+    customer = Customer.objects.filter(help_center=help_center, customer_id=customer_id).first()
+    if customer is None:
+        raise NotFound()
+    return customer
+
+
 def customer_signed_in(*, help_center: HelpCenter, customer_id: str) -> Customer | None:
     """The active customer ``customer_id`` of ``help_center`` (for the portal session), else ``None``."""
     if help_center.pk is None or not _valid_id(customer_id):

@@ -4,6 +4,7 @@ test, remove; bad input is a 400 with a form error, another org's IdP a 404."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -121,6 +122,90 @@ def test_link_and_unlink_domain(admin_client, org, connection):
         admin_client.post(url("identity_provider_domain_link", org, cid), {"domain_id": "nope"}).status_code
         == 404
     )
+
+
+def _form_of(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+
+
+def test_removing_a_certificate_asks_first_saying_whether_sign_ins_break(admin_client, org, connection):
+    """The IdP's only certificate: every SSO sign-in is refused once it goes. Its "Remove…" opens a
+    confirmation that says so and changes nothing; only its button removes."""
+    cid = connection.connection_id
+    admin_client.post(url("identity_provider_certificate_add", org, cid), {"pem": make_key_pair().cert_pem})
+    certificate = SamlCertificate.objects.get()
+    remove = url("identity_provider_certificate_remove", org, cid, certificate.certificate_id)
+    page = admin_client.get(url("identity_provider", org, cid)).content.decode()
+    assert (
+        f'href="{remove}">Remove<span class="sr-only"> certificate {certificate.subject}</span>…</a>' in page
+    )
+    assert f'action="{remove}"' not in page
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(remove)
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and f"Remove the certificate {certificate.subject} from Okta?" in text
+    assert "It is Okta's only signing certificate: every single sign-on through Okta is refused" in text
+    assert (
+        certificate.fingerprint_sha256 in text and 'class="button-danger">Remove certificate</button>' in text
+    )
+    assert SamlCertificate.objects.exists() and AuditEvent.objects.count() == events
+
+    admin_client.post(url("identity_provider_certificate_add", org, cid), {"pem": make_key_pair().cert_pem})
+    assert (
+        "while Okta still signs with this certificate, every single sign-on through Okta fails"
+        in unescape(admin_client.get(remove).content.decode())
+    )
+    done = admin_client.post(remove, _form_of(text), follow=True)
+    assert "Certificate removed." in done.content.decode()
+    assert not SamlCertificate.objects.filter(pk=certificate.pk).exists()
+    assert AuditEvent.objects.filter(action="org:idp:certificate_removed").count() == 1
+    stale = admin_client.get(remove, follow=True)  # opened again: nothing to remove, in no id's words
+    assert "Nothing to remove: Okta has no such certificate (removed already?)." in unescape(
+        stale.content.decode()
+    )
+
+
+def test_unlinking_a_domain_asks_first(admin_client, org, org_admin, connection, other_org_admin):
+    """Its people's single sign-on through the IdP stops at once: "Unlink…" opens a confirmation
+    naming the domain and how many managed accounts are on it; only its button unlinks."""
+    from orgwarden.accounts.tests.factories import AccountFactory
+    from orgwarden.orgs.services import domains as domain_services
+
+    domain = verified_domain(org, "example.com")
+    person = AccountFactory(email="ada@example.com")
+    domain_services.accounts_claim(
+        org=org, actor=org_admin.account, domain_id=domain.domain_id, account_ids=[person.account_id]
+    )
+    cid = connection.connection_id
+    admin_client.post(url("identity_provider_domain_link", org, cid), {"domain_id": domain.domain_id})
+    unlink = url("identity_provider_domain_unlink", org, cid, domain.domain_id)
+    page = admin_client.get(url("identity_provider", org, cid)).content.decode()
+    assert f'href="{unlink}">Unlink<span class="sr-only"> example.com</span>…</a>' in page
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(unlink)
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "Unlink example.com from Okta?" in text
+    assert (
+        "Okta stops speaking for example.com now: its single sign-ons of example.com addresses are refused"
+        in text
+    )
+    assert "1 managed account is on example.com." in text
+    assert SamlDomainLink.objects.exists() and AuditEvent.objects.count() == events
+
+    done = admin_client.post(unlink, _form_of(text), follow=True)
+    assert "Domain unlinked." in done.content.decode() and not SamlDomainLink.objects.exists()
+    stale = admin_client.get(unlink, follow=True)
+    assert "example.com was unlinked from Okta already." in stale.content.decode()
+    assert AuditEvent.objects.filter(action="org:idp:domain_unlinked").count() == 1
+    theirs = verified_domain(other_org_admin.org, "their.example")
+    for domain_id in (theirs.domain_id, "nope"):
+        assert (
+            admin_client.get(url("identity_provider_domain_unlink", org, cid, domain_id)).status_code == 404
+        )
+    nul = url("identity_provider_domain_unlink", org, cid, "a-b").replace("a-b", "a%00b")
+    assert admin_client.get(nul).status_code == 404  # PostgreSQL would refuse the NUL: not a 500
 
 
 def test_test_button_needs_configuration_then_redirects_to_the_idp(admin_client, org, connection):

@@ -2,6 +2,11 @@
 its customers (search, deactivate, reactivate, remove), its authentication choice (password, SSO,
 both) and its own customer IdP (entity ID, SSO URL, certificates, metadata import, "Test single
 sign-on"). Thin: forms → ``helpcenter.services``; another org's site is a 404.
+
+Removing a customer (its portal account is deleted) and removing a signing certificate (customers'
+single sign-on with it stops) cannot be undone: each asks first, the GET of its URL being the
+confirmation and the POST the removal. Deactivating and reactivating a customer act at once: one
+person, and the other button undoes it with nothing lost.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view, removed_already
+from orgwarden.console.views.confirm import Confirm, confirm_page
 from orgwarden.helpcenter import selectors, services
 from orgwarden.helpcenter.forms import AuthenticationForm, HelpCenterIdpForm
 from orgwarden.helpcenter.models import HelpCenter
@@ -129,10 +136,42 @@ def help_center_certificate_add(request: HttpRequest, site_id: str) -> HttpRespo
     return _detail(request, help_center, status=400, certificate_form=form)
 
 
+def _certificate_confirm(request: HttpRequest, help_center: HelpCenter, certificate_id: str) -> HttpResponse:
+    certificates = selectors.certificates_of(help_center)
+    certificate = next((c for c in certificates if c.certificate_id == certificate_id), None)
+    name = help_center.site.name
+    if certificate is None:
+        messages.info(request, f"Nothing to remove: {name} has no such certificate (removed already?).")
+        return _to_detail(request, help_center.site.site_id)
+    if help_center.sso_enabled and len(certificates) == 1:  # the service refuses it: say so now
+        messages.error(request, "Single sign-on is on: keep at least one certificate, or turn SSO off first.")
+        return _to_detail(request, help_center.site.site_id)
+    if help_center.sso_enabled:
+        lines = [
+            f"Responses signed with it are refused from now on: while the customers' identity provider "
+            f"still signs with this certificate, nobody signs in to {name}'s portal with single sign-on."
+        ]
+    else:
+        lines = [f"Single sign-on is off, so no sign-in to {name}'s portal changes now."]
+    lines.append("To trust it again, you paste its certificate again.")
+    confirm = Confirm(
+        title=f"Remove the certificate {certificate.subject} from {name}?",
+        subtitle=f"SHA-256 {certificate.fingerprint_sha256}",
+        lines=lines,
+        button="Remove certificate",
+        back_url=reverse("console:help_center", args=[request.org.org_id, help_center.site.site_id]),
+        back_label=name,
+    )
+    return confirm_page(request, confirm, nav_active=NAV)
+
+
 @org_admin_view
-@require_POST
+@require_http_methods(["GET", "POST"])
 def help_center_certificate_remove(request: HttpRequest, site_id: str, certificate_id: str) -> HttpResponse:
+    """Stop trusting a certificate of the customers' IdP, after a confirmation (GET); its button POSTs."""
     help_center = _help_center(request, site_id)
+    if request.method == "GET":
+        return _certificate_confirm(request, help_center, certificate_id)
     try:
         services.help_center_certificate_remove(
             org=request.org, actor=request.user, site_id=site_id, certificate_id=certificate_id
@@ -187,15 +226,36 @@ def help_center_test(request: HttpRequest, site_id: str) -> HttpResponse:
     return render(request, "sso/redirect.html", context)
 
 
+def _customer_confirm(request: HttpRequest, help_center: HelpCenter, customer_id: str) -> HttpResponse:
+    customer = selectors.customer_get(org=request.org, help_center=help_center, customer_id=customer_id)
+    email, name = idn_unicode(customer.email), help_center.site.name
+    confirm = Confirm(
+        title=f"Remove the customer {email}?",
+        subtitle=customer.display_name,
+        lines=[
+            f"Their account on {name}'s portal is deleted now: they can't sign in to it any more, "
+            "and their password goes with it.",
+            "This cannot be undone; they can sign up again as a new customer if the portal lets them.",
+        ],
+        button="Remove customer",
+        back_url=reverse("console:help_center", args=[request.org.org_id, help_center.site.site_id]),
+        back_label=name,
+    )
+    return confirm_page(request, confirm, nav_active=NAV)
+
+
 def _customer_action(service, done: str, removed: str | None = None):
     """A POST on one customer; ``removed``: the action of the event that removes it, to say a
-    removal sent twice was done already instead of a 404."""
+    removal sent twice was done already instead of a 404, and to answer its URL's GET with the
+    confirmation (removing cannot be undone)."""
 
     @org_admin_view
-    @require_POST
+    @require_http_methods(["GET", "POST"] if removed else ["POST"])
     def view(request: HttpRequest, site_id: str, customer_id: str) -> HttpResponse:
-        _help_center(request, site_id)
+        help_center = _help_center(request, site_id)
         try:
+            if request.method == "GET":
+                return _customer_confirm(request, help_center, customer_id)
             customer = service(org=request.org, actor=request.user, site_id=site_id, customer_id=customer_id)
         except NotFound as exc:
             if removed is None:

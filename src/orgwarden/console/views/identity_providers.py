@@ -2,6 +2,11 @@
 certificates, metadata import, domain links, and "Test single sign-on". Thin: forms → services.
 
 A connection of another org is a 404 (``connection_get`` only looks inside ``request.org``).
+
+What breaks sign-in asks first. Removing an IdP asks in place (its "Remove …" opens the question
+under it). Removing a signing certificate and unlinking a domain each have a confirmation page: the
+GET of their URL says what stops working, its button POSTs. Adding a certificate, linking a domain
+and saving the configuration act at once.
 """
 
 from __future__ import annotations
@@ -9,11 +14,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view, removed_already
+from orgwarden.console.views.confirm import Confirm, confirm_page
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
+from orgwarden.orgs.selectors import domains as domain_selectors
 from orgwarden.sso import selectors, services
 from orgwarden.sso.forms import CertificateForm, DomainLinkForm, IdpAddForm, IdpConfigForm, MetadataForm
 from orgwarden.sso.models import SamlConnection
@@ -117,12 +125,50 @@ def identity_provider_certificate_add(request: HttpRequest, connection_id: str) 
     return _detail(request, connection, status=400, certificate_form=form)
 
 
+def _certificate_confirm(
+    request: HttpRequest, connection: SamlConnection, certificate_id: str
+) -> HttpResponse:
+    rows = selectors.certificates_of(org=request.org, connection=connection)
+    row = next((r for r in rows if r.certificate.certificate_id == certificate_id), None)
+    name = connection.directory.name
+    if row is None:
+        messages.info(request, f"Nothing to remove: {name} has no such certificate (removed already?).")
+        return _to_detail(request, connection)
+    if row.expired:
+        lines = [f"It has expired: {name}'s responses signed with it are refused already."]
+    elif len(rows) == 1:
+        lines = [
+            f"It is {name}'s only signing certificate: every single sign-on through {name} is refused "
+            "from now on, until you add another."
+        ]
+    else:
+        lines = [
+            f"Responses signed with it are refused from now on: while {name} still signs with this "
+            f"certificate, every single sign-on through {name} fails. Remove it once {name} signs with "
+            "the other."
+        ]
+    lines.append("To trust it again, you paste its certificate again.")
+    confirm = Confirm(
+        title=f"Remove the certificate {row.certificate.subject} from {name}?",
+        subtitle=f"SHA-256 {row.certificate.fingerprint_sha256}",
+        lines=lines,
+        button="Remove certificate",
+        back_url=reverse("console:identity_provider", args=[request.org.org_id, connection.connection_id]),
+        back_label=name,
+    )
+    return confirm_page(request, confirm, nav_active=NAV)
+
+
 @org_admin_view
-@require_POST
+@require_http_methods(["GET", "POST"])
 def identity_provider_certificate_remove(
     request: HttpRequest, connection_id: str, certificate_id: str
 ) -> HttpResponse:
+    """Stop trusting one of the IdP's signing certificates, after a confirmation (GET) saying
+    whether sign-ins break; only its button (POST) removes."""
     connection = _connection(request, connection_id)
+    if request.method == "GET":
+        return _certificate_confirm(request, connection, certificate_id)
     try:
         services.idp_certificate_remove(
             org=request.org, actor=request.user, connection_id=connection_id, certificate_id=certificate_id
@@ -183,11 +229,42 @@ def identity_provider_domain_link(request: HttpRequest, connection_id: str) -> H
     return _to_detail(request, connection)
 
 
+def _unlink_confirm(request: HttpRequest, connection: SamlConnection, link) -> HttpResponse:
+    name, domain = connection.directory.name, idn_unicode(link.domain.name)
+    lines = [
+        f"{name} stops speaking for {domain} now: its single sign-ons of {domain} addresses are refused. "
+        f"People on {domain} whose policy enforces single sign-on can't sign in until it is linked "
+        "again; the others sign in with a password."
+    ]
+    if managed := domain_selectors.managed_counts(org=request.org).get(link.domain_id, 0):
+        lines.append(f"{managed} managed account{'s are' if managed != 1 else ' is'} on {domain}.")
+    lines.append(f"Linking {domain} again gives it back.")
+    confirm = Confirm(
+        title=f"Unlink {domain} from {name}?",
+        lines=lines,
+        button=f"Unlink {domain}",
+        back_url=reverse("console:identity_provider", args=[request.org.org_id, connection.connection_id]),
+        back_label=name,
+    )
+    return confirm_page(request, confirm, nav_active=NAV)
+
+
 @org_admin_view
-@require_POST
+@require_http_methods(["GET", "POST"])
 def identity_provider_domain_unlink(request: HttpRequest, connection_id: str, domain_id: str) -> HttpResponse:
+    """Unlink a domain from the IdP, after a confirmation (GET): its people's single sign-on through
+    this IdP stops at once. Only the confirmation's button (POST) unlinks."""
     connection = _connection(request, connection_id)
     try:
+        if request.method == "GET":
+            if "\x00" in domain_id:  # PostgreSQL refuses NUL in a query (a 500, not a 404)
+                raise Http404()
+            link = selectors.domain_links_of(org=request.org, connection=connection).filter(
+                domain__domain_id=domain_id
+            )
+            if (found := link.first()) is None:
+                raise NotFound()
+            return _unlink_confirm(request, connection, found)
         services.idp_domain_unlink(
             org=request.org, actor=request.user, connection_id=connection_id, domain_id=domain_id
         )

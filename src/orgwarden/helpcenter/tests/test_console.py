@@ -3,6 +3,9 @@ deactivate/reactivate/remove, authentication, IdP, certificates, metadata); anot
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import pytest
 from django.urls import reverse
 
@@ -145,3 +148,105 @@ def test_a_certificate_removed_twice_says_so_in_words_that_confirm_no_id(
         f"Nothing removed: {site.name} has no such certificate (removed already?)." in again.content.decode()
     )
     assert AuditEvent.objects.filter(action="helpcenter:idp:certificate_removed").count() == 1
+
+
+def _form_of(text: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text))
+
+
+def test_removing_a_customer_asks_first(org, admin_client, site, other_org_admin):
+    """It deletes their portal account: "Remove…" opens a confirmation that says so and changes
+    nothing; only its button removes. Deactivating still acts at once (Reactivate undoes it)."""
+    bob = services.customer_sign_up(help_center=help_center(org, site), email="bob@b.test", password=PASSWORD)
+    remove = page(org, "help_center_customer_remove", site.site_id, bob.customer_id)
+    body = admin_client.get(page(org, "help_center", site.site_id)).content.decode()
+    assert f'href="{remove}">Remove<span class="sr-only"> bob@b.test</span>…</a>' in body
+    assert f'action="{remove}"' not in body
+    assert f'action="{page(org, "help_center_customer_deactivate", site.site_id, bob.customer_id)}"' in body
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(remove)
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "Remove the customer bob@b.test?" in text
+    assert f"Their account on {site.name}'s portal is deleted now" in text and "This cannot be undone" in text
+    assert (
+        help_center(org, site).customers.filter(pk=bob.pk).exists() and AuditEvent.objects.count() == events
+    )
+
+    done = admin_client.post(remove, _form_of(text), follow=True)
+    assert "Customer removed." in done.content.decode()
+    assert not help_center(org, site).customers.exists()
+    stale = admin_client.get(remove, follow=True)  # opened again: removed already
+    assert "bob@b.test was removed already." in stale.content.decode()
+    assert AuditEvent.objects.filter(action="helpcenter:customer:removed").count() == 1
+    theirs = jsm_site(other_org_admin.org, other_org_admin.account, "Their Support", "https://s.other.test")
+    carol = services.customer_sign_up(
+        help_center=help_center(other_org_admin.org, theirs), email="carol@c.test", password=PASSWORD
+    )
+    assert (
+        admin_client.get(
+            page(org, "help_center_customer_remove", site.site_id, carol.customer_id)
+        ).status_code
+        == 404
+    )
+    assert (
+        admin_client.get(
+            page(org, "help_center_customer_remove", theirs.site_id, carol.customer_id)
+        ).status_code
+        == 404
+    )
+    assert (
+        admin_client.get(page(org, "help_center_customer_deactivate", site.site_id, "x")).status_code == 405
+    )
+
+
+def test_removing_a_certificate_asks_first(org, admin_client, site, customer_idp_keys):
+    admin_client.post(
+        page(org, "help_center_metadata", site.site_id), {"xml": idp_metadata_xml(customer_idp_keys)}
+    )
+    certificate = help_center(org, site).certificates.get()
+    remove = page(org, "help_center_certificate_remove", site.site_id, certificate.certificate_id)
+    body = admin_client.get(page(org, "help_center", site.site_id)).content.decode()
+    assert (
+        f'href="{remove}">Remove<span class="sr-only"> certificate {certificate.subject}</span>…</a>' in body
+    )
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.get(remove)
+    text = unescape(confirm.content.decode())
+    assert (
+        confirm.status_code == 200
+        and f"Remove the certificate {certificate.subject} from {site.name}?" in text
+    )
+    assert f"Single sign-on is off, so no sign-in to {site.name}'s portal changes now." in text
+    assert help_center(org, site).certificates.exists() and AuditEvent.objects.count() == events
+    done = admin_client.post(remove, _form_of(text), follow=True)
+    assert (
+        "Certificate removed." in done.content.decode() and not help_center(org, site).certificates.exists()
+    )
+    stale = admin_client.get(remove, follow=True)
+    assert (
+        f"Nothing to remove: {site.name} has no such certificate (removed already?)."
+        in stale.content.decode()
+    )
+    assert AuditEvent.objects.filter(action="helpcenter:idp:certificate_removed").count() == 1
+
+
+def test_the_only_certificate_of_a_help_center_with_sso_on_is_refused_before_asking(
+    org, admin_client, site, customer_idp_keys
+):
+    admin_client.post(
+        page(org, "help_center_metadata", site.site_id), {"xml": idp_metadata_xml(customer_idp_keys)}
+    )
+    hc = help_center(org, site)
+    type(hc).objects.filter(pk=hc.pk).update(sso_enabled=True)
+    certificate = hc.certificates.get()
+    refused = admin_client.get(
+        page(org, "help_center_certificate_remove", site.site_id, certificate.certificate_id), follow=True
+    )
+    assert refused.redirect_chain == [(page(org, "help_center", site.site_id), 302)]
+    assert (
+        "Single sign-on is on: keep at least one certificate, or turn SSO off first."
+        in refused.content.decode()
+    )
+    assert hc.certificates.exists()
