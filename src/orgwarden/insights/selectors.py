@@ -28,6 +28,7 @@ from orgwarden.accounts.models import Account
 from orgwarden.insights import access_rollup, rollups
 from orgwarden.insights.models import AccessUser, DailyActive, SiteLastActive, SiteUser, SiteUserCount
 from orgwarden.insights.rollups import INSIGHT_PRODUCTS
+from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import (
     Activity,
     Directory,
@@ -424,3 +425,19 @@ def page(
     )
     inactive = inactive_users(days=inactive_days, limit=limit, **kw)
     return Page({key: tables[key] for key in PAGE_CHARTS}, mix, inactive)
+
+
+def users_chosen(*, org: Organization, account_ids: list[str]) -> list[OrgUser]:
+    """The users of ``org`` that ``account_ids`` name (each once, in their order, with their
+    accounts): whom removing product access would reach, for its confirmation. ``NotFound`` when
+    any id is not a user of ``org``, as ``services.inactive_access_remove`` refuses them all then."""
+    ids = list(dict.fromkeys(account_ids))
+    if not ids or any("\x00" in i for i in ids):  # PostgreSQL refuses NUL in a query
+        raise NotFound()
+    users = {
+        u.account.account_id: u
+        for u in OrgUser.objects.filter(org=org, account__account_id__in=ids).select_related("account")
+    }
+    if set(ids) - set(users):
+        raise NotFound()
+    return [users[i] for i in ids]

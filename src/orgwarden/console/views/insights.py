@@ -1,6 +1,12 @@
 """Security → Insights: who uses which product and how people sign in, each chart with its table
 and a CSV download; the inactive-users report with bulk remove-access (deactivate goes through the
-Users page's bulk action)."""
+Users page's bulk action).
+
+Removing access takes the selected people out of every group that gives product access (and an
+external user out of the org's users): nothing remembers which groups those were, so it asks
+first — the report's button posts the selection to a confirmation, whose button sends it back
+with ``confirm``.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,13 @@ import csv
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from orgwarden.console.views.base import org_admin_view
+from orgwarden.console.views.confirm import CONFIRMED, Confirm, confirm_page, confirmed
+from orgwarden.idn import idn_unicode
 from orgwarden.insights import charts, selectors, services
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 
@@ -98,10 +107,51 @@ def insights_csv(request: HttpRequest, chart: str) -> HttpResponse:
     return response
 
 
+def _people(n: int) -> str:
+    return "1 person" if n == 1 else f"{n} people"
+
+
+def _remove_confirm(request: HttpRequest, ids: list[str]) -> HttpResponse:
+    back = reverse("console:insights", args=[request.org.org_id]) + "#inactive-users"
+    if len(ids) > services.BULK_MAX:
+        messages.error(request, f"Select at most {services.BULK_MAX} users at a time.")
+        return redirect(back)
+    try:
+        users = selectors.users_chosen(org=request.org, account_ids=ids)
+    except NotFound:
+        messages.error(request, "Select users of your organization.")
+        return redirect(back)
+    n, external = len(users), sum(not u.is_managed for u in users)
+    named = ", ".join(idn_unicode(u.email) for u in users[:10]) + (f" and {n - 10} more" if n > 10 else "")
+    verb = "loses" if n == 1 else "lose"
+    lines = [
+        f"{_people(n)} {verb} every product site of {request.org.name} at once, leaving each group that "
+        f"gives access to one: {named}."
+    ]
+    if external:
+        are = "is an external user" if external == 1 else "are external users"
+        lines.append(f"{external} of them {are}: they leave all of {request.org.name}'s groups and users.")
+    lines.append("Nothing keeps which groups those were: giving the access back means adding them again.")
+    confirm = Confirm(
+        title=f"Remove the product access of {_people(n)}?",
+        lines=lines,
+        button="Remove product access",
+        back_url=back,
+        back_label="Insights",
+        action=reverse("console:insights_access_remove", args=[request.org.org_id]),
+        fields=[(CONFIRMED, "1"), *(("account_id", u.account.account_id) for u in users)],
+    )
+    return confirm_page(request, confirm, nav_active="insights")
+
+
 @org_admin_view
 @require_POST
 def inactive_access_remove(request: HttpRequest) -> HttpResponse:
+    """Remove the selected people's product access: without ``confirm`` (the report's button) the
+    confirmation, which changes nothing; with it (the confirmation's button) the removal."""
     ids = request.POST.getlist("account_id")
+    if not confirmed(request):
+        return _remove_confirm(request, ids)
     try:
         count = services.inactive_access_remove(org=request.org, actor=request.user, account_ids=ids)
     except NotFound:

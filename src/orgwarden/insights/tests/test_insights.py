@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 
 import pytest
 import time_machine
@@ -168,25 +170,56 @@ def test_bulk_remove_access(seeded, org_admin, admin_client):
         )
     assert GroupMember.objects.filter(account=p["old"]).exists()
     url = reverse("console:insights_access_remove", args=[org.org_id])
-    answer = admin_client.post(url, {"account_id": [p["old"].account_id, p["ext"].account_id]})
+    answer = admin_client.post(
+        url, {"account_id": [p["old"].account_id, p["ext"].account_id], "confirm": "1"}
+    )
     assert answer.status_code == 302
     assert not GroupMember.objects.filter(account__in=[p["old"], p["ext"]]).exists()
     assert not OrgUser.objects.filter(org=org, account=p["ext"]).exists()
     assert AuditEvent.objects.filter(action="org:user:removed").count() == 1
     assert AuditEvent.objects.filter(action="org:group:member_removed").count() == 1
-    assert admin_client.post(url, {"account_id": ["nope"]}).status_code == 302
+    assert admin_client.post(url, {"account_id": ["nope"], "confirm": "1"}).status_code == 302
 
 
 def test_bulk_remove_access_sent_twice_says_nothing_was_left(seeded, org_admin, admin_client):
     """The second answer said "removed from 1 user(s)" though it removed nothing."""
     org, p, *_ = seeded
     url = reverse("console:insights_access_remove", args=[org.org_id])
-    first = admin_client.post(url, {"account_id": [p["old"].account_id]}, follow=True)
+    first = admin_client.post(url, {"account_id": [p["old"].account_id], "confirm": "1"}, follow=True)
     assert "Product access removed from 1 user(s)." in first.content.decode()
     events = AuditEvent.objects.count()
-    again = admin_client.post(url, {"account_id": [p["old"].account_id]}, follow=True)
+    again = admin_client.post(url, {"account_id": [p["old"].account_id], "confirm": "1"}, follow=True)
     assert "no product access left to remove" in again.content.decode()
     assert AuditEvent.objects.count() == events
+
+
+def test_removing_product_access_asks_first(seeded, admin_client):
+    """It takes the selected people out of every group that gives access, and nothing keeps which
+    ones: the report's button posts to a confirmation naming them, which changes nothing; only its
+    button (sending them back with ``confirm``) removes."""
+    org, p, *_ = seeded
+    url = reverse("console:insights_access_remove", args=[org.org_id])
+    page = admin_client.get(reverse("console:insights", args=[org.org_id])).content.decode()
+    assert 'class="button-danger">Remove product access…</button>' in page
+    events = AuditEvent.objects.count()
+
+    confirm = admin_client.post(url, {"account_id": [p["old"].account_id, p["ext"].account_id]})
+    text = unescape(confirm.content.decode())
+    assert confirm.status_code == 200 and "Remove the product access of 2 people?" in text
+    assert f"2 people lose every product site of {org.name} at once" in text
+    assert f"{p['old'].email}, {p['ext'].email}." in text and "1 of them is an external user" in text
+    assert GroupMember.objects.filter(account__in=[p["old"], p["ext"]]).exists()
+    assert AuditEvent.objects.count() == events
+
+    sent: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', text):
+        sent.setdefault(name, []).append(value)
+    assert sent["confirm"] == ["1"] and len(sent["account_id"]) == 2
+    done = admin_client.post(url, sent, follow=True)
+    assert "Product access removed from 2 user(s)." in done.content.decode()
+    assert not GroupMember.objects.filter(account__in=[p["old"], p["ext"]]).exists()
+    refused = admin_client.post(url, {"account_id": ["nope", p["old"].account_id]}, follow=True)
+    assert "Select users of your organization." in refused.content.decode()
 
 
 @pytest.mark.parametrize("bad", ["\x00", "a\x00b"])
@@ -198,7 +231,8 @@ def test_bulk_remove_access_with_a_nul_in_an_id_is_not_found(seeded, org_admin, 
             org=org, actor=org_admin.account, account_ids=[p["old"].account_id, bad]
         )
     url = reverse("console:insights_access_remove", args=[org.org_id])
-    assert admin_client.post(url, {"account_id": [bad]}).status_code == 302
+    for confirm in ("", "1"):  # the report's button (its confirmation) and the confirmation's
+        assert admin_client.post(url, {"account_id": [bad], "confirm": confirm}).status_code == 302
     assert GroupMember.objects.filter(account=p["old"]).exists()
 
 
