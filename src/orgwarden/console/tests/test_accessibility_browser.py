@@ -251,6 +251,7 @@ def test_no_wcag_a_or_aa_violation_on_any_template(new_page, live_server, settin
         *(admin + f"users/{carl}/{p}" for p in ("", "profile", "email", "deactivate")),
         *(admin + p for p in ("groups/", f"groups/{group}/", f"groups/{group}/delete", "products/")),
         *(admin + p for p in (f"products/{site}/", f"products/{site}/remove", "external-users/")),
+        admin + f"products/{site}/access/{group}/revoke",  # the one confirmation page of console/confirm.html
         *(admin + p for p in ("help-centers/", f"help-centers/{desk}/", "identity-providers/")),
         admin + f"identity-providers/{data['idp'].connection_id}/",
         admin + f"directories/{data['idp'].directory.directory_id}/provisioning/",
