@@ -67,6 +67,12 @@ def admin_remove(request: HttpRequest, account_id: str) -> HttpResponse:
 @org_admin_view
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: str) -> HttpResponse:
+    """Revoke a pending admin invitation, at the first click.
+
+    It breaks nothing live — the invitee is not an admin yet — and inviting the same address again
+    is one form with nothing lost, so it does not ask first. (Removing an admin, or leaving, asks in
+    place: its "Remove"/"Leave" opens the question under it.)
+    """
     try:
         services.invitation_revoke(org=request.org, actor=request.user, invitation_id=invitation_id)
     except InvitationNotPending as exc:

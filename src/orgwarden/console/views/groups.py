@@ -185,6 +185,12 @@ def group_members_add(request: HttpRequest, group_id: str) -> HttpResponse:
 @org_admin_view
 @require_POST
 def group_member_remove(request: HttpRequest, group_id: str, account_id: str) -> HttpResponse:
+    """Take one person out of a local group, at the first click.
+
+    It is one person, named on the button, and "Add members" puts them back with everything the
+    group gave (nothing else is lost), so it does not ask first — unlike deleting the group or
+    revoking its product access, which reach every member at once and ask.
+    """
     try:
         services.group_member_remove(
             org=request.org, actor=request.user, group_id=group_id, account_id=account_id
