@@ -68,7 +68,7 @@ def test_password_then_sso_both_directions(new_page, chromium_browser, live_serv
     browser.sign_in(ann, "ann@acme.test", PASSWORD)
     ann.get_by_role("link", name="Help centers").click()
     ann.get_by_role("link", name="Acme Support").click()
-    expect(ann.get_by_text("pat@customer.test")).to_be_visible()
+    expect(ann.get_by_role("cell", name="Pat Customer pat@customer.test")).to_be_visible()
     sp_entity_id = ann.locator("#sp-entity").input_value()
     acs_url = ann.locator("#sp-acs").input_value()
     assert acs_url == f"{live_server.url}/helpcenter/{site.site_id}/saml/acs"
