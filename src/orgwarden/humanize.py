@@ -31,7 +31,8 @@ MINUTES_PER_HOUR = 60
 MINUTES_PER_DAY = 24 * MINUTES_PER_HOUR
 
 
-def _plural(count: int, unit: str) -> str:
+def plural(count: int, unit: str) -> str:
+    """``count`` and ``unit``, plural unless one: ``1 token``, ``1,234 tokens``."""
     return f"{count:,} {unit}{'' if count == 1 else 's'}"
 
 
@@ -39,10 +40,10 @@ def minutes_in_words(minutes: int) -> str:
     """``minutes`` in the largest unit that states it exactly: ``43200`` → ``30 days``,
     ``480`` → ``8 hours``, ``90`` → ``90 minutes``."""
     if minutes and minutes % MINUTES_PER_DAY == 0:
-        return _plural(minutes // MINUTES_PER_DAY, "day")
+        return plural(minutes // MINUTES_PER_DAY, "day")
     if minutes and minutes % MINUTES_PER_HOUR == 0:
-        return _plural(minutes // MINUTES_PER_HOUR, "hour")
-    return _plural(minutes, "minute")
+        return plural(minutes // MINUTES_PER_HOUR, "hour")
+    return plural(minutes, "minute")
 
 
 def time_ago(when: datetime, now: datetime) -> str:
@@ -53,10 +54,10 @@ def time_ago(when: datetime, now: datetime) -> str:
     if minutes < 1:
         return "just now"
     if minutes < MINUTES_PER_HOUR:
-        return f"{_plural(minutes, 'minute')} ago"
+        return f"{plural(minutes, 'minute')} ago"
     if minutes < MINUTES_PER_DAY:
-        return f"{_plural(minutes // MINUTES_PER_HOUR, 'hour')} ago"
-    return f"{_plural(minutes // MINUTES_PER_DAY, 'day')} ago"
+        return f"{plural(minutes // MINUTES_PER_HOUR, 'hour')} ago"
+    return f"{plural(minutes // MINUTES_PER_DAY, 'day')} ago"
 
 
 # English names, not the C library's locale (``%b`` and ``%A`` follow ``LC_TIME``).

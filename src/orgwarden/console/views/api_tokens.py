@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orgwarden.console.views.base import back_in_org, org_admin_view, removed_already
 from orgwarden.console.views.confirm import CONFIRMED, Confirm, confirm_page, confirmed
-from orgwarden.humanize import time_ago
+from orgwarden.humanize import plural, time_ago
 from orgwarden.idn import idn_unicode
 from orgwarden.oidc import services as oidc_services
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
@@ -167,10 +167,6 @@ def _selection_said(request: HttpRequest, token_ids: list[str], revoked: list) -
         )
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _selection_confirm(request: HttpRequest, token_ids: list[str]) -> HttpResponse:
     chosen = selectors.org_user_tokens_chosen(org=request.org, token_ids=token_ids)
     live = [t for t in chosen if t.revoked_at is None]
@@ -179,13 +175,13 @@ def _selection_confirm(request: HttpRequest, token_ids: list[str]) -> HttpRespon
         return _back(request)
     owners = len({t.account_id for t in live})
     confirm = Confirm(
-        title=f"Revoke {_plural(len(live), 'API token')}?",
+        title=f"Revoke {plural(len(live), 'API token')}?",
         lines=[
             f"Whatever uses them is refused from now on: {_named(live)}.",
             f"A revoked token can't be restored; {'its owner' if owners == 1 else 'their owners'} can create "
             f"new ones.",
         ],
-        button=f"Revoke {_plural(len(live), 'token')}",
+        button=f"Revoke {plural(len(live), 'token')}",
         back_url=reverse("console:api_tokens", args=[request.org.org_id]),
         back_label="User API tokens",
         action=reverse("console:api_tokens_revoke", args=[request.org.org_id]),
@@ -206,11 +202,11 @@ def _policy_confirm(request: HttpRequest, policy) -> HttpResponse:
     confirm = Confirm(
         title=f"Revoke every API token of the members of “{policy.name}”?",
         lines=[
-            f"{_plural(count, 'live API token')} of {people} {'stops' if count == 1 else 'stop'} working "
+            f"{plural(count, 'live API token')} of {people} {'stops' if count == 1 else 'stop'} working "
             "at once: whatever uses them is refused from now on. A token made before you confirm goes too.",
             "Revoked tokens can't be restored; their owners can create new ones (if the policy lets them).",
         ],
-        button=f"Revoke {_plural(count, 'token')}",
+        button=f"Revoke {plural(count, 'token')}",
         back_url=reverse("console:api_tokens", args=[request.org.org_id]),
         back_label="User API tokens",
         action=reverse("console:api_tokens_revoke", args=[request.org.org_id]),
