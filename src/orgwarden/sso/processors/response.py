@@ -17,7 +17,8 @@ The checks run in ``CHECKS`` order; each raises a ``SamlError`` subclass with a 
 3. ``signature_placement`` — ``ds:Signature`` only as a direct child of the Response or of its
    Assertion; at least one of them; each with one Reference whose URI is ``#`` + its parent's ID;
 4. ``signature_algorithms`` — RSA/ECDSA with SHA-256+ (SHA-1 only on opt-in), never HMAC;
-   exclusive c14n; transforms only enveloped-signature and exc-c14n; no raw keys in KeyInfo;
+   exclusive c14n; transforms only enveloped-signature and exc-c14n; KeyInfo holds only
+   certificates or a key name (hints: never trusted), no raw keys;
 5. ``signature_verify`` — signxml with a CONFIGURED certificate (each of up to two, for rollover),
    never the document's KeyInfo. From here on only the elements signxml returned are read: the
    signed Response (and the Assertion inside it), or else the signed Assertion;
@@ -67,6 +68,7 @@ _STRONG_SIGNATURES = frozenset(
     }
 )
 _STRONG_DIGESTS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512})
+_KEY_INFO_HINTS = frozenset({q("ds", "X509Data"), q("ds", "KeyName")})
 
 
 class StateStore(Protocol):
@@ -278,8 +280,10 @@ class ResponseProcessor:
                 raise errors.SignatureAlgorithm(f"Digest algorithm {digest_algorithm[:100]!r} is refused.")
             key_info = signature.find(q("ds", "KeyInfo"))
             if key_info is not None:
+                # A certificate or a key's name (Keycloak sends one by default) is only a hint:
+                # the configured certificate verifies. Key material of any other kind is refused.
                 for child in key_info:
-                    if isinstance(child.tag, str) and child.tag != q("ds", "X509Data"):
+                    if isinstance(child.tag, str) and child.tag not in _KEY_INFO_HINTS:
                         raise errors.SignatureKeyInfo()
 
     # 5 ------------------------------------------------------------------------------------------
@@ -305,7 +309,16 @@ class ResponseProcessor:
                     id_attribute="ID",
                     parser=_signxml_parser(),
                 )
-            except (SignXMLException, InvalidInput, InvalidCertificate, ValueError, etree.LxmlError) as exc:
+            # signxml reads the document as it comes: an empty ``SignatureValue`` or ``DigestValue``
+            # reaches base64 as ``None`` and raises TypeError. Every failure here is a refusal.
+            except (
+                SignXMLException,
+                InvalidInput,
+                InvalidCertificate,
+                ValueError,
+                TypeError,
+                etree.LxmlError,
+            ) as exc:
                 failure = exc
                 continue
             signed = verified.signed_xml

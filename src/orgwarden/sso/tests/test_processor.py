@@ -82,6 +82,12 @@ def test_skew_of_90_seconds_is_tolerated_at_both_ends():
         run("response_idp_initiated.xml", now=FIXTURE_NOW + dt.timedelta(minutes=5, seconds=95))
 
 
+def test_a_key_name_beside_the_certificate_is_accepted():
+    """Keycloak names its key in ``ds:KeyInfo`` by default. A name is no key: the configured
+    certificate still decides, so it is no reason to refuse (a raw ``ds:KeyValue`` still is)."""
+    assert run("response_key_name.xml").email == EMAIL
+
+
 def test_second_certificate_for_rollover():
     attacker = (FIXTURES / "attacker_cert.pem").read_text()
     settings = replace(SETTINGS, certificates=[attacker, SETTINGS.certificates[0]])
@@ -117,6 +123,7 @@ ATTACKS = [
     # signature_verify
     ("response_tampered.xml", "signature_invalid"),
     ("response_attacker_keyinfo.xml", "signature_invalid"),
+    ("response_empty_signature_value.xml", "signature_invalid"),  # was a TypeError: a 500
     # name_id_markup
     ("response_name_id_comment.xml", "name_id_comment"),
     # issuer, status, destination, subject_confirmation, conditions
@@ -147,6 +154,7 @@ def test_every_fixture_file_has_a_test():
         "response_signed_both.xml",
         "response_idp_initiated.xml",
         "response_far_times.xml",
+        "response_key_name.xml",
     }
     assert {p.name for p in FIXTURES.glob("response_*.xml")} == tested
 
