@@ -14,10 +14,11 @@ verification), a needed IdP sign-in as ``login_required`` (OIDC Core §3.1.2.6).
 from __future__ import annotations
 
 import functools
+import json
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider import views as dot
@@ -253,7 +254,35 @@ class JwksInfoView(JsonMethodNotAllowed, dot.JwksInfoView):
 
 
 class DiscoveryView(JsonMethodNotAllowed, dot.ConnectDiscoveryInfoView):
-    pass
+    """DOT's discovery document, told what this provider really does (OIDC Discovery §3).
+
+    DOT lists every response type and HS256 whatever the clients may use, and leaves out the grant
+    types, whose default in the spec (``authorization_code`` and ``implicit``) is wrong here: a
+    relying party that picks an advertised implicit or hybrid flow got ``unauthorized_client``.
+    Every product site's client is a confidential authorization-code client signing with RS256
+    (``services.application_secret_set``). The revocation endpoint (RFC 7009) is served, so it is
+    listed (RFC 8414 §2).
+    """
+
+    RESPONSE_TYPES = ["code"]
+    GRANT_TYPES = sorted(TokenView.GRANT_TYPES)
+    SIGNING_ALGORITHMS = ["RS256"]
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        document = json.loads(response.content)
+        auth_methods = document["token_endpoint_auth_methods_supported"]
+        document.update(
+            response_types_supported=self.RESPONSE_TYPES,
+            response_modes_supported=["query", "fragment"],
+            grant_types_supported=self.GRANT_TYPES,
+            id_token_signing_alg_values_supported=self.SIGNING_ALGORITHMS,
+            revocation_endpoint=self._get_endpoint_url(request, "revoke-token", required=True),
+            revocation_endpoint_auth_methods_supported=auth_methods,
+        )
+        answer = JsonResponse(document)
+        answer["Access-Control-Allow-Origin"] = response["Access-Control-Allow-Origin"]
+        return answer
 
 
 class LogoutView(dot.RPInitiatedLogoutView):
