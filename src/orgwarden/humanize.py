@@ -36,6 +36,11 @@ def plural(count: int, unit: str) -> str:
     return f"{count:,} {unit}{'' if count == 1 else 's'}"
 
 
+def people(count: int) -> str:
+    """``1 person``, ``1,234 people``."""
+    return "1 person" if count == 1 else f"{count:,} people"
+
+
 def minutes_in_words(minutes: int) -> str:
     """``minutes`` in the largest unit that states it exactly: ``43200`` → ``30 days``,
     ``480`` → ``8 hours``, ``90`` → ``90 minutes``."""

@@ -7,7 +7,8 @@ it, and revoking a group's product access takes the product away from everyone w
 through that group; removing an external user's access, revoking API tokens, replacing a site's
 client secret, resetting two-step verification, removing a signing certificate, unlinking a domain,
 removing a help center customer and removing inactive people's access each break something too.
-All of them used to happen at the first click.
+All of them used to happen at the first click. Deleting a group or a policy and removing a product
+site asked first already, each on a page of its own; they now use the same confirmation.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from orgwarden.audit.services import Actor
 from orgwarden.helpcenter import services as help_center_services
 from orgwarden.helpcenter.models import Customer, HelpCenterCertificate
 from orgwarden.helpcenter.tests.conftest import help_center, jsm_site
-from orgwarden.orgs.models import GroupMember, OrgUser, SiteAccess
+from orgwarden.orgs.models import Group, GroupMember, OrgUser, ProductSite, SiteAccess
 from orgwarden.orgs.services import access as access_services
 from orgwarden.orgs.services.claims import account_claim
+from orgwarden.policies import services as policy_services
+from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.scim import selectors as scim_selectors
 from orgwarden.scim import services as scim_services
 from orgwarden.scim.models import ScimKey
@@ -301,6 +304,47 @@ def _inactive_access(org, admin) -> Case:
     )
 
 
+def _group(org, admin) -> Case:
+    writers = access_services.group_create(org=org, actor=admin, name="Writers")
+    return Case(
+        reverse("console:group", args=[org.org_id, writers.group_id]),
+        _link("Delete group…"),
+        "Delete Writers?",
+        "Delete group",
+        "Group Writers deleted.",
+        lambda: not Group.objects.filter(pk=writers.pk).exists(),
+    )
+
+
+def _site(org, admin) -> Case:
+    site = access_services.site_add(
+        org=org, actor=admin, product="confluence", name="Acme Wiki", url="https://wiki.acme.test"
+    )
+    return Case(
+        reverse("console:product_site", args=[org.org_id, site.site_id]),
+        _link("Remove site…"),
+        "Remove Acme Wiki?",
+        "Remove site",
+        "Acme Wiki removed.",
+        lambda: not ProductSite.objects.filter(pk=site.pk).exists(),
+    )
+
+
+def _policy(org, admin) -> Case:
+    local = org.directories.get(kind="local")
+    policy = policy_services.policy_create(
+        org=org, actor=admin, directory_id=local.directory_id, name="Contractors"
+    )
+    return Case(
+        reverse("console:policy", args=[org.org_id, policy.policy_id]),
+        _link("Delete policy…"),
+        "Delete Contractors?",
+        "Delete policy",
+        "Policy “Contractors” deleted; 0 accounts went back to the default policy.",
+        lambda: not AuthenticationPolicy.objects.filter(pk=policy.pk).exists(),
+    )
+
+
 CASES = {
     "external user": _external_user,
     "API token": _token,
@@ -312,6 +356,9 @@ CASES = {
     "help center customer": _help_center_customer,
     "help center certificate": _help_center_certificate,
     "inactive users' access": _inactive_access,
+    "group": _group,
+    "product site": _site,
+    "policy": _policy,
 }
 
 

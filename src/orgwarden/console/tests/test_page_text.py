@@ -9,7 +9,7 @@ import pytest
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.services import Actor
-from orgwarden.orgs.models import Domain, OrgUser
+from orgwarden.orgs.models import Domain, Group, OrgUser, ProductSite
 from orgwarden.orgs.services import access
 from orgwarden.orgs.services.claims import account_claim
 from orgwarden.policies import services as policy_services
@@ -32,7 +32,9 @@ def test_deactivating_says_where_the_message_shows_without_a_placeholder(admin_c
         assert "under the notice that your organization deactivated their account" in body
 
 
-@pytest.mark.parametrize(("members", "says"), [(1, "Its 1 member loses"), (2, "Its 2 members lose")])
+@pytest.mark.parametrize(
+    ("members", "says"), [(1, "The accounts of its 1 member stay"), (2, "The accounts of its 2 members stay")]
+)
 def test_deleting_a_group_says_who_loses_access_in_grammar(admin_client, org, org_admin, members, says):
     group = access.group_create(org=org, actor=org_admin.account, name="Devs")
     people = [AccountFactory() for _ in range(members)]
@@ -43,6 +45,47 @@ def test_deleting_a_group_says_who_loses_access_in_grammar(admin_client, org, or
 
     page = admin_client.get(f"/admin/o/{org.org_id}/groups/{group.group_id}/delete").content.decode()
     assert says in page
+
+
+def _members(org, admin, group, people) -> None:
+    ids = [person.account_id for person in people]
+    access.group_members_add(org=org, actor=admin, group_id=group.group_id, account_ids=ids)
+
+
+def test_deleting_a_group_or_removing_a_site_counts_who_loses_each_site(admin_client, org, org_admin):
+    """Ann and Ben have the wiki only through Writers; Cy has it through Editors too and keeps it.
+    Deleting Writers takes the wiki from two people (not three) and the admin role on the tracker
+    from one; removing the wiki takes it from all three, each counted once."""
+    admin = org_admin.account
+    wiki = access.site_add(org=org, actor=admin, product="confluence", name="Wiki", url="https://w.test")
+    tracker = access.site_add(
+        org=org, actor=admin, product="jira-software", name="Tracker", url="https://t.test"
+    )
+    writers = access.group_create(org=org, actor=admin, name="Writers")
+    editors = access.group_create(org=org, actor=admin, name="Editors")
+    ann, ben, cy = (AccountFactory(email=f"{n}@acme.test") for n in ("ann", "ben", "cy"))
+    for person in (ann, ben, cy):
+        OrgUser.objects.create(org=org, account=person, email=person.email)
+    _members(org, admin, writers, [ann, ben, cy])
+    _members(org, admin, editors, [cy])
+    for group, site, role in ((writers, wiki, "user"), (editors, wiki, "user"), (writers, tracker, "admin")):
+        access.access_grant(org=org, actor=admin, site_id=site.site_id, group_id=group.group_id, role=role)
+    access.access_grant(org=org, actor=admin, site_id=tracker.site_id, group_id=editors.group_id, role="user")
+    access.site_default_groups_set(org=org, actor=admin, site_id=wiki.site_id, group_ids=[writers.group_id])
+    base = f"/admin/o/{org.org_id}/"
+
+    group_page = admin_client.get(f"{base}groups/{writers.group_id}/delete").content.decode()
+    assert "2 people lose Wiki at once: they have it only through Writers." in group_page
+    assert "1 of its 3 members keeps it through another group." in group_page
+    assert "2 people lose Tracker at once" in group_page
+    assert "1 person keeps Tracker but is no longer an admin of it" in group_page
+    assert "People you invite to Wiki no longer join Writers." in group_page
+    assert "The accounts of its 3 members stay." in group_page
+
+    site_page = admin_client.get(f"{base}products/{wiki.site_id}/remove").content.decode()
+    assert "3 people lose it at once." in site_page
+    assert "2 groups lose access to it: Editors, Writers." in site_page
+    assert Group.objects.filter(pk=writers.pk).exists() and ProductSite.objects.filter(pk=wiki.pk).exists()
 
 
 @pytest.mark.parametrize(("members", "says"), [(1, "Its 1 member goes back"), (2, "Its 2 members go back")])

@@ -171,8 +171,11 @@ def test_rename_delete_and_the_default_is_protected(admin_client, org, default_p
     assert admin_client.post(url + "delete").status_code == 302
     assert not AuthenticationPolicy.objects.filter(pk=policy.pk).exists()
     assert not PolicyMember.objects.exists()
-    protected = admin_client.post(f"{base(org)}{default_policy.policy_id}/delete")
-    assert protected.status_code == 400
+    protected = admin_client.post(f"{base(org)}{default_policy.policy_id}/delete", follow=True)
+    assert b"default policy can&#x27;t be deleted" in protected.content
+    assert protected.redirect_chain[-1][0] == f"{base(org)}{default_policy.policy_id}/"
+    asked = admin_client.get(f"{base(org)}{default_policy.policy_id}/delete", follow=True)
+    assert b"default policy can&#x27;t be deleted" in asked.content and b"Delete policy" not in asked.content
     assert AuthenticationPolicy.objects.filter(pk=default_policy.pk).exists()
 
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.db.models.functions import Lower
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view, removed_already
+from orgwarden.console.views.confirm import Confirm, confirm_page
+from orgwarden.console.views.products import access_loss_lines
+from orgwarden.humanize import plural
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import Directory, Group
@@ -125,30 +130,65 @@ def _deleted_already(request: HttpRequest, group_id: str) -> HttpResponse:
     return redirect("console:groups", org_id=request.org.org_id)
 
 
+def _delete_confirm(request: HttpRequest, group: Group) -> HttpResponse:
+    """What deleting ``group`` takes away, site by site (``access_revoke_impact`` for each grant)."""
+    org, name = request.org, group.name
+    grants = list(group.site_access.all())
+    lines = []
+    for grant in grants:
+        impact = selectors.access_revoke_impact(org=org, grant=grant)
+        if impact.members:  # one line for an empty group, below, not one per site
+            lines += access_loss_lines(grant.site, name, impact)
+    if not grants:
+        lines.append(f"{name} gives no product access: nobody loses a site.")
+    elif not group.member_count:
+        lines.append(f"{name} has no members, so nobody loses a site now.")
+    defaults = [site.name for site in group.default_for_sites.order_by(Lower("name"))]
+    if defaults:
+        lines.append(f"People you invite to {', '.join(defaults)} no longer join {name}.")
+    lines.append(
+        f"The accounts of its {plural(group.member_count, 'member')} stay. A deleted group can't be "
+        "restored: creating it again gives none of its members or access back."
+    )
+    confirm = Confirm(
+        title=f"Delete {name}?",
+        subtitle=group.description,
+        lines=lines,
+        button="Delete group",
+        back_url=reverse("console:group", args=[org.org_id, group.group_id]),
+        back_label=name,
+    )
+    return confirm_page(request, confirm, nav_active="groups")
+
+
 @org_admin_view
 @require_http_methods(["GET", "POST"])
 def group_delete(request: HttpRequest, group_id: str) -> HttpResponse:
+    """Delete a local group, after a confirmation that counts, site by site, who loses access.
+
+    A synced group is the IdP's to delete: its page offers no Delete, and this URL goes back to it
+    saying so.
+    """
     try:
         group = selectors.group(org=request.org, group_id=group_id)
     except NotFound as exc:
         if request.method != "POST":
             raise Http404() from exc
         return _deleted_already(request, group_id)
-    if request.method == "POST":
-        try:
-            services.group_delete(org=request.org, actor=request.user, group_id=group_id)
-        except NotFound:
-            return _deleted_already(request, group_id)
-        except OrgsError as exc:
-            messages.error(request, exc.message)
-            return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
-        messages.success(request, f"Group {group.name} deleted.")
-        return redirect("console:groups", org_id=request.org.org_id)
-    return render(
-        request,
-        "console/groups/group_delete.html",
-        {"group": group, "synced": _is_synced(group), "nav_active": "groups"},
-    )
+    if _is_synced(group):
+        messages.error(request, f"{group.name} is synced from {group.directory.name}: delete it there.")
+        return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
+    if request.method == "GET":
+        return _delete_confirm(request, group)
+    try:
+        services.group_delete(org=request.org, actor=request.user, group_id=group_id)
+    except NotFound:
+        return _deleted_already(request, group_id)
+    except OrgsError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:group", org_id=request.org.org_id, group_id=group_id)
+    messages.success(request, f"Group {group.name} deleted.")
+    return redirect("console:groups", org_id=request.org.org_id)
 
 
 @org_admin_view

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.console.views.confirm import CONFIRMED, Confirm, confirm_page, confirmed
+from orgwarden.humanize import people
 from orgwarden.idn import idn_unicode
 from orgwarden.insights import charts, selectors, services
 from orgwarden.orgs.exceptions import NotFound, OrgsError
@@ -107,10 +108,6 @@ def insights_csv(request: HttpRequest, chart: str) -> HttpResponse:
     return response
 
 
-def _people(n: int) -> str:
-    return "1 person" if n == 1 else f"{n} people"
-
-
 def _remove_confirm(request: HttpRequest, ids: list[str]) -> HttpResponse:
     back = reverse("console:insights", args=[request.org.org_id]) + "#inactive-users"
     if len(ids) > services.BULK_MAX:
@@ -125,7 +122,7 @@ def _remove_confirm(request: HttpRequest, ids: list[str]) -> HttpResponse:
     named = ", ".join(idn_unicode(u.email) for u in users[:10]) + (f" and {n - 10} more" if n > 10 else "")
     verb = "loses" if n == 1 else "lose"
     lines = [
-        f"{_people(n)} {verb} every product site of {request.org.name} at once, leaving each group that "
+        f"{people(n)} {verb} every product site of {request.org.name} at once, leaving each group that "
         f"gives access to one: {named}."
     ]
     if external:
@@ -133,7 +130,7 @@ def _remove_confirm(request: HttpRequest, ids: list[str]) -> HttpResponse:
         lines.append(f"{external} of them {are}: they leave all of {request.org.name}'s groups and users.")
     lines.append("Nothing keeps which groups those were: giving the access back means adding them again.")
     confirm = Confirm(
-        title=f"Remove the product access of {_people(n)}?",
+        title=f"Remove the product access of {people(n)}?",
         lines=lines,
         button="Remove product access",
         back_url=back,

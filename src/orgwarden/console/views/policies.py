@@ -19,10 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import back_in_org, org_admin_view, removed_already
 from orgwarden.console.views.confirm import Confirm, confirm_page
+from orgwarden.humanize import plural
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.policies import selectors, services
-from orgwarden.policies.exceptions import InvalidSetting, NoTwoStepToReset
+from orgwarden.policies.exceptions import DefaultPolicyProtected, InvalidSetting, NoTwoStepToReset
 from orgwarden.policies.forms import (
     BreakGlassAddForm,
     CheckUserForm,
@@ -176,34 +177,49 @@ def _deleted_already(request: HttpRequest, policy_id: str) -> HttpResponse:
 @org_admin_view
 @require_http_methods(["GET", "POST"])
 def policy_delete(request: HttpRequest, policy_id: str) -> HttpResponse:
+    """Delete a policy, after a confirmation saying how many members go back to the default.
+
+    A directory's default policy can't be deleted: its page offers no Delete, and this URL goes back
+    to it saying so (the service refuses it too).
+    """
     try:
         current = selectors.policy_get(org=request.org, policy_id=policy_id)
     except NotFound as exc:
         if request.method != "POST":
             raise Http404() from exc
         return _deleted_already(request, policy_id)
-    error = None
+    back = reverse("console:policy", args=[request.org.org_id, current.policy_id])
     if request.method == "POST":
         try:
             moved = services.policy_delete(org=request.org, actor=request.user, policy_id=current.policy_id)
         except NotFound:
             return _deleted_already(request, policy_id)
         except OrgsError as exc:
-            error = exc.message
-        else:
-            messages.success(
-                request,
-                f"Policy “{current.name}” deleted; {moved} account{'s' if moved != 1 else ''} "
-                f"went back to the default policy.",
-            )
-            return redirect("console:policies", org_id=request.org.org_id)
+            messages.error(request, exc.message)
+            return redirect(back)
+        messages.success(
+            request,
+            f"Policy “{current.name}” deleted; {plural(moved, 'account')} went back to the default policy.",
+        )
+        return redirect("console:policies", org_id=request.org.org_id)
+    if current.is_default:
+        messages.error(request, DefaultPolicyProtected.message)
+        return redirect(back)
     count = selectors.policy_member_count(org=request.org, policy=current)
-    return render(
-        request,
-        "console/policies/delete.html",
-        {"policy": current, "error": error, "member_count": count, "nav_active": NAV},
-        status=400 if error else 200,
+    confirm = Confirm(
+        title=f"Delete {current.name}?",
+        subtitle=current.directory.name,
+        lines=[
+            f"Its {plural(count, 'member')} {'goes' if count == 1 else 'go'} back to the default policy of "
+            f"{current.directory.name}, whose rules apply from their next request or sign-in.",
+            "A deleted policy can't be restored: creating it again brings back neither its rules nor "
+            "its members.",
+        ],
+        button="Delete policy",
+        back_url=back,
+        back_label=current.name,
     )
+    return confirm_page(request, confirm, nav_active=NAV)
 
 
 @org_admin_view

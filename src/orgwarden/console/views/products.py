@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view, removed_already
 from orgwarden.console.views.confirm import Confirm, confirm_page
+from orgwarden.humanize import people, plural
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.models import ProductSite, SiteAccess
@@ -247,15 +248,44 @@ def site_update(request: HttpRequest, site_id: str) -> HttpResponse:
     return _site_page(request, site, status=400, edit_form=form)
 
 
+def _site_remove_confirm(request: HttpRequest, site: ProductSite) -> HttpResponse:
+    org = request.org
+    groups = [grant.group.name for grant in selectors.site_access(org=org, site=site)]
+    losing = selectors.site_remove_impact(org=org, site=site)
+    lines = [f"Nobody can sign in to {site.name} through {org.name} any more."]
+    if not groups:
+        lines[0] += " No group has access to it, so nobody loses it now."
+    else:
+        lines[0] += (
+            f" {people(losing)} {_verb(losing, 'loses', 'lose')} it at once."
+            if losing
+            else " Its groups have no members, so nobody loses it now."
+        )
+        named = ", ".join(groups[:5]) + (f" and {len(groups) - 5} more" if len(groups) > 5 else "")
+        lines.append(
+            f"{plural(len(groups), 'group')} {_verb(len(groups), 'loses', 'lose')} access to it: {named}. "
+            "The groups and their members stay; adding the site again gives none of that access back."
+        )
+    confirm = Confirm(
+        title=f"Remove {site.name}?",
+        subtitle=site.url,
+        lines=lines,
+        button="Remove site",
+        back_url=reverse("console:product_site", args=[org.org_id, site.site_id]),
+        back_label=site.name,
+    )
+    return confirm_page(request, confirm, nav_active="products")
+
+
 @org_admin_view
 @require_http_methods(["GET", "POST"])
 def site_remove(request: HttpRequest, site_id: str) -> HttpResponse:
+    """Remove a site, after a confirmation that counts whom it takes the site away from."""
     try:
         site = selectors.site(org=request.org, site_id=site_id)
-        if request.method == "POST":
-            services.site_remove(org=request.org, actor=request.user, site_id=site_id)
-            messages.success(request, f"{site.name} removed.")
-            return redirect("console:products", org_id=request.org.org_id)
+        if request.method == "GET":
+            return _site_remove_confirm(request, site)
+        services.site_remove(org=request.org, actor=request.user, site_id=site_id)
     except NotFound as exc:
         if request.method != "POST":
             raise Http404() from exc
@@ -263,12 +293,8 @@ def site_remove(request: HttpRequest, site_id: str) -> HttpResponse:
         (gone,) = removed_already(request, action="org:site:removed", target_ids=[site_id])
         messages.info(request, f"{gone['name']} was removed already.")
         return redirect("console:products", org_id=request.org.org_id)
-    context = {
-        "site": site,
-        "access": selectors.site_access(org=request.org, site=site),
-        "nav_active": "products",
-    }
-    return render(request, "console/products/site_remove.html", context)
+    messages.success(request, f"{site.name} removed.")
+    return redirect("console:products", org_id=request.org.org_id)
 
 
 @org_admin_view
@@ -291,24 +317,21 @@ def site_access_grant(request: HttpRequest, site_id: str) -> HttpResponse:
     return _site_page(request, site, status=400, grant_form=form)
 
 
-def _people(n: int) -> str:
-    return "1 person" if n == 1 else f"{n} people"
-
-
 def _verb(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
-def _revoke_lines(site: ProductSite, grant: SiteAccess, impact: selectors.RevokeImpact) -> list[str]:
-    """What revoking ``grant`` takes away, in words; the counts are ``access_revoke_impact``'s."""
-    group, members, lose = grant.group.name, impact.members, impact.lose_access
+def access_loss_lines(site: ProductSite, group: str, impact: selectors.RevokeImpact) -> list[str]:
+    """Who loses ``site``, or its admin role, when group ``group``'s access to it goes (revoked, or
+    the group deleted), in words; the counts are ``access_revoke_impact``'s."""
+    members, lose = impact.members, impact.lose_access
     if not members:
         lines = [f"{group} has no members, so nobody loses {site.name} now."]
     elif not lose:
         who = "its only member" if members == 1 else f"each of its {members} members"
         lines = [f"Nobody loses {site.name}: {who} has it through another group too."]
     else:
-        line = f"{_people(lose)} {_verb(lose, 'loses', 'lose')} {site.name} at once: "
+        line = f"{people(lose)} {_verb(lose, 'loses', 'lose')} {site.name} at once: "
         line += f"they have it only through {group}."
         if keep := members - lose:
             line += (
@@ -317,9 +340,16 @@ def _revoke_lines(site: ProductSite, grant: SiteAccess, impact: selectors.Revoke
         lines = [line]
     if n := impact.lose_admin:
         lines.append(
-            f"{_people(n)} {_verb(n, 'keeps', 'keep')} {site.name} but {_verb(n, 'is', 'are')} no longer "
+            f"{people(n)} {_verb(n, 'keeps', 'keep')} {site.name} but {_verb(n, 'is', 'are')} no longer "
             f"{_verb(n, 'an admin', 'admins')} of it: no other group makes them one."
         )
+    return lines
+
+
+def _revoke_lines(site: ProductSite, grant: SiteAccess, impact: selectors.RevokeImpact) -> list[str]:
+    """What revoking ``grant`` takes away, in words."""
+    group = grant.group.name
+    lines = access_loss_lines(site, group, impact)
     if grant.is_default:
         lines.append(
             f"{group} stops being a default group of {site.name}: people you invite no longer join it."

@@ -174,6 +174,17 @@ def access_revoke_impact(*, org: Organization, grant: SiteAccess) -> RevokeImpac
     )
 
 
+def site_remove_impact(*, org: Organization, site: ProductSite) -> int:
+    """How many people removing ``site`` (one of ``org``'s) takes it away from: every member of a
+    group with access to it, counted once however many of those groups they are in."""
+    return (
+        GroupMember.objects.filter(group__site_access__site=site, group__org=org)
+        .values("account")
+        .distinct()
+        .count()
+    )
+
+
 # --- groups -------------------------------------------------------------------------------------------
 
 
