@@ -27,7 +27,8 @@ The checks run in ``CHECKS`` order; each raises a ``SamlError`` subclass with a 
    NotOnOrAfter), ``conditions`` (NotBefore/NotOnOrAfter with 90 s skew, Audience = SP entity ID);
 8. ``in_response_to`` — SP-initiated: matches an outstanding request (burned); IdP-initiated:
    absent, and refused when the connection disallows it;
-9. ``claims`` — NameID is an email; attributes by the connection's mapping;
+9. ``claims`` — the email is the NameID, or (persistent/transient NameID) an email attribute;
+   attributes by the connection's mapping;
 10. ``replay`` — the assertion ID is accepted once (the store keeps it until it expires).
 
 When only the Assertion is signed (Okta's and Google's default) the Response envelope is not signed:
@@ -56,6 +57,7 @@ EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 
 _STRONG_SIGNATURES = frozenset(
     {
@@ -101,7 +103,7 @@ class ConnectionSettings:
 class SamlResult:
     """The claims of an accepted assertion, all read from signed XML."""
 
-    name_id: str
+    name_id: str  # as sent: the email, or an opaque persistent/transient identifier
     assertion_id: str
     in_response_to: str | None
     relay_state: str | None  # the one we stored with the request (SP-initiated)
@@ -110,10 +112,11 @@ class SamlResult:
     stable_id: str = ""
     attributes: dict[str, list[str]] = field(default_factory=dict)
     session_index: str = ""
+    email_address: str = ""  # the NameID when it is an email, else the email attribute's value
 
     @property
     def email(self) -> str:
-        return self.name_id.lower()
+        return (self.email_address or self.name_id).lower()
 
 
 @dataclass(slots=True)
@@ -431,31 +434,45 @@ class ResponseProcessor:
 
     # 9 ------------------------------------------------------------------------------------------
     def check_claims(self) -> None:
+        """The email is the NameID when that is an email. An IdP set to a persistent or transient
+        NameID (AD FS, Entra ID's "Persistent" format) sends the email as an attribute instead: the
+        first email among ``EMAIL_ATTRIBUTES`` is then used, and a persistent NameID is the stable
+        id unless the connection's user-id attribute gives one. Both come from the signed assertion."""
         assertion = self.state.assertion
         name_id = assertion.find(f"{q('saml', 'Subject')}/{q('saml', 'NameID')}")
         value = whole_text(name_id) if name_id is not None else ""
-        local, _, domain = value.partition("@")
-        if not local or "." not in domain or any(c.isspace() for c in value) or len(value) > 254:
-            raise errors.NameIdInvalid()
         attributes: dict[str, list[str]] = {}
         for statement in assertion.findall(q("saml", "AttributeStatement")):
             for attribute in statement.findall(q("saml", "Attribute")):
                 name = attribute.get("Name", "")
                 values = [whole_text(v) for v in attribute.findall(q("saml", "AttributeValue"))]
                 attributes.setdefault(name, []).extend(values)
+        email = value if _email_shaped(value) else _email_attribute(attributes)
+        if not email:
+            if value:
+                raise errors.NameIdInvalid(
+                    "The NameID is not an email address, and no email attribute "
+                    f"({', '.join(EMAIL_ATTRIBUTES[:4])} …) was sent."
+                )
+            raise errors.NameIdInvalid()
 
         def first(name: str) -> str:
             return (attributes.get(name) or [""])[0][:150] if name else ""
 
+        stable_id = first(self.settings.attr_user_id)
+        persistent = name_id is not None and name_id.get("Format") == PERSISTENT
+        if not stable_id and persistent and email != value:
+            stable_id = value
         authn = assertion.find(q("saml", "AuthnStatement"))
         self.state.result = SamlResult(
             name_id=value,
+            email_address=email,
             assertion_id=assertion.get("ID", ""),
             in_response_to=None,
             relay_state=None,
             first_name=first(self.settings.attr_first_name),
             last_name=first(self.settings.attr_last_name),
-            stable_id=first(self.settings.attr_user_id)[:512],
+            stable_id=stable_id[:512],
             attributes=attributes,
             session_index=authn.get("SessionIndex", "") if authn is not None else "",
         )
@@ -489,6 +506,35 @@ class ResponseProcessor:
         expires_at = self.state.expires_at or self.now + timedelta(minutes=10)
         if not self.store.assertion_remember(assertion_id, expires_at + SKEW):
             raise errors.Replayed()
+
+
+# Where IdPs put the email when the NameID is not one, compared without regard to case: Entra ID,
+# AD FS and Auth0 (the claim URI), Google and Okta custom mappings (email), LDAP-backed IdPs and
+# JumpCloud (mail), OneLogin (User.email), the LDAP OID as Shibboleth sends it.
+EMAIL_ATTRIBUTES = (
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "email",
+    "mail",
+    "User.email",
+    "emailAddress",
+    "urn:oid:0.9.2342.19200300.100.1.3",
+)
+_EMAIL_ATTRIBUTES_FOLDED = tuple(name.casefold() for name in EMAIL_ATTRIBUTES)
+
+
+def _email_shaped(value: str) -> bool:
+    local, _, domain = value.partition("@")
+    return bool(local) and "." in domain and not any(c.isspace() for c in value) and len(value) <= 254
+
+
+def _email_attribute(attributes: dict[str, list[str]]) -> str:
+    """The first email-shaped value of the first email attribute present, in ``EMAIL_ATTRIBUTES`` order."""
+    folded = {name.casefold(): values for name, values in attributes.items()}
+    for name in _EMAIL_ATTRIBUTES_FOLDED:
+        for value in folded.get(name, ()):
+            if _email_shaped(value):
+                return value
+    return ""
 
 
 @functools.lru_cache(maxsize=64)

@@ -19,8 +19,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, xmldsig
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml, xmldsig
+from saml2.attribute_converter import AttributeConverter
 from saml2.config import IdPConfig
+from saml2.s_utils import do_ava, factory
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
 
@@ -122,8 +124,15 @@ class TestIdp:
         sign_response: bool = False,
         sign_assertion: bool = True,
         sha1: bool = False,
+        name_id_format: str = NAMEID_FORMAT_EMAILADDRESS,
+        name_id: str | None = None,
+        attribute_names_as_sent: bool = False,
     ) -> str:
-        """A base64 SAMLResponse as the IdP would POST it."""
+        """A base64 SAMLResponse as the IdP would POST it. The NameID is ``email`` in the
+        emailAddress format unless ``name_id`` (an opaque id) and its ``name_id_format`` say otherwise.
+        pysaml2 renames the attributes it knows (``mail`` → ``urn:mace:dir:attribute-def:mail``);
+        ``attribute_names_as_sent`` keeps each name exactly as given, as Okta, Entra ID, Google and
+        OneLogin send their own (``email``, ``http://schemas.xmlsoap.org/…/emailaddress``)."""
         identity = {"givenName": ["Ada"], "sn": ["Lovelace"], "uid": ["00u-ada"]}
         if attributes is not None:
             identity = {k: [v] for k, v in attributes.items()}
@@ -132,18 +141,37 @@ class TestIdp:
             kwargs = {"sign_alg": xmldsig.SIG_RSA_SHA1, "digest_alg": xmldsig.DIGEST_SHA1}
         else:
             kwargs = {"sign_alg": xmldsig.SIG_RSA_SHA256, "digest_alg": xmldsig.DIGEST_SHA256}
-        response = self.server.create_authn_response(
-            identity=identity,
-            in_response_to=in_response_to,
-            destination=acs_url,
-            sp_entity_id=sp_entity_id,
-            name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email),
-            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
-            sign_response=sign_response,
-            sign_assertion=sign_assertion,
-            **kwargs,
-        )
+        converters = self.server.config.attribute_converters
+        if attribute_names_as_sent:
+            self.server.config.attribute_converters = [_NamesAsSent(BASIC_NAME_FORMAT)]
+        try:
+            response = self.server.create_authn_response(
+                identity=identity,
+                in_response_to=in_response_to,
+                destination=acs_url,
+                sp_entity_id=sp_entity_id,
+                name_id=NameID(format=name_id_format, text=email if name_id is None else name_id),
+                authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
+                sign_response=sign_response,
+                sign_assertion=sign_assertion,
+                **kwargs,
+            )
+        finally:
+            self.server.config.attribute_converters = converters
         return base64.b64encode(str(response).encode()).decode()
+
+
+BASIC_NAME_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+
+
+class _NamesAsSent(AttributeConverter):
+    """pysaml2's attribute converter that renames nothing (its own NOOP one lower-cases names)."""
+
+    def to_(self, attrvals):
+        return [
+            factory(saml.Attribute, name=name, name_format=self.name_format, attribute_value=do_ava(values))
+            for name, values in attrvals.items()
+        ]
 
 
 def inflate_request(url: str) -> bytes:

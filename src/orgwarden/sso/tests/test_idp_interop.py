@@ -1,0 +1,150 @@
+"""What real identity providers send, through the ACS with the pysaml2 IdP: a persistent or
+transient NameID with the email in an attribute (AD FS, Entra ID set to "Persistent"), under each
+IdP's attribute name; and the refusals that follow when no email is sent at all."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
+
+from orgwarden.accounts.models import Account
+from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.sso.models import SamlIdentity
+from orgwarden.sso.tests.conftest import URN
+from orgwarden.sso.tests.test_acs import acs, signed_in_as, sp, sso_failures
+
+pytestmark = pytest.mark.django_db
+
+ENTRA_EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+
+
+@pytest.mark.parametrize(
+    "email_attribute",
+    [ENTRA_EMAIL, "email", "mail", "User.email", "Email"],
+    ids=["entra-adfs", "google-okta", "ldap-jumpcloud", "onelogin", "capitalised"],
+)
+def test_persistent_name_id_with_the_email_in_an_attribute_signs_the_account_in(
+    connection, idp, email_attribute
+):
+    connection.attr_user_id = ""  # no user-id attribute mapped: the persistent NameID serves
+    connection.save()
+    account = AccountFactory(email="ada@example.com")
+    client = Client()
+    saml_response = idp.response(
+        **sp(connection),
+        email="ignored",
+        name_id="a1b2-c3d4-persistent",
+        name_id_format=NAMEID_FORMAT_PERSISTENT,
+        attribute_names_as_sent=True,
+        attributes={email_attribute: "Ada@Example.com", "givenName": "Ada"},
+    )
+    response = client.post(acs(connection), {"SAMLResponse": saml_response})
+    assert response.status_code == 302, response.content
+    assert signed_in_as(client) == str(account.pk)
+    # The persistent NameID is the stable id: an email change at the IdP keeps the account.
+    assert SamlIdentity.objects.get(connection=connection).stable_id == "a1b2-c3d4-persistent"
+
+
+def test_the_persistent_name_id_finds_the_account_after_an_email_change(connection, idp):
+    connection.attr_user_id = ""
+    connection.save()
+    account = AccountFactory(email="ada@example.com")
+    for email in ("ada@example.com", "ada.lovelace@example.com"):
+        client = Client()
+        saml_response = idp.response(
+            **sp(connection),
+            email="ignored",
+            name_id="a1b2-c3d4-persistent",
+            name_id_format=NAMEID_FORMAT_PERSISTENT,
+            attribute_names_as_sent=True,
+            attributes={ENTRA_EMAIL: email},
+        )
+        assert client.post(acs(connection), {"SAMLResponse": saml_response}).status_code == 302
+        assert signed_in_as(client) == str(account.pk)
+    assert not Account.objects.filter(email="ada.lovelace@example.com").exists()
+
+
+def test_a_mapped_user_id_attribute_wins_over_the_persistent_name_id(connection, idp):
+    AccountFactory(email="ada@example.com")
+    saml_response = idp.response(
+        **sp(connection),
+        email="ignored",
+        name_id="a1b2-c3d4-persistent",
+        name_id_format=NAMEID_FORMAT_PERSISTENT,
+        attribute_names_as_sent=True,
+        attributes={"mail": "ada@example.com", URN + "uid": "00u-ada"},
+    )
+    assert Client().post(acs(connection), {"SAMLResponse": saml_response}).status_code == 302
+    assert SamlIdentity.objects.get(connection=connection).stable_id == "00u-ada"
+
+
+def test_a_transient_name_id_is_never_the_stable_id(connection, idp):
+    connection.attr_user_id = ""
+    connection.save()
+    AccountFactory(email="ada@example.com")
+    saml_response = idp.response(
+        **sp(connection),
+        email="ignored",
+        name_id="_transient-one-time",
+        name_id_format=NAMEID_FORMAT_TRANSIENT,
+        attribute_names_as_sent=True,
+        attributes={"email": "ada@example.com"},
+    )
+    assert Client().post(acs(connection), {"SAMLResponse": saml_response}).status_code == 302
+    assert SamlIdentity.objects.get(connection=connection).stable_id == "ada@example.com"
+
+
+def test_an_email_name_id_wins_over_an_email_attribute(connection, idp):
+    ada = AccountFactory(email="ada@example.com")
+    AccountFactory(email="bob@example.com")
+    client = Client()
+    saml_response = idp.response(
+        **sp(connection),
+        email="ada@example.com",
+        attributes={"email": "bob@example.com"},
+        attribute_names_as_sent=True,
+    )
+    assert client.post(acs(connection), {"SAMLResponse": saml_response}).status_code == 302
+    assert signed_in_as(client) == str(ada.pk)
+
+
+def test_an_opaque_name_id_without_an_email_attribute_says_what_is_missing(connection, idp):
+    AccountFactory(email="ada@example.com")
+    client = Client()
+    saml_response = idp.response(
+        **sp(connection),
+        email="ignored",
+        name_id="a1b2-c3d4-persistent",
+        name_id_format=NAMEID_FORMAT_PERSISTENT,
+        attribute_names_as_sent=True,
+        attributes={"email": "not an email", "givenName": "Ada"},
+    )
+    response = client.post(acs(connection), {"SAMLResponse": saml_response})
+    assert response.status_code == 400 and b"name_id_invalid" in response.content
+    assert signed_in_as(client) is None
+    assert "no email attribute" in sso_failures("name_id_invalid").get().details["detail"]
+
+
+def test_the_connection_test_shows_the_email_read_from_the_attribute(connection, idp, admin_client, org):
+    from django.urls import reverse
+
+    from orgwarden.sso.tests.test_signin import continue_url
+
+    response = admin_client.post(
+        reverse("console:identity_provider_test", args=[org.org_id, connection.connection_id])
+    )
+    request_id, _, relay_state = idp.parse_redirect(continue_url(response))
+    saml_response = idp.response(
+        **sp(connection),
+        email="ignored",
+        in_response_to=request_id,
+        name_id="a1b2-c3d4-persistent",
+        name_id_format=NAMEID_FORMAT_PERSISTENT,
+        attributes={ENTRA_EMAIL: "ada@example.com"},
+        attribute_names_as_sent=True,
+    )
+    response = Client().post(acs(connection), {"SAMLResponse": saml_response, "RelayState": relay_state})
+    page = response.content.decode()
+    assert response.status_code == 200 and "Single sign-on works" in page
+    assert "<dt>Email</dt><dd>ada@example.com" in page and "a1b2-c3d4-persistent" in page
