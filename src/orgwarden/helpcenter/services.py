@@ -192,8 +192,9 @@ def help_center_metadata_import(
     known = set(help_center.certificates.values_list("fingerprint_sha256", flat=True))
     added = []
     for pem in metadata.certificates:
-        _, fingerprint, _, _ = certificate_parse(pem)
-        if fingerprint not in known:
+        _, fingerprint, _, not_after = certificate_parse(pem)
+        # Expired keys an IdP still lists after a rollover are passed over, not a reason to fail.
+        if fingerprint not in known and not_after > timezone.now():
             added.append(_certificate_add(help_center, pem).fingerprint_sha256)
     _record(
         help_center,

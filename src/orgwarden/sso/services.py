@@ -227,7 +227,8 @@ def idp_metadata_import(
     """Fill entity ID, SSO URL and certificates from IdP metadata (hardened parse).
 
     Only these fields change: no check is relaxed (SHA-1, IdP-initiated stay as they were).
-    Certificates already configured are kept; new ones are added while there is room.
+    Certificates already configured are kept; new ones are added while there is room; expired ones
+    (an IdP may keep its old key listed after a rollover) are passed over, not a reason to fail.
     Raises ``InvalidInput`` (with the parser's reason) or ``NotFound``.
     """
     audit_actor = org_actor(org=org, actor=actor)
@@ -242,9 +243,13 @@ def idp_metadata_import(
     connection.idp_sso_url = metadata.sso_url[:1024]
     connection.save()
     added: list[str] = []
+    expired: list[str] = []
     for pem in metadata.certificates:
-        _, fingerprint, _, _ = certificate_parse(pem)
+        _, fingerprint, _, not_after = certificate_parse(pem)
         if connection.certificates.filter(fingerprint_sha256=fingerprint).exists():
+            continue
+        if not_after <= timezone.now():  # an old key left in the IdP's metadata: nothing to trust
+            expired.append(fingerprint)
             continue
         added.append(_certificate_add(connection, pem).fingerprint_sha256)
     event_record(
@@ -252,7 +257,7 @@ def idp_metadata_import(
         actor=audit_actor,
         org_id=org.org_id,
         targets=[idp_target(connection)],
-        details={"source": "metadata", "certificates_added": added},
+        details={"source": "metadata", "certificates_added": added, "certificates_expired": expired},
     )
     return connection
 

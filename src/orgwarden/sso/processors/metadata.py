@@ -47,12 +47,16 @@ def idp_metadata_parse(document: bytes) -> IdpMetadata:
     Raises a ``SamlError`` (``malformed_xml``, ``dtd_refused`` …) or ``MalformedXml`` with what is
     missing. The result only fills the connection's fields; it never relaxes a check.
     """
-    root = parse(document)
+    # A saved or downloaded file may begin with a byte-order mark and a blank line before its XML
+    # declaration, which XML allows only at the very start: both are dropped, never anything else.
+    root = parse(document.removeprefix(b"\xef\xbb\xbf").lstrip())
     if root.tag == q("md", "EntitiesDescriptor"):
-        found = root.find(q("md", "EntityDescriptor"))
-        if found is None:
+        # An aggregate (a federation's, or an export holding the SP too) may list other entities
+        # first: the IdP is the first EntityDescriptor that describes one.
+        entities = list(root.iter(q("md", "EntityDescriptor")))
+        if not entities:
             raise errors.MalformedXml("The metadata holds no EntityDescriptor.")
-        root = found
+        root = next((e for e in entities if e.find(q("md", "IDPSSODescriptor")) is not None), entities[0])
     if root.tag != q("md", "EntityDescriptor"):
         raise errors.MalformedXml("This is not SAML 2.0 metadata (no EntityDescriptor).")
     descriptor = root.find(q("md", "IDPSSODescriptor"))
