@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from orgwarden.accounts import hooks as account_hooks
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.exceptions import EmailTaken
 from orgwarden.accounts.models import Account, normalize_email
@@ -480,7 +481,9 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
             )
         account = _jit_create(connection, email, display_name, domain)
     if account.status != Account.Status.ACTIVE:
-        raise SsoSigninRefused("account_deactivated", "This account is deactivated.")
+        # The IdP proved who this is, so they learn what a correct password would have told them:
+        # that the account is deactivated, and the managing org's message about it.
+        raise SsoSigninRefused("account_deactivated", account_hooks.notice_for_deactivated(account))
     if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=connection.org).exists():
         raise SsoSigninRefused("managed_by_another_org", "This account is managed by another organization.")
     # The IdP speaks for this verified domain: an account whose email was never verified may hold a

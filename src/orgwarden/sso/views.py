@@ -113,13 +113,15 @@ def acs(request: HttpRequest, connection_id: str) -> HttpResponse:
         with transaction.atomic():
             result = processor.run()
     except SamlError as exc:
-        return _failure(request, connection, exc.reason, exc.detail, test_request=test_request)
+        return _failure(
+            request, connection, exc.reason, exc.detail, test_request=test_request, message=exc.message
+        )
     if store.consumed is not None and store.consumed.test_mode:
         return _test_outcome(request, store.consumed, result)
     try:
         account = services.sso_signin_complete(connection=connection, result=result)
     except SsoSigninRefused as exc:
-        return _failure(request, connection, exc.reason, exc.message, email=result.email)
+        return _failure(request, connection, exc.reason, exc.message, email=result.email, message=exc.message)
     if store.consumed is not None:
         next_url = store.consumed.relay_state
     else:  # IdP-initiated: RelayState may name a local path or one of the org's product sites
@@ -138,7 +140,11 @@ def _failure(
     *,
     test_request: SamlRequest | None = None,
     email: str = "",
+    message: str = "",
 ) -> HttpResponse:
+    """The failure page: the reason code, and ``message``, the plain sentence that goes with it
+    (the same for everyone: no document detail). ``detail`` (what exactly failed) is shown only to
+    the admin who started a test."""
     test = False
     if test_request is not None and test_request.requested_by is not None:
         try:
@@ -147,7 +153,13 @@ def _failure(
         except NotFound:  # no longer an admin
             pass
     services.sso_failure_record(connection=connection, reason=reason, detail=detail, email=email)
-    context = {"reason": reason, "detail": detail if test else "", "test": test, "connection": connection}
+    context = {
+        "reason": reason,
+        "message": message,
+        "detail": detail if test and detail != message else "",
+        "test": test,
+        "connection": connection,
+    }
     return render(request, "sso/failure.html", context, status=400)
 
 
