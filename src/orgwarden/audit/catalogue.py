@@ -140,6 +140,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:api_token:revoked", "API token revoked by an admin", USER_TOKENS),
     Action("org:site:credential_created", "Product site client secret created", USER_TOKENS),
     Action("account:product:access_denied", "Product sign-in refused", USER_TOKENS),
+    Action(
+        "account:product:tokens_replay_revoked",
+        "Product sign-in tokens revoked: a code or refresh token was used twice",
+        USER_TOKENS,
+    ),
     Action("org:site:redirect_uris_changed", "Product site sign-in addresses changed", USER_TOKENS),
     Action("system:oidc_key:rotated", "Product sign-in signing key rotated", USER_TOKENS),
     # Help centers (portal-only customers and their IdP)

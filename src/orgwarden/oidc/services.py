@@ -1,4 +1,5 @@
-"""Writes of product sign-in: a site's OIDC client (its secret and redirect URIs), refusals.
+"""Writes of product sign-in: a site's OIDC client (its secret and redirect URIs), refusals, and
+the tokens a replayed code or refresh token revokes.
 
 A site has ONE client secret for both product sign-in and token introspection: the secret created
 by ``tokens.introspection.site_credential_create`` is also set on the site's django-oauth-toolkit
@@ -7,16 +8,22 @@ by ``tokens.introspection.site_credential_create`` is also set on the site's dja
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+from datetime import timedelta
+from typing import Literal
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from oauth2_provider.models import Application
+from django.utils import timezone
+from oauth2_provider.models import Application, RefreshToken
+from oauth2_provider.settings import oauth2_settings
 
 from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.oidc.checks import REASONS
-from orgwarden.oidc.models import SiteClient
+from orgwarden.oidc.models import ExchangedCode, SiteClient
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Organization, ProductSite
 from orgwarden.orgs.services.actors import OrgActor, org_actor
@@ -109,3 +116,59 @@ def product_access_denied_record(*, account: Account, site: ProductSite, reason:
         targets=[Target.account(account), Target("site", site.site_id, site.name)],
         details={"reason": reason, "message": REASONS.get(reason, reason)},
     )
+
+
+def code_hash(code: str) -> str:
+    """How an exchanged authorization code is kept: its SHA-256 (a code is 30 random characters)."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def code_exchanged_record(*, application: Application, code: str, token_family: uuid.UUID) -> None:
+    """Remember that ``code`` was exchanged for the tokens of ``token_family`` (in the exchange's
+    transaction), and forget the codes exchanged longer ago than a refresh token may live: their
+    tokens are gone by then, so a replay of one has nothing left to revoke."""
+    now = timezone.now()
+    ExchangedCode.objects.filter(
+        exchanged_at__lt=now - timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+    ).delete()
+    ExchangedCode.objects.create(
+        code_hash=code_hash(code), application=application, token_family=token_family, exchanged_at=now
+    )
+
+
+def exchanged_code_family(*, application: Application, code: str) -> uuid.UUID | None:
+    """The token family that ``code`` began if ``application`` already exchanged it, else ``None``."""
+    return (
+        ExchangedCode.objects.filter(code_hash=code_hash(code), application=application)
+        .values_list("token_family", flat=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def product_tokens_revoke_replayed(
+    *,
+    application: Application,
+    token_family: uuid.UUID,
+    replayed: Literal["authorization_code", "refresh_token"],
+) -> bool:
+    """Revoke every token of ``token_family`` because a credential of it came back after its use: an
+    authorization code exchanged a second time (RFC 6749 §4.1.2), or a refresh token after its
+    rotation (RFC 9700 §4.14.2). One of the two senders is not the product, and nothing tells
+    which: the product signs the person in again. Returns whether anything was still live; only
+    then is the event recorded (a client retrying a dead token adds nothing to the audit log)."""
+    family = RefreshToken.objects.filter(token_family=token_family, application=application)
+    live = family.filter(revoked__isnull=True).select_related("user").first()
+    holder = live or family.exclude(access_token__isnull=True).select_related("user").first()
+    if holder is None:
+        return False
+    RefreshToken.revoke_family(token_family)  # and deletes the family's access tokens
+    site = SiteClient.objects.select_related("site__org").get(application=application).site
+    event_record(
+        action="account:product:tokens_replay_revoked",
+        actor=Actor.system(),
+        org_id=site.org.org_id,
+        targets=[Target.account(holder.user), Target("site", site.site_id, site.name)],
+        details={"replayed": replayed},
+    )
+    return True

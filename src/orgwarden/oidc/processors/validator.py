@@ -25,8 +25,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -39,6 +40,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
 from orgwarden.accounts.middleware import SEEN_KEY
 from orgwarden.accounts.models import Account, Session
 from orgwarden.accounts.signin import AUTH_AT_KEY, proofs_in
+from orgwarden.oidc import services
 from orgwarden.oidc.checks import sign_in_refusal
 from orgwarden.policies.middleware import limit_passed
 from orgwarden.policies.selectors import session_limits_for
@@ -47,6 +49,9 @@ from orgwarden.sso.signin_steps import connection_enforcing_sso
 # How many of an account's sessions (most recently seen first) may carry its product tokens: enough
 # for every browser a person uses, and a bound on what one token check decodes.
 SESSIONS_LOOKED_AT = 50
+# A refresh token used again this soon after its rotation is a retry or a race of the product's own
+# workers, not a replay: refused without revoking its family (``validate_refresh_token``).
+REFRESH_REPLAY_LEEWAY = timedelta(seconds=10)
 
 
 class RefreshTokenRotated(InvalidGrantError):
@@ -87,7 +92,8 @@ class OrgwardenValidator(OAuth2Validator):
         return True
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
-        """DOT's check of an authorization code, once its grant is locked for this exchange.
+        """DOT's check of an authorization code, once its grant is locked for this exchange; a code
+        exchanged already revokes the tokens its first exchange gave (RFC 6749 §4.1.2).
 
         The token view runs a code's exchange in one transaction (``views.TokenView``). Without the
         lock, a second exchange of the same code sent at once passed every check on the grant
@@ -97,10 +103,54 @@ class OrgwardenValidator(OAuth2Validator):
         """
         if transaction.get_connection().in_atomic_block:
             list(Grant.objects.select_for_update().filter(code=code, application=client).values_list("pk"))
-        return super().validate_code(client_id, code, client, request, *args, **kwargs)
+        if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return True
+        family = services.exchanged_code_family(application=client, code=code)
+        if family is not None:
+            services.product_tokens_revoke_replayed(
+                application=client, token_family=family, replayed="authorization_code"
+            )
+        return False
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        """DOT's, noting the family a code's exchange begins (``invalidate_authorization_code``)."""
+        token = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous_refresh_token
+        )
+        request.orgwarden_token_family = token.token_family
+        return token
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        """DOT deletes the code's grant; the code is remembered, hashed, with the tokens it gave, so
+        that a second exchange can revoke them (``validate_code``)."""
+        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        family = getattr(request, "orgwarden_token_family", None)
+        if family is not None:
+            services.code_exchanged_record(application=request.client, code=code, token_family=family)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        """DOT's check, then the rule of the module docstring. A refresh token that was rotated or
+        revoked already revokes its whole family (RFC 9700 §4.14.2): if an attacker refreshed
+        first, the product's next refresh cuts the attacker's tokens, and the other way round.
+
+        Not within ``REFRESH_REPLAY_LEEWAY`` of its rotation: that is a product retrying a refresh
+        whose answer it lost, or two of its workers refreshing at once. The late one is refused
+        (``invalid_grant``; its answer cannot be given again, as only hashes are stored) and the
+        first one's tokens keep working, on either database (PostgreSQL refuses such a second
+        one at its save, ``_save_bearer_token``; SQLite, which runs one writer at a time, here).
+        """
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+            used = (
+                RefreshToken.objects.filter(token_checksum=checksum, application=client)
+                .filter(revoked__lt=timezone.now() - REFRESH_REPLAY_LEEWAY)
+                .values_list("token_family", flat=True)
+                .first()
+            )
+            if used is not None:
+                services.product_tokens_revoke_replayed(
+                    application=client, token_family=used, replayed="refresh_token"
+                )
             return False
         issued = request.refresh_token_instance.created
         return product_token_usable(account=request.user, application=client, issued_at=issued)
