@@ -18,7 +18,7 @@ from orgwarden.scim import rows
 from orgwarden.scim.exceptions import ScimError
 from orgwarden.scim.models import ProvisioningLog, ScimEmail, ScimGroup, ScimGroupMember, ScimKey, ScimUser
 from orgwarden.scim.processors.filters import FilterError, parse_filter
-from orgwarden.scim.processors.query import Constant, FilterQuery, Multi, Scalar
+from orgwarden.scim.processors.query import Constant, FilterQuery, JsonMulti, Multi, Scalar
 from orgwarden.scim.processors.resources import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 
 MAX_RESULTS = 200
@@ -207,6 +207,11 @@ USER_ATTRIBUTES = FilterQuery(
                 "type": Scalar("type", "ci"),
                 "primary": Scalar("primary", "bool"),
             },
+        ),
+        "phonenumbers": JsonMulti(
+            ScimUser._meta.db_table,
+            ScimUser._meta.get_field("phone_numbers").column,
+            {"value": "ci", "type": "ci", "primary": "bool"},
         ),
         # A user's groups (readOnly): the memberships, by group id or name.
         "groups": Multi(

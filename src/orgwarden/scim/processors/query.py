@@ -2,7 +2,9 @@
 
 ``FilterQuery(attributes).to_q(tree)``; ``attributes`` maps lower-cased SCIM paths to ``Scalar``
 (a column, with how it compares), ``Multi`` (a multi-valued attribute kept in a child table, whose
-value filters become ``pk IN (SELECT …)``), ``Constant`` (the same value on every resource of the
+value filters become ``pk IN (SELECT …)``), ``JsonMulti`` (one kept as a JSON array of objects in a
+column of the resource's own table, whose value filters become ``EXISTS (SELECT … FROM`` its
+elements ``)``, written for each database), ``Constant`` (the same value on every resource of the
 type, such as ``meta.resourceType``) or ``Absent``. Raises ``FilterError`` for an attribute that
 can't be filtered or a comparison its type doesn't have (``active gt true``).
 
@@ -21,7 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 
 from orgwarden.scim.processors.filters import FilterError, matches
 
@@ -81,6 +85,20 @@ class Multi:
 
 
 @dataclass(frozen=True)
+class JsonMulti:
+    """A multi-valued attribute stored as a JSON array of objects in ``table.column``.
+
+    ``subs`` maps each sub-attribute that filters to its kind: ``ci`` (text, compared without
+    regard to case, as ``Scalar``'s ``ci``; a missing key is the empty string) or ``bool``.
+    """
+
+    table: str
+    column: str
+    subs: dict[str, str] = field(default_factory=dict)
+    default: str = "value"
+
+
+@dataclass(frozen=True)
 class Constant:
     """An attribute with one value on every resource of the type (``meta.resourceType``)."""
 
@@ -92,7 +110,7 @@ class Absent:
     """An attribute this resource type does not have (only in root searches, see the module doc)."""
 
 
-Spec = Scalar | Multi | Constant | Absent
+Spec = Scalar | Multi | JsonMulti | Constant | Absent
 
 
 class FilterQuery:
@@ -119,20 +137,20 @@ class FilterQuery:
             multi = self.attributes.get(tree[1])
             if isinstance(multi, Absent):
                 return NEVER  # no value of an attribute the type lacks can match
-            if not isinstance(multi, Multi):
+            if not isinstance(multi, Multi | JsonMulti):
                 raise FilterError(f"“{tree[1]}” is not a multi-valued attribute that can be filtered.")
-            return Q(pk__in=multi.rows(self._sub_q(multi, tree[2])))
+            return self._any_value(multi, tree[2])
         path = tree[1]
         spec = self.attributes.get(path)
         if spec is None and "." in path:
             head, sub = path.split(".", 1)
             multi = self.attributes.get(head)
-            if isinstance(multi, Multi):
-                return Q(pk__in=multi.rows(self._sub_q(multi, (tree[0], sub, *tree[2:]))))
+            if isinstance(multi, Multi | JsonMulti):
+                return self._any_value(multi, (tree[0], sub, *tree[2:]))
             if isinstance(multi, Absent):
                 spec = multi
-        if isinstance(spec, Multi):
-            return Q(pk__in=spec.rows(self._sub_q(spec, (tree[0], spec.default, *tree[2:]))))
+        if isinstance(spec, Multi | JsonMulti):
+            return self._any_value(spec, (tree[0], spec.default, *tree[2:]))
         if isinstance(spec, Absent):
             return self._absent(tree)
         if isinstance(spec, Constant):
@@ -152,6 +170,16 @@ class FilterQuery:
                 raise FilterError(f"“{op} null” is not a comparison.")
             return ALWAYS if op == "eq" else NEVER
         return ALWAYS if op == "ne" else NEVER
+
+    def _any_value(self, multi: Multi | JsonMulti, tree: tuple) -> Q:
+        """The resources with at least one value of ``multi`` that ``tree`` (over its sub-attributes)
+        matches."""
+        if isinstance(multi, Multi):
+            return Q(pk__in=multi.rows(self._sub_q(multi, tree)))
+        elements = JsonElements(multi)
+        condition, params = elements.condition(tree)
+        sql = f"EXISTS (SELECT 1 FROM {elements.source} WHERE {condition})"  # noqa: S608 — names from _meta
+        return Q(RawSQL(sql, params, output_field=BooleanField()))  # noqa: S611 — values are params
 
     def _sub_q(self, multi: Multi, tree: tuple) -> Q:
         kind = tree[0]
@@ -220,3 +248,88 @@ class FilterQuery:
         lookups = _STRING_LOOKUPS[spec.kind]
         q = Q(**{f"{column}__{lookups['eq' if op == 'ne' else op]}": value})
         return ~q if op == "ne" else q
+
+
+class JsonElements:
+    """A filter over the elements of a ``JsonMulti`` column, as SQL for the connection's database.
+
+    Each element is ``e``; no condition is ever NULL, so ``not`` negates cleanly: a text
+    sub-attribute reads as the empty string where it is missing or null, as an empty column does for
+    ``Scalar`` (so ``ne`` and ``eq null`` agree with them), and a boolean is true only where it is
+    the JSON ``true``. Text compares as ``Scalar``'s ``ci``: ``eq``/``co``/``sw``/``ew`` with
+    ``LIKE`` on upper case (each database's own case folding), the orderings as they are.
+
+    The ``EXISTS`` is correlated with the owner's table by its name: it serves a query on that table
+    itself (a SCIM list), not one nested in another, where Django would rename the table.
+    """
+
+    def __init__(self, multi: JsonMulti) -> None:
+        self.multi = multi
+        self.sqlite = connection.vendor == "sqlite"
+        column = f"{connection.ops.quote_name(multi.table)}.{connection.ops.quote_name(multi.column)}"
+        self.source = f"json_each({column}) e" if self.sqlite else f"jsonb_array_elements({column}) e"
+
+    def _text(self, sub: str) -> str:
+        if self.sqlite:
+            return f"COALESCE(json_extract(e.value, '$.{sub}'), '')"
+        return f"COALESCE(e ->> '{sub}', '')"
+
+    def _true(self, sub: str) -> str:
+        if self.sqlite:
+            return f"COALESCE(json_type(e.value, '$.{sub}'), '') = 'true'"
+        return f"COALESCE((e -> '{sub}') = 'true'::jsonb, FALSE)"
+
+    def condition(self, tree: tuple) -> tuple[str, list]:
+        kind = tree[0]
+        if kind in ("and", "or"):
+            left, left_params = self.condition(tree[1])
+            right, right_params = self.condition(tree[2])
+            return f"({left} {kind.upper()} {right})", left_params + right_params
+        if kind == "not":
+            inner, params = self.condition(tree[1])
+            return f"NOT ({inner})", params
+        if kind == "vp":
+            raise FilterError("Complex filters can't nest.")
+        sub = tree[1]
+        sub_kind = self.multi.subs.get(sub)
+        if sub_kind is None:
+            raise FilterError(f"“{sub}” is not a sub-attribute you can filter on.")
+        if sub_kind == "bool":
+            return self._bool(sub, tree), []
+        return self._compare(sub, tree)
+
+    def _bool(self, sub: str, tree: tuple) -> str:
+        """A missing boolean is false, as it is stored for emails (``primary``): ``pr`` holds and
+        ``eq null`` does not, as on their column."""
+        if tree[0] == "pr":
+            return "1 = 1"
+        _, path, op, value = tree
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if value is None and op in ("eq", "ne"):
+            return "1 = 0" if op == "eq" else "1 = 1"
+        if not isinstance(value, bool) or op not in ("eq", "ne"):
+            raise FilterError(f"{path} is true or false: compare it with eq or ne.")
+        return self._true(sub) if value == (op == "eq") else f"NOT ({self._true(sub)})"
+
+    def _compare(self, sub: str, tree: tuple) -> tuple[str, list]:
+        text = self._text(sub)
+        if tree[0] == "pr":
+            return f"{text} <> ''", []
+        _, path, op, value = tree
+        if value is None:
+            if op not in ("eq", "ne"):
+                raise FilterError(f"“{op} null” is not a comparison.")
+            return (f"{text} = ''" if op == "eq" else f"{text} <> ''"), []
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise FilterError(f"{path} compares with a string.")
+        value = str(value)
+        if op in _ORDER and op != "eq":
+            return f"{text} {_SQL_ORDER[op]} %s", [value]
+        escaped = connection.ops.prep_for_like_query(value)
+        pattern = {"eq": "{}", "ne": "{}", "co": "%{}%", "sw": "{}%", "ew": "%{}"}[op].format(escaped)
+        like = f"UPPER({text}) LIKE UPPER(%s) ESCAPE '\\'"
+        return (f"NOT ({like})" if op == "ne" else like), [pattern]
+
+
+_SQL_ORDER = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}

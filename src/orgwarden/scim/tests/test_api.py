@@ -169,8 +169,7 @@ def test_group_crud_and_member_filter(scim, people):
 
 def test_every_filterable_attribute_the_schema_lists_can_be_filtered(scim, people):
     """/Schemas lists ``name.formatted`` and the user's ``groups``; a filter on them was a 400
-    "not an attribute you can filter on". ``phoneNumbers`` (kept as one JSON value, not a table)
-    still is, and README says so."""
+    "not an attribute you can filter on" (``phoneNumbers`` too: see the next test)."""
     gid = scim.post("/Groups", {"displayName": "Eng", "members": [{"value": people["alan"]}]}).json()["id"]
     scim.patch(
         f"/Users/{people['ada']}", patch_body({"op": "add", "path": "name.formatted", "value": "Ada L."})
@@ -186,8 +185,59 @@ def test_every_filterable_attribute_the_schema_lists_can_be_filtered(scim, peopl
     assert ids('groups[display eq "eng"]') == {people["alan"]}
     assert ids("not (groups pr)") == {people["ada"], people["grace"]}
     assert ids('groups.display eq "Eng" or name.formatted co "L."') == {people["alan"], people["ada"]}
-    refused = scim.get("/Users", "filter=" + quote('phoneNumbers eq "+1 555 0100"'))
-    assert refused.status_code == 400 and refused.json()["scimType"] == "invalidFilter"
+
+
+def test_phone_numbers_filter_as_sql_like_the_other_multi_valued_attributes(scim, people):
+    """Phone numbers are kept as one JSON array per user; a filter on them was a 400 invalidFilter.
+    Each form a filter on emails takes works on them: the attribute alone (its value), a sub-attribute,
+    a value filter, ``pr``, ``not``, null, primary as a boolean, text without regard to case, and the
+    LIKE wildcards taken as plain characters."""
+    phones = {
+        "ada": [
+            {"value": "+1 555 0100", "type": "work", "primary": True},
+            {"value": "+1 555 0199", "type": "Mobile"},
+        ],
+        "alan": [{"value": "+44 20 7946 0000", "type": "home", "primary": False}],
+        "grace": [{"value": "100%_direct"}],
+    }
+    for name, numbers in phones.items():
+        patched = scim.patch(
+            f"/Users/{people[name]}", patch_body({"op": "replace", "path": "phoneNumbers", "value": numbers})
+        )
+        assert patched.status_code == 200, patched.content
+    ada, alan, grace = people["ada"], people["alan"], people["grace"]
+    nobody = scim.post("/Users", user_body("nobody@example.com")).json()["id"]
+
+    def ids(text: str) -> set[str]:
+        response = scim.get("/Users", "filter=" + quote(text))
+        assert response.status_code == 200, (text, response.content)
+        assert response.json()["totalResults"] == len(response.json()["Resources"])
+        return {u["id"] for u in response.json()["Resources"]}
+
+    assert ids('phoneNumbers eq "+1 555 0100"') == {ada} == ids('phoneNumbers.value sw "+1 555"')
+    assert ids('phoneNumbers[type eq "mobile"]') == {ada} == ids('phoneNumbers.type eq "MOBILE"')
+    assert ids('phoneNumbers[type eq "work" and value ew "0100"]') == {ada}
+    assert ids('phoneNumbers[type eq "work" and value ew "0199"]') == set()  # one element must match both
+    assert ids('phoneNumbers co "7946"') == {alan}
+    assert ids("phoneNumbers pr") == {ada, alan, grace} and ids("not (phoneNumbers pr)") == {nobody}
+    assert ids("phoneNumbers.primary eq true") == {ada}
+    assert ids('phoneNumbers[primary eq "False" and type eq "home"]') == {alan}
+    assert ids("phoneNumbers[not (primary eq true)]") == {ada, alan, grace}  # missing is false: ada's 2nd
+    assert ids("not (phoneNumbers.primary eq true)") == {alan, grace, nobody}
+    assert ids("phoneNumbers.type eq null") == {grace} == ids("phoneNumbers[not (type pr)]")
+    assert ids('phoneNumbers ne "+1 555 0100"') == {ada, alan, grace}  # some number of each differs
+    assert ids('phoneNumbers co "%_"') == {grace} and ids('phoneNumbers co "0_0"') == set()
+    assert ids('phoneNumbers.value lt "+2"') == {ada} and ids('phoneNumbers.value ge "+4"') == {alan, grace}
+    assert ids('phoneNumbers[type eq "home"] or userName eq "nobody@example.com"') == {alan, nobody}
+    for bad in (
+        "phoneNumbers.primary gt true",
+        'phoneNumbers.nope eq "x"',
+        "phoneNumbers[value co 1 and x pr]",
+    ):
+        refused = scim.get("/Users", "filter=" + quote(bad))
+        assert refused.status_code == 400 and refused.json()["scimType"] == "invalidFilter", bad
+    root = scim.post("/.search", {"filter": 'phoneNumbers[type eq "home"]'})
+    assert root.status_code == 200 and [r["id"] for r in root.json()["Resources"]] == [alan]
 
 
 @pytest.mark.parametrize(
