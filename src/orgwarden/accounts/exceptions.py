@@ -47,6 +47,16 @@ class InvalidLink(AccountsError):
     message = "This link is invalid or has expired. Ask for a new one."
 
 
+class PasswordNotUsed(AccountsError):
+    """The account (or a new one with this email) signs in without a password: its org's policy
+    enforces single sign-on (``signin.password_signs_in``), so no password is set or reset for it."""
+
+    message = (
+        "Your organization signs you in through its identity provider, so this account has no "
+        "password to set or reset here. Sign in with your organization's account instead."
+    )
+
+
 class SessionNotFound(AccountsError):
     message = "That session does not exist or has already ended."
 

@@ -26,6 +26,7 @@ from orgwarden.accounts.exceptions import (
     InvalidInput,
     InvalidLink,
     InvalidPassword,
+    PasswordNotUsed,
     SessionNotFound,
     SignupDisabled,
     TooManyAttempts,
@@ -140,10 +141,25 @@ def account_create_or_found(*, email: str, **create: Any) -> tuple[Account, bool
 
 @transaction.atomic
 def account_signup(*, email: str, display_name: str, password: str) -> Account:
-    """Self sign-up, when the operator allows it. Raises ``SignupDisabled`` otherwise."""
+    """Self sign-up, when the operator allows it.
+
+    Raises ``SignupDisabled``, ``PasswordNotUsed`` (an org enforces single sign-on for this
+    address: its people get their account from the identity provider, at their first sign-in
+    through it — a password account made here would be one the IdP never admitted, outside its
+    policy), or what ``account_create`` raises.
+    """
     if not settings.SIGNUP_ENABLED:
         raise SignupDisabled()
+    if not _password_signs_in(email, None):
+        raise PasswordNotUsed()
     return account_create(email=email, display_name=display_name, password=password)
+
+
+def _password_signs_in(email: str, account: Account | None) -> bool:
+    # ``signin`` imports this module: imported here, when first needed.
+    from orgwarden.accounts.signin import password_signs_in
+
+    return password_signs_in(email, account)
 
 
 def _queue_verification_email(account: Account) -> None:
@@ -304,10 +320,18 @@ def _password_set(*, account: Account, new_password: str, keep_session_key: str 
 
 @transaction.atomic
 def password_reset_request(*, email: str) -> None:
-    """Email a reset link if an active account has this email. Says nothing either way."""
+    """Email a reset link if an active account has this email. Says nothing either way.
+
+    An account whose org enforces single sign-on (``PasswordNotUsed``) gets an email saying so
+    instead of a link: its sign-in never asks for a password, so a new one would change nothing
+    but end its sessions — and tell the person to sign in with a password that cannot be used.
+    """
     try:
         account = Account.objects.get(email=normalize_email(email), status=Account.Status.ACTIVE)
     except Account.DoesNotExist:
+        return
+    if not _password_signs_in(account.email, account):
+        _password_reset_sso_notice(account)
         return
     token = default_token_generator.make_token(account)
     url = emails.absolute_url(reverse("accounts:password_reset_confirm", args=[account.account_id, token]))
@@ -327,13 +351,35 @@ def password_reset_request(*, email: str) -> None:
     )
 
 
+def _password_reset_sso_notice(account: Account) -> None:
+    event_record(
+        action="account:password:reset_requested",
+        actor=Actor.anonymous(account.email),
+        targets=[Target.account(account)],
+        details={"link_sent": False, "reason": "sso_enforced"},
+    )
+    to, name = account.email, account.display_name
+    url = emails.absolute_url(reverse("accounts:login"))
+    transaction.on_commit(
+        lambda: emails.send_templated(
+            to=to,
+            subject="Your password is managed by your organization",
+            template="accounts/email/password_reset_sso.txt",
+            context={"name": name, "url": url},
+        )
+    )
+
+
 def password_reset_account(*, account_id: str, token: str) -> Account:
-    """The account a reset link is for. Raises ``InvalidLink`` (used, expired or forged)."""
+    """The account a reset link is for. Raises ``InvalidLink`` (used, expired or forged), or
+    ``PasswordNotUsed`` for a valid link of an account whose org has enforced SSO since it was sent."""
     if "\x00" in account_id:  # from a URL; PostgreSQL refuses NUL in a query (a 500, not a 400)
         raise InvalidLink()
     account = Account.objects.filter(account_id=account_id, status=Account.Status.ACTIVE).first()
     if account is None or not default_token_generator.check_token(account, token):
         raise InvalidLink()
+    if not _password_signs_in(account.email, account):
+        raise PasswordNotUsed()
     return account
 
 

@@ -126,6 +126,15 @@ def next_step(flow: SignInFlow, account: Account | None) -> str | None:
     return None
 
 
+def password_signs_in(email: str, account: Account | None) -> bool:
+    """Whether a sign-in as ``email`` (``account``: its account, ``None`` for a person without one
+    yet) would ask for a password: ``False`` when a step before the password takes its place (the
+    ``sso`` step of an org whose policy enforces single sign-on). Sign-up and password reset ask
+    this, so neither hands out a password that the sign-in would never ask for — nor one that lets
+    a person the identity provider never admitted in beside it."""
+    return next_step(SignInFlow(email=normalize_email(email)), account) == PasswordStep.key
+
+
 def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
     """``candidate`` if it is a path on this host, else the console's home."""
     if candidate and url_has_allowed_host_and_scheme(

@@ -15,6 +15,7 @@ from orgwarden.accounts.exceptions import (
     AccountsError,
     InvalidLink,
     InvalidPassword,
+    PasswordNotUsed,
     TooManyAttempts,
     WrongPassword,
 )
@@ -148,6 +149,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             account = services.account_signup(**form.cleaned_data)
+        except PasswordNotUsed:
+            # The address's org enforces SSO: the sign-in takes them to its identity provider,
+            # which creates their account at the first sign-in (as the email step would).
+            flow = signin.flow_start(request, email=form.cleaned_data["email"], next_url=next_url[:2000])
+            return signin.flow_advance(request, flow)
         except AccountsError as exc:
             _form_error(form, exc, "password" if isinstance(exc, InvalidPassword) else None)
         else:
@@ -229,7 +235,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
 def password_reset_confirm(request: HttpRequest, account_id: str, token: str) -> HttpResponse:
     try:
         services.password_reset_account(account_id=account_id, token=token)
-    except InvalidLink as exc:
+    except (InvalidLink, PasswordNotUsed) as exc:
         return render(request, "accounts/link_invalid.html", {"message": exc.message}, status=400)
     form = SetPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
