@@ -125,3 +125,12 @@ def connection_for_email(email: str) -> SamlConnection | None:
     if link is None or not link.connection.is_configured:
         return None
     return link.connection
+
+
+def email_domain_linked(connection: SamlConnection, email: str) -> bool:
+    """Whether ``email`` is on a verified domain linked to ``connection``: the only addresses its
+    IdP may sign in (``services.sso_signin_complete`` refuses the others as ``domain_not_linked``)."""
+    name = normalize_email(email).rsplit("@", 1)[-1]
+    return SamlDomainLink.objects.filter(
+        connection=connection, domain__name=name, domain__status=Domain.Status.VERIFIED
+    ).exists()

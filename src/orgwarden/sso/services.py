@@ -366,15 +366,21 @@ def sso_failure_record(*, connection: SamlConnection, reason: str, detail: str, 
 
 
 @transaction.atomic
-def sso_test_record(*, connection: SamlConnection, actor: Account, reason: str, email: str = "") -> None:
-    """``org:idp:tested``: an admin tried the connection; ``reason`` is ``ok`` or a failure code."""
+def sso_test_record(
+    *, connection: SamlConnection, actor: Account, reason: str, email: str = "", warning: str = ""
+) -> None:
+    """``org:idp:tested``: an admin tried the connection; ``reason`` is ``ok`` or a failure code;
+    ``warning`` the code a real sign-in of ``email`` would still be refused with, if any."""
     audit_actor = org_actor(org=connection.org, actor=actor)
+    details = {"outcome": "ok" if reason == "ok" else "failed", "reason": reason, "email": email}
+    if warning:
+        details["warning"] = warning
     event_record(
         action="org:idp:tested",
         actor=audit_actor,
         org_id=connection.org.org_id,
         targets=[idp_target(connection)],
-        details={"outcome": "ok" if reason == "ok" else "failed", "reason": reason, "email": email},
+        details=details,
     )
 
 
@@ -448,9 +454,7 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
     email = normalize_email(result.email)
     name = email.rsplit("@", 1)[-1]
     # An IdP speaks only for the verified domains linked to it: never for anyone else's accounts.
-    if not SamlDomainLink.objects.filter(
-        connection=connection, domain__name=name, domain__status=Domain.Status.VERIFIED
-    ).exists():
+    if not selectors.email_domain_linked(connection, email):
         raise SsoSigninRefused("domain_not_linked", f"{name} is not linked to this identity provider.")
     stable_id = result.stable_id or email
     identity = (

@@ -165,10 +165,18 @@ def _failure(
 
 def _test_outcome(request: HttpRequest, test_request: SamlRequest, result: SamlResult) -> HttpResponse:
     connection = test_request.connection
+    # The response is valid; but this IdP signs in only addresses on the domains linked to it (the
+    # Entra ID pitfall: a NameID of user@tenant.onmicrosoft.com). Say so now, not at enforcement.
+    unlinked = not selectors.email_domain_linked(connection, result.email)
     try:
         services.sso_test_record(
-            connection=connection, actor=test_request.requested_by, reason="ok", email=result.email
+            connection=connection,
+            actor=test_request.requested_by,
+            reason="ok",
+            email=result.email,
+            warning="domain_not_linked" if unlinked else "",
         )
     except NotFound as exc:  # the admin who started the test is no longer one
         raise Http404() from exc
-    return render(request, "sso/test_result.html", {"connection": connection, "result": result})
+    context = {"connection": connection, "result": result, "unlinked_domain": unlinked}
+    return render(request, "sso/test_result.html", context)

@@ -148,3 +148,31 @@ def test_the_connection_test_shows_the_email_read_from_the_attribute(connection,
     page = response.content.decode()
     assert response.status_code == 200 and "Single sign-on works" in page
     assert "<dt>Email</dt><dd>ada@example.com" in page and "a1b2-c3d4-persistent" in page
+
+
+@pytest.mark.parametrize(
+    ("email", "warned"),
+    [("ada@contoso.onmicrosoft.com", True), ("ada@example.com", False)],
+    ids=["entra-upn-on-an-unlinked-domain", "linked-domain"],
+)
+def test_the_connection_test_warns_when_the_email_is_on_a_domain_not_linked(
+    connection, idp, admin_client, org, email, warned
+):
+    """Entra ID's default NameID is the UPN, often on tenant.onmicrosoft.com: the response is valid,
+    but every real sign-in would be refused as domain_not_linked. The test says so before enforcing."""
+    from django.urls import reverse
+
+    from orgwarden.audit.models import AuditEvent
+    from orgwarden.sso.tests.test_signin import continue_url
+
+    response = admin_client.post(
+        reverse("console:identity_provider_test", args=[org.org_id, connection.connection_id])
+    )
+    request_id, _, relay_state = idp.parse_redirect(continue_url(response))
+    saml_response = idp.response(**sp(connection), email=email, in_response_to=request_id)
+    response = Client().post(acs(connection), {"SAMLResponse": saml_response, "RelayState": relay_state})
+    page = response.content.decode()
+    assert response.status_code == 200 and "Single sign-on works" in page
+    assert ("would be refused (<code>domain_not_linked</code>)" in page) is warned
+    event = AuditEvent.objects.get(action="org:idp:tested")
+    assert event.details.get("warning") == ("domain_not_linked" if warned else None)
