@@ -85,13 +85,16 @@ def password_step(request: HttpRequest, flow: SignInFlow) -> HttpResponse:
             from django.contrib.auth import authenticate
 
             password = form.cleaned_data["password"]
-            account = authenticate(request, email=flow.email, password=password)
-            existing = flow.account() if account is None else None
-            if (
-                existing is not None
-                and existing.status == existing.Status.DEACTIVATED
-                and existing.check_password(password)
-            ):
+            existing = flow.account()
+            if existing is not None and existing.status == existing.Status.DEACTIVATED:
+                # One hash, as for every other email: ``authenticate`` would hash, refuse the
+                # inactive account, and a second hash to tell a right password from a wrong one
+                # would double the answer's time — telling anyone who times it that the address has
+                # an account, and that it is deactivated.
+                account, knows_password = None, existing.check_password(password)
+            else:
+                account, knows_password = authenticate(request, email=flow.email, password=password), False
+            if knows_password:
                 # Only someone who knows the password learns that the account is deactivated, and why.
                 services.signin_failure_record(email=flow.email, reason="account_deactivated")
                 SignInFlow.clear(request)
