@@ -8,6 +8,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.accounts import hooks, selectors, services, signin, throttle
@@ -44,10 +45,14 @@ def _form_error(form, exc: AccountsError, field: str | None = None) -> None:
 def login_email(request: HttpRequest) -> HttpResponse:
     """Step 1: the email only. What comes next is the state machine's decision."""
     next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if request.user.is_authenticated and request.method == "GET":
+    # ``reauth=1``: someone signed in must sign in again (a product asked for it with OIDC's
+    # ``prompt=login`` or ``max_age``, see ``oidc.views``), so the form is shown, not skipped.
+    reauth = request.user.is_authenticated and request.GET.get("reauth") == "1"
+    if request.user.is_authenticated and request.method == "GET" and not reauth:
         # Not ``redirect()``: it would look a bare word like "!" up as a URL name (a 500).
         return HttpResponseRedirect(signin.safe_next_url(request, next_url))
-    form = EmailForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    email = request.GET.get("email", "") or (request.user.email if reauth else "")
+    form = EmailForm(request.POST or None, initial={"email": email})
     if request.method == "POST" and form.is_valid():
         flow = signin.flow_start(request, email=form.cleaned_data["email"], next_url=next_url[:2000])
         return signin.flow_advance(request, flow)
@@ -59,6 +64,7 @@ def login_email(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache  # steps show a new TOTP secret and recovery codes: never kept by a browser's cache
 @require_http_methods(["GET", "POST"])
 def signin_step(request: HttpRequest, step: str) -> HttpResponse:
     flow = SignInFlow.load(request)

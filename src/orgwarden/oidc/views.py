@@ -8,17 +8,19 @@ enforces goes through the identity provider first and comes back to the same aut
 (``sso_connection_to_prove``). A code issued is a product sign-in: activity is recorded. A silent
 request (``prompt=none``) is shown no page: a refusal goes back to the product's registered
 redirect URI as ``access_denied`` (``interaction_required`` when the person must turn on two-step
-verification), a needed IdP sign-in as ``login_required`` (OIDC Core §3.1.2.6).
+verification), a needed IdP sign-in as ``login_required`` (OIDC Core §3.1.2.6). ``prompt=login``
+and a ``max_age`` older than the session's sign-in make the person sign in again first.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from oauth2_provider import views as dot
@@ -26,7 +28,7 @@ from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model, get_grant_model
 from oauthlib.common import INVALID_HEX_PATTERN, add_params_to_uri
 
-from orgwarden.accounts.signin import session_proofs
+from orgwarden.accounts.signin import AUTH_AT_KEY, session_proofs
 from orgwarden.oidc import keys, services
 from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove
 from orgwarden.oidc.models import SiteClient
@@ -140,6 +142,11 @@ class AuthorizeView(dot.AuthorizationView):
                 {"site": site, "reason": reason, "message": REASONS[reason]},
                 status=403,
             )
+        # After the refusals (no new sign-in gives access), before the IdP (a new sign-in goes
+        # through it when SSO is enforced, and comes back without prompt=login).
+        reauthentication = self._reauthentication(request, client)
+        if reauthentication is not None:
+            return reauthentication
         connection = sso_connection_to_prove(account=account, proofs=session_proofs(request))
         if connection is not None:
             silent = self._silent_error(
@@ -152,6 +159,41 @@ class AuthorizeView(dot.AuthorizationView):
             if request.headers.get("Sec-Fetch-Site") == "same-origin":
                 return _continue_page(request, site, response["Location"])
         return response
+
+    def _reauthentication(self, request: HttpRequest, client: SiteClient) -> HttpResponse | None:
+        """The person signs in again first when the product asks for it (OIDC Core §3.1.2.1):
+        ``prompt=login``, or a ``max_age`` shorter than the time since this session's sign-in
+        (``max_age=0`` is ``prompt=login``). ``None`` when no new sign-in is needed.
+
+        The sign-in page shows its form although the person is signed in (``reauth=1``), then
+        comes back to this request without ``prompt=login`` and ``max_age``, which the new sign-in
+        has just satisfied; the ID token's ``auth_time`` is that sign-in's, for the product to
+        check. With ``prompt=none`` no page may be shown: ``login_required`` instead. A ``max_age``
+        that is no whole number of seconds is ``invalid_request``. Those two errors go to the
+        product's redirect URI; a request too broken for that (``None``) gets DOT's own answer.
+        """
+        prompt = str(request.GET.get("prompt", "")).split()
+        max_age = request.GET.get("max_age")
+        if "login" not in prompt and max_age is None:
+            return None
+        if max_age is not None:
+            if not max_age.isdigit() or len(max_age) > 12:
+                description = "max_age must be a whole number of seconds."
+                return self._error_to_client(request, client, "invalid_request", description)
+            signed_in_at = request.session.get(AUTH_AT_KEY)
+            if (
+                "login" not in prompt
+                and isinstance(signed_in_at, int | float)
+                and time.time() - signed_in_at <= int(max_age)
+            ):
+                return None
+        if "none" in prompt:
+            description = "The product asks you to sign in again."
+            return self._error_to_client(request, client, "login_required", description)
+        again = _without_reauthentication(request)
+        return HttpResponseRedirect(
+            f"{reverse('accounts:login')}?{urlencode({'reauth': '1', 'next': again})}"
+        )
 
     def _silent_error(self, request: HttpRequest, client: SiteClient, error: str, description: str):
         """With ``prompt=none`` no page may be shown (OIDC Core §3.1.2.6): the error goes back to
@@ -173,6 +215,18 @@ class AuthorizeView(dot.AuthorizationView):
         if credentials.get("state"):
             params.append(("state", credentials["state"]))
         return self.redirect(add_params_to_uri(credentials["redirect_uri"], params), client.application)
+
+
+def _without_reauthentication(request: HttpRequest) -> str:
+    """This authorize request without what asked for a new sign-in: ``max_age``, ``prompt=login``."""
+    query = []
+    for key, values in request.GET.lists():
+        for value in values:
+            if key == "prompt":
+                value = " ".join(word for word in value.split() if word != "login")
+            if key != "max_age" and value:
+                query.append((key, value))
+    return f"{request.path}?{urlencode(query)}"
 
 
 def _through_sso_page(request: HttpRequest, connection, site) -> HttpResponse:
