@@ -185,6 +185,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("scim:user:updated", "Provisioned user updated", PROVISIONING),
     Action("scim:user:deleted", "Provisioned user deleted (deactivated)", PROVISIONING),
     Action("scim:user:deactivation_skipped", "Provisioned break-glass admin left active", PROVISIONING),
+    Action(
+        "scim:user:reactivation_skipped",
+        "Provisioned user deactivated by an admin left deactivated",
+        PROVISIONING,
+    ),
     Action("scim:user:relinked", "Provisioned user relinked to its account", PROVISIONING),
     Action("scim:group:created", "Group provisioned", PROVISIONING),
     Action("scim:group:updated", "Provisioned group updated", PROVISIONING),

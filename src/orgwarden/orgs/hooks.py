@@ -32,3 +32,17 @@ def run_account_released(org: Organization, account: Account) -> dict:
     for hook in account_released:
         details.update(hook(org, account))
     return details
+
+
+# Asked before an admin changes a managed account's email (``users.user_email_change``): a hook that
+# keeps the account's email in step with a source of its own (a SCIM record, whose next update
+# would undo the change) returns why the change is refused, else None.
+email_provisioned_by: list[Callable[[Organization, Account], str | None]] = []
+
+
+def email_provisioned_refusal(org: Organization, account: Account) -> str | None:
+    for hook in email_provisioned_by:
+        reason = hook(org, account)
+        if reason:
+            return reason
+    return None

@@ -8,6 +8,7 @@ class ScimConfig(AppConfig):
 
     def ready(self) -> None:
         from orgwarden.orgs import hooks
-        from orgwarden.scim import services
+        from orgwarden.scim import selectors, services
 
         hooks.account_released.append(services.scim_records_release)
+        hooks.email_provisioned_by.append(selectors.email_provisioned_refusal)

@@ -396,6 +396,25 @@ def group_get(*, directory: Directory, scim_id: str) -> ScimGroup | None:
     return ScimGroup.objects.filter(directory=directory, scim_id=public_id_lookup(scim_id)).first()
 
 
+def provisioning_record(*, org: Organization, account) -> ScimUser | None:
+    """The SCIM record of ``org``'s directories that provisions ``account`` (at most one: a second
+    record is refused a link), with its directory; ``None`` when no IdP provisions it by SCIM."""
+    return ScimUser.objects.filter(account=account, directory__org=org).select_related("directory").first()
+
+
+def email_provisioned_refusal(org: Organization, account) -> str | None:
+    """``orgs.hooks.email_provisioned_by``: an account a SCIM record provisions has the email that
+    record sends; an admin's change would be undone (and the person signed out again) by its next
+    update."""
+    record = provisioning_record(org=org, account=account)
+    if record is None:
+        return None
+    return (
+        f"{record.directory.name} provisions this account by SCIM: change the email there (its "
+        "userName or primary email). A change made here would be undone at its next update."
+    )
+
+
 # --- console ------------------------------------------------------------------------------------------
 
 

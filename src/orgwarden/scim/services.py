@@ -20,6 +20,12 @@ Decisions where the issue is silent:
 - A directory does not take an account that another IdP directory of the org manages (409
   ``uniqueness``): each IdP provisions its own people. Taking one from the org's local directory
   is how an org starts provisioning the accounts it claimed by domain, and stays allowed.
+- ``active: true`` reactivates an account only when the IdP creates the record or turns its own
+  ``active: false`` to true. An account an admin deactivated (or scheduled for deletion) while
+  the IdP's record stayed active stays so when the IdP repeats ``active: true``, as Okta does with
+  every profile push: a deactivation made in an incident is not undone by a routine update
+  (``scim:user:reactivation_skipped``, and the log line says so). ``active: false`` always
+  deactivates, whatever the record said before.
 - ``active: false`` and DELETE never deactivate a break-glass admin of the org: that account is
   the way in on the day the IdP is broken or compromised, so the IdP must not be able to lock it.
   The request succeeds (an IdP answered with an error retries it forever, and Entra quarantines
@@ -245,13 +251,24 @@ def _org_user(directory: Directory, account: Account) -> OrgUser:
 
 
 BREAK_GLASS_KEPT = "A break-glass admin of this organization: the account stays active."
+ADMIN_DEACTIVATION_KEPT = (
+    "Deactivated by an admin of this organization while this record was active: it stays deactivated "
+    "until an admin reactivates it, or the identity provider deactivates and then reactivates the person."
+)
 
 
-def _set_active(directory: Directory, account: Account, active: bool) -> str:
+def _set_active(directory: Directory, account: Account, active: bool, *, reactivate: bool = True) -> str:
     """Deactivate or reactivate ``account`` (locked in this transaction) when its status differs.
 
+    ``reactivate``: whether the identity provider is turning the person active (a create, or a record
+    it had deactivated). An account deactivated by an admin while the IdP's record stayed active is
+    left deactivated by an update that merely repeats ``active: true`` (Okta sends it with every
+    profile push): a deactivation in the console, and a scheduled deletion, are never undone by an
+    IdP that did not change its mind (``scim:user:reactivation_skipped``).
+
     Returns a note for the provisioning log: ``BREAK_GLASS_KEPT`` when the IdP asked to deactivate a
-    break-glass admin of the org, which is left active (``scim:user:deactivation_skipped``), else "".
+    break-glass admin of the org, which is left active (``scim:user:deactivation_skipped``),
+    ``ADMIN_DEACTIVATION_KEPT`` as above, else "".
     """
     if active != (account.status == Account.Status.DEACTIVATED):
         return ""  # already as the IdP says: no row to lock, nothing to record
@@ -269,6 +286,18 @@ def _set_active(directory: Directory, account: Account, active: bool) -> str:
             return BREAK_GLASS_KEPT
         _deactivate(org=directory.org, who=who, org_user=org_user, message="")
     elif org_user.account.status == Account.Status.DEACTIVATED:
+        if not reactivate:
+            event_record(
+                action="scim:user:reactivation_skipped",
+                actor=who,
+                org_id=directory.org.org_id,
+                targets=[Target.account(account)],
+                details={
+                    "reason": "deactivated_by_admin",
+                    "deletion_scheduled": org_user.deletion_scheduled_for is not None,
+                },
+            )
+            return ADMIN_DEACTIVATION_KEPT
         _reactivate(org_user)
         event_record(
             action="org:account:reactivated",
@@ -448,6 +477,9 @@ def _user_store(
     if taken:
         raise Uniqueness(f"A user with userName {fields['user_name']} already exists.")
     created = user is None
+    # What the IdP's record said before this write: ``active: true`` reactivates only a record the
+    # IdP itself had deactivated (``_set_active``).
+    was_inactive = not created and user.active is False
     active = flat.get("active")
     if created:
         user = ScimUser(directory=directory)
@@ -493,7 +525,9 @@ def _user_store(
         if user.link_error != link_error:
             user.save(update_fields=["link_error"])
         if user.active is not None:
-            user.log_note = _set_active(directory, user.account, user.active)
+            user.log_note = _set_active(
+                directory, user.account, user.active, reactivate=created or was_inactive
+            )
     event_record(
         action="scim:user:created" if created else "scim:user:updated",
         actor=directory_actor(directory),

@@ -25,6 +25,7 @@ from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, OrgsError
 from orgwarden.orgs.selectors import users as user_selectors
 from orgwarden.orgs.services import users as user_services
+from orgwarden.scim import selectors as scim_selectors
 
 FILTER_FIELDS = ("q", "status", "kind", "site", "last_active")
 STATUS_CHOICES = [
@@ -349,7 +350,15 @@ def users_bulk(request: HttpRequest) -> HttpResponse:
 @require_GET
 def user_detail(request: HttpRequest, account_id: str) -> HttpResponse:
     detail = _detail(request, account_id)
-    return render(request, "console/users/detail.html", {"detail": detail, "nav_active": "users"})
+    context = {"detail": detail, "provisioned_by": _provisioned_by(request, detail), "nav_active": "users"}
+    return render(request, "console/users/detail.html", context)
+
+
+def _provisioned_by(request: HttpRequest, detail: user_selectors.UserDetail) -> str:
+    """The name of the IdP directory whose SCIM record provisions the account, else "": its email
+    is that IdP's, and its updates no longer reactivate what an admin deactivated."""
+    record = scim_selectors.provisioning_record(org=request.org, account=detail.account)
+    return record.directory.name if record is not None else ""
 
 
 def _form_page(
@@ -440,6 +449,7 @@ def _confirm_page(request: HttpRequest, account_id: str, which: str, act) -> Htt
         status = 400
     context = {
         "detail": detail,
+        "provisioned_by": _provisioned_by(request, detail),
         "form": form,
         "error": error,
         "which": which,

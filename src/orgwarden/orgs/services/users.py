@@ -34,6 +34,7 @@ from orgwarden import humanize
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.models import Account, RecoveryCode, Session, SignInLink, normalize_email
 from orgwarden.audit.services import Actor, Target, event_record
+from orgwarden.orgs import hooks
 from orgwarden.orgs.exceptions import InvalidInput, NotFound, NotManaged, ProfileManagedByIdp
 from orgwarden.orgs.models import Directory, GroupMember, OrgAdmin, Organization, OrgUser
 from orgwarden.orgs.selectors import domains as domain_selectors
@@ -151,10 +152,14 @@ def user_email_change(*, org: Organization, actor: OrgActor, account_id: str, em
     """Move a managed account to ``email`` on one of ``org``'s verified domains; returns the account.
 
     Updates the account and every user row that copies its email, and ends all its sessions (the
-    person signs in again with the new address). Raises ``NotFound``, ``NotManaged`` or ``InvalidInput``.
+    person signs in again with the new address). Raises ``NotFound``, ``NotManaged``,
+    ``ProfileManagedByIdp`` (an identity provider provisions the email: ``hooks.email_provisioned_by``)
+    or ``InvalidInput``.
     """
     who = org_actor(org=org, actor=actor)
     org_user = _org_user(org=org, account_id=account_id)
+    if reason := hooks.email_provisioned_refusal(org, org_user.account):
+        raise ProfileManagedByIdp(reason)
     email = normalize_email(email if isinstance(email, str) else "")
     try:
         validate_email(email)
