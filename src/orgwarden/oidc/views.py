@@ -276,7 +276,20 @@ class JsonMethodNotAllowed:
         return response
 
 
-class TokenView(JsonMethodNotAllowed, dot.TokenView):
+class ClientAuthenticationChallenge:
+    """``invalid_client`` challenges the scheme a site authenticates with (RFC 6749 §5.2: a 401
+    includes the WWW-Authenticate field "matching the authentication scheme used by the client"):
+    HTTP Basic, as introspection does. oauthlib answers ``Bearer``, the scheme of a resource
+    server, which no site may use at the token or revocation endpoint."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().dispatch(request, *args, **kwargs)
+        if response.status_code == 401:
+            response["WWW-Authenticate"] = 'Basic realm="orgwarden", error="invalid_client"'
+        return response
+
+
+class TokenView(ClientAuthenticationChallenge, JsonMethodNotAllowed, dot.TokenView):
     """DOT's token endpoint for the grants product sign-in issues: authorization codes and refresh
     tokens. DOT reads a device-code grant's ``device_code`` unguarded (a KeyError, a 500 when it is
     missing), and no site uses that flow. Methods other than POST get an OAuth error, in JSON."""
@@ -295,7 +308,7 @@ class TokenView(JsonMethodNotAllowed, dot.TokenView):
         return super().post(request, *args, **kwargs)
 
 
-class RevokeTokenView(JsonMethodNotAllowed, dot.RevokeTokenView):
+class RevokeTokenView(ClientAuthenticationChallenge, JsonMethodNotAllowed, dot.RevokeTokenView):
     pass
 
 

@@ -152,3 +152,17 @@ def test_the_revocation_endpoint_is_listed_and_revokes(product, browser):
     )
     assert revoked.status_code == 200
     assert api.get(path_of(config["userinfo_endpoint"]), **bearer).status_code == 401
+
+
+@pytest.mark.parametrize("endpoint", ["token_endpoint", "revocation_endpoint"])
+def test_a_wrong_client_secret_is_a_401_that_challenges_basic_not_bearer(product, endpoint):
+    """RFC 6749 §5.2: the 401 of invalid_client includes WWW-Authenticate "matching the
+    authentication scheme used by the client"; a site authenticates with HTTP Basic."""
+    answer = Client().post(
+        path_of(discovery()[endpoint]),
+        {"grant_type": "authorization_code", "code": "x", "token": "x"},
+        HTTP_AUTHORIZATION=basic(product.client_id, "not-the-secret"),
+    )
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+    assert answer["WWW-Authenticate"].startswith("Basic ")
+    assert answer["Cache-Control"] == "no-store"
