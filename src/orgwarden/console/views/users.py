@@ -350,7 +350,14 @@ def users_bulk(request: HttpRequest) -> HttpResponse:
 @require_GET
 def user_detail(request: HttpRequest, account_id: str) -> HttpResponse:
     detail = _detail(request, account_id)
-    context = {"detail": detail, "provisioned_by": _provisioned_by(request, detail), "nav_active": "users"}
+    record = scim_selectors.provisioning_record(org=request.org, account=detail.account)
+    context = {
+        "detail": detail,
+        "provisioned_by": record.directory.name if record is not None else "",
+        # A reactivation here lasts until the IdP's next update, which deactivates the person again.
+        "idp_says_inactive": record is not None and record.active is False,
+        "nav_active": "users",
+    }
     return render(request, "console/users/detail.html", context)
 
 

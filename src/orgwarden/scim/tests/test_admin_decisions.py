@@ -7,7 +7,8 @@ The IdP now reactivates only a record it had deactivated itself.
 
 The email of an account a SCIM record provisions is the IdP's: an admin's change in the console or
 through the REST API was undone at the IdP's next update (and the person signed out twice); it is
-now refused, saying where to change it.
+now refused, saying where to change it. The other way round, the IdP still deactivates whom an
+admin reactivated while its record says inactive, and the user's page says so before and after.
 """
 
 from __future__ import annotations
@@ -81,9 +82,13 @@ def test_the_idp_still_deactivates_what_an_admin_reactivated(scim, admin_client,
     user_id = scim.post("/Users", user_body()).json()["id"]
     account = _account(scim, user_id)
     _active(scim, user_id, False)
+    before = admin_client.get(_console(org, account)).content.decode()
+    assert "Okta has this person as inactive. Reactivate them in Okta; reactivating them only here" in before
     assert admin_client.post(_console(org, account, "reactivate")).status_code == 302
     account.refresh_from_db()
     assert account.status == Account.Status.ACTIVE
+    after = admin_client.get(_console(org, account)).content.decode()
+    assert "Okta has this person as inactive: its next update deactivates them again." in after
 
     assert scim.put(f"/Users/{user_id}", user_body(active=False)).status_code == 200
     account.refresh_from_db()
