@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.accounts import hooks, selectors, services, signin, throttle
@@ -64,6 +65,7 @@ def login_email(request: HttpRequest) -> HttpResponse:
     )
 
 
+@never_cache  # steps show a new TOTP secret and recovery codes: never kept by a browser's cache
 @never_cache  # steps show a new TOTP secret and recovery codes: never kept by a browser's cache
 @require_http_methods(["GET", "POST"])
 def signin_step(request: HttpRequest, step: str) -> HttpResponse:

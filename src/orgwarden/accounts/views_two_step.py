@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from orgwarden.accounts import crypto, otp, signin, throttle, two_step
@@ -107,6 +108,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@never_cache  # the new secret, then the recovery codes: shown once, never kept by the browser's cache
 @require_http_methods(["GET", "POST"])
 def setup(request: HttpRequest) -> HttpResponse:
     """Show a new secret (QR code and text), then turn 2SV on once a code from the app matches."""
@@ -181,6 +183,7 @@ def disable(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@never_cache  # the new recovery codes
 @require_http_methods(["POST"])
 def regenerate_codes(request: HttpRequest) -> HttpResponse:
     form = PasswordConfirmForm(request.POST)
