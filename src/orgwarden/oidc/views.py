@@ -282,8 +282,9 @@ class ClientAuthenticationChallenge:
     HTTP Basic, as introspection does. oauthlib answers ``Bearer``, the scheme of a resource
     server, which no site may use at the token or revocation endpoint."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = super().dispatch(request, *args, **kwargs)
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # Not ``dispatch``: DOT's is the CSRF-exempt one (``as_view`` reads the mark from it).
+        response = super().post(request, *args, **kwargs)
         if response.status_code == 401:
             response["WWW-Authenticate"] = 'Basic realm="orgwarden", error="invalid_client"'
         return response

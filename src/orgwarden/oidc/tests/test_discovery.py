@@ -66,7 +66,7 @@ def exchange(config: dict, product, code: str, method: str) -> dict:
     else:
         assert method == "client_secret_post", method
         form.update(client_id=product.client_id, client_secret=product.secret)
-    answer = Client().post(path_of(config["token_endpoint"]), form, **headers)
+    answer = Client(enforce_csrf_checks=True).post(path_of(config["token_endpoint"]), form, **headers)
     assert answer.status_code == 200, (method, answer.content)
     return answer.json()
 
@@ -108,7 +108,7 @@ def test_the_grant_types_are_listed_and_each_works(product, browser):
     assert sorted(config["grant_types_supported"]) == ["authorization_code", "refresh_token"]
     location = authorize(browser, config, product)
     tokens = exchange(config, product, parse_qs(urlsplit(location).query)["code"][0], "client_secret_basic")
-    refreshed = Client().post(
+    refreshed = Client(enforce_csrf_checks=True).post(
         path_of(config["token_endpoint"]),
         {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
         HTTP_AUTHORIZATION=basic(product.client_id, product.secret),
@@ -142,7 +142,7 @@ def test_the_revocation_endpoint_is_listed_and_revokes(product, browser):
     assert "client_secret_basic" in config["revocation_endpoint_auth_methods_supported"]
     location = authorize(browser, config, product)
     tokens = exchange(config, product, parse_qs(urlsplit(location).query)["code"][0], "client_secret_basic")
-    api = Client()
+    api = Client(enforce_csrf_checks=True)
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
     assert api.get(path_of(config["userinfo_endpoint"]), **bearer).status_code == 200
     revoked = api.post(
@@ -158,7 +158,7 @@ def test_the_revocation_endpoint_is_listed_and_revokes(product, browser):
 def test_a_wrong_client_secret_is_a_401_that_challenges_basic_not_bearer(product, endpoint):
     """RFC 6749 §5.2: the 401 of invalid_client includes WWW-Authenticate "matching the
     authentication scheme used by the client"; a site authenticates with HTTP Basic."""
-    answer = Client().post(
+    answer = Client(enforce_csrf_checks=True).post(
         path_of(discovery()[endpoint]),
         {"grant_type": "authorization_code", "code": "x", "token": "x"},
         HTTP_AUTHORIZATION=basic(product.client_id, "not-the-secret"),

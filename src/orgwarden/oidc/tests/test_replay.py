@@ -54,7 +54,7 @@ def code_for(product, person) -> str:
 
 def token_call(product, **form: str):
     basic = base64.b64encode(f"{product.client_id}:{product.secret}".encode()).decode()
-    return Client().post("/oauth2/token/", form, HTTP_AUTHORIZATION=f"Basic {basic}")
+    return Client(enforce_csrf_checks=True).post("/oauth2/token/", form, HTTP_AUTHORIZATION=f"Basic {basic}")
 
 
 def exchange(product, code: str):
