@@ -98,6 +98,9 @@ def with_keys(view):
 
 class AuthorizeView(dot.AuthorizationView):
     http_method_names = ["get", "post", "head", "options"]
+    # What DOT renders for an error it must not send to the client (an unknown client id, an
+    # unregistered redirect URI: RFC 6749 §4.1.2.1): orgwarden's page, not DOT's unstyled one.
+    template_name = "oidc/authorize_error.html"
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         """A POSTed authorization request (OIDC Core §3.1.2.1 allows a form POST) is answered with a
@@ -190,6 +193,10 @@ class AuthorizeView(dot.AuthorizationView):
         if "none" in prompt:
             description = "The product asks you to sign in again."
             return self._error_to_client(request, client, "login_required", description)
+        try:  # a request DOT would refuse gets its answer now, not after a needless sign-in
+            self.validate_authorization_request(request)
+        except OAuthToolkitError:
+            return None
         again = _without_reauthentication(request)
         return HttpResponseRedirect(
             f"{reverse('accounts:login')}?{urlencode({'reauth': '1', 'next': again})}"

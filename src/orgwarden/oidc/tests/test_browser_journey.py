@@ -67,3 +67,43 @@ def test_sign_in_to_the_example_product(new_page, product_server, manage, grant,
         requests.get(product_server + "/api/me", auth=("mia@acme.test", "owt_nope"), timeout=10).status_code
         == 401
     )
+
+
+def test_a_product_asking_to_sign_in_again_and_a_misconfigured_one(
+    new_page, product_server, site, manage, grant, password
+):
+    """``prompt=login``: a signed-in person sees the sign-in form again (email filled in), signs
+    in, and lands in the product with a code. A link with an unregistered redirect URI shows
+    orgwarden's page saying why, and goes nowhere."""
+    import re
+    from urllib.parse import urlencode
+
+    from orgwarden.testing.browser import sign_in
+
+    person = manage(AccountFactory(email="mia@acme.test", display_name="Mia Wong"))
+    grant(person)
+    page = new_page()
+    sign_in(page, "mia@acme.test", password)
+    page.wait_for_url(re.compile(r"/(admin|account)"))
+    query = {
+        "client_id": site.client_id,
+        "redirect_uri": f"{product_server}/callback",
+        "response_type": "code",
+        "scope": "openid",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+        "state": "s1",
+        "prompt": "login",
+    }
+    page.goto("/oauth2/authorize/?" + urlencode(query))
+    assert page.get_by_label("Email").input_value() == "mia@acme.test"
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Password").fill(password)
+    with page.expect_request(re.compile(re.escape(product_server) + r"/callback\?code=")):
+        page.get_by_role("button", name="Sign in").click()
+
+    # prompt=login too: a request that cannot be served is refused before any new sign-in
+    page.goto("/oauth2/authorize/?" + urlencode({**query, "redirect_uri": "https://evil.example/cb"}))
+    assert page.get_by_role("heading", level=1).inner_text() == "This sign-in link doesn't work"
+    assert "Mismatching redirect URI." in page.get_by_role("alert").inner_text()
+    assert "/oauth2/authorize/" in page.url and "evil.example" not in page.url.split("?")[0]

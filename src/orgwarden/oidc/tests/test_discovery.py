@@ -166,3 +166,33 @@ def test_a_wrong_client_secret_is_a_401_that_challenges_basic_not_bearer(product
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     assert answer["WWW-Authenticate"].startswith("Basic ")
     assert answer["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"client_id": "not-a-client"}, "Invalid client_id parameter value."),
+        ({"redirect_uri": "https://evil.example/cb"}, "Mismatching redirect URI."),
+    ],
+)
+def test_an_unknown_client_or_redirect_uri_gets_a_page_saying_why_and_no_redirect(
+    product, browser, change, reason
+):
+    """RFC 6749 §4.1.2.1: the person is told, and nothing goes to the address: orgwarden's page,
+    in its layout, which says what to tell the product's admin (DOT's page had no title)."""
+    config = discovery()
+    query = {
+        "client_id": product.client_id,
+        "redirect_uri": CALLBACK,
+        "response_type": "code",
+        "scope": "openid",
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+        "state": "s1",
+    }
+    answer = browser.get(path_of(config["authorization_endpoint"]), {**query, **change})
+    assert answer.status_code == 400 and "Location" not in answer
+    page = answer.content.decode()
+    assert "<title>This sign-in link doesn't work" in page
+    assert reason in page and "tell the admin of that product" in page
+    assert "evil.example" not in page
