@@ -223,13 +223,17 @@ def saml_acs(request: HttpRequest, site_id: str) -> HttpResponse:
         with transaction.atomic():
             result = processor.run()
     except SamlError as exc:
-        return _failure(request, help_center, exc.reason, exc.detail, test_request=test_request)
+        return _failure(
+            request, help_center, exc.reason, exc.detail, test_request=test_request, message=exc.message
+        )
     if store.consumed is not None and store.consumed.test_mode:
         return _test_outcome(request, help_center, store.consumed, result)
     try:
         customer = services.customer_sso_signin(help_center=help_center, result=result)
     except CustomerSigninRefused as exc:
-        return _failure(request, help_center, exc.reason, exc.message, email=result.email)
+        return _failure(
+            request, help_center, exc.reason, exc.message, email=result.email, message=exc.message
+        )
     next_url = store.consumed.relay_state if store.consumed is not None else posted_relay
     customer_login(request, help_center, customer)
     return HttpResponseRedirect(_next(help_center, next_url))
@@ -244,7 +248,10 @@ def _failure(
     test_request: HelpCenterSamlRequest | None = None,
     email: str = "",
     record: bool = True,
+    message: str = "",
 ) -> HttpResponse:
+    """The failure page: the reason code and ``message``, its plain sentence, the same for every
+    customer (as ``sso.views._failure``); ``detail`` only for the admin who started a test."""
     test = False
     if test_request is not None and test_request.requested_by is not None:
         try:
@@ -258,7 +265,13 @@ def _failure(
         services.customer_sso_failure_record(
             help_center=help_center, reason=reason, detail=detail, email=email
         )
-    context = _context(help_center, reason=reason, detail=detail if test else "", test=test)
+    context = _context(
+        help_center,
+        reason=reason,
+        message=message,
+        detail=detail if test and detail != message else "",
+        test=test,
+    )
     return render(request, "helpcenter/failure.html", context, status=400)
 
 

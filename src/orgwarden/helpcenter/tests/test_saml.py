@@ -242,8 +242,13 @@ def test_a_deactivated_customer_is_refused(org, org_admin, site, sso_help_center
         org=org, actor=org_admin.account, site_id=site.site_id, customer_id=customer.customer_id
     )
     client = Client()
-    client.post(acs(site), {"SAMLResponse": idp.response(**sp(sso_help_center), email="pat@customer.test")})
+    page = client.post(
+        acs(site), {"SAMLResponse": idp.response(**sp(sso_help_center), email="pat@customer.test")}
+    )
     assert signed_in(client, site) is None and failures("deactivated").exists()
+    # What was wrong, not "the identity provider's answer was refused": the IdP's answer was fine.
+    assert page.status_code == 400 and b"Your access to this help center was deactivated." in page.content
+    assert b"answer was refused" not in page.content
 
 
 def test_test_single_sign_on_signs_nobody_in_and_allows_turning_sso_on(
