@@ -46,22 +46,27 @@ def _new_recovery_codes(account: Account) -> list[str]:
 
 
 def replacing_proof_label(account: Account) -> str:
-    """What moving 2SV to a new app asks of ``account`` (see ``two_step_enable``)."""
+    """What enrolling from the settings asks of ``account`` (see ``two_step_enable``)."""
     if account.has_usable_password():
         return "Your password"
     return "A code from your current app, or a recovery code"
 
 
-def two_step_enable(*, account: Account, secret: str, code: str, current_proof: str = "") -> list[str]:
+def two_step_enable(
+    *, account: Account, secret: str, code: str, current_proof: str = "", at_sign_in: bool = False
+) -> list[str]:
     """Turn on 2SV with ``secret`` once ``code`` proves the app has it; returns the recovery codes.
 
     Enrolling again (moving to a new app) replaces the previous secret and recovery codes, so it
     needs ``current_proof`` as turning 2SV off does: the password, or for an account without one (it
-    signs in through its identity provider) a code from the current app or a recovery code. A
-    session alone — a borrowed laptop, a stolen cookie — must not be enough to take over the second
-    step. Raises ``TooManyAttempts``, ``CurrentProofWrong`` or ``InvalidCode``.
+    signs in through its identity provider) a code from the current app or a recovery code. A first
+    enrolment from the account's settings needs the password too, where the account has one: with
+    a session alone — a borrowed laptop, a stolen cookie — someone could put the second step on an
+    app of theirs and lock the owner out. ``at_sign_in``: the sign-in's enrolment step, which comes
+    right after the password (or the IdP) proved who this is, asks nothing more. Raises
+    ``TooManyAttempts``, ``CurrentProofWrong`` or ``InvalidCode``.
     """
-    if account.has_two_step:
+    if account.has_two_step or (not at_sign_in and account.has_usable_password()):
         _current_setup_prove(account, current_proof)
     with transaction.atomic():
         step = otp.matching_step(secret, code, unix_time=time.time(), last_step=None)

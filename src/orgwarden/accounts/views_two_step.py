@@ -38,8 +38,9 @@ class EnrolForm(forms.Form):
     )
 
 
-class ReEnrolForm(EnrolForm):
-    """Moving 2SV to a new app: the code from the new app, and a proof of the current setup."""
+class ProvenEnrolForm(EnrolForm):
+    """Enrolling from the settings: the code from the new app, and the password (or, moving 2SV to
+    a new app without one, a proof of the current setup): see ``two_step.two_step_enable``."""
 
     current_proof = forms.CharField(
         max_length=400, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
@@ -119,7 +120,8 @@ def setup(request: HttpRequest) -> HttpResponse:
         request.session[PENDING_SECRET_KEY] = crypto.encrypt(secret)
     replacing = request.user.has_two_step
     data = request.POST or None
-    form = ReEnrolForm(data, account=request.user) if replacing else EnrolForm(data)
+    proven = replacing or request.user.has_usable_password()
+    form = ProvenEnrolForm(data, account=request.user) if proven else EnrolForm(data)
     throttled = False
     if request.method == "POST" and form.is_valid():
         try:

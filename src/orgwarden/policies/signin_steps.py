@@ -71,7 +71,9 @@ def two_step_enrol_view(request: HttpRequest, flow: SignInFlow) -> HttpResponse:
     form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            codes = two_step.two_step_enable(account=account, secret=secret, code=form.cleaned_data["code"])
+            codes = two_step.two_step_enable(
+                account=account, secret=secret, code=form.cleaned_data["code"], at_sign_in=True
+            )
         except AccountsError as exc:
             form.add_error("code", exc.message)
         else:

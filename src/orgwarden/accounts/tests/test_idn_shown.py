@@ -45,7 +45,10 @@ def test_the_two_step_step_names_the_address_in_unicode():
     enrolling = signed_in(account)
     setup = enrolling.get("/account/two-step/setup?new=1").content.decode()
     secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', setup).group(1).replace(" ", "")
-    assert enrolling.post("/account/two-step/setup", {"code": pyotp.TOTP(secret).now()}).status_code == 200
+    enabled = enrolling.post(
+        "/account/two-step/setup", {"code": pyotp.TOTP(secret).now(), "current_proof": PASSWORD}
+    )
+    assert enabled.status_code == 200
 
     client = Client()
     client.post("/login", {"email": SHOWN})

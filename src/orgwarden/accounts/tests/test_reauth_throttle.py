@@ -74,7 +74,10 @@ def unchanged(account: Account, codes_before: set[str]) -> None:
 def test_the_eleventh_current_password_in_a_minute_is_refused_even_when_right(account, form):
     secret = otp.new_secret()
     two_step.two_step_enable(
-        account=account, secret=secret, code=otp.code_at_step(secret, otp.time_step(time.time()))
+        account=account,
+        secret=secret,
+        code=otp.code_at_step(secret, otp.time_step(time.time())),
+        current_proof=PASSWORD,
     )
     codes_before = set(account.recovery_codes.values_list("code_hash", flat=True))
     client = Client()
@@ -101,7 +104,10 @@ def test_moving_two_step_to_a_new_app_is_throttled_too(account, has_password):
 
     old = otp.new_secret()
     two_step.two_step_enable(
-        account=account, secret=old, code=otp.code_at_step(old, otp.time_step(time.time()))
+        account=account,
+        secret=old,
+        code=otp.code_at_step(old, otp.time_step(time.time())),
+        current_proof=PASSWORD,
     )
     if not has_password:
         account.refresh_from_db()  # enabling saved another instance of the row

@@ -16,7 +16,7 @@ from django.test import Client
 
 from orgwarden.accounts import crypto, hooks, otp
 from orgwarden.accounts.models import Account, RecoveryCode
-from orgwarden.accounts.tests.factories import AccountFactory
+from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,9 @@ def _enrol(client: Client) -> tuple[str, list[str]]:
     page = client.get("/account/two-step/setup?new=1")
     assert page.status_code == 200 and b"data:image/svg+xml" in page.content
     secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page.content.decode()).group(1).replace(" ", "")
-    done = client.post("/account/two-step/setup", {"code": pyotp.TOTP(secret).now()})
+    done = client.post(
+        "/account/two-step/setup", {"code": pyotp.TOTP(secret).now(), "current_proof": PASSWORD}
+    )
     assert done.status_code == 200, done.content[:500]
     codes = re.findall(r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>", done.content.decode())
     return secret, codes
@@ -99,11 +101,33 @@ def test_enrolment_stores_the_secret_encrypted_and_ten_hashed_recovery_codes(enr
     assert AuditEvent.objects.filter(action="account:2sv:enabled", actor_id=account.account_id).count() == 1
 
 
+def test_a_first_enrolment_from_the_settings_needs_the_password(account):
+    """A session alone (a borrowed laptop, a stolen cookie) could put two-step verification on an
+    app of someone else's and lock the owner out: turning it on from the settings asks for the
+    password, as turning it off does. The sign-in's own enrolment step (right after the password)
+    does not ask again: ``policies/tests`` enrol through it."""
+    client = Client()
+    client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+    page = client.get("/account/two-step/setup?new=1")
+    assert b'name="current_proof"' in page.content and b"Your password" in page.content
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page.content.decode()).group(1).replace(" ", "")
+    for proof in ({}, {"current_proof": "not-the-password"}):
+        refused = client.post("/account/two-step/setup", {"code": pyotp.TOTP(secret).now(), **proof})
+        assert refused.status_code == 400
+    account.refresh_from_db()
+    assert not account.has_two_step and not RecoveryCode.objects.exists()
+    assert not AuditEvent.objects.filter(action="account:2sv:enabled").exists()
+    done = client.post(
+        "/account/two-step/setup", {"code": pyotp.TOTP(secret).now(), "current_proof": PASSWORD}
+    )
+    assert done.status_code == 200 and Account.objects.get(pk=account.pk).has_two_step
+
+
 def test_enrolment_refuses_a_wrong_code_and_changes_nothing(account):
     client = Client()
     client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
     client.get("/account/two-step/setup?new=1")
-    response = client.post("/account/two-step/setup", {"code": "000000"})
+    response = client.post("/account/two-step/setup", {"code": "000000", "current_proof": PASSWORD})
     assert response.status_code == 400 and b"not valid" in response.content
     account.refresh_from_db()
     assert not account.has_two_step and not RecoveryCode.objects.exists()
@@ -159,7 +183,8 @@ def test_a_code_in_other_scripts_digits_is_refused_not_a_500(enrolled, password,
         enrolling = Client()
         enrolling.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
         enrolling.get("/account/two-step/setup?new=1")
-        assert enrolling.post("/account/two-step/setup", {"code": code}).status_code == 400
+        refused = enrolling.post("/account/two-step/setup", {"code": code, "current_proof": password})
+        assert refused.status_code == 400 and b"not valid" in refused.content
     before = account.totp_secret
     account.refresh_from_db()
     assert account.totp_secret == before

@@ -136,7 +136,7 @@ def seed() -> dict:
     # Tom (not managed by Acme) has two-step verification on: his sign-in asks for a code.
     tom = AccountFactory(email="tom@elsewhere.test", display_name="Tom Two-Step")
     secret = pyotp.random_base32()
-    two_step_enable(account=tom, secret=secret, code=pyotp.TOTP(secret).now())
+    two_step_enable(account=tom, secret=secret, code=pyotp.TOTP(secret).now(), current_proof=PASSWORD)
     return {
         "org": org,
         "ann": ann,

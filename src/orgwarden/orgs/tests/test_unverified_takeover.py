@@ -42,7 +42,10 @@ def squat(email: str, *, managed_at_birth: bool = False) -> tuple[Client, Accoun
     assert browser.get("/account/").status_code == (302 if managed_at_birth else 200)
     secret = otp.new_secret()
     two_step.two_step_enable(
-        account=account, secret=secret, code=otp.code_at_step(secret, otp.time_step(time.time()))
+        account=account,
+        secret=secret,
+        code=otp.code_at_step(secret, otp.time_step(time.time())),
+        current_proof=SQUATTER_PASSWORD,
     )
     _token, value = user_token_create(account=account, label="squatter")
     return browser, account, value

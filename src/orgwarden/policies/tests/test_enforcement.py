@@ -90,7 +90,9 @@ def test_an_existing_session_is_not_cut_when_two_step_becomes_mandatory(
 def test_two_step_cannot_be_turned_off_while_mandatory(org, org_admin, manage, default_policy, password):
     person = manage()
     secret = otp.new_secret()
-    two_step.two_step_enable(account=person, secret=secret, code=pyotp.TOTP(secret).now())
+    two_step.two_step_enable(
+        account=person, secret=secret, code=pyotp.TOTP(secret).now(), current_proof=password
+    )
     _set(org, org_admin.account, default_policy, two_step="mandatory")
     with pytest.raises(two_step.TwoStepRequired) as caught:
         two_step.two_step_disable(account=person, password=password)

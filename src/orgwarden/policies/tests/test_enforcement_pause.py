@@ -50,7 +50,9 @@ def test_without_a_subscription_two_step_can_be_turned_off(org, org_admin, manag
     person = manage()
     Subscription.objects.filter(org=org).delete()
     secret = otp.new_secret()
-    two_step.two_step_enable(account=person, secret=secret, code=pyotp.TOTP(secret).now())
+    two_step.two_step_enable(
+        account=person, secret=secret, code=pyotp.TOTP(secret).now(), current_proof=password
+    )
     _mandatory(org, org_admin.account, default_policy)
     two_step.two_step_disable(account=person, password=password)
     person.refresh_from_db()

@@ -35,7 +35,9 @@ def test_the_account_setup_and_recovery_code_pages_are_not_stored(sign_in, passw
     sign_in(client, account.email)
     page = client.get("/account/two-step/setup?new=1")
     assert page.status_code == 200 and _not_stored(page)
-    codes = client.post("/account/two-step/setup", {"code": pyotp.TOTP(_secret(page)).now()})
+    codes = client.post(
+        "/account/two-step/setup", {"code": pyotp.TOTP(_secret(page)).now(), "current_proof": password}
+    )
     assert codes.status_code == 200 and len(CODE.findall(codes.content.decode())) == 10
     assert _not_stored(codes)
     again = client.post("/account/two-step/recovery-codes", {"password": password})
