@@ -3,8 +3,10 @@
 Errors leave as ``{"code": ..., "message": ...}`` with a correct status, whatever raised them:
 validation errors (400 ``invalid_request``), a missing or dead key (401 ``unauthorized``), unknown
 routes under ``/api/`` (404 ``not_found``), wrong methods (405 ``method_not_allowed``), too many
-requests (429 ``rate_limited``, with ``Retry-After``), and the domains' named exceptions, which
-are mapped to statuses here and nowhere else (``ERROR_STATUSES``).
+requests (429 ``rate_limited``, with ``Retry-After``), a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+(413 ``too_large``, as the WSGI entry answers a chunked one) or more than
+``DATA_UPLOAD_MAX_NUMBER_FIELDS`` query parameters (400 ``invalid_request``), and the domains'
+named exceptions, which are mapped to statuses here and nowhere else (``ERROR_STATUSES``).
 
 The docs page (``/api/docs``) is Swagger UI served from this installation — the copy that ships
 inside django-ninja — so it works offline and under the strict Content-Security-Policy.
@@ -16,6 +18,7 @@ import logging
 from pathlib import Path
 
 import ninja
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import URLPattern, path, re_path
@@ -206,6 +209,15 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited):
     )
     response["Retry-After"] = str(exc.standing.reset)
     return response
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious_request(request: HttpRequest, exc: SuspiciousOperation):
+    # Django's request limits, raised when the body or the query string is first read: the
+    # caller's mistake (or probe), not ours — never the 500 of the handler below.
+    if isinstance(exc, RequestDataTooBig):
+        return error(request, 413, "too_large", "The request body is too large.")
+    return error(request, 400, "invalid_request", "The request is not valid.")
 
 
 @api.exception_handler(Exception)

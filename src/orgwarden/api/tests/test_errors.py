@@ -209,6 +209,22 @@ def test_odd_query_and_path_values_never_500(api, org, path):
     assert response["Content-Type"].startswith("application/json")
 
 
+def test_a_body_over_the_upload_limit_is_413_json_and_changes_nothing(api, managed, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    url = f"/api/users/{managed.account_id}/manage"
+    body = ('{"name": "' + "x" * 2000 + '"}').encode()
+    assert_error(api.patch(url + "/profile", raw=body), 413, "too_large")
+    assert_error(api.post(url + "/lifecycle/disable", raw=body), 413, "too_large")
+    managed.refresh_from_db()
+    assert managed.display_name == "Mia" and managed.status == "active"
+
+
+def test_too_many_query_parameters_are_400_json(api, org, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    query = "&".join(f"p{i}=1" for i in range(11))
+    assert_error(api.get(f"/api/admin/v1/orgs/{org.org_id}/users?{query}"), 400, "invalid_request")
+
+
 # --- OpenAPI and the docs page ------------------------------------------------------------------------
 
 
