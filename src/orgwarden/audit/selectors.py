@@ -126,10 +126,18 @@ def events_for_org(
     return _filtered(events_visible(org_id=org_id, people_ids=people_ids), filters).order_by("-id")
 
 
+# Ids encode their time since the Unix epoch: no event is older. Bounds outside what an id can say
+# are no bound at all (or, for an end before the epoch, nothing), never a malformed id to compare
+# against (before 1970) or a date past ``date.max`` (9999-12-31 + 1 day raised OverflowError).
+EPOCH_DAY = date(1970, 1, 1)
+
+
 def _filtered(events: QuerySet[AuditEvent], filters: EventFilters) -> QuerySet[AuditEvent]:
-    if filters.date_from:
+    if filters.date_from and filters.date_from > EPOCH_DAY:
         events = events.filter(id__gte=ulid_floor(_day_start(filters.date_from)))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < EPOCH_DAY:
+        return events.none()
+    if filters.date_to and filters.date_to < date.max:
         events = events.filter(id__lt=ulid_floor(_day_start(filters.date_to + timedelta(days=1))))
     if filters.category:
         events = events.filter(action__in=[a.key for a in catalogue.actions_in(filters.category)])

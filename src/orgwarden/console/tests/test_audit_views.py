@@ -127,6 +127,16 @@ def test_date_range_filter(admin_client, org, org_admin):
     assert [e.details["to"] for e in response.context["page"].events] == ["Three", "Two"]
 
 
+def test_a_date_range_to_the_ends_of_the_calendar_lists_everything(admin_client, org, renamed, invited):
+    # 9999-12-31 (the last day a date can hold; +1 day overflowed into a 500) and a start before
+    # 1970 (when event ids begin; it compared against a malformed id and found nothing).
+    response = get_log(admin_client, org, date_from="0001-01-01", date_to="9999-12-31")
+    assert response.status_code == 200
+    assert {e.id for e in response.context["page"].events} >= {renamed.id, invited.id}
+    export = get_export(admin_client, org, date_to="9999-12-31")
+    assert export.status_code == 200 and len(csv_rows(export)) > 2
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

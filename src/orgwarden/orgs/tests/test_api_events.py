@@ -82,6 +82,25 @@ def test_events_filters(api, org, org_admin):
         assert response.json()["code"] == "invalid_request"
 
 
+@pytest.mark.parametrize(
+    ("bounds", "everything"),
+    [
+        ({"to": "9999-12-31"}, True),  # the last day a date can hold: was a 500 (OverflowError)
+        ({"from": "0001-01-01"}, True),  # before 1970: was a malformed id bound, and nothing found
+        ({"from": "1969-12-31", "to": "9999-12-31"}, True),
+        ({"to": "1969-12-31"}, False),  # no event is older than the epoch: was every event
+        ({"to": "0001-01-01"}, False),
+        ({"from": "9999-12-31"}, False),
+    ],
+)
+def test_events_date_bounds_at_the_ends_of_the_calendar(api, org, bounds, everything):
+    record(org.org_id, name="Apple")
+    url = f"{BASE}/{org.org_id}/events"
+    all_ids = ids(api.get(url))
+    assert len(all_ids) == 2
+    assert ids(api.get(url, bounds)) == (all_ids if everything else [])
+
+
 def test_events_search_takes_an_address_or_a_domain_typed_in_unicode(api, org):
     """The console's search and this one are the same selector (``audit.selectors.events_for_org``)."""
     anna = AccountFactory(email="anna@xn--mller-kva.de")
