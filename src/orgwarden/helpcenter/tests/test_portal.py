@@ -155,3 +155,66 @@ def test_the_customer_pages_brand_leads_to_the_help_center_not_to_the_admins_sig
     assert brand in client.get(url("portal", site)).content.decode()
     signed_out = client.post(url("logout", site))
     assert signed_out.status_code == 200 and brand in signed_out.content.decode()
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_reset_requests_are_throttled_per_email_whether_or_not_the_customer_exists(
+    org_admin, site, mailoutbox, django_capture_on_commit_callbacks
+):
+    from orgwarden.helpcenter.views import CUSTOMER_RESET_PER_EMAIL
+
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    limit = CUSTOMER_RESET_PER_EMAIL.fixed_limit
+    answers = {}
+    for email in ("pat@customer.test", "nobody@customer.test"):
+        for _ in range(limit):
+            client = Client(REMOTE_ADDR=f"203.0.113.{len(answers) + 1}")  # not the per-client limit
+            with django_capture_on_commit_callbacks(execute=True):
+                assert client.post(url("reset", site), {"email": email}).status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            refused = Client(REMOTE_ADDR="198.51.100.7").post(url("reset", site), {"email": email.upper()})
+        answers[email] = refused
+    assert len(mailoutbox) == limit  # the flood stopped at the limit; the unknown email got none
+    for refused in answers.values():  # the same answer for a customer and for nobody
+        assert refused.status_code == 429 and "Too many reset requests" in refused.content.decode()
+        assert 0 < int(refused["Retry-After"]) <= 3600
+    # Another help center's customer with the same email is not held back.
+    other = site_add(
+        org=site.org,
+        actor=org_admin.account,
+        product="jira-service-management",
+        name="Partner Support",
+        url="https://partner.example.test",
+    )
+    assert Client().post(url("reset", other), {"email": "pat@customer.test"}).status_code == 200
+    with time_machine.travel(dt.datetime(2026, 6, 1, 14, 0, 10, tzinfo=dt.UTC), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            again = Client().post(url("reset", site), {"email": "pat@customer.test"})
+        assert again.status_code == 200 and len(mailoutbox) == limit + 1
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_reset_requests_are_throttled_per_client_address(
+    site, mailoutbox, django_capture_on_commit_callbacks
+):
+    from orgwarden.helpcenter.views import CUSTOMER_RESET_PER_CLIENT
+
+    hc = help_center(site.org, site)
+    limit = CUSTOMER_RESET_PER_CLIENT.fixed_limit
+    for i in range(limit + 1):
+        services.customer_sign_up(help_center=hc, email=f"c{i}@customer.test", password=PASSWORD)
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for i in range(limit):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(url("reset", site), {"email": f"c{i}@customer.test"}).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = client.post(url("reset", site), {"email": f"c{limit}@customer.test"})
+    assert refused.status_code == 429 and len(mailoutbox) == limit
+    # Another client address is not held back.
+    with django_capture_on_commit_callbacks(execute=True):
+        other = Client(REMOTE_ADDR="198.51.100.8").post(
+            url("reset", site), {"email": f"c{limit}@customer.test"}
+        )
+    assert other.status_code == 200 and len(mailoutbox) == limit + 1
