@@ -12,11 +12,13 @@ to read it:
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from pydantic import BeforeValidator
 
 from orgwarden.audit import catalogue
 from orgwarden.audit.ids import is_ulid
@@ -33,10 +35,21 @@ from orgwarden.tokens.auth import OrgApiKeyAuth
 router = Router(auth=OrgApiKeyAuth(), tags=["events"])
 
 
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD``, as documented: pydantic alone also reads a number as seconds since 1970
+    (``to=0`` was 1970-01-01 and answered an empty page instead of a 400)."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("Use a date as YYYY-MM-DD.")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class EventQuery(Schema):
     q: str = Field("", max_length=200, description="Words in the names and emails of actor and targets")
-    date_from: date | None = Field(None, alias="from", description="First UTC day, inclusive (YYYY-MM-DD)")
-    date_to: date | None = Field(None, alias="to", description="Last UTC day, inclusive (YYYY-MM-DD)")
+    date_from: IsoDay | None = Field(None, alias="from", description="First UTC day, inclusive (YYYY-MM-DD)")
+    date_to: IsoDay | None = Field(None, alias="to", description="Last UTC day, inclusive (YYYY-MM-DD)")
     action: str = Field("", max_length=80, description="An action key from `/event-actions`")
     actor: str = Field("", max_length=254, description="The actor's email or account id")
     cursor: str | None = Field(None, max_length=1500)
