@@ -1,13 +1,14 @@
 """The background jobs ``orgwarden serve`` runs beside its workers.
 
 - The daily jobs (re-check verified domains, run due account deletions, certificate and billing
-  checks, refresh insights rollups): ``orgwarden daily`` runs them once per UTC day for the whole
-  installation: it takes a lock in the shared cache (the database, or Redis), so however many
-  processes or machines start it, each day's jobs run once. ``orgwarden serve`` starts it every hour
-  in a child process (turn that off with ``ORGWARDEN_DAILY_JOBS=false`` and run ``orgwarden daily``
-  from cron instead). One job failing does not stop the others; the command exits non-zero if any
-  failed. What each job reports (how many domains re-checked …) is logged by ``orgwarden.jobs`` at
-  INFO, in the log's format.
+  checks, refresh insights rollups, delete product sign-in tokens nobody can use any more):
+  ``orgwarden daily`` runs them once per UTC day for the whole installation: it takes a lock in the
+  shared cache (the database, or Redis), so however many processes or machines start it, each
+  day's jobs run once. ``orgwarden serve`` starts it every hour in a child process (turn that off
+  with ``ORGWARDEN_DAILY_JOBS=false`` and run ``orgwarden daily`` from cron instead). One job
+  failing does not stop the others; the command exits non-zero if any failed. What each job
+  reports (how many domains re-checked …) is logged by ``orgwarden.jobs`` at INFO, in the log's
+  format.
 - The insights refresh: ``orgwarden insights refresh --every N`` refreshes, every N seconds
   (``ORGWARDEN_INSIGHTS_REFRESH_SECONDS``, 60), the insights rollups of the orgs whose rollups are
   more than a minute old, so a chart reads counts already made. ``orgwarden serve`` keeps one such
@@ -42,6 +43,7 @@ DAILY_COMMANDS: tuple[tuple[str, ...], ...] = (
     ("sso", "check-certificates"),
     ("billing", "daily"),
     ("insights", "daily"),
+    ("oidc", "prune"),
 )
 LOCK_SECONDS = 36 * 3600
 SCHEDULER_INTERVAL = 3600

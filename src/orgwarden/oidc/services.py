@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
-from oauth2_provider.models import Application, RefreshToken
+from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from oauth2_provider.settings import oauth2_settings
 
 from orgwarden.accounts.ids import public_id_lookup
@@ -172,3 +172,40 @@ def product_tokens_revoke_replayed(
         details={"replayed": replayed},
     )
     return True
+
+
+def product_tokens_prune(*, now=None) -> dict[str, int]:
+    """Delete the product sign-in rows nobody can use any more; returns how many of each kind went.
+
+    Every sign-in leaves a grant, an ID token and an access and refresh token, and every hourly
+    refresh another pair: without this the tables only grow. What goes, daily (``orgwarden oidc
+    prune``, one of ``orgwarden daily``'s jobs):
+
+    - grants (authorization codes) past their expiry, and access tokens past theirs that no live
+      refresh token holds, with their ID tokens;
+    - refresh tokens revoked (rotated, signed out, replayed) more than a refresh token's life ago
+      (``REFRESH_TOKEN_EXPIRE_SECONDS``): until then a replay of one is still recognised and
+      revokes its family (``processors.validator.validate_refresh_token``); and refresh tokens
+      left unused that long, whose access token expired that long ago;
+    - exchanged-code records as old, whose tokens are gone (``code_exchanged_record``).
+
+    Housekeeping of expired credentials: no audit event (the sign-ins and revocations that made
+    them have theirs). Not DOT's ``clear_expired``: it deletes revoked refresh tokens at once,
+    which would forget the rotated ones a replay is recognised by.
+    """
+    now = now or timezone.now()
+    life = now - timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+    deleted = {
+        "grants": Grant.objects.filter(expires__lt=now).delete()[1].get(Grant._meta.label, 0),
+        "refresh_tokens": RefreshToken.objects.filter(revoked__lt=life)
+        .delete()[1]
+        .get(RefreshToken._meta.label, 0),
+    }
+    dormant = RefreshToken.objects.filter(revoked__isnull=True, access_token__expires__lt=life)
+    deleted["refresh_tokens"] += dormant.delete()[1].get(RefreshToken._meta.label, 0)
+    expired = AccessToken.objects.filter(expires__lt=now, refresh_token__isnull=True)
+    deleted["access_tokens"] = expired.delete()[1].get(AccessToken._meta.label, 0)
+    orphans = IDToken.objects.filter(expires__lt=now, access_token__isnull=True)
+    deleted["id_tokens"] = orphans.delete()[1].get(IDToken._meta.label, 0)
+    deleted["exchanged_codes"] = ExchangedCode.objects.filter(exchanged_at__lt=life).delete()[0]
+    return deleted

@@ -1,4 +1,6 @@
 """``orgwarden oidc rotate-signing-key``: start signing ID tokens with a new RS256 key.
+``orgwarden oidc prune``: delete the tokens and codes nobody can use any more
+(``services.product_tokens_prune``; a daily job).
 
 Prints the new key's ``kid`` (as in the JWKS and in ID token headers) and, for each key it retired,
 until when that key stays published in the JWKS (``keys.OVERLAP``, 7 days) so ID tokens it signed
@@ -12,13 +14,16 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandParser
 
 from orgwarden.audit.services import Actor
-from orgwarden.oidc import keys
+from orgwarden.oidc import keys, services
 
 ACTOR = "orgwarden oidc rotate-signing-key"
 
 
 class Command(BaseCommand):
-    help = "Product sign-in (OpenID Connect): `rotate-signing-key` starts a new ID token signing key."
+    help = (
+        "Product sign-in (OpenID Connect): `rotate-signing-key` starts a new ID token signing key; "
+        "`prune` deletes expired tokens and codes."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -26,10 +31,18 @@ class Command(BaseCommand):
             "rotate-signing-key",
             help="sign ID tokens with a new key; the previous one stays in the JWKS for the overlap",
         )
+        commands.add_parser(
+            "prune", help="delete the product sign-in tokens and codes nobody can use any more"
+        )
 
     def handle(self, *args, action: str, **options) -> None:
         if action == "rotate-signing-key":
             self._rotate()
+        elif action == "prune":
+            deleted = services.product_tokens_prune()
+            self.stdout.write(
+                ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in deleted.items()) + " deleted"
+            )
 
     def _rotate(self) -> None:
         key = keys.signing_key_rotate(actor=Actor.system(ACTOR))

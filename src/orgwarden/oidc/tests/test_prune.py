@@ -1,0 +1,82 @@
+"""``orgwarden oidc prune`` (a daily job): the tokens and codes nobody can use any more go, and
+what replay detection still needs stays.
+
+Every product sign-in leaves a grant, an ID token and an access and refresh token, and every
+refresh (hourly, while a product is in use) another pair; nothing deleted them, so the tables only
+grew. Driven through the HTTP endpoints, as a product signs a person in and refreshes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
+
+from orgwarden import jobs
+from orgwarden.audit.models import AuditEvent
+from orgwarden.oidc.models import ExchangedCode
+from orgwarden.oidc.tests.test_replay import EVENT, code_for, exchange, later, refresh, userinfo
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def person(manage, grant):
+    account = manage()
+    grant(account)
+    return account
+
+
+def prune(at) -> str:
+    out = StringIO()
+    with time_machine.travel(at, tick=False):
+        call_command("oidc", "prune", stdout=out)
+    return out.getvalue()
+
+
+def test_prune_deletes_what_nobody_can_use_and_keeps_what_replay_detection_needs(product, person):
+    start = timezone.now()
+    unused_code = code_for(product, person)  # a product that never came back for its code
+    first = exchange(product, code_for(product, person)).json()
+    with later():
+        rotated = refresh(product, first["refresh_token"]).json()  # the first refresh token is revoked
+    assert userinfo(rotated["access_token"]) == 200
+    # Rotation revoked the first refresh token and deleted its access token.
+    assert Grant.objects.count() == 1 and RefreshToken.objects.count() == 2
+    assert AccessToken.objects.count() == 1
+
+    # A day on: the unused code is gone; the revoked refresh token stays (a replay of it must still
+    # be recognised), and so does the live pair, whose refresh token outlives its access token.
+    said = prune(start + timedelta(days=1))
+    assert "1 grants" in said and "deleted" in said
+    assert not Grant.objects.exists()
+    assert RefreshToken.objects.count() == 2 and AccessToken.objects.count() == 1
+    with time_machine.travel(start + timedelta(days=1, minutes=1)):
+        assert refresh(product, first["refresh_token"]).status_code == 400  # the replay …
+    assert AuditEvent.objects.filter(action=EVENT).count() == 1  # … is recognised, the family revoked
+    assert exchange(product, unused_code).status_code == 400
+
+    # A refresh token's life (30 days) on: nothing of this sign-in is usable, and nothing is left.
+    prune(start + timedelta(days=32))
+    assert not RefreshToken.objects.exists() and not AccessToken.objects.exists()
+    assert not IDToken.objects.exists() and not ExchangedCode.objects.exists()
+
+
+def test_a_product_in_use_keeps_its_tokens(product, person):
+    """Its refresh token outlives the hour of its access token: the access token and the refresh
+    token stay, however many prunes run, while the refresh token is within its life."""
+    start = timezone.now()
+    tokens = exchange(product, code_for(product, person)).json()
+    with time_machine.travel(start + timedelta(days=10)):
+        tokens = refresh(product, tokens["refresh_token"]).json()
+    prune(start + timedelta(days=12))  # the access token expired two days ago; its refresh token lives
+    with time_machine.travel(start + timedelta(days=12, minutes=1)):
+        again = refresh(product, tokens["refresh_token"])
+        assert again.status_code == 200, again.content
+        assert userinfo(again.json()["access_token"]) == 200
+    assert ("oidc", "prune") in jobs.DAILY_COMMANDS
