@@ -11,6 +11,8 @@ services; the shared ``ResponseProcessor`` decides about SAML responses.
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -57,9 +59,15 @@ def _home(help_center: HelpCenter) -> str:
 
 
 def _next(help_center: HelpCenter, value: str) -> str:
-    """``value`` if it is a path inside this help center, else the portal's home."""
+    """``value`` if it is a path inside this help center, else the portal's home.
+
+    A dot segment (``/helpcenter/<site>/../../admin/``, also percent-encoded: browsers resolve
+    ``%2e%2e`` as ``..``) would lead out of it after the prefix check, so it is refused."""
     path = local_path(value)
-    return path if path.startswith(_home(help_center)) else _home(help_center)
+    segments = unquote(urlsplit(path).path).split("/")
+    if not path.startswith(_home(help_center)) or any(s in (".", "..") for s in segments):
+        return _home(help_center)
+    return path
 
 
 def _context(help_center: HelpCenter, **extra) -> dict:

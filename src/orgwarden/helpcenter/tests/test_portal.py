@@ -218,3 +218,34 @@ def test_reset_requests_are_throttled_per_client_address(
             url("reset", site), {"email": f"c{limit}@customer.test"}
         )
     assert other.status_code == 200 and len(mailoutbox) == limit + 1
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        "../../admin/",  # after the prefix check the browser would resolve it to /admin/
+        "../../account/",
+        "%2e%2e/%2E%2E/admin/",  # browsers resolve percent-encoded dot segments too
+        "./../other/",
+    ],
+)
+def test_next_never_leads_out_of_the_help_center_through_dot_segments(site, rest):
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    home = url("portal", site)
+    response = Client().post(
+        url("login", site), {"email": "pat@customer.test", "password": PASSWORD, "next": home + rest}
+    )
+    assert response.status_code == 302 and response["Location"] == home
+
+
+def test_next_inside_the_help_center_is_followed(site):
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    target = url("portal", site) + "requests/x..y?tab=open"
+    response = Client().post(
+        url("login", site), {"email": "pat@customer.test", "password": PASSWORD, "next": target}
+    )
+    assert response.status_code == 302 and response["Location"] == target
