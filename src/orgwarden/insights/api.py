@@ -6,10 +6,11 @@ is a 404, as everywhere in the API.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from pydantic import AfterValidator
 
 from orgwarden.accounts.models import Account
 from orgwarden.insights import selectors
@@ -23,9 +24,20 @@ router = Router(auth=OrgApiKeyAuth(), tags=["insights"])
 ERRORS: dict[frozenset, Any] = {frozenset({400, 401, 404, 429}): Error}
 
 
+def _inactive_days(value: int) -> int:
+    # Any other number was read as 30 without a word: a script asking for 45 got the 30-day list.
+    if value not in selectors.INACTIVE_DAYS:
+        raise ValueError("Use 30, 60 or 90.")
+    return value
+
+
 class InsightQuery(Schema):
     includeDeactivated: bool = Field(False, description="Count deactivated accounts too")
-    inactiveDays: int = Field(30, description="inactive-users only: 30, 60 or 90")
+    inactiveDays: Annotated[int, AfterValidator(_inactive_days)] = Field(
+        30,
+        description="inactive-users only: 30, 60 or 90",
+        json_schema_extra={"enum": list(selectors.INACTIVE_DAYS)},
+    )
 
 
 class ChartOut(Schema):
@@ -51,9 +63,11 @@ class LastActiveOut(Schema):
 def _chart_endpoint(key: str):
     def endpoint(request: HttpRequest, org_id: OrgId, params: Query[InsightQuery]):
         org = queries.org_of_key(org=request.org, org_id=org_id)
-        days = params.inactiveDays if params.inactiveDays in selectors.INACTIVE_DAYS else 30
         table = selectors.chart(
-            org=org, key=key, include_deactivated=params.includeDeactivated, inactive_days=days
+            org=org,
+            key=key,
+            include_deactivated=params.includeDeactivated,
+            inactive_days=params.inactiveDays,
         )
         return {
             "chart": key,

@@ -265,6 +265,17 @@ def test_rest_endpoints(seeded, org_admin, other_org_admin):
     assert api.get(f"/api/admin/v1/orgs/{org.org_id}/insights/nope").status_code == 404
 
 
+def test_rest_inactive_days_other_than_30_60_90_are_a_400_not_the_30_day_list(org_admin):
+    org = org_admin.org
+    api = api_client_for(org_admin)
+    url = f"/api/admin/v1/orgs/{org.org_id}/insights/inactive-users"
+    sixty = api.get(url, {"inactiveDays": "60"})
+    assert sixty.status_code == 200 and "60 days" in sixty.json()["title"]
+    for days in ("45", "0", "-30", "9" * 30):
+        answer = api.get(url, {"inactiveDays": days})
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_request", days
+
+
 def test_last_active_is_per_org(seeded, other_org_admin):
     _org, p, *_ = seeded
     rows = selectors.last_active_dates(org=other_org_admin.org, account=p["daily"])
