@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -74,6 +75,7 @@ def _context(help_center: HelpCenter, **extra) -> dict:
     return {"help_center": help_center, "site": help_center.site, **extra}
 
 
+@never_cache  # the customer's name and email: not kept for the back button after sign-out
 @require_GET
 def portal(request: HttpRequest, site_id: str) -> HttpResponse:
     help_center = _help_center(site_id)

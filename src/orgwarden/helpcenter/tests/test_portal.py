@@ -249,3 +249,11 @@ def test_next_inside_the_help_center_is_followed(site):
         url("login", site), {"email": "pat@customer.test", "password": PASSWORD, "next": target}
     )
     assert response.status_code == 302 and response["Location"] == target
+
+
+def test_the_signed_in_portal_is_never_kept_by_a_browser_cache(site):
+    client = Client()
+    sign_up(client, site)
+    page = client.get(url("portal", site))
+    assert page.status_code == 200 and "pat@customer.test" in page.content.decode()
+    assert "no-store" in page["Cache-Control"] and "private" in page["Cache-Control"]
