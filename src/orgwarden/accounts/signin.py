@@ -150,6 +150,12 @@ def session_proofs(request: HttpRequest) -> frozenset[str]:
     return proofs_in(request.session)
 
 
+def session_proof_add(request: HttpRequest, proof: str) -> None:
+    """Record that this session has now proved ``proof`` as its sign-in would (turning two-step
+    verification on in the settings takes the password and a code of the app: ``"totp"``)."""
+    request.session[AUTH_PROOFS_KEY] = sorted(session_proofs(request) | {proof})
+
+
 def proofs_in(session_data: Mapping[str, Any]) -> frozenset[str]:
     """What the sign-in of a session with this data proved (``Session.get_decoded()`` or a live one)."""
     proofs = session_data.get(AUTH_PROOFS_KEY)

@@ -138,6 +138,8 @@ def setup(request: HttpRequest) -> HttpResponse:
             form.add_error("code", exc.message)
         else:
             request.session.pop(PENDING_SECRET_KEY, None)
+            if proven:  # the password (or the current app) and a code of the new app, just now
+                signin.session_proof_add(request, "totp")
             messages.success(request, "Two-step verification is on.")
             return render(
                 request, "accounts/two_step/recovery_codes.html", {"codes": codes, "section": "two_step"}

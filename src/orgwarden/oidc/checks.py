@@ -11,7 +11,9 @@ site was removed. And its email must be verified (``sign_in_refusal`` says why).
 SSO is the exception that is not a refusal: a policy that starts enforcing SSO does not end the
 sessions signed in with a password. ``sso_connection_to_prove`` tells the authorize step to send
 such a session through the identity provider first (the session records what its sign-in proved,
-``accounts.signin.session_proofs``), after which the same authorize request goes on.
+``accounts.signin.session_proofs``), after which the same authorize request goes on. Nor is
+two-step verification turned on after the session's sign-in (``two_step_to_prove``): that session
+signs in again, through it.
 """
 
 from __future__ import annotations
@@ -62,3 +64,13 @@ def sso_connection_to_prove(*, account: Account, proofs: frozenset[str]) -> Saml
     if "sso" in proofs:
         return None
     return connection_enforcing_sso(account.email, account)
+
+
+def two_step_to_prove(*, account: Account, proofs: frozenset[str]) -> bool:
+    """Whether ``account`` turned two-step verification on but the session's sign-in (``proofs``)
+    did not go through it: signed in before it was turned on, in another session, or by a sign-in
+    that recorded no proofs. The authorize step then has the person sign in again, as the sign-in
+    flow now would (its ``TwoStepStep``), before a product gets a code: a password alone, stolen
+    before the owner turned 2SV on, must not keep opening products afterwards. A sign-in through
+    the identity provider is the IdP's to protect, as in the flow."""
+    return account.has_two_step and not proofs & {"totp", "recovery", "sso"}

@@ -9,7 +9,9 @@ enforces goes through the identity provider first and comes back to the same aut
 request (``prompt=none``) is shown no page: a refusal goes back to the product's registered
 redirect URI as ``access_denied`` (``interaction_required`` when the person must turn on two-step
 verification), a needed IdP sign-in as ``login_required`` (OIDC Core §3.1.2.6). ``prompt=login``
-and a ``max_age`` older than the session's sign-in make the person sign in again first.
+and a ``max_age`` older than the session's sign-in make the person sign in again first, as does a
+session whose sign-in did not go through the two-step verification the account has now
+(``checks.two_step_to_prove``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from oauthlib.common import INVALID_HEX_PATTERN, add_params_to_uri
 
 from orgwarden.accounts.signin import AUTH_AT_KEY, session_proofs
 from orgwarden.oidc import keys, services
-from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove
+from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove, two_step_to_prove
 from orgwarden.oidc.models import SiteClient
 from orgwarden.tokens.introspection import activity_record
 from orgwarden.tokens.oauth import client_credentials, oauth_error, unreadable_form
@@ -150,12 +152,19 @@ class AuthorizeView(dot.AuthorizationView):
         reauthentication = self._reauthentication(request, client)
         if reauthentication is not None:
             return reauthentication
-        connection = sso_connection_to_prove(account=account, proofs=session_proofs(request))
+        proofs = session_proofs(request)
+        connection = sso_connection_to_prove(account=account, proofs=proofs)
         if connection is not None:
             silent = self._silent_error(
                 request, client, "login_required", "Sign-in through the identity provider is required."
             )
             return silent or _through_sso_page(request, connection, site)
+        if two_step_to_prove(account=account, proofs=proofs):
+            description = "Sign in again with two-step verification."
+            silent = self._silent_error(request, client, "login_required", description)
+            again = silent or self._sign_in_again(request)
+            if again is not None:
+                return again
         response = super().get(request, *args, **kwargs)
         if response.status_code == 302 and "code=" in response.get("Location", ""):
             activity_record(site=site, account=account, kind="signin")
@@ -193,7 +202,13 @@ class AuthorizeView(dot.AuthorizationView):
         if "none" in prompt:
             description = "The product asks you to sign in again."
             return self._error_to_client(request, client, "login_required", description)
-        try:  # a request DOT would refuse gets its answer now, not after a needless sign-in
+        return self._sign_in_again(request)
+
+    def _sign_in_again(self, request: HttpRequest) -> HttpResponse | None:
+        """The sign-in page, asking a signed-in person to sign in again (``reauth=1``), then back to
+        this request without ``prompt=login`` and ``max_age``; ``None`` for a request DOT would
+        refuse: it gets its answer now, not after a needless sign-in."""
+        try:
             self.validate_authorization_request(request)
         except OAuthToolkitError:
             return None

@@ -13,12 +13,16 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 import time_machine
 from django.test import Client
 
+from orgwarden.accounts import otp, two_step
 from orgwarden.oidc.tests.relying_party import CALLBACK
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,3 +154,49 @@ def test_the_sign_in_page_still_sends_a_signed_in_person_on_without_reauth(brows
     client, _person = browser
     answer = client.get("/login", {"next": "/account/"})
     assert answer.status_code == 302 and answer["Location"] == "/account/"
+
+
+def _two_step_on(person, password) -> str:
+    secret = otp.new_secret()
+    two_step.two_step_enable(
+        account=person,
+        secret=secret,
+        code=otp.code_at_step(secret, otp.time_step(time.time())),
+        current_proof=password,
+    )
+    return secret
+
+
+def test_a_session_from_before_two_step_was_turned_on_signs_in_again_through_it(product, browser, password):
+    """Signed in with the password alone, then 2SV turned on (in another session): before, this
+    session kept opening products — a password stolen before the owner turned 2SV on kept working.
+    Now the authorize step has the person sign in again, through the second step."""
+    client, person = browser
+    secret = _two_step_on(person, password)
+    silent = client.get("/oauth2/authorize/", query(product, prompt="none"))
+    assert silent.status_code == 302 and silent["Location"].startswith(CALLBACK)
+    assert parse_qs(urlsplit(silent["Location"]).query)["error"] == ["login_required"]
+
+    answer = client.get("/oauth2/authorize/", query(product))
+    assert code_in(answer) is None and answer["Location"].startswith("/login?")
+    page = client.get(answer["Location"])
+    client.post("/login", {"email": person.email, "next": page.context["next"]})
+    assert client.post("/login/step/password", {"password": password})["Location"] == "/login/step/two_step"
+    # The next step's code (the drift allowed): this step's was used to turn 2SV on, a replay.
+    done = client.post(
+        "/login/step/two_step", {"code": otp.code_at_step(secret, otp.time_step(time.time()) + 1)}
+    )
+    back = client.get(done["Location"])
+    assert code_in(back) is not None
+
+
+def test_turning_two_step_on_in_this_session_needs_no_new_sign_in(product, browser, password):
+    """Turning it on took the password and a code of the app: the session has proved both."""
+    client, _person = browser
+    page = client.get("/account/two-step/setup?new=1").content.decode()
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    enabled = client.post(
+        "/account/two-step/setup", {"code": pyotp.TOTP(secret).now(), "current_proof": password}
+    )
+    assert enabled.status_code == 200
+    assert code_in(client.get("/oauth2/authorize/", query(product))) is not None
