@@ -6,12 +6,18 @@ failures a minute per account and per client address, so the real person is held
 a minute after an attacker stops. Two-step codes: 10 failures an hour per account — a 6-digit code
 has a million values, and an attacker who already has the password must not get through them by
 patience (10 an hour is under 0.1 % of success in a day).
+
+Requests that cost something each time, whatever their outcome — a password-reset email — go
+through ``requests_admit``: every one counts, not only failures, and whether the account exists
+changes nothing (the refusal says nothing about it). ``RESET_PER_EMAIL`` and ``RESET_PER_CLIENT``
+are those of the password resets (accounts', and each help center's with its own key).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -74,3 +80,25 @@ TWO_STEP = Throttle("two-step", 3600, fixed_limit=10)
 retry_after = SIGNIN.retry_after
 record_failure = SIGNIN.record_failure
 clear_account = SIGNIN.clear_account
+
+# Password-reset requests: 5 an hour per address asked for (nobody floods a mailbox with reset
+# emails from this server), 30 an hour per client address (looser: an office shares one).
+RESET_PER_EMAIL = Throttle("reset", 3600, fixed_limit=5)
+RESET_PER_CLIENT = Throttle("reset-client", 3600, fixed_limit=30)
+
+
+def requests_admit(counted: Sequence[tuple[Throttle, str]]) -> int:
+    """Admit one request that costs something each time: 0 when each ``(throttle, key)`` admits it
+    (and it is counted against every one), else the seconds to wait (and nothing is counted). A
+    key is the throttle's own value for the thing counted: an address, a client's IP."""
+    wait = max((limit.retry_after(email=key) for limit, key in counted), default=0)
+    if not wait:
+        for limit, key in counted:
+            limit.record_failure(email=key)
+    return wait
+
+
+def wait_in_words(seconds: int) -> str:
+    """``seconds`` as the minutes a person waits: ``1 minute``, ``42 minutes``."""
+    minutes = max(1, -(-seconds // 60))
+    return f"{minutes} minute{'s' if minutes > 1 else ''}"

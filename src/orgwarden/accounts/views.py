@@ -30,7 +30,7 @@ from orgwarden.accounts.forms import (
     SetPasswordForm,
     SignupForm,
 )
-from orgwarden.accounts.models import stored_session_key
+from orgwarden.accounts.models import normalize_email, stored_session_key
 from orgwarden.accounts.signin import SignInFlow
 from orgwarden.audit.middleware import client_ip
 from orgwarden.idn import idn_unicode
@@ -234,11 +234,27 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def password_reset(request: HttpRequest) -> HttpResponse:
+    """Ask for a reset link. Each request counts (``throttle.requests_admit``), the account exists or
+    not: nobody makes this server send an address reset email after reset email."""
     form = EmailForm(request.POST or None)
+    wait = 0
     if request.method == "POST" and form.is_valid():
-        services.password_reset_request(email=form.cleaned_data["email"])
-        return render(request, "accounts/password_reset_sent.html", {"email": form.cleaned_data["email"]})
-    return render(request, "accounts/password_reset.html", {"form": form}, status=400 if form.errors else 200)
+        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
+        counted = [(throttle.RESET_PER_EMAIL, email)] + ([(throttle.RESET_PER_CLIENT, ip)] if ip else [])
+        wait = throttle.requests_admit(counted)
+        if not wait:
+            services.password_reset_request(email=email)
+            return render(request, "accounts/password_reset_sent.html", {"email": form.cleaned_data["email"]})
+        form.add_error(None, f"Too many reset requests. Wait {throttle.wait_in_words(wait)}, then try again.")
+    response = render(
+        request,
+        "accounts/password_reset.html",
+        {"form": form},
+        status=429 if wait else 400 if form.errors else 200,
+    )
+    if wait:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 @require_http_methods(["GET", "POST"])

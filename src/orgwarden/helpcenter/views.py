@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from orgwarden.accounts import throttle
 from orgwarden.accounts.models import normalize_email
 from orgwarden.accounts.throttle import Throttle
 from orgwarden.audit.middleware import client_ip
@@ -40,12 +41,6 @@ from orgwarden.sso.views import local_path
 # Customers' failed passwords, per help center × email and per client address (same limit as
 # accounts: ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE).
 CUSTOMER_SIGNIN = Throttle("helpcenter-signin", 60, limit_setting="SIGNIN_THROTTLE_PER_MINUTE")
-# Reset requests, each one counted (the customer exists or not: the answer never tells), so that
-# nobody can flood a customer's mailbox with reset emails from this server, or make it send mail
-# to address after address: per help center × email an hour, and per client address an hour
-# (looser: many customers may share one office's address).
-CUSTOMER_RESET_PER_EMAIL = Throttle("helpcenter-reset", 3600, fixed_limit=5)
-CUSTOMER_RESET_PER_CLIENT = Throttle("helpcenter-reset-client", 3600, fixed_limit=30)
 
 
 def _help_center(site_id: str) -> HelpCenter:
@@ -165,18 +160,17 @@ def reset(request: HttpRequest, site_id: str) -> HttpResponse:
     sent, wait = False, 0
     if request.method == "POST" and form.is_valid():
         email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
-        # The client's address counts as the throttle's "account" key of its own scope.
-        counted = [(CUSTOMER_RESET_PER_EMAIL, f"{site_id}:{email}")] + (
-            [(CUSTOMER_RESET_PER_CLIENT, ip)] if ip else []
+        # Each request counts, the customer exists or not (``throttle.requests_admit``); a help
+        # center's customers are its own: the key holds its site id.
+        counted = [(throttle.RESET_PER_EMAIL, f"helpcenter:{site_id}:{email}")] + (
+            [(throttle.RESET_PER_CLIENT, ip)] if ip else []
         )
-        wait = max(throttle.retry_after(email=key) for throttle, key in counted)
+        wait = throttle.requests_admit(counted)
         if wait:
-            minutes = -(-wait // 60)
-            later = f"{minutes} minute{'s' if minutes > 1 else ''}"
-            form.add_error(None, f"Too many reset requests. Wait {later}, then try again.")
+            form.add_error(
+                None, f"Too many reset requests. Wait {throttle.wait_in_words(wait)}, then try again."
+            )
         else:
-            for throttle, key in counted:
-                throttle.record_failure(email=key)
             services.customer_password_reset_request(help_center=help_center, email=email)
             sent = True
     context = _context(help_center, form=form, sent=sent)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.test import Client
 
 from orgwarden.accounts.models import Account
+from orgwarden.accounts.throttle import RESET_PER_CLIENT, RESET_PER_EMAIL
 from orgwarden.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -191,6 +194,52 @@ def test_password_reset_for_an_unknown_email_says_the_same(
         response = browser.post("/password-reset", {"email": "nobody@example.com"})
     assert response.status_code == 200 and b"Check your email" in response.content
     assert mailoutbox == [] and not AuditEvent.objects.exists()
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_reset_requests_are_throttled_per_address_whether_or_not_the_account_exists(
+    account, django_capture_on_commit_callbacks, mailoutbox
+):
+    """Every POST sent a reset email to an existing account, without limit: anyone could flood a
+    person's mailbox from this server. Each request counts now, the account exists or not, so the
+    refusal tells nothing about who has an account."""
+    limit = RESET_PER_EMAIL.fixed_limit
+    refusals = []
+    for email in (account.email, "nobody@example.com"):
+        for i in range(limit):
+            client = Client(REMOTE_ADDR=f"203.0.113.{len(refusals) * limit + i + 1}")  # not per client
+            with django_capture_on_commit_callbacks(execute=True):
+                assert client.post("/password-reset", {"email": email}).status_code == 200
+        with django_capture_on_commit_callbacks(execute=True):
+            refusals.append(
+                Client(REMOTE_ADDR="198.51.100.7").post("/password-reset", {"email": email.upper()})
+            )
+    assert len(mailoutbox) == limit  # the flood stopped at the limit; the unknown address got none
+    for refused in refusals:
+        assert (
+            refused.status_code == 429
+            and "Too many reset requests. Wait 60 minutes" in refused.content.decode()
+        )
+        assert 0 < int(refused["Retry-After"]) <= 3600
+    later = time_machine.travel(dt.datetime(2026, 6, 1, 14, 0, 10, tzinfo=dt.UTC), tick=False)
+    with later, django_capture_on_commit_callbacks(execute=True):
+        assert Client().post("/password-reset", {"email": account.email}).status_code == 200
+    assert len(mailoutbox) == limit + 1
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_reset_requests_are_throttled_per_client_address(django_capture_on_commit_callbacks, mailoutbox):
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for i in range(RESET_PER_CLIENT.fixed_limit):
+        assert client.post("/password-reset", {"email": f"p{i}@example.com"}).status_code == 200
+    refused = client.post("/password-reset", {"email": "one.more@example.com"})
+    assert refused.status_code == 429 and "Retry-After" in refused
+    assert (
+        Client(REMOTE_ADDR="198.51.100.8")
+        .post("/password-reset", {"email": "one.more@example.com"})
+        .status_code
+        == 200
+    )
 
 
 def test_password_reset_with_a_weak_password_is_a_form_error(browser, account, password):

@@ -11,6 +11,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from orgwarden.accounts.throttle import RESET_PER_CLIENT, RESET_PER_EMAIL
 from orgwarden.audit.models import AuditEvent
 from orgwarden.helpcenter import services
 from orgwarden.helpcenter.tests.conftest import help_center, sso_on
@@ -161,12 +162,10 @@ def test_the_customer_pages_brand_leads_to_the_help_center_not_to_the_admins_sig
 def test_reset_requests_are_throttled_per_email_whether_or_not_the_customer_exists(
     org_admin, site, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from orgwarden.helpcenter.views import CUSTOMER_RESET_PER_EMAIL
-
     services.customer_sign_up(
         help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
     )
-    limit = CUSTOMER_RESET_PER_EMAIL.fixed_limit
+    limit = RESET_PER_EMAIL.fixed_limit
     answers = {}
     for email in ("pat@customer.test", "nobody@customer.test"):
         for _ in range(limit):
@@ -199,10 +198,8 @@ def test_reset_requests_are_throttled_per_email_whether_or_not_the_customer_exis
 def test_reset_requests_are_throttled_per_client_address(
     site, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from orgwarden.helpcenter.views import CUSTOMER_RESET_PER_CLIENT
-
     hc = help_center(site.org, site)
-    limit = CUSTOMER_RESET_PER_CLIENT.fixed_limit
+    limit = RESET_PER_CLIENT.fixed_limit
     for i in range(limit + 1):
         services.customer_sign_up(help_center=hc, email=f"c{i}@customer.test", password=PASSWORD)
     client = Client(REMOTE_ADDR="198.51.100.7")
