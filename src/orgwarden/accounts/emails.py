@@ -1,9 +1,11 @@
-"""Emails the accounts domain sends. Always queued with ``transaction.on_commit``."""
+"""Emails the accounts domain sends. Always queued with ``transaction.on_commit``
+(``send_after_commit``): a change that rolls back sends nothing."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 
 
@@ -18,3 +20,8 @@ def send_templated(*, to: str, subject: str, template: str, context: dict) -> No
     context = {"installation_name": settings.INSTALLATION_NAME, **context}
     body = render_to_string(template, context)
     send_mail(f"[{settings.INSTALLATION_NAME}] {subject}", body, None, [to])
+
+
+def send_after_commit(*, to: str, subject: str, template: str, context: dict) -> None:
+    """``send_templated`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: send_templated(to=to, subject=subject, template=template, context=context))

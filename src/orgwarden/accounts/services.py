@@ -166,13 +166,11 @@ def _queue_verification_email(account: Account) -> None:
     token = signing.dumps({"a": account.account_id, "e": account.email}, salt=EMAIL_VERIFICATION_SALT)
     url = emails.absolute_url(reverse("accounts:verify_email", args=[token]))
     email, name = account.email, account.display_name
-    transaction.on_commit(
-        lambda: emails.send_templated(
-            to=email,
-            subject="Verify your email address",
-            template="accounts/email/verify_email.txt",
-            context={"name": name, "url": url},
-        )
+    emails.send_after_commit(
+        to=email,
+        subject="Verify your email address",
+        template="accounts/email/verify_email.txt",
+        context={"name": name, "url": url},
     )
 
 
@@ -341,13 +339,11 @@ def password_reset_request(*, email: str) -> None:
         targets=[Target.account(account)],
     )
     to, name = account.email, account.display_name
-    transaction.on_commit(
-        lambda: emails.send_templated(
-            to=to,
-            subject="Reset your password",
-            template="accounts/email/password_reset.txt",
-            context={"name": name, "url": url},
-        )
+    emails.send_after_commit(
+        to=to,
+        subject="Reset your password",
+        template="accounts/email/password_reset.txt",
+        context={"name": name, "url": url},
     )
 
 
@@ -360,13 +356,11 @@ def _password_reset_sso_notice(account: Account) -> None:
     )
     to, name = account.email, account.display_name
     url = emails.absolute_url(reverse("accounts:login"))
-    transaction.on_commit(
-        lambda: emails.send_templated(
-            to=to,
-            subject="Your password is managed by your organization",
-            template="accounts/email/password_reset_sso.txt",
-            context={"name": name, "url": url},
-        )
+    emails.send_after_commit(
+        to=to,
+        subject="Your password is managed by your organization",
+        template="accounts/email/password_reset_sso.txt",
+        context={"name": name, "url": url},
     )
 
 
@@ -605,13 +599,11 @@ def account_unverified_take_over(
             "hours": int(SIGNIN_LINK_LIFETIME.total_seconds() // 3600),
         }
         to = account.email
-        transaction.on_commit(
-            lambda: emails.send_templated(
-                to=to,
-                subject=f"{signin_link_for_org} now manages your account: choose a password",
-                template="accounts/email/unverified_taken_over.txt",
-                context=context,
-            )
+        emails.send_after_commit(
+            to=to,
+            subject=f"{signin_link_for_org} now manages your account: choose a password",
+            template="accounts/email/unverified_taken_over.txt",
+            context=context,
         )
     return True
 
@@ -671,13 +663,11 @@ def _email_change_link_send(*, account: Account, new_email: str) -> str:
         details={"purpose": "change", "new_email": new_email},
     )
     name, hours = account.display_name, int(EMAIL_CHANGE_MAX_AGE.total_seconds() // 3600)
-    transaction.on_commit(
-        lambda: emails.send_templated(
-            to=new_email,
-            subject="Confirm your new email address",
-            template="accounts/email/email_change.txt",
-            context={"name": name, "url": url, "new_email": new_email, "hours": hours},
-        )
+    emails.send_after_commit(
+        to=new_email,
+        subject="Confirm your new email address",
+        template="accounts/email/email_change.txt",
+        context={"name": name, "url": url, "new_email": new_email, "hours": hours},
     )
     return new_email
 
@@ -720,13 +710,11 @@ def email_change_confirm(*, token: str, keep_session_key: str | None = None) -> 
         details={"from": old_email, "to": new_email, "other_sessions_ended": ended},
     )
     name = account.display_name
-    transaction.on_commit(
-        lambda: emails.send_templated(
-            to=old_email,
-            subject="Your email address was changed",
-            template="accounts/email/email_changed.txt",
-            context={"name": name, "old_email": old_email, "new_email": new_email},
-        )
+    emails.send_after_commit(
+        to=old_email,
+        subject="Your email address was changed",
+        template="accounts/email/email_changed.txt",
+        context={"name": name, "old_email": old_email, "new_email": new_email},
     )
     return account
 

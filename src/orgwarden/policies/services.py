@@ -539,11 +539,9 @@ def break_glass_signed_in(request, account: Account) -> None:
             "ip": request.audit_context.ip if hasattr(request, "audit_context") else "",
         }
         for to in others:
-            transaction.on_commit(
-                lambda to=to, context=context: emails.send_templated(
-                    to=to,
-                    subject=f"Break-glass sign-in to {context['org_name']}",
-                    template="policies/email/break_glass_signin.txt",
-                    context=context,
-                )
+            emails.send_after_commit(
+                to=to,
+                subject=f"Break-glass sign-in to {context['org_name']}",
+                template="policies/email/break_glass_signin.txt",
+                context=context,
             )

@@ -713,10 +713,8 @@ def user_invite(
         "hours": hours,
     }
     subject = f"You have access to {', '.join(site_names)} at {org.name}"
-    transaction.on_commit(
-        lambda: emails.send_templated(
-            to=email, subject=subject, template="orgs/email/user_invitation.txt", context=context
-        )
+    emails.send_after_commit(
+        to=email, subject=subject, template="orgs/email/user_invitation.txt", context=context
     )
     return account
 

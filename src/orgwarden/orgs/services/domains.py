@@ -444,6 +444,4 @@ def _email_admins(*, domain: Domain, template: str, deadline: datetime, released
         else f"{domain.name} is no longer verified"
     )
     for to in recipients:
-        transaction.on_commit(
-            lambda to=to: emails.send_templated(to=to, subject=subject, template=template, context=context)
-        )
+        emails.send_after_commit(to=to, subject=subject, template=template, context=context)

@@ -149,18 +149,16 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
     )
     url = emails.absolute_url(reverse("console:invitation", args=[token]))
     org_name, inviter = org.name, actor.display_name
-    transaction.on_commit(
-        lambda: emails.send_templated(
-            to=email,
-            subject=f"{inviter} invited you to administer {org_name}",
-            template="orgs/email/admin_invitation.txt",
-            context={
-                "org_name": org_name,
-                "inviter": inviter,
-                "url": url,
-                "days": INVITATION_LIFETIME.days,
-            },
-        )
+    emails.send_after_commit(
+        to=email,
+        subject=f"{inviter} invited you to administer {org_name}",
+        template="orgs/email/admin_invitation.txt",
+        context={
+            "org_name": org_name,
+            "inviter": inviter,
+            "url": url,
+            "days": INVITATION_LIFETIME.days,
+        },
     )
     return invitation
 
