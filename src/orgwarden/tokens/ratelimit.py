@@ -6,6 +6,7 @@ A fixed one-minute window per key: simple for callers to reason about, and what 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -47,4 +48,5 @@ def hit(*, key_id: str) -> RateLimit:
         except ValueError:
             cache.add(cache_key, 1, timeout=WINDOW * 2)
             count = 1
-    return RateLimit(limit=limit, remaining=limit - count, reset=int(WINDOW - now % WINDOW) or WINDOW)
+    # Whole seconds, rounded up: in the window's last second the wait is 1, never 0 (or a window).
+    return RateLimit(limit=limit, remaining=limit - count, reset=math.ceil(WINDOW - now % WINDOW))

@@ -114,6 +114,16 @@ def test_rate_limit(api, org, settings):
         assert api.get("/api/admin/v1/orgs").status_code == 200
 
 
+def test_in_the_windows_last_second_the_wait_is_one_second(api, settings):
+    """The wait was rounded down: 0 seconds, then "a whole minute" (60) in the window's last second."""
+    settings.API_RATE_LIMIT_PER_MINUTE = 1
+    with time_machine.travel("2026-03-02T10:00:59.5Z", tick=False):
+        assert api.get("/api/admin/v1/orgs")["X-RateLimit-Reset"] == "1"
+        assert api.get("/api/admin/v1/orgs")["Retry-After"] == "1"
+    with time_machine.travel("2026-03-02T10:01:00.25Z", tick=False):
+        assert api.get("/api/admin/v1/orgs").status_code == 200  # a new window
+
+
 def test_rate_limits_are_per_key(org, org_admin, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 1
     first, second = ApiClient(key_for(org_admin)[1]), ApiClient(key_for(org_admin)[1])
