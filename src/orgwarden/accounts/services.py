@@ -307,7 +307,7 @@ def _password_set(*, account: Account, new_password: str, keep_session_key: str 
     account.set_password(new_password)
     account.password_changed_at = timezone.now()
     account.save(update_fields=["password", "password_changed_at"])
-    ended = _sessions_delete(account=account, keep_session_key=keep_session_key)
+    ended = sessions_delete(account=account, keep_session_key=keep_session_key)
     event_record(
         action="account:password:changed",
         actor=Actor.account(account),
@@ -387,7 +387,7 @@ def password_reset_complete(*, account_id: str, token: str, new_password: str) -
     neither locked out by someone else's authenticator nor sharing the account with their tokens."""
     account = password_reset_account(account_id=account_id, token=token)
     password_check(password=new_password, account=account)
-    ended = _sessions_delete(account=account, keep_session_key=None)
+    ended = sessions_delete(account=account, keep_session_key=None)
     if not account.email_verified:
         account_unverified_take_over(
             account=account, actor=Actor.account(account), org_id="", via="password_reset", email_proven=True
@@ -433,7 +433,9 @@ def signout_record(*, account: Account) -> None:
     event_record(action="account:signout", actor=Actor.account(account), targets=[Target.account(account)])
 
 
-def _sessions_delete(*, account: Account, keep_session_key: str | None) -> int:
+def sessions_delete(*, account: Account, keep_session_key: str | None) -> int:
+    """End ``account``'s sessions but the one whose key is ``keep_session_key``; returns how many
+    ended (in the caller's transaction, whose event says so)."""
     sessions = Session.objects.filter(account=account)
     if keep_session_key:
         sessions = sessions.exclude(session_key=stored_session_key(keep_session_key))
@@ -468,7 +470,7 @@ def sessions_end_all(
     Admins call it with themselves as ``actor`` and their org's id (Directory issue). With no
     session to end nothing changed, so nothing is recorded (a click sent twice records one event).
     """
-    ended = _sessions_delete(account=account, keep_session_key=keep_session_key)
+    ended = sessions_delete(account=account, keep_session_key=keep_session_key)
     if not ended:
         return 0
     event_record(
@@ -574,7 +576,7 @@ def account_unverified_take_over(
         update_fields=["password", "totp_secret", "totp_last_step", "totp_enabled_at", "email_verified"]
     )
     RecoveryCode.objects.filter(account=account).delete()
-    ended = _sessions_delete(account=account, keep_session_key=None)
+    ended = sessions_delete(account=account, keep_session_key=None)
     revoked = hooks.run_unverified_credentials_revoke(account)
     event_record(
         action="account:unverified:credentials_cleared",
@@ -702,7 +704,7 @@ def email_change_confirm(*, token: str, keep_session_key: str | None = None) -> 
     except IntegrityError as exc:  # someone took the address meanwhile
         raise EmailTaken("Another account already uses this email address.") from exc
     hooks.run_account_email_changed(account, old_email)
-    ended = _sessions_delete(account=account, keep_session_key=keep_session_key)
+    ended = sessions_delete(account=account, keep_session_key=keep_session_key)
     event_record(
         action="account:email:changed",
         actor=Actor.account(account),
@@ -738,7 +740,7 @@ def _account_close(*, account: Account) -> None:
     account = Account.objects.select_for_update().get(pk=account.pk)
     account.status = Account.Status.CLOSED
     account.save(update_fields=["status"])
-    ended = _sessions_delete(account=account, keep_session_key=None)
+    ended = sessions_delete(account=account, keep_session_key=None)
     event_record(
         action="account:closed",
         actor=Actor.account(account),

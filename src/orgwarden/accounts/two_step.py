@@ -53,7 +53,13 @@ def replacing_proof_label(account: Account) -> str:
 
 
 def two_step_enable(
-    *, account: Account, secret: str, code: str, current_proof: str = "", at_sign_in: bool = False
+    *,
+    account: Account,
+    secret: str,
+    code: str,
+    current_proof: str = "",
+    at_sign_in: bool = False,
+    keep_session_key: str | None = None,
 ) -> list[str]:
     """Turn on 2SV with ``secret`` once ``code`` proves the app has it; returns the recovery codes.
 
@@ -63,8 +69,12 @@ def two_step_enable(
     enrolment from the account's settings needs the password too, where the account has one: with
     a session alone — a borrowed laptop, a stolen cookie — someone could put the second step on an
     app of theirs and lock the owner out. ``at_sign_in``: the sign-in's enrolment step, which comes
-    right after the password (or the IdP) proved who this is, asks nothing more. Raises
-    ``TooManyAttempts``, ``CurrentProofWrong`` or ``InvalidCode``.
+    right after the password (or the IdP) proved who this is, asks nothing more.
+
+    From the settings (``keep_session_key``: that page's session), every other session of the
+    account ends, as a password change ends them: a session signed in with the password alone —
+    perhaps by whoever the owner is locking out — does not outlive the second step it never
+    passed. Raises ``TooManyAttempts``, ``CurrentProofWrong`` or ``InvalidCode``.
     """
     if account.has_two_step or (not at_sign_in and account.has_usable_password()):
         _current_setup_prove(account, current_proof)
@@ -78,8 +88,16 @@ def two_step_enable(
         account.totp_enabled_at = timezone.now()
         account.save(update_fields=["totp_secret", "totp_last_step", "totp_enabled_at"])
         codes = _new_recovery_codes(account)
+        ended = (
+            services.sessions_delete(account=account, keep_session_key=keep_session_key)
+            if keep_session_key
+            else 0
+        )
         event_record(
-            action="account:2sv:enabled", actor=Actor.account(account), targets=[Target.account(account)]
+            action="account:2sv:enabled",
+            actor=Actor.account(account),
+            targets=[Target.account(account)],
+            details={"other_sessions_ended": ended} if keep_session_key else {},
         )
     return codes
 

@@ -130,6 +130,7 @@ def setup(request: HttpRequest) -> HttpResponse:
                 secret=secret,
                 code=form.cleaned_data["code"],
                 current_proof=form.cleaned_data.get("current_proof", ""),
+                keep_session_key=request.session.session_key,
             )
         except (two_step.CurrentProofWrong, TooManyAttempts) as exc:
             form.add_error("current_proof", exc.message)

@@ -123,6 +123,23 @@ def test_a_first_enrolment_from_the_settings_needs_the_password(account):
     assert done.status_code == 200 and Account.objects.get(pk=account.pk).has_two_step
 
 
+def test_turning_two_step_on_ends_every_other_session(account, sign_in, password):
+    """As a password change does: a session signed in with the password alone — perhaps by whoever
+    the owner is locking out — does not outlive the second step it never passed."""
+    other, here = Client(), Client()
+    sign_in(other, account.email)
+    sign_in(here, account.email)
+    assert other.get("/account/").status_code == 200
+    page = here.get("/account/two-step/setup?new=1").content.decode()
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    done = here.post("/account/two-step/setup", {"code": pyotp.TOTP(secret).now(), "current_proof": password})
+    assert done.status_code == 200
+    assert here.get("/account/").status_code == 200
+    assert other.get("/account/").status_code == 302  # signed out: back to sign-in
+    event = AuditEvent.objects.get(action="account:2sv:enabled")
+    assert event.details == {"other_sessions_ended": 1}
+
+
 def test_enrolment_refuses_a_wrong_code_and_changes_nothing(account):
     client = Client()
     client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
