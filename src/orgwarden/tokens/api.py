@@ -59,7 +59,7 @@ def api_tokens_list(request: HttpRequest, account_id: AccountId):
 
 @router.delete(
     "/users/{accountId}/manage/api-tokens/{tokenId}",
-    response={204: None, frozenset({401, 404, 429}): Error},
+    response={204: None, frozenset({401, 404, 413, 429}): Error},
 )
 def api_token_revoke(request: HttpRequest, account_id: AccountId, token_id: TokenId):
     """Revoke one of the managed account's tokens; it stops working at once."""

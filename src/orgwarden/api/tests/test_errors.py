@@ -229,6 +229,20 @@ def test_a_body_over_the_upload_limit_is_413_json_and_changes_nothing(api, manag
     assert managed.display_name == "Mia" and managed.status == "active"
 
 
+def test_every_operation_that_writes_documents_the_413(client):
+    """A body over the upload limit is a 413 on any write (above); the OpenAPI document said so on
+    none, so a client generated from it had no type for that answer."""
+    schema = client.get("/api/openapi.json").json()
+    writes = [
+        (path, method, operation["responses"])
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert writes
+    assert [(path, method) for path, method, responses in writes if "413" not in responses] == []
+
+
 def test_too_many_query_parameters_are_400_json(api, org, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
     query = "&".join(f"p{i}=1" for i in range(11))

@@ -37,7 +37,7 @@ from orgwarden.tokens.auth import OrgApiKeyAuth
 router = Router(auth=OrgApiKeyAuth(), tags=["user management"])
 
 READ_ERRORS: dict[frozenset, Any] = {frozenset({400, 401, 404, 429}): Error}
-WRITE_ERRORS: dict[frozenset, Any] = {frozenset({400, 401, 403, 404, 409, 429}): Error}
+WRITE_ERRORS: dict[frozenset, Any] = {frozenset({400, 401, 403, 404, 409, 413, 429}): Error}
 # The API's names of profile fields -> the account's (``name`` is the display name).
 PROFILE_FIELDS = {
     "name": "display_name",
