@@ -174,12 +174,29 @@ def product_tokens_revoke_replayed(
     return True
 
 
+PRUNE_BATCH = 5000  # rows per statement and transaction: a first prune of months of rows never
+# holds the tables (on SQLite, the one writer) for long, nor loads them all into memory
+
+
+def _delete_in_batches(rows) -> int:
+    """Delete ``rows`` (a query on one model) ``PRUNE_BATCH`` at a time, each batch committed on
+    its own; returns how many went."""
+    model, total = rows.model, 0
+    while pks := list(rows.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        with transaction.atomic():
+            deleted = model.objects.filter(pk__in=pks).delete()[1].get(model._meta.label, 0)
+        if not deleted:  # gone meanwhile (another prune): what is left is another batch's
+            break
+        total += deleted
+    return total
+
+
 def product_tokens_prune(*, now=None) -> dict[str, int]:
     """Delete the product sign-in rows nobody can use any more; returns how many of each kind went.
 
     Every sign-in leaves a grant, an ID token and an access and refresh token, and every hourly
     refresh another pair: without this the tables only grow. What goes, daily (``orgwarden oidc
-    prune``, one of ``orgwarden daily``'s jobs):
+    prune``, one of ``orgwarden daily``'s jobs), in batches (``PRUNE_BATCH``):
 
     - grants (authorization codes) past their expiry, and access tokens past theirs that no live
       refresh token holds, with their ID tokens;
@@ -195,17 +212,15 @@ def product_tokens_prune(*, now=None) -> dict[str, int]:
     """
     now = now or timezone.now()
     life = now - timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
-    deleted = {
-        "grants": Grant.objects.filter(expires__lt=now).delete()[1].get(Grant._meta.label, 0),
-        "refresh_tokens": RefreshToken.objects.filter(revoked__lt=life)
-        .delete()[1]
-        .get(RefreshToken._meta.label, 0),
+    return {
+        "grants": _delete_in_batches(Grant.objects.filter(expires__lt=now)),
+        "refresh_tokens": _delete_in_batches(RefreshToken.objects.filter(revoked__lt=life))
+        + _delete_in_batches(
+            RefreshToken.objects.filter(revoked__isnull=True, access_token__expires__lt=life)
+        ),
+        "access_tokens": _delete_in_batches(
+            AccessToken.objects.filter(expires__lt=now, refresh_token__isnull=True)
+        ),
+        "id_tokens": _delete_in_batches(IDToken.objects.filter(expires__lt=now, access_token__isnull=True)),
+        "exchanged_codes": _delete_in_batches(ExchangedCode.objects.filter(exchanged_at__lt=life)),
     }
-    dormant = RefreshToken.objects.filter(revoked__isnull=True, access_token__expires__lt=life)
-    deleted["refresh_tokens"] += dormant.delete()[1].get(RefreshToken._meta.label, 0)
-    expired = AccessToken.objects.filter(expires__lt=now, refresh_token__isnull=True)
-    deleted["access_tokens"] = expired.delete()[1].get(AccessToken._meta.label, 0)
-    orphans = IDToken.objects.filter(expires__lt=now, access_token__isnull=True)
-    deleted["id_tokens"] = orphans.delete()[1].get(IDToken._meta.label, 0)
-    deleted["exchanged_codes"] = ExchangedCode.objects.filter(exchanged_at__lt=life).delete()[0]
-    return deleted

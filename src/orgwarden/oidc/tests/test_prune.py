@@ -14,6 +14,8 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
@@ -80,3 +82,20 @@ def test_a_product_in_use_keeps_its_tokens(product, person):
         assert again.status_code == 200, again.content
         assert userinfo(again.json()["access_token"]) == 200
     assert ("oidc", "prune") in jobs.DAILY_COMMANDS
+
+
+def test_prune_works_in_batches(product, person, monkeypatch):
+    """A first prune may meet months of rows: it deletes them a batch at a time, each committed on
+    its own, never all in one statement that holds the table (on SQLite, the one writer)."""
+    from orgwarden.oidc import services
+
+    start = timezone.now()
+    for _ in range(5):
+        code_for(product, person)  # five codes nobody exchanges
+    monkeypatch.setattr(services, "PRUNE_BATCH", 2)
+    statement = "DELETE FROM " + connection.ops.quote_name(Grant._meta.db_table)  # noqa: S608 — a test's match
+    with CaptureQueriesContext(connection) as queries:
+        assert "5 grants" in prune(start + timedelta(days=1))
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(statement)]
+    assert len(deletes) == 3  # 2 + 2 + 1
+    assert not Grant.objects.exists()
