@@ -59,7 +59,7 @@ def notice_for_deactivated(account: Account) -> str:
     return "Your account is deactivated. Contact your administrator."
 
 
-def _first_refusal(checks: list[Callable[..., str | None]], *args: object) -> str | None:
+def first_refusal(checks: list[Callable[..., str | None]], *args: object) -> str | None:
     """The first non-empty answer of ``checks`` called with ``args``, or None when all allow it."""
     for check in checks:
         message = check(*args)
@@ -69,15 +69,15 @@ def _first_refusal(checks: list[Callable[..., str | None]], *args: object) -> st
 
 
 def refusal_of_email_change(account: Account, new_email: str) -> str | None:
-    return _first_refusal(email_change_refusal, account, new_email)
+    return first_refusal(email_change_refusal, account, new_email)
 
 
 def refusal_of_profile_change(account: Account) -> str | None:
-    return _first_refusal(profile_change_refusal, account)
+    return first_refusal(profile_change_refusal, account)
 
 
 def refusal_of_close(account: Account) -> str | None:
-    return _first_refusal(close_refusal, account)
+    return first_refusal(close_refusal, account)
 
 
 def run_account_email_changed(account: Account, old_email: str) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from orgwarden.accounts.hooks import first_refusal
+
 if TYPE_CHECKING:
     from orgwarden.accounts.models import Account
     from orgwarden.orgs.models import Directory, Organization
@@ -41,8 +43,4 @@ email_provisioned_by: list[Callable[[Organization, Account], str | None]] = []
 
 
 def email_provisioned_refusal(org: Organization, account: Account) -> str | None:
-    for hook in email_provisioned_by:
-        reason = hook(org, account)
-        if reason:
-            return reason
-    return None
+    return first_refusal(email_provisioned_by, org, account)

@@ -353,7 +353,7 @@ def user_detail(request: HttpRequest, account_id: str) -> HttpResponse:
     record = scim_selectors.provisioning_record(org=request.org, account=detail.account)
     context = {
         "detail": detail,
-        "provisioned_by": record.directory.name if record is not None else "",
+        "provisioned_by": _provisioned_by(record),
         # A reactivation here lasts until the IdP's next update, which deactivates the person again.
         "idp_says_inactive": record is not None and record.active is False,
         "nav_active": "users",
@@ -361,10 +361,10 @@ def user_detail(request: HttpRequest, account_id: str) -> HttpResponse:
     return render(request, "console/users/detail.html", context)
 
 
-def _provisioned_by(request: HttpRequest, detail: user_selectors.UserDetail) -> str:
-    """The name of the IdP directory whose SCIM record provisions the account, else "": its email
-    is that IdP's, and its updates no longer reactivate what an admin deactivated."""
-    record = scim_selectors.provisioning_record(org=request.org, account=detail.account)
+def _provisioned_by(record) -> str:
+    """The name of the IdP directory whose SCIM ``record`` (``scim_selectors.provisioning_record``)
+    provisions the account, else "": its email is that IdP's, and its updates no longer reactivate
+    what an admin deactivated."""
     return record.directory.name if record is not None else ""
 
 
@@ -456,7 +456,9 @@ def _confirm_page(request: HttpRequest, account_id: str, which: str, act) -> Htt
         status = 400
     context = {
         "detail": detail,
-        "provisioned_by": _provisioned_by(request, detail),
+        "provisioned_by": _provisioned_by(
+            scim_selectors.provisioning_record(org=request.org, account=detail.account)
+        ),
         "form": form,
         "error": error,
         "which": which,
