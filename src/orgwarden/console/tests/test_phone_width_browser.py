@@ -15,6 +15,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.orgs.services.access import group_create
 from orgwarden.orgs.services.claims import local_directory
 from orgwarden.policies import services as policy_services
 from orgwarden.policies.models import AuthenticationPolicy
@@ -160,6 +161,19 @@ def test_on_a_phone_a_page_starts_with_its_content_and_menu_opens_the_navigation
     expect(page.locator(".sidebar")).to_be_visible()
     expect(menu).to_be_hidden()
     expect(page.get_by_role("link", name="Domains", exact=True)).to_be_visible()
+
+
+def test_on_a_phone_a_short_page_starts_with_its_content_too(new_page, org_admin):
+    """The layout's minimum height went to the grid's rows: on a page shorter than the screen (a
+    confirmation) the "Menu" row took the spare height, and the content began half-way down."""
+    org = org_admin.org
+    group = group_create(org=org, actor=org_admin.account, name="Writers")
+    page = new_page()
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(reverse("console:group_delete", args=[org.org_id, group.group_id]))
+    expect(page.get_by_role("heading", name="Delete Writers?")).to_be_visible()
+    assert page.locator("main h1").bounding_box()["y"] < 250
 
 
 def test_on_a_phone_menu_reaches_every_account_settings_page(new_page, account):
