@@ -101,6 +101,9 @@ def test_a_product_asking_to_sign_in_again_and_a_misconfigured_one(
     page.get_by_label("Password").fill(password)
     with page.expect_request(re.compile(re.escape(product_server) + r"/callback\?code=")):
         page.get_by_role("button", name="Sign in").click()
+    # The request to the product is sent before its page has loaded: let that navigation end, or
+    # the next goto is interrupted by it (seen once on CI).
+    page.wait_for_url(re.compile(re.escape(product_server) + r"/callback\?code="))
 
     # prompt=login too: a request that cannot be served is refused before any new sign-in
     page.goto("/oauth2/authorize/?" + urlencode({**query, "redirect_uri": "https://evil.example/cb"}))
