@@ -13,12 +13,9 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from orgwarden.accounts import hooks as account_hooks
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.exceptions import EmailTaken
 from orgwarden.accounts.models import Account, normalize_email
@@ -27,8 +24,6 @@ from orgwarden.orgs import hooks as orgs_hooks
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Directory, Domain, Organization, OrgUser
 from orgwarden.orgs.services.actors import OrgActor, org_actor
-from orgwarden.policies import selectors as policy_selectors
-from orgwarden.policies.models import AuthenticationPolicy
 from orgwarden.sso import selectors
 from orgwarden.sso.exceptions import SsoSigninRefused
 from orgwarden.sso.models import SamlCertificate, SamlConnection, SamlDomainLink, SamlIdentity, SamlRequest
@@ -384,25 +379,6 @@ def sso_test_record(
     )
 
 
-def default_policy(connection: SamlConnection) -> AuthenticationPolicy | None:
-    return AuthenticationPolicy.objects.filter(directory=connection.directory, is_default=True).first()
-
-
-def _jit_allowed(connection: SamlConnection, email: str) -> Domain | None:
-    name = email.rsplit("@", 1)[-1]
-    domain = Domain.objects.filter(
-        org=connection.org,
-        name=name,
-        status=Domain.Status.VERIFIED,
-        claim=Domain.Claim.AUTOMATIC,
-        saml_link__connection=connection,
-    ).first()
-    policy = default_policy(connection)
-    if domain is None or policy is None or not policy_selectors.sso_enforced(policy):
-        return None
-    return domain
-
-
 def _jit_create(connection: SamlConnection, email: str, display_name: str, domain: Domain) -> Account:
     """A new managed account for ``email`` in the IdP's directory; or, when a sign-up or a SCIM
     create committed the email since it was looked up (the insert waited for it), that account, as
@@ -440,56 +416,25 @@ def _jit_create(connection: SamlConnection, email: str, display_name: str, domai
 
 @transaction.atomic
 def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Account:
-    """The account an accepted assertion signs in: matched by stable id, then email, else created
-    just in time when the rules allow. Updates the profile and links the identity.
-
-    The stable id matches only an account the connection's org manages, or whose email is on a
-    verified domain linked to the connection (the IdP speaks for that address anyway). Another
-    link outlived the org's hold on the account: it is dropped and the email rules decide, so a
-    former org's IdP cannot sign in as a released account by its old id, whatever its email is now.
+    """The account an accepted assertion signs in, as ``selectors.signin_plan`` decides: matched by
+    stable id, then email, else created just in time when the rules allow. Updates the profile and
+    links the identity.
 
     Raises ``SsoSigninRefused`` (``domain_not_linked``, ``name_id_invalid``, ``no_account``,
-    ``account_deactivated``, ``managed_by_another_org``).
+    ``account_deactivated``, ``managed_by_another_org``, ``identity_conflict``).
     """
-    email = normalize_email(result.email)
-    name = email.rsplit("@", 1)[-1]
-    # An IdP speaks only for the verified domains linked to it: never for anyone else's accounts.
-    if not selectors.email_domain_linked(connection, email):
-        raise SsoSigninRefused("domain_not_linked", f"{name} is not linked to this identity provider.")
-    stable_id = result.stable_id or email
-    identity = (
-        SamlIdentity.objects.select_related("account")
-        .filter(connection=connection, stable_id=stable_id)
-        .first()
-    )
-    if identity is not None and not _idp_speaks_for(connection, identity.account):
-        SamlIdentity.objects.filter(pk=identity.pk).delete()  # its sign-in links the id anew
-        identity = None
-    account = identity.account if identity else Account.objects.filter(email=email).first()
-    display_name = " ".join(p for p in (result.first_name, result.last_name) if p).strip()[:150]
+    plan = selectors.signin_plan(connection, result)
+    if plan.refusal is not None:
+        raise plan.refusal
+    if plan.stale_identity is not None:
+        SamlIdentity.objects.filter(pk=plan.stale_identity.pk).delete()  # its sign-in links the id anew
+    account = plan.account
     if account is None:
-        try:
-            # The processor checks only the NameID's shape; an account takes only an address that
-            # sign-up, SCIM and invitations would take (not a look-alike such as "p\u0430t@…").
-            validate_email(email)
-        except ValidationError:
-            raise SsoSigninRefused(errors.NameIdInvalid.reason, errors.NameIdInvalid.message) from None
-        domain = _jit_allowed(connection, email)
-        if domain is None:
-            raise SsoSigninRefused(
-                "no_account",
-                "There is no account for this email, and accounts are not created "
-                "just in time for it (the domain must claim accounts automatically and the "
-                "identity provider's policy must enforce SSO, with the organization's security "
-                "subscription in its trial or paid).",
-            )
-        account = _jit_create(connection, email, display_name, domain)
-    if account.status != Account.Status.ACTIVE:
-        # The IdP proved who this is, so they learn what a correct password would have told them:
-        # that the account is deactivated, and the managing org's message about it.
-        raise SsoSigninRefused("account_deactivated", account_hooks.notice_for_deactivated(account))
-    if OrgUser.objects.filter(account=account, is_managed=True).exclude(org=connection.org).exists():
-        raise SsoSigninRefused("managed_by_another_org", "This account is managed by another organization.")
+        account = _jit_create(connection, plan.email, plan.display_name, plan.jit_domain)
+        # Found instead of created when a sign-up or SCIM create committed it meanwhile.
+        refusal = selectors.signin_refusal(connection, account)
+        if refusal is not None:
+            raise refusal
     # The IdP speaks for this verified domain: an account whose email was never verified may hold a
     # squatter's password, sessions and tokens (signed up before its owner); they are cleared and
     # the email counts as verified from now on (``account_unverified_take_over``).
@@ -500,14 +445,12 @@ def sso_signin_complete(*, connection: SamlConnection, result: SamlResult) -> Ac
         via="saml",
         email_proven=True,
     )
-    if display_name and display_name != account.display_name:
+    if plan.display_name and plan.display_name != account.display_name:
         account_services.profile_update(
-            account=account, display_name=display_name, actor=Actor.system(connection.directory.name)
+            account=account, display_name=plan.display_name, actor=Actor.system(connection.directory.name)
         )
-    now = timezone.now()
-    if identity is None:
-        identity = _identity_link(connection, stable_id, account)
-    SamlIdentity.objects.filter(pk=identity.pk).update(last_signin_at=now)
+    identity = plan.identity or _identity_link(connection, plan.stable_id, account)
+    SamlIdentity.objects.filter(pk=identity.pk).update(last_signin_at=timezone.now())
     return account
 
 
@@ -527,16 +470,6 @@ def _identity_link(connection: SamlConnection, stable_id: str, account: Account)
                 "identity_conflict", "Another sign-in changed this person's link at the same time; try again."
             ) from None
         return identity
-
-
-def _idp_speaks_for(connection: SamlConnection, account: Account) -> bool:
-    """Whether ``connection``'s org manages ``account``, or its email is on a verified domain linked
-    to ``connection``: then its identity link may sign it in."""
-    if OrgUser.objects.filter(org=connection.org, account=account, is_managed=True).exists():
-        return True
-    return SamlDomainLink.objects.filter(
-        connection=connection, domain__name=account.email_domain, domain__status=Domain.Status.VERIFIED
-    ).exists()
 
 
 def saml_identities_release(org: Organization, account: Account) -> dict:

@@ -27,7 +27,6 @@ from orgwarden.accounts.signin import SignInFlow
 from orgwarden.policies import selectors as policy_selectors
 from orgwarden.sso import selectors
 from orgwarden.sso.models import SamlConnection
-from orgwarden.sso.services import default_policy
 
 
 def connection_enforcing_sso(email: str, account: Account | None) -> SamlConnection | None:
@@ -44,7 +43,7 @@ def connection_enforcing_sso(email: str, account: Account | None) -> SamlConnect
     connection = selectors.connection_for_email(email)
     if connection is None:
         return None
-    policy = default_policy(connection)
+    policy = selectors.default_policy(connection)
     return connection if policy is not None and policy_selectors.sso_enforced(policy) else None
 
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from orgwarden.accounts import signin
 from orgwarden.orgs.exceptions import NotFound
+from orgwarden.policies import selectors as policy_selectors
 from orgwarden.sso import selectors, services
 from orgwarden.sso.exceptions import SsoSigninRefused
 from orgwarden.sso.models import SamlConnection, SamlRequest
@@ -164,19 +165,28 @@ def _failure(
 
 
 def _test_outcome(request: HttpRequest, test_request: SamlRequest, result: SamlResult) -> HttpResponse:
+    """The test passed: what the IdP sent, and what a real sign-in with it would do — sign in which
+    account, create one just in time, or be refused and why (the Entra ID pitfall of a NameID on
+    tenant.onmicrosoft.com, or testing before SSO is enforced, when nobody would be created). The
+    event's ``warning`` is the refusal's code."""
     connection = test_request.connection
-    # The response is valid; but this IdP signs in only addresses on the domains linked to it (the
-    # Entra ID pitfall: a NameID of user@tenant.onmicrosoft.com). Say so now, not at enforcement.
-    unlinked = not selectors.email_domain_linked(connection, result.email)
+    plan = selectors.signin_plan(connection, result)
     try:
         services.sso_test_record(
             connection=connection,
             actor=test_request.requested_by,
             reason="ok",
             email=result.email,
-            warning="domain_not_linked" if unlinked else "",
+            warning=plan.refusal.reason if plan.refusal else "",
         )
     except NotFound as exc:  # the admin who started the test is no longer one
         raise Http404() from exc
-    context = {"connection": connection, "result": result, "unlinked_domain": unlinked}
+    policy = None
+    if plan.refusal is None:
+        policy = (
+            policy_selectors.policy_for(plan.account)
+            if plan.account
+            else selectors.default_policy(connection)
+        )
+    context = {"connection": connection, "result": result, "plan": plan, "policy": policy}
     return render(request, "sso/test_result.html", context)

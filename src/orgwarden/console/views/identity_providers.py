@@ -81,7 +81,7 @@ def _detail(request: HttpRequest, connection: SamlConnection, status: int = 200,
         "sp_entity_id": selectors.sp_entity_id(connection),
         "acs_url": selectors.acs_url(connection),
         "preset": PRESETS[connection.vendor],
-        "policy": services.default_policy(connection),
+        "policy": selectors.default_policy(connection),
         "nav_active": NAV,
     }
     return render(request, "console/identity_providers/detail.html", context, status=status)

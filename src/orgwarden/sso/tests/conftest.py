@@ -65,7 +65,7 @@ def connection(org, org_admin, idp_keys, domain):
 
 
 def enforce_sso(connection) -> AuthenticationPolicy:
-    policy = services.default_policy(connection)
+    policy = selectors.default_policy(connection)
     policy.enforce_sso = True
     policy.save(update_fields=["enforce_sso"])
     return policy

@@ -20,7 +20,7 @@ from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs.models import Domain, OrgUser
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 from orgwarden.sso.models import SamlConnection
-from orgwarden.sso.services import default_policy
+from orgwarden.sso.selectors import default_policy
 from orgwarden.sso.tests.idp import IDP_ENTITY_ID, IdpHttpsServer, make_key_pair
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -101,6 +101,8 @@ def test_connect_test_enforce_jit_and_member_sign_in(
     admin_page.get_by_role("button", name="Continue as ada@acme.test").click()
     expect(admin_page.get_by_role("heading", name="Single sign-on works")).to_be_visible()
     expect(admin_page.get_by_role("definition").filter(has_text="00u-ada")).to_be_visible()
+    # Ada has no account and SSO is not enforced yet: the page says a real sign-in would be refused.
+    expect(admin_page.get_by_role("alert")).to_contain_text("would be refused (no_account)")
     assert AuditEvent.objects.filter(action="org:idp:tested", details__outcome="ok").exists()
     assert not Account.objects.filter(email="ada@acme.test").exists()
 

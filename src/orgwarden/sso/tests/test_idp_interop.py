@@ -4,6 +4,8 @@ IdP's attribute name; and the refusals that follow when no email is sent at all.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
@@ -160,6 +162,7 @@ def test_the_connection_test_warns_when_the_email_is_on_a_domain_not_linked(
 ):
     """Entra ID's default NameID is the UPN, often on tenant.onmicrosoft.com: the response is valid,
     but every real sign-in would be refused as domain_not_linked. The test says so before enforcing."""
+    AccountFactory(email="ada@example.com")  # signed in on the linked domain: nothing to warn of
     from django.urls import reverse
 
     from orgwarden.audit.models import AuditEvent
@@ -176,3 +179,59 @@ def test_the_connection_test_warns_when_the_email_is_on_a_domain_not_linked(
     assert ("would be refused (<code>domain_not_linked</code>)" in page) is warned
     event = AuditEvent.objects.get(action="org:idp:tested")
     assert event.details.get("warning") == ("domain_not_linked" if warned else None)
+
+
+def _tested(connection, idp, admin_client, org, **sent) -> tuple[str, dict]:
+    """Run "Test single sign-on" with a response carrying ``sent``: the page, and its event's details."""
+    from html import unescape
+
+    from django.urls import reverse
+
+    from orgwarden.audit.models import AuditEvent
+    from orgwarden.sso.tests.test_signin import continue_url
+
+    response = admin_client.post(
+        reverse("console:identity_provider_test", args=[org.org_id, connection.connection_id])
+    )
+    request_id, _, relay_state = idp.parse_redirect(continue_url(response))
+    saml_response = idp.response(**sp(connection), in_response_to=request_id, **sent)
+    response = Client().post(acs(connection), {"SAMLResponse": saml_response, "RelayState": relay_state})
+    assert response.status_code == 200 and b"Single sign-on works" in response.content
+    event = AuditEvent.objects.filter(action="org:idp:tested").latest("occurred_at")
+    text = re.sub(r"<[^>]+>", "", response.content.decode())  # the words, as a person reads them
+    return " ".join(unescape(text).split()), event.details
+
+
+def test_the_connection_test_says_what_a_real_sign_in_would_do(connection, idp, admin_client, org):
+    """Before enforcing SSO, the admin sees whom a real sign-in would sign in, whether it would
+    create an account, or why it would be refused — and the test itself changes nothing."""
+    from orgwarden.sso.tests.conftest import enforce_sso
+
+    # No account, and SSO not enforced yet: nobody would be created just in time.
+    page, details = _tested(connection, idp, admin_client, org, email="new@example.com")
+    assert "A real sign-in of new@example.com would be refused (no_account)" in page
+    assert details["warning"] == "no_account"
+
+    # With SSO enforced by the IdP's default policy, the same response would create the account.
+    policy = enforce_sso(connection)
+    page, details = _tested(connection, idp, admin_client, org, email="new@example.com")
+    assert (
+        "There is no account for new@example.com: it would create a managed account just in time, "
+        f"in {connection.directory.name}, under the policy {policy.name}." in page
+    )
+    assert "warning" not in details
+    assert not Account.objects.filter(email="new@example.com").exists()
+
+    # An existing account, found by its email; then by its link to the IdP's user id.
+    ada = AccountFactory(email="ada@example.com", display_name="Ada Lovelace", email_verified=True)
+    page, _ = _tested(connection, idp, admin_client, org, email="ada@example.com")
+    assert "It would sign in the existing account ada@example.com (Ada Lovelace), found by its email." in page
+    assert not SamlIdentity.objects.filter(connection=connection).exists()
+    SamlIdentity.objects.create(connection=connection, stable_id="00u-ada", account=ada)
+    page, _ = _tested(connection, idp, admin_client, org, email="ada.l@example.com")
+    assert "found by its link to this identity provider's user ID 00u-ada" in page
+
+    # Deactivated: refused with the reason a real sign-in would give.
+    Account.objects.filter(pk=ada.pk).update(status=Account.Status.DEACTIVATED)
+    page, details = _tested(connection, idp, admin_client, org, email="ada@example.com")
+    assert "would be refused (account_deactivated)" in page and details["warning"] == "account_deactivated"
