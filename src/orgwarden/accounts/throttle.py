@@ -7,10 +7,20 @@ a minute after an attacker stops. Two-step codes: 10 failures an hour per accoun
 has a million values, and an attacker who already has the password must not get through them by
 patience (10 an hour is under 0.1 % of success in a day).
 
-Requests that cost something each time, whatever their outcome — a password-reset email — go
-through ``requests_admit``: every one counts, not only failures, and whether the account exists
-changes nothing (the refusal says nothing about it). ``RESET_PER_EMAIL`` and ``RESET_PER_CLIENT``
-are those of the password resets (accounts', and each help center's with its own key).
+Requests that cost something each time, whatever their outcome — a password-reset email, a
+sign-up — go through ``requests_admit``: every one counts, not only failures, and whether the
+account exists changes nothing (the refusal comes before anything is looked up, so it says nothing
+about it). ``RESET_PER_EMAIL`` and ``RESET_PER_CLIENT`` are those of the password resets,
+``SIGNUP_PER_EMAIL`` and ``SIGNUP_PER_CLIENT`` those of the sign-ups (accounts', and each help
+center's with its own per-email key; the per-client count is one per address for the installation).
+
+Sign-up limits, chosen for a company whose people share one office NAT address: 60 sign-ups an hour
+from one client address (a team signing up together after an announcement fits, one a minute for
+an hour fits; people an org brings in come by invitation, SCIM or single sign-on, which are not
+counted here) and 10 an hour per email (a person retrying against the password rules fits; a
+second account for one address is impossible anyway). Without them anyone could create accounts
+and make this server send verification emails to any address without end, and test which addresses
+have an account (sign-up says so, see the README's Security section) at full speed.
 """
 
 from __future__ import annotations
@@ -85,6 +95,10 @@ clear_account = SIGNIN.clear_account
 # emails from this server), 30 an hour per client address (looser: an office shares one).
 RESET_PER_EMAIL = Throttle("reset", 3600, fixed_limit=5)
 RESET_PER_CLIENT = Throttle("reset-client", 3600, fixed_limit=30)
+
+# Sign-up attempts (accounts' and help centers' customers'); why these numbers: the docstring.
+SIGNUP_PER_EMAIL = Throttle("signup", 3600, fixed_limit=10)
+SIGNUP_PER_CLIENT = Throttle("signup-client", 3600, fixed_limit=60)
 
 
 def requests_admit(counted: Sequence[tuple[Throttle, str]]) -> int:

@@ -150,13 +150,25 @@ def signout(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """Self sign-up. Each attempt counts (``throttle.requests_admit``), before anything is looked
+    up: a refusal says nothing about whether the address has an account (sign-up itself does: the
+    README's Security section says why that is accepted)."""
     if not settings.SIGNUP_ENABLED:
         return render(request, "accounts/signup_disabled.html", status=403)
     # An invitation links here with ``next`` (back to the invitation) and the invited ``email``;
     # ``flow_advance`` only follows ``next`` when it is a path on this host.
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    wait = 0
     if request.method == "POST" and form.is_valid():
+        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
+        counted = [(throttle.SIGNUP_PER_EMAIL, email)] + ([(throttle.SIGNUP_PER_CLIENT, ip)] if ip else [])
+        wait = throttle.requests_admit(counted)
+    if wait:
+        form.add_error(
+            None, f"Too many sign-up attempts. Wait {throttle.wait_in_words(wait)}, then try again."
+        )
+    elif request.method == "POST" and form.is_valid():
         try:
             account = services.account_signup(**form.cleaned_data)
         except PasswordNotUsed:
@@ -173,12 +185,15 @@ def signup(request: HttpRequest) -> HttpResponse:
             shown = idn_unicode(account.email)
             messages.success(request, f"Welcome! We sent a link to {shown} to verify your email.")
             return signin.flow_advance(request, flow)
-    return render(
+    response = render(
         request,
         "accounts/signup.html",
         {"form": form, "next": next_url},
-        status=400 if form.errors else 200,
+        status=429 if wait else 400 if form.errors else 200,
     )
+    if wait:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 @require_http_methods(["GET", "POST"])

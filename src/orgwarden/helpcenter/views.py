@@ -128,20 +128,36 @@ def signup(request: HttpRequest, site_id: str) -> HttpResponse:
     if not help_center.password_enabled:
         return redirect("helpcenter:portal", site_id=site_id)
     form = SignUpForm(request.POST if request.method == "POST" else None)
+    wait = 0
     if request.method == "POST" and form.is_valid():
-        try:
-            customer = services.customer_sign_up(help_center=help_center, **form.cleaned_data)
-        except OrgsError as exc:
-            form.add_error(None, exc.message)
+        # Each attempt counts, before anything is looked up (``throttle.requests_admit``): the
+        # refusal says nothing about whether the email has a customer account here.
+        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
+        counted = [(throttle.SIGNUP_PER_EMAIL, f"helpcenter:{site_id}:{email}")] + (
+            [(throttle.SIGNUP_PER_CLIENT, ip)] if ip else []
+        )
+        wait = throttle.requests_admit(counted)
+        if wait:
+            form.add_error(
+                None, f"Too many sign-up attempts. Wait {throttle.wait_in_words(wait)}, then try again."
+            )
         else:
-            customer_login(request, help_center, customer)
-            return redirect("helpcenter:portal", site_id=site_id)
-    return render(
+            try:
+                customer = services.customer_sign_up(help_center=help_center, **form.cleaned_data)
+            except OrgsError as exc:
+                form.add_error(None, exc.message)
+            else:
+                customer_login(request, help_center, customer)
+                return redirect("helpcenter:portal", site_id=site_id)
+    response = render(
         request,
         "helpcenter/signup.html",
         _context(help_center, form=form),
-        status=400 if form.errors else 200,
+        status=429 if wait else 400 if form.errors else 200,
     )
+    if wait:
+        response["Retry-After"] = str(wait)
+    return response
 
 
 @require_POST

@@ -10,7 +10,12 @@ import time_machine
 from django.test import Client
 
 from orgwarden.accounts.models import Account
-from orgwarden.accounts.throttle import RESET_PER_CLIENT, RESET_PER_EMAIL
+from orgwarden.accounts.throttle import (
+    RESET_PER_CLIENT,
+    RESET_PER_EMAIL,
+    SIGNUP_PER_CLIENT,
+    SIGNUP_PER_EMAIL,
+)
 from orgwarden.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -240,6 +245,58 @@ def test_reset_requests_are_throttled_per_client_address(django_capture_on_commi
         .status_code
         == 200
     )
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_signups_are_throttled_per_client_address(django_capture_on_commit_callbacks, mailoutbox):
+    """Sign-up was not throttled: one client could create accounts, and have this server send a
+    verification email to any address, without end. People behind one office address (each its
+    own browser) sign up up to the limit; the next is refused with nothing written or sent."""
+    office = "198.51.100.7"
+    limit = SIGNUP_PER_CLIENT.fixed_limit
+    for i in range(limit):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert _signup(Client(REMOTE_ADDR=office), email=f"p{i}@example.com").status_code == 302
+    assert Account.objects.count() == limit and len(mailoutbox) == limit
+    events = AuditEvent.objects.count()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = _signup(Client(REMOTE_ADDR=office), email="one.more@example.com")
+    assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 3600
+    assert "Too many sign-up attempts. Wait 60 minutes, then try again." in refused.content.decode()
+    assert not Account.objects.filter(email="one.more@example.com").exists()
+    assert AuditEvent.objects.count() == events and len(mailoutbox) == limit
+
+    with django_capture_on_commit_callbacks(execute=True):
+        other = _signup(Client(REMOTE_ADDR="198.51.100.8"), email="one.more@example.com")
+    assert other.status_code == 302 and len(mailoutbox) == limit + 1
+    later = time_machine.travel(dt.datetime(2026, 6, 1, 14, 0, 10, tzinfo=dt.UTC), tick=False)
+    with later:
+        assert _signup(Client(REMOTE_ADDR=office), email="next.day@example.com").status_code == 302
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_signup_attempts_are_throttled_per_address_whether_or_not_it_has_an_account(account):
+    """Each attempt counts, a taken address's ("already exists") as a new one's (here refused for its
+    password): from many client addresses, one address gets the limit of attempts, then the same
+    refusal, which does not say whether the address has an account."""
+    limit = SIGNUP_PER_EMAIL.fixed_limit
+    refusals = {}
+    tries = ((account.email, STRONG, "already exists"), ("nobody@example.com", "12345678", "too common"))
+    for email, password, why in tries:
+        for i in range(limit):
+            client = Client(REMOTE_ADDR=f"203.0.113.{len(refusals) * limit + i + 1}")  # not per client
+            response = _signup(client, email=email, password=password)
+            assert response.status_code == 400 and why in response.content.decode()
+        refusals[email] = _signup(Client(REMOTE_ADDR="198.51.100.7"), email=email.upper())
+    for refused in refusals.values():
+        page = refused.content.decode()
+        assert refused.status_code == 429 and "Retry-After" in refused
+        assert "Too many sign-up attempts. Wait 60 minutes, then try again." in page
+        assert "already exists" not in page
+    # The refused attempt had a good password: nothing was written for it.
+    assert not Account.objects.filter(email="nobody@example.com").exists()
+    assert not AuditEvent.objects.filter(action="account:created").exists()
 
 
 def test_password_reset_with_a_weak_password_is_a_form_error(browser, account, password):

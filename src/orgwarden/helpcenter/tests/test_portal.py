@@ -11,7 +11,12 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from orgwarden.accounts.throttle import RESET_PER_CLIENT, RESET_PER_EMAIL
+from orgwarden.accounts.throttle import (
+    RESET_PER_CLIENT,
+    RESET_PER_EMAIL,
+    SIGNUP_PER_CLIENT,
+    SIGNUP_PER_EMAIL,
+)
 from orgwarden.audit.models import AuditEvent
 from orgwarden.helpcenter import services
 from orgwarden.helpcenter.tests.conftest import help_center, sso_on
@@ -215,6 +220,54 @@ def test_reset_requests_are_throttled_per_client_address(
             url("reset", site), {"email": f"c{limit}@customer.test"}
         )
     assert other.status_code == 200 and len(mailoutbox) == limit + 1
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_sign_ups_are_throttled_per_client_address(site):
+    """Customer sign-up was not throttled: one client could create customers without end. People
+    behind one office address sign up up to the limit; the next is refused, nothing written."""
+    office = "198.51.100.7"
+    limit = SIGNUP_PER_CLIENT.fixed_limit
+    for i in range(limit):
+        assert sign_up(Client(REMOTE_ADDR=office), site, f"c{i}@customer.test").status_code == 302
+    events = AuditEvent.objects.count()
+    client = Client(REMOTE_ADDR=office)
+    refused = sign_up(client, site, "one.more@customer.test")
+    assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 3600
+    assert "Too many sign-up attempts. Wait 60 minutes, then try again." in refused.content.decode()
+    assert help_center(site.org, site).customers.count() == limit
+    assert AuditEvent.objects.count() == events and "helpcenter_customers" not in client.session
+    assert sign_up(Client(REMOTE_ADDR="198.51.100.8"), site, "one.more@customer.test").status_code == 302
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, 0, 10, tzinfo=dt.UTC), tick=False)
+def test_sign_up_attempts_are_throttled_per_email_whether_or_not_the_customer_exists(site, other_site):
+    """Each attempt counts, a taken email's as a new one's (here refused for its password); the
+    refusal is the same for both and does not say whether the email has a customer account."""
+    services.customer_sign_up(
+        help_center=help_center(site.org, site), email="pat@customer.test", password=PASSWORD
+    )
+    limit = SIGNUP_PER_EMAIL.fixed_limit
+    refusals = {}
+    tries = (
+        ("pat@customer.test", PASSWORD, "already has a customer account"),
+        ("nobody@customer.test", "1", ""),
+    )
+    for email, password, why in tries:
+        for i in range(limit):
+            client = Client(REMOTE_ADDR=f"203.0.113.{len(refusals) * limit + i + 1}")  # not per client
+            data = {"email": email, "password": password, "display_name": "Pat"}
+            response = client.post(url("signup", site), data)
+            assert response.status_code == 400 and why in response.content.decode()
+        refusals[email] = sign_up(Client(REMOTE_ADDR="198.51.100.7"), site, email.upper())
+    for refused in refusals.values():
+        page = refused.content.decode()
+        assert refused.status_code == 429 and "Retry-After" in refused
+        assert "Too many sign-up attempts. Wait 60 minutes, then try again." in page
+        assert "already has a customer account" not in page
+    assert not help_center(site.org, site).customers.filter(email="nobody@customer.test").exists()
+    # Another help center's sign-up with the same email is not held back.
+    assert sign_up(Client(), other_site, "nobody@customer.test").status_code == 302
 
 
 @pytest.mark.parametrize(
