@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgwarden.console.views import admins, api_keys, api_tokens, audit, home, launch, setup
+from orgwarden.console.views import admins, api_keys, api_tokens, audit, home, invite, launch, setup
 from orgwarden.console.views import billing as billing_views
 from orgwarden.console.views import domains as domains_views
 from orgwarden.console.views import groups as groups_views
@@ -144,6 +144,7 @@ urlpatterns = [
     path(org + "users/", users_views.users, name="users"),
     path(org + "managed-accounts/", users_views.managed_accounts, name="managed_accounts"),
     path(org + "users/bulk", users_views.users_bulk, name="users_bulk"),
+    path(org + "users/invite", invite.users_invite, name="users_invite"),
     path(org + "users/<str:account_id>/", users_views.user_detail, name="user_detail"),
     path(org + "users/<str:account_id>/profile", users_views.user_profile, name="user_profile"),
     path(org + "users/<str:account_id>/email", users_views.user_email, name="user_email"),
