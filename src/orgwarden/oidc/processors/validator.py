@@ -2,6 +2,8 @@
 
 - ID token and userinfo claims: ``sub`` is the account id (stable across email changes), with
   ``email``/``email_verified`` under the ``email`` scope and ``name`` under ``profile``.
+- A code's token request names the ``redirect_uri`` of its authorization request
+  (``confirm_redirect_uri``).
 - A product token (refresh token at the token endpoint, access token at userinfo) works only while
   signing in would still be allowed: the account is active, its policy still lets it sign in here
   (``sign_in_refusal``) and it still has access to the site. The check sits here, where DOT looks
@@ -35,7 +37,7 @@ from django.db.models import F
 from django.utils import timezone
 from oauth2_provider.models import Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
+from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 
 from orgwarden.accounts.middleware import SEEN_KEY
 from orgwarden.accounts.models import Account, Session
@@ -111,6 +113,36 @@ class OrgwardenValidator(OAuth2Validator):
                 application=client, token_family=family, replayed="authorization_code"
             )
         return False
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        """A code's token request names the ``redirect_uri`` of its authorization request, unchanged
+        (RFC 6749 §4.1.3; OIDC Core §3.1.3.2: every authorization request has one). oauthlib fills
+        a missing one in with the client's default redirect URI (``using_default_redirect_uri``)
+        and asks here only whether that is the grant's: tokens were issued without it.
+
+        Missing or empty: ``invalid_request`` (RFC 6749 §5.2, a required parameter is missing).
+        Another value, even another of the site's registered ones: ``invalid_grant`` (§5.2: the
+        grant "does not match the redirection URI used in the authorization request").
+
+        Either leaves the code unspent, as every refusal before an exchange does (another client,
+        a wrong PKCE verifier): nothing was issued, so nothing is there to revoke, and RFC 6749
+        §4.1.2's "used more than once" is about a code that gave tokens — which is what
+        ``ExchangedCode`` records and a second exchange of which revokes them (``validate_code``,
+        which runs before this check, so a replay is caught whatever else it lacks). Only the
+        site itself can send this request (its client secret, and the PKCE verifier only it
+        holds): spending the code would turn its malformed request into a lost sign-in and stop
+        no one. The code still dies at its exchange or its expiry (``Grant.expires``).
+        """
+        if getattr(request, "using_default_redirect_uri", False) or not redirect_uri:
+            raise InvalidRequestError(
+                description="redirect_uri is required: send the one of the authorization request.",
+                request=request,
+            )
+        if not super().confirm_redirect_uri(client_id, code, redirect_uri, client, request, *args, **kwargs):
+            raise InvalidGrantError(
+                description="redirect_uri is not the one of the authorization request.", request=request
+            )
+        return True
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         """DOT's, noting the family a code's exchange begins (``invalidate_authorization_code``)."""
