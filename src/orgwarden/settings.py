@@ -173,6 +173,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"  # the oidc app's SignInTime refers to it
 # Product sign-in (OpenID Connect, django-oauth-toolkit). Signing keys come from the database
 # (orgwarden.oidc.keys), not from here. Product sites sign in with the authorization code + PKCE.
 OAUTH2_PROVIDER = {

@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgwarden.accounts import hooks, services, throttle
-from orgwarden.accounts.models import Account, normalize_email
+from orgwarden.accounts.models import Account, Session, normalize_email, stored_session_key
 
 SESSION_KEY = "signin_flow"
 FLOW_MAX_AGE = 15 * 60  # a half-finished sign-in is forgotten after 15 minutes
@@ -148,6 +148,25 @@ def session_proofs(request: HttpRequest) -> frozenset[str]:
     """What the current session's sign-in proved; empty for a session signed in another way
     (or before proofs were recorded), which therefore satisfies no requirement."""
     return proofs_in(request.session)
+
+
+def session_signed_in_at(request: HttpRequest) -> float:
+    """Unix time this session's sign-in completed (``AUTH_AT_KEY``). The session-limit middleware
+    writes the key on the first request of a session that lacks it (one older than the key); with
+    that middleware switched off, such a session counts from its row's creation (a sign-in starts
+    a new row), as product tokens' checks count it (``oidc.processors.validator``)."""
+    value = request.session.get(AUTH_AT_KEY)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    key = request.session.session_key
+    created = (
+        Session.objects.filter(session_key=stored_session_key(key))
+        .values_list("created_at", flat=True)
+        .first()
+        if key
+        else None
+    )
+    return created.timestamp() if created is not None else time.time()
 
 
 def session_proof_add(request: HttpRequest, proof: str) -> None:

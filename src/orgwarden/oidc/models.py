@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from oauth2_provider.settings import oauth2_settings
 
 
 class SiteClient(models.Model):
@@ -38,3 +39,22 @@ class ExchangedCode(models.Model):
     application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
     token_family = models.UUIDField()
     exchanged_at = models.DateTimeField(db_index=True)
+
+
+class SignInTime(models.Model):
+    """When the person signed in, in the orgwarden session a product sign-in came from: the
+    ``auth_time`` of the ID tokens that sign-in leads to (OIDC Core §2), and the instant the
+    authorize step judges ``max_age`` by (``accounts.signin.AUTH_AT_KEY``) — not the account's
+    ``last_login``, which a sign-in on any other device moves.
+
+    Written at the authorize step for the code's ``grant``. The code's exchange hands it to the
+    ``token_family`` the exchange begins (django-oauth-toolkit deletes the grant then), so the ID
+    tokens that refreshes of the family issue name the same sign-in. Kept as long as a refresh
+    token of the family is (``services.product_tokens_prune``); a grant's row goes with its grant.
+    """
+
+    grant = models.OneToOneField(
+        oauth2_settings.GRANT_MODEL, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    token_family = models.UUIDField(null=True, unique=True)
+    auth_time = models.DateTimeField()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from oauth2_provider.settings import oauth2_settings
@@ -23,7 +24,7 @@ from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.oidc.checks import REASONS
-from orgwarden.oidc.models import ExchangedCode, SiteClient
+from orgwarden.oidc.models import ExchangedCode, SignInTime, SiteClient
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Organization, ProductSite
 from orgwarden.orgs.services.actors import OrgActor, org_actor
@@ -145,6 +146,36 @@ def exchanged_code_family(*, application: Application, code: str) -> uuid.UUID |
     )
 
 
+def sign_in_time_record(*, grant: Grant, auth_time: datetime) -> None:
+    """Keep with the code's ``grant`` (in its transaction) when the session it was given to signed
+    in: the ``auth_time`` of the ID tokens it leads to (``models.SignInTime``)."""
+    SignInTime.objects.create(grant=grant, auth_time=auth_time)
+
+
+def sign_in_time_of_code(*, application: Application, code: str) -> tuple[int, datetime] | None:
+    """The row and time of the sign-in that ``code`` (a grant of ``application``) was given after;
+    ``None`` for a code given before these were recorded."""
+    return (
+        SignInTime.objects.filter(grant__code=code, grant__application=application)
+        .values_list("pk", "auth_time")
+        .first()
+    )
+
+
+def sign_in_time_pass_to_family(*, sign_in_pk: int, token_family: uuid.UUID) -> None:
+    """At a code's exchange, before its grant goes: its sign-in time now belongs to the token
+    family the exchange begins, for the ID tokens its refreshes issue."""
+    SignInTime.objects.filter(pk=sign_in_pk).update(grant=None, token_family=token_family)
+
+
+def sign_in_time_of_family(*, token_family: uuid.UUID | None) -> datetime | None:
+    """When the sign-in that began ``token_family`` happened; ``None`` for a family begun before
+    these were recorded."""
+    if token_family is None:
+        return None
+    return SignInTime.objects.filter(token_family=token_family).values_list("auth_time", flat=True).first()
+
+
 @transaction.atomic
 def product_tokens_revoke_replayed(
     *,
@@ -204,7 +235,9 @@ def product_tokens_prune(*, now=None) -> dict[str, int]:
       (``REFRESH_TOKEN_EXPIRE_SECONDS``): until then a replay of one is still recognised and
       revokes its family (``processors.validator.validate_refresh_token``); and refresh tokens
       left unused that long, whose access token expired that long ago;
-    - exchanged-code records as old, whose tokens are gone (``code_exchanged_record``).
+    - exchanged-code records as old, whose tokens are gone (``code_exchanged_record``);
+    - sign-in times of token families none of whose refresh tokens is left (a grant's goes with
+      its grant).
 
     Housekeeping of expired credentials: no audit event (the sign-ins and revocations that made
     them have theirs). Not DOT's ``clear_expired``: it deletes revoked refresh tokens at once,
@@ -223,4 +256,10 @@ def product_tokens_prune(*, now=None) -> dict[str, int]:
         ),
         "id_tokens": _delete_in_batches(IDToken.objects.filter(expires__lt=now, access_token__isnull=True)),
         "exchanged_codes": _delete_in_batches(ExchangedCode.objects.filter(exchanged_at__lt=life)),
+        # After the refresh tokens: a family whose last one went above goes here in the same run.
+        "sign_in_times": _delete_in_batches(
+            SignInTime.objects.filter(grant__isnull=True).exclude(
+                Exists(RefreshToken.objects.filter(token_family=OuterRef("token_family")))
+            )
+        ),
     }

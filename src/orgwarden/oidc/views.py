@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.db import transaction
@@ -30,7 +31,7 @@ from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model, get_grant_model
 from oauthlib.common import INVALID_HEX_PATTERN, add_params_to_uri
 
-from orgwarden.accounts.signin import AUTH_AT_KEY, session_proofs
+from orgwarden.accounts.signin import AUTH_AT_KEY, session_proofs, session_signed_in_at
 from orgwarden.oidc import keys, services
 from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove, two_step_to_prove
 from orgwarden.oidc.models import SiteClient
@@ -171,6 +172,13 @@ class AuthorizeView(dot.AuthorizationView):
             if request.headers.get("Sec-Fetch-Site") == "same-origin":
                 return _continue_page(request, site, response["Location"])
         return response
+
+    def create_authorization_response(self, request: HttpRequest, scopes, credentials, allow):
+        """DOT's, told when this session signed in: the code's grant keeps it as the ID token's
+        ``auth_time`` (``models.SignInTime``) — the instant ``max_age`` is judged by here."""
+        signed_in_at = datetime.fromtimestamp(session_signed_in_at(request), tz=UTC)
+        credentials = {**credentials, "orgwarden_auth_time": signed_in_at}
+        return super().create_authorization_response(request, scopes, credentials, allow)
 
     def _reauthentication(self, request: HttpRequest, client: SiteClient) -> HttpResponse | None:
         """The person signs in again first when the product asks for it (OIDC Core §3.1.2.1):

@@ -1,7 +1,9 @@
 """django-oauth-toolkit's request validator, told about orgwarden's accounts and product sites.
 
 - ID token and userinfo claims: ``sub`` is the account id (stable across email changes), with
-  ``email``/``email_verified`` under the ``email`` scope and ``name`` under ``profile``.
+  ``email``/``email_verified`` under the ``email`` scope and ``name`` under ``profile``. The ID
+  token's ``auth_time`` is when the session the sign-in came from signed in, kept from the code
+  to its token family (``models.SignInTime``), so refreshed ID tokens name the same sign-in.
 - A code's token request names the ``redirect_uri`` of its authorization request
   (``confirm_redirect_uri``).
 - A product token (refresh token at the token endpoint, access token at userinfo) works only while
@@ -106,6 +108,9 @@ class OrgwardenValidator(OAuth2Validator):
         if transaction.get_connection().in_atomic_block:
             list(Grant.objects.select_for_update().filter(code=code, application=client).values_list("pk"))
         if super().validate_code(client_id, code, client, request, *args, **kwargs):
+            sign_in = services.sign_in_time_of_code(application=client, code=code)
+            if sign_in is not None:
+                request.orgwarden_sign_in_pk, request.orgwarden_auth_time = sign_in
             return True
         family = services.exchanged_code_family(application=client, code=code)
         if family is not None:
@@ -144,6 +149,27 @@ class OrgwardenValidator(OAuth2Validator):
             )
         return True
 
+    def _create_authorization_code(self, request, code, expires=None):
+        """DOT's grant, kept with when the session it is given to signed in (``AuthorizeView``
+        passes it as ``orgwarden_auth_time``): the ID token's ``auth_time``."""
+        grant = super()._create_authorization_code(request, code, expires)
+        signed_in_at = getattr(request, "orgwarden_auth_time", None)
+        if signed_in_at is not None:
+            services.sign_in_time_record(grant=grant, auth_time=signed_in_at)
+        return grant
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        """DOT's claims, but ``auth_time`` is when the person signed in in the session this sign-in
+        came from (``models.SignInTime``; ``validate_code``, ``validate_refresh_token``), the
+        instant ``max_age`` was judged by, not DOT's ``last_login``, which a sign-in on any other
+        device moves. Refreshes keep it. A code or family from before these were recorded keeps
+        DOT's answer."""
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        auth_time = getattr(request, "orgwarden_auth_time", None)
+        if auth_time is not None:
+            claims["auth_time"] = int(auth_time.timestamp())
+        return claims, expiration_time
+
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         """DOT's, noting the family a code's exchange begins (``invalidate_authorization_code``)."""
         token = super()._create_refresh_token(
@@ -154,9 +180,13 @@ class OrgwardenValidator(OAuth2Validator):
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
         """DOT deletes the code's grant; the code is remembered, hashed, with the tokens it gave, so
-        that a second exchange can revoke them (``validate_code``)."""
-        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+        that a second exchange can revoke them (``validate_code``). Its sign-in time passes to the
+        family first (the grant's row goes with the grant): refreshes issue ID tokens naming it."""
         family = getattr(request, "orgwarden_token_family", None)
+        sign_in_pk = getattr(request, "orgwarden_sign_in_pk", None)
+        if family is not None and sign_in_pk is not None:
+            services.sign_in_time_pass_to_family(sign_in_pk=sign_in_pk, token_family=family)
+        super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
         if family is not None:
             services.code_exchanged_record(application=request.client, code=code, token_family=family)
 
@@ -184,8 +214,9 @@ class OrgwardenValidator(OAuth2Validator):
                     application=client, token_family=used, replayed="refresh_token"
                 )
             return False
-        issued = request.refresh_token_instance.created
-        return product_token_usable(account=request.user, application=client, issued_at=issued)
+        current = request.refresh_token_instance
+        request.orgwarden_auth_time = services.sign_in_time_of_family(token_family=current.token_family)
+        return product_token_usable(account=request.user, application=client, issued_at=current.created)
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
         """Refuse a refresh token that a concurrent refresh rotated after this one validated it.

@@ -21,7 +21,7 @@ from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 
 from orgwarden import jobs
 from orgwarden.audit.models import AuditEvent
-from orgwarden.oidc.models import ExchangedCode
+from orgwarden.oidc.models import ExchangedCode, SignInTime
 from orgwarden.oidc.tests.test_replay import EVENT, code_for, exchange, later, refresh, userinfo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,6 +58,10 @@ def test_prune_deletes_what_nobody_can_use_and_keeps_what_replay_detection_needs
     assert "1 grants" in said and "deleted" in said
     assert not Grant.objects.exists()
     assert RefreshToken.objects.count() == 2 and AccessToken.objects.count() == 1
+    # The unused code's sign-in time went with its grant; the family's stays for its refreshes.
+    assert list(SignInTime.objects.values_list("token_family", flat=True)) == [
+        RefreshToken.objects.values_list("token_family", flat=True).first()
+    ]
     with time_machine.travel(start + timedelta(days=1, minutes=1)):
         assert refresh(product, first["refresh_token"]).status_code == 400  # the replay …
     assert AuditEvent.objects.filter(action=EVENT).count() == 1  # … is recognised, the family revoked
@@ -67,6 +71,7 @@ def test_prune_deletes_what_nobody_can_use_and_keeps_what_replay_detection_needs
     prune(start + timedelta(days=32))
     assert not RefreshToken.objects.exists() and not AccessToken.objects.exists()
     assert not IDToken.objects.exists() and not ExchangedCode.objects.exists()
+    assert not SignInTime.objects.exists()
 
 
 def test_a_product_in_use_keeps_its_tokens(product, person):
@@ -81,6 +86,7 @@ def test_a_product_in_use_keeps_its_tokens(product, person):
         again = refresh(product, tokens["refresh_token"])
         assert again.status_code == 200, again.content
         assert userinfo(again.json()["access_token"]) == 200
+    assert SignInTime.objects.filter(token_family__isnull=False).count() == 1
     assert ("oidc", "prune") in jobs.DAILY_COMMANDS
 
 
