@@ -280,6 +280,14 @@ def policy_members(
     return MembersPage(rows, cursor_encode(rows[-1].email) if len(found) > size else None)
 
 
+def sign_in_rules_required(*, org: Organization) -> bool:
+    """Whether any of ``org``'s policies makes two-step verification mandatory or enforces SSO
+    (whether the subscription lets them apply now is ``enforcement_paused``'s question)."""
+    return AuthenticationPolicy.objects.filter(
+        Q(two_step=AuthenticationPolicy.TwoStep.MANDATORY) | Q(enforce_sso=True), org=org
+    ).exists()
+
+
 def break_glass_admins(*, org: Organization) -> QuerySet[BreakGlassAdmin]:
     return BreakGlassAdmin.objects.filter(org=org).select_related("account").order_by("added_at")
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.audit import selectors as audit_selectors
+from orgwarden.billing import selectors as billing_selectors
 from orgwarden.console.forms import OrgNameForm
 from orgwarden.console.navigation import PAGES
 from orgwarden.console.views.base import LAST_ORG_KEY, org_admin_view
@@ -16,6 +20,7 @@ from orgwarden.orgs import selectors, services
 from orgwarden.orgs.exceptions import OrgsError
 from orgwarden.orgs.selectors import domains as domain_selectors
 from orgwarden.orgs.selectors import orgs as org_selectors
+from orgwarden.policies import selectors as policy_selectors
 
 
 @login_required
@@ -71,15 +76,74 @@ def org_create(request: HttpRequest) -> HttpResponse:
     return render(request, "console/org_create.html", {"form": form}, status=400 if form.errors else 200)
 
 
+@dataclass(frozen=True, slots=True)
+class SetupStep:
+    title: str
+    summary: str
+    url: str
+    done: bool
+
+
+def _setup_steps(org, overview: dict[str, int]) -> list[SetupStep]:
+    """What a new organization does first, in order, and which of it is done: the overview's
+    "Get started" list (a new org's home was a row of zeros with no next step)."""
+    org_id = org.org_id
+    return [
+        SetupStep(
+            "Verify a domain",
+            "Prove you own your company's email domain, then claim its accounts: they become "
+            "managed accounts, under your policies.",
+            reverse("console:domains", args=[org_id]),
+            overview["verified_domains"] > 0,
+        ),
+        SetupStep(
+            "Add your product sites",
+            "The Jira, Confluence and other sites your people sign in to.",
+            reverse("console:products", args=[org_id]),
+            overview["product_sites"] > 0,
+        ),
+        SetupStep(
+            "Give people access",
+            "Invite people to your product sites, or grant a group access to one.",
+            reverse("console:users_invite", args=[org_id]),
+            overview["people_with_access"] > 0,
+        ),
+        SetupStep(
+            "Connect your identity provider",
+            "SAML single sign-on and SCIM user provisioning from Okta, Entra ID, Google and others.",
+            reverse("console:identity_providers", args=[org_id]),
+            overview["identity_providers"] > 0,
+        ),
+        SetupStep(
+            "Start the security subscription",
+            "A 30-day free trial: enforced single sign-on, mandatory two-step verification and "
+            "provisioning apply under it.",
+            reverse("console:billing", args=[org_id]),
+            billing_selectors.subscription_of(org=org) is not None,
+        ),
+        SetupStep(
+            "Require two-step verification or single sign-on",
+            "Set it in an authentication policy; “Check a user” shows what signing in will ask.",
+            reverse("console:policies", args=[org_id]),
+            policy_selectors.sign_in_rules_required(org=org),
+        ),
+    ]
+
+
 @org_admin_view
 def org_home(request: HttpRequest) -> HttpResponse:
     org = request.org
+    overview = org_selectors.org_overview(org=org)
+    steps = _setup_steps(org, overview)
     return render(
         request,
         "console/org_home.html",
         {
             "admins": selectors.admins_of(org=org),
-            "overview": org_selectors.org_overview(org=org),
+            "overview": overview,
+            # Shown until every step is done.
+            "setup_steps": steps if not all(step.done for step in steps) else [],
+            "setup_done": sum(step.done for step in steps),
             "recent_events": audit_selectors.events_recent(org_id=org.org_id, limit=8),
             "nav_active": "overview",
         },

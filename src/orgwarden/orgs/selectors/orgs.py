@@ -80,8 +80,10 @@ def audit_people_ids(*, org: Organization) -> QuerySet[str]:
 
 
 def org_overview(*, org: Organization) -> dict[str, int]:
-    """The numbers on the org's home page, one query each."""
-    from orgwarden.orgs.models import Domain, OrgUser, ProductSite
+    """The numbers on the org's home page, one query each (``identity_providers`` and
+    ``people_with_access``, 1 if anyone has access to one of its sites, feed its "Get started"
+    steps)."""
+    from orgwarden.orgs.models import Directory, Domain, GroupMember, OrgUser, ProductSite
     from orgwarden.orgs.selectors.access import external_user_count
 
     users = OrgUser.objects.filter(org=org)
@@ -90,4 +92,8 @@ def org_overview(*, org: Organization) -> dict[str, int]:
         "managed_accounts": users.filter(is_managed=True).count(),
         "external_users": external_user_count(org=org),
         "product_sites": ProductSite.objects.filter(org=org).count(),
+        "identity_providers": Directory.objects.filter(org=org, kind=Directory.Kind.IDP).count(),
+        "people_with_access": int(
+            GroupMember.objects.filter(group__org=org, group__site_access__isnull=False).exists()
+        ),
     }
