@@ -12,6 +12,7 @@ from django.core import signals
 from django.db import close_old_connections
 from django.test import Client, override_settings
 
+from orgwarden.accounts import emails
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 from orgwarden.scim.rows import LOG_BEHIND
@@ -29,6 +30,15 @@ def _usage_written_at_once() -> Iterator[None]:
         yield
     usage.reset()
     LOG_BEHIND.reset()
+
+
+@pytest.fixture(autouse=True)
+def _background_emails_leave_within_their_test() -> Iterator[None]:
+    """An email a test handed to ``accounts.emails``' background senders lands in that test's
+    outbox, never in the next one's. A test that reads such an email (a password reset's) calls
+    ``emails.background_drain()`` itself before reading it."""
+    yield
+    emails.background_drain(timeout=60)
 
 
 @pytest.fixture

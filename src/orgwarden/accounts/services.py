@@ -323,6 +323,8 @@ def password_reset_request(*, email: str) -> None:
     An account whose org enforces single sign-on (``PasswordNotUsed``) gets an email saying so
     instead of a link: its sign-in never asks for a password, so a new one would change nothing
     but end its sessions — and tell the person to sign in with a password that cannot be used.
+    Either email leaves in the background after commit (``emails.send_after_commit_in_background``):
+    the answer must not take an SMTP exchange longer when the address has an account.
     """
     try:
         account = Account.objects.get(email=normalize_email(email), status=Account.Status.ACTIVE)
@@ -339,7 +341,7 @@ def password_reset_request(*, email: str) -> None:
         targets=[Target.account(account)],
     )
     to, name = account.email, account.display_name
-    emails.send_after_commit(
+    emails.send_after_commit_in_background(
         to=to,
         subject="Reset your password",
         template="accounts/email/password_reset.txt",
@@ -356,7 +358,7 @@ def _password_reset_sso_notice(account: Account) -> None:
     )
     to, name = account.email, account.display_name
     url = emails.absolute_url(reverse("accounts:login"))
-    emails.send_after_commit(
+    emails.send_after_commit_in_background(
         to=to,
         subject="Your password is managed by your organization",
         template="accounts/email/password_reset_sso.txt",

@@ -533,9 +533,8 @@ def customer_password_reset_request(*, help_center: HelpCenter, email: str) -> N
         customer_actor(customer),
         customer_target(customer),
     )
-    site_id, site_name, to = help_center.site.site_id, help_center.site.name, customer.email
-    transaction.on_commit(
-        lambda: emails.reset_link_send(to=to, site_id=site_id, site_name=site_name, token=token)
+    emails.reset_link_send_after_commit(
+        to=customer.email, site_id=help_center.site.site_id, site_name=help_center.site.name, token=token
     )
 
 
