@@ -4,10 +4,20 @@ A product site authenticates with its client credentials (client id = the site's
 secret shown once and stored as SHA-256) and asks about a user API token. The answer is
 ``{"active": false}`` for anything that does not work now — unknown, revoked, expired, blocked
 by the account's policy, deactivated account, or an ``email:token`` pair whose email is not the
-token's account's — and, for a working token, its account, email, expiry and whether the account
-may use the calling site. The hot path is two SHA-256 and one statement of indexed lookups in
-plain SQL (see "the hot path's read" below), and no write; ``orgwarden.wsgi`` serves it without
-the middleware that exists for other surfaces.
+token's account's — and for a token of someone who is not a user of the calling site's org; for
+a working token of a user of that org, its account, email, expiry and whether the account may use
+the calling site.
+
+Who is "a user of the site's org": an ``OrgUser`` of it, managed or external, whatever its status
+(the people on the org's Users page, ``orgs.selectors.users.users_of``), or anyone with access to
+the site through its groups. RFC 7662 §4 lets the answer depend on the resource server that asks:
+a site of one org never learns the email, name and account id of another org's people from a
+token that reached it, while a user of its own org without access still gets ``site_access:
+false``, for the product to say "ask your admin".
+
+The hot path is two SHA-256 and one statement of indexed lookups in plain SQL (see "the hot
+path's read" below), and no write; ``orgwarden.wsgi`` serves it without the middleware that
+exists for other surfaces.
 
 Every successful introspection is activity: one ``Activity`` row per account × site × UTC day,
 upserted, and the account's ``OrgUser.last_active_at`` in the site's org; and a use of the token.
@@ -138,6 +148,8 @@ def introspect(*, client_id: str, client_secret: str, token: str) -> dict[str, A
         return dict(INACTIVE)
     if presented.email is not None and normalize_email(presented.email) != found.email:
         return dict(INACTIVE)
+    if not found.in_site_org:  # another org's person: nothing about them, nothing counted
+        return dict(INACTIVE)
     if found.last_used_at is None or now - found.last_used_at >= LAST_USED_GRANULARITY:
         usage.token_used(token_pk=found.token_pk, at=now)
     usage.activity_noted(
@@ -165,7 +177,8 @@ def introspect(*, client_id: str, client_secret: str, token: str) -> dict[str, A
 # SQL instead of the ORM's five to seven compiled queries (the compiling, not the database, was most
 # of the time; on PostgreSQL each statement is also a round trip). It answers what the ORM's
 # definitions answer — the account is active, ``policies.selectors.policy_for`` allows API tokens,
-# ``orgs.selectors.access.site_role_of`` gives the role — and tests/test_introspection.py checks
+# ``orgs.selectors.access.site_role_of`` gives the role, ``orgs.selectors.users.users_of`` says who
+# is a user of the site's org (see the module docstring) — and tests/test_introspection.py checks
 # that they agree case by case, so a change to one of those rules that is not made here fails there.
 #
 # The token part is read even when the secret then turns out wrong (the answer is then 401 and
@@ -189,6 +202,7 @@ class _Found:
     display_name: str | None
     works: bool  # the account is active and its policy allows API tokens
     role: str | None  # on the calling site: "admin", "user" or None
+    in_site_org: bool  # a user of the calling site's org, or one with access to the site
 
 
 def _table(model) -> str:
@@ -210,13 +224,16 @@ _POLICY = (
 # and, when the account is managed, the org and directory that manage it
 # (``policies.selectors._managing_org_user``: the first managed OrgUser). Outer query: that
 # account's policy (NULL when it is not managed, or its OrgUser has no directory — see
-# ``_lookup``) and its role on the site through its groups (0 = admin, 1 = user, NULL = no
-# access). Each lookup starts from a unique or indexed key.
+# ``_lookup``), its role on the site through its groups (0 = admin, 1 = user, NULL = no
+# access), and whether it is a user of the site's org (its OrgUser there, on the unique
+# (org, account) index). Each lookup starts from a unique or indexed key.
 _INTROSPECT_SQL = (
     f"SELECT x.*, {_POLICY.format(account='x.account_pk', org='x.org_pk', directory='x.directory_pk')}, "  # noqa: S608
     "(SELECT MIN(CASE WHEN sa.role = %s THEN 0 ELSE 1 END) "
     f"FROM {_table(SiteAccess)} sa JOIN {_table(GroupMember)} gm ON gm.group_id = sa.group_id "
-    "WHERE sa.site_id = x.site_pk AND gm.account_id = x.account_pk) "
+    "WHERE sa.site_id = x.site_pk AND gm.account_id = x.account_pk), "
+    f"CASE WHEN EXISTS (SELECT 1 FROM {_table(OrgUser)} su "
+    "WHERE su.org_id = x.site_org_pk AND su.account_id = x.account_pk) THEN 1 ELSE 0 END "
     "FROM (SELECT s.id AS site_pk, s.site_id, s.org_id AS site_org_pk, c.secret_hash, "
     "t.id AS token_pk, t.expires_at, t.created_at, t.last_used_at, "
     "a.id AS account_pk, a.account_id, a.email, a.display_name, a.status, "
@@ -263,7 +280,8 @@ def _lookup(*, client_id: str, token_hash: str, now: datetime) -> _Found | None:
         if row is None:
             return None
         (site_pk, site_id, site_org_pk, stored_hash, token_pk, expires_at, created_at, last_used_at) = row[:8]
-        (account_pk, account_id, email, name, status, org_pk, directory_pk, allowed, role) = row[8:]
+        (account_pk, account_id, email, name, status, org_pk, directory_pk) = row[8:15]
+        (allowed, role, user_of_org) = row[15:]
         if org_pk is not None and directory_pk is None:
             cursor.execute(_LOCAL_DIRECTORY_SQL, [org_pk, Directory.Kind.LOCAL])
             directory_pk = (cursor.fetchone() or (None,))[0]
@@ -284,4 +302,5 @@ def _lookup(*, client_id: str, token_hash: str, now: datetime) -> _Found | None:
         display_name=name,
         works=status == Account.Status.ACTIVE and (allowed is None or bool(allowed)),
         role=None if role is None else (SiteAccess.Role.ADMIN if role == 0 else SiteAccess.Role.USER),
+        in_site_org=user_of_org == 1 or role is not None,
     )

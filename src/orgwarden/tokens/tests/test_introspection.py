@@ -12,8 +12,9 @@ from django.test import Client
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
-from orgwarden.orgs.models import Activity, Directory, OrgUser
+from orgwarden.orgs.models import Activity, Directory, GroupMember, OrgUser
 from orgwarden.orgs.selectors.access import site_role_of
+from orgwarden.orgs.selectors.users import UserFilters, users_of
 from orgwarden.orgs.services import access
 from orgwarden.orgs.services.claims import local_directory
 from orgwarden.orgs.services.users import user_deactivate
@@ -59,11 +60,34 @@ def test_a_working_token_is_active_with_the_account_and_site_access(site, person
     assert body["client_id"] == site.site.site_id
 
 
-def test_no_access_to_the_calling_site_is_said(site, manage):
-    outsider = manage()
-    _, value = user_token_create(account=outsider, label="cli")
-    body = ask(site, value).json()
-    assert body["active"] is True and body["site_access"] is False and body["site_role"] is None
+def test_no_access_to_the_calling_site_is_said_to_a_user_of_its_org(site, manage, other_org_admin):
+    """The product says "ask your admin": a managed account, an external user (here through
+    another site), one that another org manages and that is an external user here."""
+    managed = manage()
+    external = AccountFactory()
+    OrgUser.objects.create(org=site.site.org, account=external, email=external.email)
+    theirs = manage(in_org=other_org_admin.org)
+    OrgUser.objects.create(org=site.site.org, account=theirs, email=theirs.email)
+    for account in (managed, external, theirs):
+        _, value = user_token_create(account=account, label="cli")
+        body = ask(site, value).json()
+        assert body["active"] is True and body["site_access"] is False and body["site_role"] is None
+        assert body["account_id"] == account.account_id
+
+
+def test_a_token_of_someone_outside_the_sites_org_is_inactive_there(site, manage, other_org_admin):
+    """RFC 7662 §4 lets the answer depend on who asks. Before, any org's site holding a token heard
+    the email, name and account id of another org's person (``site_access: false``); now it hears
+    what an unknown token gets, and nothing is counted as activity or a use of the token."""
+    theirs = manage(AccountFactory(email="zoe@other.test", display_name="Zoe"), in_org=other_org_admin.org)
+    nobodys = AccountFactory(email="sam@gmail.test")  # a user of no org at all
+    for account in (theirs, nobodys):
+        token, value = user_token_create(account=account, label="cli")
+        assert ask(site, value).json() == {"active": False}
+        assert ask(site, f"{account.email}:{value}").json() == {"active": False}
+        token.refresh_from_db()
+        assert token.last_used_at is None
+    assert not Activity.objects.exists()
 
 
 @pytest.mark.parametrize("form", ["email_token", "base64", "header"])
@@ -195,12 +219,14 @@ def test_deactivated_via_status_only(site, person):
 
 
 def _expected(site, account: Account) -> dict:
-    """What the ORM's rules say: the account is active and its policy allows tokens; its site role."""
+    """What the ORM's rules say: the account is active and its policy allows tokens; it is a user
+    of the site's org (on its Users page, whatever kind or status) or has access; its site role."""
     account.refresh_from_db()
     policy = policy_for(account)
     works = account.status == Account.Status.ACTIVE and (policy is None or policy.api_tokens_allowed)
     role = site_role_of(site=site.site, account=account) if works else None
-    return {"active": bool(works), "site_role": role}
+    user_of_org = users_of(org=site.site.org, filters=UserFilters()).filter(account=account).exists()
+    return {"active": bool(works) and (user_of_org or role is not None), "site_role": role}
 
 
 def _answered(site, value: str) -> dict:
@@ -209,7 +235,7 @@ def _answered(site, value: str) -> dict:
 
 
 def test_introspection_agrees_with_policy_for_and_site_role_of_in_every_case(
-    org, org_admin, site, manage, grant, default_policy
+    org, org_admin, site, manage, grant, default_policy, other_org_admin
 ):
     actor = org_admin.account
     admins = access.group_create(org=org, actor=actor, name="jira-admins")
@@ -224,9 +250,14 @@ def test_introspection_agrees_with_policy_for_and_site_role_of_in_every_case(
     unmanaged, unmanaged_user = AccountFactory(), AccountFactory()
     OrgUser.objects.create(org=org, account=unmanaged_user, email=unmanaged_user.email)  # external user
     managed, both_groups, in_strict, no_directory, deactivated = (manage() for _ in range(5))
+    theirs, theirs_user = (manage(in_org=other_org_admin.org) for _ in range(2))
+    OrgUser.objects.create(org=org, account=theirs_user, email=theirs_user.email)  # external user here
     people = [unmanaged, unmanaged_user, managed, both_groups, in_strict, no_directory, deactivated]
+    access_only = AccountFactory()  # in the site's group without a user row (no service does that)
+    GroupMember.objects.create(group=site.group, account=access_only)
+    people += [theirs, theirs_user, access_only]
     values = [user_token_create(account=p, label="t")[1] for p in people]
-    for person in (unmanaged_user, both_groups, in_strict, no_directory, deactivated):
+    for person in (unmanaged_user, both_groups, in_strict, no_directory, deactivated, theirs_user):
         grant(person)
     access.group_members_add(
         org=org, actor=actor, group_id=admins.group_id, account_ids=[both_groups.account_id]
@@ -243,23 +274,39 @@ def test_introspection_agrees_with_policy_for_and_site_role_of_in_every_case(
             seen.append((answered["active"], answered["site_role"]))
         return seen
 
+    def actives() -> str:
+        """Which of ``people`` are active, in order: "A" active, "-" inactive."""
+        return "".join("A" if active else "-" for active, _ in check_all())
+
     assert check_all() == [
-        (True, None),  # unmanaged, no access
+        (False, None),  # unmanaged, not a user of the org
         (True, "user"),  # external user with access
         (True, None),  # managed, no access
         (True, "admin"),  # in both groups: admin wins
         (False, None),  # member of a policy that blocks tokens
         (True, "user"),  # managed without a directory: the local directory's default policy
         (False, None),  # deactivated
+        (False, None),  # another org's managed account, not a user of this org
+        (True, "user"),  # another org's managed account, external user here with access
+        (True, "user"),  # access without a user row: access decides
     ]
-    # the default policy blocks and the strict one allows: the answers follow
+    # the default policy blocks and the strict one allows: the answers follow (another org's
+    # managed account keeps its own org's policy)
     policy_update(
         org=org, actor=actor, policy_id=default_policy.policy_id, settings={"api_tokens_allowed": False}
     )
     policy_update(org=org, actor=actor, policy_id=strict.policy_id, settings={"api_tokens_allowed": True})
-    assert [active for active, _ in check_all()] == [True, True, False, False, True, False, False]
+    assert actives() == "-A--A---AA"
     # a member row of a policy in another directory does not apply: the directory's default does
     idp = Directory.objects.create(org=org, kind=Directory.Kind.IDP, name="Okta")
     other = policy_create(org=org, actor=actor, directory_id=idp.directory_id, name="Okta users")
     PolicyMember.objects.filter(account=in_strict).update(policy=other)
-    assert [active for active, _ in check_all()] == [True, True, False, False, False, False, False]
+    assert actives() == "-A------AA"
+    # an external user here who loses access stays a user of the org: active, without a role …
+    access.group_member_remove(
+        org=org, actor=actor, group_id=site.group.group_id, account_id=theirs_user.account_id
+    )
+    assert check_all()[-2] == (True, None)
+    # … and, removed from the org, is another org's person again
+    access.user_remove(org=org, actor=actor, account_id=theirs_user.account_id)
+    assert check_all()[-2] == (False, None)
