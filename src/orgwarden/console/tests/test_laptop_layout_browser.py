@@ -1,0 +1,52 @@
+"""The console on a laptop (1280 px), in a real browser: pages use the width they have.
+
+Two cards side by side (a user's Profile and Account, an identity provider's details and its
+attribute names, Billing's billable users and estimate) took a third of the width each, beside an
+empty third column: a user's account id broke over three lines, an IdP's URLs were cut.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
+from orgwarden.audit.services import Actor
+from orgwarden.orgs.services.claims import account_claim
+from orgwarden.scim.tests.conftest import verified_domain
+from orgwarden.sso import services as sso_services
+from orgwarden.testing import browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LAPTOP = {"width": 1280, "height": 800}
+# The lines a piece of text is drawn on.
+LINES = """(e) => { const range = document.createRange(); range.selectNodeContents(e);
+  const drawn = [...range.getClientRects()].filter((r) => r.width > 1);
+  return new Set(drawn.map((r) => Math.round(r.top))).size; }"""
+# How much of a grid's width its cards leave empty at the right.
+EMPTY_RIGHT = """(grid) => {
+  const right = Math.max(...[...grid.children].map((card) => card.getBoundingClientRect().right));
+  return grid.getBoundingClientRect().right - right; }"""
+
+
+def test_two_cards_share_the_row(new_page, org_admin):
+    org = org_admin.org
+    domain = verified_domain(org, "acme.example")
+    person = AccountFactory(email="pat@acme.example", display_name="Pat Lee")
+    account_claim(org=org, account=person, domain=domain, actor=Actor.system())
+    idp = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta (employees)")
+    page = new_page()
+    page.set_viewport_size(LAPTOP)
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+
+    page.goto(reverse("console:user_detail", args=[org.org_id, person.account_id]))
+    assert page.locator(".users-detail").evaluate(EMPTY_RIGHT) < 2
+    assert page.locator(".users-detail dd.mono").evaluate(LINES) == 1  # the account id
+
+    for path in (
+        reverse("console:identity_provider", args=[org.org_id, idp.connection_id]),
+        reverse("console:billing", args=[org.org_id]),
+    ):
+        page.goto(path)
+        assert page.locator("main .grid").first.evaluate(EMPTY_RIGHT) < 2, path
