@@ -65,7 +65,6 @@ def login_email(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache  # steps show a new TOTP secret and recovery codes: never kept by a browser's cache
-@never_cache  # steps show a new TOTP secret and recovery codes: never kept by a browser's cache
 @require_http_methods(["GET", "POST"])
 def signin_step(request: HttpRequest, step: str) -> HttpResponse:
     flow = SignInFlow.load(request)
