@@ -57,9 +57,9 @@ def test_adding_shows_the_token_and_both_proofs(admin_client, org):
     page = admin_client.get(url(org, f"{domain.domain_id}/"))
     text = page.content.decode()
     assert page.status_code == 200
-    assert f'value="orgwarden-domain-verification={domain.token}"' in text
-    assert 'value="https://acme.test/orgwarden-domain-verification.html"' in text
-    assert f'value="{domain.token}"' in text
+    assert f"readonly>orgwarden-domain-verification={domain.token}</textarea>" in text
+    assert "readonly>https://acme.test/orgwarden-domain-verification.html</textarea>" in text
+    assert f"readonly>{domain.token}</textarea>" in text
     assert "style=" not in text and "<script>" not in text
     assert AuditEvent.objects.filter(action="org:domain:added", org_id=org.org_id).count() == 1
 

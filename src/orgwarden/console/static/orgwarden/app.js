@@ -62,6 +62,59 @@ scripts from 'self' only, never inline). Every page works without it; it adds ke
       ["tabindex", "role", "aria-label"].forEach((name) => pane.removeAttribute(name));
     }
   };
+  // A value to paste elsewhere (a DNS record, the IdP's settings, a key shown once) gets a Copy
+  // button: selecting a long value by hand in a narrow field missed its end. The clipboard API needs
+  // a secure context (https, localhost); on plain http the value is selected and copied the old way.
+  const copied = async (source) => {
+    const value = "value" in source ? source.value : source.textContent;
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(value);
+      return;
+    }
+    if ("select" in source) source.select();
+    else window.getSelection().selectAllChildren(source);
+    if (!document.execCommand("copy")) throw new Error("copy refused");
+  };
+  const copyName = (source) => {
+    const label = source.labels && source.labels[0];
+    const term = source.closest("dd") && source.closest("dd").previousElementSibling;
+    return ((label || term || {}).textContent || "value").replace(/\s+/g, " ").trim();
+  };
+  document.querySelectorAll(".copy-field, code.secret").forEach((source) => {
+    const row = document.createElement("div");
+    row.className = "copy-row";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button-secondary button-small copy-button";
+    const hidden = document.createElement("span");
+    hidden.className = "sr-only";
+    hidden.textContent = ` ${copyName(source)}`;
+    const shown = document.createElement("span");
+    shown.textContent = "Copy";
+    button.append(shown, hidden);
+    const status = document.createElement("span");
+    status.className = "sr-only";
+    status.setAttribute("role", "status");
+    source.replaceWith(row);
+    row.append(source, button, status);
+    let reset;
+    button.addEventListener("click", async () => {
+      clearTimeout(reset);
+      try {
+        await copied(source);
+        shown.textContent = "Copied";
+        status.textContent = `${copyName(source)} copied`;
+      } catch {
+        shown.textContent = "Copy";
+        status.textContent = "Could not copy: select the value and copy it";
+      }
+      reset = setTimeout(() => {
+        shown.textContent = "Copy";
+        status.textContent = "";
+      }, 2500);
+    });
+  });
+
   const panes = new ResizeObserver((entries) => {
     entries.forEach((entry) => paneUpdate(entry.target.closest(".table-wrap")));
   });
