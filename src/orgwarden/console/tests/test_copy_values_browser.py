@@ -80,3 +80,12 @@ def test_an_api_key_shown_once_is_copied(new_page, org_admin):
     key = page.locator("#new-api-key").inner_text()
     page.get_by_role("button", name="Copy Key").click()
     assert page.evaluate("() => navigator.clipboard.readText()") == key and key.startswith("owk_")
+
+
+def test_only_values_with_a_name_get_a_copy_button(new_page, org_admin):
+    """An authenticator's key on the two-step set-up page has no label to name a button after (a
+    "Copy value" button says nothing), and is read into an app rather than pasted: it gets none."""
+    page = signed_in(new_page, org_admin, 1280)
+    page.goto(reverse("accounts:two_step_setup"))
+    expect(page.locator("#totp-secret")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy")).to_have_count(0)

@@ -80,7 +80,7 @@ scripts from 'self' only, never inline). Every page works without it; it adds ke
     const term = source.closest("dd") && source.closest("dd").previousElementSibling;
     return ((label || term || {}).textContent || "value").replace(/\s+/g, " ").trim();
   };
-  document.querySelectorAll(".copy-field, code.secret").forEach((source) => {
+  document.querySelectorAll(".copy-field, dd > code.secret").forEach((source) => {
     const row = document.createElement("div");
     row.className = "copy-row";
     const button = document.createElement("button");
