@@ -50,3 +50,27 @@ def test_two_cards_share_the_row(new_page, org_admin):
     ):
         page.goto(path)
         assert page.locator("main .grid").first.evaluate(EMPTY_RIGHT) < 2, path
+
+
+# Where a paragraph's link ends and where the full stop after it is drawn (left, top of each).
+LINK_AND_STOP = """(p) => {
+  const link = p.querySelector("a"), last = p.lastChild, range = document.createRange();
+  range.setStart(last, last.length - 1); range.setEnd(last, last.length);
+  const end = [...link.getClientRects()].at(-1), stop = range.getBoundingClientRect();
+  return [end.right, end.top, stop.left, stop.top]; }"""
+
+
+def test_a_group_without_access_says_so_in_one_sentence(new_page, org_admin):
+    """The sentence sat in a list row laid out as a flex line: its words, its link and its full
+    stop became three columns, the link wrapped beside the text and the stop at the far right."""
+    from orgwarden.orgs.services.access import group_create
+
+    org = org_admin.org
+    group = group_create(org=org, actor=org_admin.account, name="Writers")
+    page = new_page()
+    page.set_viewport_size(LAPTOP)
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:group", args=[org.org_id, group.group_id]))
+    sentence = page.get_by_text("No product access. Grant it from a product site's page, in Product sites.")
+    link_right, link_top, stop_left, stop_top = sentence.evaluate(LINK_AND_STOP)
+    assert abs(stop_left - link_right) < 2 and abs(stop_top - link_top) < 2
