@@ -74,3 +74,34 @@ def test_a_group_without_access_says_so_in_one_sentence(new_page, org_admin):
     sentence = page.get_by_text("No product access. Grant it from a product site's page, in Product sites.")
     link_right, link_top, stop_left, stop_top = sentence.evaluate(LINK_AND_STOP)
     assert abs(stop_left - link_right) < 2 and abs(stop_top - link_top) < 2
+
+
+# The space drawn between a button's first piece of visible text and its last (its "…").
+ELLIPSIS_GAP = """(button) => {
+  const texts = [...button.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+  const box = (node) => {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    return range.getBoundingClientRect(); };
+  return box(texts.at(-1)).left - box(texts[0]).right; }"""
+
+
+def test_an_ellipsis_follows_its_word(new_page, org_admin):
+    """ "Revoke …", "Remove access …": a button whose name goes on in hidden text for screen readers
+    had its ellipsis set apart by the button's flex gap."""
+    from orgwarden.orgs.services import access
+
+    org = org_admin.org
+    site = access.site_add(
+        org=org, actor=org_admin.account, product="confluence", name="Wiki", url="https://w.example"
+    )
+    group = access.group_create(org=org, actor=org_admin.account, name="Writers")
+    access.access_grant(
+        org=org, actor=org_admin.account, site_id=site.site_id, group_id=group.group_id, role="user"
+    )
+    page = new_page()
+    page.set_viewport_size(LAPTOP)
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:product_site", args=[org.org_id, site.site_id]))
+    revoke = page.get_by_role("link", name="Revoke access of Writers")
+    assert revoke.evaluate(ELLIPSIS_GAP) < 1
