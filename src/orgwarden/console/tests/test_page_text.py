@@ -187,3 +187,20 @@ def test_the_overview_counts_the_external_users_the_external_users_page_lists(ad
     listed = admin_client.get(f"{base}/external-users/").content.decode()
     assert "erin@elsewhere.test" in listed and "fred@elsewhere.test" not in listed
     assert "1 external user<" in admin_client.get(f"{base}/").content.decode()
+
+
+def test_insights_does_not_say_everyone_has_been_active_when_nobody_has_access(admin_client, org, org_admin):
+    """A new org's Insights said "Everyone with access has been active in the last 30 days" over an
+    empty list: nobody had access at all."""
+    url = f"/admin/o/{org.org_id}/insights/"
+    body = admin_client.get(url).content.decode()
+    assert "Nobody has access to your product sites yet." in body and "Everyone with access" not in body
+
+    site = access.site_add(
+        org=org, actor=org_admin.account, product="confluence", name="Wiki", url="https://w.example"
+    )
+    access.user_invite(
+        org=org, actor=org_admin.account, email="erin@partner.example", site_ids=[site.site_id]
+    )
+    body = admin_client.get(url).content.decode()
+    assert "erin@partner.example" in body and "Nobody has access" not in body

@@ -78,6 +78,8 @@ def insights(request: HttpRequest) -> HttpResponse:
             ],
             "auth": shown.authentication,
             "inactive": shown.inactive,
+            # Nobody to be inactive: the empty list must not say "everyone has been active".
+            "with_access": sum(users for _kind, users in tables["managed-vs-external"].rows),
             "inactive_days": days,
             "inactive_choices": selectors.INACTIVE_DAYS,
             "include_deactivated": include,
