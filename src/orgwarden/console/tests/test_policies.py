@@ -398,3 +398,16 @@ def test_check_a_user_says_a_deactivated_account_cant_sign_in_and_names_its_idp_
     first = found.context["explanation"].requirements[0]
     assert (first.topic, first.summary, first.applies) == ("Account", "Deactivated: can't sign in", True)
     assert "Deactivated: can&#x27;t sign in" in found.content.decode()
+
+
+def test_a_directorys_heading_names_its_kind_once(admin_client, org, org_admin, default_policy):
+    """ "Local directory [Local directory]": the local directory's heading repeated its name as a
+    badge. An identity provider's directory, named by the admin, still says what it is."""
+    from orgwarden.sso import services as sso_services
+
+    sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta (employees)")
+    headings = [
+        re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", h))).strip()
+        for h in re.findall(r'<h2 id="dir-[^"]+">(.*?)</h2>', admin_client.get(base(org)).content.decode())
+    ]
+    assert headings == ["Local directory", "Okta (employees) Identity provider"]
