@@ -81,6 +81,24 @@ def _announce() -> None:
         )
         print(announcement(settings.LOG_FORMAT, message), flush=True)
     connections.close_all()
+    _warn_of_readable_data()
+
+
+def _warn_of_readable_data() -> None:
+    """A warning for each part of the data directory that other users of the machine can read."""
+    import logging
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from orgwarden import config
+
+    database = settings.DATABASES["default"]
+    paths = [config.data_dir()]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        paths.append(Path(database["NAME"]))
+    for line in config.readable_by_others(*paths):
+        logging.getLogger("orgwarden.serve").warning("%s", line)
 
 
 def serve(args: list[str]) -> None:

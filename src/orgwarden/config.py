@@ -8,6 +8,7 @@ in step (``test_config.py`` checks that every variable read here is in the READM
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -70,10 +71,38 @@ def log_format() -> str:
 
 
 def data_dir() -> Path:
-    """Where the SQLite file and the generated secret key live (created on first use)."""
+    """Where the SQLite file and the generated secret key live: created on first use, for its
+    owner only (``0700``), since what it holds is everyone's account data and the key to it."""
     path = Path(env("ORGWARDEN_DATA_DIR") or Path.cwd() / "orgwarden-data").expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def sqlite_file_create(path: Path) -> None:
+    """Create the SQLite database ``path`` empty and readable by its owner only (``0600``), unless
+    it exists. Left to SQLite, the file would take the process's umask (usually ``0644``: any user
+    of the machine could read every password hash, session and encrypted second factor); SQLite
+    gives its ``-wal`` and ``-shm`` files the database file's mode. A path that cannot be created
+    here is left for SQLite to report when it opens it."""
+    with contextlib.suppress(OSError):  # it exists, or SQLite will say why it cannot be opened
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def readable_by_others(*paths: Path) -> list[str]:
+    """For each of ``paths`` that exists and that users other than its owner may read or enter, a
+    line saying so and how to make it private (an installation older than the rules above)."""
+    lines = []
+    for path in paths:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            lines.append(
+                f"{path} can be read by other users of this machine (mode {mode:04o}): "
+                f"chmod {'700' if path.is_dir() else '600'} {path}"
+            )
+    return lines
 
 
 def secret_key() -> str:

@@ -110,6 +110,8 @@ TEMPLATES = [
 DATABASE_URL = config.database_url()
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        config.sqlite_file_create(Path(DATABASES["default"]["NAME"]))  # 0600, before SQLite makes it 0644
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock when a
         # transaction starts, so two writers queue on busy_timeout instead of failing with

@@ -80,3 +80,41 @@ def test_bad_values_stop_the_command_with_one_clear_line(tmp_path, name, value, 
     assert "orgwarden: configuration error:" in result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_new_data_directory_and_its_database_are_readable_by_their_owner_only(tmp_path):
+    """The SQLite file holds every password hash, session and encrypted second factor: other users
+    of the machine must not read it, no more than the secret key beside it (it was 0644 in 0755)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env.update(DJANGO_SETTINGS_MODULE="orgwarden.settings", ORGWARDEN_DATA_DIR=str(tmp_path / "data"))
+    result = subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", "migrate", "--verbosity=0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    data = tmp_path / "data"
+    assert mode(data) == 0o700
+    files = sorted(path.name for path in data.iterdir())
+    assert "orgwarden.sqlite3" in files and "secret_key" in files
+    assert {name: mode(data / name) for name in files} == {name: 0o600 for name in files}
+
+
+def test_an_older_installation_readable_by_others_is_told_how_to_fix_it(tmp_path):
+    loose = tmp_path / "orgwarden.sqlite3"
+    loose.write_text("")
+    loose.chmod(0o644)
+    private = tmp_path / "secret_key"
+    private.write_text("")
+    private.chmod(0o600)
+    tmp_path.chmod(0o755)
+    assert config.readable_by_others(tmp_path, loose, private, tmp_path / "missing") == [
+        f"{tmp_path} can be read by other users of this machine (mode 0755): chmod 700 {tmp_path}",
+        f"{loose} can be read by other users of this machine (mode 0644): chmod 600 {loose}",
+    ]
