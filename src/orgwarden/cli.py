@@ -47,6 +47,13 @@ def serve_options(args: list[str]) -> dict[str, Any]:
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "orgwarden",
+        # Which forwarding headers count is Django's to say (ORGWARDEN_BEHIND_PROXY, settings.py),
+        # never gunicorn's: it took X-Forwarded-Proto (https) and SCRIPT_NAME (the URL prefix) from
+        # any client of 127.0.0.1 or of a unix socket, where a proxy passing on what its clients
+        # send usually is, whether or not orgwarden was told it stands behind one.
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
+        "forwarder_headers": "",
         # gunicorn >= 24 opens a control socket at one fixed path per user; two installations on
         # one machine would fight over it, and orgwarden does not use it.
         "control_socket_disable": True,

@@ -197,3 +197,25 @@ def test_a_chunked_body_over_the_limit_is_a_scim_413(served):
 def test_the_chunked_limit_holds_every_body_a_view_reads():
     assert wsgi.CHUNKED_BODY_MAX >= scim_views.MAX_BODY
     assert wsgi.CHUNKED_BODY_MAX >= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def test_forwarding_headers_mean_nothing_unless_orgwarden_is_behind_a_proxy(base):
+    """Served without ``ORGWARDEN_BEHIND_PROXY``, a client's ``X-Forwarded-Proto`` or ``SCRIPT_NAME``
+    changes nothing. gunicorn trusted them from 127.0.0.1 (and from any client of a unix socket),
+    where the proxy that passes on what its clients send usually is."""
+    host = urlsplit(base).netloc
+    for header in ("X-Forwarded-Proto: https", "X-Forwarded-Ssl: on", "X-Forwarded-Protocol: ssl"):
+        request = f"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: {host}\r\n{header}\r\n\r\n"
+        status, _headers, body = exchange(base, request.encode())
+        assert (status, json.loads(body)["issuer"]) == (200, base), header
+    request = f"GET /x/ HTTP/1.1\r\nHost: {host}\r\nSCRIPT_NAME: /x\r\n\r\n"
+    status, headers, _body = exchange(base, request.encode())
+    assert status == 404 and "location" not in headers
+
+
+def test_behind_a_proxy_its_x_forwarded_proto_counts(tmp_path):
+    with serving(tmp_path, ORGWARDEN_BEHIND_PROXY="true") as (url, _log):
+        host = urlsplit(url).netloc
+        head = f"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: {host}\r\n"
+        status, _headers, body = exchange(url, f"{head}X-Forwarded-Proto: https\r\n\r\n".encode())
+    assert (status, json.loads(body)["issuer"]) == (200, f"https://{host}")
