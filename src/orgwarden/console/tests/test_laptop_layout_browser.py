@@ -105,3 +105,21 @@ def test_an_ellipsis_follows_its_word(new_page, org_admin):
     page.goto(reverse("console:product_site", args=[org.org_id, site.site_id]))
     revoke = page.get_by_role("link", name="Revoke access of Writers")
     assert revoke.evaluate(ELLIPSIS_GAP) < 1
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_checkbox_sits_before_its_label(new_page, org_admin, width):
+    """The forms drawn by the shared form layout (an IdP's and a help center's SAML settings) put a
+    checkbox on a line of its own under a bold label, unlike the policy page's checkboxes."""
+    org = org_admin.org
+    idp = sso_services.idp_add(org=org, actor=org_admin.account, vendor="okta", name="Okta (employees)")
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": 844})
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:identity_provider", args=[org.org_id, idp.connection_id]))
+    for name in ("Allow sign-in started at the identity provider", "Accept SHA-1 signatures"):
+        box = page.get_by_role("checkbox", name=name)
+        label = page.locator(f"label[for='{box.get_attribute('id')}']")
+        box_at, label_at = box.bounding_box(), label.bounding_box()
+        assert box_at["x"] + box_at["width"] <= label_at["x"], name  # the box comes first …
+        assert label_at["y"] <= box_at["y"] + box_at["height"] / 2 <= label_at["y"] + label_at["height"], name
