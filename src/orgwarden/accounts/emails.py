@@ -4,6 +4,7 @@ rolls back sends nothing (DESIGN rule 7).
 Two ways out, both after commit:
 
 - ``send_after_commit``: sent in the request that made the change, once it commits. The default.
+  A send that fails is logged (below) and the request answers as usual: the change is made.
 - ``send_after_commit_in_background``: handed, once the change commits, to a small pool of sender
   threads in this process (``BACKGROUND_SENDERS``), so the request answers without waiting for the
   mail server. For the answers that must take the same time whether or not an account exists: a
@@ -17,9 +18,10 @@ Why not everything in the background: the other emails answer someone who alread
 timing could tell (the account's owner changing its email, an admin inviting, a sign-up — which
 says whether an address is taken, see the README's Security section), so they gain nothing from it;
 and a queue in memory is lost if the process is killed hard (SIGKILL, out of memory), which is
-accepted only where the timing leak demands it. A background send that fails is logged
+accepted only where the timing leak demands it. A send that fails, either way, is logged
 (``orgwarden.accounts.emails``, ERROR, with the subject and the address) and not retried: the
-person, who never learns of it, asks again. On a normal stop (gunicorn's TERM, QUIT or INT,
+person, who never learns of it, asks again (or has it sent again: an invitation, a verification).
+On a normal stop (gunicorn's TERM, QUIT or INT,
 ``max_requests``) the process does not exit before the pool has sent what it holds
 (``concurrent.futures`` joins its threads at exit; each send is bounded by ``EMAIL_TIMEOUT``, and
 gunicorn's graceful timeout bounds the whole). Tests wait for the pool with ``background_drain``.
@@ -50,13 +52,26 @@ def absolute_url(path: str) -> str:
     return settings.BASE_URL.rstrip("/") + path
 
 
-def send_templated(*, to: str, subject: str, template: str, context: dict) -> None:
-    """Send ``template`` to ``to``. ``subject`` is made one line: it often carries a name someone
-    typed or an IdP sent, and a line break in it would make Django refuse the whole message."""
+def send_templated(*, to: str, subject: str, template: str, context: dict) -> bool:
+    """Send ``template`` to ``to``; ``False`` if it could not be sent. ``subject`` is made one line:
+    it often carries a name someone typed or an IdP sent, and a line break in it would make Django
+    refuse the whole message.
+
+    Every caller sends after its change committed (here, billing, support, single sign-on), so a
+    mail server that is down, slow past ``EMAIL_TIMEOUT`` or refusing the message (``OSError``,
+    ``smtplib``'s errors included) is logged, never raised: raised out of the commit, it made a 500
+    of a sign-up, an invitation or a support request that had happened, and stopped a daily job's
+    run half-way. The line (``orgwarden.accounts.emails``, ERROR) names the subject and the
+    address, never the body, which holds the link; the traceback says why."""
     subject = " ".join(subject.split())
     context = {"installation_name": settings.INSTALLATION_NAME, **context}
     body = render_to_string(template, context)
-    send_mail(f"[{settings.INSTALLATION_NAME}] {subject}", body, None, [to])
+    try:
+        send_mail(f"[{settings.INSTALLATION_NAME}] {subject}", body, None, [to])
+    except OSError:
+        log.exception("The email %r to %s could not be sent", subject, to)
+        return False
+    return True
 
 
 def send_after_commit(*, to: str, subject: str, template: str, context: dict) -> None:
@@ -97,7 +112,7 @@ def _forget(future: Future) -> None:
 def _send_logged(message: dict) -> None:
     try:
         send_templated(**message)
-    except Exception:
+    except Exception:  # not the mail server's (send_templated logs those): nothing else would tell
         log.exception("The email %r to %s could not be sent", message["subject"], message["to"])
     finally:
         connections.close_all()  # this thread's own, should a template or backend have opened one
