@@ -6,7 +6,9 @@ app with gunicorn (sync workers, access log on stdout); WhiteNoise serves the st
 inside the package. Every other word is handed to Django: ``orgwarden migrate``,
 ``orgwarden bootstrap --email … --org …``, ``orgwarden shell`` …
 
-A bad ``ORGWARDEN_*`` value stops the command with one clear line and exit status 2, not a traceback.
+A bad ``ORGWARDEN_*`` value stops the command with one clear line and exit status 2, not a traceback;
+a database out of reach (down, refusing the connection, no such database) with one line saying what
+the driver said, and exit status 1.
 """
 
 from __future__ import annotations
@@ -187,6 +189,27 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"orgwarden: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Exception as exc:
+        from orgwarden.db.outage import database_unavailable
+
+        if not database_unavailable(exc):  # a defect: its traceback is what to report
+            raise
+        print(
+            f"orgwarden: the database can't be reached (ORGWARDEN_DATABASE_URL): {_said(exc)}",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
+def _said(exc: BaseException) -> str:
+    """What the driver said of an unreachable database, on one line; for SQLite, which file."""
+    from django.conf import settings
+
+    said = " ".join(str(exc).split())
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        said += f" ({database['NAME']})"
+    return said
 
 
 if __name__ == "__main__":

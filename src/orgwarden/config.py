@@ -74,7 +74,10 @@ def data_dir() -> Path:
     """Where the SQLite file and the generated secret key live: created on first use, for its
     owner only (``0700``), since what it holds is everyone's account data and the key to it."""
     path = Path(env("ORGWARDEN_DATA_DIR") or Path.cwd() / "orgwarden-data").expanduser()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"ORGWARDEN_DATA_DIR: cannot create {path}: {exc.strerror}") from exc
     return path
 
 
@@ -135,8 +138,21 @@ def base_url() -> str:
     return url
 
 
+DATABASE_SCHEMES = frozenset({"sqlite", "postgresql", "postgres", "pgsql"})
+
+
 def database_url() -> str:
-    return env("ORGWARDEN_DATABASE_URL") or f"sqlite:///{data_dir() / 'orgwarden.sqlite3'}"
+    """``ORGWARDEN_DATABASE_URL``: an SQLite or a PostgreSQL URL (the SQLite file in the data
+    directory by default). Another scheme is refused naming only the scheme: the URL may hold a
+    password, and the line goes to the log."""
+    url = env("ORGWARDEN_DATABASE_URL") or f"sqlite:///{data_dir() / 'orgwarden.sqlite3'}"
+    scheme, found, _rest = url.partition("://")
+    if not found or scheme.lower() not in DATABASE_SCHEMES:
+        raise ConfigError(
+            "ORGWARDEN_DATABASE_URL must be sqlite:///<path> or postgresql://user:password@host:5432/name, "
+            f"not {f'a {scheme}:// URL' if found else 'a value without a scheme'}"
+        )
+    return url
 
 
 def nameservers() -> list[tuple[str, int]]:

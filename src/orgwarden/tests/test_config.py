@@ -118,3 +118,60 @@ def test_an_older_installation_readable_by_others_is_told_how_to_fix_it(tmp_path
         f"{tmp_path} can be read by other users of this machine (mode 0755): chmod 700 {tmp_path}",
         f"{loose} can be read by other users of this machine (mode 0644): chmod 600 {loose}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "ORGWARDEN_DATABASE_URL",
+            "mysql://orgwarden:hunter2hunter2@db/orgwarden",
+            "ORGWARDEN_DATABASE_URL must be sqlite:///<path> or postgresql://user:password@host:5432/name, "
+            "not a mysql:// URL",
+        ),
+        ("ORGWARDEN_DATABASE_URL", "orgwarden.sqlite3", "ORGWARDEN_DATABASE_URL must be sqlite:///<path> or"),
+        ("ORGWARDEN_DATA_DIR", "/proc/orgwarden", "ORGWARDEN_DATA_DIR: cannot create /proc/orgwarden"),
+    ],
+)
+def test_a_database_url_or_data_directory_orgwarden_cannot_use_is_one_clear_line(
+    tmp_path, name, value, message
+):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env.update(DJANGO_SETTINGS_MODULE="orgwarden.settings", ORGWARDEN_DATA_DIR=str(tmp_path))
+    env[name] = value
+    result = subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    (line,) = result.stderr.splitlines() or [""]
+    assert (result.returncode, line.startswith(f"orgwarden: configuration error: {message}")) == (2, True), (
+        result.stderr
+    )
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://orgwarden:hunter2hunter2@127.0.0.1:1/orgwarden", "Connection refused"),
+        ("sqlite:////nonexistent-h59/orgwarden.sqlite3", "unable to open database file"),
+    ],
+)
+def test_a_database_out_of_reach_is_one_line_saying_which_not_a_traceback(tmp_path, url, said):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGWARDEN_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="orgwarden.settings",
+        ORGWARDEN_DATA_DIR=str(tmp_path),
+        ORGWARDEN_DATABASE_URL=url,
+    )
+    for command in (["migrate"], ["serve", "--bind", "127.0.0.1:1"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "orgwarden.cli", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("orgwarden: the database can't be reached (ORGWARDEN_DATABASE_URL): ")
+        assert said in line and "hunter2" not in line
