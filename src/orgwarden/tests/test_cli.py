@@ -199,3 +199,26 @@ def test_the_jobs_of_serve_import_nothing_from_the_directory_it_starts_in(tmp_pa
         assert wait_until(lambda: marker.exists() or "insights: " in log.read_text(), 90), log.read_text()
         assert not marker.exists(), log.read_text()
         assert "Re-checked 0 verified domains" in log.read_text()
+
+
+def test_servers_started_together_migrate_one_after_another(tmp_path):
+    """Every ``orgwarden serve`` migrates first: machines started together ran the same migrations
+    at once, and all but one stopped with "table … already exists"."""
+    from orgwarden.tests.test_backup import databases
+
+    with databases(1) as (database,):
+        env = clean_env(tmp_path, **database)
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "orgwarden.cli", "migrate"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        results = [(*run.communicate(timeout=300), run.returncode) for run in runs]
+    assert [code for _out, _err, code in results] == [0, 0, 0], [err[-500:] for _out, err, _code in results]
+    outputs = [out for out, _err, _code in results]
+    assert sum("Applying accounts.0001_initial... OK" in out for out in outputs) == 1
