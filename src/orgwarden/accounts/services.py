@@ -140,6 +140,25 @@ def account_create_or_found(*, email: str, **create: Any) -> tuple[Account, bool
 
 
 @transaction.atomic
+def account_staff_set(*, account: Account, staff: bool, actor: Actor) -> bool:
+    """Make ``account`` staff of this installation (``Account.is_staff``: the support queue at
+    ``/operator/support/``, the operator's billing steps), or no longer; returns whether that
+    changed. Records ``system:staff:granted`` or ``system:staff:revoked`` when it did."""
+    locked = Account.objects.select_for_update().get(pk=account.pk)
+    account.is_staff = staff
+    if locked.is_staff == staff:
+        return False
+    locked.is_staff = staff
+    locked.save(update_fields=["is_staff"])
+    event_record(
+        action="system:staff:granted" if staff else "system:staff:revoked",
+        actor=actor,
+        targets=[Target.account(locked)],
+    )
+    return True
+
+
+@transaction.atomic
 def account_signup(*, email: str, display_name: str, password: str) -> Account:
     """Self sign-up, when the operator allows it.
 

@@ -174,6 +174,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:support_request:replied", "Support replied to a request", SUPPORT),
     Action("org:support_request:severity_changed", "Support request severity changed", SUPPORT),
     Action("org:support_request:resolved", "Support request resolved", SUPPORT),
+    Action("system:staff:granted", "Made staff of this installation", SUPPORT),
+    Action("system:staff:revoked", "No longer staff of this installation", SUPPORT),
     # Subscription and billing
     Action("org:subscription:trial_started", "Free trial started", BILLING),
     Action("org:subscription:paid", "Subscription paid", BILLING),
