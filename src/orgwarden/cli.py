@@ -174,11 +174,31 @@ def _gunicorn_logger(format_name: str) -> type:
     return Logger
 
 
+# Django's commands that would go around orgwarden's services, and what to run instead.
+# createsuperuser stopped with an AttributeError (accounts are made by accounts.services, with their
+# audit event); changepassword wrote a password past the account's policy and the audit log, and
+# left its other sessions signed in.
+INSTEAD = {
+    "createsuperuser": (
+        "orgwarden has no superusers. `orgwarden bootstrap --email EMAIL --org NAME` creates an "
+        "organization and its first admin; `orgwarden staff add EMAIL` makes an account staff of "
+        "this installation (the support queue)."
+    ),
+    "changepassword": (
+        'orgwarden changes passwords only through its own pages: Account settings, or "Forgot your '
+        'password?" on the sign-in page (/password-reset), which emails a link.'
+    ),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgwarden.settings")
     from orgwarden.config import ConfigError
 
+    if len(argv) > 1 and argv[1] in INSTEAD:
+        print(f"orgwarden: {INSTEAD[argv[1]]}", file=sys.stderr)
+        sys.exit(1)
     try:
         if len(argv) > 1 and argv[1] == "serve":
             serve(argv[2:])

@@ -222,3 +222,26 @@ def test_servers_started_together_migrate_one_after_another(tmp_path):
     assert [code for _out, _err, code in results] == [0, 0, 0], [err[-500:] for _out, err, _code in results]
     outputs = [out for out, _err, _code in results]
     assert sum("Applying accounts.0001_initial... OK" in out for out in outputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["createsuperuser", "--noinput", "--email", "root@example.com"], "orgwarden has no superusers"),
+        (["changepassword", "root@example.com"], "orgwarden changes passwords only through its own pages"),
+    ],
+)
+def test_djangos_account_commands_say_what_to_run_instead(tmp_path, command, says):
+    """createsuperuser stopped with an AttributeError; changepassword wrote a password past the
+    account's policy and audit log, leaving its other sessions signed in."""
+    result = subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", *command],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"orgwarden: {says}")
