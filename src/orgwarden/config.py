@@ -135,6 +135,13 @@ def base_url() -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"ORGWARDEN_BASE_URL must be an http(s) URL, not {url!r}")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        # Links and emails would carry the path, but every page, redirect and OIDC endpoint is at the
+        # root: orgwarden cannot be served under a prefix.
+        raise ConfigError(
+            f"ORGWARDEN_BASE_URL must be a scheme and host only (orgwarden is served at the root of its "
+            f"own host name), like https://id.example.com, not {url!r}"
+        )
     return url
 
 

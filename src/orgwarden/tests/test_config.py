@@ -67,6 +67,11 @@ def test_secret_key_is_generated_once_and_kept(monkeypatch, tmp_path):
         ("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE", "lots", "must be a whole number"),
         ("ORGWARDEN_EMAIL_BACKEND", "pigeon", "ORGWARDEN_EMAIL_BACKEND must be console, file or smtp"),
         ("ORGWARDEN_BASE_URL", "ftp://example.com", "ORGWARDEN_BASE_URL must be an http(s) URL"),
+        (
+            "ORGWARDEN_BASE_URL",
+            "https://example.com/orgwarden",
+            "ORGWARDEN_BASE_URL must be a scheme and host only",
+        ),
         ("ORGWARDEN_SECRET_KEY", "short", "at least 32 characters"),
     ],
 )
