@@ -14,9 +14,18 @@ from django.db import connection
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
 
-from orgwarden.accounts.models import normalize_email
+from orgwarden.accounts.models import Account, normalize_email
 from orgwarden.orgs.exceptions import NotFound
-from orgwarden.orgs.models import Group, GroupMember, Organization, OrgUser, ProductSite, SiteAccess
+from orgwarden.orgs.models import (
+    Domain,
+    Group,
+    GroupMember,
+    OrgAdmin,
+    Organization,
+    OrgUser,
+    ProductSite,
+    SiteAccess,
+)
 from orgwarden.orgs.products import PRODUCTS, Product
 
 T = TypeVar("T")
@@ -347,9 +356,24 @@ def site_role_of(*, site: ProductSite, account) -> str | None:
     return SiteAccess.Role.USER if roles else None
 
 
-def site_by_id(*, site_id: str) -> ProductSite:
-    """A product site by its public id, whatever its org (for launching it); ``NotFound`` if none."""
-    found = ProductSite.objects.select_related("org").filter(site_id=_clean_id(site_id)).first()
+def site_to_launch(*, account: Account, site_id: str) -> ProductSite:
+    """A product site of one of ``account``'s orgs, by its public id (to launch it, or to say that
+    the account has no access to it); ``NotFound`` otherwise.
+
+    The account's orgs: those it is a user, an admin or a group member of, and those that verified
+    its email's domain (whose identity provider may sign it in, and send it here with a RelayState
+    naming the site, before the org manages it). Another org's site reads like an unknown id:
+    launching it must not tell an outsider that it exists, nor its name, address or organization
+    (the "no access" page names all three).
+    """
+    email_domain = account.email.rsplit("@", 1)[-1]
+    yours = (
+        Exists(OrgUser.objects.filter(org=OuterRef("org"), account=account))
+        | Exists(OrgAdmin.objects.filter(org=OuterRef("org"), account=account))
+        | Exists(GroupMember.objects.filter(group__org=OuterRef("org"), account=account))
+        | Exists(Domain.objects.filter(org=OuterRef("org"), name=email_domain, status=Domain.Status.VERIFIED))
+    )
+    found = ProductSite.objects.select_related("org").filter(yours, site_id=_clean_id(site_id)).first()
     if found is None:
         raise NotFound()
     return found
