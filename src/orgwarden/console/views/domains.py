@@ -114,17 +114,19 @@ def domain_verify(request: HttpRequest, domain_id: str) -> HttpResponse:
         )
     except NotFound as exc:
         raise Http404() from exc
+    # Why the check failed is the page's own "Last check" notice (or, for a verified domain, its
+    # "proof is missing" one): the message says only what it means, not the reason a second time.
     name = idn_unicode(domain.name)
     proof = "DNS record" if form.cleaned_data["method"] == "dns" else "HTTPS file"
     if domain.status == Domain.Status.VERIFIED:  # a check of a verified domain's proof
         if result.verified:
             messages.success(request, f"{name}'s {proof} is in place. It stays verified.")
         else:
-            messages.error(request, f"{name} stays verified, but its {proof} was not found. {result.reason}")
+            messages.error(request, f"{name} stays verified, but its {proof} was not found.")
     elif result.verified:
         messages.success(request, f"{name} is verified. Choose how to claim its accounts.")
     else:
-        messages.error(request, f"{name} is not verified yet. {result.reason}")
+        messages.error(request, f"{name} is not verified yet.")
     return _to_detail(request, result.domain)
 
 
