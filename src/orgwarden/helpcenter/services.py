@@ -38,7 +38,7 @@ from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.sso.processors import authn, errors
 from orgwarden.sso.processors.metadata import idp_metadata_parse
 from orgwarden.sso.processors.response import SamlResult
-from orgwarden.sso.services import certificate_parse, certificate_store
+from orgwarden.sso.services import certificate_parse, certificate_store, certificate_target
 
 MAX_CERTIFICATES = 2
 RESET_LIFETIME = timedelta(hours=1)
@@ -159,11 +159,13 @@ def help_center_certificate_remove(
         raise AuthenticationRule(
             "Single sign-on is on: keep at least one certificate, or turn SSO off first."
         )
+    target = certificate_target(certificate)
     certificate.delete()
     _record(
         help_center,
         "helpcenter:idp:certificate_removed",
         audit_actor,
+        target,
         fingerprint_sha256=certificate.fingerprint_sha256,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -38,6 +39,22 @@ MAX_CERTIFICATES = 2
 
 def idp_target(connection: SamlConnection) -> Target:
     return Target("idp", connection.connection_id, connection.directory.name)
+
+
+class Certificate(Protocol):
+    """A stored signing certificate: an IdP's (``SamlCertificate``) or a help center's customer IdP's."""
+
+    certificate_id: str
+    subject: str
+
+
+def certificate_target(certificate: Certificate) -> Target:
+    """A signing certificate as an audit target, named by its subject.
+
+    Its id in a removal's event is what tells a removal sent twice (the org's log has it) from
+    another org's certificate, or none (a 404, that confirms nothing).
+    """
+    return Target("certificate", certificate.certificate_id, certificate.subject)
 
 
 def _name(name: str) -> str:
@@ -201,17 +218,20 @@ def idp_certificate_add(
 def idp_certificate_remove(
     *, org: Organization, actor: OrgActor, connection_id: str, certificate_id: str
 ) -> None:
+    """Stop trusting one of the connection's signing certificates; its event names it as the second
+    target. Raises ``NotFound`` for a certificate that is not this connection's (another org's too)."""
     audit_actor = org_actor(org=org, actor=actor)
     connection = _locked(org, connection_id)
     certificate = connection.certificates.filter(certificate_id=certificate_id).first()
     if certificate is None:
         raise NotFound()
+    target = certificate_target(certificate)
     certificate.delete()
     event_record(
         action="org:idp:certificate_removed",
         actor=audit_actor,
         org_id=org.org_id,
-        targets=[idp_target(connection)],
+        targets=[idp_target(connection), target],
         details={"fingerprint_sha256": certificate.fingerprint_sha256},
     )
 

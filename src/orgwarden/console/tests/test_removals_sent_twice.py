@@ -198,16 +198,16 @@ def test_a_domain_unlinked_twice(admin_client, org, admin, them):
     assert admin_client.post(path).status_code == 404
 
 
-def test_a_certificate_removed_twice_says_so_in_words_that_confirm_no_id(admin_client, org, admin, them):
-    """The log names a removed certificate by its fingerprint, not its id: the second answer can't
-    tell "removed already" from an id that was never this IdP's, so it says neither for sure."""
+def test_a_certificate_removed_twice(admin_client, org, admin, them):
+    """The removal's event names the certificate by its id: the second answer says it went; another
+    org's certificate, even through this org's IdP, is a 404."""
     connection = sso_services.idp_add(org=org, actor=admin, vendor="okta", name="Okta")
     cid = connection.connection_id
     sso_services.idp_certificate_add(org=org, actor=admin, connection_id=cid, pem=make_key_pair().cert_pem)
     certificate = SamlCertificate.objects.get()
     path = url("identity_provider_certificate_remove", org, cid, certificate.certificate_id)
     page = twice(admin_client, path, url("identity_provider", org, cid))
-    assert "Nothing removed: Okta has no such certificate (removed already?)." in page
+    assert f"The certificate {certificate.subject} was removed from Okta already." in page
     assert events("org:idp:certificate_removed") == 1
     other_org, other_admin, _ = them
     theirs = sso_services.idp_add(org=other_org, actor=other_admin, vendor="okta", name="Their Okta")
@@ -218,7 +218,7 @@ def test_a_certificate_removed_twice_says_so_in_words_that_confirm_no_id(admin_c
     mixed = admin_client.post(
         url("identity_provider_certificate_remove", org, cid, their_certificate.certificate_id)
     )
-    assert mixed.status_code == 302 and SamlCertificate.objects.filter(pk=their_certificate.pk).exists()
+    assert mixed.status_code == 404 and SamlCertificate.objects.filter(pk=their_certificate.pk).exists()
     path = url(
         "identity_provider_certificate_remove", org, theirs.connection_id, their_certificate.certificate_id
     )

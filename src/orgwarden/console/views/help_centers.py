@@ -140,9 +140,8 @@ def _certificate_confirm(request: HttpRequest, help_center: HelpCenter, certific
     certificates = selectors.certificates_of(help_center)
     certificate = next((c for c in certificates if c.certificate_id == certificate_id), None)
     name = help_center.site.name
-    if certificate is None:
-        messages.info(request, f"Nothing to remove: {name} has no such certificate (removed already?).")
-        return _to_detail(request, help_center.site.site_id)
+    if certificate is None:  # opened again after the removal: the org's log says so; any other id is a 404
+        return _certificate_removed_already(request, help_center, certificate_id)
     if help_center.sso_enabled and len(certificates) == 1:  # the service refuses it: say so now
         messages.error(request, "Single sign-on is on: keep at least one certificate, or turn SSO off first.")
         return _to_detail(request, help_center.site.site_id)
@@ -176,16 +175,27 @@ def help_center_certificate_remove(request: HttpRequest, site_id: str, certifica
         services.help_center_certificate_remove(
             org=request.org, actor=request.user, site_id=site_id, certificate_id=certificate_id
         )
-    except NotFound:
-        # Sent twice, most likely. The log names a removed certificate by its fingerprint, not its id,
-        # so this can't tell that from an id that was never this help center's: words confirming neither.
-        name = help_center.site.name
-        messages.info(request, f"Nothing removed: {name} has no such certificate (removed already?).")
+    except NotFound:  # sent twice: the org's log names the certificate; another one's is a 404
+        return _certificate_removed_already(request, help_center, certificate_id)
     except OrgsError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, "Certificate removed.")
     return _to_detail(request, site_id)
+
+
+def _certificate_removed_already(
+    request: HttpRequest, help_center: HelpCenter, certificate_id: str
+) -> HttpResponse:
+    """Back to the help center saying its certificate was removed already, if the org's log says so;
+    ``Http404`` for any other id: another help center's, another org's, or none."""
+    site = help_center.site
+    _, certificate = removed_already(
+        request, action="helpcenter:idp:certificate_removed", target_ids=[site.site_id, certificate_id]
+    )
+    what = f"The certificate {certificate['name']}" if certificate.get("name") else "The certificate"
+    messages.info(request, f"{what} was removed from {site.name} already.")
+    return _to_detail(request, site.site_id)
 
 
 @org_admin_view

@@ -131,9 +131,8 @@ def _certificate_confirm(
     rows = selectors.certificates_of(org=request.org, connection=connection)
     row = next((r for r in rows if r.certificate.certificate_id == certificate_id), None)
     name = connection.directory.name
-    if row is None:
-        messages.info(request, f"Nothing to remove: {name} has no such certificate (removed already?).")
-        return _to_detail(request, connection)
+    if row is None:  # opened again after the removal: the org's log says so; any other id is a 404
+        return _certificate_removed_already(request, connection, certificate_id)
     if row.expired:
         lines = [f"It has expired: {name}'s responses signed with it are refused already."]
     elif len(rows) == 1:
@@ -173,13 +172,22 @@ def identity_provider_certificate_remove(
         services.idp_certificate_remove(
             org=request.org, actor=request.user, connection_id=connection_id, certificate_id=certificate_id
         )
-    except NotFound:
-        # Sent twice, most likely. The log names a removed certificate by its fingerprint, not its id,
-        # so this can't tell that from an id that was never this IdP's: words that confirm neither.
-        name = connection.directory.name
-        messages.info(request, f"Nothing removed: {name} has no such certificate (removed already?).")
-    else:
-        messages.success(request, "Certificate removed.")
+    except NotFound:  # sent twice: the org's log names the certificate; another IdP's or org's is a 404
+        return _certificate_removed_already(request, connection, certificate_id)
+    messages.success(request, "Certificate removed.")
+    return _to_detail(request, connection)
+
+
+def _certificate_removed_already(
+    request: HttpRequest, connection: SamlConnection, certificate_id: str
+) -> HttpResponse:
+    """Back to the IdP's page saying its certificate was removed already, if the org's log says so;
+    ``Http404`` for any other id: another IdP's, another org's, or none."""
+    _, certificate = removed_already(
+        request, action="org:idp:certificate_removed", target_ids=[connection.connection_id, certificate_id]
+    )
+    what = f"The certificate {certificate['name']}" if certificate.get("name") else "The certificate"
+    messages.info(request, f"{what} was removed from {connection.directory.name} already.")
     return _to_detail(request, connection)
 
 

@@ -131,11 +131,11 @@ def test_a_customer_removed_twice_says_so_and_records_it_once(org, admin_client,
     )
 
 
-def test_a_certificate_removed_twice_says_so_in_words_that_confirm_no_id(
-    org, admin_client, site, customer_idp_keys
+def test_a_certificate_removed_twice_says_so_and_another_ones_is_a_404(
+    org, admin_client, site, other_site, customer_idp_keys
 ):
-    """The log names a removed certificate by its fingerprint, not its id: the second answer says
-    nothing was removed, without confirming it was ever this help center's."""
+    """The removal's event names the certificate by its id: the second answer says it went; a
+    certificate that is not this help center's (another one's, or another org's) is a 404."""
     admin_client.post(
         page(org, "help_center_metadata", site.site_id), {"xml": idp_metadata_xml(customer_idp_keys)}
     )
@@ -145,9 +145,13 @@ def test_a_certificate_removed_twice_says_so_in_words_that_confirm_no_id(
     again = admin_client.post(remove, follow=True)
     assert again.status_code == 200
     assert (
-        f"Nothing removed: {site.name} has no such certificate (removed already?)." in again.content.decode()
+        f"The certificate {certificate.subject} was removed from {site.name} already."
+        in again.content.decode()
     )
     assert AuditEvent.objects.filter(action="helpcenter:idp:certificate_removed").count() == 1
+    elsewhere = page(org, "help_center_certificate_remove", other_site.site_id, certificate.certificate_id)
+    assert admin_client.post(elsewhere).status_code == 404
+    assert admin_client.get(elsewhere).status_code == 404
 
 
 def _form_of(text: str) -> dict[str, str]:
@@ -226,7 +230,7 @@ def test_removing_a_certificate_asks_first(org, admin_client, site, customer_idp
     )
     stale = admin_client.get(remove, follow=True)
     assert (
-        f"Nothing to remove: {site.name} has no such certificate (removed already?)."
+        f"The certificate {certificate.subject} was removed from {site.name} already."
         in stale.content.decode()
     )
     assert AuditEvent.objects.filter(action="helpcenter:idp:certificate_removed").count() == 1
