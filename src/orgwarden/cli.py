@@ -110,8 +110,24 @@ def _warn_of_readable_data() -> None:
         logging.getLogger("orgwarden.serve").warning("%s", line)
 
 
+def bound_base_url(bind: str) -> str | None:
+    """The URL ``orgwarden serve`` answers at on ``bind`` (``host:port``), for an unset
+    ``ORGWARDEN_BASE_URL``: without it, ``--bind 0.0.0.0:9000`` announced http://localhost:8000/ and
+    printed a setup link to a port nothing listened on. ``None`` for a unix socket."""
+    if bind.startswith("unix:"):
+        return None
+    host, _, port = bind.rpartition(":")
+    if host in ("127.0.0.1", "0.0.0.0", "[::]", "[::1]", "localhost", ""):  # noqa: S104 - a name, not a bind
+        host = "localhost"
+    return f"http://{host}:{port}"
+
+
 def serve(args: list[str]) -> None:
     options = serve_options(args)  # fail on bad options before touching the database
+    if not os.environ.get("ORGWARDEN_BASE_URL", "").strip():
+        url = bound_base_url(options["bind"][0])
+        if url:  # before the settings read it; the jobs' child processes inherit it
+            os.environ["ORGWARDEN_BASE_URL"] = url
 
     import django
     from gunicorn.app.base import BaseApplication

@@ -245,3 +245,56 @@ def test_djangos_account_commands_say_what_to_run_instead(tmp_path, command, say
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"orgwarden: {says}")
+
+
+def test_serve_on_another_port_announces_that_port_and_a_setup_link_that_works(tmp_path):
+    """Without ORGWARDEN_BASE_URL, ``--bind 127.0.0.1:9000`` said "starting at
+    http://localhost:8000/" and printed a setup link to a port nothing listened on."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-P",
+                "-m",
+                "orgwarden.cli",
+                "serve",
+                "--bind",
+                f"0.0.0.0:{port}",
+                "--workers",
+                "1",
+            ],
+            env=clean_env(tmp_path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        assert wait_until(lambda: "/setup/" in log.read_text() or server.poll() is not None, 120), (
+            log.read_text()
+        )
+        link = re.search(r"http://\S+/setup/\S+", log.read_text())
+        assert f"orgwarden is starting at http://localhost:{port}/" in log.read_text()
+        assert link and link.group(0).startswith(f"http://localhost:{port}/setup/"), log.read_text()
+        assert wait_until(lambda: f"Listening at: http://0.0.0.0:{port}" in log.read_text(), 30), (
+            log.read_text()
+        )
+        assert httpx.get(link.group(0), timeout=5).status_code == 200
+    finally:
+        stop(server, timeout=15)
+
+
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("127.0.0.1:8000", "http://localhost:8000"),
+        ("0.0.0.0:9000", "http://localhost:9000"),
+        ("[::]:9000", "http://localhost:9000"),
+        ("10.1.2.3:8080", "http://10.1.2.3:8080"),
+        ("id.example.com:80", "http://id.example.com:80"),
+        ("unix:/run/orgwarden.sock", None),
+    ],
+)
+def test_the_base_url_a_bind_gives_when_none_is_set(bind, url):
+    assert cli.bound_base_url(bind) == url
