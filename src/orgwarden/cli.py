@@ -190,6 +190,13 @@ def _gunicorn_logger(format_name: str) -> type:
     return Logger
 
 
+HELP = """Usage:
+  orgwarden serve [--bind HOST:PORT] [--workers N]
+      apply the migrations, then serve orgwarden (gunicorn); `orgwarden serve --help`
+  orgwarden <command> [options]
+      one of the commands below; `orgwarden <command> --help` says what it takes. orgwarden's own:
+      bootstrap, staff, backup, restore, daily, domains, accounts, sso, billing, insights, oidc"""
+
 # Django's commands that would go around orgwarden's services, and what to run instead.
 # createsuperuser stopped with an AttributeError (accounts are made by accounts.services, with their
 # audit event); changepassword wrote a password past the account's policy and the audit log, and
@@ -215,6 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     if len(argv) > 1 and argv[1] in INSTEAD:
         print(f"orgwarden: {INSTEAD[argv[1]]}", file=sys.stderr)
         sys.exit(1)
+    if argv[1:] == ["help", "serve"]:
+        argv[1:] = ["serve", "--help"]
+    if argv[1:] in ([], ["help"], ["--help"], ["-h"]):  # Django's list has no serve: say it first
+        print(HELP)
     try:
         if len(argv) > 1 and argv[1] == "serve":
             serve(argv[2:])

@@ -298,3 +298,21 @@ def test_serve_on_another_port_announces_that_port_and_a_setup_link_that_works(t
 )
 def test_the_base_url_a_bind_gives_when_none_is_set(bind, url):
     assert cli.bound_base_url(bind) == url
+
+
+@pytest.mark.parametrize("args", [["--help"], ["help"], [], ["help", "serve"]])
+def test_the_help_names_serve(tmp_path, args):
+    """Django's list of commands, all that ``orgwarden --help`` printed, has no ``serve``, and
+    ``orgwarden help serve`` said "Unknown command"."""
+    result = subprocess.run(
+        [sys.executable, "-m", "orgwarden.cli", *args],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "orgwarden serve [" in result.stdout, result.stdout + result.stderr
+    if args == ["help", "serve"]:
+        assert result.returncode == 0 and "--workers WORKERS" in result.stdout
+    else:
+        assert "bootstrap" in result.stdout and "createcachetable" in result.stdout
