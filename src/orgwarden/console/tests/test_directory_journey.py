@@ -49,7 +49,8 @@ def test_verify_a_domain_claim_its_accounts_and_deactivate_one(new_page, proof_p
 
     # Verifying before the record exists says exactly what is missing.
     ann.get_by_role("button", name="Verify with DNS").click()
-    expect(ann.locator(".message-error")).to_contain_text("No TXT record was found at acme.test")
+    expect(ann.locator(".message-error")).to_contain_text("acme.test is not verified yet.")
+    expect(ann.locator(".notice")).to_contain_text("No TXT record was found at acme.test")
 
     # Publish it on the (real, loopback) DNS server, verify again.
     proof_peers.publish_txt("acme.test", token)
