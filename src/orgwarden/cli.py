@@ -47,6 +47,8 @@ def serve_options(args: list[str]) -> dict[str, Any]:
         # gunicorn's sync worker, answering what gunicorn refuses in the caller's format
         "worker_class": "orgwarden.worker.Worker",
         "accesslog": "-",
+        # gunicorn's default (the combined log format), then how long the request took
+        "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms',
         "errorlog": "-",
         "proc_name": "orgwarden",
         # Which forwarding headers count is Django's to say (ORGWARDEN_BEHIND_PROXY, settings.py),
@@ -169,6 +171,16 @@ def serve(args: list[str]) -> None:
     OrgwardenServer().run()
 
 
+def access_client(environ: dict) -> str | None:
+    """The client's address as the audit log records it (``audit.middleware.client_ip``: behind
+    ``ORGWARDEN_BEHIND_PROXY``, the ``X-Forwarded-For`` entry the proxy wrote; else the peer)."""
+    from types import SimpleNamespace
+
+    from orgwarden.audit.middleware import client_ip
+
+    return client_ip(SimpleNamespace(META=environ))
+
+
 def _gunicorn_logger(format_name: str) -> type:
     """gunicorn's logger: access lines without the URLs' secrets (``logs.redact_access_atoms``), and
     its error and access lines in the log's format when that is JSON."""
@@ -178,7 +190,10 @@ def _gunicorn_logger(format_name: str) -> type:
 
     class Logger(glogging.Logger):
         def atoms(self, resp, req, environ, request_time) -> dict:
-            return redact_access_atoms(super().atoms(resp, req, environ, request_time))
+            atoms = redact_access_atoms(super().atoms(resp, req, environ, request_time))
+            # Behind a proxy the peer is the proxy: the line names the client the audit log names.
+            atoms["h"] = access_client(environ) or atoms.get("h", "-")
+            return atoms
 
         def setup(self, cfg) -> None:
             super().setup(cfg)

@@ -2,7 +2,9 @@
 
 ``text`` (the default): ``2026-11-28T03:45:12.345Z WARNING [4242] django.request: Not Found: /x`` —
 UTC time, level, process, logger, message (and the traceback, if any). gunicorn's own lines keep
-their formats (the access log is the common log format with the time each request took).
+their formats (the access log, one line per request, is the combined log format then the time the
+request took, ``… "curl/8.0" 12ms``; its first field is the client's address, which behind
+``ORGWARDEN_BEHIND_PROXY`` is the ``X-Forwarded-For`` entry the proxy wrote, as in the audit log).
 
 ``json``: every line — the app's, gunicorn's error log and its access log — is one object with
 ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``process`` and ``message``; a traceback is in

@@ -173,3 +173,19 @@ def test_one_time_link_tokens_and_token_parameters_stay_out_of_the_log(tmp_path,
 )
 def test_redact_url(url, safe):
     assert logs.redact_url(url) == safe
+
+
+def test_access_lines_say_how_long_and_behind_a_proxy_for_whom(tmp_path):
+    """One line per request, with the time it took (the docstring said so; the line did not) and,
+    behind a proxy, the client's address rather than the proxy's: the one the audit log records."""
+    with serving(tmp_path, ORGWARDEN_BEHIND_PROXY="true") as (base, log):
+        httpx.get(
+            f"{base}/healthz", headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9", "User-Agent": "lb/1"}
+        )
+        httpx.get(f"{base}/readyz", headers={"User-Agent": "lb/2"})
+    lines = [line for line in log.read_text().splitlines() if '"lb/' in line]
+    assert len(lines) == 2, log.read_text()
+    forwarded, direct = sorted(lines, key=lambda line: "lb/2" in line)
+    assert forwarded.startswith("203.0.113.9 - - [") and '"GET /healthz HTTP/1.1" 200 2' in forwarded
+    assert direct.startswith("127.0.0.1 - - [")
+    assert all(re.search(r'"lb/\d" \d+ms$', line) for line in lines), lines
