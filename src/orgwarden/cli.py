@@ -252,26 +252,27 @@ def main(argv: list[str] | None = None) -> None:
         print(f"orgwarden: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
     except Exception as exc:
-        from orgwarden.db.outage import database_unavailable
+        from orgwarden.db import outage
 
-        if not database_unavailable(exc):  # a defect: its traceback is what to report
+        if not outage.database_unavailable(exc):  # a defect: its traceback is what to report
             raise
-        print(
-            f"orgwarden: the database can't be reached (ORGWARDEN_DATABASE_URL): {_said(exc)}",
-            file=sys.stderr,
-        )
+        print(f"orgwarden: {_unreachable(exc)}", file=sys.stderr)
         sys.exit(1)
 
 
-def _said(exc: BaseException) -> str:
-    """What the driver said of an unreachable database, on one line; for SQLite, which file."""
+def _unreachable(exc: BaseException) -> str:
+    """What is out of reach and what its driver said, on one line; for SQLite, which file."""
     from django.conf import settings
 
+    from orgwarden.db import outage
+
     said = " ".join(str(exc).split())
+    if outage.redis_unavailable(exc):
+        return f"Redis can't be reached (ORGWARDEN_REDIS_URL): {said}"
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.sqlite3":
         said += f" ({database['NAME']})"
-    return said
+    return f"the database can't be reached (ORGWARDEN_DATABASE_URL): {said}"
 
 
 if __name__ == "__main__":

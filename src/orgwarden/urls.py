@@ -1,5 +1,8 @@
 """Every surface of orgwarden, served by one app (see DESIGN.md's surface table)."""
 
+import logging
+
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -7,6 +10,8 @@ from django.urls import include, path
 
 from orgwarden.api.api import api
 from orgwarden.db import outage
+
+logger = logging.getLogger("orgwarden.readyz")
 
 
 def root(request):
@@ -19,17 +24,30 @@ def healthz(request):
 
 
 def readyz(request):
-    """Readiness: the process answers and reaches its database (503 with Retry-After if not)."""
+    """Readiness: the process answers, reaches its database and reads its shared cache (Redis with
+    ``ORGWARDEN_REDIS_URL``, else a table of the database, which this finds missing too); 503 with
+    ``Retry-After`` and what is out of reach if not. Every sign-in and API call reads the cache."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError as exc:
         if not outage.database_unavailable(exc):
             raise
-        response = HttpResponse("database unavailable", status=503, content_type="text/plain")
-        response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
-        return response
+        return _not_ready("database unavailable", exc)
+    try:
+        cache.get("orgwarden:readyz")
+    except Exception as exc:
+        if not outage.database_unavailable(exc):
+            raise
+        return _not_ready("cache unavailable", exc)
     return HttpResponse("ok", content_type="text/plain")
+
+
+def _not_ready(what: str, exc: BaseException) -> HttpResponse:
+    logger.warning("Not ready, %s: %s", what, " ".join(str(exc).split()))  # the cause, on one line
+    response = HttpResponse(what, status=503, content_type="text/plain")
+    response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+    return response
 
 
 urlpatterns = [

@@ -15,7 +15,10 @@ Unavailable means, in the exception or in what it was raised from (Django wraps 
   (insufficient resources: too many connections, disk full) or 57P01–57P03 (the server is shutting
   down, crashed, or is starting up);
 - sqlite3's ``OperationalError`` for a file that cannot be opened, a lock held past the busy
-  timeout, an I/O error, or a full disk.
+  timeout, an I/O error, or a full disk;
+- redis-py's ``ConnectionError`` and ``TimeoutError``: with ``ORGWARDEN_REDIS_URL`` the shared
+  cache (sign-in throttles, rate limits, one-time values) is Redis, which every sign-in and API
+  call reads, and Redis down or restarting is the same kind of moment as the database's.
 
 Everything else (a syntax error, a missing table or column, a query cancelled by a timeout, an
 integrity error) is a defect or a bad request, and keeps its 500 or its own answer.
@@ -50,6 +53,8 @@ def database_unavailable(exc: BaseException | None) -> bool:
 
 
 def _driver_unavailable(exc: BaseException) -> bool:
+    if redis_unavailable(exc):
+        return True
     if isinstance(exc, sqlite3.OperationalError):
         message = str(exc).lower()
         return any(message.startswith(known) for known in _SQLITE_MESSAGES)
@@ -61,3 +66,13 @@ def _driver_unavailable(exc: BaseException) -> bool:
         state = exc.sqlstate
         return state is None or state.startswith(_PG_SQLSTATE_PREFIXES)
     return False
+
+
+def redis_unavailable(exc: BaseException) -> bool:
+    """True if ``exc`` is redis-py's own word that Redis is out of reach (refused, timed out,
+    closed the connection, or is loading its data)."""
+    try:
+        from redis import exceptions
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return False
+    return isinstance(exc, exceptions.ConnectionError | exceptions.TimeoutError | exceptions.BusyLoadingError)

@@ -271,3 +271,50 @@ def test_orgwarden_serve_answers_503_while_its_database_is_away_and_recovers(tmp
             context.close()
     assert "Service Unavailable: /setup/" in log.read_text()  # logged for the operator
     assert not Organization.objects.exists()  # the served database was not the suite's
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_redis_is_down_readyz_says_so_and_callers_get_a_503(org_admin):
+    """With ORGWARDEN_REDIS_URL the shared cache (throttles, rate limits, one-time values) is
+    Redis: every sign-in and API call needs it. Down, it made each such request a 500 while
+    /readyz, which read only the database, told the load balancer all was well."""
+    from django.test import override_settings
+
+    from orgwarden.tokens.services import api_key_create
+
+    _key, value = api_key_create(org=org_admin.org, actor=org_admin.account, name="script")
+    app = OrgwardenWSGIHandler()
+    with refusing_port() as port:
+        redis = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{port}/0",
+            }
+        }
+        with override_settings(CACHES=redis):
+            api = ask(app, "/api/admin/v1/orgs", HTTP_AUTHORIZATION=f"Bearer {value}")
+            ready = ask(app, "/readyz")
+    assert (api[0], json.loads(api[2])) == (503, {"code": "unavailable", "message": outage.MESSAGE})
+    assert ready[0] == 503 and ready[2] == b"cache unavailable"
+    assert ready[1]["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
+    assert ask(app, "/readyz")[::2] == (200, b"ok")  # the database cache again: ready
+    assert ask(app, "/api/admin/v1/orgs", HTTP_AUTHORIZATION=f"Bearer {value}")[0] == 200
+
+
+def test_a_command_that_cannot_reach_redis_says_so_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from orgwarden.testing.serve import clean_env
+
+    with refusing_port() as port:
+        result = subprocess.run(
+            [sys.executable, "-m", "orgwarden.cli", "daily"],
+            env=clean_env(tmp_path, ORGWARDEN_REDIS_URL=f"redis://127.0.0.1:{port}/0"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("orgwarden: Redis can't be reached (ORGWARDEN_REDIS_URL): ") and "refused" in line
