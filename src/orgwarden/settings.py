@@ -22,6 +22,8 @@ ALLOWED_HOSTS = [
     for host in config.env("ORGWARDEN_ALLOWED_HOSTS", f"{_base.hostname},localhost,127.0.0.1").split(",")
     if host.strip()
 ]
+if not ALLOWED_HOSTS:
+    raise config.ConfigError("ORGWARDEN_ALLOWED_HOSTS names no host: every request would be refused")
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 if config.env_bool("ORGWARDEN_BEHIND_PROXY", False):
     # Only behind a proxy that sets these headers itself; otherwise clients could forge them.
@@ -141,6 +143,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every process (database by default, Redis when configured) ---------------
 REDIS_URL = config.env("ORGWARDEN_REDIS_URL")
+_redis_scheme, _found, _rest = REDIS_URL.partition("://")
+if REDIS_URL and (not _found or _redis_scheme.lower() not in ("redis", "rediss", "unix")):
+    raise config.ConfigError(  # the scheme only: the URL may hold a password
+        "ORGWARDEN_REDIS_URL must be redis://host:6379/0 (rediss:// over TLS, unix:///path for a socket), "
+        f"not {f'a {_redis_scheme}:// URL' if _found else 'a value without a scheme'}"
+    )
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -229,6 +237,8 @@ DNS_NAMESERVERS = config.nameservers()
 DNS_TIMEOUT = config.env_int("ORGWARDEN_DNS_TIMEOUT", 5, minimum=1, maximum=60)
 DOMAIN_HTTPS_PORT = config.env_int("ORGWARDEN_DOMAIN_HTTPS_PORT", 443, minimum=1, maximum=65535)
 HTTPS_CA_BUNDLE = config.env("ORGWARDEN_HTTPS_CA_BUNDLE")
+if HTTPS_CA_BUNDLE and not Path(HTTPS_CA_BUNDLE).is_file():
+    raise config.ConfigError(f"ORGWARDEN_HTTPS_CA_BUNDLE: no such file: {HTTPS_CA_BUNDLE}")
 DOMAIN_PROOF_ALLOW_PRIVATE = config.env_bool("ORGWARDEN_DOMAIN_PROOF_ALLOW_PRIVATE", False)
 DOMAIN_PROOF_GRACE_DAYS = config.env_int("ORGWARDEN_DOMAIN_PROOF_GRACE_DAYS", 7, minimum=0, maximum=90)
 
@@ -290,6 +300,18 @@ EMAIL_HOST_PASSWORD = config.env("ORGWARDEN_EMAIL_PASSWORD")
 EMAIL_USE_TLS = config.env_bool("ORGWARDEN_EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = config.env("ORGWARDEN_EMAIL_FROM", "orgwarden <no-reply@localhost>")
+try:  # a bad sender is refused here, not by every email's send (each logged as failed)
+    from email.utils import parseaddr as _parseaddr
+
+    from django.core.exceptions import ValidationError as _ValidationError
+    from django.core.validators import validate_email as _validate_email
+
+    _validate_email(_parseaddr(DEFAULT_FROM_EMAIL)[1])
+except _ValidationError as _exc:
+    raise config.ConfigError(
+        "ORGWARDEN_EMAIL_FROM must be an address like 'orgwarden <no-reply@example.com>', "
+        f"not {DEFAULT_FROM_EMAIL!r}"
+    ) from _exc
 
 # --- Security headers ----------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

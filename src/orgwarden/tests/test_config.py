@@ -73,6 +73,11 @@ def test_secret_key_is_generated_once_and_kept(monkeypatch, tmp_path):
             "ORGWARDEN_BASE_URL must be a scheme and host only",
         ),
         ("ORGWARDEN_SECRET_KEY", "short", "at least 32 characters"),
+        ("ORGWARDEN_REDIS_URL", "127.0.0.1:6379", "ORGWARDEN_REDIS_URL must be redis://host:6379/0"),
+        ("ORGWARDEN_REDIS_URL", "http://cache:6379", "not a http:// URL"),
+        ("ORGWARDEN_EMAIL_FROM", "no-reply", "ORGWARDEN_EMAIL_FROM must be an address like"),
+        ("ORGWARDEN_HTTPS_CA_BUNDLE", "/nonexistent/ca.pem", "ORGWARDEN_HTTPS_CA_BUNDLE: no such file"),
+        ("ORGWARDEN_ALLOWED_HOSTS", " , ", "ORGWARDEN_ALLOWED_HOSTS names no host"),
     ],
 )
 def test_bad_values_stop_the_command_with_one_clear_line(tmp_path, name, value, message):
