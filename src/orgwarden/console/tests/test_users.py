@@ -153,6 +153,46 @@ def test_last_active_column_and_filter(admin_client, org):
     assert listed("last_active=never")[0] == ["dan@acme.test"]
 
 
+def test_an_invited_person_is_invited_until_they_sign_in(
+    admin_client, org, org_admin, django_capture_on_commit_callbacks, mailoutbox
+):
+    """Invited through Users → Invite people, someone who never signed in reads "Invited" — in the
+    list, its Status filter and their page — not "Active" (as Atlassian Admin shows them)."""
+    from orgwarden.orgs.services.access import site_add, user_invite
+
+    site = site_add(
+        org=org, actor=org_admin.account, product="jira-software", name="Jira", url="https://j.acme.test"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        invited = user_invite(
+            org=org, actor=org_admin.account, email="new.person@acme.test", site_ids=[site.site_id]
+        )
+    managed(org, email="pat@acme.test")
+
+    def row(body: str, email: str) -> str:
+        return re.search(rf"<td>{re.escape(email)}</td>.*?</tr>", body, re.S).group(0)
+
+    body = admin_client.get(base(org) + "users/").content.decode()
+    assert '<span class="badge">Invited</span>' in row(body, "new.person@acme.test")
+    assert "Active" not in row(body, "new.person@acme.test")
+    assert "Active" in row(body, "pat@acme.test")
+    assert '<option value="invited">Invited</option>' in body
+    filtered = admin_client.get(base(org) + "users/?status=invited").content.decode()
+    assert re.findall(r"<td>([^<]+@[^<]+)</td>", filtered) == ["new.person@acme.test"]
+    assert '<option value="invited" selected>Invited</option>' in filtered
+    active = admin_client.get(base(org) + "users/?status=active").content.decode()
+    assert "new.person@acme.test" not in active and "pat@acme.test" in active
+    page = admin_client.get(user_url(org, invited)).content.decode()
+    assert '<span class="badge">Invited</span>' in page and "not signed in since" in page
+    assert "badge-success" not in page
+
+    link = re.search(r"http://testserver(/login/link/\S+)", mailoutbox[0].body).group(1)
+    assert Client().post(link).status_code == 302  # the invitation's link signs them in
+    body = admin_client.get(base(org) + "users/").content.decode()
+    assert '<span class="badge badge-success">Active</span>' in row(body, "new.person@acme.test")
+    assert "Invited" not in admin_client.get(user_url(org, invited)).content.decode()
+
+
 @pytest.mark.parametrize(
     "query,message",
     [

@@ -31,6 +31,7 @@ FILTER_FIELDS = ("q", "status", "kind", "site", "last_active")
 STATUS_CHOICES = [
     ("", "Any status"),
     ("active", "Active"),
+    ("invited", "Invited"),
     ("deactivated", "Deactivated"),
     ("deletion_scheduled", "Deletion scheduled"),
 ]

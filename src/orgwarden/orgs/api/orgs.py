@@ -42,7 +42,9 @@ class ListQuery(Schema):
 class UserQuery(ListQuery):
     q: str = Field("", max_length=200, description="Email prefix or part of the name")
     kind: Literal["", "managed", "external"] = ""
-    status: Literal["", "active", "deactivated", "deletion_scheduled"] = ""
+    status: Literal["", "active", "invited", "deactivated", "deletion_scheduled"] = Field(
+        "", description="invited: sent a one-time sign-in link (an invitation) and not signed in since"
+    )
     last_active: Literal[
         "", "active_30", "active_90", "inactive_30", "inactive_60", "inactive_90", "never"
     ] = Field(
@@ -108,7 +110,8 @@ def users_list(request: HttpRequest, org_id: OrgId, params: Query[UserQuery]):
     ``last_active`` is when the user last signed in to one of the org's product sites or used an API
     token with one (ISO 8601, UTC), or null if never; the ``last_active`` parameter filters on it.
     ``status`` is ``deletion_scheduled`` from the moment a deletion is scheduled (the account is
-    deactivated then too), else the account's status.
+    deactivated then too), ``invited`` while an active account has not signed in since it was sent
+    a one-time sign-in link (an invitation), else the account's status.
     """
     org = queries.org_of_key(org=request.org, org_id=org_id)
     filters = users_selectors.UserFilters(

@@ -34,7 +34,10 @@ class User(Schema):
     email: str
     name: str
     managed: bool
-    status: Literal["active", "deactivated", "deletion_scheduled", "closed"]
+    status: Literal["active", "invited", "deactivated", "deletion_scheduled", "closed"] = Field(
+        description="invited: an active account not signed in since it was sent a one-time sign-in "
+        "link (an invitation)"
+    )
     last_active: datetime | None = Field(
         description="The last product sign-in or API token check, in any of the org's product sites "
         "(UTC; null: never)"

@@ -25,7 +25,11 @@ rare filter through HTTP).
 
 Decisions where the issue is silent: ``last_active=inactive_N`` includes users never active
 (both are candidates for reclaiming a licence); a user's status is ``deletion_scheduled`` from the
-moment its deletion is scheduled (it is also deactivated then), else its account's status.
+moment its deletion is scheduled (it is also deactivated then), ``invited`` while its account is
+active but has not signed in since it was sent a one-time sign-in link (an invitation:
+``accounts.selectors.invited_not_signed_in``), else its account's status. Each row's "invited" is an
+``EXISTS`` on the sign-in links' account index inside the page's one query; the "invited" filter
+reads the (few) invited accounts' keys once and looks those users up by ``(org, account)``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from orgwarden.accounts.models import Account, Session, normalize_email
-from orgwarden.accounts.selectors import sessions_of
+from orgwarden.accounts.selectors import invited_account_keys, invited_not_signed_in, sessions_of
 from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import (
     Activity,
@@ -59,7 +63,7 @@ from orgwarden.orgs.models import (
 PAGE_SIZE = 50
 PAGE_SIZE_MAX = 200
 Q_MAX = 200
-STATUSES = ("active", "deactivated", "deletion_scheduled")
+STATUSES = ("active", "invited", "deactivated", "deletion_scheduled")
 KINDS = ("managed", "external")
 # "active_N": active in the last N days; "inactive_N": not active for N days, or never; "never".
 LAST_ACTIVE = ("active_30", "active_90", "inactive_30", "inactive_60", "inactive_90", "never")
@@ -76,6 +80,7 @@ ROW_FIELDS = (
     "account__status",
     "last_active_at",
     "deletion_scheduled_for",
+    "invited",
 )
 
 
@@ -167,9 +172,16 @@ def _prefix_upper(prefix: str) -> str:
 # --- the list -----------------------------------------------------------------------------------------
 
 
-def _status_of(account_status: str, deletion_scheduled_for: datetime | None) -> str:
+def _invited() -> Exists:
+    """Whether a row's person is invited (sent a sign-in link, not signed in since): see the top."""
+    return invited_not_signed_in("account_id", "account__last_login")
+
+
+def _status_of(account_status: str, deletion_scheduled_for: datetime | None, invited: bool) -> str:
     if deletion_scheduled_for is not None:
         return "deletion_scheduled"
+    if invited and account_status == Account.Status.ACTIVE:
+        return "invited"
     return account_status
 
 
@@ -191,11 +203,15 @@ def users_of(*, org: Organization, filters: UserFilters, now: datetime | None = 
     in one query would walk the whole email index, testing every row's name.
     """
     _check(filters)
-    users = OrgUser.objects.filter(org=org)
+    users = OrgUser.objects.filter(org=org).annotate(invited=_invited())
     if filters.kind:
         users = users.filter(is_managed=filters.kind == "managed")
     if filters.status == "deletion_scheduled":
         users = users.filter(deletion_scheduled_for__isnull=False)
+    elif filters.status in ("active", "invited"):
+        users = users.filter(deletion_scheduled_for__isnull=True, account__status="active")
+        invited = Q(account_id__in=invited_account_keys())
+        users = users.filter(invited if filters.status == "invited" else ~invited)
     elif filters.status:
         users = users.filter(deletion_scheduled_for__isnull=True, account__status=filters.status)
     if filters.site_id:
@@ -312,7 +328,9 @@ def users_by_ids(*, org: Organization, account_ids: list[str]) -> list[UserRow]:
     wanted = [i for i in ids if i and "\x00" not in i and len(i) <= 64]  # PostgreSQL refuses a NUL
     found = {
         row["account__account_id"]: row
-        for row in OrgUser.objects.filter(org=org, account__account_id__in=wanted).values(*ROW_FIELDS)
+        for row in OrgUser.objects.filter(org=org, account__account_id__in=wanted)
+        .annotate(invited=_invited())
+        .values(*ROW_FIELDS)
     }
     return _rows(org=org, found=[found[i] for i in wanted if i in found])
 
@@ -325,7 +343,7 @@ def _rows(*, org: Organization, found: list[dict]) -> list[UserRow]:
             name=row["account__display_name"],
             email=row["email"],
             is_managed=row["is_managed"],
-            status=_status_of(row["account__status"], row["deletion_scheduled_for"]),
+            status=_status_of(row["account__status"], row["deletion_scheduled_for"], row["invited"]),
             last_active_at=row["last_active_at"],
             site_count=counts.get(row["account_id"], 0),
             deletion_scheduled_for=row["deletion_scheduled_for"],
@@ -363,6 +381,7 @@ def user_detail(*, org: Organization, account_id: str) -> UserDetail:
     org_user = (
         OrgUser.objects.select_related("account", "directory", "domain")
         .filter(org=org, account__account_id=account_id)
+        .annotate(invited=_invited())
         .first()
     )
     if org_user is None:
@@ -397,7 +416,7 @@ def user_detail(*, org: Organization, account_id: str) -> UserDetail:
     return UserDetail(
         account=account,
         org_user=org_user,
-        status=_status_of(account.status, org_user.deletion_scheduled_for),
+        status=_status_of(account.status, org_user.deletion_scheduled_for, org_user.invited),
         is_managed=org_user.is_managed,
         directory=directory,
         domain=org_user.domain,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.test import Client
 from django.utils.dateparse import parse_datetime
 
 from orgwarden.accounts.tests.factories import AccountFactory
@@ -142,6 +143,40 @@ def test_users_last_active_values_are_the_consoles(api):
     (param,) = [p for p in params if p["name"] == "last_active"]
     assert [value for value, _label in LAST_ACTIVE_CHOICES] == ["", *LAST_ACTIVE]
     assert sorted(param["schema"]["enum"]) == sorted(["", *LAST_ACTIVE])
+
+
+def test_an_invited_person_is_invited_in_the_listing_and_its_filter(api, org, org_admin):
+    """The listing says what the console says: "invited" until the first sign-in, and one list of
+    status values for the selector, the console's filter, the parameter and the answer's schema."""
+    from orgwarden.accounts.services import signin_link_create
+    from orgwarden.console.views.users import STATUS_CHOICES
+    from orgwarden.orgs.selectors.users import STATUSES
+    from orgwarden.orgs.services.access import site_add, user_invite
+
+    site = site_add(
+        org=org, actor=org_admin.account, product="confluence", name="Wiki", url="https://w.acme.test"
+    )
+    invited = user_invite(org=org, actor=org_admin.account, email="new@acme.test", site_ids=[site.site_id])
+    org_user_ensure(org=org, account=AccountFactory(email="old@else.test"))
+    url = f"{BASE}/{org.org_id}/users"
+    users = {u["email"]: u["status"] for u in api.get(url).json()["data"]}
+    assert users["new@acme.test"] == "invited" and users["old@else.test"] == "active"
+    assert [u["email"] for u in api.get(url, {"status": "invited"}).json()["data"]] == ["new@acme.test"]
+    assert "new@acme.test" not in [u["email"] for u in api.get(url, {"status": "active"}).json()["data"]]
+    Client().force_login(invited, backend="orgwarden.accounts.backends.AccountBackend")  # signs in
+    assert api.get(url, {"status": "invited"}).json()["data"] == []
+    # A link sent after that sign-in (an org taking over the address) is an invitation again.
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=1)):
+        signin_link_create(account=invited, actor=Actor.system("test"))
+    assert [u["email"] for u in api.get(url, {"status": "invited"}).json()["data"]] == ["new@acme.test"]
+
+    schema = api.get("/api/openapi.json").json()
+    params = schema["paths"]["/api/admin/v1/orgs/{orgId}/users"]["get"]["parameters"]
+    (param,) = [p for p in params if p["name"] == "status"]
+    assert [value for value, _label in STATUS_CHOICES] == ["", *STATUSES]
+    assert sorted(param["schema"]["enum"]) == sorted(["", *STATUSES])
+    answered = schema["components"]["schemas"]["User"]["properties"]["status"]["enum"]
+    assert sorted(answered) == sorted([*STATUSES, "closed"])
 
 
 def test_users_of_another_org_never_show(api, org, other_org_admin):

@@ -3,6 +3,7 @@ event, nothing half-applied; the deletion job; the keyset-paged list and the acc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -713,6 +714,67 @@ def test_the_last_active_probe_gives_up_past_few_matches(org, monkeypatch, djang
     with django_assert_max_num_queries(4):  # probe (two ranges), page, site counts
         page = selectors.users_page(org=org, filters=UserFilters(last_active="inactive_90"), after=None)
     assert page.rows == [] and page.next_cursor is None
+
+
+def test_invited_until_the_first_sign_in(
+    admin, org, django_capture_on_commit_callbacks, mailoutbox, django_assert_num_queries
+):
+    """A person invited to a product site is "invited", not "active", until they sign in: in the
+    list, its status filter and the account page. The list stays one query for the page (plus the
+    site counts), however many are invited."""
+    from orgwarden.orgs.services import access
+
+    site = access.site_add(
+        org=org, actor=admin, product="jira-software", name="Jira", url="https://jira.acme.test"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        new = access.user_invite(org=org, actor=admin, email="new@acme.test", site_ids=[site.site_id])
+        off = access.user_invite(org=org, actor=admin, email="off@acme.test", site_ids=[site.site_id])
+    account_claim(org=org, account=off, domain=None, actor=Actor.system("test"))
+    services.user_deactivate(org=org, actor=admin, account_id=off.account_id)
+    # An account that signed in before: invited to a site, it is simply active (no sign-in link).
+    known = external(org, email="known@else.test")
+    session_for(known)
+    access.user_invite(org=org, actor=admin, email=known.email, site_ids=[site.site_id])
+
+    def statuses(**f) -> dict[str, str]:
+        page = selectors.users_page(org=org, filters=UserFilters(**f), after=None)
+        return {row.email: row.status for row in page.rows if row.email != admin.email}
+
+    with django_assert_num_queries(2):  # the page, the site counts
+        assert statuses() == {
+            "known@else.test": "active",
+            "new@acme.test": "invited",
+            "off@acme.test": "deactivated",  # deactivated says more than invited
+        }
+    assert statuses(status="invited") == {"new@acme.test": "invited"}
+    assert statuses(status="active") == {"known@else.test": "active"}
+    assert statuses(status="deactivated") == {"off@acme.test": "deactivated"}
+    assert [r.status for r in selectors.users_by_ids(org=org, account_ids=[new.account_id])] == ["invited"]
+    assert selectors.user_detail(org=org, account_id=new.account_id).status == "invited"
+
+    # The invitation's link, followed through the real views, signs them in: active from then on.
+    link = re.search(r"http://testserver(/login/link/\S+)", mailoutbox[0].body).group(1)
+    assert mailoutbox[0].to == ["new@acme.test"]
+    assert Client().post(link).status_code == 302
+    assert statuses()["new@acme.test"] == "active"
+    assert selectors.user_detail(org=org, account_id=new.account_id).status == "active"
+    assert statuses(status="invited") == {}
+
+
+def test_a_sign_in_link_made_after_the_last_sign_in_is_an_invitation_again(org):
+    """Invited means "not signed in since the link was made": a squatter's earlier sign-in on an
+    address the org then takes over does not make the real person active."""
+    from orgwarden.accounts.services import signin_link_create
+
+    person = managed(org, email="sam@acme.test")
+    session_for(person)  # signs in: last_login is set
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        signin_link_create(account=person, actor=Actor.system("test"))
+    assert selectors.user_detail(org=org, account_id=person.account_id).status == "invited"
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        session_for(person)
+    assert selectors.user_detail(org=org, account_id=person.account_id).status == "active"
 
 
 @pytest.mark.parametrize(
