@@ -14,6 +14,7 @@ the driver said, and exit status 1.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from typing import Any
@@ -92,12 +93,14 @@ def _announce() -> None:
         )
         print(announcement(settings.LOG_FORMAT, message), flush=True)
     connections.close_all()
-    _warn_of_readable_data()
+    for line in startup_warnings():
+        logging.getLogger("orgwarden.serve").warning("%s", line)
 
 
-def _warn_of_readable_data() -> None:
-    """A warning for each part of the data directory that other users of the machine can read."""
-    import logging
+def startup_warnings() -> list[str]:
+    """What ``orgwarden serve`` warns of as it starts: each part of the data directory that other
+    users of the machine can read, and emails that would go to the log (with their one-time links)
+    on an installation served over https, which is one people use."""
     from pathlib import Path
 
     from django.conf import settings
@@ -108,8 +111,14 @@ def _warn_of_readable_data() -> None:
     paths = [config.data_dir()]
     if database["ENGINE"] == "django.db.backends.sqlite3":
         paths.append(Path(database["NAME"]))
-    for line in config.readable_by_others(*paths):
-        logging.getLogger("orgwarden.serve").warning("%s", line)
+    warnings = config.readable_by_others(*paths)
+    if settings.HTTPS and settings.EMAIL_BACKEND.endswith(".console.EmailBackend"):
+        warnings.append(
+            "ORGWARDEN_EMAIL_BACKEND is console: every email, sign-in and password-reset links "
+            "included, is written to this log and reaches nobody; set ORGWARDEN_EMAIL_BACKEND=smtp "
+            "and ORGWARDEN_EMAIL_HOST"
+        )
+    return warnings
 
 
 def bound_base_url(bind: str) -> str | None:

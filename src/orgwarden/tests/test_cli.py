@@ -316,3 +316,18 @@ def test_the_help_names_serve(tmp_path, args):
         assert result.returncode == 0 and "--workers WORKERS" in result.stdout
     else:
         assert "bootstrap" in result.stdout and "createcachetable" in result.stdout
+
+
+def test_serve_warns_that_emails_go_to_the_log_on_an_installation_served_over_https(settings):
+    """The default email backend prints each email, its sign-in or reset link included, to the log:
+    right for trying orgwarden out on localhost, a leak and a silence on one that people use."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    settings.HTTPS = False
+    assert not [line for line in cli.startup_warnings() if "ORGWARDEN_EMAIL_BACKEND" in line]
+    settings.HTTPS = True
+    assert [line for line in cli.startup_warnings() if "ORGWARDEN_EMAIL_BACKEND" in line] == [
+        "ORGWARDEN_EMAIL_BACKEND is console: every email, sign-in and password-reset links included, is "
+        "written to this log and reaches nobody; set ORGWARDEN_EMAIL_BACKEND=smtp and ORGWARDEN_EMAIL_HOST"
+    ]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    assert not [line for line in cli.startup_warnings() if "ORGWARDEN_EMAIL_BACKEND" in line]
