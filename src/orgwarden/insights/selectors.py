@@ -25,6 +25,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from orgwarden.accounts.models import Account
+from orgwarden.accounts.selectors import invited_account_keys
 from orgwarden.insights import access_rollup, rollups
 from orgwarden.insights.models import AccessUser, DailyActive, SiteLastActive, SiteUser, SiteUserCount
 from orgwarden.insights.rollups import INSIGHT_PRODUCTS
@@ -39,6 +40,7 @@ from orgwarden.orgs.models import (
 from orgwarden.orgs.products import PRODUCTS
 
 INACTIVE_DAYS = (30, 60, 90)
+INVITED = "invited"  # a status of the inactive list beside the account's own (see ``inactive_users``)
 
 _ACCOUNTS = Account._meta.db_table
 _SU = SiteUser._meta.db_table
@@ -194,19 +196,21 @@ class InactiveUser(NamedTuple):
 
     account_id: str
     email: str
-    status: str
+    status: str  # the account's, or "invited" as on the Users page (``orgs.selectors.users``)
     last_active_day: date | None  # None: never active in the org
 
     @property
     def status_label(self) -> str:
-        return Account.Status(self.status).label
+        return "Invited" if self.status == INVITED else Account.Status(self.status).label
 
 
 def inactive_users(
     *, org: Organization, days: int, include_deactivated: bool = False, limit: int = 5000
 ) -> list[InactiveUser]:
     """Users with access who have not been active in ``org`` for ``days`` days (or ever), least
-    recently active first (never active first), then by email; at most ``limit``.
+    recently active first (never active first), then by email; at most ``limit``. An active account
+    not signed in since it was invited has the status ``"invited"``, as on the Users page (one more
+    short read: the org's invited users).
 
     Read from ``AccessUser`` (``insights.access_rollup``) in two ranges of its ``(org, last_day)``
     index: the never active (no last day), by email; then the others, oldest first, each joined to
@@ -242,6 +246,16 @@ def inactive_users(
                 InactiveUser(account_id, email, st, rollups._as_date(day))
                 for account_id, email, st, day in cursor.fetchall()
             ]
+    if found:
+        invited = set(
+            OrgUser.objects.filter(org=org, account_id__in=invited_account_keys()).values_list(
+                "account__account_id", flat=True
+            )
+        )
+        found = [
+            u._replace(status=INVITED) if u.status == Account.Status.ACTIVE and u.account_id in invited else u
+            for u in found
+        ]
     return found
 
 

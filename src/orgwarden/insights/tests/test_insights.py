@@ -123,6 +123,31 @@ def test_site_activity_and_inactive_lists(seeded):
     assert selectors.inactive_users(org=org, days=30)[1].last_active_day == TODAY - timedelta(days=45)
 
 
+def test_the_inactive_list_says_invited_as_the_users_page_does(seeded, org_admin, admin_client):
+    """Someone invited who never signed in read "Active" here while Users read "Invited"."""
+    from django.test import Client
+
+    from orgwarden.orgs.selectors.users import UserFilters, users_page
+
+    org, _p, jira, _wiki = seeded
+    new = s.user_invite(org=org, actor=org_admin.account, email="new@acme.example", site_ids=[jira.site_id])
+    listed = {u.email: u for u in selectors.inactive_users(org=org, days=30)}
+    assert listed["new@acme.example"].status == "invited"
+    assert listed["new@acme.example"].status_label == "Invited"
+    assert listed["never@acme.example"].status_label == "Active"
+    users = {r.email: r.status for r in users_page(org=org, filters=UserFilters(), after=None).rows}
+    assert users["new@acme.example"] == "invited" and users["never@acme.example"] == "active"
+    body = admin_client.get(reverse("console:insights", args=[org.org_id])).content.decode()
+    row = re.search(r"<td>new@acme\.example</td>.*?</tr>", body, re.S).group(0)
+    assert "<td>Invited</td>" in row
+    answer = admin_client.get(reverse("console:insights_csv", args=[org.org_id, "inactive-users"]))
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    assert [row[3] for row in rows if row[1] == "new@acme.example"] == ["invited"]
+    Client().force_login(new, backend="orgwarden.accounts.backends.AccountBackend")  # signs in
+    listed = {u.email: u for u in selectors.inactive_users(org=org, days=30)}
+    assert listed["new@acme.example"].status_label == "Active"
+
+
 def test_authentication_domains_managed_external(seeded):
     org, _p, *_ = seeded
     auth = selectors.authentication(org=org)
