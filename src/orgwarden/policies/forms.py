@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from orgwarden.humanize import minutes_in_words
 from orgwarden.orgs.models import Directory
-from orgwarden.policies.models import AuthenticationPolicy
+from orgwarden.policies.models import DAY, AuthenticationPolicy
 from orgwarden.policies.services import MOVE_MAX
 
 PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
@@ -22,6 +22,15 @@ STRENGTH_CHOICES = [
 ]
 EXPIRY_CHOICES = [(0, "Never"), (30, "30 days"), (60, "60 days"), (90, "90 days"), (180, "180 days"),
                   (365, "365 days")]  # fmt: skip
+# Session limits offered as durations in words (``humanize.minutes_in_words``); stored, and taken by
+# the REST API, in minutes. Atlassian's steps, within what ``services.settings_validate`` allows
+# (idle: 15 minutes to 30 days; absolute: up to 90 days, and not shorter than idle). A policy whose
+# limit is none of these (set through the API) is offered its own value too, so saving the page
+# leaves it as it is.
+HOUR = 60
+IDLE_SESSION_MINUTES = (15, 30, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR,
+                        DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY)  # fmt: skip
+ABSOLUTE_SESSION_MINUTES = (*IDLE_SESSION_MINUTES, 60 * DAY, 90 * DAY)
 
 
 def _bounds_errors(what: str, unit: str, low: str, high: str) -> dict[str, str]:
@@ -36,9 +45,14 @@ def _bounds_errors(what: str, unit: str, low: str, high: str) -> dict[str, str]:
     }
 
 
-def _minutes_errors(what: str, low: int, high: int) -> dict[str, str]:
-    most = f"{minutes_in_words(high)} ({high:,} minutes)"
-    return _bounds_errors(what, "minutes", minutes_in_words(low), most)
+def _duration_choices(offered: tuple[int, ...], current: int | None) -> list[tuple[int, str]]:
+    """``offered`` (minutes) in words, with ``current`` among them in its place when it is not."""
+    values = sorted({*offered, *([current] if isinstance(current, int) else [])})
+    return [(minutes, minutes_in_words(minutes)) for minutes in values]
+
+
+def _duration_errors(what: str) -> dict[str, str]:
+    return {"required": f"Choose the {what}.", "invalid_choice": f"Choose the {what} from the list."}
 
 
 class PolicyCreateForm(forms.Form):
@@ -79,15 +93,14 @@ class PolicySettingsForm(forms.Form):
         label="Passwords expire after", choices=EXPIRY_CHOICES, coerce=int,
         help_text="An expired password is replaced at the next sign-in.",
     )  # fmt: skip
-    idle_session_minutes = forms.IntegerField(
-        label="Idle session limit (minutes)", min_value=15, max_value=43200,
-        error_messages=_minutes_errors("Idle session limit", 15, 43200),
-        help_text="Signed out after this long without activity: 15 minutes to 30 days (43,200).",
+    idle_session_minutes = forms.TypedChoiceField(
+        label="Idle session limit", coerce=int, error_messages=_duration_errors("idle session limit"),
+        help_text="Signed out after this long without activity.",
     )  # fmt: skip
-    absolute_session_minutes = forms.IntegerField(
-        label="Absolute session limit (minutes)", min_value=15, max_value=129600,
-        error_messages=_minutes_errors("Absolute session limit", 15, 129600),
-        help_text="Signed out this long after signing in, whatever the activity: up to 90 days (129,600).",
+    absolute_session_minutes = forms.TypedChoiceField(
+        label="Absolute session limit", coerce=int,
+        error_messages=_duration_errors("absolute session limit"),
+        help_text="Signed out this long after signing in, whatever the activity; at least the idle limit.",
     )  # fmt: skip
     api_tokens_allowed = forms.BooleanField(label="Members may create API tokens", required=False)
     api_token_max_days = forms.IntegerField(
@@ -115,6 +128,12 @@ class PolicySettingsForm(forms.Form):
     def __init__(self, *args, policy: AuthenticationPolicy, **kwargs) -> None:
         initial = {name: getattr(policy, name) for name in self.base_fields}
         super().__init__(*args, initial=initial, **kwargs)
+        self.fields["idle_session_minutes"].choices = _duration_choices(
+            IDLE_SESSION_MINUTES, policy.idle_session_minutes
+        )
+        self.fields["absolute_session_minutes"].choices = _duration_choices(
+            ABSOLUTE_SESSION_MINUTES, policy.absolute_session_minutes
+        )
         if not (policy.is_default and policy.directory.kind == Directory.Kind.LOCAL):
             self.fields["billable"].disabled = True
         if policy.directory.kind != Directory.Kind.IDP:

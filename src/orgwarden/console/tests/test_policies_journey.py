@@ -68,7 +68,7 @@ def test_mandatory_two_step_recovery_reset_and_idle_limit(new_page):
         ann.get_by_role("link", name="Authentication policies").click()
         ann.get_by_role("link", name="Default policy").first.click()
         ann.locator("input[name=two_step][value=mandatory]").check()
-        ann.get_by_label("Idle session limit (minutes)").fill("15")
+        ann.get_by_label("Idle session limit").select_option(label="15 minutes")
         ann.get_by_role("button", name="Save settings").click()
         expect(ann.locator(".message-success")).to_be_visible()
         # Ann's own session is not cut by the change.
