@@ -252,6 +252,28 @@ def test_rename_delete_and_the_default_is_protected(admin_client, org, default_p
     assert AuthenticationPolicy.objects.filter(pk=default_policy.pk).exists()
 
 
+def test_members_have_checkboxes_only_when_there_is_a_policy_to_move_them_to(
+    admin_client, org, default_policy, managed
+):
+    """With the directory's one policy, the members table had checkboxes that nothing used: they,
+    and the move form, come with a second policy; until then the line says how to get one."""
+    url = f"{base(org)}{default_policy.policy_id}/"
+    members = admin_client.get(url).content.decode().split('id="members-heading"')[1].split("</section>")[0]
+    assert managed.email in members  # the members are still listed
+    assert 'type="checkbox"' not in members and "<form" not in members
+    assert "Move selected" not in members and '<span class="sr-only">Select</span>' not in members
+    assert "Create another policy for Local directory to move accounts between policies." in members
+    services.policy_create(
+        org=org,
+        actor=org.admins.first().account,
+        directory_id=local_directory(org).directory_id,
+        name="Strict",
+    )
+    members = admin_client.get(url).content.decode().split('id="members-heading"')[1].split("</section>")[0]
+    assert f'type="checkbox" name="account_ids" value="{managed.account_id}"' in members
+    assert "Move selected" in members and "Create another policy" not in members
+
+
 def test_move_members_with_the_bulk_form(admin_client, org, default_policy, managed):
     policy = services.policy_create(
         org=org,
