@@ -123,3 +123,35 @@ def test_a_checkbox_sits_before_its_label(new_page, org_admin, width):
         box_at, label_at = box.bounding_box(), label.bounding_box()
         assert box_at["x"] + box_at["width"] <= label_at["x"], name  # the box comes first …
         assert label_at["y"] <= box_at["y"] + box_at["height"] / 2 <= label_at["y"] + label_at["height"], name
+
+
+# The width of the text an element holds (not of its box).
+TEXT_WIDTH = """(e) => { const range = document.createRange(); range.selectNodeContents(e);
+  return range.getBoundingClientRect().width; }"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_insights_apply_is_as_wide_as_its_word(new_page, org_admin, width):
+    """Insights' one checkbox and its Apply button sat in the filters' grid of 200-pixel columns:
+    the button was stretched to a column's width, far wider than its word."""
+    org = org_admin.org
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": 844})
+    browser.sign_in(page, org_admin.account.email, PASSWORD)
+    page.goto(reverse("console:insights", args=[org.org_id]))
+    box = page.get_by_role("checkbox", name="Include deactivated accounts")
+    apply = page.get_by_role("button", name="Apply")
+    word = apply.evaluate(TEXT_WIDTH)
+    assert apply.bounding_box()["width"] < word + 40  # its padding, not a column
+    label_at = box.evaluate(
+        "(b) => { const r = b.labels[0].getBoundingClientRect(); return {x: r.x, width: r.width}; }"
+    )
+    box_at, apply_at = box.bounding_box(), apply.bounding_box()
+    assert box_at["x"] + box_at["width"] <= label_at["x"]  # the box, then its label …
+    assert label_at["x"] + label_at["width"] <= apply_at["x"]  # … then the button, on one line
+    assert abs((box_at["y"] + box_at["height"] / 2) - (apply_at["y"] + apply_at["height"] / 2)) < 4
+    # Applying it keeps its meaning: the box stays ticked and the page says so.
+    box.check()
+    apply.click()
+    page.wait_for_url("**deactivated=include**")
+    assert page.get_by_role("checkbox", name="Include deactivated accounts").is_checked()
