@@ -48,6 +48,7 @@ def serve_options(args: list[str]) -> dict[str, Any]:
         # gunicorn's sync worker, answering what gunicorn refuses in the caller's format
         "worker_class": "orgwarden.worker.Worker",
         "accesslog": "-",
+        "loglevel": config.log_level().lower(),  # gunicorn's own lines too, not always INFO
         # gunicorn's default (the combined log format), then how long the request took
         "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms',
         "errorlog": "-",

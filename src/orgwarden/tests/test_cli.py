@@ -47,6 +47,7 @@ def test_serve_options_defaults(monkeypatch):
     assert options["workers"] == 2
     assert options["worker_class"] == "orgwarden.worker.Worker"
     assert options["accesslog"] == "-"
+    assert options["loglevel"] == "info"
 
 
 def test_serve_options_from_environment_and_flags(monkeypatch):
@@ -54,6 +55,8 @@ def test_serve_options_from_environment_and_flags(monkeypatch):
     monkeypatch.setenv("ORGWARDEN_WORKERS", "4")
     assert cli.serve_options([])["bind"] == ["0.0.0.0:9000"]
     assert cli.serve_options([])["workers"] == 4
+    monkeypatch.setenv("ORGWARDEN_LOG_LEVEL", "warning")  # gunicorn's lines follow it ("Booting worker" …)
+    assert cli.serve_options([])["loglevel"] == "warning"
     flagged = cli.serve_options(["--bind", "[::1]:8001", "--workers", "3"])
     assert (flagged["bind"], flagged["workers"]) == (["[::1]:8001"], 3)
     assert cli.serve_options(["--bind", "unix:/run/orgwarden.sock"])["bind"] == ["unix:/run/orgwarden.sock"]
