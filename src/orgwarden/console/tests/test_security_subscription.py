@@ -28,7 +28,8 @@ def test_without_a_verified_domain_the_trial_button_explains_and_links_to_domain
     assert "Not enforced: " in html and "has no security subscription yet" in html
     assert "Verify a domain and claim its accounts first" in html
     assert f'href="{reverse("console:domains", args=[org.org_id])}"' in html
-    assert '<button type="button" disabled aria-describedby="trial-needs-domain">' in html
+    # Disabled, and described by why (on a laptop: a phone shows the link alone, see below).
+    assert '<button type="button" disabled aria-describedby="trial-needs-domain" class="wide-only">' in html
 
 
 def test_the_trial_starts_from_a_security_page_and_comes_back_to_it(admin_client, org):
@@ -96,3 +97,79 @@ def test_lapsed_banner_leads_to_billing_in_a_browser(new_page):
     expect(ann.locator("#lapsed-notice")).to_contain_text("Not enforced because the subscription lapsed")
     ann.locator("#lapsed-notice").get_by_role("link", name="raise a support request").click()
     expect(ann.get_by_role("heading", name="Support requests", level=1)).to_be_visible()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("domain", [False, True], ids=["no-domain", "domain"])
+def test_on_a_phone_the_banner_is_short_and_keeps_its_action(new_page, domain):
+    """At 390 px the banner took about half the first screen of every Security page (350 px of its
+    844): it says the same in fewer words there, and its action — Go to Domains, or Start your
+    30-day free trial — is on the first screen and works. A laptop still reads it in full."""
+    from playwright.sync_api import expect
+
+    from orgwarden.accounts.tests.factories import PASSWORD
+    from orgwarden.orgs.tests.factories import OrgAdminFactory
+
+    role = OrgAdminFactory(org__name="Acme Corp", account__email="ann@acme.test")
+    if domain:
+        Domain.objects.create(org=role.org, name="acme.test", token="t", status=Domain.Status.VERIFIED)
+    ann = new_page()
+    ann.set_viewport_size(PHONE)
+    browser.sign_in(ann, "ann@acme.test", PASSWORD)
+    ann.goto(reverse("console:audit_log", args=[role.org.org_id]))
+    banner = ann.locator("#security-subscription")
+    expect(banner).to_be_visible()
+    assert banner.bounding_box()["height"] <= 200
+    expect(banner.get_by_role("heading", level=2)).to_have_text(
+        "Not enforced: no security subscription yet", use_inner_text=True
+    )
+    heading = ann.get_by_role("heading", name="Audit log", level=1).bounding_box()
+    assert heading["y"] + heading["height"] < PHONE["height"] / 2  # the page starts in the first half
+    action = (
+        banner.get_by_role("button", name="Start your 30-day free trial")
+        if domain
+        else banner.get_by_role("link", name="Go to Domains")
+    )
+    expect(action).to_be_visible()
+    assert action.bounding_box()["y"] + action.bounding_box()["height"] <= PHONE["height"]
+    expect(banner.get_by_role("button", name="Start your 30-day free trial", disabled=True)).to_have_count(0)
+    action.click()
+    if domain:
+        expect(ann.locator("#security-subscription")).to_contain_text("free trial, 30 days left")
+        expect(ann.get_by_role("heading", name="Audit log", level=1)).to_be_visible()
+    else:
+        expect(ann.get_by_role("heading", name="Domains", level=1)).to_be_visible()
+        ann.go_back()
+    if not domain:
+        ann.set_viewport_size({"width": 1280, "height": 800})
+        wide = ann.get_by_role("region", name="Not enforced: Acme Corp has no security subscription yet")
+        expect(wide).to_contain_text(
+            "your settings are kept and take effect as soon as the subscription starts"
+        )
+        expect(wide.get_by_role("button", name="Start your 30-day free trial")).to_be_disabled()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_the_lapsed_banner_is_short_and_leads_to_billing(new_page):
+    from playwright.sync_api import expect
+
+    from orgwarden.accounts.tests.factories import PASSWORD
+    from orgwarden.orgs.tests.factories import OrgAdminFactory
+
+    role = OrgAdminFactory(org__name="Acme Corp", account__email="ann@acme.test")
+    SubscriptionFactory(org=role.org, status=Subscription.Status.LAPSED)
+    ann = new_page()
+    ann.set_viewport_size(PHONE)
+    browser.sign_in(ann, "ann@acme.test", PASSWORD)
+    ann.goto(reverse("console:audit_log", args=[role.org.org_id]))
+    banner = ann.get_by_role("region", name="Not enforced because the subscription lapsed")
+    expect(banner).to_be_visible()
+    assert banner.bounding_box()["height"] <= 200
+    expect(banner).to_contain_text("paused until it is paid; your settings are kept", use_inner_text=True)
+    banner.get_by_role("link", name="Go to Billing").click()
+    expect(ann.get_by_role("heading", name="Billing", level=1)).to_be_visible()
