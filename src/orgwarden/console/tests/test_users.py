@@ -183,7 +183,7 @@ def test_an_invited_person_is_invited_until_they_sign_in(
     active = admin_client.get(base(org) + "users/?status=active").content.decode()
     assert "new.person@acme.test" not in active and "pat@acme.test" in active
     page = admin_client.get(user_url(org, invited)).content.decode()
-    assert '<span class="badge">Invited</span>' in page and "not signed in since" in page
+    assert '<span class="badge">Invited</span>' in page and "have not signed in yet" in page
     assert "badge-success" not in page
 
     link = re.search(r"http://testserver(/login/link/\S+)", mailoutbox[0].body).group(1)
