@@ -395,6 +395,32 @@ def test_external_users_page_and_remove_access(admin_client, org, admin, site, d
     assert OrgUser.objects.filter(org=org, account=managed).exists()
 
 
+def test_external_users_says_invited_as_users_does(admin_client, org, admin, site):
+    """An external user invited who never signed in read "Active" here and "Invited" on Users."""
+    invited = s.user_invite(org=org, actor=admin, email="new@partner.example", site_ids=[site.site_id])
+    known = AccountFactory(email="known@partner.example")
+    Client().force_login(known, backend="orgwarden.accounts.backends.AccountBackend")
+    s.user_invite(org=org, actor=admin, email=known.email, site_ids=[site.site_id])
+
+    def status(body: str, email: str) -> str:
+        row = re.search(rf"{re.escape(email)}</span></td>.*?</tr>", body, re.S).group(0)
+        return re.findall(r'<span class="badge[^"]*">([^<]+)</span>', row)[0]
+
+    with CaptureQueriesContext(connection) as page_queries:
+        body = admin_client.get(f"{base(org)}/external-users/").content.decode()
+    assert status(body, "new@partner.example") == "Invited"
+    assert status(body, "known@partner.example") == "Active"
+    users = admin_client.get(f"/admin/o/{org.org_id}/users/").content.decode()
+    assert re.search(r"<td>new@partner\.example</td>.*?Invited", users, re.S)
+    Client().force_login(invited, backend="orgwarden.accounts.backends.AccountBackend")  # signs in
+    s.user_invite(org=org, actor=admin, email="third@partner.example", site_ids=[site.site_id])
+    with CaptureQueriesContext(connection) as again:
+        body = admin_client.get(f"{base(org)}/external-users/").content.decode()
+    assert status(body, "new@partner.example") == "Active"
+    assert status(body, "third@partner.example") == "Invited"
+    assert len(again) == len(page_queries)  # one more row, no more queries
+
+
 def test_removing_an_external_users_access_asks_first_naming_what_goes(admin_client, org, admin, site, devs):
     """It takes them out of every group (not undone by inviting them again), so External users'
     "Remove access…" opens a confirmation naming the sites and groups; opening it changes nothing."""

@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch,
 from django.db.models.functions import Coalesce, Lower
 
 from orgwarden.accounts.models import Account, normalize_email
+from orgwarden.accounts.selectors import invited_not_signed_in
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import (
     Domain,
@@ -300,9 +301,16 @@ def external_users(*, org: Organization, after: str | None = None, size: int = 5
     another org manages. The org's policies reach none of them, and claiming is how one stops
     being external; so ``is_managed`` decides, not the domain.
 
-    Each ``OrgUser`` carries ``org_groups``: the org's groups it belongs to, by name.
+    Each ``OrgUser`` carries ``org_groups``: the org's groups it belongs to, by name; and ``invited``:
+    sent a sign-in link and not signed in since (``accounts.selectors.invited_not_signed_in``), as
+    the Users page says, in the same query.
     """
-    rows = _external(org).select_related("account").order_by("email", "pk")
+    rows = (
+        _external(org)
+        .select_related("account")
+        .annotate(invited=invited_not_signed_in("account_id", "account__last_login"))
+        .order_by("email", "pk")
+    )
     if after:
         rows = rows.filter(email__gt=after)
     size = _size(size)
