@@ -112,6 +112,29 @@ def requests_admit(counted: Sequence[tuple[Throttle, str]]) -> int:
     return wait
 
 
+@dataclass(frozen=True, slots=True)
+class PerAddressAndClient:
+    """Requests that cost something each time (``requests_admit``), counted per address asked for
+    and per client address, with the words that refuse one."""
+
+    per_email: Throttle
+    per_client: Throttle
+    too_many: str  # "Too many reset requests"
+
+    def admit(self, form, *, email_key: str, ip: str | None) -> int:
+        """0 when the request is admitted (and counted); else the seconds to wait, and ``form``
+        (a bound Django form) has a non-field error saying how long."""
+        counted = [(self.per_email, email_key)] + ([(self.per_client, ip)] if ip else [])
+        wait = requests_admit(counted)
+        if wait:
+            form.add_error(None, f"{self.too_many}. Wait {wait_in_words(wait)}, then try again.")
+        return wait
+
+
+RESETS = PerAddressAndClient(RESET_PER_EMAIL, RESET_PER_CLIENT, "Too many reset requests")
+SIGNUPS = PerAddressAndClient(SIGNUP_PER_EMAIL, SIGNUP_PER_CLIENT, "Too many sign-up attempts")
+
+
 def wait_in_words(seconds: int) -> str:
     """``seconds`` as the minutes a person waits: ``1 minute``, ``42 minutes``."""
     minutes = max(1, -(-seconds // 60))

@@ -160,14 +160,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     wait = 0
     if request.method == "POST" and form.is_valid():
-        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
-        counted = [(throttle.SIGNUP_PER_EMAIL, email)] + ([(throttle.SIGNUP_PER_CLIENT, ip)] if ip else [])
-        wait = throttle.requests_admit(counted)
-    if wait:
-        form.add_error(
-            None, f"Too many sign-up attempts. Wait {throttle.wait_in_words(wait)}, then try again."
-        )
-    elif request.method == "POST" and form.is_valid():
+        email = normalize_email(form.cleaned_data["email"])
+        wait = throttle.SIGNUPS.admit(form, email_key=email, ip=client_ip(request))
+    if not wait and request.method == "POST" and form.is_valid():
         try:
             account = services.account_signup(**form.cleaned_data)
         except PasswordNotUsed:
@@ -253,13 +248,11 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     form = EmailForm(request.POST or None)
     wait = 0
     if request.method == "POST" and form.is_valid():
-        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
-        counted = [(throttle.RESET_PER_EMAIL, email)] + ([(throttle.RESET_PER_CLIENT, ip)] if ip else [])
-        wait = throttle.requests_admit(counted)
+        email = normalize_email(form.cleaned_data["email"])
+        wait = throttle.RESETS.admit(form, email_key=email, ip=client_ip(request))
         if not wait:
             services.password_reset_request(email=email)
             return render(request, "accounts/password_reset_sent.html", {"email": form.cleaned_data["email"]})
-        form.add_error(None, f"Too many reset requests. Wait {throttle.wait_in_words(wait)}, then try again.")
     response = render(
         request,
         "accounts/password_reset.html",

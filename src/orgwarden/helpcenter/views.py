@@ -132,16 +132,9 @@ def signup(request: HttpRequest, site_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # Each attempt counts, before anything is looked up (``throttle.requests_admit``): the
         # refusal says nothing about whether the email has a customer account here.
-        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
-        counted = [(throttle.SIGNUP_PER_EMAIL, f"helpcenter:{site_id}:{email}")] + (
-            [(throttle.SIGNUP_PER_CLIENT, ip)] if ip else []
-        )
-        wait = throttle.requests_admit(counted)
-        if wait:
-            form.add_error(
-                None, f"Too many sign-up attempts. Wait {throttle.wait_in_words(wait)}, then try again."
-            )
-        else:
+        email = normalize_email(form.cleaned_data["email"])
+        wait = throttle.SIGNUPS.admit(form, email_key=f"helpcenter:{site_id}:{email}", ip=client_ip(request))
+        if not wait:
             try:
                 customer = services.customer_sign_up(help_center=help_center, **form.cleaned_data)
             except OrgsError as exc:
@@ -175,18 +168,11 @@ def reset(request: HttpRequest, site_id: str) -> HttpResponse:
     form = ResetRequestForm(request.POST if request.method == "POST" else None)
     sent, wait = False, 0
     if request.method == "POST" and form.is_valid():
-        email, ip = normalize_email(form.cleaned_data["email"]), client_ip(request)
+        email = normalize_email(form.cleaned_data["email"])
         # Each request counts, the customer exists or not (``throttle.requests_admit``); a help
         # center's customers are its own: the key holds its site id.
-        counted = [(throttle.RESET_PER_EMAIL, f"helpcenter:{site_id}:{email}")] + (
-            [(throttle.RESET_PER_CLIENT, ip)] if ip else []
-        )
-        wait = throttle.requests_admit(counted)
-        if wait:
-            form.add_error(
-                None, f"Too many reset requests. Wait {throttle.wait_in_words(wait)}, then try again."
-            )
-        else:
+        wait = throttle.RESETS.admit(form, email_key=f"helpcenter:{site_id}:{email}", ip=client_ip(request))
+        if not wait:
             services.customer_password_reset_request(help_center=help_center, email=email)
             sent = True
     context = _context(help_center, form=form, sent=sent)
