@@ -35,6 +35,7 @@ from orgwarden.accounts.signin import AUTH_AT_KEY, session_proofs, session_signe
 from orgwarden.oidc import keys, services
 from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove, two_step_to_prove
 from orgwarden.oidc.models import SiteClient
+from orgwarden.oidc.processors.validator import oidc_issuer
 from orgwarden.tokens.introspection import activity_record
 from orgwarden.tokens.oauth import client_credentials, oauth_error, unreadable_form
 
@@ -359,7 +360,7 @@ class DiscoveryView(JsonMethodNotAllowed, dot.ConnectDiscoveryInfoView):
     relying party that picks an advertised implicit or hybrid flow got ``unauthorized_client``.
     Every product site's client is a confidential authorization-code client signing with RS256
     (``services.application_secret_set``). The revocation endpoint (RFC 7009) is served, so it is
-    listed (RFC 8414 §2).
+    listed (RFC 8414 §2). The issuer is the installation's base URL (``validator.oidc_issuer``).
     """
 
     RESPONSE_TYPES = ["code"]
@@ -371,6 +372,7 @@ class DiscoveryView(JsonMethodNotAllowed, dot.ConnectDiscoveryInfoView):
         document = json.loads(response.content)
         auth_methods = document["token_endpoint_auth_methods_supported"]
         document.update(
+            issuer=oidc_issuer(),
             response_types_supported=self.RESPONSE_TYPES,
             response_modes_supported=["query", "fragment"],
             grant_types_supported=self.GRANT_TYPES,

@@ -70,8 +70,21 @@ class RefreshTokenRotated(InvalidGrantError):
         return {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def oidc_issuer() -> str:
+    """The issuer of every ID token and of the discovery document: the installation's own
+    ``ORGWARDEN_BASE_URL``, never the Host a request came in by. A product site that reaches
+    orgwarden by an internal address (``http://orgwarden:8000``, 127.0.0.1) must still be handed
+    ID tokens whose ``iss`` is the one discovery named (OIDC Core §3.1.3.7); django-oauth-toolkit
+    builds it from each request's Host instead. The endpoints in the discovery document still
+    follow the request, so such a product keeps talking to the address it uses."""
+    return settings.BASE_URL.rstrip("/")
+
+
 class OrgwardenValidator(OAuth2Validator):
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "sub": "openid"}
+
+    def get_oidc_issuer_endpoint(self, request):
+        return oidc_issuer()
 
     def get_claim_dict(self, request):
         account = request.user

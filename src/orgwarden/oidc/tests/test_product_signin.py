@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from django.conf import settings
 
 from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.audit.models import AuditEvent
@@ -42,7 +43,8 @@ def test_access_through_a_group_signs_in_with_the_right_claims(live_server, prod
     config, claims = verify(live_server, token["id_token"])
     assert claims["sub"] == person.account_id and claims["email"] == "mia@acme.test"
     assert claims["name"] == "Mia Wong" and claims["nonce"] == nonce and claims["aud"] == product.client_id
-    assert claims["iss"] == config["issuer"] == live_server.url
+    assert claims["iss"] == config["issuer"] == settings.BASE_URL  # not the address it was reached by
+    assert config["token_endpoint"] == f"{live_server.url}/oauth2/token/"  # which it was
     assert "S256" in config["code_challenge_methods_supported"]
     info = client.get(config["userinfo_endpoint"]).json()
     assert info["sub"] == person.account_id and info["email"] == "mia@acme.test"
@@ -407,3 +409,20 @@ def test_a_parameter_longer_than_its_column_is_invalid_request_not_a_500(product
         "/oauth2/authorize/", authorize_query(product, redirect_uri="https://evil.example/cb", **extra)
     )
     assert elsewhere.status_code == 400 and "evil.example" not in elsewhere.get("Location", "")
+
+
+def test_the_issuer_is_the_installations_base_url_whatever_address_a_product_uses(
+    live_server, product, manage, grant, settings
+):
+    """A product site that reaches orgwarden by an internal address gets ID tokens — first and
+    refreshed — whose ``iss`` is the issuer discovery names: ORGWARDEN_BASE_URL. Before, both were
+    built from the Host of each request, so discovery fetched at the public address and a token
+    fetched at an internal one disagreed, and the product refused the sign-in."""
+    settings.BASE_URL = "https://id.acme.test"
+    person = manage(AccountFactory(email="mia@acme.test"))
+    grant(person)
+    client, token, _nonce = sign_in(live_server, product, person)  # every call to 127.0.0.1
+    config, claims = verify(live_server, token["id_token"])
+    assert config["issuer"] == claims["iss"] == "https://id.acme.test"
+    refreshed = client.refresh_token(f"{live_server.url}/oauth2/token/", refresh_token=token["refresh_token"])
+    assert verify(live_server, refreshed["id_token"])[1]["iss"] == "https://id.acme.test"
