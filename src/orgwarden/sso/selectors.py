@@ -198,8 +198,8 @@ NO_JIT_MESSAGE = (
 
 @dataclass(frozen=True, slots=True)
 class SigninPlan:
-    """What an accepted assertion does: sign in ``account`` (found through its ``matched`` link,
-    ``"stable_id"``, or by ``"email"``), create an account just in time under ``jit_domain``, or
+    """What an accepted assertion does: sign in ``account`` (found through its ``identity`` link to
+    the IdP's user id, or by email: ``matched``), create an account just in time under ``jit_domain``, or
     nothing but ``refusal``. ``stale_identity`` is a link that outlived the org's hold on its
     account: the sign-in drops it (and links the id anew to whom it signs in)."""
 
@@ -207,11 +207,17 @@ class SigninPlan:
     stable_id: str
     display_name: str
     account: Account | None = None
-    matched: str = ""
     jit_domain: Domain | None = None
     stale_identity: SamlIdentity | None = None
     identity: SamlIdentity | None = None
     refusal: SsoSigninRefused | None = None
+
+    @property
+    def matched(self) -> str:
+        """How ``account`` was found: ``"stable_id"`` (its ``identity`` link) or ``"email"``."""
+        if self.account is None:
+            return ""
+        return "stable_id" if self.identity is not None else "email"
 
 
 def signin_plan(connection: SamlConnection, result: SamlResult) -> SigninPlan:
@@ -240,10 +246,7 @@ def signin_plan(connection: SamlConnection, result: SamlResult) -> SigninPlan:
     if identity is not None and not idp_speaks_for(connection, identity.account):
         plan = dataclasses.replace(plan, stale_identity=identity)
         identity = None
-    if identity is not None:
-        account, matched = identity.account, "stable_id"
-    else:
-        account, matched = Account.objects.filter(email=email).first(), "email"
+    account = identity.account if identity is not None else Account.objects.filter(email=email).first()
     if account is None:
         try:
             # The processor checks only the NameID's shape; an account takes only an address that
@@ -257,5 +260,5 @@ def signin_plan(connection: SamlConnection, result: SamlResult) -> SigninPlan:
             return dataclasses.replace(plan, refusal=SsoSigninRefused("no_account", NO_JIT_MESSAGE))
         return dataclasses.replace(plan, jit_domain=domain)
     return dataclasses.replace(
-        plan, account=account, matched=matched, identity=identity, refusal=signin_refusal(connection, account)
+        plan, account=account, identity=identity, refusal=signin_refusal(connection, account)
     )
