@@ -2,6 +2,29 @@
 
 The request is not signed (SAML binding 3.4.4.1 makes it optional, and every supported IdP accepts
 unsigned requests); its ID is stored server-side so the answer can be matched once.
+
+Its ``NameIDPolicy`` names no ``Format`` and allows creation (``NAME_ID_POLICY``). With the Format
+omitted "any type of identifier supported by the identity provider for the requested subject can be
+used" (SAML core §3.4.1.1), so the IdP sends the NameID its admin configured, and the response's
+rule decides what the email is: the NameID when it is one, else an email attribute
+(``response.check_claims``). Asking for ``emailAddress``, as this did, overrode or broke exactly
+the setups that rule accepts:
+
+- AD FS refuses the request (``InvalidNameIDPolicy``, event 321, MSIS7070) when its claim rules
+  issue a persistent or unspecified NameID, or the user has no email in Active Directory;
+- Microsoft Entra ID honours a format in the request over the one configured for the app (its
+  claims-customization docs), and for ``emailAddress`` sends the UPN, whatever NameID the admin
+  set (MicrosoftDocs/azure-docs#10253): an ``…@tenant.onmicrosoft.com`` UPN then signs no one in
+  (``domain_not_linked``), or a UPN that differs from the mailbox names another account;
+- Okta refuses a requested Format that is not the app's configured one (reported by its users).
+
+``unspecified`` would also leave the choice to the IdP, but it is a format value in its own right
+for an IdP to compare with what it issues; absence is how SAML core and the SAML 2.0
+interoperability profile (saml2int) say "no preference".
+
+``AllowCreate="true"`` (saml2int: SHOULD): the IdP may create the identifier it sends us the first
+time a person signs in here (a persistent pairwise id, as Shibboleth and AD FS keep). Absent, it
+means ``false``, which lets an IdP refuse a person for whom it has no such identifier yet.
 """
 
 from __future__ import annotations
@@ -12,6 +35,8 @@ import zlib
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 from xml.sax.saxutils import quoteattr
+
+NAME_ID_POLICY = '<samlp:NameIDPolicy AllowCreate="true"/>'
 
 
 def new_request_id() -> str:
@@ -30,8 +55,7 @@ def authn_request_xml(
         f"Destination={quoteattr(destination)} AssertionConsumerServiceURL={quoteattr(acs_url)} "
         'ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST">'
         f"<saml:Issuer>{_text(sp_entity_id)}</saml:Issuer>"
-        '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" '
-        'AllowCreate="true"/>'
+        f"{NAME_ID_POLICY}"
         "</samlp:AuthnRequest>"
     )
 

@@ -66,8 +66,16 @@ class TestIdp:
     __test__ = False
 
     def __init__(
-        self, *, keys: KeyPair, sp_metadata: str, entity_id: str = IDP_ENTITY_ID, sso_url: str = IDP_SSO_URL
+        self,
+        *,
+        keys: KeyPair,
+        sp_metadata: str,
+        entity_id: str = IDP_ENTITY_ID,
+        sso_url: str = IDP_SSO_URL,
+        name_id_format: str = NAMEID_FORMAT_EMAILADDRESS,
     ) -> None:
+        """``name_id_format``: the NameID format the IdP's admin set for our app — what pysaml2
+        issues when a request names none (``answer``)."""
         self.keys = keys
         self.dir = Path(tempfile.mkdtemp(prefix="orgwarden-idp-"))
         (self.dir / "key.pem").write_text(keys.key_pem)
@@ -90,6 +98,7 @@ class TestIdp:
                                 "lifetime": {"minutes": 5},
                                 "attribute_restrictions": None,
                                 "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
+                                "nameid_format": name_id_format,
                             }
                         },
                         "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
@@ -112,6 +121,30 @@ class TestIdp:
         parsed = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
         request = parsed.message
         return request.id, request.assertion_consumer_service_url, query.get("RelayState", [""])[0]
+
+    def answer(self, url: str, *, userid: str, attributes: dict[str, str]) -> tuple[str, str]:
+        """The IdP's own answer to our AuthnRequest (an HTTP-Redirect URL): (base64 SAMLResponse,
+        RelayState). pysaml2 picks the NameID as an IdP does — the Format the request's NameIDPolicy
+        asks for if any, else the one configured (``name_id_format``) — for the person ``userid``;
+        it raises when it cannot issue the format asked for. The attribute names go as given."""
+        query = parse_qs(urlsplit(url).query)
+        request = self.server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT).message
+        args = self.server.response_args(request)
+        converters = self.server.config.attribute_converters
+        self.server.config.attribute_converters = [_NamesAsSent(BASIC_NAME_FORMAT)]
+        try:
+            response = self.server.create_authn_response(
+                identity={name: [value] for name, value in attributes.items()},
+                userid=userid,
+                authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
+                sign_assertion=True,
+                sign_alg=xmldsig.SIG_RSA_SHA256,
+                digest_alg=xmldsig.DIGEST_SHA256,
+                **args,
+            )
+        finally:
+            self.server.config.attribute_converters = converters
+        return base64.b64encode(str(response).encode()).decode(), query.get("RelayState", [""])[0]
 
     def response(
         self,
