@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from django.contrib.auth import login
@@ -150,23 +151,37 @@ def session_proofs(request: HttpRequest) -> frozenset[str]:
     return proofs_in(request.session)
 
 
-def session_signed_in_at(request: HttpRequest) -> float:
-    """Unix time this session's sign-in completed (``AUTH_AT_KEY``). The session-limit middleware
-    writes the key on the first request of a session that lacks it (one older than the key); with
-    that middleware switched off, such a session counts from its row's creation (a sign-in starts
-    a new row), as product tokens' checks count it (``oidc.processors.validator``)."""
-    value = request.session.get(AUTH_AT_KEY)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+def session_signed_in_at(request: HttpRequest) -> float | None:
+    """Unix time this session's sign-in completed (``sign_in_time``); ``None`` when the session has
+    no row any more (ended while this request ran). The one read of it in product sign-in: the
+    authorize step judges ``max_age`` by it and the ID token's ``auth_time`` names it
+    (``oidc.views.AuthorizeView``), whatever the configuration."""
+    recorded = sign_in_time(request.session, created_at=None)
     key = request.session.session_key
+    if recorded is not None or not key:
+        return recorded
     created = (
         Session.objects.filter(session_key=stored_session_key(key))
         .values_list("created_at", flat=True)
         .first()
-        if key
-        else None
     )
-    return created.timestamp() if created is not None else time.time()
+    return sign_in_time(request.session, created_at=created)
+
+
+def sign_in_time(session_data: Mapping[str, Any], *, created_at: datetime | None) -> float | None:
+    """When the sign-in of a session with this data and row creation time completed (unix time).
+
+    ``AUTH_AT_KEY`` when the session holds it: every sign-in writes it (``flow_advance``), and the
+    session-limit middleware writes it on the first request of a session that lacks it (one from
+    before the key; its limits count from then). With that middleware switched off
+    (``ORGWARDEN_SESSION_LIMITS=false``) nothing writes it into such a session, which then counts
+    from its row's creation: a sign-in starts a new row. ``None`` with neither. Product tokens'
+    checks read sessions the same way (``oidc.processors.validator``).
+    """
+    value = session_data.get(AUTH_AT_KEY)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value:
+        return float(value)
+    return created_at.timestamp() if created_at is not None else None
 
 
 def session_proof_add(request: HttpRequest, proof: str) -> None:

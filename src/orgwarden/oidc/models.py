@@ -44,7 +44,7 @@ class ExchangedCode(models.Model):
 class SignInTime(models.Model):
     """When the person signed in, in the orgwarden session a product sign-in came from: the
     ``auth_time`` of the ID tokens that sign-in leads to (OIDC Core §2), and the instant the
-    authorize step judges ``max_age`` by (``accounts.signin.AUTH_AT_KEY``) — not the account's
+    authorize step judges ``max_age`` by (``accounts.signin.session_signed_in_at``) — not the account's
     ``last_login``, which a sign-in on any other device moves.
 
     Written at the authorize step for the code's ``grant``. The code's exchange hands it to the

@@ -31,11 +31,11 @@ from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model, get_grant_model
 from oauthlib.common import INVALID_HEX_PATTERN, add_params_to_uri
 
-from orgwarden.accounts.signin import AUTH_AT_KEY, session_proofs, session_signed_in_at
+from orgwarden.accounts.signin import session_proofs, session_signed_in_at
 from orgwarden.oidc import keys, services
 from orgwarden.oidc.checks import REASONS, sign_in_refusal, sso_connection_to_prove, two_step_to_prove
 from orgwarden.oidc.models import SiteClient
-from orgwarden.oidc.processors.validator import oidc_issuer
+from orgwarden.oidc.processors.validator import auth_time_claim, oidc_issuer
 from orgwarden.tokens.introspection import activity_record
 from orgwarden.tokens.oauth import client_credentials, oauth_error, unreadable_form
 
@@ -177,14 +177,27 @@ class AuthorizeView(dot.AuthorizationView):
     def create_authorization_response(self, request: HttpRequest, scopes, credentials, allow):
         """DOT's, told when this session signed in: the code's grant keeps it as the ID token's
         ``auth_time`` (``models.SignInTime``) — the instant ``max_age`` is judged by here."""
-        signed_in_at = datetime.fromtimestamp(session_signed_in_at(request), tz=UTC)
-        credentials = {**credentials, "orgwarden_auth_time": signed_in_at}
+        signed_in_at = self._signed_in_at(request)
+        if signed_in_at is not None:  # always, past ``_reauthentication``
+            credentials = {**credentials, "orgwarden_auth_time": signed_in_at}
         return super().create_authorization_response(request, scopes, credentials, allow)
+
+    def _signed_in_at(self, request: HttpRequest) -> datetime | None:
+        """When this session's sign-in happened, read once per request
+        (``accounts.signin.session_signed_in_at``): ``max_age`` is judged by it and the code's
+        ``auth_time`` is it, in every configuration — session limits on or off, a policy or none, a
+        session from before sign-in times were recorded. ``None``: the session has just ended."""
+        if not hasattr(self, "_signed_in_at_read"):
+            at = session_signed_in_at(request)
+            self._signed_in_at_read = datetime.fromtimestamp(at, tz=UTC) if at is not None else None
+        return self._signed_in_at_read
 
     def _reauthentication(self, request: HttpRequest, client: SiteClient) -> HttpResponse | None:
         """The person signs in again first when the product asks for it (OIDC Core §3.1.2.1):
         ``prompt=login``, or a ``max_age`` shorter than the time since this session's sign-in
-        (``max_age=0`` is ``prompt=login``). ``None`` when no new sign-in is needed.
+        (``max_age=0`` is ``prompt=login``), counted from the ``auth_time`` the ID token will name
+        (``_signed_in_at``), as the product counts it; and a session whose sign-in time is gone
+        (it has just ended). ``None`` when no new sign-in is needed.
 
         The sign-in page shows its form although the person is signed in (``reauth=1``), then
         comes back to this request without ``prompt=login`` and ``max_age``, which the new sign-in
@@ -195,17 +208,20 @@ class AuthorizeView(dot.AuthorizationView):
         """
         prompt = str(request.GET.get("prompt", "")).split()
         max_age = request.GET.get("max_age")
-        if "login" not in prompt and max_age is None:
+        signed_in_at = self._signed_in_at(request)
+        if "login" not in prompt and max_age is None and signed_in_at is not None:
             return None
         if max_age is not None:
             if not max_age.isdigit() or len(max_age) > 12:
                 description = "max_age must be a whole number of seconds."
                 return self._error_to_client(request, client, "invalid_request", description)
-            signed_in_at = request.session.get(AUTH_AT_KEY)
+            # By the ID token's own auth_time (whole seconds), as the product will check it.
+            # max_age=0 is prompt=login (OIDC Core §3.1.2.1), even within the second of a sign-in.
             if (
                 "login" not in prompt
-                and isinstance(signed_in_at, int | float)
-                and time.time() - signed_in_at <= int(max_age)
+                and int(max_age) > 0
+                and signed_in_at is not None
+                and time.time() - auth_time_claim(signed_in_at) <= int(max_age)
             ):
                 return None
         if "none" in prompt:

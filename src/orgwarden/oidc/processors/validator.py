@@ -43,7 +43,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestErro
 
 from orgwarden.accounts.middleware import SEEN_KEY
 from orgwarden.accounts.models import Account, Session
-from orgwarden.accounts.signin import AUTH_AT_KEY, proofs_in
+from orgwarden.accounts.signin import proofs_in, sign_in_time
 from orgwarden.oidc import services
 from orgwarden.oidc.checks import sign_in_refusal
 from orgwarden.policies.middleware import limit_passed
@@ -180,7 +180,7 @@ class OrgwardenValidator(OAuth2Validator):
         claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
         auth_time = getattr(request, "orgwarden_auth_time", None)
         if auth_time is not None:
-            claims["auth_time"] = int(auth_time.timestamp())
+            claims["auth_time"] = auth_time_claim(auth_time)
         return claims, expiration_time
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
@@ -292,7 +292,7 @@ def _live_session_of(account: Account, *, begun_by: datetime) -> bool:
         if needs_sso and "sso" not in proofs_in(data):
             continue
         if limits is not None:
-            auth_at = _unix_time(data.get(AUTH_AT_KEY)) or session.created_at.timestamp()
+            auth_at = sign_in_time(data, created_at=session.created_at)
             reason = limit_passed(
                 auth_at=auth_at,
                 seen_at=_unix_time(data.get(SEEN_KEY)),
@@ -304,6 +304,14 @@ def _live_session_of(account: Account, *, begun_by: datetime) -> bool:
                 continue
         return True
     return False
+
+
+def auth_time_claim(signed_in_at: datetime) -> int:
+    """The ID token's ``auth_time`` for a sign-in at ``signed_in_at``: whole seconds (OIDC Core §2,
+    a JSON number of seconds; DOT's is whole too). The authorize step judges ``max_age`` by this
+    same number (``views.AuthorizeView``), so a product that checks ``auth_time`` against its
+    ``max_age`` reaches the same decision, to the second."""
+    return int(signed_in_at.timestamp())
 
 
 def _unix_time(value) -> float | None:

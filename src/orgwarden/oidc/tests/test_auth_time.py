@@ -156,3 +156,64 @@ def test_a_session_that_never_recorded_its_sign_in_time_counts_from_its_row(prod
     with override_settings(SESSION_LIMITS_ENABLED=False), at(5):
         tokens = exchange(product, code_in(authorize(browser, product)))
     assert claims_of(tokens)["auth_time"] == unix(0)
+
+
+@pytest.mark.parametrize("limits_on", [True, False], ids=["session-limits-on", "session-limits-off"])
+@pytest.mark.parametrize("recorded", [True, False], ids=["signed-in-by-the-form", "session-without-its-time"])
+@pytest.mark.parametrize("managed", [True, False], ids=["under-a-policy", "under-no-policy"])
+def test_max_age_is_judged_by_the_auth_time_the_id_token_names(
+    product, org, manage, grant, password, limits_on, recorded, managed
+):
+    """OIDC Core §3.1.2.1: with ``max_age`` the person signs in again when more than that has passed
+    since their sign-in, and the ID token's ``auth_time`` (§2) names that sign-in, for the product
+    to check. The two read one time, in every configuration: session limits on or off, a policy or
+    none, a session signed in by the form or one that never recorded its sign-in time (from before
+    the key, or signed in another way). Judged to the second: ``auth_time`` is whole seconds, the
+    sign-in at ``START`` is not. Before, with session limits off, a session without its time was
+    sent to sign in again whatever its age, while its ID tokens counted it from its row."""
+    from orgwarden.accounts.tests.factories import AccountFactory
+    from orgwarden.orgs.models import OrgUser
+    from orgwarden.policies.selectors import session_limits_for
+
+    person = AccountFactory()
+    if managed:
+        manage(person)
+    else:  # an external user of the org: no policy, no session limits
+        OrgUser.objects.create(org=org, account=person, email=person.email)
+    grant(person)
+    assert (session_limits_for(person) is not None) is managed
+    with override_settings(SESSION_LIMITS_ENABLED=limits_on), at(0):
+        browser = Client()
+        if recorded:
+            assert browser.post("/login", {"email": person.email})["Location"] == "/login/step/password"
+            assert browser.post("/login/step/password", {"password": password}).status_code == 302
+        else:
+            browser.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    with override_settings(SESSION_LIMITS_ENABLED=limits_on), at(5):
+        auth_time = claims_of(exchange(product, code_in(authorize(browser, product))))["auth_time"]
+        now = (START + dt.timedelta(minutes=5)).timestamp()
+        whole = int(now - auth_time)  # the product's now - auth_time, not a whole number
+        assert whole < now - auth_time < whole + 1
+        for max_age in (whole - 1, whole, whole + 1):
+            if max_age < 0:
+                continue
+            answer = authorize(browser, product, max_age=str(max_age))
+            product_accepts = now - auth_time <= max_age
+            if product_accepts:
+                assert claims_of(exchange(product, code_in(answer)))["auth_time"] == auth_time
+            else:
+                assert answer.status_code == 302 and answer["Location"].startswith("/login?"), max_age
+    # Counted from the sign-in at minute 0, unless the session-limit middleware met a session
+    # without its time: its limits (and so its sign-in) count from that first request.
+    assert auth_time == (unix(5) if limits_on and not recorded else unix(0))
+
+
+def test_a_session_with_no_time_and_no_row_has_no_sign_in_time():
+    """Ended while the request ran: nothing to judge ``max_age`` by, so the authorize step asks for
+    a new sign-in rather than count it as fresh (it used to be "now")."""
+    from orgwarden.accounts.signin import AUTH_AT_KEY, sign_in_time
+
+    assert sign_in_time({}, created_at=None) is None
+    assert sign_in_time({AUTH_AT_KEY: True}, created_at=None) is None
+    assert sign_in_time({AUTH_AT_KEY: 12.5}, created_at=None) == 12.5
+    assert sign_in_time({}, created_at=START) == START.timestamp()
