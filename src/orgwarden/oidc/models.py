@@ -33,7 +33,8 @@ class ExchangedCode(models.Model):
     """An authorization code already exchanged for tokens: its SHA-256 (django-oauth-toolkit deletes
     the code's grant) and the family of refresh tokens the exchange began. A second exchange of the
     code is refused, and revokes that family (RFC 6749 §4.1.2): whoever sent the code twice, one of
-    the two was not the product. Kept as long as the tokens it began may live (``services``)."""
+    the two was not the product. Kept while a refresh token of its family is: the family outlives
+    the exchange for as long as the product refreshes (``services.product_tokens_prune``)."""
 
     code_hash = models.CharField(max_length=64, unique=True)
     application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")

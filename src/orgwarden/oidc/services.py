@@ -205,6 +205,12 @@ def product_tokens_revoke_replayed(
     return True
 
 
+def _family_has_refresh_tokens() -> Exists:
+    """Whether a refresh token of the row's ``token_family`` is left, revoked or not: while one is,
+    what the row remembers of the family is still needed."""
+    return Exists(RefreshToken.objects.filter(token_family=OuterRef("token_family")))
+
+
 PRUNE_BATCH = 5000  # rows per statement and transaction: a first prune of months of rows never
 # holds the tables (on SQLite, the one writer) for long, nor loads them all into memory
 
@@ -235,7 +241,12 @@ def product_tokens_prune(*, now=None) -> dict[str, int]:
       (``REFRESH_TOKEN_EXPIRE_SECONDS``): until then a replay of one is still recognised and
       revokes its family (``processors.validator.validate_refresh_token``); and refresh tokens
       left unused that long, whose access token expired that long ago;
-    - exchanged-code records as old, whose tokens are gone (``code_exchanged_record``);
+    - exchanged-code records (``code_exchanged_record``) once none of their family's refresh
+      tokens is left, and at least a refresh token's life after the exchange. Not by age alone: a
+      family outlives its code's exchange for as long as the product refreshes (each rotation
+      starts a new life), and a replay of the code must still revoke it (RFC 6749 §4.1.2: "SHOULD
+      revoke … all tokens previously issued based on that authorization code"). Pruned by age, a
+      replay was refused all the same (its grant went at the exchange) but revoked nothing;
     - sign-in times of token families none of whose refresh tokens is left (a grant's goes with
       its grant).
 
@@ -255,11 +266,11 @@ def product_tokens_prune(*, now=None) -> dict[str, int]:
             AccessToken.objects.filter(expires__lt=now, refresh_token__isnull=True)
         ),
         "id_tokens": _delete_in_batches(IDToken.objects.filter(expires__lt=now, access_token__isnull=True)),
-        "exchanged_codes": _delete_in_batches(ExchangedCode.objects.filter(exchanged_at__lt=life)),
         # After the refresh tokens: a family whose last one went above goes here in the same run.
+        "exchanged_codes": _delete_in_batches(
+            ExchangedCode.objects.filter(exchanged_at__lt=life).exclude(_family_has_refresh_tokens())
+        ),
         "sign_in_times": _delete_in_batches(
-            SignInTime.objects.filter(grant__isnull=True).exclude(
-                Exists(RefreshToken.objects.filter(token_family=OuterRef("token_family")))
-            )
+            SignInTime.objects.filter(grant__isnull=True).exclude(_family_has_refresh_tokens())
         ),
     }

@@ -15,6 +15,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
@@ -22,6 +23,7 @@ from oauth2_provider.models import AccessToken, Grant, IDToken, RefreshToken
 from orgwarden import jobs
 from orgwarden.audit.models import AuditEvent
 from orgwarden.oidc.models import ExchangedCode, SignInTime
+from orgwarden.oidc.services import code_hash
 from orgwarden.oidc.tests.test_replay import EVENT, code_for, exchange, later, refresh, userinfo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,3 +107,53 @@ def test_prune_works_in_batches(product, person, monkeypatch):
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(statement)]
     assert len(deletes) == 3  # 2 + 2 + 1
     assert not Grant.objects.exists()
+
+
+def test_a_code_replayed_after_a_refresh_tokens_life_still_revokes_the_family_it_began(
+    product, person, default_policy
+):
+    """A product that refreshes keeps its token family alive past a refresh token's life (30 days)
+    after the code's exchange: each rotation starts a new one. The exchanged code's record stays as
+    long as a refresh token of the family does, so a replay of the code still revokes the family
+    (RFC 6749 §4.1.2). Pruned 30 days after the exchange, as before, the replay was refused but the
+    family it began kept working."""
+    default_policy.absolute_session_minutes = 90 * 24 * 60  # sessions may last 90 days
+    default_policy.save(update_fields=["absolute_session_minutes"])
+    start = timezone.now()
+    browser = Client()  # the person's orgwarden session, in use now and then
+    browser.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    code = code_for(product, person)
+    tokens = exchange(product, code).json()
+    with time_machine.travel(start + timedelta(days=20)):
+        assert browser.get("/account/").status_code == 200
+        tokens = refresh(product, tokens["refresh_token"]).json()
+
+    prune(start + timedelta(days=31))  # a refresh token's life after the exchange
+    with time_machine.travel(start + timedelta(days=31, minutes=1)):
+        assert exchange(product, code).status_code == 400  # the replay …
+        assert refresh(product, tokens["refresh_token"]).status_code == 400  # … revoked the family
+    event = AuditEvent.objects.get(action=EVENT)
+    assert event.details["replayed"] == "authorization_code"
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+
+    # The family's refresh tokens go a refresh token's life after their revocation; its record too.
+    assert ExchangedCode.objects.count() == 1
+    said = prune(start + timedelta(days=62))
+    assert not RefreshToken.objects.exists() and not ExchangedCode.objects.exists()
+    assert "1 exchanged codes" in said
+
+
+def test_a_live_family_keeps_its_code_record_while_an_ended_one_loses_it(product, person):
+    """Two sign-ins a refresh token's life ago: the one whose product still refreshes keeps the
+    record of its code; the one whose refresh tokens are all gone does not."""
+    start = timezone.now()
+    browser = Client()
+    browser.force_login(person, backend="orgwarden.accounts.backends.AccountBackend")
+    kept, dropped = code_for(product, person), code_for(product, person)
+    tokens = exchange(product, kept).json()
+    exchange(product, dropped)
+    with time_machine.travel(start + timedelta(days=20)):
+        assert browser.get("/account/").status_code == 200
+        refresh(product, tokens["refresh_token"])
+    prune(start + timedelta(days=31))  # the dropped family's unused refresh token goes
+    assert list(ExchangedCode.objects.values_list("code_hash", flat=True)) == [code_hash(kept)]
