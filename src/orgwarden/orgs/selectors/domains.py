@@ -3,7 +3,8 @@
 The review page lists the accounts on a verified domain that ``org`` does not manage yet, sorted
 and keyset-paged by email (``after`` is the last email of the page shown), so page 50 costs what
 page 1 costs. Accounts another org manages are listed too, flagged, so the admin sees why they
-can't be claimed.
+can't be claimed. Each row's status reads as on the Users list: "Invited" for an active account
+sent a one-time sign-in link and not signed in since (``accounts.selectors.invited_not_signed_in``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from orgwarden.accounts.models import Account, normalize_email
+from orgwarden.accounts.selectors import invited_not_signed_in
 from orgwarden.orgs.exceptions import NotFound
 from orgwarden.orgs.models import Domain, Organization, OrgUser
 
@@ -53,6 +55,15 @@ def accounts_on(name: str) -> QuerySet[Account]:
 class AccountRow:
     account: Account
     managed_elsewhere: bool
+    invited: bool = False  # sent a one-time sign-in link, not signed in since
+
+    @property
+    def status(self) -> str:
+        """ "invited" for an active account that is invited, else the account's status — as on the
+        Users list (``orgs.selectors.users``), so both pages call one person the same."""
+        if self.invited and self.account.status == Account.Status.ACTIVE:
+            return "invited"
+        return self.account.status
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +84,8 @@ def domain_accounts_unmanaged(
         .annotate(
             managed_elsewhere=Exists(
                 OrgUser.objects.filter(account=OuterRef("pk"), is_managed=True).exclude(org=org)
-            )
+            ),
+            invited=invited_not_signed_in(),  # in the page's one query: no query per row
         )
         .order_by("email")
     )
@@ -85,7 +97,7 @@ def domain_accounts_unmanaged(
     if after:
         accounts = accounts.filter(email__gt=after)
     found = list(accounts[: limit + 1])
-    rows = [AccountRow(a, a.managed_elsewhere) for a in found[:limit]]
+    rows = [AccountRow(a, a.managed_elsewhere, a.invited) for a in found[:limit]]
     return AccountPage(rows, found[limit - 1].email if len(found) > limit else "")
 
 
