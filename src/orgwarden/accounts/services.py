@@ -505,20 +505,36 @@ def sessions_end_all(
 
 
 @transaction.atomic
-def signin_link_create(*, account: Account, actor: Actor, org_id: str = "") -> str:
-    """Create a one-time sign-in link for ``account`` and return its URL (shown once)."""
+def signin_link_create(*, account: Account, actor: Actor, org_id: str = "", supersede: bool = False) -> str:
+    """Create a one-time sign-in link for ``account`` and return its URL (shown once).
+
+    ``supersede``: the new link replaces the account's earlier ones — each unused one that has not
+    expired yet expires now, so only the newest email's link works (an invitation sent again:
+    a copy of the earlier email forwarded, or sitting in a mailbox someone else reads, signs
+    nobody in). An expired link stays a row, which is what makes the account "invited"
+    (``selectors.invited_not_signed_in`` reads when links were made, not whether they work).
+    """
+    now = timezone.now()
+    superseded = 0
+    if supersede:
+        superseded = SignInLink.objects.filter(
+            account=account, used_at__isnull=True, expires_at__gt=now
+        ).update(expires_at=now)
     token = new_secret()
     SignInLink.objects.create(
         account=account,
         token_hash=secret_hash(token),
-        expires_at=timezone.now() + SIGNIN_LINK_LIFETIME,
+        expires_at=now + SIGNIN_LINK_LIFETIME,
     )
+    details: dict[str, int] = {"expires_in_hours": int(SIGNIN_LINK_LIFETIME.total_seconds() // 3600)}
+    if supersede:
+        details["superseded_links"] = superseded
     event_record(
         action="account:signin_link:created",
         actor=actor,
         org_id=org_id,
         targets=[Target.account(account)],
-        details={"expires_in_hours": int(SIGNIN_LINK_LIFETIME.total_seconds() // 3600)},
+        details=details,
     )
     return emails.absolute_url(reverse("accounts:signin_link", args=[token]))
 

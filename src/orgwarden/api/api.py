@@ -33,7 +33,7 @@ from orgwarden.orgs.api import events as events_api
 from orgwarden.orgs.api import orgs as orgs_api
 from orgwarden.orgs.api import users as users_api
 from orgwarden.orgs.api.pagination import BadCursor
-from orgwarden.orgs.exceptions import OrgsError
+from orgwarden.orgs.exceptions import InvitationResendThrottled, OrgsError
 from orgwarden.tokens import api as tokens_api
 from orgwarden.tokens.auth import RateLimited
 from orgwarden.tokens.exceptions import TokensError
@@ -59,6 +59,8 @@ ERROR_STATUSES: dict[str, tuple[int, str]] = {
     "ClaimedByAnotherOrg": (409, "conflict"),
     "AlreadyAdmin": (409, "conflict"),
     "LastAdmin": (409, "conflict"),
+    "NotInvited": (409, "not_invited"),
+    "NoProductAccess": (409, "no_product_access"),
     "InvalidInput": (400, "invalid_request"),
     "InvalidName": (400, "invalid_request"),
     "InvalidKeyRequest": (400, "invalid_request"),
@@ -208,6 +210,15 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited):
         request, 429, "rate_limited", f"Too many requests. Try again in {exc.standing.reset} seconds."
     )
     response["Retry-After"] = str(exc.standing.reset)
+    return response
+
+
+@api.exception_handler(InvitationResendThrottled)
+def on_invitation_resend_throttled(request: HttpRequest, exc: InvitationResendThrottled):
+    # The per-address throttle of a service (not the key's rate limit): the same 429, with the
+    # seconds to wait.
+    response = error(request, 429, "rate_limited", exc.message)
+    response["Retry-After"] = str(exc.retry_after)
     return response
 
 

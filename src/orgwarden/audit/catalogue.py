@@ -96,6 +96,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:account:deletion_cancelled", "Account deletion cancelled", USERS),
     Action("org:account:deleted", "Account deleted and anonymised", USERS),
     Action("org:user:invited", "User invited", USERS),
+    Action("org:user:invitation_resent", "User invitation sent again", USERS),
     Action("org:user:removed", "User removed from the organization", USERS),
     # Groups and product access
     Action("org:group:created", "Group created", ACCESS),

@@ -157,6 +157,11 @@ urlpatterns = [
         name="user_delete_cancel",
     ),
     path(org + "users/<str:account_id>/sign-out", users_views.user_sessions_end, name="user_sessions_end"),
+    path(
+        org + "users/<str:account_id>/invitation/resend",
+        invite.user_invitation_resend,
+        name="user_invitation_resend",
+    ),
     # Security → Authentication policies
     path(org + "policies/", policies_views.policies, name="policies"),
     path(org + "policies/check", policies_views.policy_check, name="policy_check"),

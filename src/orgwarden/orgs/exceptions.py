@@ -83,3 +83,26 @@ class ProfileManagedByIdp(OrgsError):
     """The account was provisioned by an identity provider: its profile changes there, by SCIM."""
 
     message = "This profile is managed by your identity provider. Change it there; it is read-only here."
+
+
+class NotInvited(OrgsError):
+    """An invitation sent again to someone who is not "Invited" (signed in since, deactivated)."""
+
+    message = "This person is not waiting on an invitation."
+
+
+class NoProductAccess(OrgsError):
+    """An invitation sent again to someone who has no product site of the org left to invite to."""
+
+    message = "This person has no access to any product site of your organization any more."
+
+
+class InvitationResendThrottled(OrgsError):
+    """Too many invitation emails to one address, or from one admin or API key: ``retry_after``
+    says in how many seconds the next one is admitted."""
+
+    message = "Too many invitation emails. Wait a while, then try again."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -4,23 +4,29 @@ The Users page is where an admin looks for "invite"; until this page the only wa
 site's own page, which Users did not mention. The invitation is ``orgs.services.access.users_invite``
 (all or nothing), as on a site's page: people join each chosen site's default groups and get an email;
 people without an account get one, with a one-time sign-in link.
+
+An invited person's page (Users → a person) sends the invitation again
+(``orgs.services.invitations.user_invitation_resend``): one button, no confirmation — it changes
+nothing but the person's sign-in link, and the service's throttle bounds the emails.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.console.views.products import IdsField, InviteForm
 from orgwarden.humanize import people
+from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.products import PRODUCTS
 from orgwarden.orgs.selectors import access as selectors
 from orgwarden.orgs.services import access as services
+from orgwarden.orgs.services import invitations
 
 
 class UsersInviteForm(InviteForm):
@@ -80,3 +86,19 @@ def users_invite(request: HttpRequest) -> HttpResponse:
         {"form": form, "choices": choices, "nav_active": "users"},
         status=400 if form.errors else 200,
     )
+
+
+@org_admin_view
+@require_POST
+def user_invitation_resend(request: HttpRequest, account_id: str) -> HttpResponse:
+    """Send an invited person's invitation email again; back to their page, saying what happened."""
+    try:
+        done = invitations.user_invitation_resend(org=request.org, actor=request.user, account_id=account_id)
+    except NotFound as exc:
+        raise Http404("No such user") from exc
+    except OrgsError as exc:  # not invited any more, no site left, or too many emails
+        messages.error(request, exc.message)
+    else:
+        what = "with a new sign-in link; earlier links no longer work" if done.signin_link else "again"
+        messages.success(request, f"Invitation sent to {idn_unicode(done.account.email)} {what}.")
+    return redirect("console:user_detail", org_id=request.org.org_id, account_id=account_id)

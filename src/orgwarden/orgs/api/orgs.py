@@ -1,4 +1,4 @@
-"""``/api/admin/v1/orgs``: the key's org, and its users, domains and groups.
+"""``/api/admin/v1/orgs``: the key's org, and its users, domains and groups; an invitation sent again.
 
 An API key belongs to one org, so the org list has exactly one entry; any other ``orgId`` is a 404
 (as if it did not exist), never a 403.
@@ -14,11 +14,13 @@ from ninja import Field, Query, Router, Schema
 from orgwarden.orgs.api import queries
 from orgwarden.orgs.api.pagination import cursor_decode, cursor_encode, page
 from orgwarden.orgs.api.schemas import (
+    AccountId,
     Domain,
     DomainId,
     DomainPage,
     Error,
     GroupPage,
+    InvitationResent,
     Org,
     OrgId,
     OrgPage,
@@ -27,11 +29,13 @@ from orgwarden.orgs.api.schemas import (
 from orgwarden.orgs.models import Domain as DomainModel
 from orgwarden.orgs.models import Organization
 from orgwarden.orgs.selectors import users as users_selectors
+from orgwarden.orgs.services import invitations
 from orgwarden.tokens.auth import OrgApiKeyAuth
 
 router = Router(auth=OrgApiKeyAuth(), tags=["organizations"])
 
 ERRORS: dict[int | frozenset, Any] = {frozenset({400, 401, 404, 429}): Error}
+WRITE_ERRORS: dict[int | frozenset, Any] = {frozenset({400, 401, 404, 409, 413, 429}): Error}
 
 
 class ListQuery(Schema):
@@ -153,3 +157,26 @@ def groups_list(request: HttpRequest, org_id: OrgId, params: Query[ListQuery]):
         for group in rows
     ]
     return page(request, data, next_cursor=_next(key), size=params.limit)
+
+
+@router.post(
+    "/orgs/{orgId}/users/{accountId}/invitation/resend",
+    response={200: InvitationResent, **WRITE_ERRORS},
+)
+def invitation_resend(request: HttpRequest, org_id: OrgId, account_id: AccountId):
+    """Send the invitation email again to a user whose ``status`` is ``invited``.
+
+    The email lists the product sites the person can use now; a person without a password gets a new
+    one-time sign-in link, and their earlier links stop working. 409 ``not_invited`` for someone who
+    signed in since, was never sent a sign-in link, or is deactivated; 409 ``no_product_access``
+    when no product site is left to list; 429 ``rate_limited`` (with ``Retry-After``) past 3 an hour
+    to one address or 100 an hour from one key; 404 for an account that is not a user of the org.
+    """
+    org = queries.org_of_key(org=request.org, org_id=org_id)
+    done = invitations.user_invitation_resend(org=org, actor=request.api_key, account_id=account_id)
+    return {
+        "account_id": done.account.account_id,
+        "email": done.account.email,
+        "sites": [{"id": s.site_id, "name": s.name, "url": s.url} for s in done.sites],
+        "signin_link": done.signin_link,
+    }

@@ -105,6 +105,24 @@ EventPage = page_of(Event, "EventPage")
 CatalogueActionPage = page_of(CatalogueAction, "CatalogueActionPage")
 
 
+class InvitedSite(Schema):
+    id: str
+    name: str
+    url: str
+
+
+class InvitationResent(Schema):
+    account_id: str
+    email: str
+    sites: list[InvitedSite] = Field(
+        description="The product sites the email lists: those the person can use now"
+    )
+    signin_link: bool = Field(
+        description="true: the email carries a new one-time sign-in link and the person's earlier links "
+        "no longer work; false: the person has a password, and the email links to the sign-in page"
+    )
+
+
 # --- user management --------------------------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@ Map of the module:
 - access: ``access_grant``, ``access_revoke`` (access is always granted to a group, never to a person);
 - people: ``user_invite`` (email + product sites → account, org user, default groups, an email),
   ``users_invite`` (up to 50 at once, all or nothing) and
-  ``user_remove`` (an external user loses every group and its user row).
+  ``user_remove`` (an external user loses every group and its user row); ``invitation_email_queue``
+  is the invitation email, which ``invitations.user_invitation_resend`` sends again.
 
 Every function takes ``actor`` as an admin ``Account`` or an org API key, checks it with
 ``org_actor``, treats another org's ids as unknown (``NotFound``), refuses bad values with
@@ -684,7 +685,6 @@ def user_invite(
     for group in Group.objects.select_for_update(of=("self",)).filter(pk__in=groups).order_by("pk"):
         _members_add(org=org, who=who, group=group, accounts=[account], via="invitation")
 
-    site_names = [site.name for site in sites]
     event_record(
         action="org:user:invited",
         actor=who,
@@ -700,7 +700,30 @@ def user_invite(
     )
     if new_account or secured:
         url = account_services.signin_link_create(account=account, actor=who, org_id=org.org_id)
-        hours = int(account_services.SIGNIN_LINK_LIFETIME.total_seconds() // 3600)
+    else:
+        url = ""
+    invitation_email_queue(
+        org=org, who=who, to=email, sites=sites, signin_url=url, new_account=new_account, secured=secured
+    )
+    return account
+
+
+def invitation_email_queue(
+    *,
+    org: Organization,
+    who: Actor,
+    to: str,
+    sites: list[ProductSite],
+    signin_url: str,
+    new_account: bool = False,
+    secured: bool = False,
+    resent: bool = False,
+) -> None:
+    """Queue the invitation email (after commit): ``sites`` and, with ``signin_url``, a one-time
+    sign-in link to choose a password; without it, the sign-in page for an existing account.
+    ``resent``: the same invitation sent again (``invitations.user_invitation_resend``)."""
+    if signin_url:
+        url, hours = signin_url, int(account_services.SIGNIN_LINK_LIFETIME.total_seconds() // 3600)
     else:
         url, hours = emails.absolute_url(reverse(settings.LOGIN_URL)), None
     context = {
@@ -709,14 +732,15 @@ def user_invite(
         "sites": [{"name": s.name, "url": s.url, "product": PRODUCTS[s.product].name} for s in sites],
         "new_account": new_account,
         "secured": secured,
+        "signin_link": bool(signin_url),
+        "resent": resent,
         "url": url,
         "hours": hours,
     }
-    subject = f"You have access to {', '.join(site_names)} at {org.name}"
+    subject = f"You have access to {', '.join(s.name for s in sites)} at {org.name}"
     emails.send_after_commit(
-        to=email, subject=subject, template="orgs/email/user_invitation.txt", context=context
+        to=to, subject=subject, template="orgs/email/user_invitation.txt", context=context
     )
-    return account
 
 
 @transaction.atomic
