@@ -299,6 +299,9 @@ EMAIL_HOST_USER = config.env("ORGWARDEN_EMAIL_USER")
 EMAIL_HOST_PASSWORD = config.env("ORGWARDEN_EMAIL_PASSWORD")
 EMAIL_USE_TLS = config.env_bool("ORGWARDEN_EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = 10
+# How long an email the mail server could not take for now (down, timed out, 4xx) is tried again,
+# from its first failure; in memory only (accounts/emails.py says why and what a restart loses).
+EMAIL_RETRY_SECONDS = 60 * config.env_int("ORGWARDEN_EMAIL_RETRY_MINUTES", 10, minimum=0, maximum=60)
 DEFAULT_FROM_EMAIL = config.env("ORGWARDEN_EMAIL_FROM", "orgwarden <no-reply@localhost>")
 try:  # a bad sender is refused here, not by every email's send (each logged as failed)
     from email.utils import parseaddr as _parseaddr

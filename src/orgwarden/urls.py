@@ -2,12 +2,12 @@
 
 import logging
 
-from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import include, path
 
+from orgwarden.accounts import emails
 from orgwarden.api.api import api
 from orgwarden.db import outage
 
@@ -26,7 +26,12 @@ def healthz(request):
 def readyz(request):
     """Readiness: the process answers, reaches its database and reads its shared cache (Redis with
     ``ORGWARDEN_REDIS_URL``, else a table of the database, which this finds missing too); 503 with
-    ``Retry-After`` and what is out of reach if not. Every sign-in and API call reads the cache."""
+    ``Retry-After`` and what is out of reach if not. Every sign-in and API call reads the cache.
+
+    A failing mail server is said in the answer but keeps it 200 (``ok; emails failing since
+    <UTC time>``, the causes in ``orgwarden.accounts.emails``' log lines): sign-in by password or
+    single sign-on works without mail, and a 503 would take every instance out of the load balancer
+    at once. The cache read that tells it is the one that checks the cache."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -35,11 +40,13 @@ def readyz(request):
             raise
         return _not_ready("database unavailable", exc)
     try:
-        cache.get("orgwarden:readyz")
+        emails_failing_since = emails.mail_failing_since()
     except Exception as exc:
         if not outage.database_unavailable(exc):
             raise
         return _not_ready("cache unavailable", exc)
+    if emails_failing_since:
+        return HttpResponse(f"ok; emails failing since {emails_failing_since}", content_type="text/plain")
     return HttpResponse("ok", content_type="text/plain")
 
 

@@ -1,7 +1,9 @@
 """``orgwarden daily``: the installation's daily jobs, at most once per UTC day (see orgwarden.jobs)."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from orgwarden.accounts import emails
 from orgwarden.jobs import run_daily
 
 
@@ -13,5 +15,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, force: bool = False, **options):
         failures = run_daily(force=force)
+        # The jobs' emails (domain-proof, certificate and trial warnings) whose mail server was
+        # failing wait in this process for their retries: it must not exit before they are made.
+        emails.background_finish(timeout=settings.EMAIL_RETRY_SECONDS + 120)
         if failures:
             raise CommandError(f"{failures} daily job(s) failed; see the log")
