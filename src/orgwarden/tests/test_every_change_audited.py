@@ -37,7 +37,17 @@ from orgwarden.tests.test_hostile_input import (
 from orgwarden.tests.test_hostile_input import alpha as alpha
 from orgwarden.tests.test_hostile_input import certificate_pem as certificate_pem
 from orgwarden.tests.test_hostile_input import no_dns_outside as no_dns_outside
-from orgwarden.tests.test_tenant_isolation import CAPABILITIES, form_body, send, signed_in
+from orgwarden.tests.test_tenant_isolation import (
+    CAPABILITIES,
+    api_body,
+    api_fill,
+    api_operations,
+    api_url,
+    form_body,
+    send,
+    signed_in,
+)
+from orgwarden.tokens.models import OrgApiKey
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +76,8 @@ if _cache["BACKEND"].endswith("DatabaseCache"):
     BOOKKEEPING[_cache["LOCATION"]] = "the cache: throttles, rate limits"
 WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.I)
 AUDIT_TABLE = AuditEvent._meta.db_table
+# An org API key's time of last use, written as the REST API answers.
+KEY_LAST_USED = re.compile(rf'^\s*UPDATE "{OrgApiKey._meta.db_table}" SET "last_used_at" = %s WHERE ')  # noqa: S608
 
 
 class Writes:
@@ -76,7 +88,7 @@ class Writes:
 
     def __call__(self, execute, sql, params, many, context):
         match = WRITE.match(sql)
-        if match:
+        if match and not KEY_LAST_USED.match(sql):
             self.tables.add(match.group(1))
         return execute(sql, params, many, context)
 
@@ -159,4 +171,29 @@ def test_every_form_that_changes_something_records_an_audit_event_and_no_page_vi
                         forms += forms_of(answer, action)
     assert len(seen) > 60, len(seen)
     assert audited > 40, f"only {audited} submissions changed something: the walk's bodies are not valid"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_rest_api_operation_that_changes_something_records_an_audit_event(alpha):
+    """The same for the Organizations REST API, operation by operation from its OpenAPI schema, with
+    the isolation walk's plausible bodies (A's ids and emails) and A's org API key."""
+    t = alpha
+    client = Client(raise_request_exception=False)
+    key = {"HTTP_AUTHORIZATION": f"Bearer {t.api_key_value}"}
+    operations, components = api_operations()
+    problems: list[str] = []
+    audited = 0
+    writing = sum(method != "GET" for _, method, _ in operations)
+    for path, method, operation in operations:
+        url = api_url(path, {p: api_fill(path, p, t) for p in re.findall(r"{(\w+)}", path)})
+        body = api_body(operation, components, t)
+        writes = Writes()
+        with transaction.atomic(), connection.execute_wrapper(writes):
+            answer = send(client, method, url, body, json_body=True, **key)
+            transaction.set_rollback(True)
+        changed = writes.changed()
+        if changed and (method == "GET" or AUDIT_TABLE not in writes.tables):
+            problems.append(f"{method} {url} -> {answer.status_code} changed {sorted(changed)} unaudited")
+        audited += AUDIT_TABLE in writes.tables
+    assert writing > 5 and audited > writing / 2, f"{audited} of {writing} writes changed something"
     assert not problems, "\n".join(problems)
