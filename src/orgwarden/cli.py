@@ -21,10 +21,18 @@ from typing import Any
 
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
+# How long a request may go without sending anything before gunicorn's arbiter ends its worker (a
+# stream beats at every part it sends: orgwarden.worker). Above the longest wait orgwarden's own
+# settings allow a request — a domain check with ORGWARDEN_DNS_TIMEOUT at its most (DNS 60 s, the
+# HTTPS file proof 63 s), SQLite's busy timeout (20 s), a mail server (10 s) — with room for the
+# heaviest console pages of a 50,000-person org; low enough that a worker stuck on a hung peer is
+# back in service within two minutes. gunicorn's own 30 s was below what a domain check may wait.
+DEFAULT_WORKER_TIMEOUT = 120
 
 
 def serve_options(args: list[str]) -> dict[str, Any]:
-    """gunicorn's settings from ``--bind``/``--workers``, else ``ORGWARDEN_BIND``/``ORGWARDEN_WORKERS``.
+    """gunicorn's settings from ``--bind``/``--workers``, else ``ORGWARDEN_BIND``/``ORGWARDEN_WORKERS``;
+    the worker timeout from ``ORGWARDEN_WORKER_TIMEOUT``.
 
     Raises ``config.ConfigError`` for a value gunicorn could not use.
     """
@@ -42,9 +50,13 @@ def serve_options(args: list[str]) -> dict[str, Any]:
     if parsed.workers is not None:
         os.environ["ORGWARDEN_WORKERS"] = parsed.workers
     workers = config.env_int("ORGWARDEN_WORKERS", DEFAULT_WORKERS, minimum=1, maximum=64)
+    timeout = config.env_int("ORGWARDEN_WORKER_TIMEOUT", DEFAULT_WORKER_TIMEOUT, minimum=2, maximum=3600)
     return {
         "bind": [bind],
         "workers": workers,
+        # seconds a request may send nothing before its worker is ended (0, gunicorn's "never", is
+        # refused: a worker stuck on a hung peer would stay out of service until a restart)
+        "timeout": timeout,
         # gunicorn's sync worker, answering what gunicorn refuses in the caller's format
         "worker_class": "orgwarden.worker.Worker",
         "accesslog": "-",

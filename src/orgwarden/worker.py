@@ -11,17 +11,34 @@ endpoints machines call. People's pages keep gunicorn's answer, as does every ot
 The path is known only if the request line was read, and for a request line that is too long it is
 not; so before gunicorn parses a request the worker peeks (``MSG_PEEK``, nothing consumed) at the
 first bytes the client sent, which hold the method and the start of the path.
+
+It also keeps a response that is still streaming alive. gunicorn's arbiter kills a worker whose
+heartbeat is older than ``timeout`` seconds (``ORGWARDEN_WORKER_TIMEOUT``: SIGABRT, then SIGKILL),
+and the sync worker beats only between requests: an answer that takes longer than the timeout to
+send is cut off mid-way, whatever it is doing. For a page computed in one go that is the point (a
+worker stuck on a lost database or a hung peer comes back), but the audit log's CSV export streams
+for as long as the log is long — minutes for a large org — and the client got a truncated file
+with nothing to say so. A longer timeout would only move the size at which that happens, and keep
+every genuinely stuck worker out of service as long; so the worker beats again each time the
+response hands gunicorn a part to send (at most once a second: the beat is a file-time syscall).
+The timeout then bounds how long a request may go without sending anything — before its first
+byte, or between two parts of a stream (a client that stops reading stops the beats too) — not
+how long a download lasts. Files sent whole (``wsgi.file_wrapper``: the static files) are left
+to gunicorn, which sends them with ``sendfile``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
 
 from gunicorn.http import errors
 from gunicorn.workers.sync import SyncWorker
 
 PEEK_BYTES = 512  # enough for the method and the path's prefix; the request line may be longer
+BEAT_SECONDS = 1.0  # at most one heartbeat a second while a response streams; the timeout is >= 2 s
 
 
 def _errors(*names: str) -> tuple[type[BaseException], ...]:
@@ -98,10 +115,51 @@ def _path_of(start: bytes) -> str:
     return target
 
 
+class _Beating:
+    """A WSGI response iterable that calls ``beat`` as it hands out its parts, at most once every
+    ``BEAT_SECONDS``; closing it closes the response it wraps (WSGI's ``close``, which Django's
+    ``request_finished`` hangs on)."""
+
+    def __init__(self, response: Iterable[bytes], beat: Callable[[], None]) -> None:
+        self._response = response
+        self._beat = beat
+
+    def __iter__(self) -> Iterator[bytes]:
+        last = time.monotonic()
+        for part in self._response:
+            now = time.monotonic()
+            if now - last >= BEAT_SECONDS:
+                self._beat()
+                last = now
+            yield part
+
+    def close(self) -> None:
+        close = getattr(self._response, "close", None)
+        if close is not None:
+            close()
+
+
+def beating(application: Callable, beat: Callable[[], None]) -> Callable:
+    """``application`` whose responses call ``beat`` while they stream (see the module's docstring)."""
+
+    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        response = application(environ, start_response)
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if file_wrapper is not None and isinstance(response, file_wrapper):
+            return response  # gunicorn sends it with sendfile: it must see its own wrapper
+        return _Beating(response, beat)
+
+    return app
+
+
 class Worker(SyncWorker):
     """``orgwarden serve``'s worker class (``orgwarden.worker.Worker``)."""
 
     request_start = b""
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = beating(self.wsgi, self.notify)
 
     def handle(self, listener, client, addr):
         self.request_start = b""
