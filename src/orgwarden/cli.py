@@ -188,7 +188,7 @@ def serve(args: list[str]) -> None:
 
     options["when_ready"] = when_ready
     options["logger_class"] = _gunicorn_logger(settings.LOG_FORMAT)
-    options["on_exit"] = lambda server: jobs.stop_refresher()
+    options["on_exit"] = lambda server: jobs.stop_children()  # no job outlives the server
 
     OrgwardenServer().run()
 

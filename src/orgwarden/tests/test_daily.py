@@ -1,5 +1,7 @@
 """``orgwarden daily``: the daily jobs run once per UTC day, and one failing does not stop the others."""
 
+import os
+import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -75,3 +77,54 @@ def test_what_the_jobs_report_is_logged_not_printed(caplog, capsys):
     assert any(record.getMessage().startswith("Re-checked 0 verified domains") for record in reported)
     assert {record.job for record in reported} >= {"domains recheck", "insights daily"}
     assert capsys.readouterr().out == ""
+
+
+def test_a_run_stopped_part_way_gives_the_day_back_and_the_next_one_runs_only_what_it_had_not_finished(
+    caplog,
+):
+    """The server stopping ends ``orgwarden daily`` with ``SystemExit`` (``jobs.stopping_on_sigterm``)
+    wherever it is: the day's lock was kept, and the jobs after the stopped one waited a day."""
+    stopped = ("shell", "--command=raise SystemExit(143)")  # a job the server's SIGTERM interrupts
+    saved = jobs.DAILY_COMMANDS
+    try:
+        jobs.DAILY_COMMANDS = (("check",), stopped, ("shell", "--command=print('third')"))
+        with time_machine.travel(DAY, tick=False), pytest.raises(SystemExit):
+            jobs.run_daily()
+        assert "daily jobs stopped during shell --command=raise SystemExit(143)" in caplog.text
+
+        caplog.clear()
+        jobs.DAILY_COMMANDS = (
+            ("check",),
+            ("shell", "--command=print('second')"),
+            ("shell", "--command=print('third')"),
+        )
+        with (
+            caplog.at_level("INFO", logger="orgwarden.jobs"),
+            time_machine.travel(DAY + timedelta(hours=1), tick=False),
+        ):
+            assert jobs.run_daily() == 0
+        ran = {getattr(record, "job", None) for record in caplog.records if record.name == "orgwarden.jobs"}
+        # check had finished before the stop: not run twice
+        assert ran == {"shell --command=print('second')", "shell --command=print('third')"}
+
+        caplog.clear()
+        with (
+            caplog.at_level("INFO", logger="orgwarden.jobs"),
+            time_machine.travel(DAY + timedelta(hours=2), tick=False),
+        ):
+            assert jobs.run_daily() == 0
+        assert [record.getMessage() for record in caplog.records] == ["daily jobs already ran today"]
+    finally:
+        jobs.DAILY_COMMANDS = saved
+
+
+def test_sigterm_ends_the_block_as_an_exception_and_the_handler_is_given_back():
+    """What ``orgwarden daily`` runs under: the signal the server's shutdown sends becomes
+    ``SystemExit`` inside the run (its transaction rolls back), and only inside it."""
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped, jobs.stopping_on_sigterm(), transaction.atomic():
+        AccountFactory(email="half-done@acme.test")
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert not Account.objects.filter(email="half-done@acme.test").exists()  # rolled back
+    assert signal.getsignal(signal.SIGTERM) is before
