@@ -18,18 +18,30 @@ database, which must be empty (a schema newer than the backup's cannot be droppe
 object). On SQLite it refuses to overwrite a database that has tables unless ``--replace`` is given;
 a backup whose key was ``ORGWARDEN_SECRET_KEY`` is refused until that variable is set;
 ``orgwarden serve`` then applies the migrations a newer version brings.
+
+"With orgwarden stopped" is checked on SQLite, where nothing else would stop a restore from
+replacing the file under a running server (on PostgreSQL the database it serves has tables, and a
+restore wants an empty one): ``orgwarden serve`` holds a shared ``flock`` on ``<database>.serving``
+beside the file for as long as it runs (its workers inherit it), and a restore takes it exclusively
+or refuses. The kernel releases the lock with the last process holding it, so a server that
+crashed or was killed leaves nothing to clean up — unlike a pid file, which outlives it. A serve
+started during a restore finds the lock taken and stops.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.db import connection
@@ -37,6 +49,7 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from orgwarden import __version__, config
 
+SERVING_SUFFIX = ".serving"  # the lock file beside an SQLite database that a running server holds
 SQLITE_FILE = "database.sqlite3"
 PG_FILE = "database.dump"
 KEY_FILE = "secret_key"
@@ -61,6 +74,64 @@ _LIBPQ_OPTIONS = {
 
 class BackupError(Exception):
     """Said to the operator in one line; nothing was left half-written."""
+
+
+class ServerRunning(BackupError):
+    """``orgwarden serve`` runs on the SQLite database a restore would replace."""
+
+
+def _serving_lock_file() -> IO[str] | None:
+    """The lock file beside the configured SQLite database, opened; ``None`` on PostgreSQL or for a
+    database with no file (or no directory yet)."""
+    database = settings.DATABASES["default"]
+    name = str(database.get("NAME") or "")
+    if (
+        database["ENGINE"] != "django.db.backends.sqlite3"
+        or name in ("", ":memory:")
+        or name.startswith("file:")
+    ):
+        return None
+    path = Path(name).with_name(Path(name).name + SERVING_SUFFIX)
+    try:
+        return open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w")  # the caller keeps it open
+    except OSError:  # no directory: SQLite will say why it cannot open the database either
+        return None
+
+
+def serving_lock_hold() -> IO[str] | None:
+    """For ``orgwarden serve``: a shared lock on the SQLite database's ``.serving`` file, held while
+    the returned file stays open (keep it for the life of the server; its forked workers share it).
+    Several servers may hold it at once. Raises ``BackupError`` while a restore holds it."""
+    handle = _serving_lock_file()
+    if handle is None:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise BackupError(
+            "orgwarden restore is replacing this database; start orgwarden when it has finished"
+        ) from exc
+    return handle
+
+
+@contextlib.contextmanager
+def _no_server_running() -> Iterator[None]:
+    """Hold the SQLite database's ``.serving`` lock exclusively while the block runs, so that no
+    ``orgwarden serve`` runs on it or starts; raises ``ServerRunning`` if one runs."""
+    handle = _serving_lock_file()
+    if handle is None:
+        yield
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ServerRunning(
+                f"orgwarden serve is running on this database ({settings.DATABASES['default']['NAME']}): "
+                "stop it first, then restore"
+            ) from exc
+        yield
 
 
 @dataclass(frozen=True)
@@ -108,14 +179,20 @@ def backup_create(destination: Path) -> Backup:
 def backup_restore(source: Path, *, replace: bool = False) -> dict:
     """Restore the backup at ``source`` into this installation's database and data directory.
 
-    Run with orgwarden stopped. Raises ``BackupError`` before changing anything when the backup is
-    incomplete or for another kind of database, when ``ORGWARDEN_SECRET_KEY`` is set to another key
-    (or unset, for a backup whose key was that variable), when a PostgreSQL database is not empty,
-    or, without ``replace``, when an SQLite database already has tables. The data directory's secret key
-    is replaced by the backup's: with an empty database it encrypts nothing (any command, this one
-    too, generates one on a new data directory).
+    Run with orgwarden stopped: on SQLite, ``ServerRunning`` (a ``BackupError``) is raised while
+    an ``orgwarden serve`` runs on the database. Raises ``BackupError`` before changing anything
+    when the backup is incomplete or for another kind of database, when ``ORGWARDEN_SECRET_KEY``
+    is set to another key (or unset, for a backup whose key was that variable), when a PostgreSQL
+    database is not empty, or, without ``replace``, when an SQLite database already has tables.
+    The data directory's secret key is replaced by the backup's: with an empty database it
+    encrypts nothing (any command, this one too, generates one on a new data directory).
     """
     source = Path(source).expanduser()
+    with _no_server_running():
+        return _restore(source, replace=replace)
+
+
+def _restore(source: Path, *, replace: bool) -> dict:
     try:
         manifest = json.loads((source / MANIFEST).read_text())
     except (OSError, ValueError) as exc:

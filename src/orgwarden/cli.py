@@ -90,6 +90,22 @@ def _prepare_database() -> None:
     connections.close_all()
 
 
+_serving_lock = None  # held open for the life of the server: see backup.serving_lock_hold
+
+
+def _hold_serving_lock() -> None:
+    """Tell ``orgwarden restore`` that a server runs on this SQLite database (``backup``); stop
+    with one line if a restore is replacing it."""
+    global _serving_lock
+    from orgwarden import backup
+
+    try:
+        _serving_lock = backup.serving_lock_hold()
+    except backup.BackupError as exc:
+        print(f"orgwarden: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
 def _announce() -> None:
     """Print where orgwarden answers and, before the first organization exists, the setup link."""
     from django.conf import settings
@@ -157,6 +173,7 @@ def serve(args: list[str]) -> None:
     from gunicorn.app.base import BaseApplication
 
     django.setup()
+    _hold_serving_lock()
     _prepare_database()
     _announce()
 

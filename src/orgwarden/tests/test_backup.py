@@ -4,8 +4,11 @@ the database and the key both came back)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -18,7 +21,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from orgwarden.testing.serve import clean_env, serving
+from orgwarden.testing.serve import clean_env, free_port, serving, wait_until
 
 SETUP_FORM = {
     "email": "founder@example.com",
@@ -156,3 +159,73 @@ def test_pg_dump_connects_as_the_database_url_says_tls_included():
         "PGSSLMODE": "verify-full",
         "PGSSLROOTCERT": "/etc/ca.pem",
     }
+
+
+@pytest.mark.django_db
+def test_a_restore_refuses_to_replace_the_database_under_a_running_server(tmp_path):
+    """On SQLite nothing stopped a restore from replacing the file a running server had open (on
+    PostgreSQL the served database has tables, which a restore refuses). A server that crashed
+    leaves no lock behind: the kernel released it with the server's processes."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's file: on PostgreSQL a restore wants an empty database, which no server runs on")
+    env = clean_env(tmp_path)
+    database = tmp_path / "data" / "orgwarden.sqlite3"
+    with serving(tmp_path) as (base, log):
+        browser = set_up(base, log)
+        made = orgwarden("backup", str(tmp_path / "backups"), env=env)
+        assert made.returncode == 0, made.stderr
+        (backup,) = (tmp_path / "backups").iterdir()
+        served = database.stat().st_ino
+
+        refused = orgwarden("restore", "--replace", str(backup), env=env)
+        assert refused.returncode == 1, refused.stdout
+        assert refused.stderr.strip().splitlines() == [
+            f"CommandError: restore failed: orgwarden serve is running on this database ({database}): "
+            "stop it first, then restore"
+        ]
+        assert database.stat().st_ino == served  # the file was not replaced
+        assert browser.get(f"{base}/account/").status_code == 200
+
+        # The server crashes: its whole process group is killed, no shutdown of any kind.
+        arbiter = int(re.search(r"Listening at: \S+ \((\d+)\)", log.read_text()).group(1))
+        os.killpg(os.getpgid(arbiter), signal.SIGKILL)
+        assert wait_until(lambda: not Path(f"/proc/{arbiter}").exists() or _zombie(arbiter), 10)
+
+    restored = orgwarden("restore", "--replace", str(backup), env=env)
+    assert restored.returncode == 0, restored.stderr
+    assert database.stat().st_ino != served
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_serve_does_not_start_while_a_restore_replaces_its_database(tmp_path):
+    """A restore holds the database's ``.serving`` lock exclusively while it replaces the file; a
+    server started then stops at once with one line, before it migrates or binds."""
+    env = clean_env(tmp_path)
+    assert orgwarden("migrate", env=env).returncode == 0
+    lock = tmp_path / "data" / "orgwarden.sqlite3.serving"
+    with open(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as orgwarden restore holds it
+        server = subprocess.Popen(
+            [sys.executable, "-m", "orgwarden.cli", "serve", "--bind", f"127.0.0.1:{free_port()}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            _out, err = server.communicate(timeout=120)
+        finally:
+            if server.poll() is None:  # it served: stop it and what it started
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+    assert server.returncode == 1
+    assert err.strip() == (
+        "orgwarden: orgwarden restore is replacing this database; start orgwarden when it has finished"
+    )
