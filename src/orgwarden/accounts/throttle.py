@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,22 +61,24 @@ class Throttle:
     def _pairs(email: str, ip: str | None) -> list[tuple[str, str]]:
         return [("account", email)] + ([("ip", ip)] if ip else [])
 
-    def retry_after(self, *, email: str, ip: str | None = None) -> int:
-        """Seconds the caller must wait before another attempt; 0 when it may try now."""
+    def retry_after(self, *, email: str, ip: str | None = None, attempts: int = 1) -> int:
+        """Seconds the caller must wait before another attempt (or ``attempts`` at once, all of
+        which must fit under the limit); 0 when it may try now."""
         now = time.time()
-        if any(self._count(kind, value, now) >= self.limit for kind, value in self._pairs(email, ip)):
+        extra = attempts - 1
+        if any(self._count(kind, value, now) + extra >= self.limit for kind, value in self._pairs(email, ip)):
             return int(self.window - now % self.window) + 1
         return 0
 
-    def record_failure(self, *, email: str, ip: str | None = None) -> None:
+    def record_failure(self, *, email: str, ip: str | None = None, attempts: int = 1) -> None:
         bucket = int(time.time() // self.window)
         for kind, value in self._pairs(email, ip):
             key = self._key(kind, value, bucket)
-            if not cache.add(key, 1, timeout=2 * self.window):
+            if not cache.add(key, attempts, timeout=2 * self.window):
                 try:
-                    cache.incr(key)
+                    cache.incr(key, attempts)
                 except ValueError:  # expired between add and incr
-                    cache.add(key, 1, timeout=2 * self.window)
+                    cache.add(key, attempts, timeout=2 * self.window)
 
     def clear_account(self, *, email: str) -> None:
         """Forget an account's failures after it succeeds."""
@@ -104,11 +107,15 @@ SIGNUP_PER_CLIENT = Throttle("signup-client", 3600, fixed_limit=60)
 def requests_admit(counted: Sequence[tuple[Throttle, str]]) -> int:
     """Admit one request that costs something each time: 0 when each ``(throttle, key)`` admits it
     (and it is counted against every one), else the seconds to wait (and nothing is counted). A
-    key is the throttle's own value for the thing counted: an address, a client's IP."""
-    wait = max((limit.retry_after(email=key) for limit, key in counted), default=0)
+    key is the throttle's own value for the thing counted: an address, a client's IP.
+
+    A pair listed n times is n requests admitted together or not at all (an invitation of several
+    people is several emails from one sender): all n must fit under the limit."""
+    wanted = Counter(counted)
+    wait = max((limit.retry_after(email=key, attempts=n) for (limit, key), n in wanted.items()), default=0)
     if not wait:
-        for limit, key in counted:
-            limit.record_failure(email=key)
+        for (limit, key), n in wanted.items():
+            limit.record_failure(email=key, attempts=n)
     return wait
 
 

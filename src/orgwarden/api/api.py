@@ -33,7 +33,7 @@ from orgwarden.orgs.api import events as events_api
 from orgwarden.orgs.api import orgs as orgs_api
 from orgwarden.orgs.api import users as users_api
 from orgwarden.orgs.api.pagination import BadCursor
-from orgwarden.orgs.exceptions import InvitationResendThrottled, OrgsError
+from orgwarden.orgs.exceptions import InvitationThrottled, OrgsError
 from orgwarden.tokens import api as tokens_api
 from orgwarden.tokens.auth import RateLimited
 from orgwarden.tokens.exceptions import TokensError
@@ -213,8 +213,8 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited):
     return response
 
 
-@api.exception_handler(InvitationResendThrottled)
-def on_invitation_resend_throttled(request: HttpRequest, exc: InvitationResendThrottled):
+@api.exception_handler(InvitationThrottled)
+def on_invitation_throttled(request: HttpRequest, exc: InvitationThrottled):
     # The per-address throttle of a service (not the key's rate limit): the same 429, with the
     # seconds to wait.
     response = error(request, 429, "rate_limited", exc.message)

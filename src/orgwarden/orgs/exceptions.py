@@ -97,9 +97,10 @@ class NoProductAccess(OrgsError):
     message = "This person has no access to any product site of your organization any more."
 
 
-class InvitationResendThrottled(OrgsError):
-    """Too many invitation emails to one address, or from one admin or API key: ``retry_after``
-    says in how many seconds the next one is admitted."""
+class InvitationThrottled(OrgsError):
+    """Too many invitation emails (an invite, an invite again, a resend, an admin invitation) to
+    one address, or sent again by one admin or API key (``services.invitation_limits``):
+    ``retry_after`` says in how many seconds the next one is admitted."""
 
     message = "Too many invitation emails. Wait a while, then try again."
 

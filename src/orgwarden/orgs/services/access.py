@@ -9,7 +9,9 @@ Map of the module:
 - people: ``user_invite`` (email + product sites → account, org user, default groups, an email),
   ``users_invite`` (up to 50 at once, all or nothing) and
   ``user_remove`` (an external user loses every group and its user row); ``invitation_email_queue``
-  is the invitation email, which ``invitations.user_invitation_resend`` sends again.
+  is the invitation email, which ``invitations.user_invitation_resend`` sends again. Every
+  invitation email is counted by ``invitation_limits.invitation_emails_admit`` (3 an hour per
+  address, with resends; inviting someone again counts against the admin or key too).
 
 Every function takes ``actor`` as an admin ``Account`` or an org API key, checks it with
 ``org_actor``, treats another org's ids as unknown (``NotFound``), refuses bad values with
@@ -42,6 +44,7 @@ from orgwarden.accounts import emails
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.exceptions import AccountsError, EmailTaken
 from orgwarden.accounts.models import Account, normalize_email
+from orgwarden.accounts.selectors import invited_not_signed_in
 from orgwarden.audit.services import Actor, Target, event_record
 from orgwarden.orgs.exceptions import GroupSynced, InvalidInput, NotFound
 from orgwarden.orgs.models import (
@@ -57,6 +60,7 @@ from orgwarden.orgs.products import PRODUCTS
 from orgwarden.orgs.selectors import domains as domain_selectors
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.claims import org_user_ensure
+from orgwarden.orgs.services.invitation_limits import invitation_emails_admit
 
 MAX_MEMBERS_PER_CALL = 500
 MAX_INVITES_PER_CALL = 50
@@ -618,10 +622,27 @@ def user_invite(
     two-step verification, sessions and API tokens (they may be whoever signed up with the address
     first), and the email carries the one-time sign-in link.
 
-    Raises ``NotFound`` (unknown site) or ``InvalidInput`` (bad email, no site, unknown role,
-    a closed account).
+    Someone still "Invited" (sent a one-time link, not signed in since) who is invited again, and
+    has no password, gets a new one-time link as a resend does: their earlier links stop working
+    (``signin_link_create(supersede=True)``), so only the newest email signs anyone in.
+
+    The email is counted by ``invitation_emails_admit`` (an address that had 3 in the last hour,
+    or a sender past its limit of emails sent again, is refused and nothing changes).
+
+    Raises ``NotFound`` (unknown site), ``InvalidInput`` (bad email, no site, unknown role,
+    a closed account) or ``InvitationThrottled``.
     """
     who = org_actor(org=org, actor=actor)
+    account, again = _user_invite(org=org, who=who, email=email, site_ids=site_ids, role=role)
+    invitation_emails_admit(who=who, to=[account.email], again=int(again))
+    return account
+
+
+def _user_invite(
+    *, org: Organization, who: Actor, email: str, site_ids: list[str], role: str
+) -> tuple[Account, bool]:
+    """``user_invite`` without counting its email: the account, and whether the email is sent
+    again (the account was a user of ``org`` already)."""
     role = _clean_role(role)
     email = normalize_email(email or "")
     try:
@@ -656,6 +677,10 @@ def user_invite(
             raise InvalidInput(exc.message) from exc
     if account.status == Account.Status.CLOSED:
         raise InvalidInput(f"The account {email} is closed and cannot be invited.")
+    again = not new_account and OrgUser.objects.filter(org=org, account=account).exists()
+    was_invited = (
+        not new_account and Account.objects.filter(pk=account.pk).filter(invited_not_signed_in()).exists()
+    )
     # An existing account whose email was never verified may be a squatter's (someone signed up with
     # the address before the org invited it): on one of the org's verified domains — addresses the org
     # speaks for — its credentials are cleared and the invitation carries a one-time sign-in link, as
@@ -698,14 +723,26 @@ def user_invite(
             "unverified_account_secured": secured,
         },
     )
-    if new_account or secured:
-        url = account_services.signin_link_create(account=account, actor=who, org_id=org.org_id)
+    # A new link for whoever has no way in without one; for someone invited before it replaces
+    # their earlier links (an older email, forwarded or read by someone else, signs nobody in).
+    if new_account or secured or (was_invited and not account.has_usable_password()):
+        url = account_services.signin_link_create(
+            account=account, actor=who, org_id=org.org_id, supersede=not new_account
+        )
     else:
         url = ""
     invitation_email_queue(
-        org=org, who=who, to=email, sites=sites, signin_url=url, new_account=new_account, secured=secured
+        org=org,
+        who=who,
+        to=email,
+        sites=sites,
+        signin_url=url,
+        new_account=new_account,
+        # Invited before: the org's own invitation made the account, nobody else's sign-up.
+        secured=secured and not was_invited,
+        replaces=was_invited,
     )
-    return account
+    return account, again
 
 
 def invitation_email_queue(
@@ -718,10 +755,12 @@ def invitation_email_queue(
     new_account: bool = False,
     secured: bool = False,
     resent: bool = False,
+    replaces: bool = False,
 ) -> None:
     """Queue the invitation email (after commit): ``sites`` and, with ``signin_url``, a one-time
     sign-in link to choose a password; without it, the sign-in page for an existing account.
-    ``resent``: the same invitation sent again (``invitations.user_invitation_resend``)."""
+    ``resent``: the same invitation sent again (``invitations.user_invitation_resend``);
+    ``replaces``: an invitation of someone still invited, whose earlier links the new one voids."""
     if signin_url:
         url, hours = signin_url, int(account_services.SIGNIN_LINK_LIFETIME.total_seconds() // 3600)
     else:
@@ -734,6 +773,7 @@ def invitation_email_queue(
         "secured": secured,
         "signin_link": bool(signin_url),
         "resent": resent,
+        "replaces": replaces and bool(signin_url),
         "url": url,
         "hours": hours,
     }
@@ -750,13 +790,21 @@ def users_invite(
     """Invite several people at once (at most 50), all or nothing: ``user_invite`` for each.
 
     Raises what ``user_invite`` raises, for the first email that fails; then nobody is invited.
+    The emails are counted together, after everyone's invitation passed: one address that had too
+    many, or too many sent again by ``actor``, refuses the whole invitation (``InvitationThrottled``
+    names the addresses) — nobody is invited, as for any other refusal.
     """
+    who = org_actor(org=org, actor=actor)
     wanted = list(dict.fromkeys(normalize_email(e or "") for e in emails))
     if not wanted:
         raise InvalidInput("Enter at least one email address.")
     if len(wanted) > MAX_INVITES_PER_CALL:
         raise InvalidInput(f"Invite at most {MAX_INVITES_PER_CALL} people at once.")
-    return [user_invite(org=org, actor=actor, email=e, site_ids=site_ids, role=role) for e in wanted]
+    done = [_user_invite(org=org, who=who, email=e, site_ids=site_ids, role=role) for e in wanted]
+    invitation_emails_admit(
+        who=who, to=[account.email for account, _ in done], again=sum(again for _, again in done)
+    )
+    return [account for account, _ in done]
 
 
 @transaction.atomic

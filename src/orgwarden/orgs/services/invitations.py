@@ -17,11 +17,12 @@ Decisions where the issue is silent:
 - Only someone "Invited" is sent it again: a person who signed in since, or was never sent a
   sign-in link, or is deactivated (or scheduled for deletion) is ``NotInvited``; someone who is not
   a user of the org — another org's — is ``NotFound``.
-- Throttled (``RESENDS``), through the same counters as password resets and sign-ups
-  (``accounts.throttle``): 3 an hour per address (a person asking twice whether it came is
-  served; an admin, or a stolen admin session or API key, cannot fill a mailbox), and 100 an hour
-  per admin or API key (two pages of the Users list resent). A refusal changes nothing and
-  records nothing; ``InvitationResendThrottled.retry_after`` says when to try again.
+- Throttled (``invitation_limits.invitation_emails_admit``) through the same two counters as
+  every invitation email — inviting again counts with resending: 3 an hour per address (a person
+  asking twice whether it came is served; an admin, or a stolen admin session or API key, cannot
+  fill a mailbox), and 100 an hour per admin or API key (two pages of the Users list resent). A
+  refusal changes nothing and records nothing; ``InvitationThrottled.retry_after`` says when to
+  try again.
 """
 
 from __future__ import annotations
@@ -31,21 +32,15 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from orgwarden.accounts import services as account_services
-from orgwarden.accounts import throttle
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.selectors import invited_not_signed_in
 from orgwarden.audit.services import Target, event_record
 from orgwarden.idn import idn_unicode
-from orgwarden.orgs.exceptions import InvitationResendThrottled, NoProductAccess, NotFound, NotInvited
+from orgwarden.orgs.exceptions import NoProductAccess, NotFound, NotInvited
 from orgwarden.orgs.models import Organization, OrgUser, ProductSite
 from orgwarden.orgs.services.access import invitation_email_queue, site_target
 from orgwarden.orgs.services.actors import OrgActor, org_actor
-
-RESENDS = throttle.PerAddressAndClient(
-    throttle.Throttle("invitation-resend", 3600, fixed_limit=3),
-    throttle.Throttle("invitation-resend-sender", 3600, fixed_limit=100),
-    "Too many invitation emails",
-)
+from orgwarden.orgs.services.invitation_limits import invitation_emails_admit
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +65,7 @@ def user_invitation_resend(*, org: Organization, actor: OrgActor, account_id: st
 
     Raises ``NotFound`` (not a user of ``org``, or ``actor`` may not act on it), ``NotInvited``
     (signed in since, never sent a sign-in link, deactivated), ``NoProductAccess`` (no product
-    site of ``org`` left to list) or ``InvitationResendThrottled`` (too many: wait ``retry_after``).
+    site of ``org`` left to list) or ``InvitationThrottled`` (too many: wait ``retry_after``).
     """
     who = org_actor(org=org, actor=actor)
     # The person's row in this org, locked: two resends at once send one email after the other,
@@ -106,9 +101,7 @@ def user_invitation_resend(*, org: Organization, actor: OrgActor, account_id: st
             f"{shown} has no access to any product site of {org.name} any more: "
             "invite them to a product site instead."
         )
-    wait = RESENDS.wait(email_key=account.email, client_key=f"{who.type}:{who.id}")
-    if wait:
-        raise InvitationResendThrottled(RESENDS.refusal(wait), retry_after=wait)
+    invitation_emails_admit(who=who, to=[account.email], again=1)
 
     link = not account.has_usable_password()
     url = (

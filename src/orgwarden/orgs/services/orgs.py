@@ -26,6 +26,7 @@ from orgwarden.orgs.exceptions import (
     NotFound,
 )
 from orgwarden.orgs.models import AdminInvitation, Directory, OrgAdmin, Organization
+from orgwarden.orgs.services.invitation_limits import invitation_emails_admit
 
 INVITATION_LIFETIME = timedelta(days=7)
 # The PostgreSQL advisory lock that makes the one-time setup one at a time: a constant no other
@@ -119,7 +120,10 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
     """Invite ``email`` to become an admin of ``org``; the link goes by email after commit.
 
     Inviting an address that already has a pending invitation replaces it (the old link stops
-    working), which is how an admin resends one. Raises ``AlreadyAdmin``.
+    working), which is how an admin resends one. The email is counted with every other invitation
+    email (``invitation_limits``): 3 an hour to one address; one that replaces a pending
+    invitation is sent again and counts against ``actor`` too. Raises ``AlreadyAdmin`` or
+    ``InvitationThrottled`` (then nothing changed).
     """
     _require_admin(org=org, actor=actor)
     email = normalize_email(email)
@@ -129,7 +133,7 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
     if OrgAdmin.objects.filter(org=org, account__email=email).exists():
         raise AlreadyAdmin()
     now = timezone.now()
-    AdminInvitation.objects.filter(
+    replaced = AdminInvitation.objects.filter(
         org=org, email=email, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now)
     token = new_secret()
@@ -147,6 +151,8 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
         targets=[org_target(org), Target("invitation", invitation.invitation_id, email, email)],
         details={"email": email, "expires_at": invitation.expires_at.isoformat()},
     )
+    # Last: a refusal rolls back the replaced invitation, the new one and its event.
+    invitation_emails_admit(who=Actor.account(actor), to=[email], again=int(replaced > 0))
     url = emails.absolute_url(reverse("console:invitation", args=[token]))
     org_name, inviter = org.name, actor.display_name
     emails.send_after_commit(

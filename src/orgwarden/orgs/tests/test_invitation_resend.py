@@ -9,13 +9,14 @@ import pytest
 import time_machine
 from django.test import Client
 
+from orgwarden.accounts import throttle
 from orgwarden.accounts.models import Account, SignInLink
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
-from orgwarden.orgs.exceptions import InvitationResendThrottled, NoProductAccess, NotFound, NotInvited
+from orgwarden.orgs.exceptions import InvitationThrottled, NoProductAccess, NotFound, NotInvited
 from orgwarden.orgs.models import GroupMember, OrgUser
 from orgwarden.orgs.services import access as s
-from orgwarden.orgs.services import invitations
+from orgwarden.orgs.services import invitation_limits, invitations
 from orgwarden.orgs.services import users as user_services
 
 pytestmark = pytest.mark.django_db
@@ -199,8 +200,8 @@ def test_three_an_hour_per_address_then_it_waits(invite, resend, mailoutbox):
             resend(dana)
         sent, recorded, links = len(mailoutbox), AuditEvent.objects.count(), SignInLink.objects.count()
         with pytest.raises(
-            InvitationResendThrottled,
-            match=r"^Too many invitation emails\. Wait 60 minutes, then try again\.$",
+            InvitationThrottled,
+            match=r"^Too many invitation emails to dana@partner\.test\. Wait 60 minutes, then try again\.$",
         ) as raised:
             resend(dana)
         assert raised.value.retry_after == 3571
@@ -217,19 +218,18 @@ def test_three_an_hour_per_address_then_it_waits(invite, resend, mailoutbox):
 
 def test_one_sender_is_bounded_across_addresses(invite, resend, monkeypatch, org):
     # The per-sender limit (100 an hour) at 2, so two invitees reach it.
-    small = invitations.throttle.Throttle("invitation-resend-sender-test", 3600, fixed_limit=2)
+    limits = invitation_limits.INVITATION_EMAILS
+    small = throttle.Throttle("invitation-resend-sender-test", 3600, fixed_limit=2)
     monkeypatch.setattr(
-        invitations,
-        "RESENDS",
-        invitations.throttle.PerAddressAndClient(
-            invitations.RESENDS.per_email, small, invitations.RESENDS.too_many
-        ),
+        invitation_limits,
+        "INVITATION_EMAILS",
+        throttle.PerAddressAndClient(limits.per_email, small, limits.too_many),
     )
     people = [invite(f"p{i}@partner.test")[0] for i in range(3)]
     with time_machine.travel("2026-05-04T10:30:00Z", tick=False):
         resend(people[0])
         resend(people[1])
-        with pytest.raises(InvitationResendThrottled):
+        with pytest.raises(InvitationThrottled):
             resend(people[2])
         # Another key of the org is another sender.
         resend(people[2], actor=ApiKey(org_id=org.pk, key_id="key_2"))

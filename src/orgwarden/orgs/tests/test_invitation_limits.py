@@ -1,0 +1,275 @@
+"""Every invitation email is counted (``orgs.services.invitation_limits``), and inviting again
+supersedes the earlier sign-in links.
+
+Before: inviting someone again (``user_invite`` / ``users_invite``, an admin invitation to an
+address with one pending) sent an email every time — a stolen admin session or org API key could
+fill a mailbox from the customer's own domain — and a person still "Invited" who was invited again
+got a new one-time link while the older ones kept working.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+import time_machine
+from django.test import Client
+
+from orgwarden.accounts import throttle
+from orgwarden.accounts.models import Account, SignInLink
+from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.audit.models import AuditEvent
+from orgwarden.orgs import services as org_services
+from orgwarden.orgs.exceptions import InvitationThrottled
+from orgwarden.orgs.models import AdminInvitation, Domain, GroupMember, OrgUser, SiteAccess
+from orgwarden.orgs.services import access as s
+from orgwarden.orgs.services import invitation_limits, invitations
+
+pytestmark = pytest.mark.django_db
+
+LINK = re.compile(r"http://testserver(/login/link/\S+)")
+HOUR = "2026-05-04T10:00:30Z"  # 30 s into an hour's window: a refusal waits 3571 s
+
+
+@dataclass
+class ApiKey:
+    """Shaped like an org API key (``orgs.services.actors.ApiKeyLike``)."""
+
+    org_id: int
+    key_id: str = "key_1"
+    name: str = "Onboarding script"
+
+
+@pytest.fixture
+def admin(org_admin):
+    return org_admin.account
+
+
+@pytest.fixture
+def jira(org, admin):
+    return s.site_add(
+        org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.test"
+    )
+
+
+@pytest.fixture
+def wiki(org, admin):
+    return s.site_add(
+        org=org, actor=admin, product="confluence", name="Acme Wiki", url="https://wiki.acme.test"
+    )
+
+
+@pytest.fixture
+def run(django_capture_on_commit_callbacks):
+    """Call a service as a request would: its emails leave when its transaction commits."""
+
+    def call(service, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return service(**kwargs)
+
+    return call
+
+
+@pytest.fixture
+def small_sender_limit(monkeypatch):
+    """The per-sender limit (100 an hour) at 2, the per-address one as it is."""
+    limits = invitation_limits.INVITATION_EMAILS
+    small = throttle.Throttle("invitation-sender-test", 3600, fixed_limit=2)
+    monkeypatch.setattr(
+        invitation_limits,
+        "INVITATION_EMAILS",
+        throttle.PerAddressAndClient(limits.per_email, small, limits.too_many),
+    )
+
+
+def state() -> tuple:
+    """What a refused call must leave as it was."""
+    return (
+        Account.objects.count(),
+        OrgUser.objects.count(),
+        GroupMember.objects.count(),
+        SignInLink.objects.count(),
+        AuditEvent.objects.count(),
+        AdminInvitation.objects.filter(revoked_at__isnull=True).count(),
+    )
+
+
+# --- inviting again counts with resending -----------------------------------------------------------
+
+
+def test_an_invite_again_and_a_resend_count_together_per_address(org, admin, jira, wiki, run, mailoutbox):
+    with time_machine.travel(HOUR, tick=False):
+        dana = run(s.user_invite, org=org, actor=admin, email="dana@partner.test", site_ids=[jira.site_id])
+        run(s.user_invite, org=org, actor=admin, email="dana@partner.test", site_ids=[jira.site_id])
+        run(invitations.user_invitation_resend, org=org, actor=admin, account_id=dana.account_id)
+        assert len(mailoutbox) == 3
+        before = state()
+
+        # A fourth invitation email to the address, by any way and from anyone, is refused.
+        with pytest.raises(
+            InvitationThrottled,
+            match=r"^Too many invitation emails to dana@partner\.test\. Wait 60 minutes, then try again\.$",
+        ) as raised:
+            run(s.user_invite, org=org, actor=admin, email="Dana@Partner.test", site_ids=[wiki.site_id])
+        assert raised.value.retry_after == 3571
+        with pytest.raises(InvitationThrottled):
+            run(
+                s.user_invite,
+                org=org,
+                actor=ApiKey(org.pk),
+                email="dana@partner.test",
+                site_ids=[jira.site_id],
+            )
+        with pytest.raises(InvitationThrottled):
+            run(invitations.user_invitation_resend, org=org, actor=admin, account_id=dana.account_id)
+        # Nothing changed: no email, no event, no group joined (not even the new site's), no link.
+        assert len(mailoutbox) == 3 and state() == before
+        wiki_groups = SiteAccess.objects.filter(site=wiki).values("group")
+        assert not GroupMember.objects.filter(account=dana, group__in=wiki_groups).exists()
+
+    with time_machine.travel("2026-05-04T12:00:01Z", tick=False):  # two windows later
+        run(s.user_invite, org=org, actor=admin, email="dana@partner.test", site_ids=[wiki.site_id])
+    assert len(mailoutbox) == 4 and "Acme Wiki" in mailoutbox[-1].subject
+
+
+def test_a_several_person_invite_is_refused_whole_naming_who_had_too_many(org, admin, jira, run, mailoutbox):
+    with time_machine.travel(HOUR, tick=False):
+        for _ in range(3):
+            run(s.users_invite, org=org, actor=admin, emails=["dana@partner.test"], site_ids=[jira.site_id])
+        before, sent = state(), len(mailoutbox)
+        with pytest.raises(InvitationThrottled) as raised:
+            run(
+                s.users_invite,
+                org=org,
+                actor=admin,
+                emails=["new1@partner.test", "dana@partner.test", "new2@partner.test"],
+                site_ids=[jira.site_id],
+            )
+        assert raised.value.message == (
+            "Too many invitation emails to dana@partner.test: nobody was invited. Wait 60 minutes, "
+            "then try again, or invite the others without this address now."
+        )
+        # Nobody: the two new people's accounts were not created either.
+        assert state() == before and len(mailoutbox) == sent
+        assert not Account.objects.filter(email__startswith="new").exists()
+
+        # The others without it go through at once: the refusal counted nothing.
+        run(
+            s.users_invite,
+            org=org,
+            actor=admin,
+            emails=["new1@partner.test", "new2@partner.test"],
+            site_ids=[jira.site_id],
+        )
+    assert [m.to for m in mailoutbox[sent:]] == [["new1@partner.test"], ["new2@partner.test"]]
+
+
+def test_first_invitations_do_not_count_against_the_sender_invitations_again_do(
+    org, admin, jira, run, small_sender_limit, mailoutbox
+):
+    people = [f"p{i}@partner.test" for i in range(4)]
+    with time_machine.travel(HOUR, tick=False):
+        # Four new people, with a sender limit of 2: bringing people in is not what it bounds.
+        run(s.users_invite, org=org, actor=admin, emails=people, site_ids=[jira.site_id])
+        before = state()
+        # Three of them again in one call: 3 emails sent again, past 2 — all refused.
+        with pytest.raises(
+            InvitationThrottled,
+            match=r"^Too many invitation emails sent again by .+: at most 2 an hour to people who were "
+            r"invited before: nobody was invited\. Wait 60 minutes, then try again\.$",
+        ):
+            run(s.users_invite, org=org, actor=admin, emails=people[:3], site_ids=[jira.site_id])
+        assert state() == before and len(mailoutbox) == 4
+        # Two fit; then the sender has none left, for a resend too — the same counter.
+        run(s.users_invite, org=org, actor=admin, emails=people[:2], site_ids=[jira.site_id])
+        p3 = Account.objects.get(email=people[3])
+        with pytest.raises(InvitationThrottled, match="sent again by"):
+            run(invitations.user_invitation_resend, org=org, actor=admin, account_id=p3.account_id)
+        # Another sender (an API key of the org) has its own count.
+        run(s.user_invite, org=org, actor=ApiKey(org.pk), email=people[3], site_ids=[jira.site_id])
+    assert len(mailoutbox) == 4 + 2 + 1
+
+
+# --- admin invitations --------------------------------------------------------------------------------
+
+
+def test_admin_invitations_count_with_the_other_invitation_emails(org, admin, jira, run, mailoutbox):
+    with time_machine.travel(HOUR, tick=False):
+        run(s.user_invite, org=org, actor=admin, email="ops@partner.test", site_ids=[jira.site_id])
+        run(org_services.admin_invite, org=org, actor=admin, email="ops@partner.test")
+        run(org_services.admin_invite, org=org, actor=admin, email="ops@partner.test")  # sent again
+        pending = AdminInvitation.objects.get(revoked_at__isnull=True)
+        before, sent = state(), len(mailoutbox)
+        with pytest.raises(InvitationThrottled, match=r"^Too many invitation emails to ops@partner\.test\. "):
+            run(org_services.admin_invite, org=org, actor=admin, email="ops@partner.test")
+        # Refused: the pending invitation was not replaced, and its emailed link still works.
+        assert state() == before and len(mailoutbox) == sent
+        assert AdminInvitation.objects.get(revoked_at__isnull=True) == pending
+        assert AuditEvent.objects.filter(action="org:admin:invited").count() == 2
+
+
+def test_an_admin_invitation_sent_again_counts_against_the_admin(org, admin, run, small_sender_limit):
+    with time_machine.travel(HOUR, tick=False):
+        for email in ("a@partner.test", "b@partner.test", "c@partner.test"):
+            run(org_services.admin_invite, org=org, actor=admin, email=email)  # first: not counted
+        run(org_services.admin_invite, org=org, actor=admin, email="a@partner.test")
+        run(org_services.admin_invite, org=org, actor=admin, email="b@partner.test")
+        with pytest.raises(InvitationThrottled, match="sent again by"):
+            run(org_services.admin_invite, org=org, actor=admin, email="c@partner.test")
+
+
+# --- inviting again supersedes the earlier links ------------------------------------------------------
+
+
+def test_inviting_someone_still_invited_again_voids_their_earlier_link(
+    org, admin, jira, wiki, run, mailoutbox
+):
+    dana = run(s.user_invite, org=org, actor=admin, email="dana@partner.test", site_ids=[jira.site_id])
+    first = LINK.search(mailoutbox[-1].body).group(1)
+    run(s.user_invite, org=org, actor=admin, email="dana@partner.test", site_ids=[wiki.site_id])
+    again = mailoutbox[-1].body
+    second = LINK.search(again).group(1)
+    assert second != first
+    assert "An account is waiting for you with this email address." in again
+    assert "the one in any earlier invitation no longer works" in again
+    assert AuditEvent.objects.filter(action="account:signin_link:created").last().details == {
+        "expires_in_hours": 24,
+        "superseded_links": 1,
+    }
+    assert Client().post(first).status_code == 400  # the first email signs nobody in
+    client = Client()
+    assert client.post(second).status_code == 302
+    assert client.session["_auth_user_id"] == str(dana.pk)
+
+
+def test_on_a_verified_domain_too_and_without_the_unknown_setter_warning(org, admin, jira, run, mailoutbox):
+    Domain.objects.create(org=org, name="acme.test", token="t", status="verified", method="dns")
+    run(s.user_invite, org=org, actor=admin, email="ivy@acme.test", site_ids=[jira.site_id])
+    first = LINK.search(mailoutbox[-1].body).group(1)
+    run(s.user_invite, org=org, actor=admin, email="ivy@acme.test", site_ids=[jira.site_id])
+    again = mailoutbox[-1].body
+    # The org's own invitation made the account: not "whoever set it up may not have been you".
+    assert "may not have been you" not in again and "the one in any earlier invitation" in again
+    assert Client().post(first).status_code == 400
+    assert Client().post(LINK.search(again).group(1)).status_code == 302
+
+
+def test_someone_with_a_password_invited_again_keeps_their_way_in(org, admin, jira, wiki, run, mailoutbox):
+    dana = run(s.user_invite, org=org, actor=admin, email="dana@partner.test", site_ids=[jira.site_id])
+    first = LINK.search(mailoutbox[-1].body).group(1)
+    dana.set_password(PASSWORD)
+    dana.save(update_fields=["password"])
+    links = SignInLink.objects.count()
+    run(s.user_invite, org=org, actor=admin, email="dana@partner.test", site_ids=[wiki.site_id])
+    assert not LINK.search(mailoutbox[-1].body) and SignInLink.objects.count() == links
+    assert Client().post(first).status_code == 302  # nothing superseded: no new link replaces it
+
+
+def test_a_new_person_is_not_said_to_replace_anything(org, admin, jira, run, mailoutbox):
+    run(s.user_invite, org=org, actor=admin, email="new@partner.test", site_ids=[jira.site_id])
+    body = mailoutbox[-1].body
+    assert "An account was created for you" in body and "earlier invitation" not in body
+    assert AuditEvent.objects.filter(action="account:signin_link:created").last().details == {
+        "expires_in_hours": 24
+    }
