@@ -189,3 +189,33 @@ def nameservers() -> list[tuple[str, int]]:
             raise ConfigError(f"ORGWARDEN_DNS_NAMESERVERS: {host!r} is not an IP address") from exc
         servers.append((host, port))
     return servers
+
+
+AUDIT_RETENTION_MINIMUM_DAYS = 90
+AUDIT_RETENTION_MAXIMUM_DAYS = 36500
+
+
+def audit_retention_days() -> int | None:
+    """``ORGWARDEN_AUDIT_RETENTION_DAYS``: how many days of audit events the daily job keeps.
+
+    Unset or empty (the default) keeps every event: an audit log is what an investigation reads
+    after the fact, so nothing of it goes unless the operator decided so. At least 90 days
+    (``AUDIT_RETENTION_MINIMUM_DAYS``, the three months of log that PCI DSS wants at hand and about
+    what an incident takes to be noticed), so that a typo ("7" for "700") cannot wipe the log.
+    """
+    name = "ORGWARDEN_AUDIT_RETENTION_DAYS"
+    raw = env(name)
+    if not raw:
+        return None
+    try:
+        days = int(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} must be a whole number of days, or unset to keep the audit log indefinitely, not {raw!r}"
+        ) from exc
+    if not AUDIT_RETENTION_MINIMUM_DAYS <= days <= AUDIT_RETENTION_MAXIMUM_DAYS:
+        raise ConfigError(
+            f"{name} must be between {AUDIT_RETENTION_MINIMUM_DAYS} and {AUDIT_RETENTION_MAXIMUM_DAYS} days, "
+            f"or unset to keep the audit log indefinitely, not {days}"
+        )
+    return days

@@ -231,6 +231,8 @@ API_RATE_LIMIT_PER_MINUTE = config.env_int("ORGWARDEN_API_RATE_LIMIT_PER_MINUTE"
 # the charts then refresh them themselves when they are more than five minutes old).
 INSIGHTS_REFRESH_SECONDS = config.env_int("ORGWARDEN_INSIGHTS_REFRESH_SECONDS", 60, minimum=0, maximum=3600)
 USAGE_FLUSH_SECONDS = config.env_int("ORGWARDEN_USAGE_FLUSH_SECONDS", 10, minimum=0, maximum=3600)
+# Days of audit events `orgwarden audit prune` (a daily job) keeps; None keeps them all (config.py).
+AUDIT_RETENTION_DAYS = config.audit_retention_days()
 
 # --- Domain verification -------------------------------------------------------------------------
 DNS_NAMESERVERS = config.nameservers()

@@ -76,6 +76,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("org:admin:removed", "Admin removed", ADMINS),
     # Audit log
     Action("org:audit:exported", "Audit log exported", AUDIT),
+    Action("audit:events:pruned", "Audit events older than the retention period deleted", AUDIT),
     # Domains
     Action("org:domain:added", "Domain added", DOMAINS),
     Action("org:domain:verified", "Domain verified", DOMAINS),

@@ -4,7 +4,9 @@
 public ids and keeps a snapshot of their names, so an event stays readable after the account is
 renamed, anonymised or deleted, and the ``audit`` app depends on no other app. Rows are written
 only by ``audit.services.event_record`` and are never updated or deleted by the app: the model
-refuses it, and database triggers (see the migration) refuse it too.
+refuses it, and database triggers (see the migrations) refuse it too. The one exception is the
+retention job, ``audit.services.events_prune``, which deletes events older than
+``ORGWARDEN_AUDIT_RETENTION_DAYS`` with its own SQL (on PostgreSQL through migration 0005's gap).
 """
 
 from __future__ import annotations

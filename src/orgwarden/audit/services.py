@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from orgwarden.audit import catalogue, context
-from orgwarden.audit.ids import new_ulid
+from orgwarden.audit.ids import new_ulid, ulid_floor
 from orgwarden.audit.models import AuditEvent
+from orgwarden.config import AUDIT_RETENTION_MINIMUM_DAYS
 from orgwarden.db import prepared_cursor
 from orgwarden.idn import labels_read
 
@@ -161,3 +166,98 @@ def audit_export_record(*, org_id: str, actor: Actor, filters: Mapping[str, str]
         targets=[Target("org", org_id)],
         details={"filters": dict(filters), "format": "csv"},
     )
+
+
+# --- Retention ----------------------------------------------------------------------------------
+
+log = logging.getLogger("orgwarden.audit")
+
+PRUNE_BATCH = 5000  # rows per statement and transaction: each batch's locks last a moment, not minutes
+PRUNE_ACTOR = "orgwarden audit prune"
+PRUNE_SETTING = "orgwarden.audit_prune_before"  # read by the PostgreSQL trigger (migration 0005)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What one ``events_prune`` run did: the cutoff and the events it deleted, per org id."""
+
+    retention_days: int | None
+    before: datetime | None
+    deleted: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+def events_prune(*, retention_days: int | None = None, now: datetime | None = None) -> PruneResult:
+    """Delete the audit events older than the retention period (``ORGWARDEN_AUDIT_RETENTION_DAYS``);
+    the retention job (``orgwarden audit prune``, one of ``orgwarden daily``'s jobs).
+
+    Without a retention period (the default) it deletes nothing: the log is kept indefinitely.
+    Otherwise it deletes the events that occurred before ``now - retention_days``, oldest first,
+    ``PRUNE_BATCH`` at a time, each batch in its own short transaction, so that a first prune of
+    millions of rows never holds one transaction and its locks for minutes, and a run stopped
+    part-way keeps the batches it finished. Each batch finds its rows by the primary key (ids are
+    ULIDs, ordered by time: ``id < ulid_floor(cutoff)``), so it reads no row it does not delete.
+
+    Then it records one ``audit:events:pruned`` event per org it deleted events of (and one for
+    the installation's own events, without an org), with the cutoff and the count, in one
+    transaction after the last batch: an admin reading the log sees when and why its oldest events
+    went. Those events are themselves pruned like any other once they are old enough. A run that
+    fails part-way still records what it deleted before it failed.
+
+    Audit events are immutable in the database (migration 0002); on PostgreSQL each batch opens a
+    narrow gap in that for its own transaction only (migration 0005).
+    """
+    days = settings.AUDIT_RETENTION_DAYS if retention_days is None else retention_days
+    if days is None:
+        return PruneResult(None, None, {})
+    if days < AUDIT_RETENTION_MINIMUM_DAYS:
+        raise AuditError(f"the audit log is kept at least {AUDIT_RETENTION_MINIMUM_DAYS} days, not {days}")
+    before = (now or timezone.now()) - timedelta(days=days)
+    deleted: Counter[str] = Counter()
+    try:
+        while _prune_batch(before=before, deleted=deleted) == PRUNE_BATCH:
+            pass
+    finally:
+        if deleted:
+            _pruned_record(before=before, days=days, deleted=deleted)
+    return PruneResult(days, before, dict(deleted))
+
+
+# The oldest rows first, found by the primary key (the ULID's time); ``occurred_at`` as well, which
+# is what the PostgreSQL trigger checks. RETURNING counts what was really deleted, per org.
+_PRUNE_SQL = (
+    "DELETE FROM {table} WHERE id IN "
+    "(SELECT id FROM {table} WHERE id < %s AND occurred_at < %s ORDER BY id LIMIT %s) RETURNING org_id"
+)
+
+
+@transaction.atomic
+def _prune_batch(*, before: datetime, deleted: Counter[str]) -> int:
+    """Delete the oldest ``PRUNE_BATCH`` events that occurred before ``before``; returns how many,
+    counted into ``deleted`` by org id."""
+    db = transaction.get_connection()
+    table = db.ops.quote_name(AuditEvent._meta.db_table)
+    occurred = AuditEvent._meta.get_field("occurred_at").get_db_prep_value(before, db)
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":  # the trigger lets this transaction delete rows older than this
+            cursor.execute("SELECT set_config(%s, %s, true)", [PRUNE_SETTING, before.isoformat()])
+        cursor.execute(_PRUNE_SQL.format(table=table), [ulid_floor(before), occurred, PRUNE_BATCH])
+        orgs = [row[0] for row in cursor.fetchall()]
+    deleted.update(orgs)
+    return len(orgs)
+
+
+@transaction.atomic
+def _pruned_record(*, before: datetime, days: int, deleted: Mapping[str, int]) -> None:
+    for org_id, count in sorted(deleted.items()):
+        event_record(
+            action="audit:events:pruned",
+            actor=Actor.system(PRUNE_ACTOR),
+            org_id=org_id,
+            targets=[Target("org", org_id)] if org_id else [],
+            details={"before": before.isoformat(), "retention_days": days, "deleted": count},
+        )
+    log.info("deleted %d audit events older than %s", sum(deleted.values()), before.isoformat())

@@ -2,8 +2,8 @@
 
 The model already refuses both; the triggers make the guarantee hold for any SQL the app might run.
 SQLite gets no DELETE trigger because Django's test framework empties tables with DELETE there;
-PostgreSQL empties them with TRUNCATE, which row triggers do not see. Retention pruning (a later,
-audited job) will drop and restore the trigger inside its own transaction.
+PostgreSQL empties them with TRUNCATE, which row triggers do not see. Retention pruning (an audited
+daily job) deletes through a narrow gap that 0005 opens in the PostgreSQL trigger's function.
 """
 
 from django.db import migrations

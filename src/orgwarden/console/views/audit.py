@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from django import forms
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -139,12 +140,22 @@ def _event_json(event: AuditEvent) -> str:
     return json.dumps(audit_selectors.event_as_dict(event), indent=2, ensure_ascii=False)
 
 
+def _retention() -> dict[str, object]:
+    """How long this installation keeps audit events (``ORGWARDEN_AUDIT_RETENTION_DAYS``, set by its
+    operator), so an admin knows how far back the log goes before needing it: ``retention_days``
+    (None: kept indefinitely) and ``retained_since``, the oldest day the log still holds."""
+    days = settings.AUDIT_RETENTION_DAYS
+    if days is None:
+        return {"retention_days": None, "retained_since": None}
+    return {"retention_days": days, "retained_since": timezone.now() - timedelta(days=days)}
+
+
 @org_admin_view
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     org = request.org
     form = EventFilterForm(request.GET)
-    context: dict[str, object] = {"form": form, "nav_active": "audit-log"}
+    context: dict[str, object] = {"form": form, "nav_active": "audit-log", **_retention()}
     if not form.is_valid():
         return render(request, "console/audit_log.html", context, status=400)
 
