@@ -19,6 +19,22 @@ from orgwarden.scim.rows import LOG_BEHIND
 from orgwarden.tokens import usage
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Django's test framework empties a transactional test's tables with DELETE on SQLite, which
+    the audit log's DELETE trigger refuses (audit migration 0006): the SQLite test database opens
+    that trigger's gate for every event, as the retention job does for old ones in its own
+    transaction. Tests of the trigger close it in theirs (``audit/tests/test_prune.py``)."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor == "sqlite":
+                with connection.cursor() as cursor:
+                    cursor.execute("INSERT INTO audit_prune_gate (before) VALUES ('9999-12-31')")
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _usage_written_at_once() -> Iterator[None]:
     """Write-behind bookkeeping (introspection's, SCIM reads' log lines) is written on every call in

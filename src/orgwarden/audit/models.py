@@ -6,7 +6,8 @@ renamed, anonymised or deleted, and the ``audit`` app depends on no other app. R
 only by ``audit.services.event_record`` and are never updated or deleted by the app: the model
 refuses it, and database triggers (see the migrations) refuse it too. The one exception is the
 retention job, ``audit.services.events_prune``, which deletes events older than
-``ORGWARDEN_AUDIT_RETENTION_DAYS`` with its own SQL (on PostgreSQL through migration 0005's gap).
+``ORGWARDEN_AUDIT_RETENTION_DAYS`` with its own SQL, through the triggers' narrow gap (migrations
+0005 and 0006).
 """
 
 from __future__ import annotations

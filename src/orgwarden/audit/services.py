@@ -175,6 +175,7 @@ log = logging.getLogger("orgwarden.audit")
 PRUNE_BATCH = 5000  # rows per statement and transaction: each batch's locks last a moment, not minutes
 PRUNE_ACTOR = "orgwarden audit prune"
 PRUNE_SETTING = "orgwarden.audit_prune_before"  # read by the PostgreSQL trigger (migration 0005)
+PRUNE_GATE = "audit_prune_gate"  # read by the SQLite trigger (migration 0006)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +208,9 @@ def events_prune(*, retention_days: int | None = None, now: datetime | None = No
     went. Those events are themselves pruned like any other once they are old enough. A run that
     fails part-way still records what it deleted before it failed.
 
-    Audit events are immutable in the database (migration 0002); on PostgreSQL each batch opens a
-    narrow gap in that for its own transaction only (migration 0005).
+    Audit events are immutable in the database (migrations 0002 and 0006); each batch opens a
+    narrow gap in that, for rows older than its cutoff and its own transaction only (0005 on
+    PostgreSQL, 0006 on SQLite).
     """
     days = settings.AUDIT_RETENTION_DAYS if retention_days is None else retention_days
     if days is None:
@@ -242,10 +244,19 @@ def _prune_batch(*, before: datetime, deleted: Counter[str]) -> int:
     table = db.ops.quote_name(AuditEvent._meta.db_table)
     occurred = AuditEvent._meta.get_field("occurred_at").get_db_prep_value(before, db)
     with db.cursor() as cursor:
-        if db.vendor == "postgresql":  # the trigger lets this transaction delete rows older than this
+        # The database's immutability trigger lets this transaction, and it only, delete rows older
+        # than the cutoff: PostgreSQL reads a transaction-local setting (migration 0005), SQLite a
+        # row of its control table that is gone again before the transaction commits (0006).
+        gate = None
+        if db.vendor == "postgresql":
             cursor.execute("SELECT set_config(%s, %s, true)", [PRUNE_SETTING, before.isoformat()])
+        elif db.vendor == "sqlite":
+            cursor.execute(f"INSERT INTO {PRUNE_GATE} (before) VALUES (%s)", [occurred])  # noqa: S608
+            gate = cursor.lastrowid
         cursor.execute(_PRUNE_SQL.format(table=table), [ulid_floor(before), occurred, PRUNE_BATCH])
         orgs = [row[0] for row in cursor.fetchall()]
+        if gate is not None:
+            cursor.execute(f"DELETE FROM {PRUNE_GATE} WHERE rowid = %s", [gate])  # noqa: S608
     deleted.update(orgs)
     return len(orgs)
 

@@ -3,7 +3,8 @@
 The model already refuses both; the triggers make the guarantee hold for any SQL the app might run.
 SQLite gets no DELETE trigger because Django's test framework empties tables with DELETE there;
 PostgreSQL empties them with TRUNCATE, which row triggers do not see. Retention pruning (an audited
-daily job) deletes through a narrow gap that 0005 opens in the PostgreSQL trigger's function.
+daily job) deletes through a narrow gap that 0005 opens in the PostgreSQL trigger's function; 0006
+gives SQLite a DELETE trigger with the same kind of gap.
 """
 
 from django.db import migrations

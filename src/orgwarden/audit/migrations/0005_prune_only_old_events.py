@@ -8,9 +8,7 @@ of a row whose ``occurred_at`` is before the timestamp in the transaction-local 
 transaction's end and no other statement of the app, in that connection or any other, can delete
 an event; nor can the pruner delete one younger than the cutoff it announced.
 
-SQLite keeps 0002's UPDATE trigger and still has no DELETE trigger (Django's test framework empties
-tables with DELETE there); the model refuses deletes as before, and the pruner deletes with its own
-SQL. Additive for an upgrade: the version still serving never deletes an event, and every UPDATE
+SQLite gets its DELETE trigger, with the same kind of gap, in 0006. Additive for an upgrade: the version still serving never deletes an event, and every UPDATE
 and DELETE it could send is refused as before.
 """
 

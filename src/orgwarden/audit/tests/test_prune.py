@@ -22,9 +22,6 @@ from orgwarden.testing.serve import clean_env
 
 pytestmark = pytest.mark.django_db
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
-postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="SQLite has no DELETE trigger (migration 0002 says why)"
-)
 
 
 def record(at: datetime, org_id: str = "", action: str = "org:renamed") -> AuditEvent:
@@ -168,40 +165,73 @@ def raw(sql: str, params: list) -> None:
         cursor.execute(sql, params)
 
 
-@postgresql_only
-def test_postgresql_refuses_a_delete_outside_the_pruner():
+@pytest.fixture
+def gate_closed() -> None:
+    """On SQLite the suite's test database keeps the DELETE trigger's gate open (conftest.py): close
+    it inside this test's transaction, as it is in every real database."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM audit_prune_gate")
+
+
+def test_the_database_refuses_a_delete_outside_the_pruner_and_the_pruner_still_prunes(settings, gate_closed):
     old = record(START, "org_acme")
+    older = record(START - timedelta(days=1), "org_acme")
+    with pytest.raises(DatabaseError, match="immutable"):
+        raw("DELETE FROM audit_auditevent WHERE id = %s", [old.id])
+    assert AuditEvent.objects.filter(id=old.id).exists()
+    # The pruner opens the gate for its own transaction only, and only for rows older than its cutoff.
+    events_prune(retention_days=90, now=START - timedelta(days=1) + timedelta(days=90, seconds=1))
+    assert not AuditEvent.objects.filter(id=older.id).exists()
     with pytest.raises(DatabaseError, match="immutable"):
         raw("DELETE FROM audit_auditevent WHERE id = %s", [old.id])
     assert AuditEvent.objects.filter(id=old.id).exists()
 
 
-@postgresql_only
-@pytest.mark.django_db(transaction=True)  # real commits: the setting must end with its transaction
-def test_postgresql_lets_the_prune_setting_delete_only_older_rows_and_only_in_its_transaction():
+def open_gap(cursor, before: datetime) -> None:
+    """Open the trigger's gap for rows older than ``before`` in this transaction, as the pruner does."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT set_config('orgwarden.audit_prune_before', %s, true)", [before.isoformat()])
+    else:
+        cursor.execute(
+            "INSERT INTO audit_prune_gate (before) VALUES (%s)", [before.strftime("%Y-%m-%d %H:%M:%S")]
+        )
+
+
+def test_the_gap_lets_through_deletes_of_older_rows_only(gate_closed):
     old = record(START, "org_acme")
     newer = record(START + timedelta(days=2), "org_acme")
-    gap = "SELECT set_config('orgwarden.audit_prune_before', %s, true)"
-    bound = (START + timedelta(days=1)).isoformat()
-    # Younger than the bound: refused even with the setting.
-    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(gap, [bound])
-        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [newer.id])
-    # An UPDATE: refused even with the setting, even of an old row.
-    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(gap, [bound])
-        cursor.execute("UPDATE audit_auditevent SET action = 'x' WHERE id = %s", [old.id])
-    # The setting ends with its transaction: the next one cannot delete.
+    bound = START + timedelta(days=1)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(gap, [bound])
-    with pytest.raises(DatabaseError, match="immutable"):
-        raw("DELETE FROM audit_auditevent WHERE id = %s", [old.id])
-    assert set(AuditEvent.objects.values_list("id", flat=True)) == {old.id, newer.id}
-    # With the setting, in one transaction, an older row goes.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(gap, [bound])
+        open_gap(cursor, bound)
+        with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+            cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [newer.id])
+        with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+            cursor.execute("UPDATE audit_auditevent SET action = 'x' WHERE id = %s", [old.id])
         cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [old.id])
     assert list(AuditEvent.objects.values_list("id", flat=True)) == [newer.id]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the gap must end with its transaction
+def test_the_gap_ends_with_its_transaction(settings):
+    settings.AUDIT_RETENTION_DAYS = 90
+    old = record(START, "org_acme")
+    kept = record(START + timedelta(days=30), "org_acme")
+    events_prune(now=START + timedelta(days=100))
+    assert set(AuditEvent.objects.values_list("id", flat=True)) >= {kept.id}
+    assert not AuditEvent.objects.filter(id=old.id).exists()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with transaction.atomic():
+                open_gap(cursor, START + timedelta(days=60))
+            with pytest.raises(DatabaseError, match="immutable"):
+                raw("DELETE FROM audit_auditevent WHERE id = %s", [kept.id])
+            cursor.execute("SELECT current_setting('orgwarden.audit_prune_before', true)")
+            assert cursor.fetchone()[0] in (None, "")
+        else:  # the pruner took its row out again: only the suite's own (conftest.py) is left
+            cursor.execute("SELECT before FROM audit_prune_gate")
+            assert cursor.fetchall() == [("9999-12-31",)]
+    assert AuditEvent.objects.filter(id=kept.id).exists()
 
 
 def test_the_app_still_cannot_update_or_delete_events():
