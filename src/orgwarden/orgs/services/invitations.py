@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from orgwarden.accounts import services as account_services
+from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account
 from orgwarden.accounts.selectors import invited_not_signed_in
 from orgwarden.audit.services import Target, event_record
@@ -48,12 +49,6 @@ class InvitationResent:
     account: Account
     sites: list[ProductSite]  # the sites the email lists, by name
     signin_link: bool  # a fresh one-time sign-in link (else the sign-in page)
-
-
-def _clean_id(value: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 64 or "\x00" in value:
-        raise NotFound()
-    return value
 
 
 @transaction.atomic
@@ -73,7 +68,7 @@ def user_invitation_resend(*, org: Organization, actor: OrgActor, account_id: st
     org_user = (
         OrgUser.objects.select_for_update(of=("self",))
         .select_related("account")
-        .filter(org=org, account__account_id=_clean_id(account_id))
+        .filter(org=org, account__account_id=public_id_lookup(account_id))
         .annotate(invited=invited_not_signed_in("account_id", "account__last_login"))
         .first()
     )
