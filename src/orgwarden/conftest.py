@@ -14,6 +14,7 @@ from django.test import Client, override_settings
 
 from orgwarden.accounts import emails
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
+from orgwarden.orgs.services.access import site_add
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 from orgwarden.scim.rows import LOG_BEHIND
 from orgwarden.tokens import usage
@@ -81,10 +82,32 @@ def org(org_admin):
 
 
 @pytest.fixture
+def admin(org_admin):
+    """``org``'s admin's account."""
+    return org_admin.account
+
+
+@pytest.fixture
+def jira(org, admin):
+    """A Jira Software site of ``org``."""
+    return site_add(
+        org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.test"
+    )
+
+
+@pytest.fixture
 def admin_client(org_admin) -> Client:
     """A test client signed in as ``org_admin.account`` (through Django's login, not the flow)."""
     client = Client()
     client.force_login(org_admin.account, backend="orgwarden.accounts.backends.AccountBackend")
+    return client
+
+
+@pytest.fixture
+def csrf_client(admin) -> Client:
+    """The admin's browser as Django sees it: every POST needs the page's CSRF token."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin, backend="orgwarden.accounts.backends.AccountBackend")
     return client
 
 

@@ -22,11 +22,6 @@ def base(org) -> str:
 
 
 @pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
 def devs(org, admin):
     return s.group_create(org=org, actor=admin, name="Devs", description="Engineers")
 

@@ -27,29 +27,8 @@ from orgwarden.testing import browser
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = "orgwarden.accounts.backends.AccountBackend"
 LINK = re.compile(r"https?://[^/\s]+(/login/link/\S+)")
 HOUR = "2026-05-04T10:30:30Z"  # half a minute into the window's second half: "Wait 30 minutes"
-
-
-@pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
-def jira(org, admin):
-    return s.site_add(
-        org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.test"
-    )
-
-
-@pytest.fixture
-def csrf_client(admin):
-    """The admin's browser as Django sees it: every POST needs the page's CSRF token."""
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(admin, backend=BACKEND)
-    return client
 
 
 def token_of(client: Client, url: str) -> str:

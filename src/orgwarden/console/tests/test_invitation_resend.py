@@ -33,18 +33,6 @@ LINK = re.compile(r"https?://[^/\s]+(/login/link/\S+)")
 
 
 @pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
-def jira(org, admin):
-    return s.site_add(
-        org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.test"
-    )
-
-
-@pytest.fixture
 def invited(org, admin, jira, django_capture_on_commit_callbacks) -> Account:
     with django_capture_on_commit_callbacks(execute=True):
         return s.user_invite(org=org, actor=admin, email="dana@partner.test", site_ids=[jira.site_id])

@@ -32,11 +32,6 @@ def assert_csp_clean(response) -> None:
 
 
 @pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
 def site(org, admin):
     return s.site_add(
         org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.example"

@@ -34,11 +34,6 @@ def url(name: str, org, *args) -> str:
 
 
 @pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
 def them(other_org_admin):
     """The other org, its admin and a client signed in as them."""
     client = Client()

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
 def jira(org, admin):
     return s.site_add(
         org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.example"

@@ -79,6 +79,11 @@ def site_target(site: ProductSite) -> Target:
     return Target("site", site.site_id, site.name)
 
 
+def sites_detail(sites: list[ProductSite]) -> list[dict[str, str]]:
+    """The product sites an invitation named, as its audit event's details list them."""
+    return [{"id": s.site_id, "name": s.name, "product": s.product} for s in sites]
+
+
 def group_target(group: Group) -> Target:
     return Target("group", group.group_id, group.name)
 
@@ -716,7 +721,7 @@ def _user_invite(
         org_id=org.org_id,
         targets=[Target.account(account), *(site_target(s) for s in sites)],
         details={
-            "sites": [{"id": s.site_id, "name": s.name, "product": s.product} for s in sites],
+            "sites": sites_detail(sites),
             "role": role,
             "groups": sorted(g.name for g in groups.values()),
             "new_account": new_account,

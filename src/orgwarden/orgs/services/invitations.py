@@ -39,7 +39,7 @@ from orgwarden.audit.services import Target, event_record
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NoProductAccess, NotFound, NotInvited
 from orgwarden.orgs.models import Organization, OrgUser, ProductSite
-from orgwarden.orgs.services.access import invitation_email_queue, site_target
+from orgwarden.orgs.services.access import invitation_email_queue, site_target, sites_detail
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.invitation_limits import invitation_emails_admit
 
@@ -110,7 +110,7 @@ def user_invitation_resend(*, org: Organization, actor: OrgActor, account_id: st
         org_id=org.org_id,
         targets=[Target.account(account), *(site_target(s) for s in sites)],
         details={
-            "sites": [{"id": s.site_id, "name": s.name, "product": s.product} for s in sites],
+            "sites": sites_detail(sites),
             "signin_link": link,
         },
     )

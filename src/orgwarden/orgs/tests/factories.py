@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 import factory
 
 from orgwarden.accounts.tests.factories import AccountFactory
@@ -26,3 +28,12 @@ class OrgAdminFactory(factory.django.DjangoModelFactory):
 
     org = factory.SubFactory(OrganizationFactory)
     account = factory.SubFactory(AccountFactory)
+
+
+@dataclass
+class ApiKey:
+    """Shaped like an org API key (``orgs.services.actors.ApiKeyLike``), for services' actor."""
+
+    org_id: int
+    key_id: str = "key_1"
+    name: str = "Onboarding script"

@@ -42,11 +42,6 @@ class ApiKey:
     name: str = "Provisioning script"
 
 
-@pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
 def add_site(org, admin, name="Acme Jira", url="https://acme.example.net", product="jira-software"):
     return s.site_add(org=org, actor=admin, product=product, name=name, url=url)
 

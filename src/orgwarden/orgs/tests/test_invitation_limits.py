@@ -10,7 +10,6 @@ got a new one-time link while the older ones kept working.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
 import time_machine
@@ -25,32 +24,12 @@ from orgwarden.orgs.exceptions import InvitationThrottled
 from orgwarden.orgs.models import AdminInvitation, Domain, GroupMember, OrgUser, SiteAccess
 from orgwarden.orgs.services import access as s
 from orgwarden.orgs.services import invitation_limits, invitations
+from orgwarden.orgs.tests.factories import ApiKey
 
 pytestmark = pytest.mark.django_db
 
 LINK = re.compile(r"http://testserver(/login/link/\S+)")
 HOUR = "2026-05-04T10:00:30Z"  # 30 s into an hour's window: a refusal waits 3571 s
-
-
-@dataclass
-class ApiKey:
-    """Shaped like an org API key (``orgs.services.actors.ApiKeyLike``)."""
-
-    org_id: int
-    key_id: str = "key_1"
-    name: str = "Onboarding script"
-
-
-@pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
-def jira(org, admin):
-    return s.site_add(
-        org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.test"
-    )
 
 
 @pytest.fixture

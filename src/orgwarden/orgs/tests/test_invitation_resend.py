@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
 import time_machine
@@ -18,31 +17,11 @@ from orgwarden.orgs.models import GroupMember, OrgUser
 from orgwarden.orgs.services import access as s
 from orgwarden.orgs.services import invitation_limits, invitations
 from orgwarden.orgs.services import users as user_services
+from orgwarden.orgs.tests.factories import ApiKey
 
 pytestmark = pytest.mark.django_db
 
 LINK = re.compile(r"http://testserver(/login/link/\S+)")
-
-
-@dataclass
-class ApiKey:
-    """Shaped like an org API key (``orgs.services.actors.ApiKeyLike``)."""
-
-    org_id: int
-    key_id: str = "key_1"
-    name: str = "Onboarding script"
-
-
-@pytest.fixture
-def admin(org_admin):
-    return org_admin.account
-
-
-@pytest.fixture
-def jira(org, admin):
-    return s.site_add(
-        org=org, actor=admin, product="jira-software", name="Acme Jira", url="https://jira.acme.test"
-    )
 
 
 @pytest.fixture

@@ -85,11 +85,6 @@ class ApiKey:
 
 
 @pytest.fixture
-def admin(org_admin) -> Account:
-    return org_admin.account
-
-
-@pytest.fixture
 def person(org) -> Account:
     return managed(org, email="pat@acme.test", display_name="Pat Doe")
 
