@@ -5,6 +5,9 @@ taking ``settings.SLOW_EMAIL_SECONDS`` (default 2) per send, as a distant SMTP s
 does; and one that refuses every message, as a mail server that is down. Set one with
 ``settings.EMAIL_BACKEND = "orgwarden.testing.mail.SlowEmailBackend"``.
 
+``HeldEmailBackend``: a mail server that takes each message only once the test lets it (``HELD``),
+so a test proves a request answered without waiting for it by what has arrived, not by a clock.
+
 ``LoopbackSmtpServer``: a real SMTP server on loopback that can defer, refuse, be down and come
 back, for the tests of what Django's SMTP backend meets (``accounts.emails``' retries).
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import threading
 import time
 
 from django.conf import settings
@@ -33,6 +37,38 @@ class SlowEmailBackend(LocmemBackend):
 class SlowFileEmailBackend(FileBackend):
     def send_messages(self, messages):
         _slow_exchange()
+        return super().send_messages(messages)
+
+
+class Held:
+    """The gate of ``HeldEmailBackend``: ``begun`` is set when a send reaches the mail server,
+    which then waits for ``release()`` (at most ``patience`` seconds, so a test that forgets cannot
+    hang the suite)."""
+
+    patience = 30.0
+
+    def __init__(self) -> None:
+        self.begun = threading.Event()
+        self._released = threading.Event()
+
+    def reset(self) -> None:
+        self.begun.clear()
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def wait(self) -> None:
+        self.begun.set()
+        self._released.wait(self.patience)
+
+
+HELD = Held()
+
+
+class HeldEmailBackend(LocmemBackend):
+    def send_messages(self, messages):
+        HELD.wait()
         return super().send_messages(messages)
 
 
