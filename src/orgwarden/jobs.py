@@ -184,6 +184,26 @@ _stopping = threading.Event()
 _children: dict[str, subprocess.Popen] = {}  # each job's current child process, by name
 _children_lock = threading.Lock()  # no child is started once stop_children has begun
 STOP_GRACE_SECONDS = 10.0
+# A fork of this process and a job thread's ``Popen`` exclude each other. ``Popen`` waits until its
+# child has exec'd, on a pipe whose write end closes at that exec; a process forked from here in
+# that instant — gunicorn's arbiter forks a worker at start, and again whenever one is replaced —
+# inherits that write end too (close-on-exec, and a worker never execs) and keeps it open for its
+# whole life. The ``Popen`` then never returns: its job never runs again (the daily jobs stopped
+# until the next restart, or, holding ``_children_lock``, the insights refresh never started).
+_fork_lock = threading.Lock()
+_fork_guarded = False
+
+
+def _guard_forks() -> None:
+    """Make every later fork of this process wait for a job's ``Popen`` under way (once)."""
+    global _fork_guarded
+    if not _fork_guarded:
+        os.register_at_fork(
+            before=_fork_lock.acquire,
+            after_in_parent=_fork_lock.release,
+            after_in_child=_fork_lock.release,
+        )
+        _fork_guarded = True
 
 
 def start_refresher(every: int) -> threading.Thread:
@@ -222,6 +242,7 @@ def _repeat(
     """Run ``orgwarden <command>`` in a child process now, and again ``interval`` seconds after each
     run ends, until the server stops; a run longer than ``timeout`` seconds is killed, one that fails
     is logged. The running child is in ``_children[name]``."""
+    _guard_forks()
 
     def loop() -> None:
         while not _stopping.is_set():
@@ -231,7 +252,8 @@ def _repeat(
                 with _children_lock:
                     if _stopping.is_set():
                         return
-                    child = subprocess.Popen([sys.executable, "-P", "-m", "orgwarden.cli", *command])  # noqa: S603
+                    with _fork_lock:  # no worker forked while the child is between fork and exec
+                        child = subprocess.Popen([sys.executable, "-P", "-m", "orgwarden.cli", *command])  # noqa: S603
                     _children[name] = child
                 try:
                     code = child.wait(timeout=timeout)
