@@ -1,5 +1,5 @@
-"""Dates, times, durations and devices as people read them: ``27 Nov 2026``, ``30 days``,
-``just now``, ``Chrome on macOS``.
+"""Dates, times, durations, devices and lists as people read them: ``27 Nov 2026``, ``30 days``,
+``just now``, ``Chrome on macOS``, ``Jira, Confluence and Trello``.
 
 Stored values stay as they are (a policy's session limits in minutes, timestamps in UTC, the raw
 user agent); these helpers only word them for pages, emails, flash messages and form errors, so that
@@ -39,6 +39,15 @@ def plural(count: int, unit: str) -> str:
 def people(count: int) -> str:
     """``1 person``, ``1,234 people``."""
     return "1 person" if count == 1 else f"{count:,} people"
+
+
+def listed(items: list[str], most: int | None = None) -> str:
+    """``items`` as a sentence lists them: ``a``, ``a and b``, ``a, b and c``; past ``most`` of
+    them, ``a, b and 3 more``."""
+    shown = items[:most] if most else items
+    if len(items) > len(shown):
+        return ", ".join(shown) + f" and {len(items) - len(shown)} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
 def minutes_in_words(minutes: int) -> str:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from orgwarden.console.views.base import org_admin_view
 from orgwarden.console.views.products import IdsField, InviteForm
-from orgwarden.humanize import people
+from orgwarden.humanize import listed, people
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NotFound, OrgsError
 from orgwarden.orgs.products import PRODUCTS
@@ -40,10 +40,6 @@ class UsersInviteForm(InviteForm):
     def __init__(self, *args, sites=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site_ids"].choices = [(site.site_id, site.name) for site in sites]
-
-
-def _names(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 @org_admin_view
@@ -70,7 +66,7 @@ def users_invite(request: HttpRequest) -> HttpResponse:
         else:
             chosen = [site.name for site in sites if site.site_id in data["site_ids"]]
             who = invited[0].email if len(invited) == 1 else people(len(invited))
-            messages.success(request, f"Invited {who} to {_names(chosen)}. They get an email.")
+            messages.success(request, f"Invited {who} to {listed(chosen)}. They get an email.")
             return redirect("console:users", org_id=org.org_id)
     choices = [
         {

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 
 from orgwarden.accounts import throttle
 from orgwarden.audit.services import Actor
+from orgwarden.humanize import listed
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import InvitationThrottled
 
@@ -47,14 +48,6 @@ INVITATION_EMAILS = throttle.PerAddressAndClient(
     throttle.Throttle("invitation-resend-sender", 3600, fixed_limit=100),
     "Too many invitation emails",
 )
-
-
-def _listed(addresses: list[str], n: int = 5) -> str:
-    shown = [idn_unicode(a) for a in addresses[:n]]
-    more = len(addresses) - len(shown)
-    if more:
-        return ", ".join(shown) + f" and {more} more"
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
 def invitation_emails_admit(*, who: Actor, to: Sequence[str], again: int) -> None:
@@ -74,7 +67,7 @@ def invitation_emails_admit(*, who: Actor, to: Sequence[str], again: int) -> Non
     several = len(to) > 1
     full = [address for address in to if limits.per_email.retry_after(email=address)]
     if full:
-        words = f"{limits.too_many} to {_listed(full)}"
+        words = f"{limits.too_many} to {listed([idn_unicode(a) for a in full], most=5)}"
         if several:
             words += ": nobody was invited"
         words += f". Wait {throttle.wait_in_words(wait)}, then try again"
