@@ -131,22 +131,10 @@ class PerAddressAndClient:
     def admit(self, form, *, email_key: str, ip: str | None) -> int:
         """0 when the request is admitted (and counted); else the seconds to wait, and ``form``
         (a bound Django form) has a non-field error saying how long."""
-        wait = self.wait(email_key=email_key, client_key=ip)
+        wait = requests_admit([(self.per_email, email_key)] + ([(self.per_client, ip)] if ip else []))
         if wait:
-            form.add_error(None, self.refusal(wait))
+            form.add_error(None, f"{self.too_many}. Wait {wait_in_words(wait)}, then try again.")
         return wait
-
-    def wait(self, *, email_key: str, client_key: str | None) -> int:
-        """``admit`` without a form, for a service whose callers are not all forms (a REST API):
-        0 when admitted (and counted), else the seconds to wait. ``client_key`` is whoever asks —
-        a client address, or an admin or API key — or ``None`` to count the address alone."""
-        return requests_admit(
-            [(self.per_email, email_key)] + ([(self.per_client, client_key)] if client_key else [])
-        )
-
-    def refusal(self, wait: int) -> str:
-        """The words that refuse a request that must ``wait`` seconds."""
-        return f"{self.too_many}. Wait {wait_in_words(wait)}, then try again."
 
 
 RESETS = PerAddressAndClient(RESET_PER_EMAIL, RESET_PER_CLIENT, "Too many reset requests")
