@@ -13,14 +13,26 @@ REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 
 
+# The NameID formats this SP acts on, in order of preference (SAML metadata §2.4.4: an IdP that
+# reads SP metadata, as Shibboleth does, issues the first one it can). An email NameID signs the
+# person in by itself; a persistent one is the stable id, with an email attribute beside it
+# (``response.check_claims``). Listing only emailAddress, as this did, made such an IdP refuse a
+# person it holds no email NameID for instead of falling back to the persistent id it has.
+NAME_ID_FORMATS = (
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+)
+
+
 def sp_metadata_xml(*, sp_entity_id: str, acs_url: str) -> str:
+    formats = "".join(f"    <md:NameIDFormat>{name}</md:NameIDFormat>\n" for name in NAME_ID_FORMATS)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
         f"entityID={quoteattr(sp_entity_id)}>\n"
         '  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" '
         'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">\n'
-        "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n"
+        f"{formats}"
         f'    <md:AssertionConsumerService Binding="{POST}" Location={quoteattr(acs_url)} index="0" '
         'isDefault="true"/>\n'
         "  </md:SPSSODescriptor>\n"

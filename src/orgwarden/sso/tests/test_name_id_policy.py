@@ -75,3 +75,12 @@ def test_an_idp_set_to_email_name_ids_still_answers_with_one(connection, idp_key
     saml_response, _ = idp.answer(url, userid="ada", attributes={"givenName": "Ada"})
     name_id = parse(b64_decode(saml_response)).find(f".//{q('saml', 'Subject')}/{q('saml', 'NameID')}")
     assert name_id.get("Format") == NAMEID_FORMAT_EMAILADDRESS and name_id.text.endswith("@example.com")
+
+
+def test_our_metadata_offers_email_then_persistent_name_ids(connection, idp_keys):
+    """An IdP that reads our metadata (pysaml2 here, as Shibboleth) sees both formats we act on, the
+    email first: one that cannot issue an email NameID for someone still has one to fall back to."""
+    idp = idp_issuing(connection, idp_keys, NAMEID_FORMAT_PERSISTENT)
+    (descriptor,) = idp.server.metadata[selectors.sp_entity_id(connection)]["spsso_descriptor"]
+    offered = [name_id_format["text"] for name_id_format in descriptor["name_id_format"]]
+    assert offered == [NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT]
