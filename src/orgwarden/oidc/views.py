@@ -361,7 +361,23 @@ class RevokeTokenView(ClientAuthenticationChallenge, JsonMethodNotAllowed, dot.R
 
 
 class UserInfoView(JsonMethodNotAllowed, dot.UserInfoView):
-    pass
+    """DOT's userinfo endpoint. oauthlib sends its refusal of a token (401 ``invalid_token``, 403
+    ``insufficient_scope``) as a JSON OAuth error with no Content-Type, which Django's default
+    labelled text/html: a site reading the error by its type saw a web page."""
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return _labelled_json(super().get(request, *args, **kwargs))
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return _labelled_json(super().post(request, *args, **kwargs))
+
+
+def _labelled_json(response: HttpResponse) -> HttpResponse:
+    """``response``, typed as JSON when it is an error oauthlib left untyped (its claims, a success,
+    are typed by oauthlib: JSON or a signed JWT)."""
+    if response.status_code >= 400 and response.content.lstrip().startswith(b"{"):
+        response["Content-Type"] = "application/json"
+    return response
 
 
 class JwksInfoView(JsonMethodNotAllowed, dot.JwksInfoView):

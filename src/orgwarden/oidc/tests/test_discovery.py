@@ -144,14 +144,18 @@ def test_the_revocation_endpoint_is_listed_and_revokes(product, browser):
     tokens = exchange(config, product, parse_qs(urlsplit(location).query)["code"][0], "client_secret_basic")
     api = Client(enforce_csrf_checks=True)
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
-    assert api.get(path_of(config["userinfo_endpoint"]), **bearer).status_code == 200
+    claims = api.get(path_of(config["userinfo_endpoint"]), **bearer)
+    assert claims.status_code == 200 and claims["Content-Type"] == "application/json"
     revoked = api.post(
         path_of(config["revocation_endpoint"]),
         {"token": tokens["access_token"], "token_type_hint": "access_token"},
         HTTP_AUTHORIZATION=basic(product.client_id, product.secret),
     )
     assert revoked.status_code == 200
-    assert api.get(path_of(config["userinfo_endpoint"]), **bearer).status_code == 401
+    refused = api.get(path_of(config["userinfo_endpoint"]), **bearer)
+    assert refused.status_code == 401
+    assert refused["Content-Type"] == "application/json"  # an OAuth error, not a web page
+    assert refused.json()["error"] == "invalid_token"
 
 
 @pytest.mark.parametrize("endpoint", ["token_endpoint", "revocation_endpoint"])
