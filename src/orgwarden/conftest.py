@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from django.core import signals
 from django.db import close_old_connections
 from django.test import Client, override_settings
 
-from orgwarden.accounts import emails
+from orgwarden.accounts import emails, throttle
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
+from orgwarden.orgs.services import invitation_limits
 from orgwarden.orgs.services.access import site_add
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 from orgwarden.scim.rows import LOG_BEHIND
@@ -112,9 +114,38 @@ def csrf_client(admin) -> Client:
 
 
 @pytest.fixture
+def resends_per_sender(monkeypatch):
+    """``set(n)``: an admin or API key may send ``n`` invitation emails again an hour (100 in
+    production, ``orgs.services.invitation_limits``), counted apart from every other test."""
+
+    def set_limit(n: int) -> None:
+        limits = invitation_limits.INVITATION_EMAILS
+        small = throttle.Throttle(f"invitation-resend-sender-test-{uuid.uuid4().hex}", 3600, fixed_limit=n)
+        monkeypatch.setattr(
+            invitation_limits,
+            "INVITATION_EMAILS",
+            throttle.PerAddressAndClient(limits.per_email, small, limits.too_many),
+        )
+
+    return set_limit
+
+
+@pytest.fixture
 def other_org_admin(db):
     """An admin of a second, unrelated org (for tenant-isolation tests)."""
     return OrgAdminFactory(org=OrganizationFactory(name="Other org"))
+
+
+@pytest.fixture
+def their_site(other_org_admin):
+    """A Confluence site of ``other_org_admin``'s org: a real id that is not ``org``'s."""
+    return site_add(
+        org=other_org_admin.org,
+        actor=other_org_admin.account,
+        product="confluence",
+        name="Their wiki",
+        url="https://wiki.other.test",
+    )
 
 
 # --- Browser tests: Playwright driving Debian's Chromium against the live test server -------------

@@ -65,6 +65,7 @@ def test_secret_key_is_generated_once_and_kept(monkeypatch, tmp_path):
     [
         ("ORGWARDEN_DEBUG", "maybe", "ORGWARDEN_DEBUG must be true or false"),
         ("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE", "lots", "must be a whole number"),
+        ("ORGWARDEN_FIRST_INVITATIONS_PER_HOUR", "10", "must be between 50 and 100000, not 10"),
         ("ORGWARDEN_EMAIL_BACKEND", "pigeon", "ORGWARDEN_EMAIL_BACKEND must be console, file or smtp"),
         ("ORGWARDEN_BASE_URL", "ftp://example.com", "ORGWARDEN_BASE_URL must be an http(s) URL"),
         (

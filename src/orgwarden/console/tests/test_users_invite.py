@@ -120,17 +120,10 @@ def test_a_closed_account_stops_the_whole_invitation(admin_client, org, jira, ma
     assert not Account.objects.filter(email="fine@acme.example").exists() and not mailoutbox
 
 
-def test_another_orgs_site_is_a_form_error_that_invites_nobody(admin_client, org, jira, other_org_admin):
-    theirs = s.site_add(
-        org=other_org_admin.org,
-        actor=other_org_admin.account,
-        product="confluence",
-        name="Theirs",
-        url="https://theirs.example",
-    )
+def test_another_orgs_site_is_a_form_error_that_invites_nobody(admin_client, org, jira, their_site):
     response = admin_client.post(
         invite_url(org),
-        {"emails": "new@acme.example", "site_ids": [jira.site_id, theirs.site_id], "role": "user"},
+        {"emails": "new@acme.example", "site_ids": [jira.site_id, their_site.site_id], "role": "user"},
     )
     assert response.status_code == 400
     assert "One of these product sites no longer exists" in response.content.decode()

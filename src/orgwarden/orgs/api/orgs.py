@@ -1,4 +1,5 @@
-"""``/api/admin/v1/orgs``: the key's org, and its users, domains and groups; an invitation sent again.
+"""``/api/admin/v1/orgs``: the key's org, and its users, domains and groups; inviting people to
+product sites, and an invitation sent again.
 
 An API key belongs to one org, so the org list has exactly one entry; any other ``orgId`` is a 404
 (as if it did not exist), never a 403.
@@ -21,15 +22,18 @@ from orgwarden.orgs.api.schemas import (
     Error,
     GroupPage,
     InvitationResent,
+    InviteRequest,
     Org,
     OrgId,
     OrgPage,
     UserPage,
+    UsersInvited,
 )
+from orgwarden.orgs.exceptions import InvalidInput, NotFound
 from orgwarden.orgs.models import Domain as DomainModel
 from orgwarden.orgs.models import Organization
 from orgwarden.orgs.selectors import users as users_selectors
-from orgwarden.orgs.services import invitations
+from orgwarden.orgs.services import access, invitations
 from orgwarden.tokens.auth import OrgApiKeyAuth
 
 router = Router(auth=OrgApiKeyAuth(), tags=["organizations"])
@@ -157,6 +161,32 @@ def groups_list(request: HttpRequest, org_id: OrgId, params: Query[ListQuery]):
         for group in rows
     ]
     return page(request, data, next_cursor=_next(key), size=params.limit)
+
+
+@router.post("/orgs/{orgId}/users/invite", response={200: UsersInvited, **WRITE_ERRORS})
+def users_invite(request: HttpRequest, org_id: OrgId, payload: InviteRequest):
+    """Invite people to product sites of the org, all or nothing, as Users → Invite people does.
+
+    Each joins each site's default groups (and its admin group with ``role`` admin) and is emailed:
+    a new account gets a one-time sign-in link, an existing one a note that access was granted.
+    400 ``invalid_request`` for a bad address or an unknown product site (nobody is invited); 429
+    ``rate_limited`` (with ``Retry-After``; nobody is invited) past 3 invitation emails an hour to
+    one address, 100 an hour from this key to people invited before, or
+    ``ORGWARDEN_FIRST_INVITATIONS_PER_HOUR`` (5,000 by default) to people new to the org: a script
+    onboarding more than that waits ``Retry-After`` seconds, then goes on.
+    """
+    org = queries.org_of_key(org=request.org, org_id=org_id)
+    try:
+        invited = access.users_invite(
+            org=org,
+            actor=request.api_key,
+            emails=payload.emails,
+            site_ids=payload.site_ids,
+            role=payload.role,
+        )
+    except NotFound as exc:  # a site id of the body, not of the path: the request is wrong, not the URL
+        raise InvalidInput("Unknown product site: use the id of one of the org's product sites.") from exc
+    return {"invited": [{"account_id": a.account_id, "email": a.email} for a in invited]}
 
 
 @router.post(

@@ -105,6 +105,29 @@ EventPage = page_of(Event, "EventPage")
 CatalogueActionPage = page_of(CatalogueAction, "CatalogueActionPage")
 
 
+class InviteRequest(Schema):
+    emails: list[Annotated[str, Field(max_length=320)]] = Field(
+        min_length=1,
+        max_length=50,
+        description="The people to invite, 1 to 50 addresses; all of them are invited, or none",
+    )
+    site_ids: list[Annotated[str, Field(max_length=64)]] = Field(
+        min_length=1,
+        max_length=50,
+        description="The product sites to invite them to (a site's id is its sign-in client id)",
+    )
+    role: Literal["user", "admin"] = Field("user", description="admin: also added to each site's admin group")
+
+
+class InvitedUser(Schema):
+    account_id: str
+    email: str
+
+
+class UsersInvited(Schema):
+    invited: list[InvitedUser] = Field(description="Everyone invited, in the order asked")
+
+
 class InvitedSite(Schema):
     id: str
     name: str

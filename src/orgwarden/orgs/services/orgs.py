@@ -122,7 +122,8 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
     Inviting an address that already has a pending invitation replaces it (the old link stops
     working), which is how an admin resends one. The email is counted with every other invitation
     email (``invitation_limits``): 3 an hour to one address; one that replaces a pending
-    invitation is sent again and counts against ``actor`` too. Raises ``AlreadyAdmin`` or
+    invitation is sent again and counts against ``actor`` too, a first one against ``actor``'s
+    first invitations. Raises ``AlreadyAdmin`` or
     ``InvitationThrottled`` (then nothing changed).
     """
     _require_admin(org=org, actor=actor)

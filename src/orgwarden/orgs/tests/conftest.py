@@ -2,6 +2,8 @@
 
 ``proof_peers`` points the settings at them and starts each test with an empty zone and no files.
 ``publish_txt``/``publish_file`` are what a domain owner would do at their DNS host and web server.
+
+``run`` calls a service as a request would: its emails leave when its transaction commits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,17 @@ from orgwarden.testing.dns_server import LoopbackDNS
 from orgwarden.testing.https_server import HTTPSFileServer
 
 HTTPS_HOSTS = ["acme.test", "beta.test", "www.acme.test"]
+
+
+@pytest.fixture
+def run(django_capture_on_commit_callbacks):
+    """``run(service, **kwargs)``: the service's answer; its emails are in the outbox after it."""
+
+    def call(service, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return service(**kwargs)
+
+    return call
 
 
 @pytest.fixture(scope="session")

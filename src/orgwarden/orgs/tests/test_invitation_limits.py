@@ -1,10 +1,11 @@
 """Every invitation email is counted (``orgs.services.invitation_limits``), and inviting again
-supersedes the earlier sign-in links.
+supersedes the earlier sign-in links; first invitations are capped per sender too.
 
 Before: inviting someone again (``user_invite`` / ``users_invite``, an admin invitation to an
 address with one pending) sent an email every time — a stolen admin session or org API key could
 fill a mailbox from the customer's own domain — and a person still "Invited" who was invited again
-got a new one-time link while the older ones kept working.
+got a new one-time link while the older ones kept working. And first invitations were bounded per
+address only: a stolen key or admin session could invite new address after new address without end.
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import pytest
 import time_machine
 from django.test import Client
 
-from orgwarden.accounts import throttle
 from orgwarden.accounts.models import Account, SignInLink
-from orgwarden.accounts.tests.factories import PASSWORD
+from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs import services as org_services
 from orgwarden.orgs.exceptions import InvitationThrottled
 from orgwarden.orgs.models import AdminInvitation, Domain, GroupMember, OrgUser, SiteAccess
 from orgwarden.orgs.services import access as s
-from orgwarden.orgs.services import invitation_limits, invitations
+from orgwarden.orgs.services import invitations
 from orgwarden.orgs.tests.factories import ApiKey
 
 pytestmark = pytest.mark.django_db
@@ -40,26 +40,14 @@ def wiki(org, admin):
 
 
 @pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    """Call a service as a request would: its emails leave when its transaction commits."""
-
-    def call(service, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return service(**kwargs)
-
-    return call
+def small_sender_limit(resends_per_sender):
+    """The per-sender limit (100 an hour) at 2, the per-address one as it is."""
+    resends_per_sender(2)
 
 
 @pytest.fixture
-def small_sender_limit(monkeypatch):
-    """The per-sender limit (100 an hour) at 2, the per-address one as it is."""
-    limits = invitation_limits.INVITATION_EMAILS
-    small = throttle.Throttle("invitation-sender-test", 3600, fixed_limit=2)
-    monkeypatch.setattr(
-        invitation_limits,
-        "INVITATION_EMAILS",
-        throttle.PerAddressAndClient(limits.per_email, small, limits.too_many),
-    )
+def three_an_hour(settings):
+    settings.FIRST_INVITATIONS_PER_HOUR = 3
 
 
 def state() -> tuple:
@@ -196,6 +184,78 @@ def test_an_admin_invitation_sent_again_counts_against_the_admin(org, admin, run
         run(org_services.admin_invite, org=org, actor=admin, email="b@partner.test")
         with pytest.raises(InvitationThrottled, match="sent again by"):
             run(org_services.admin_invite, org=org, actor=admin, email="c@partner.test")
+
+
+# --- first invitations: per sender too ------------------------------------------------------------
+
+
+@pytest.fixture
+def invite_people(org, admin, jira, run):
+    """Invite ``emails`` to Acme Jira at once, by ``actor`` (the admin unless said)."""
+
+    def call(*emails: str, actor=None):
+        return run(
+            s.users_invite, org=org, actor=actor or admin, emails=list(emails), site_ids=[jira.site_id]
+        )
+
+    return call
+
+
+def test_the_default_fits_a_5000_person_onboarding_in_an_hour(settings):
+    assert settings.FIRST_INVITATIONS_PER_HOUR == 5000
+    assert 5000 % s.MAX_INVITES_PER_CALL == 0  # 100 calls of 50, none of them refused
+
+
+def test_new_people_past_the_senders_hourly_number_are_refused_whole(
+    org, admin, invite_people, three_an_hour, mailoutbox
+):
+    with time_machine.travel(HOUR, tick=False):
+        invite_people("a@partner.test", "b@partner.test")
+        before, sent = state(), len(mailoutbox)
+        with pytest.raises(InvitationThrottled) as raised:
+            invite_people("c@partner.test", "d@partner.test")
+        assert raised.value.message == (
+            f"Too many invitations of new people by {admin.display_name}: at most 3 an hour: nobody "
+            "was invited. Wait 60 minutes, then try again."
+        )
+        assert raised.value.retry_after == 3571
+        # Nobody: c was not invited either, though one more would have fit.
+        assert state() == before and len(mailoutbox) == sent
+        assert not Account.objects.filter(email="c@partner.test").exists()
+
+        invite_people("c@partner.test")
+        with pytest.raises(
+            InvitationThrottled, match=r"^Too many invitations of new people by .+: at most 3 an hour\. "
+        ):
+            invite_people("d@partner.test")
+        # Inviting the same people again is not inviting new people: its own count (100 an hour).
+        invite_people("a@partner.test", "b@partner.test")
+        # Another sender — an API key of the org — has its own hourly number.
+        invite_people("d@partner.test", actor=ApiKey(org_id=org.pk))
+    with time_machine.travel("2026-05-04T12:00:01Z", tick=False):  # two windows later
+        invite_people("e@partner.test")
+    assert [m.to[0][0] for m in mailoutbox] == ["a", "b", "c", "a", "b", "d", "e"]
+
+
+def test_an_existing_account_new_to_the_org_is_a_first_invitation(org, invite_people, three_an_hour):
+    known = [AccountFactory(email=f"k{i}@partner.test") for i in range(4)]
+    with time_machine.travel(HOUR, tick=False):
+        invite_people(*(k.email for k in known[:3]))
+        with pytest.raises(InvitationThrottled, match="Too many invitations of new people"):
+            invite_people(known[3].email)
+    assert not OrgUser.objects.filter(org=org, account=known[3]).exists()
+
+
+def test_a_first_admin_invitation_counts_too(org, admin, run, invite_people, three_an_hour):
+    with time_machine.travel(HOUR, tick=False):
+        invite_people("a@partner.test", "b@partner.test")
+        run(org_services.admin_invite, org=org, actor=admin, email="ops@partner.test")
+        before = state()
+        with pytest.raises(InvitationThrottled, match="Too many invitations of new people"):
+            run(org_services.admin_invite, org=org, actor=admin, email="sec@partner.test")
+        assert state() == before
+        # Sent again (replacing the pending invitation): the other count.
+        run(org_services.admin_invite, org=org, actor=admin, email="ops@partner.test")
 
 
 # --- inviting again supersedes the earlier links ------------------------------------------------------

@@ -8,14 +8,13 @@ import pytest
 import time_machine
 from django.test import Client
 
-from orgwarden.accounts import throttle
 from orgwarden.accounts.models import Account, SignInLink
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs.exceptions import InvitationThrottled, NoProductAccess, NotFound, NotInvited
 from orgwarden.orgs.models import GroupMember, OrgUser
 from orgwarden.orgs.services import access as s
-from orgwarden.orgs.services import invitation_limits, invitations
+from orgwarden.orgs.services import invitations
 from orgwarden.orgs.services import users as user_services
 from orgwarden.orgs.tests.factories import ApiKey
 
@@ -195,15 +194,8 @@ def test_three_an_hour_per_address_then_it_waits(invite, resend, mailoutbox):
     assert len(mailoutbox) == sent + 1
 
 
-def test_one_sender_is_bounded_across_addresses(invite, resend, monkeypatch, org):
-    # The per-sender limit (100 an hour) at 2, so two invitees reach it.
-    limits = invitation_limits.INVITATION_EMAILS
-    small = throttle.Throttle("invitation-resend-sender-test", 3600, fixed_limit=2)
-    monkeypatch.setattr(
-        invitation_limits,
-        "INVITATION_EMAILS",
-        throttle.PerAddressAndClient(limits.per_email, small, limits.too_many),
-    )
+def test_one_sender_is_bounded_across_addresses(invite, resend, resends_per_sender, org):
+    resends_per_sender(2)  # the per-sender limit (100 an hour) at 2, so two invitees reach it
     people = [invite(f"p{i}@partner.test")[0] for i in range(3)]
     with time_machine.travel("2026-05-04T10:30:00Z", tick=False):
         resend(people[0])
