@@ -144,6 +144,7 @@ urlpatterns = [
     path(org + "users/", users_views.users, name="users"),
     path(org + "managed-accounts/", users_views.managed_accounts, name="managed_accounts"),
     path(org + "users/bulk", users_views.users_bulk, name="users_bulk"),
+    path(org + "users/invitations/resend", invite.users_invitation_resend, name="users_invitation_resend"),
     path(org + "users/invite", invite.users_invite, name="users_invite"),
     path(org + "users/<str:account_id>/", users_views.user_detail, name="user_detail"),
     path(org + "users/<str:account_id>/profile", users_views.user_profile, name="user_profile"),

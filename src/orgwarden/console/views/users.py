@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orgwarden import humanize
@@ -189,11 +190,19 @@ def _users_list(request: HttpRequest, *, nav_active: str, default_kind: str = ""
             form.add_error(None, exc.message)
         else:
             filters = _filter_query(request)
+            # Filtered to Invited, the invitation can be sent again (``invite.users_invitation_resend``):
+            # to checked rows, external users' too, or to everyone the filter shows, on every page.
+            resend = form.cleaned_data["status"] == "invited"
+            shown = {name: value for name in FILTER_FIELDS if (value := form.cleaned_data.get(name))}
             context.update(
                 {
                     "page": page,
                     # The bulk bar acts on the checked rows: none to check, no bar.
-                    "selectable": any(row.is_managed for row in page.rows),
+                    "selectable": any(
+                        row.is_managed or (resend and row.status == "invited") for row in page.rows
+                    ),
+                    "resend": resend,
+                    "filter_query": urlencode(shown),
                     "filtered": bool(filters),
                     # The shared pager keeps the filters: it rewrites only ``after``.
                     "after": form.cleaned_data["after"],
@@ -272,7 +281,13 @@ def _selection(request: HttpRequest, ids: list[str], action: str) -> tuple[list,
     rows = user_selectors.users_by_ids(org=request.org, account_ids=ids)
     found = {row.account_id for row in rows}
     notes = _gone_notes(request, [i for i in ids if i not in found])
-    released = [row for row in rows if not row.is_managed]
+    # An invited external user can be checked (to send the invitation again) on the list filtered
+    # to Invited; anyone else not managed was managed when the list was shown.
+    external = [row for row in rows if not row.is_managed and row.status == "invited"]
+    released = [row for row in rows if not row.is_managed and row.status != "invited"]
+    if external:
+        named = _names([{"name": row.name, "email": row.email} for row in external])
+        notes.append(f"Not managed by {request.org.name}, so not {_DONE[action]} here: {named}.")
     if released:
         named = _names([{"name": row.name, "email": row.email} for row in released])
         notes.append(f"No longer managed by {request.org.name}: {named}.")

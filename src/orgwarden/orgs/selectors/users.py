@@ -291,6 +291,21 @@ def users_page(
     return UsersPage(rows=rows, next_cursor=cursor_encode(rows[-1].email) if more and rows else None)
 
 
+def users_matching(*, org: Organization, filters: UserFilters, most: int) -> list[UserRow]:
+    """The first ``most`` of ``org``'s users matching ``filters``, by email: ``users_page`` page
+    after page (each one keyset query), for an action on everyone a filter shows. Raises what
+    ``users_page`` raises."""
+    rows: list[UserRow] = []
+    after = None
+    while len(rows) < most:
+        page = users_page(org=org, filters=filters, after=after, size=min(PAGE_SIZE_MAX, most - len(rows)))
+        rows.extend(page.rows)
+        if page.next_cursor is None:
+            break
+        after = page.next_cursor
+    return rows
+
+
 def _search(users: QuerySet[OrgUser], q: str, limit: int) -> list[dict]:
     """The first ``limit`` rows (by email) of ``users`` whose email starts with ``q`` or whose name
     contains it: two keyset queries, merged.

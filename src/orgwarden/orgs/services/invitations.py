@@ -1,4 +1,5 @@
-"""Sending an invitation to product sites again: ``user_invitation_resend``.
+"""Sending an invitation to product sites again: ``user_invitation_resend`` for one person,
+``users_invitation_resend`` for several at once (Users, filtered to Invited → Resend invitation).
 
 An invited person (``accounts.selectors.invited_not_signed_in``: sent a one-time sign-in link, not
 signed in since; "Invited" on Users and in the REST API's ``status``) may never see the email —
@@ -23,25 +24,31 @@ Decisions where the issue is silent:
   fill a mailbox), and 100 an hour per admin or API key (two pages of the Users list resent). A
   refusal changes nothing and records nothing; ``InvitationThrottled.retry_after`` says when to
   try again.
+- Several at once: the same rule (``selectors.invitations.resend_sites``) and the same email,
+  event and new link for each person as one at a time — but whoever it refuses (signed in since,
+  deactivated, no site left) is passed over and named with the reason, not a refusal of the
+  rest: a list filtered to Invited goes stale as people sign in, and those still waiting should
+  not wait for the admin to find who did. The emails are counted together, all or nothing: past a
+  limit (3 an hour to an address, 100 an hour sent again by one admin or key) nobody is sent one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
 
 from orgwarden.accounts import services as account_services
-from orgwarden.accounts.ids import public_id_lookup
 from orgwarden.accounts.models import Account
-from orgwarden.accounts.selectors import invited_not_signed_in
-from orgwarden.audit.services import Target, event_record
-from orgwarden.idn import idn_unicode
-from orgwarden.orgs.exceptions import NoProductAccess, NotFound, NotInvited
-from orgwarden.orgs.models import Organization, OrgUser, ProductSite
+from orgwarden.audit.services import Actor, Target, event_record
+from orgwarden.orgs.models import Organization, ProductSite
+from orgwarden.orgs.selectors import invitations as selectors
+from orgwarden.orgs.selectors.invitations import NotSent
 from orgwarden.orgs.services.access import invitation_email_queue, site_target, sites_detail
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.invitation_limits import invitation_emails_admit
+from orgwarden.orgs.services.users import org_users_bulk
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,12 @@ class InvitationResent:
     account: Account
     sites: list[ProductSite]  # the sites the email lists, by name
     signin_link: bool  # a fresh one-time sign-in link (else the sign-in page)
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationsResent:
+    sent: list[InvitationResent]  # in the order asked
+    not_sent: list[NotSent]  # users of the org passed over, each with the reason
 
 
 @transaction.atomic
@@ -65,39 +78,41 @@ def user_invitation_resend(*, org: Organization, actor: OrgActor, account_id: st
     who = org_actor(org=org, actor=actor)
     # The person's row in this org, locked: two resends at once send one email after the other,
     # and the second supersedes the first one's link.
-    org_user = (
-        OrgUser.objects.select_for_update(of=("self",))
-        .select_related("account")
-        .filter(org=org, account__account_id=public_id_lookup(account_id))
-        .annotate(invited=invited_not_signed_in("account_id", "account__last_login"))
-        .first()
-    )
-    if org_user is None:
-        raise NotFound()
+    (org_user,) = org_users_bulk(org=org, account_ids=[account_id], skip_gone=False, managed_only=False)
     account = org_user.account
-    shown = idn_unicode(account.email)
-    if account.status != Account.Status.ACTIVE or org_user.deletion_scheduled_for is not None:
-        raise NotInvited(f"{shown} is deactivated: reactivate them before you send the invitation again.")
-    if not org_user.invited:
-        raise NotInvited(
-            f"{shown} has signed in since the invitation: there is no invitation to send again."
-            if account.last_login
-            else f"{shown} was never sent a sign-in link: there is no invitation to send again."
-        )
-    sites = list(
-        ProductSite.objects.filter(
-            org=org, access__group__org=org, access__group__memberships__account=account
-        )
-        .distinct()
-        .order_by("name", "pk")
-    )
-    if not sites:
-        raise NoProductAccess(
-            f"{shown} has no access to any product site of {org.name} any more: "
-            "invite them to a product site instead."
-        )
+    invited = account.pk in selectors.invited_keys([account.pk])
+    sites = selectors.resend_sites(org=org, org_user=org_user, invited=invited)
     invitation_emails_admit(who=who, to=[account.email], again=1)
+    return _resend(org=org, who=who, account=account, sites=sites)
 
+
+@transaction.atomic
+def users_invitation_resend(
+    *, org: Organization, actor: OrgActor, account_ids: Iterable[str], skip_gone: bool = False
+) -> InvitationsResent:
+    """Send the invitation email again to each of ``account_ids`` (at most 500) who is an invited
+    user of ``org``, as ``user_invitation_resend`` does: one email, one ``org:user:invitation_resent``
+    event and perhaps a new link each. Users of ``org`` it would refuse are passed over, each in
+    ``not_sent`` with the reason; the emails of the others are counted together, all or none.
+
+    Raises ``NotFound`` (an id that is not a user of ``org`` — unless ``skip_gone``, which passes
+    over such ids: a selection in the console may have gone stale — or ``actor`` may not act on
+    ``org``), ``InvalidInput`` (no id, more than 500) or ``InvitationThrottled`` (then nobody is
+    sent one and nothing is recorded).
+    """
+    who = org_actor(org=org, actor=actor)
+    rows = org_users_bulk(org=org, account_ids=account_ids, skip_gone=skip_gone, managed_only=False)
+    ready, not_sent = selectors.resend_sort(org=org, org_users=rows)
+    if ready:
+        to = [row.account.email for row, _ in ready]
+        invitation_emails_admit(who=who, to=to, again=len(to), resend=True)
+    sent = [_resend(org=org, who=who, account=row.account, sites=sites) for row, sites in ready]
+    return InvitationsResent(sent=sent, not_sent=not_sent)
+
+
+def _resend(*, org: Organization, who: Actor, account: Account, sites: list[ProductSite]) -> InvitationResent:
+    """The invitation email to ``account`` again, with a new link if it has no password, and its
+    event: for someone ``resend_sites`` let through, once the email was counted."""
     link = not account.has_usable_password()
     url = (
         account_services.signin_link_create(account=account, actor=who, org_id=org.org_id, supersede=True)

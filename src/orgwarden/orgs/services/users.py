@@ -419,9 +419,13 @@ def user_sessions_end(*, org: Organization, actor: OrgActor, account_id: str) ->
 # --- bulk ---------------------------------------------------------------------------------------------
 
 
-def _org_users_bulk(*, org: Organization, account_ids: Iterable[str], skip_gone: bool) -> list[OrgUser]:
+def org_users_bulk(
+    *, org: Organization, account_ids: Iterable[str], skip_gone: bool, managed_only: bool = True
+) -> list[OrgUser]:
     """The locked, managed user rows of ``account_ids``, in the order given: all or ``NotFound`` /
-    ``NotManaged``, or with ``skip_gone`` those that are managed users of ``org`` (none, maybe)."""
+    ``NotManaged``, or with ``skip_gone`` those that are managed users of ``org`` (none, maybe).
+    Without ``managed_only``, external users' rows as well, never ``NotManaged`` (an invitation
+    sent again is for both). Raises ``InvalidInput`` for no id, or more than ``BULK_MAX``."""
     if isinstance(account_ids, str) or not isinstance(account_ids, Iterable):
         raise InvalidInput("Give a list of account ids.")
     ids = list(dict.fromkeys(i if isinstance(i, str) else "" for i in account_ids))  # "" is no one's
@@ -439,6 +443,8 @@ def _org_users_bulk(*, org: Organization, account_ids: Iterable[str], skip_gone:
     if len(rows) != len(ids) and not skip_gone:
         raise NotFound()
     ordered = [rows[i] for i in ids if i in rows]
+    if not managed_only:
+        return ordered
     if skip_gone:  # released since the selection was made: as gone, for these actions
         return [row for row in ordered if row.is_managed]
     if any(not row.is_managed for row in ordered):
@@ -460,7 +466,7 @@ def users_deactivate(
     """
     who = org_actor(org=org, actor=actor)
     message = _clean_message(message)
-    rows = _org_users_bulk(org=org, account_ids=account_ids, skip_gone=skip_gone)
+    rows = org_users_bulk(org=org, account_ids=account_ids, skip_gone=skip_gone)
     for row in rows:
         _not_self(actor, row, "deactivate")
     return sum(1 for row in rows if _deactivate(org=org, who=who, org_user=row, message=message))
@@ -476,7 +482,7 @@ def users_sessions_end(
     as for ``users_deactivate``.
     """
     who = org_actor(org=org, actor=actor)
-    rows = _org_users_bulk(org=org, account_ids=account_ids, skip_gone=skip_gone)
+    rows = org_users_bulk(org=org, account_ids=account_ids, skip_gone=skip_gone)
     for row in rows:
         _not_self(actor, row, "sign out")
     return sum(
