@@ -46,6 +46,7 @@ from orgwarden.accounts.tests.factories import AccountFactory
 from orgwarden.tests.test_tenant_isolation import (
     CAPABILITIES,
     FIXED,
+    HELP_CENTER_ROUTE,
     OBJECT_OF_ROUTE,
     OBJECTS,
     Tenant,
@@ -96,6 +97,13 @@ class Form:
         dated = kind in ("date", "datetime-local", "month") or DATE_LIKE.match(default)
         return TEXT + (NUMBER if numeric else ()) + (DATE if dated else ())
 
+    def as_shown(self) -> dict[str, list[str]]:
+        """The body a browser sends for the form as the page shows it, nothing changed."""
+        body: dict[str, list[str]] = {}
+        for name, value in self.defaults:
+            body.setdefault(name, []).append(value)
+        return body
+
     def submissions(self, extra: tuple[str, ...] = ()) -> Iterator[tuple[str, str, dict]]:
         """(method, url, body): one field hostile at a time, the others as the form has them."""
         names = list(dict.fromkeys([n for n, _ in self.defaults] + [n for n, _ in self.kinds] + list(extra)))
@@ -128,7 +136,7 @@ def fill(route: UrlRoute, t: Tenant) -> dict[str, str] | None:
             values[param] = FIXED[param]
         elif (route.name, param) in OBJECT_OF_ROUTE:
             values[param] = OBJECT_OF_ROUTE[route.name, param](t)
-        elif param == "site_id" and route.namespace == "helpcenter":
+        elif param == "site_id" and (route.namespace == "helpcenter" or HELP_CENTER_ROUTE.match(route.name)):
             values[param] = t.desk.site_id
         elif param in OBJECTS:
             values[param] = OBJECTS[param](t)
@@ -139,11 +147,18 @@ def fill(route: UrlRoute, t: Tenant) -> dict[str, str] | None:
     return values
 
 
+def is_html_page(response: HttpResponse) -> bool:
+    """Whether ``response`` is a page: HTML, with something in it (not a download or a stream)."""
+    return (
+        not getattr(response, "streaming", False)
+        and response.get("Content-Type", "").startswith("text/html")
+        and bool(response.content.strip())
+    )
+
+
 def forms_of(response: HttpResponse, page: str) -> Iterator[Form]:
     """Every form (and htmx request) of an HTML answer that goes back to this installation."""
-    if getattr(response, "streaming", False) or not response.get("Content-Type", "").startswith("text/html"):
-        return
-    if not response.content.strip():
+    if not is_html_page(response):
         return
     document = lxml.html.fromstring(response.content)
     for form in document.xpath("//form"):
