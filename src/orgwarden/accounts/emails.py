@@ -34,11 +34,12 @@ background senders' — a reset still answers in the same time whether or not th
 The retries are held in this process's memory, as the rendered message: never in the database,
 where the links' tokens are stored only hashed (DESIGN rule 3) and a plain copy of the email would
 undo that. So what waits for a retry is lost when the process stops — at most the emails of the
-last ``EMAIL_RETRY_SECONDS`` whose mail server was failing — and each is then logged as given up
-(a normal stop) or not at all (SIGKILL). ``orgwarden daily`` waits for its own emails' retries
-before it exits (``background_finish``): its domain-proof, certificate and trial warnings go out
-once a day. SMTP cannot promise exactly once: a connection dropped after the message was taken but
-before the server said so sends it again.
+last ``EMAIL_RETRY_SECONDS`` whose mail server was failing, less those a stop's last attempt sends
+(below) — and each is then logged as given up (a normal stop) or not at all (SIGKILL).
+``orgwarden daily`` waits for its own emails' retries before it exits (``background_finish``): its
+domain-proof, certificate and trial warnings go out once a day. SMTP cannot promise exactly
+once: a connection dropped after the message was taken but before the server said so sends it
+again.
 
 Each email finally not sent is logged once at ERROR (``orgwarden.accounts.emails``) with its
 subject, its address, why, and how many attempts were made; JSON lines carry ``recipient_domain``
@@ -48,11 +49,19 @@ answer, still 200: sign-in by password or single sign-on works without mail, and
 instance out of the load balancer for it would make a mail outage a full one. It says so until an
 email leaves again (the state is in the shared cache, so every process reports the same).
 
-On a normal stop (gunicorn's TERM, QUIT or INT, ``max_requests``) the process does not exit
-before the pool has made the attempts it holds (``concurrent.futures`` joins its threads at exit;
-each is bounded by ``EMAIL_TIMEOUT``, and gunicorn's graceful timeout bounds the whole). Tests wait
-for the pool with ``background_drain``, which also makes the retries already due (after a test
-moved the clock with time-machine), and forget the rest with ``background_forget_retries``.
+When a server worker is told to stop (SIGTERM, as systemd and docker stop it; ``max_requests``),
+the emails waiting for a retry do not wait for their turn: ``retries_last_attempt`` tries each once
+more at once, whenever its retry was due, beside the requests the worker is still finishing, and
+returns before the stop's deadline (``ORGWARDEN_GRACEFUL_TIMEOUT``, ``orgwarden.worker``) whatever
+the mail server does. Each that fails again, or that the deadline leaves untried or mid-attempt, is
+logged at ERROR as given up like any other (subject and address, never the body); from then on a
+send that fails is given up at once, nobody being left to try it again. A quick stop (SIGINT,
+SIGQUIT: Ctrl-C) makes no last attempt: what waits is logged as given up as the process exits.
+The process does not exit before the pool has made the first attempts it holds
+(``concurrent.futures`` joins its threads at exit; each is bounded by ``EMAIL_TIMEOUT``, and
+gunicorn's graceful timeout bounds the whole). Tests wait for the pool with ``background_drain``,
+which also makes the retries already due (after a test moved the clock with time-machine), and
+forget the rest with ``background_forget_retries``.
 """
 
 from __future__ import annotations
@@ -72,6 +81,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connections, transaction
 from django.template.loader import render_to_string
 
+from orgwarden import humanize
 from orgwarden.accounts import email_delivery
 
 log = logging.getLogger(__name__)
@@ -86,6 +96,7 @@ FAILING_KEY = "orgwarden:email:failing"
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pending: set[Future] = set()
+_stopping = False  # set by retries_last_attempt: a failure from then on is given up at once
 
 
 @dataclass(eq=False)
@@ -187,15 +198,92 @@ def _retries_due() -> bool:
     return due is not None and due <= time.time()
 
 
+def retries_last_attempt(*, until: float) -> int:
+    """For a process that is stopping: every email waiting for a retry is tried once more now, one
+    after another, until ``until`` (``time.monotonic()``); returns how many the mail server took.
+    Each that failed again, or that ``until`` left untried or mid-attempt, is logged as given up.
+    From the call on, a send that fails is given up at once instead of waiting for a retry.
+
+    Returns by ``until`` whatever the mail server does (a hung one holds each attempt for
+    ``EMAIL_TIMEOUT``): the attempts run in a daemon thread, left behind at ``until``; only this
+    caller logs, so no email is reported twice. Raises nothing the mail server says."""
+    global _stopping
+    _stopping = True
+    waiting = _retries.take_all()
+    if not waiting:
+        return 0
+    lock = threading.Lock()
+    outcomes: list[BaseException | None] = []  # of waiting[i], in order: None once it was taken
+    cut = threading.Event()  # the caller has reported: the thread reports nothing more
+
+    def attempt_each() -> None:
+        try:
+            for email in waiting:
+                if cut.is_set():
+                    return
+                try:
+                    error = _send(email)
+                except Exception as exc:  # not the mail server's: a defect, reported as such
+                    error = exc
+                if isinstance(error, OSError) and email_delivery.concerns_the_mail_server(error):
+                    _mail_fails()
+                with lock:
+                    if cut.is_set():
+                        return
+                    outcomes.append(error)
+        finally:
+            connections.close_all()
+
+    sender = threading.Thread(target=attempt_each, name="orgwarden-email-last-attempts", daemon=True)
+    sender.start()
+    try:
+        sender.join(max(until - time.monotonic(), 0.0))
+    finally:  # even if the join is interrupted (a second signal): each email is reported once
+        with lock:
+            cut.set()
+            settled = list(outcomes)
+        for index, email in enumerate(waiting):
+            if index < len(settled):
+                error = settled[index]
+                if error is not None:
+                    _given_up(email, error, f"the server stopped; its last attempt failed ({_said(error)})")
+            elif index == len(settled) and sender.is_alive():
+                _given_up(email, None, "the server stopped before its last attempt finished")
+            else:
+                _given_up(email, None, "the server stopped before its last attempt could be made")
+    sent = settled.count(None)
+    log.info(
+        "Stopping: %s waiting for a retry given a last attempt: %d sent, %d given up",
+        humanize.plural(len(waiting), "email"),
+        sent,
+        len(waiting) - sent,
+    )
+    return sent
+
+
+def _said(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return email_delivery.describe(error)
+    return "an error that is not the mail server's"
+
+
 def _attempt(email: _Email) -> bool:
+    error = _send(email)
+    if error is not None:
+        _failed(email, error)
+    return error is None
+
+
+def _send(email: _Email) -> OSError | None:
+    """One attempt, unlogged: what the mail server (or the network) said, or ``None`` once it took
+    the email."""
     email.attempts += 1
     try:
         get_connection().send_messages([email.message])
     except OSError as exc:  # the mail server's (smtplib's errors are OSErrors) or the network's
-        _failed(email, exc)
-        return False
+        return exc
     _mail_works()
-    return True
+    return None
 
 
 def _failed(email: _Email, exc: OSError) -> None:
@@ -207,6 +295,8 @@ def _failed(email: _Email, exc: OSError) -> None:
     reason = email_delivery.describe(exc)
     if not email_delivery.is_transient(exc):
         return _given_up(email, exc, f"the mail server refused it, not retried ({reason})")
+    if _stopping:
+        return _given_up(email, exc, f"not retried, the server is stopping ({reason})")
     window = settings.EMAIL_RETRY_SECONDS
     if not window:
         return _given_up(email, exc, f"not retried, ORGWARDEN_EMAIL_RETRY_MINUTES is 0 ({reason})")
@@ -309,8 +399,8 @@ def _retries_lost_at_exit() -> None:
 
 def _after_fork_in_child() -> None:
     # A forked child (a gunicorn worker) has none of its parent's threads: it starts its own pool.
-    global _pool, _lock
-    _pool, _lock = None, threading.Lock()
+    global _pool, _lock, _stopping
+    _pool, _lock, _stopping = None, threading.Lock(), False
     _pending.clear()
     _retries.after_fork_in_child()
 

@@ -255,21 +255,66 @@ sys.exit(0)  # what gunicorn's worker does when it stops, its retry 5 s away
 """
 
 
-def test_a_stopping_process_logs_each_email_still_waiting_for_a_retry(smtp, tmp_path: Path):
-    """Retries live in the process's memory (never the rendered email, with its link, in the
-    database): a stop loses them, and says which."""
+def run_process(code: str, smtp_port: int, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``code`` in a process of its own (the test settings, no database server), its mail server
+    on ``smtp_port``."""
     env = {k: v for k, v in os.environ.items() if k != "ORGWARDEN_TEST_DATABASE_URL"}
     env.update(DJANGO_SETTINGS_MODULE="orgwarden.test_settings", ORGWARDEN_DATA_DIR=str(tmp_path))
-    done = subprocess.run(
-        [sys.executable, "-c", STOPPING_PROCESS, str(smtp.port)],
+    return subprocess.run(
+        [sys.executable, "-c", code, str(smtp_port)],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_stopping_process_logs_each_email_still_waiting_for_a_retry(smtp, tmp_path: Path):
+    """Retries live in the process's memory (never the rendered email, with its link, in the
+    database): a stop loses them, and says which."""
+    done = run_process(STOPPING_PROCESS, smtp.port, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "to lee@example.com could not be sent (ConnectionRefusedError" in done.stderr
     assert (
         "The email 'Reset your password' to lee@example.com could not be sent: "
         "the process stopped before its next attempt"
     ) in done.stderr
+
+
+LAST_ATTEMPT_PROCESS = """
+import socket
+import sys
+import time
+import django
+django.setup()
+from django.conf import settings
+port = int(sys.argv[1])
+settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", port, False
+from orgwarden.accounts import emails
+for to in ("lee@example.com", "kim@example.com"):  # the port is closed: each waits for a retry
+    emails.send_templated(
+        to=to, subject="Reset your password", template="accounts/email/password_reset.txt",
+        context={"name": "Lee", "url": "http://x/password-reset/secret-token"},
+    )
+hung = socket.create_server(("127.0.0.1", port))  # a mail server that takes the call, then says nothing
+print("sent:", emails.retries_last_attempt(until=time.monotonic() + 1))
+"""
+
+
+def test_a_stops_last_attempt_ends_by_its_deadline_though_the_mail_server_hangs(smtp, tmp_path: Path):
+    """What an ``orgwarden serve`` worker told to stop does with the emails waiting for a retry
+    (``retries_last_attempt``), against a mail server that accepts the connection and never answers
+    (each attempt would wait ``EMAIL_TIMEOUT``, 10 s, for its greeting): the call returns at its
+    deadline, with the attempt under way and the one after it each logged once as given up."""
+    done = run_process(LAST_ATTEMPT_PROCESS, smtp.port, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "sent: 0"
+    given_up = [line for line in done.stderr.splitlines() if "could not be sent:" in line]
+    assert [line.split(" orgwarden.accounts.emails: ", 1)[1] for line in given_up] == [
+        "The email 'Reset your password' to lee@example.com could not be sent: "
+        "the server stopped before its last attempt finished",
+        "The email 'Reset your password' to kim@example.com could not be sent: "
+        "the server stopped before its last attempt could be made",
+    ]
+    assert "secret-token" not in done.stderr  # never the body and its link
