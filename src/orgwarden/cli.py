@@ -3,7 +3,8 @@
 ``orgwarden serve`` applies migrations, creates the cache table, prints the URL (and, while the
 installation has no organization yet, a one-time link to set up the first one), then serves the
 app with gunicorn (sync workers, access log on stdout); WhiteNoise serves the static files from
-inside the package. Every other word is handed to Django: ``orgwarden migrate``,
+inside the package. A stop (SIGTERM) lets the requests in flight finish, for at most
+``ORGWARDEN_GRACEFUL_TIMEOUT`` seconds. Every other word is handed to Django: ``orgwarden migrate``,
 ``orgwarden bootstrap --email … --org …``, ``orgwarden shell`` …
 
 A bad ``ORGWARDEN_*`` value stops the command with one clear line and exit status 2, not a traceback;
@@ -28,11 +29,23 @@ DEFAULT_WORKERS = 2
 # heaviest console pages of a 50,000-person org; low enough that a worker stuck on a hung peer is
 # back in service within two minutes. gunicorn's own 30 s was below what a domain check may wait.
 DEFAULT_WORKER_TIMEOUT = 120
+# How long a stop (SIGTERM: systemd, docker) lets the requests in flight finish before their workers
+# are killed: ORGWARDEN_GRACEFUL_TIMEOUT, by default the worker timeout. gunicorn's own 30 s cut off
+# an audit log export still streaming, and the admin got a truncated file. The worker timeout is
+# the longest a request that answers in one go can take (past it, its worker is ended anyway): with
+# the same value a stop cuts none of those, and gives a download that long to finish; an export
+# still streaming at the deadline ends in an error at the admin's end, never in a short file that
+# looks whole (orgwarden.worker), and they run it again. Much longer would hold every deploy and
+# restart back as long. The emails waiting for
+# a retry get their last attempt within it (accounts.emails). Whatever runs orgwarden must wait at
+# least as long before it kills it: systemd's TimeoutStopSec (90 s by default), docker's stop
+# timeout (10 s by default) — see the README.
+MIN_GRACEFUL_TIMEOUT = 5  # leaves the stop's last email attempts time before worker.STOP_MARGIN_SECONDS
 
 
 def serve_options(args: list[str]) -> dict[str, Any]:
     """gunicorn's settings from ``--bind``/``--workers``, else ``ORGWARDEN_BIND``/``ORGWARDEN_WORKERS``;
-    the worker timeout from ``ORGWARDEN_WORKER_TIMEOUT``.
+    the worker timeout from ``ORGWARDEN_WORKER_TIMEOUT``, the stop's from ``ORGWARDEN_GRACEFUL_TIMEOUT``.
 
     Raises ``config.ConfigError`` for a value gunicorn could not use.
     """
@@ -51,12 +64,18 @@ def serve_options(args: list[str]) -> dict[str, Any]:
         os.environ["ORGWARDEN_WORKERS"] = parsed.workers
     workers = config.env_int("ORGWARDEN_WORKERS", DEFAULT_WORKERS, minimum=1, maximum=64)
     timeout = config.env_int("ORGWARDEN_WORKER_TIMEOUT", DEFAULT_WORKER_TIMEOUT, minimum=2, maximum=3600)
+    graceful = config.env_int(
+        "ORGWARDEN_GRACEFUL_TIMEOUT", timeout, minimum=MIN_GRACEFUL_TIMEOUT, maximum=3600
+    )
     return {
         "bind": [bind],
         "workers": workers,
         # seconds a request may send nothing before its worker is ended (0, gunicorn's "never", is
         # refused: a worker stuck on a hung peer would stay out of service until a restart)
         "timeout": timeout,
+        # seconds a stop (SIGTERM) lets the requests in flight finish before it kills their workers
+        # (see MIN_GRACEFUL_TIMEOUT's comment); SIGINT (Ctrl-C) and SIGQUIT stop at once
+        "graceful_timeout": graceful,
         # gunicorn's sync worker, answering what gunicorn refuses in the caller's format
         "worker_class": "orgwarden.worker.Worker",
         "accesslog": "-",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -98,6 +99,11 @@ def serving(
         yield base, log
     finally:
         stop(server)
+
+
+def arbiter(log: Path) -> int:
+    """The process id of the server whose log is ``log`` (gunicorn's arbiter: "Listening at: … (pid)")."""
+    return int(re.search(r"Listening at: \S+ \((\d+)\)", log.read_text()).group(1))
 
 
 def stop(server: subprocess.Popen, timeout: float = 20) -> None:

@@ -43,10 +43,12 @@ def test_serve_options_defaults(monkeypatch):
     monkeypatch.delenv("ORGWARDEN_BIND", raising=False)
     monkeypatch.delenv("ORGWARDEN_WORKERS", raising=False)
     monkeypatch.delenv("ORGWARDEN_WORKER_TIMEOUT", raising=False)
+    monkeypatch.delenv("ORGWARDEN_GRACEFUL_TIMEOUT", raising=False)
     options = cli.serve_options([])
     assert options["bind"] == ["127.0.0.1:8000"]
     assert options["workers"] == 2
     assert options["timeout"] == 120  # gunicorn's own 30 s: below what a domain check may wait (DNS 60 s)
+    assert options["graceful_timeout"] == 120  # gunicorn's own 30 s cut off an export under way
     assert options["worker_class"] == "orgwarden.worker.Worker"
     assert options["accesslog"] == "-"
     assert options["loglevel"] == "info"
@@ -59,6 +61,9 @@ def test_serve_options_from_environment_and_flags(monkeypatch):
     assert cli.serve_options([])["workers"] == 4
     monkeypatch.setenv("ORGWARDEN_WORKER_TIMEOUT", "300")
     assert cli.serve_options([])["timeout"] == 300
+    assert cli.serve_options([])["graceful_timeout"] == 300  # follows the worker timeout unless set
+    monkeypatch.setenv("ORGWARDEN_GRACEFUL_TIMEOUT", "45")
+    assert (cli.serve_options([])["timeout"], cli.serve_options([])["graceful_timeout"]) == (300, 45)
     monkeypatch.setenv("ORGWARDEN_LOG_LEVEL", "warning")  # gunicorn's lines follow it ("Booting worker" …)
     assert cli.serve_options([])["loglevel"] == "warning"
     flagged = cli.serve_options(["--bind", "[::1]:8001", "--workers", "3"])
@@ -73,6 +78,8 @@ def test_serve_options_from_environment_and_flags(monkeypatch):
         ("ORGWARDEN_WORKERS", "0", "ORGWARDEN_WORKERS must be between 1 and 64"),
         ("ORGWARDEN_WORKER_TIMEOUT", "2m", "ORGWARDEN_WORKER_TIMEOUT must be a whole number"),
         ("ORGWARDEN_WORKER_TIMEOUT", "0", "ORGWARDEN_WORKER_TIMEOUT must be between 2 and 3600"),
+        ("ORGWARDEN_GRACEFUL_TIMEOUT", "1", "ORGWARDEN_GRACEFUL_TIMEOUT must be between 5 and 3600"),
+        ("ORGWARDEN_GRACEFUL_TIMEOUT", "1h", "ORGWARDEN_GRACEFUL_TIMEOUT must be a whole number"),
         ("ORGWARDEN_BIND", "localhost", "ORGWARDEN_BIND must look like"),
         ("ORGWARDEN_BIND", "127.0.0.1:99999", "ORGWARDEN_BIND must look like"),
     ],
