@@ -15,7 +15,7 @@ from orgwarden.accounts.models import Account
 from orgwarden.accounts.selectors import invited_not_signed_in
 from orgwarden.idn import idn_unicode
 from orgwarden.orgs.exceptions import NoProductAccess, NotInvited
-from orgwarden.orgs.models import Organization, OrgUser, ProductSite
+from orgwarden.orgs.models import GroupMember, Organization, OrgUser, ProductSite
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +37,31 @@ def invited_keys(account_pks: Iterable[int]) -> set[int]:
     return set(invited.values_list("pk", flat=True))
 
 
-def resend_sites(*, org: Organization, org_user: OrgUser, invited: bool) -> list[ProductSite]:
+def sites_usable(*, org: Organization, account_pks: Iterable[int]) -> dict[int, list[ProductSite]]:
+    """The product sites of ``org`` each of ``account_pks`` can use now, through their groups, by
+    name (none: not in the map). Two queries, however many people."""
+    pairs = set(
+        GroupMember.objects.filter(
+            account_id__in=list(account_pks), group__org=org, group__site_access__site__org=org
+        ).values_list("account_id", "group__site_access__site_id")
+    )
+    sites = ProductSite.objects.filter(org=org, pk__in={site for _, site in pairs}).order_by("name", "pk")
+    members: dict[int, list[int]] = {}
+    for account_pk, site_pk in pairs:
+        members.setdefault(site_pk, []).append(account_pk)
+    usable: dict[int, list[ProductSite]] = {}
+    for site in sites:  # by name: so is each person's list
+        for account_pk in members[site.pk]:
+            usable.setdefault(account_pk, []).append(site)
+    return usable
+
+
+def resend_sites(
+    *, org: Organization, org_user: OrgUser, invited: bool, usable: dict[int, list[ProductSite]] | None = None
+) -> list[ProductSite]:
     """The product sites of ``org`` that the invitation of ``org_user`` sent again lists: those the
-    person can use now, through their groups, by name. ``invited``: whether they are "Invited".
+    person can use now, through their groups, by name. ``invited``: whether they are "Invited";
+    ``usable``: ``sites_usable`` of several people at once (else read for this one).
 
     Raises ``NotInvited`` (deactivated or scheduled for deletion, signed in since, never sent a
     sign-in link) or ``NoProductAccess`` (no product site of ``org`` left), each naming the person.
@@ -54,13 +76,9 @@ def resend_sites(*, org: Organization, org_user: OrgUser, invited: bool) -> list
             if account.last_login
             else f"{shown} was never sent a sign-in link: there is no invitation to send again."
         )
-    sites = list(
-        ProductSite.objects.filter(
-            org=org, access__group__org=org, access__group__memberships__account=account
-        )
-        .distinct()
-        .order_by("name", "pk")
-    )
+    if usable is None:
+        usable = sites_usable(org=org, account_pks=[account.pk])
+    sites = usable.get(account.pk, [])
     if not sites:
         raise NoProductAccess(
             f"{shown} has no access to any product site of {org.name} any more: "
@@ -75,10 +93,12 @@ def resend_sort(
     """``org_users`` (with their accounts) sorted by ``resend_sites``: those it lets through, with
     the sites to list, and those it refuses, with its words; each in the order given."""
     invited = invited_keys(row.account_id for row in org_users)
+    usable = sites_usable(org=org, account_pks=invited)  # the others are refused before their sites
     ready, not_sent = [], []
     for row in org_users:
         try:
-            ready.append((row, resend_sites(org=org, org_user=row, invited=row.account_id in invited)))
+            sites = resend_sites(org=org, org_user=row, invited=row.account_id in invited, usable=usable)
+            ready.append((row, sites))
         except (NotInvited, NoProductAccess) as exc:
             not_sent.append(NotSent(account=row.account, why=exc.message))
     return ready, not_sent

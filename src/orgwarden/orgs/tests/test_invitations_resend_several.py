@@ -217,3 +217,24 @@ def test_a_person_with_a_password_is_sent_the_sign_in_page(invite, resend, mailo
     (one,) = resend(dana).sent
     assert one.signin_link is False and SignInLink.objects.count() == links
     assert "Sign in with your existing account:\n\nhttp://testserver/login" in mailoutbox[-1].body
+
+
+def test_each_email_lists_that_persons_own_sites_by_name_read_once_for_everyone(
+    org, admin, jira, invite, resend, run, django_assert_max_num_queries
+):
+    """The sites of everyone resent to are read together (``selectors.invitations.sites_usable``),
+    not once per person, and each still gets only theirs, by name."""
+    wiki = s.site_add(
+        org=org, actor=admin, product="confluence", name="Acme Wiki", url="https://wiki.acme.test"
+    )
+    dana, eli = invite("dana@partner.test"), invite("eli@partner.test")
+    run(s.user_invite, org=org, actor=admin, email="eli@partner.test", site_ids=[wiki.site_id])
+    people = [invite(f"p{i}@partner.test") for i in range(8)]
+    with django_assert_max_num_queries(200) as queries:
+        resend(*people)
+    per_person = [
+        q["sql"] for q in queries.captured_queries if "productsite" in q["sql"] and "groupmember" in q["sql"]
+    ]
+    assert len(per_person) == 1, per_person  # it was one a person
+    done = resend(eli, dana)
+    assert [one.sites for one in done.sent] == [[jira, wiki], [jira]]  # "Acme Jira" before "Acme Wiki"
