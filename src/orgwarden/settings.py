@@ -222,8 +222,8 @@ SIGNUP_ENABLED = config.env_bool("ORGWARDEN_SIGNUP_ENABLED", True)
 # Idle and absolute session limits of authentication policies (policies.middleware); off only to measure.
 SESSION_LIMITS_ENABLED = config.env_bool("ORGWARDEN_SESSION_LIMITS", True)
 SIGNIN_THROTTLE_PER_MINUTE = config.env_int("ORGWARDEN_SIGNIN_THROTTLE_PER_MINUTE", 10, minimum=1)
-# First invitations (people new to the org) one admin or API key may send an hour; why these
-# numbers: orgs.services.invitation_limits.
+# First invitations (people new to the org) one org may send an hour, all its admins and API keys
+# together; why these numbers, and why per org: orgs.services.invitation_limits.
 FIRST_INVITATIONS_PER_HOUR = config.env_int(
     "ORGWARDEN_FIRST_INVITATIONS_PER_HOUR", 5000, minimum=50, maximum=100_000
 )

@@ -99,8 +99,9 @@ class NoProductAccess(OrgsError):
 
 class InvitationThrottled(OrgsError):
     """Too many invitation emails (an invite, an invite again, a resend, an admin invitation) to
-    one address, or sent again by one admin or API key (``services.invitation_limits``):
-    ``retry_after`` says in how many seconds the next one is admitted."""
+    one address, sent again by one admin or API key, or first invitations of one org
+    (``services.invitation_limits``): ``retry_after`` says in how many seconds the next one is
+    admitted."""
 
     message = "Too many invitation emails. Wait a while, then try again."
 

@@ -1,5 +1,5 @@
 """Users, filtered to Invited → Resend invitation: to the people checked, or to everyone on the
-filter, through a confirm page that names them; and a cap on first invitations per admin, as the
+filter, through a confirm page that names them; and a cap on first invitations per org, as the
 invite page's own error.
 
 Before: the invitation went again one person at a time, from each person's page; an external user
@@ -349,7 +349,7 @@ def test_too_many_new_people_in_an_hour_in_a_browser(new_page, org_admin, passwo
     from django.core import mail
     from playwright.sync_api import expect
 
-    # 2 first invitations per admin, counted over a year: the test cannot straddle two windows.
+    # 2 first invitations per org, counted over a year: the test cannot straddle two windows.
     monkeypatch.setattr(
         invitation_limits,
         "FIRST_INVITATIONS",
@@ -371,8 +371,8 @@ def test_too_many_new_people_in_an_hour_in_a_browser(new_page, org_admin, passwo
     expect(
         page.get_by_text(
             re.compile(
-                rf"Too many invitations of new people by {re.escape(admin.display_name)}: "
-                r"at most 2 an hour\. Wait \d+ minutes?, then try again\."
+                rf"Too many invitations of new people in {re.escape(org.name)}: at most 2 an hour "
+                r"for all its admins and API keys together\. Wait \d+ minutes?, then try again\."
             )
         )
     ).to_be_visible()

@@ -172,8 +172,9 @@ def users_invite(request: HttpRequest, org_id: OrgId, payload: InviteRequest):
     400 ``invalid_request`` for a bad address or an unknown product site (nobody is invited); 429
     ``rate_limited`` (with ``Retry-After``; nobody is invited) past 3 invitation emails an hour to
     one address, 100 an hour from this key to people invited before, or
-    ``ORGWARDEN_FIRST_INVITATIONS_PER_HOUR`` (5,000 by default) to people new to the org: a script
-    onboarding more than that waits ``Retry-After`` seconds, then goes on.
+    ``ORGWARDEN_FIRST_INVITATIONS_PER_HOUR`` (5,000 by default) to people new to the org, counted
+    for the whole org (all its admins and API keys together): a script onboarding more than that
+    waits ``Retry-After`` seconds, then goes on.
     """
     org = queries.org_of_key(org=request.org, org_id=org_id)
     try:

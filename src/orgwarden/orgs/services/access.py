@@ -11,8 +11,8 @@ Map of the module:
   ``user_remove`` (an external user loses every group and its user row); ``invitation_email_queue``
   is the invitation email, which ``invitations.user_invitation_resend`` sends again. Every
   invitation email is counted by ``invitation_limits.invitation_emails_admit`` (3 an hour per
-  address, with resends; inviting someone again, or someone new to the org, counts against the
-  admin or key too, each against its own hourly number).
+  address, with resends; inviting someone again counts against the admin or key too, inviting
+  someone new to the org against the org: all its admins and keys together).
 
 Every function takes ``actor`` as an admin ``Account`` or an org API key, checks it with
 ``org_actor``, treats another org's ids as unknown (``NotFound``), refuses bad values with
@@ -633,15 +633,15 @@ def user_invite(
     (``signin_link_create(supersede=True)``), so only the newest email signs anyone in.
 
     The email is counted by ``invitation_emails_admit`` (an address that had 3 in the last hour,
-    or a sender past its limit of emails sent again or of first invitations, is refused and nothing
-    changes).
+    a sender past its limit of emails sent again, or ``org`` past its limit of first invitations,
+    is refused and nothing changes).
 
     Raises ``NotFound`` (unknown site), ``InvalidInput`` (bad email, no site, unknown role,
     a closed account) or ``InvitationThrottled``.
     """
     who = org_actor(org=org, actor=actor)
     account, again = _user_invite(org=org, who=who, email=email, site_ids=site_ids, role=role)
-    invitation_emails_admit(who=who, to=[account.email], again=int(again))
+    invitation_emails_admit(org=org, who=who, to=[account.email], again=int(again))
     return account
 
 
@@ -798,9 +798,9 @@ def users_invite(
 
     Raises what ``user_invite`` raises, for the first email that fails; then nobody is invited.
     The emails are counted together, after everyone's invitation passed: one address that had too
-    many, or too many sent again or first invitations by ``actor``, refuses the whole invitation
-    (``InvitationThrottled`` names the addresses or the limit) — nobody is invited, as for any other
-    refusal.
+    many, too many sent again by ``actor``, or too many first invitations in ``org`` refuses the
+    whole invitation (``InvitationThrottled`` names the addresses or the limit) — nobody is
+    invited, as for any other refusal.
     """
     who = org_actor(org=org, actor=actor)
     wanted = list(dict.fromkeys(normalize_email(e or "") for e in emails))
@@ -810,7 +810,10 @@ def users_invite(
         raise InvalidInput(f"Invite at most {MAX_INVITES_PER_CALL} people at once.")
     done = [_user_invite(org=org, who=who, email=e, site_ids=site_ids, role=role) for e in wanted]
     invitation_emails_admit(
-        who=who, to=[account.email for account, _ in done], again=sum(again for _, again in done)
+        org=org,
+        who=who,
+        to=[account.email for account, _ in done],
+        again=sum(again for _, again in done),
     )
     return [account for account, _ in done]
 

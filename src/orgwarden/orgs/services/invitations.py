@@ -82,7 +82,7 @@ def user_invitation_resend(*, org: Organization, actor: OrgActor, account_id: st
     account = org_user.account
     invited = account.pk in selectors.invited_keys([account.pk])
     sites = selectors.resend_sites(org=org, org_user=org_user, invited=invited)
-    invitation_emails_admit(who=who, to=[account.email], again=1)
+    invitation_emails_admit(org=org, who=who, to=[account.email], again=1)
     return _resend(org=org, who=who, account=account, sites=sites)
 
 
@@ -105,7 +105,7 @@ def users_invitation_resend(
     ready, not_sent = selectors.resend_sort(org=org, org_users=rows)
     if ready:
         to = [row.account.email for row, _ in ready]
-        invitation_emails_admit(who=who, to=to, again=len(to), resend=True)
+        invitation_emails_admit(org=org, who=who, to=to, again=len(to), resend=True)
     sent = [_resend(org=org, who=who, account=row.account, sites=sites) for row, sites in ready]
     return InvitationsResent(sent=sent, not_sent=not_sent)
 

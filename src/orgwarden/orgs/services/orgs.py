@@ -122,8 +122,8 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
     Inviting an address that already has a pending invitation replaces it (the old link stops
     working), which is how an admin resends one. The email is counted with every other invitation
     email (``invitation_limits``): 3 an hour to one address; one that replaces a pending
-    invitation is sent again and counts against ``actor`` too, a first one against ``actor``'s
-    first invitations. Raises ``AlreadyAdmin`` or
+    invitation is sent again and counts against ``actor`` too, a first one against ``org``'s
+    first invitations (all its admins and API keys together). Raises ``AlreadyAdmin`` or
     ``InvitationThrottled`` (then nothing changed).
     """
     _require_admin(org=org, actor=actor)
@@ -153,7 +153,7 @@ def admin_invite(*, org: Organization, actor: Account, email: str) -> AdminInvit
         details={"email": email, "expires_at": invitation.expires_at.isoformat()},
     )
     # Last: a refusal rolls back the replaced invitation, the new one and its event.
-    invitation_emails_admit(who=Actor.account(actor), to=[email], again=int(replaced > 0))
+    invitation_emails_admit(org=org, who=Actor.account(actor), to=[email], again=int(replaced > 0))
     url = emails.absolute_url(reverse("console:invitation", args=[token]))
     org_name, inviter = org.name, actor.display_name
     emails.send_after_commit(

@@ -67,8 +67,8 @@ def test_rest_past_the_hourly_number_is_429_and_invites_nobody(
     assert limited.status_code == 429 and limited["Retry-After"] == "1771"
     assert limited.json() == {
         "code": "rate_limited",
-        "message": "Too many invitations of new people by Script: at most 3 an hour: nobody was invited. "
-        "Wait 30 minutes, then try again.",
+        "message": f"Too many invitations of new people in {org.name}: at most 3 an hour for all its "
+        "admins and API keys together: nobody was invited. Wait 30 minutes, then try again.",
     }
     assert state() == before and len(mailoutbox) == 2
 
@@ -124,3 +124,5 @@ def test_rest_documents_the_operation(client):
     ]
     assert {"200", "400", "401", "404", "409", "413", "429"} <= set(operation["responses"])
     assert "ORGWARDEN_FIRST_INVITATIONS_PER_HOUR" in operation["description"]
+    words = " ".join(operation["description"].split())
+    assert "counted for the whole org (all its admins and API keys together)" in words

@@ -1,11 +1,14 @@
 """Every invitation email is counted (``orgs.services.invitation_limits``), and inviting again
-supersedes the earlier sign-in links; first invitations are capped per sender too.
+supersedes the earlier sign-in links; first invitations are capped per org, for all its admins and
+API keys together.
 
 Before: inviting someone again (``user_invite`` / ``users_invite``, an admin invitation to an
 address with one pending) sent an email every time — a stolen admin session or org API key could
 fill a mailbox from the customer's own domain — and a person still "Invited" who was invited again
 got a new one-time link while the older ones kept working. And first invitations were bounded per
 address only: a stolen key or admin session could invite new address after new address without end.
+Then they were capped per sender, which bounded nothing either: an admin session can create API
+keys, and invite addresses it controls as admins, each a fresh sender with a full hour of its own.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ import re
 import pytest
 import time_machine
 from django.test import Client
+from django.urls import reverse
 
 from orgwarden.accounts.models import Account, SignInLink
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
+from orgwarden.api.tests.helpers import api_client_for
 from orgwarden.audit.models import AuditEvent
 from orgwarden.orgs import services as org_services
 from orgwarden.orgs.exceptions import InvitationThrottled
 from orgwarden.orgs.models import AdminInvitation, Domain, GroupMember, OrgUser, SiteAccess
 from orgwarden.orgs.services import access as s
 from orgwarden.orgs.services import invitations
-from orgwarden.orgs.tests.factories import ApiKey
+from orgwarden.orgs.tests.factories import ApiKey, OrgAdminFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +191,7 @@ def test_an_admin_invitation_sent_again_counts_against_the_admin(org, admin, run
             run(org_services.admin_invite, org=org, actor=admin, email="c@partner.test")
 
 
-# --- first invitations: per sender too ------------------------------------------------------------
+# --- first invitations: per org, all its admins and API keys together ---------------------------------
 
 
 @pytest.fixture
@@ -206,7 +211,7 @@ def test_the_default_fits_a_5000_person_onboarding_in_an_hour(settings):
     assert 5000 % s.MAX_INVITES_PER_CALL == 0  # 100 calls of 50, none of them refused
 
 
-def test_new_people_past_the_senders_hourly_number_are_refused_whole(
+def test_new_people_past_the_orgs_hourly_number_are_refused_whole(
     org, admin, invite_people, three_an_hour, mailoutbox
 ):
     with time_machine.travel(HOUR, tick=False):
@@ -215,8 +220,8 @@ def test_new_people_past_the_senders_hourly_number_are_refused_whole(
         with pytest.raises(InvitationThrottled) as raised:
             invite_people("c@partner.test", "d@partner.test")
         assert raised.value.message == (
-            f"Too many invitations of new people by {admin.display_name}: at most 3 an hour: nobody "
-            "was invited. Wait 60 minutes, then try again."
+            f"Too many invitations of new people in {org.name}: at most 3 an hour for all its admins "
+            "and API keys together: nobody was invited. Wait 60 minutes, then try again."
         )
         assert raised.value.retry_after == 3571
         # Nobody: c was not invited either, though one more would have fit.
@@ -225,16 +230,17 @@ def test_new_people_past_the_senders_hourly_number_are_refused_whole(
 
         invite_people("c@partner.test")
         with pytest.raises(
-            InvitationThrottled, match=r"^Too many invitations of new people by .+: at most 3 an hour\. "
+            InvitationThrottled, match=r"^Too many invitations of new people in .+: at most 3 an hour "
         ):
             invite_people("d@partner.test")
         # Inviting the same people again is not inviting new people: its own count (100 an hour).
         invite_people("a@partner.test", "b@partner.test")
-        # Another sender — an API key of the org — has its own hourly number.
-        invite_people("d@partner.test", actor=ApiKey(org_id=org.pk))
+        # Another sender — an API key of the org — shares the org's hourly number.
+        with pytest.raises(InvitationThrottled, match="Too many invitations of new people"):
+            invite_people("d@partner.test", actor=ApiKey(org_id=org.pk))
     with time_machine.travel("2026-05-04T12:00:01Z", tick=False):  # two windows later
-        invite_people("e@partner.test")
-    assert [m.to[0][0] for m in mailoutbox] == ["a", "b", "c", "a", "b", "d", "e"]
+        invite_people("d@partner.test", actor=ApiKey(org_id=org.pk))
+    assert [m.to[0][0] for m in mailoutbox] == ["a", "b", "c", "a", "b", "d"]
 
 
 def test_an_existing_account_new_to_the_org_is_a_first_invitation(org, invite_people, three_an_hour):
@@ -256,6 +262,126 @@ def test_a_first_admin_invitation_counts_too(org, admin, run, invite_people, thr
         assert state() == before
         # Sent again (replacing the pending invitation): the other count.
         run(org_services.admin_invite, org=org, actor=admin, email="ops@partner.test")
+
+
+# --- through the console and the REST API: one hourly number per org ----------------------------------
+
+
+def refusal(org) -> str:
+    return (
+        f"Too many invitations of new people in {org.name}: at most 3 an hour for all its admins and API "
+        "keys together: nobody was invited. Wait 60 minutes, then try again."
+    )
+
+
+@pytest.fixture
+def console_invite(django_capture_on_commit_callbacks):
+    """Users → Invite people, posted by ``account`` in its own browser session; the response."""
+
+    def call(account, org, site, *emails: str):
+        client = Client()
+        client.force_login(account, backend="orgwarden.accounts.backends.AccountBackend")
+        url = reverse("console:users_invite", args=[org.org_id])
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(url, {"emails": "\n".join(emails), "site_ids": [site.site_id], "role": "user"})
+
+    return call
+
+
+@pytest.fixture
+def rest_invite(django_capture_on_commit_callbacks):
+    """``POST …/users/invite`` with a key of ``org`` (an ``ApiClient``); the response."""
+
+    def call(api, org, site, *emails: str):
+        url = f"/api/admin/v1/orgs/{org.org_id}/users/invite"
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post(url, {"emails": list(emails), "site_ids": [site.site_id]})
+
+    return call
+
+
+def test_two_admins_of_one_org_share_its_hourly_number(
+    org, admin, jira, console_invite, three_an_hour, mailoutbox, django_capture_on_commit_callbacks
+):
+    # An admin the first one invited (an address a stolen session controls, say) is no fresh sender.
+    second = OrgAdminFactory(org=org).account
+    with time_machine.travel(HOUR, tick=False):
+        assert console_invite(admin, org, jira, "a@partner.test", "b@partner.test").status_code == 302
+        before, sent = state(), len(mailoutbox)
+        refused = console_invite(second, org, jira, "c@partner.test", "d@partner.test")
+        assert refused.status_code == 400
+        assert refusal(org) in refused.content.decode()
+        # Refused whole: nobody invited (not even c, who would have fit), no email, no event.
+        assert state() == before and len(mailoutbox) == sent
+        assert not Account.objects.filter(email__in=["c@partner.test", "d@partner.test"]).exists()
+
+        assert console_invite(second, org, jira, "c@partner.test").status_code == 302
+        # The org's number is used up: the second admin's first admin invitation is refused too.
+        client = Client()
+        client.force_login(second, backend="orgwarden.accounts.backends.AccountBackend")
+        with django_capture_on_commit_callbacks(execute=True):
+            admins = client.post(f"/admin/o/{org.org_id}/admins/", {"email": "ops@partner.test"})
+        assert admins.status_code == 400
+        assert (
+            f"Too many invitations of new people in {org.name}: at most 3 an hour" in admins.content.decode()
+        )
+    assert not AdminInvitation.objects.exists()
+    assert [m.to for m in mailoutbox] == [["a@partner.test"], ["b@partner.test"], ["c@partner.test"]]
+
+
+def test_an_admin_and_the_orgs_api_keys_share_its_hourly_number(
+    org_admin, org, admin, jira, console_invite, rest_invite, three_an_hour, mailoutbox
+):
+    script = api_client_for(org_admin)
+    with time_machine.travel(HOUR, tick=False):
+        assert console_invite(admin, org, jira, "a@partner.test", "b@partner.test").status_code == 302
+        before, sent = state(), len(mailoutbox)
+        limited = rest_invite(script, org, jira, "c@partner.test", "d@partner.test")
+        assert limited.status_code == 429 and limited["Retry-After"] == "3571"
+        assert limited.json() == {"code": "rate_limited", "message": refusal(org)}
+        assert state() == before and len(mailoutbox) == sent
+
+        assert rest_invite(script, org, jira, "c@partner.test").status_code == 200
+        # Now the admin's own invitation waits for the key's…
+        refused = console_invite(admin, org, jira, "d@partner.test")
+        assert refused.status_code == 400
+        assert (
+            f"Too many invitations of new people in {org.name}: at most 3 an hour" in refused.content.decode()
+        )
+        # …and a key created now, a fresh sender, has no fresh hour of its own.
+        fresh = api_client_for(org_admin)
+        again = rest_invite(fresh, org, jira, "d@partner.test")
+        assert again.status_code == 429 and again.json()["code"] == "rate_limited"
+    assert not Account.objects.filter(email="d@partner.test").exists()
+    assert [m.to for m in mailoutbox] == [["a@partner.test"], ["b@partner.test"], ["c@partner.test"]]
+
+
+def test_each_org_has_its_own_full_hourly_number(
+    org, admin, jira, other_org_admin, their_site, console_invite, rest_invite, three_an_hour, mailoutbox
+):
+    other = other_org_admin.org
+    OrgAdminFactory(org=other, account=admin)  # the same person administers both orgs
+    with time_machine.travel(HOUR, tick=False):
+        assert (
+            console_invite(admin, org, jira, "a@partner.test", "b@partner.test", "c@partner.test").status_code
+            == 302
+        )
+        # The same admin in the other org: that org's own 3, untouched by the first org's.
+        assert console_invite(admin, other, their_site, "d@partner.test", "e@partner.test").status_code == 302
+        assert (
+            rest_invite(api_client_for(other_org_admin), other, their_site, "f@partner.test").status_code
+            == 200
+        )
+        # Both used up now, and each refusal names its own org.
+        mine = console_invite(admin, org, jira, "g@partner.test")
+        assert (
+            mine.status_code == 400
+            and refusal(org).replace(": nobody was invited", "") in mine.content.decode()
+        )
+        theirs = console_invite(other_org_admin.account, other, their_site, "g@partner.test")
+        assert theirs.status_code == 400
+        assert refusal(other).replace(": nobody was invited", "") in theirs.content.decode()
+    assert sorted(m.to[0][0] for m in mailoutbox) == ["a", "b", "c", "d", "e", "f"]
 
 
 # --- inviting again supersedes the earlier links ------------------------------------------------------
