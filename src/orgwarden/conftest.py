@@ -19,6 +19,7 @@ from orgwarden.orgs.services import invitation_limits
 from orgwarden.orgs.services.access import site_add
 from orgwarden.orgs.tests.factories import OrgAdminFactory, OrganizationFactory
 from orgwarden.scim.rows import LOG_BEHIND
+from orgwarden.testing.serve import Migrated
 from orgwarden.tokens import usage
 
 
@@ -36,6 +37,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 with connection.cursor() as cursor:
                     cursor.execute("INSERT INTO audit_prune_gate (before) VALUES ('9999-12-31')")
     yield
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory) -> Iterator[Migrated]:
+    """Migrated databases to start ``orgwarden serve`` on (``testing.serve.Migrated``)."""
+    found = Migrated(tmp_path_factory.mktemp("migrated"))
+    yield found
+    found.close()
 
 
 @pytest.fixture(autouse=True)

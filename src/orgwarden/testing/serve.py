@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 
 PORTS = range(8770, 8800)  # the range this project's tests and benchmarks may listen on
 
@@ -55,17 +57,92 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+class Migrated:
+    """A database of each kind migrated once, copied into each new installation a test starts.
+
+    Migrating a new database takes 13 s or more (most of it oauth2_provider's 21 migrations): a
+    test that starts ``orgwarden serve`` on an empty one, as an installation's first start does,
+    spends most of its time there. ``install`` gives the installation a copy of one migrated by
+    ``orgwarden migrate`` itself instead — the SQLite data directory (database and secret key)
+    copied, or the PostgreSQL database created from a template database — so the server's own
+    migrate finds nothing left to do. Tests of what a first start does (migrating, creating the data
+    directory) start on an empty database, without it. The root conftest's ``migrated`` fixture:
+    one per pytest-xdist worker, so that no lock is needed and its PostgreSQL template is dropped
+    when its worker ends."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.templates: dict[str, str] = {}  # PostgreSQL server URL -> its template database
+
+    def install(self, tmp_path: Path, **env: str) -> None:
+        """Give the installation of ``tmp_path`` with settings ``env`` (``ORGWARDEN_DATABASE_URL``
+        or none: SQLite in ``tmp_path / "data"``) a migrated database, replacing an empty one."""
+        url = env.get("ORGWARDEN_DATABASE_URL")
+        if url is None:
+            data = tmp_path / "data"
+            assert not data.exists(), f"{data} is already there: install before the first start"
+            shutil.copytree(self._sqlite(), data)
+            return
+        server, _, name = url.rpartition("/")
+        template = self._postgresql(server)
+        with psycopg.connect(url) as database:
+            tables = database.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            assert tables.fetchone()[0] == 0, f"{name} is not empty: install before the first start"
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as pg:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    def close(self) -> None:
+        for server, template in self.templates.items():
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as pg:
+                pg.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+
+    def _migrate(self, tmp_path: Path, **env: str) -> None:
+        done = subprocess.run(
+            [sys.executable, "-P", "-m", "orgwarden.cli", "migrate", "--verbosity=0"],
+            env=clean_env(tmp_path, ORGWARDEN_BASE_URL="http://127.0.0.1", **env),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def _sqlite(self) -> Path:
+        data = self.root / "sqlite" / "data"
+        if not data.exists():
+            self._migrate(self.root / "sqlite")
+        return data
+
+    def _postgresql(self, server: str) -> str:
+        if server not in self.templates:
+            name = f"orgwarden_migrated_{os.getpid()}"
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as pg:
+                pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                pg.execute(f'CREATE DATABASE "{name}"')
+            self.templates[server] = name
+            self._migrate(self.root / name, ORGWARDEN_DATABASE_URL=f"{server}/{name}")
+        return self.templates[server]
+
+
 @contextmanager
 def serving(
-    tmp_path: Path, *, workers: int = 1, cwd: Path | None = None, **env: str
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    cwd: Path | None = None,
+    migrated: Migrated | None = None,
+    **env: str,
 ) -> Iterator[tuple[str, Path]]:
     """``orgwarden serve`` on a free loopback port, with ``env`` added to a clean environment;
     yields its base URL and its log file once it listens and ``/healthz`` answers; stops it on exit.
+    ``migrated``: start on a copy of a migrated database (``Migrated.install``), not an empty one.
 
     A port found free can be taken before gunicorn binds it (by another suite on the machine): the
     server is trusted only once its own log says it listens there, and another port is tried if
     it could not bind."""
     tmp_path.mkdir(parents=True, exist_ok=True)
+    if migrated is not None:
+        migrated.install(tmp_path, **env)
     log = tmp_path / "serve.log"
     for _attempt in range(3):
         port = free_port()

@@ -71,10 +71,10 @@ def set_up(base: str, log: Path) -> httpx.Client:
 
 
 @pytest.mark.django_db
-def test_a_backup_taken_while_serving_restores_into_a_new_installation(tmp_path):
+def test_a_backup_taken_while_serving_restores_into_a_new_installation(tmp_path, migrated):
     first, second = tmp_path / "first", tmp_path / "second"
     with databases(2) as (first_db, second_db):
-        with serving(first, **first_db) as (base, log):
+        with serving(first, migrated=migrated, **first_db) as (base, log):
             browser = set_up(base, log)
             assert browser.get(f"{base}/account/").status_code == 200
             made = orgwarden("backup", str(tmp_path / "backups"), env=clean_env(first, **first_db))
@@ -162,14 +162,14 @@ def test_pg_dump_connects_as_the_database_url_says_tls_included():
 
 
 @pytest.mark.django_db
-def test_a_restore_refuses_to_replace_the_database_under_a_running_server(tmp_path):
+def test_a_restore_refuses_to_replace_the_database_under_a_running_server(tmp_path, migrated):
     """On SQLite nothing stopped a restore from replacing the file a running server had open (on
     PostgreSQL the served database has tables, which a restore refuses). A server that crashed
     leaves no lock behind: the kernel released it with the server's processes. The server under
     test runs on its own SQLite file whichever database the suite runs on."""
     env = clean_env(tmp_path)
     database = tmp_path / "data" / "orgwarden.sqlite3"
-    with serving(tmp_path) as (base, log):
+    with serving(tmp_path, migrated=migrated) as (base, log):
         browser = set_up(base, log)
         made = orgwarden("backup", str(tmp_path / "backups"), env=env)
         assert made.returncode == 0, made.stderr
@@ -202,11 +202,11 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def test_serve_does_not_start_while_a_restore_replaces_its_database(tmp_path):
+def test_serve_does_not_start_while_a_restore_replaces_its_database(tmp_path, migrated):
     """A restore holds the database's ``.serving`` lock exclusively while it replaces the file; a
     server started then stops at once with one line, before it migrates or binds."""
     env = clean_env(tmp_path)
-    assert orgwarden("migrate", env=env).returncode == 0
+    migrated.install(tmp_path)
     lock = tmp_path / "data" / "orgwarden.sqlite3.serving"
     with open(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600), "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # as orgwarden restore holds it

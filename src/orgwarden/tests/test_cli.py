@@ -204,14 +204,14 @@ def test_insights_refresh_outlives_a_failed_pass_and_ends_with_its_parent(tmp_pa
             os.kill(refresh_pid, signal.SIGKILL)
 
 
-def test_the_jobs_of_serve_import_nothing_from_the_directory_it_starts_in(tmp_path):
+def test_the_jobs_of_serve_import_nothing_from_the_directory_it_starts_in(tmp_path, migrated):
     """``python -m`` puts the working directory first on ``sys.path``: the daily jobs' child, started
     where ``orgwarden serve`` was, imported a ``dns.py`` lying there instead of dnspython."""
     start = tmp_path / "start"
     start.mkdir()
     marker = tmp_path / "imported"
     (start / "dns.py").write_text(f"open({str(marker)!r}, 'a').write('imported')\n")
-    with serving(tmp_path, cwd=start) as (_base, log):
+    with serving(tmp_path, cwd=start, migrated=migrated) as (_base, log):
         assert wait_until(lambda: marker.exists() or "insights: " in log.read_text(), 90), log.read_text()
         assert not marker.exists(), log.read_text()
         assert "Re-checked 0 verified domains" in log.read_text()
@@ -263,9 +263,10 @@ def test_djangos_account_commands_say_what_to_run_instead(tmp_path, command, say
     assert line.startswith(f"orgwarden: {says}")
 
 
-def test_serve_on_another_port_announces_that_port_and_a_setup_link_that_works(tmp_path):
+def test_serve_on_another_port_announces_that_port_and_a_setup_link_that_works(tmp_path, migrated):
     """Without ORGWARDEN_BASE_URL, ``--bind 127.0.0.1:9000`` said "starting at
     http://localhost:8000/" and printed a setup link to a port nothing listened on."""
+    migrated.install(tmp_path)
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:

@@ -27,7 +27,7 @@ from orgwarden.db import outage
 from orgwarden.db.outage import database_unavailable
 from orgwarden.orgs.models import Organization
 from orgwarden.testing.relay import Relay
-from orgwarden.testing.serve import serving
+from orgwarden.testing.serve import Migrated, serving
 from orgwarden.testing.wsgi import wsgi_call
 from orgwarden.wsgi import OrgwardenWSGIHandler
 
@@ -198,11 +198,11 @@ def _setup_link(log: Path, base: str) -> str:
 
 
 @contextmanager
-def _served_outage(tmp_path: Path) -> Iterator[tuple[str, Path, object, object]]:
+def _served_outage(tmp_path: Path, migrated: Migrated) -> Iterator[tuple[str, Path, object, object]]:
     """``orgwarden serve`` on a database of the suite's kind, with the means to take it away and
     give it back: yields the base URL, the log, ``down()`` and ``up()``."""
     if connection.vendor == "sqlite":  # the write lock, held by another process's transaction
-        with serving(tmp_path) as (base, log):
+        with serving(tmp_path, migrated=migrated) as (base, log):
             holder = sqlite3.connect(tmp_path / "data" / "orgwarden.sqlite3", isolation_level=None)
             try:
                 yield base, log, lambda: holder.execute("BEGIN IMMEDIATE"), lambda: holder.execute("ROLLBACK")
@@ -216,6 +216,7 @@ def _served_outage(tmp_path: Path) -> Iterator[tuple[str, Path, object, object]]
     with psycopg.connect(admin, autocommit=True) as pg:
         pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         pg.execute(f'CREATE DATABASE "{name}"')
+    migrated.install(tmp_path, ORGWARDEN_DATABASE_URL=f"{admin.rpartition('/')[0]}/{name}")
     try:
         with Relay((host, port)) as relay:
             url = f"postgresql://{params.get('user') or 'postgres'}@127.0.0.1:{relay.port}/{name}"
@@ -227,13 +228,15 @@ def _served_outage(tmp_path: Path) -> Iterator[tuple[str, Path, object, object]]
 
 
 @pytest.mark.django_db
-def test_orgwarden_serve_answers_503_while_its_database_is_away_and_recovers(tmp_path, chromium_browser):
+def test_orgwarden_serve_answers_503_while_its_database_is_away_and_recovers(
+    tmp_path, chromium_browser, migrated
+):
     """The whole HTTP stack (gunicorn, the WSGI lanes) and a browser: the setup form submitted while
     the database is away (PostgreSQL cut off under open connections; SQLite's write lock held past
     the 20-second busy timeout) shows the 503 page and creates nothing; a SCIM request gets SCIM's
     503 (PostgreSQL: a read; SQLite reads go on during a write lock). Once it is back, "Try again"
     and the same form set the installation up."""
-    with _served_outage(tmp_path) as (base, log, down, up):
+    with _served_outage(tmp_path, migrated) as (base, log, down, up):
         context = chromium_browser.new_context(base_url=base)
         context.set_default_timeout(30_000)
         page = context.new_page()

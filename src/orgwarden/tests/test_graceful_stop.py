@@ -92,8 +92,8 @@ def killed_workers(log) -> int:
 
 
 @pytest.mark.django_db
-def test_a_stop_lets_an_export_under_way_finish_and_its_client_reads_it_whole(tmp_path):
-    with databases(1) as (database,), serving(tmp_path, **database) as (base, log):
+def test_a_stop_lets_an_export_under_way_finish_and_its_client_reads_it_whole(tmp_path, migrated):
+    with databases(1) as (database,), serving(tmp_path, migrated=migrated, **database) as (base, log):
         browser, org_id = set_up_org(base, log)
         seed_events(clean_env(tmp_path, **database), org_id)
         answer, first = export_begun(base, org_id, browser)
@@ -113,9 +113,12 @@ def test_a_stop_lets_an_export_under_way_finish_and_its_client_reads_it_whole(tm
 
 
 @pytest.mark.django_db
-def test_an_export_cut_off_is_an_error_for_its_client_never_a_short_file(tmp_path):
+def test_an_export_cut_off_is_an_error_for_its_client_never_a_short_file(tmp_path, migrated):
     slow = {"ORGWARDEN_WORKER_TIMEOUT": "3", "ORGWARDEN_GRACEFUL_TIMEOUT": "5"}
-    with databases(1) as (database,), serving(tmp_path, workers=2, **slow, **database) as (base, log):
+    with (
+        databases(1) as (database,),
+        serving(tmp_path, migrated=migrated, workers=2, **slow, **database) as (base, log),
+    ):
         browser, org_id = set_up_org(base, log)
         seed_events(clean_env(tmp_path, **database), org_id)
 
@@ -140,10 +143,10 @@ def test_an_export_cut_off_is_an_error_for_its_client_never_a_short_file(tmp_pat
 
 
 @pytest.mark.django_db
-def test_a_quick_stop_cuts_an_export_off_as_an_error_for_its_client(tmp_path):
+def test_a_quick_stop_cuts_an_export_off_as_an_error_for_its_client(tmp_path, migrated):
     """Ctrl-C (SIGINT) stops at once, an export under way included: its client, reading along,
     is told; gunicorn's worker, stopping, used to close the connection as after a whole answer."""
-    with databases(1) as (database,), serving(tmp_path, **database) as (base, log):
+    with databases(1) as (database,), serving(tmp_path, migrated=migrated, **database) as (base, log):
         browser, org_id = set_up_org(base, log)
         seed_events(clean_env(tmp_path, **database), org_id)
         answer, first = export_begun(base, org_id, browser, SlowLinkHttp10)
@@ -189,12 +192,17 @@ def smtp_settings(smtp: LoopbackSmtpServer) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-def test_a_stop_gives_the_emails_waiting_for_a_retry_a_last_attempt_and_logs_those_given_up(tmp_path):
+def test_a_stop_gives_the_emails_waiting_for_a_retry_a_last_attempt_and_logs_those_given_up(
+    tmp_path, migrated
+):
     smtp = MailServer()  # not started: its port refuses connections, as a relay restarting
     mail = smtp_settings(smtp)
     founder = SETUP_FORM["email"]
     try:
-        with databases(1) as (database,), serving(tmp_path, **mail, **database) as (base, log):
+        with (
+            databases(1) as (database,),
+            serving(tmp_path, migrated=migrated, **mail, **database) as (base, log),
+        ):
             set_up_org(base, log)
             # A password reset (sent by the background senders) and a sign-up's verification
             # (sent in the request), each failing: both wait in the worker for a retry.
@@ -245,14 +253,16 @@ TRIAL_ENDING = (
 
 
 @pytest.mark.django_db
-def test_a_daily_run_stopped_while_it_waits_for_its_emails_retries_gives_them_a_last_attempt(tmp_path):
+def test_a_daily_run_stopped_while_it_waits_for_its_emails_retries_gives_them_a_last_attempt(
+    tmp_path, migrated
+):
     """``orgwarden daily`` waits for its emails' retries once its jobs are done; stopped then (the
     server stopping, SIGTERM), it died at once, and its emails with it, unlogged."""
     smtp = LoopbackSmtpServer()  # not started: its port refuses connections
     log = tmp_path / "daily.log"
     with databases(1) as (database,):
         env = clean_env(tmp_path, **database, **smtp_settings(smtp))
-        assert orgwarden("migrate", env=env).returncode == 0
+        migrated.install(tmp_path, **database)
         made = orgwarden("bootstrap", "--email", "founder@acme.test", "--org", "Acme", env=env)
         assert made.returncode == 0, made.stderr
         assert orgwarden("shell", "-c", TRIAL_ENDING, env=env).returncode == 0

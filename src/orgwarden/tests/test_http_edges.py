@@ -54,8 +54,9 @@ LONG = "x" * 5000  # gunicorn reads request lines of at most 4094 bytes by defau
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[dict]:
+def served(tmp_path_factory, migrated) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("edges")
+    migrated.install(tmp)
     made = subprocess.run(
         [sys.executable, "-c", SETUP], env=clean_env(tmp), capture_output=True, text=True, timeout=300
     )
@@ -213,8 +214,8 @@ def test_forwarding_headers_mean_nothing_unless_orgwarden_is_behind_a_proxy(base
     assert status == 404 and "location" not in headers
 
 
-def test_behind_a_proxy_its_x_forwarded_proto_counts(tmp_path):
-    with serving(tmp_path, ORGWARDEN_BEHIND_PROXY="true") as (url, _log):
+def test_behind_a_proxy_its_x_forwarded_proto_counts(tmp_path, migrated):
+    with serving(tmp_path, migrated=migrated, ORGWARDEN_BEHIND_PROXY="true") as (url, _log):
         host = urlsplit(url).netloc
         head = f"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: {host}\r\n"
         status, _headers, body = exchange(url, f"{head}X-Forwarded-Proto: https\r\n\r\n".encode())

@@ -75,8 +75,11 @@ def test_a_bad_level_stops_the_command_with_one_clear_line(tmp_path):
     assert "configuration error: ORGWARDEN_LOG_LEVEL must be one of DEBUG, INFO" in done.stderr
 
 
-def test_orgwarden_serve_with_json_logs_writes_nothing_but_json_lines(tmp_path):
-    with serving(tmp_path, ORGWARDEN_LOG_FORMAT="json", ORGWARDEN_LOG_LEVEL="INFO") as (base, log):
+def test_orgwarden_serve_with_json_logs_writes_nothing_but_json_lines(tmp_path, migrated):
+    with serving(tmp_path, migrated=migrated, ORGWARDEN_LOG_FORMAT="json", ORGWARDEN_LOG_LEVEL="INFO") as (
+        base,
+        log,
+    ):
         missing = httpx.get(f"{base}/no-such-page", params={"q": "1"}, headers={"User-Agent": "probe/1"})
         assert missing.status_code == 404
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]  # each one is JSON
@@ -97,14 +100,14 @@ def test_orgwarden_serve_with_json_logs_writes_nothing_but_json_lines(tmp_path):
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
-def test_one_time_link_tokens_and_token_parameters_stay_out_of_the_log(tmp_path, log_format):
+def test_one_time_link_tokens_and_token_parameters_stay_out_of_the_log(tmp_path, migrated, log_format):
     """A sign-in link's page only shows a button; the POST uses the link. Its token read off the
     log (the request line, the path, a Referer, the app's CSRF warning) would sign its owner in."""
     import subprocess
 
     from orgwarden.testing.serve import clean_env
 
-    with serving(tmp_path, ORGWARDEN_LOG_FORMAT=log_format) as (base, log):
+    with serving(tmp_path, migrated=migrated, ORGWARDEN_LOG_FORMAT=log_format) as (base, log):
         made = subprocess.run(
             [sys.executable, "-m", "orgwarden.cli", "bootstrap", "--email", "it@acme.test", "--org", "Acme"],
             env=clean_env(tmp_path, ORGWARDEN_BASE_URL=base),
@@ -175,10 +178,10 @@ def test_redact_url(url, safe):
     assert logs.redact_url(url) == safe
 
 
-def test_access_lines_say_how_long_and_behind_a_proxy_for_whom(tmp_path):
+def test_access_lines_say_how_long_and_behind_a_proxy_for_whom(tmp_path, migrated):
     """One line per request, with the time it took (the docstring said so; the line did not) and,
     behind a proxy, the client's address rather than the proxy's: the one the audit log records."""
-    with serving(tmp_path, ORGWARDEN_BEHIND_PROXY="true") as (base, log):
+    with serving(tmp_path, migrated=migrated, ORGWARDEN_BEHIND_PROXY="true") as (base, log):
         httpx.get(
             f"{base}/healthz", headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9", "User-Agent": "lb/1"}
         )

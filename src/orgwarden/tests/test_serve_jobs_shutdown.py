@@ -52,11 +52,11 @@ def query_arrives(dns: socket.socket) -> bytes:
 
 
 @pytest.mark.django_db
-def test_stopping_the_server_ends_a_daily_run_mid_job_and_the_next_start_runs_it_again(tmp_path):
+def test_stopping_the_server_ends_a_daily_run_mid_job_and_the_next_start_runs_it_again(tmp_path, migrated):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as dns, databases(1) as (database,):
         dns.bind(("127.0.0.1", 0))  # a DNS server that never answers
         env = clean_env(tmp_path, **database)
-        assert orgwarden("migrate", env=env).returncode == 0
+        migrated.install(tmp_path, **database)
         made = orgwarden("bootstrap", "--email", "founder@acme.test", "--org", "Acme", env=env)
         assert made.returncode == 0, made.stderr
         verified = (

@@ -80,10 +80,10 @@ def request_time_ms(log: Path, path: str) -> int:
 
 
 @pytest.mark.django_db
-def test_a_streamed_export_outlives_the_worker_timeout_and_a_silent_request_does_not(tmp_path):
+def test_a_streamed_export_outlives_the_worker_timeout_and_a_silent_request_does_not(tmp_path, migrated):
     with (
         databases(1) as (database,),
-        serving(tmp_path, ORGWARDEN_WORKER_TIMEOUT=str(TIMEOUT), **database) as (
+        serving(tmp_path, migrated=migrated, ORGWARDEN_WORKER_TIMEOUT=str(TIMEOUT), **database) as (
             base,
             log,
         ),
