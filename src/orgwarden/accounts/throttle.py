@@ -142,6 +142,9 @@ SIGNUPS = PerAddressAndClient(SIGNUP_PER_EMAIL, SIGNUP_PER_CLIENT, "Too many sig
 
 
 def wait_in_words(seconds: int) -> str:
-    """``seconds`` as the minutes a person waits: ``1 minute``, ``42 minutes``."""
+    """``seconds`` as the time a person waits: ``1 minute``, ``42 minutes``; past two hours (a
+    day's limit), in hours rounded up: ``5 hours``."""
     minutes = max(1, -(-seconds // 60))
+    if minutes > 120:
+        return f"{-(-minutes // 60)} hours"
     return f"{minutes} minute{'s' if minutes > 1 else ''}"

@@ -97,6 +97,13 @@ class NoProductAccess(OrgsError):
     message = "This person has no access to any product site of your organization any more."
 
 
+class OrgCreationThrottled(OrgsError):
+    """An account created ``ORG_CREATIONS``' number of organizations in the last day
+    (``services.orgs.org_create``)."""
+
+    message = "You have created too many organizations today. Wait a while, then try again."
+
+
 class InvitationThrottled(OrgsError):
     """Too many invitation emails (an invite, an invite again, a resend, an admin invitation) to
     one address, sent again by one admin or API key, or first invitations of one org

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import re
+from datetime import timedelta
 
 import lxml.html
 import pytest
+import time_machine
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from orgwarden.accounts.tests.factories import PASSWORD, AccountFactory
 from orgwarden.audit.models import AuditEvent
@@ -177,6 +182,34 @@ def test_create_an_org_with_a_bad_name_is_a_form_error(account, name):
     response = client_for(account).post("/admin/new", {"name": name})
     assert response.status_code == 400 and b'class="errorlist' in response.content
     assert not Organization.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_one_account_creates_ten_orgs_a_day_and_the_eleventh_is_refused_whole(account):
+    """Each new org has its own hour of first invitations: without a bound on the orgs, an account
+    (or a stolen session of one) could create org after org and invite from each without end."""
+    client = client_for(account)
+    for n in range(10):
+        assert client.post("/admin/new", {"name": f"Acme {n}"}).status_code == 302
+    refused = client.post("/admin/new", {"name": "Acme 10"})
+    assert refused.status_code == 400
+    error = " ".join(lxml.html.fromstring(refused.content).xpath("string(//*[@role='alert'])").split())
+    assert "You have created 10 organizations in the last day, the most one account may." in error
+    assert re.search(r"Wait \d+ (minutes?|hours), then try again\.", error), error
+    assert Organization.objects.count() == 10 and not Organization.objects.filter(name="Acme 10").exists()
+    assert AuditEvent.objects.filter(action="org:created").count() == 10
+
+    # The next day's creations are counted afresh; another account has its own ten.
+    assert client_for(AccountFactory()).post("/admin/new", {"name": "Other"}).status_code == 302
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        assert client.post("/admin/new", {"name": "Acme 10"}).status_code == 302
+
+
+def test_the_operators_bootstrap_is_not_counted_against_an_accounts_orgs(account):
+    client = client_for(account)
+    for n in range(10):
+        assert client.post("/admin/new", {"name": f"Acme {n}"}).status_code == 302
+    call_command("bootstrap", "--email", account.email, "--org", "Operator's own", stdout=io.StringIO())
+    assert OrgAdmin.objects.filter(account=account, org__name="Operator's own").exists()
 
 
 # --- org pages -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from orgwarden.accounts import emails
+from orgwarden.accounts import emails, throttle
 from orgwarden.accounts import services as account_services
 from orgwarden.accounts.ids import new_secret, public_id_lookup, secret_hash
 from orgwarden.accounts.models import Account, normalize_email
@@ -24,6 +24,7 @@ from orgwarden.orgs.exceptions import (
     InvitationNotPending,
     LastAdmin,
     NotFound,
+    OrgCreationThrottled,
 )
 from orgwarden.orgs.models import AdminInvitation, Directory, OrgAdmin, Organization
 from orgwarden.orgs.services.invitation_limits import invitation_emails_admit
@@ -32,6 +33,12 @@ INVITATION_LIFETIME = timedelta(days=7)
 # The PostgreSQL advisory lock that makes the one-time setup one at a time: a constant no other
 # lock of this project uses (the bytes "owsetup" and a zero, read as one big-endian bigint).
 _SETUP_LOCK_KEY = int.from_bytes(b"owsetup\x00", "big")
+# Organizations one account may create a day. Each new org has its own hour of first invitations
+# (``invitation_limits``): without a bound on the orgs, an account — or a stolen session of one —
+# could create org after org and invite new addresses from each without end. Ten a day fits a
+# consultant or a service provider setting up its customers' orgs; more is the operator's
+# ``orgwarden bootstrap`` (not counted, nor is the installation's first setup).
+ORG_CREATIONS = throttle.Throttle("org-create", 24 * 3600, fixed_limit=10)
 
 
 def org_target(org: Organization) -> Target:
@@ -54,11 +61,22 @@ def _clean_name(name: str) -> str:
 def org_create(*, creator: Account, name: str, require_verified_email: bool = True) -> Organization:
     """Create an organization whose first admin is ``creator``.
 
-    Raises ``EmailNotVerified`` (unless the operator's bootstrap turns the check off) or ``InvalidName``.
+    ``require_verified_email=False`` is the operator's own creation (the installation's setup,
+    ``orgwarden bootstrap``): the email is not checked, and the creation is not counted against
+    ``ORG_CREATIONS``. Raises ``EmailNotVerified``, ``InvalidName`` or ``OrgCreationThrottled``
+    (``creator`` created ``ORG_CREATIONS``' number in the last day; nothing is created).
     """
     if require_verified_email and not creator.email_verified:
         raise EmailNotVerified()
-    org = Organization.objects.create(name=_clean_name(name))
+    name = _clean_name(name)
+    if require_verified_email:  # counted last, once everything else passed: a refusal costs nothing
+        wait = throttle.requests_admit([(ORG_CREATIONS, creator.account_id)])
+        if wait:
+            raise OrgCreationThrottled(
+                f"You have created {ORG_CREATIONS.limit} organizations in the last day, the most one "
+                f"account may. Wait {throttle.wait_in_words(wait)}, then try again."
+            )
+    org = Organization.objects.create(name=name)
     directory = Directory.objects.create(org=org, kind=Directory.Kind.LOCAL, name="Local directory")
     hooks.run_directory_created(directory)
     OrgAdmin.objects.create(org=org, account=creator)
