@@ -372,7 +372,7 @@ def test_too_many_new_people_in_an_hour_in_a_browser(new_page, org_admin, passwo
         page.get_by_text(
             re.compile(
                 rf"Too many invitations of new people in {re.escape(org.name)}: at most 2 an hour "
-                r"for all its admins and API keys together\. Wait \d+ minutes?, then try again\."
+                r"for all its admins and API keys together\. Wait \d+ (minutes?|hours), then try again\."
             )
         )
     ).to_be_visible()
