@@ -195,7 +195,8 @@ def test_inviting_again_too_often_in_a_browser(new_page, org_admin, monkeypatch)
     expect(
         page.get_by_text(
             re.compile(
-                r"Too many invitation emails to eli@partner\.test: nobody was invited\. Wait \d+ (minutes|hours)"
+                r"Too many invitation emails to eli@partner\.test: nobody was invited\. "
+                r"Wait \d+ (minutes|hours)"
             )
         )
     ).to_be_visible()
