@@ -1,0 +1,205 @@
+"""An identity provider's concurrent provisioning, through a real ``orgwarden serve`` with 2 workers.
+
+Okta and Entra ID send several requests at once. Six clients create, update (Okta's path-less
+``replace`` of ``active``, and back), replace and delete the same users, and add the same users to
+the same groups in different orders, replace and delete those groups: the pattern in which two
+transactions each hold a lock the other waits for. No answer may be a 500 — a deadlock or a
+serialization failure on PostgreSQL is a moment to retry (503 with ``Retry-After``), not a defect —
+every answer is in SCIM's format, and what is read back at the end holds together.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from orgwarden.testing.serve import clean_env, serving
+from orgwarden.tests.test_backup import databases
+from orgwarden.tests.test_http_edges import SETUP
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+CLIENTS = 6
+OPERATIONS = 40  # per client, after the creates
+USERS = [f"person{i}@edge.test" for i in range(8)]
+GROUPS = [f"Team {i}" for i in range(4)]
+# What an IdP may be answered while others change the same users and groups: done, created, gone
+# (deleted by another client), taken (created by another client), or "try again" — never a 500.
+EXPECTED = {200, 201, 204, 404, 409, 503}
+
+
+class Idp:
+    """One client of the identity provider: its own connection, every answer checked and counted."""
+
+    def __init__(self, served: dict, seed: int) -> None:
+        self.http = httpx.Client(
+            base_url=served["base"] + served["users"].removesuffix("/Users"),
+            headers={"Authorization": f"Bearer {served['key']}", "Content-Type": "application/scim+json"},
+            timeout=60,
+        )
+        self.random = random.Random(seed)
+        self.statuses: Counter[int] = Counter()
+        self.faults: list[str] = []
+
+    def send(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        answer = self.http.request(method, path, content=json.dumps(body) if body is not None else None)
+        self.statuses[answer.status_code] += 1
+        what = f"{method} {path} -> {answer.status_code}: {answer.text[:300]}"
+        if answer.status_code not in EXPECTED:
+            self.faults.append(what)
+        elif answer.status_code != 204:
+            if answer.headers.get("content-type") != "application/scim+json":
+                self.faults.append(f"not SCIM's format: {what}")
+            elif answer.status_code >= 400:
+                error = answer.json()
+                if error.get("schemas") != [ERROR_SCHEMA] or error.get("status") != str(answer.status_code):
+                    self.faults.append(f"not SCIM's error schema: {what}")
+                if answer.status_code == 503 and not answer.headers.get("retry-after"):
+                    self.faults.append(f"a 503 without Retry-After: {what}")
+        return answer
+
+
+def user_body(name: str, *, title: str = "", active: bool = True) -> dict:
+    return {
+        "schemas": [USER_SCHEMA],
+        "userName": name,
+        "name": {"givenName": name.split("@")[0], "familyName": "Edge"},
+        "emails": [{"value": name, "primary": True, "type": "work"}],
+        "title": title,
+        "active": active,
+    }
+
+
+def group_body(name: str, members: list[str]) -> dict:
+    return {"schemas": [GROUP_SCHEMA], "displayName": name, "members": [{"value": m} for m in members]}
+
+
+def patch(*operations: dict) -> dict:
+    return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+
+
+def create_all(idp: Idp) -> None:
+    """Every client creates every user and group, each in its own order: one wins, the others 409."""
+    for name in idp.random.sample(USERS, len(USERS)):
+        idp.send("POST", "/Users", user_body(name))
+    for name in idp.random.sample(GROUPS, len(GROUPS)):
+        idp.send("POST", "/Groups", group_body(name, []))
+
+
+def storm(idp: Idp, users: list[str], groups: dict[str, str], guard: threading.Lock) -> None:
+    """``OPERATIONS`` random writes on the shared users and groups (``groups``: name -> id, as last
+    created; a deleted group is created again by the next client to pick it)."""
+    for _ in range(OPERATIONS):
+        user = idp.random.choice(users)
+        name = idp.random.choice(GROUPS)
+        with guard:
+            group = groups.get(name)
+        some = idp.random.sample(users, idp.random.randint(2, 5))  # the same users, in any order
+        kind = idp.random.choice(
+            [
+                "deactivate",
+                "reactivate",
+                "put_user",
+                "delete_user",
+                "add",
+                "remove",
+                "put_group",
+                "delete_group",
+            ]
+        )
+        if kind in ("deactivate", "reactivate"):  # Okta's path-less replace
+            value = {"active": kind == "reactivate"}
+            idp.send("PATCH", f"/Users/{user}", patch({"op": "replace", "value": value}))
+        elif kind == "put_user":
+            name_of = idp.send("GET", f"/Users/{user}").json()["userName"]
+            idp.send("PUT", f"/Users/{user}", user_body(name_of, title=f"t{idp.random.randint(0, 9)}"))
+        elif kind == "delete_user":
+            idp.send("DELETE", f"/Users/{user}")
+        elif group is None:  # deleted: create it again, with members
+            created = idp.send("POST", "/Groups", group_body(name, some))
+            if created.status_code == 201:
+                with guard:
+                    groups[name] = created.json()["id"]
+        elif kind == "add":
+            idp.send(
+                "PATCH",
+                f"/Groups/{group}",
+                patch({"op": "add", "path": "members", "value": [{"value": u} for u in some]}),
+            )
+        elif kind == "remove":
+            for member in some[:2]:
+                idp.send(
+                    "PATCH",
+                    f"/Groups/{group}",
+                    patch({"op": "remove", "path": f'members[value eq "{member}"]'}),
+                )
+        elif kind == "put_group":
+            idp.send("PUT", f"/Groups/{group}", group_body(name, some))
+        else:
+            if idp.send("DELETE", f"/Groups/{group}").status_code == 204:
+                with guard:
+                    if groups.get(name) == group:
+                        del groups[name]
+
+
+def read_all(idp: Idp, resource: str) -> list[dict]:
+    listed = idp.send("GET", f"/{resource}?count=100")
+    assert listed.status_code == 200, listed.text
+    return listed.json()["Resources"]
+
+
+@pytest.mark.django_db
+def test_concurrent_provisioning_never_answers_500_and_reads_back_whole(tmp_path, migrated):
+    with (
+        databases(1) as (database,),
+        serving(tmp_path, migrated=migrated, workers=2, **database) as (base, log),
+    ):
+        made = subprocess.run(
+            [sys.executable, "-c", SETUP],
+            env=clean_env(tmp_path, **database),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert made.returncode == 0, made.stderr
+        served = {"base": base, **json.loads(made.stdout.strip().splitlines()[-1])}
+        idps = [Idp(served, seed) for seed in range(CLIENTS)]
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(create_all, idps))
+        reader = idps[0]
+        users = sorted(u["id"] for u in read_all(reader, "Users"))
+        groups = {g["displayName"]: g["id"] for g in read_all(reader, "Groups")}
+        assert len(users) == len(USERS) and sorted(groups) == GROUPS  # each created once
+        guard = threading.Lock()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(lambda idp: storm(idp, users, groups, guard), idps))
+
+        statuses = sum((idp.statuses for idp in idps), Counter())
+        faults = [fault for idp in idps for fault in idp.faults]
+        print("answers by status:", dict(sorted(statuses.items())))
+        assert not faults, "\n".join(faults[:10]) + "\n" + log.read_text()[-6000:]
+
+        # What is read back holds together: every member is a user of the directory, each user's
+        # groups are the groups it is a member of, and each group last answered deleted is gone.
+        final_users = {u["id"]: u for u in read_all(reader, "Users")}
+        final_groups = {g["id"]: g for g in read_all(reader, "Groups")}
+        assert sorted(final_users) == users
+        assert sorted(g["displayName"] for g in final_groups.values()) == sorted(groups)
+        assert {g["id"] for g in final_groups.values()} == set(groups.values())
+        members = {gid: {m["value"] for m in g.get("members", [])} for gid, g in final_groups.items()}
+        assert set().union(*members.values()) <= set(final_users)
+        for uid, found in final_users.items():
+            assert {g["value"] for g in found.get("groups", [])} == {
+                gid for gid, ids in members.items() if uid in ids
+            }, found
