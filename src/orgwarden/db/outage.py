@@ -1,4 +1,5 @@
-"""A database that is briefly out of reach, told apart from a defect: what error answers call 503.
+"""A database that is briefly out of reach, or a transaction it rolled back to break a deadlock,
+told apart from a defect: what error answers call 503.
 
 When PostgreSQL restarts, fails over or is cut off, or when SQLite's write lock stays taken past
 the busy timeout (another process's long write: a migration, a bulk import), a request cannot be
@@ -14,6 +15,10 @@ Unavailable means, in the exception or in what it was raised from (Django wraps 
   closed the connection), or with one of SQLSTATE class 08 (connection exception), 53
   (insufficient resources: too many connections, disk full) or 57P01–57P03 (the server is shutting
   down, crashed, or is starting up);
+- PostgreSQL's 40P01 (deadlock detected) and 40001 (serialization failure): concurrent requests
+  (an identity provider sends several at once) each held a row the other needed, and PostgreSQL
+  rolled one transaction back whole. Nothing of it was applied, and the same request works when
+  sent again — the same kind of moment as an outage, not a defect;
 - sqlite3's ``OperationalError`` for a file that cannot be opened, a lock held past the busy
   timeout, an I/O error, or a full disk;
 - redis-py's ``ConnectionError`` and ``TimeoutError``: with ``ORGWARDEN_REDIS_URL`` the shared
@@ -36,7 +41,7 @@ _SQLITE_MESSAGES = (
     "disk i/o error",
     "database or disk is full",
 )
-_PG_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03")
+_PG_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03", "40P01", "40001")
 
 
 def database_unavailable(exc: BaseException | None) -> bool:

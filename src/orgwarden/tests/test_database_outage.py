@@ -80,6 +80,9 @@ def test_an_unreachable_or_locked_database_is_told_from_a_defect(tmp_path):
     # PostgreSQL's own refusals, by SQLSTATE (psycopg's classes for them)
     for cls in [pg_errors.AdminShutdown, pg_errors.CannotConnectNow, pg_errors.TooManyConnections]:
         assert database_unavailable(cls("server says no")), cls
+    # … and a transaction it rolled back to break a deadlock or a serialization conflict: send it again
+    for cls in [pg_errors.DeadlockDetected, pg_errors.SerializationFailure]:
+        assert database_unavailable(cls("rolled back, retry")), cls
     for cls in [pg_errors.QueryCanceled, pg_errors.UndefinedTable, pg_errors.UniqueViolation]:
         assert not database_unavailable(cls("a defect or a bad request")), cls
     assert not database_unavailable(no_table)

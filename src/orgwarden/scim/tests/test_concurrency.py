@@ -19,11 +19,20 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
+from django.db import connection
+from psycopg import sql
 
-from orgwarden.testing.serve import clean_env, serving
+from orgwarden.accounts.models import Account
+from orgwarden.db import outage
+from orgwarden.scim import services
+from orgwarden.scim.models import ScimUser
+from orgwarden.testing.serve import clean_env, serving, wait_until
 from orgwarden.tests.test_backup import databases
+from orgwarden.tests.test_database_outage import ask
 from orgwarden.tests.test_http_edges import SETUP
+from orgwarden.wsgi import OrgwardenWSGIHandler
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -203,3 +212,100 @@ def test_concurrent_provisioning_never_answers_500_and_reads_back_whole(tmp_path
             assert {g["value"] for g in found.get("groups", [])} == {
                 gid for gid, ids in members.items() if uid in ids
             }, found
+
+
+# --- a real deadlock, inside a request ----------------------------------------------------------------
+
+REQUEST_DEADLOCK_TIMEOUT = "5s"  # when the request's session looks for a cycle after it began to wait
+OTHER_DEADLOCK_TIMEOUT = "30s"  # the other session looks later: the request is the one rolled back
+LOCK_ROW = sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE")
+
+
+def other_session() -> psycopg.Connection:
+    """A second session on the suite's database, as another process's request would hold one."""
+    params = connection.settings_dict
+    return psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"] or "postgres",
+        password=params["PASSWORD"] or None,
+        host=params["HOST"] or "127.0.0.1",
+        port=params["PORT"] or 5432,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("keep_the_test_connection")
+def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_retry(directory, scim_key):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's deadlock detection (SQLite has one writer at a time: no cycle)")
+    user = services.scim_user_create(
+        directory=directory, data={"schemas": [USER_SCHEMA], "userName": "dee.lock@example.com"}
+    )
+    with connection.cursor() as cursor:  # the session the request below runs in (in this thread)
+        cursor.execute(f"SET deadlock_timeout = '{REQUEST_DEADLOCK_TIMEOUT}'")
+        cursor.execute("SELECT pg_backend_pid()")
+        request_pid = cursor.fetchone()[0]
+    deactivate = json.dumps(patch({"op": "replace", "value": {"active": False}})).encode()
+    path = f"/scim/directory/{directory.directory_id}/Users/{user.scim_id}"
+    account_table, user_table = Account._meta.db_table, ScimUser._meta.db_table
+
+    # The other session holds the account's row. The PATCH locks its SCIM record, then waits for the
+    # account's row; once it waits, the other session asks for the SCIM record: a cycle.
+    other = other_session()
+    other.execute(f"SET deadlock_timeout = '{OTHER_DEADLOCK_TIMEOUT}'")
+    other_pid = other.info.backend_pid
+    other.execute(LOCK_ROW.format(sql.Identifier(account_table)), [user.account_id])
+    closed: list[bool] = []
+
+    def close_the_cycle() -> None:
+        def request_waits_on_other() -> bool:
+            blocking = other.execute("SELECT pg_blocking_pids(%s)", [request_pid]).fetchone()[0]
+            return other_pid in blocking
+
+        if wait_until(request_waits_on_other, 30):
+            # Waits until PostgreSQL rolls the request back, then has the row.
+            other.execute(LOCK_ROW.format(sql.Identifier(user_table)), [user.pk])
+            closed.append(True)
+        other.rollback()
+
+    app = OrgwardenWSGIHandler()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            cycle = pool.submit(close_the_cycle)
+            status, headers, content = ask(
+                app,
+                path,
+                method="PATCH",
+                body=deactivate,
+                content_type="application/scim+json",
+                HTTP_AUTHORIZATION=f"Bearer {scim_key}",
+            )
+            cycle.result(timeout=60)
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET deadlock_timeout")
+
+    assert closed == [True]  # the request waited on the other session, which then waited on it
+    assert status == 503, content
+    assert headers["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
+    assert headers["Content-Type"] == "application/scim+json"
+    assert json.loads(content) == {
+        "schemas": [ERROR_SCHEMA],
+        "status": "503",
+        "detail": outage.MESSAGE,
+    }
+    # Nothing of it was applied, and the same request, sent again, is done.
+    user.refresh_from_db()
+    assert user.active is True and user.account.status != Account.Status.DEACTIVATED
+    again, _, body = ask(
+        app,
+        path,
+        method="PATCH",
+        body=deactivate,
+        content_type="application/scim+json",
+        HTTP_AUTHORIZATION=f"Bearer {scim_key}",
+    )
+    assert again == 200 and json.loads(body)["active"] is False, body
+    user.refresh_from_db()
+    assert user.account.status == Account.Status.DEACTIVATED
