@@ -216,8 +216,11 @@ def test_concurrent_provisioning_never_answers_500_and_reads_back_whole(tmp_path
 
 # --- a real deadlock, inside a request ----------------------------------------------------------------
 
-REQUEST_DEADLOCK_TIMEOUT = "5s"  # when the request's session looks for a cycle after it began to wait
-OTHER_DEADLOCK_TIMEOUT = "30s"  # the other session looks later: the request is the one rolled back
+# PostgreSQL looks for a cycle once per wait, deadlock_timeout after a session began waiting, and
+# rolls back the session that finds it. The request waits first, and the cycle closes well within
+# its 5 s; the other session would look only 30 s after it began waiting: the request is the victim.
+REQUEST_DEADLOCK_TIMEOUT = "5s"
+OTHER_DEADLOCK_TIMEOUT = "30s"
 LOCK_ROW = sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE")
 
 
@@ -245,8 +248,18 @@ def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_re
         cursor.execute(f"SET deadlock_timeout = '{REQUEST_DEADLOCK_TIMEOUT}'")
         cursor.execute("SELECT pg_backend_pid()")
         request_pid = cursor.fetchone()[0]
-    deactivate = json.dumps(patch({"op": "replace", "value": {"active": False}})).encode()
-    path = f"/scim/directory/{directory.directory_id}/Users/{user.scim_id}"
+    app = OrgwardenWSGIHandler()
+
+    def deactivate() -> tuple[int, dict, bytes]:  # Okta's path-less replace, in this thread's session
+        return ask(
+            app,
+            f"/scim/directory/{directory.directory_id}/Users/{user.scim_id}",
+            method="PATCH",
+            body=json.dumps(patch({"op": "replace", "value": {"active": False}})).encode(),
+            content_type="application/scim+json",
+            HTTP_AUTHORIZATION=f"Bearer {scim_key}",
+        )
+
     account_table, user_table = Account._meta.db_table, ScimUser._meta.db_table
 
     # The other session holds the account's row. The PATCH locks its SCIM record, then waits for the
@@ -268,18 +281,10 @@ def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_re
             closed.append(True)
         other.rollback()
 
-    app = OrgwardenWSGIHandler()
     try:
         with ThreadPoolExecutor(1) as pool:
             cycle = pool.submit(close_the_cycle)
-            status, headers, content = ask(
-                app,
-                path,
-                method="PATCH",
-                body=deactivate,
-                content_type="application/scim+json",
-                HTTP_AUTHORIZATION=f"Bearer {scim_key}",
-            )
+            status, headers, content = deactivate()
             cycle.result(timeout=60)
     finally:
         other.close()
@@ -298,14 +303,7 @@ def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_re
     # Nothing of it was applied, and the same request, sent again, is done.
     user.refresh_from_db()
     assert user.active is True and user.account.status != Account.Status.DEACTIVATED
-    again, _, body = ask(
-        app,
-        path,
-        method="PATCH",
-        body=deactivate,
-        content_type="application/scim+json",
-        HTTP_AUTHORIZATION=f"Bearer {scim_key}",
-    )
+    again, _, body = deactivate()
     assert again == 200 and json.loads(body)["active"] is False, body
     user.refresh_from_db()
     assert user.account.status == Account.Status.DEACTIVATED
