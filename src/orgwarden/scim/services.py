@@ -391,7 +391,7 @@ def _sync_account(
     ``account`` is the linked account when the caller already holds it locked (a create).
     """
     if account is None:
-        account = Account.objects.select_for_update().get(pk=user.account_id)
+        account = _account_locked(directory, user.account_id)
     changed: dict[str, Any] = {}
     profile = {
         "display_name": _account_name(
@@ -430,6 +430,23 @@ def _sync_account(
         account.save(update_fields=list(changed))
     user.account = account
     return changed
+
+
+def _account_locked(directory: Directory, account_pk: int) -> Account:
+    """The linked account, locked in the order the console locks it: its org user row first, then
+    the account, in one statement (``orgs.services.users._org_user``). Locked the other way round, an
+    IdP's update and an admin's deactivation of the same person each held the row the other needed
+    next, and PostgreSQL rolled one back (a deadlock). An account without a user row in the org (a
+    release under way) has only its own row to lock."""
+    org_user = (
+        OrgUser.objects.select_for_update(of=("self", "account"))
+        .select_related("account")
+        .filter(org=directory.org, account_id=account_pk)
+        .first()
+    )
+    if org_user is not None:
+        return org_user.account
+    return Account.objects.select_for_update().get(pk=account_pk)
 
 
 def _email_moved(account: Account, email: str) -> bool:

@@ -6,6 +6,10 @@ the same groups in different orders, replace and delete those groups: the patter
 transactions each hold a lock the other waits for. No answer may be a 500 — a deadlock or a
 serialization failure on PostgreSQL is a moment to retry (503 with ``Retry-After``), not a defect —
 every answer is in SCIM's format, and what is read back at the end holds together.
+
+On PostgreSQL, a second session makes real lock cycles with a request, in a chosen order: a request
+PostgreSQL rolls back to break one is a SCIM 503 to retry, and an IdP's update locks a person's rows
+in the order an admin's deactivation in the console does, so the two never make a cycle.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -26,6 +31,7 @@ from psycopg import sql
 
 from orgwarden.accounts.models import Account
 from orgwarden.db import outage
+from orgwarden.orgs.models import OrgUser
 from orgwarden.scim import services
 from orgwarden.scim.models import ScimUser
 from orgwarden.testing.serve import clean_env, serving, wait_until
@@ -214,7 +220,7 @@ def test_concurrent_provisioning_never_answers_500_and_reads_back_whole(tmp_path
             }, found
 
 
-# --- a real deadlock, inside a request ----------------------------------------------------------------
+# --- real lock cycles, inside a request ----------------------------------------------------------------
 
 # PostgreSQL looks for a cycle once per wait, deadlock_timeout after a session began waiting, and
 # rolls back the session that finds it. The request waits first, and the cycle closes well within
@@ -236,62 +242,79 @@ def other_session() -> psycopg.Connection:
     )
 
 
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("keep_the_test_connection")
-def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_retry(directory, scim_key):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's deadlock detection (SQLite has one writer at a time: no cycle)")
-    user = services.scim_user_create(
-        directory=directory, data={"schemas": [USER_SCHEMA], "userName": "dee.lock@example.com"}
+def deactivation(directory, scim_key: str, user: ScimUser) -> Callable[[], tuple[int, dict, bytes]]:
+    """Okta's path-less ``replace`` of ``active: false`` for ``user``, sent through the WSGI handler
+    ``orgwarden serve`` runs, in this thread's database session."""
+    app = OrgwardenWSGIHandler()
+    body = json.dumps(patch({"op": "replace", "value": {"active": False}})).encode()
+    return lambda: ask(
+        app,
+        f"/scim/directory/{directory.directory_id}/Users/{user.scim_id}",
+        method="PATCH",
+        body=body,
+        content_type="application/scim+json",
+        HTTP_AUTHORIZATION=f"Bearer {scim_key}",
     )
-    with connection.cursor() as cursor:  # the session the request below runs in (in this thread)
+
+
+def crossing(
+    send: Callable[[], tuple], first: tuple[type, int], then: tuple[type, int]
+) -> tuple[tuple, bool]:
+    """``send()``'s answer while another session holds the row ``first`` (a model and a primary key)
+    and, once the request waits for it, asks for the row ``then`` too; and whether it asked. The
+    other session lets both go at the end."""
+    with connection.cursor() as cursor:  # the session the request runs in (in this thread)
         cursor.execute(f"SET deadlock_timeout = '{REQUEST_DEADLOCK_TIMEOUT}'")
         cursor.execute("SELECT pg_backend_pid()")
         request_pid = cursor.fetchone()[0]
-    app = OrgwardenWSGIHandler()
-
-    def deactivate() -> tuple[int, dict, bytes]:  # Okta's path-less replace, in this thread's session
-        return ask(
-            app,
-            f"/scim/directory/{directory.directory_id}/Users/{user.scim_id}",
-            method="PATCH",
-            body=json.dumps(patch({"op": "replace", "value": {"active": False}})).encode(),
-            content_type="application/scim+json",
-            HTTP_AUTHORIZATION=f"Bearer {scim_key}",
-        )
-
-    account_table, user_table = Account._meta.db_table, ScimUser._meta.db_table
-
-    # The other session holds the account's row. The PATCH locks its SCIM record, then waits for the
-    # account's row; once it waits, the other session asks for the SCIM record: a cycle.
     other = other_session()
     other.execute(f"SET deadlock_timeout = '{OTHER_DEADLOCK_TIMEOUT}'")
-    other_pid = other.info.backend_pid
-    other.execute(LOCK_ROW.format(sql.Identifier(account_table)), [user.account_id])
-    closed: list[bool] = []
+    (first_model, first_pk), (then_model, then_pk) = first, then
+    other.execute(LOCK_ROW.format(sql.Identifier(first_model._meta.db_table)), [first_pk])
+    asked: list[bool] = []
 
-    def close_the_cycle() -> None:
+    def ask_for_then() -> None:
         def request_waits_on_other() -> bool:
             blocking = other.execute("SELECT pg_blocking_pids(%s)", [request_pid]).fetchone()[0]
-            return other_pid in blocking
+            return other.info.backend_pid in blocking
 
         if wait_until(request_waits_on_other, 30):
-            # Waits until PostgreSQL rolls the request back, then has the row.
-            other.execute(LOCK_ROW.format(sql.Identifier(user_table)), [user.pk])
-            closed.append(True)
+            # Waits while the request holds that row, if it does.
+            other.execute(LOCK_ROW.format(sql.Identifier(then_model._meta.db_table)), [then_pk])
+            asked.append(True)
         other.rollback()
 
     try:
         with ThreadPoolExecutor(1) as pool:
-            cycle = pool.submit(close_the_cycle)
-            status, headers, content = deactivate()
+            cycle = pool.submit(ask_for_then)
+            answer = send()
             cycle.result(timeout=60)
     finally:
         other.close()
         with connection.cursor() as cursor:
             cursor.execute("RESET deadlock_timeout")
+    return answer, asked == [True]
 
-    assert closed == [True]  # the request waited on the other session, which then waited on it
+
+def provisioned(directory) -> ScimUser:
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's row locks (SQLite has one writer at a time: no cycle)")
+    return services.scim_user_create(
+        directory=directory, data={"schemas": [USER_SCHEMA], "userName": "dee.lock@example.com"}
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("keep_the_test_connection")
+def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_retry(directory, scim_key):
+    user = provisioned(directory)
+    deactivate = deactivation(directory, scim_key, user)
+
+    # The other session holds the account's row. The PATCH locks its SCIM record, then waits for the
+    # account's row; once it waits, the other session asks for the SCIM record: a cycle.
+    (status, headers, content), asked = crossing(deactivate, (Account, user.account_id), (ScimUser, user.pk))
+
+    assert asked  # the request waited on the other session, which then waited on it
     assert status == 503, content
     assert headers["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
     assert headers["Content-Type"] == "application/scim+json"
@@ -305,5 +328,28 @@ def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_re
     assert user.active is True and user.account.status != Account.Status.DEACTIVATED
     again, _, body = deactivate()
     assert again == 200 and json.loads(body)["active"] is False, body
+    user.refresh_from_db()
+    assert user.account.status == Account.Status.DEACTIVATED
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("keep_the_test_connection")
+def test_an_idp_update_locks_a_person_in_the_consoles_order_so_an_admin_never_deadlocks_it(
+    directory, scim_key
+):
+    """An admin deactivating someone in the console (``orgs.services.users._org_user``) locks the
+    person's org user row, then the account. The IdP's update of the same person takes them in the
+    same order: the other session here, holding the user row as the console does and then asking
+    for the account, gets it at once, and the request then goes on. (Taken the other way round, the
+    two each held what the other needed next: a deadlock, one of them rolled back.)"""
+    user = provisioned(directory)
+    org_user = OrgUser.objects.get(org=directory.org, account_id=user.account_id)
+
+    (status, _headers, content), asked = crossing(
+        deactivation(directory, scim_key, user), (OrgUser, org_user.pk), (Account, user.account_id)
+    )
+
+    assert asked
+    assert status == 200 and json.loads(content)["active"] is False, content
     user.refresh_from_db()
     assert user.account.status == Account.Status.DEACTIVATED
