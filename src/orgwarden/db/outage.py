@@ -16,9 +16,10 @@ Unavailable means, in the exception or in what it was raised from (Django wraps 
   (insufficient resources: too many connections, disk full) or 57P01–57P03 (the server is shutting
   down, crashed, or is starting up);
 - PostgreSQL's 40P01 (deadlock detected) and 40001 (serialization failure): concurrent requests
-  (an identity provider sends several at once) each held a row the other needed, and PostgreSQL
-  rolled one transaction back whole. Nothing of it was applied, and the same request works when
-  sent again — the same kind of moment as an outage, not a defect;
+  (an identity provider sends several at once) got in each other's way — each held a row the other
+  needed next, or one changed what the other had read — and PostgreSQL rolled one transaction back
+  whole. Nothing of it was applied, and the same request works when sent again: the same kind of
+  moment as an outage, not a defect;
 - sqlite3's ``OperationalError`` for a file that cannot be opened, a lock held past the busy
   timeout, an I/O error, or a full disk;
 - redis-py's ``ConnectionError`` and ``TimeoutError``: with ``ORGWARDEN_REDIS_URL`` the shared
