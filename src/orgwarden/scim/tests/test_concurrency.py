@@ -10,12 +10,16 @@ every answer is in SCIM's format, and what is read back at the end holds togethe
 On PostgreSQL, a second session makes real lock cycles with a request, in a chosen order: a request
 PostgreSQL rolls back to break one is a SCIM 503 to retry, and an IdP's update locks a person's rows
 in the order an admin's deactivation in the console does, so the two never make a cycle.
+On SQLite, which has one writer and no row locks, the same two tests have a second connection
+hold its write lock: past the request's (shortened) busy timeout the request is a 503 to retry;
+let go within it, the request goes on.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -296,9 +300,41 @@ def crossing(
     return answer, asked == [True]
 
 
+# SQLite has one writer at a time and no row locks, so no cycle: what a request may meet there is
+# another process's write under way. It waits up to the busy timeout (settings: 20 s), then is
+# answered 503 to retry, as PostgreSQL's rolled-back request is.
+SQLITE_BUSY_MS = 20_000
+
+
+def another_writer(send: Callable[[], tuple], *, busy_ms: int, done: threading.Event) -> tuple:
+    """``send()``'s answer while another connection holds SQLite's write lock until ``done`` is
+    set (or ``send()`` returns), with the request's busy timeout ``busy_ms``."""
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    released = threading.Lock()
+
+    def release() -> None:
+        with released:
+            if other.in_transaction:
+                other.execute("ROLLBACK")
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: done.wait(60) and release())
+            try:
+                return send()
+            finally:
+                done.set()
+    finally:
+        release()
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+
+
 def provisioned(directory) -> ScimUser:
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's row locks (SQLite has one writer at a time: no cycle)")
     return services.scim_user_create(
         directory=directory, data={"schemas": [USER_SCHEMA], "userName": "dee.lock@example.com"}
     )
@@ -310,11 +346,15 @@ def test_a_request_postgresql_rolls_back_to_break_a_deadlock_is_a_scim_503_to_re
     user = provisioned(directory)
     deactivate = deactivation(directory, scim_key, user)
 
-    # The other session holds the account's row. The PATCH locks its SCIM record, then waits for the
-    # account's row; once it waits, the other session asks for the SCIM record: a cycle.
-    (status, headers, content), asked = crossing(deactivate, (Account, user.account_id), (ScimUser, user.pk))
-
-    assert asked  # the request waited on the other session, which then waited on it
+    if connection.vendor == "postgresql":
+        # The other session holds the account's row. The PATCH locks its SCIM record, then waits for
+        # the account's row; once it waits, the other session asks for the SCIM record: a cycle.
+        (status, headers, content), asked = crossing(
+            deactivate, (Account, user.account_id), (ScimUser, user.pk)
+        )
+        assert asked  # the request waited on the other session, which then waited on it
+    else:  # another writer holds SQLite past the request's (shortened) busy timeout
+        status, headers, content = another_writer(deactivate, busy_ms=200, done=threading.Event())
     assert status == 503, content
     assert headers["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
     assert headers["Content-Type"] == "application/scim+json"
@@ -345,11 +385,17 @@ def test_an_idp_update_locks_a_person_in_the_consoles_order_so_an_admin_never_de
     user = provisioned(directory)
     org_user = OrgUser.objects.get(org=directory.org, account_id=user.account_id)
 
-    (status, _headers, content), asked = crossing(
-        deactivation(directory, scim_key, user), (OrgUser, org_user.pk), (Account, user.account_id)
-    )
-
-    assert asked
+    if connection.vendor == "postgresql":
+        (status, _headers, content), asked = crossing(
+            deactivation(directory, scim_key, user), (OrgUser, org_user.pk), (Account, user.account_id)
+        )
+        assert asked
+    else:  # SQLite: the request waits for the admin's write under way, then goes on
+        done = threading.Event()
+        threading.Timer(0.5, done.set).start()
+        status, _headers, content = another_writer(
+            deactivation(directory, scim_key, user), busy_ms=SQLITE_BUSY_MS, done=done
+        )
     assert status == 200 and json.loads(content)["active"] is False, content
     user.refresh_from_db()
     assert user.account.status == Account.Status.DEACTIVATED
