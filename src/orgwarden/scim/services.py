@@ -59,7 +59,7 @@ from orgwarden.orgs.exceptions import ClaimedByAnotherOrg, NotFound
 from orgwarden.orgs.models import Directory, Domain, Group, GroupMember, OrgUser
 from orgwarden.orgs.services.actors import OrgActor, org_actor
 from orgwarden.orgs.services.claims import account_claim
-from orgwarden.orgs.services.users import _deactivate, _reactivate
+from orgwarden.orgs.services.users import _deactivate, _reactivate, org_users_locked
 from orgwarden.policies.selectors import is_break_glass
 from orgwarden.scim import rows
 from orgwarden.scim.exceptions import InvalidValue, KeyReplaced, ResourceNotFound, ScimError, Uniqueness
@@ -434,16 +434,9 @@ def _sync_account(
 
 def _account_locked(directory: Directory, account_pk: int) -> Account:
     """The linked account, locked in the order the console locks it: its org user row first, then
-    the account, in one statement (``orgs.services.users._org_user``). Locked the other way round, an
-    IdP's update and an admin's deactivation of the same person each held the row the other needed
-    next, and PostgreSQL rolled one back (a deadlock). An account without a user row in the org (a
-    release under way) has only its own row to lock."""
-    org_user = (
-        OrgUser.objects.select_for_update(of=("self", "account"))
-        .select_related("account")
-        .filter(org=directory.org, account_id=account_pk)
-        .first()
-    )
+    the account (``orgs.services.users.org_users_locked``). An account without a user row in the org
+    (a release under way) has only its own row to lock."""
+    org_user = org_users_locked(directory.org).filter(account_id=account_pk).first()
     if org_user is not None:
         return org_user.account
     return Account.objects.select_for_update().get(pk=account_pk)

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from orgwarden import humanize
@@ -65,6 +66,14 @@ def _clean_id(account_id: object) -> str:
     return account_id
 
 
+def org_users_locked(org: Organization) -> QuerySet[OrgUser]:
+    """``org``'s user rows, each locked with its account when read: the user row, then the account,
+    in one statement. Every change of a person takes them so (the console's actions, an identity
+    provider's updates): taken the other way round by one of them, two changes of the same person
+    each held the row the other needed next, and PostgreSQL rolled one back (a deadlock)."""
+    return OrgUser.objects.select_for_update(of=("self", "account")).select_related("account").filter(org=org)
+
+
 def _org_user(*, org: Organization, account_id: str, managed: bool = True) -> OrgUser:
     """``org``'s user row for ``account_id``, locked with its account; ``NotFound``/``NotManaged``
     otherwise.
@@ -74,9 +83,9 @@ def _org_user(*, org: Organization, account_id: str, managed: bool = True) -> Or
     before; the second deactivation then read "active", deactivated again and recorded it again.
     """
     org_user = (
-        OrgUser.objects.select_for_update(of=("self", "account"))
-        .select_related("account", "directory")
-        .filter(org=org, account__account_id=_clean_id(account_id))
+        org_users_locked(org)
+        .select_related("directory")
+        .filter(account__account_id=_clean_id(account_id))
         .first()
     )
     if org_user is None:
@@ -435,9 +444,8 @@ def org_users_bulk(
         raise InvalidInput(f"Select at most {BULK_MAX} users at a time.")
     rows = {
         row.account.account_id: row
-        for row in OrgUser.objects.select_for_update(of=("self", "account"))  # as ``_org_user``
-        .select_related("account")
-        .filter(org=org, account__account_id__in=[i for i in ids if _could_be_id(i)])
+        for row in org_users_locked(org)
+        .filter(account__account_id__in=[i for i in ids if _could_be_id(i)])
         .order_by("pk")
     }
     if len(rows) != len(ids) and not skip_gone:
